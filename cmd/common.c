@@ -1,0 +1,203 @@
+/*
+ * common.c - option handling, signals, progress and statistics for sb programs.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "transport.h"
+
+static volatile int stop_flag;
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig)
+{
+	stop_flag = 1;
+	stop_signal = sig;
+}
+
+void sb_cmd_init(struct sb_cmd *c, const char *prog)
+{
+	const char *slash = strrchr(prog, '/');
+
+	memset(c, 0, sizeof *c);
+	c->prog = slash ? slash + 1 : prog;
+	sb_runner_opts_init(&c->ro);
+	c->ro.stop = &stop_flag;
+	c->ro.topts.stop = &stop_flag;
+	c->ro.topts.timeout_ms = -1;
+}
+
+int sb_cmd_parse_size(const char *s, size_t *out)
+{
+	char *end;
+	unsigned long long v;
+	size_t mul = 1;
+
+	if (!s || !*s || *s == '-')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -1;
+	switch (*end) {
+	case '\0': break;
+	case 'k': case 'K': mul = (size_t)1 << 10; end++; break;
+	case 'M': mul = (size_t)1 << 20; end++; break;
+	case 'G': mul = (size_t)1 << 30; end++; break;
+	default: return -1;
+	}
+	if (*end || (v && mul > SIZE_MAX / v))
+		return -1;
+	*out = (size_t)v * mul;
+	return 0;
+}
+
+int sb_cmd_option(struct sb_cmd *c, int opt, const char *arg)
+{
+	switch (opt) {
+	case 'i': c->ro.input = arg; return 1;
+	case 'o': c->ro.output = arg; return 1;
+	case 'v': c->verbose++; return 1;
+	case SB_OPT_PROGRESS: c->progress = 1; return 1;
+	case SB_OPT_WORKER: c->worker = arg; return 1;
+	case SB_OPT_CURVE_SECRET: c->curve_secret = arg; return 1;
+	case SB_OPT_CURVE_SERVER: c->curve_server = arg; return 1;
+	case SB_OPT_CURVE_ALLOW: c->curve_allow = arg; return 1;
+	case SB_OPT_INSECURE: c->insecure = 1; return 1;
+	case SB_OPT_MAX_MSG:
+		if (sb_cmd_parse_size(arg, &c->ro.topts.max_msg_bytes) < 0 ||
+		    c->ro.topts.max_msg_bytes == 0) {
+			fprintf(stderr, "%s: --max-msg-bytes: invalid size '%s'\n", c->prog, arg);
+			return -1;
+		}
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+void sb_cmd_kv(struct sb_cmd *c, const char *key, const char *value)
+{
+	if (c->n_kv >= SB_CMD_MAX_KV) {
+		fprintf(stderr, "%s: too many options\n", c->prog);
+		exit(2);
+	}
+	c->kv[c->n_kv].key = key;
+	c->kv[c->n_kv].value = value;
+	c->n_kv++;
+}
+
+const char *sb_cmd_model(struct sb_cmd *c, const char *model)
+{
+	/* Hub ids are resolved once lib/hub lands; a folder is used as it is. */
+	return model;
+}
+
+void sb_cmd_error(const struct sb_cmd *c, const struct sb_error *err)
+{
+	fprintf(stderr, "%s: %s\n", c->prog, err->msg[0] ? err->msg : sb_strerror(err->code));
+}
+
+static void human(double v, char *buf, size_t n)
+{
+	const char *u[] = { "", "k", "M", "G", "T" };
+	int i = 0;
+
+	while (v >= 1000 && i < 4) {
+		v /= 1000;
+		i++;
+	}
+	snprintf(buf, n, i ? "%.1f%s" : "%.0f%s", v, u[i]);
+}
+
+static void on_progress(const struct sb_stats *st, int final, void *ctx)
+{
+	const struct sb_cmd *c = ctx;
+	char rows[32], rate[32], bytes[32];
+	double secs = st->seconds_total > 0 ? st->seconds_total : 1e-9;
+
+	human((double)st->rows_in, rows, sizeof rows);
+	human((double)st->rows_in / secs, rate, sizeof rate);
+	human((double)st->bytes_in, bytes, sizeof bytes);
+	/* \r and erase-line keep it on one terminal line, as pv does. */
+	fprintf(stderr, "\r\033[K%s: %s rows  %s rows/s  %sB in  %.1f s", c->prog, rows, rate, bytes,
+		st->seconds_total);
+	if (final)
+		fputc('\n', stderr);
+	fflush(stderr);
+}
+
+static void print_stats(const struct sb_cmd *c, const struct sb_stats *st)
+{
+	double secs = st->seconds_total > 0 ? st->seconds_total : 1e-9;
+
+	fprintf(stderr,
+		"%s: in: %llu frames, %llu rows, %llu bytes; out: %llu frames, %llu rows, "
+		"%llu bytes; %.3f s (%.3f s in the stage), %.1f rows/s\n",
+		c->prog, (unsigned long long)st->frames_in, (unsigned long long)st->rows_in,
+		(unsigned long long)st->bytes_in, (unsigned long long)st->frames_out,
+		(unsigned long long)st->rows_out, (unsigned long long)st->bytes_out,
+		st->seconds_total, st->seconds_process, (double)st->rows_in / secs);
+}
+
+int (*sb_cmd_worker_hook)(struct sb_cmd *c, const struct sb_stage *stage, struct sb_error *err);
+
+int sb_cmd_run(struct sb_cmd *c, const struct sb_stage *stage)
+{
+	struct sigaction sa;
+	struct sb_stats st;
+	struct sb_error err;
+	int rc;
+
+	/* No SA_RESTART: a blocked read returns EINTR so the run stops between frames. */
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sb_error_clear(&err);
+	memset(&st, 0, sizeof st);
+	c->ro.topts.curve_secret = c->curve_secret;
+	c->ro.topts.curve_server = c->curve_server;
+	c->ro.topts.allow_file = c->curve_allow;
+	c->ro.topts.insecure = c->insecure;
+	if (c->progress && isatty(2)) {
+		c->ro.progress = on_progress;
+		c->ro.progress_ctx = c;
+	}
+	if (c->worker) {
+		if (!sb_cmd_worker_hook) {
+			fprintf(stderr, "%s: --worker: farm support not available\n", c->prog);
+			return 2;
+		}
+		rc = sb_cmd_worker_hook(c, stage, &err);
+	} else {
+		rc = sb_run(stage, c->kv, c->n_kv, &c->ro, &st, &err);
+		if (c->verbose)
+			print_stats(c, &st);
+	}
+	if (rc == SB_EPIPE) {
+		/* The reader went away (`| head`): end quietly, as a killed writer would. */
+		signal(SIGPIPE, SIG_DFL);
+		raise(SIGPIPE);
+		return 141;
+	}
+	if (rc == SB_EINTR && stop_signal) {
+		fprintf(stderr, "%s: interrupted by signal %d after %llu rows; output holds whole "
+			"frames only, without an end frame\n", c->prog, (int)stop_signal,
+			(unsigned long long)st.rows_out);
+		return 128 + stop_signal;
+	}
+	if (rc) {
+		sb_cmd_error(c, &err);
+		return 1;
+	}
+	return 0;
+}

@@ -1,0 +1,24 @@
+/*
+ * sb.h - the public interface of libsb, the core of the sb suite.
+ *
+ * Include this one header.  Link with `pkg-config --libs sb`.
+ */
+#ifndef SB_H
+#define SB_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#include "errors.h"
+#include "buf.h"
+#include "tensor.h"
+#include "frame.h"
+#include "transport.h"
+#include "stage.h"
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,50 @@
+/*
+ * stage.c - option lookup and loading stages from shared objects.
+ */
+#include <dlfcn.h>
+#include <string.h>
+
+#include "stage.h"
+
+const char *sb_kv_get(const struct sb_kv *opts, size_t n, const char *key)
+{
+	const char *v = NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(opts[i].key, key) == 0)
+			v = opts[i].value;
+	}
+	return v;
+}
+
+int sb_stage_load(const char *path, const struct sb_stage **out, void **handle,
+		  struct sb_error *err)
+{
+	const struct sb_stage *st;
+	void *h;
+
+	*out = NULL;
+	*handle = NULL;
+	h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (!h)
+		return sb_error_set(err, SB_ENOTFOUND, "%s: %s", path, dlerror());
+	st = dlsym(h, "sb_stage");
+	if (!st) {
+		dlclose(h);
+		return sb_error_set(err, SB_EFORMAT, "%s: no symbol 'sb_stage'", path);
+	}
+	if (st->version != SB_STAGE_VERSION) {
+		unsigned v = st->version;
+
+		dlclose(h);
+		return sb_error_set(err, SB_EUNSUPPORTED, "%s: stage interface version %u, expected %u",
+				    path, v, SB_STAGE_VERSION);
+	}
+	if (!st->name || !st->open || !st->process || !st->close) {
+		dlclose(h);
+		return sb_error_set(err, SB_EFORMAT, "%s: incomplete stage table", path);
+	}
+	*out = st;
+	*handle = h;
+	return SB_OK;
+}

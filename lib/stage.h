@@ -1,0 +1,109 @@
+/*
+ * stage.h - the interface every stage implements, and the runner that drives it.
+ *
+ * A stage maps input frames to output frames.  It knows nothing about file
+ * descriptors, sockets, signals or argv: the runner (lib/runner.c) reads frames from
+ * the input transport, calls the stage, writes what it emits, handles the `end`
+ * frame, end of input, errors and statistics.  So one stage runs in a pipe, as a
+ * ZeroMQ peer, as a farm worker, in a unit test, or from a shared object.
+ *
+ * Options reach a stage as key=value strings (what the program's getopt loop, a farm
+ * worker or a plugin runner collected); a stage rejects keys it does not know.
+ */
+#ifndef SB_STAGE_H
+#define SB_STAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "errors.h"
+#include "frame.h"
+#include "transport.h"
+
+#define SB_STAGE_VERSION 1
+
+struct sb_kv {
+	const char *key;
+	const char *value;
+};
+
+/* Looks up key in opts; returns the value of the last occurrence or NULL. */
+const char *sb_kv_get(const struct sb_kv *opts, size_t n, const char *key);
+
+/* Where a stage sends its frames: the runner, a test harness, a farm worker. */
+struct sb_emit {
+	/* Called once per output frame; f stays owned by the stage and may be reused
+	 * as soon as this returns.  Returns SB_OK or an error to abort the run. */
+	int (*frame)(void *ctx, const struct sb_frame *f, struct sb_error *err);
+	void *ctx;
+};
+
+static inline int sb_emit_frame(struct sb_emit *e, const struct sb_frame *f, struct sb_error *err)
+{
+	return e->frame(e->ctx, f, err);
+}
+
+enum sb_stage_input {
+	SB_STAGE_IN_FRAMES,     /* reads a frame stream */
+	SB_STAGE_IN_TEXT        /* reads lines; the runner hands it SB_KIND_TEXT frames */
+};
+
+struct sb_stage {
+	unsigned version;               /* SB_STAGE_VERSION */
+	const char *name;               /* "tokenize", "encode", ... */
+	enum sb_stage_input input;
+	/* Allocates state from options.  SB_EINVAL with a message for bad options. */
+	int (*open)(void **state, const struct sb_kv *opts, size_t n_opts, struct sb_error *err);
+	/* Processes one input frame (never of kind end), emitting zero or more frames
+	 * whose rows cover exactly the input rows, in order. */
+	int (*process)(void *state, const struct sb_frame *in, struct sb_emit *out,
+		       struct sb_error *err);
+	/* Called once at the end of a complete input stream; may emit frames. May be NULL. */
+	int (*flush)(void *state, struct sb_emit *out, struct sb_error *err);
+	void (*close)(void *state);
+};
+
+/* Per-run statistics, filled by the runner. */
+struct sb_stats {
+	uint64_t frames_in, frames_out;
+	uint64_t rows_in, rows_out;
+	uint64_t bytes_in, bytes_out;
+	double seconds_total;           /* wall time of the run so far */
+	double seconds_process;         /* inside stage->process/flush */
+};
+
+struct sb_runner_opts {
+	const char *input;              /* transport spec, "-" default */
+	const char *output;             /* transport spec, "-" default */
+	struct sb_transport_opts topts;
+	size_t batch_rows;              /* text stages: lines per frame (default 32) */
+	size_t max_line;                /* text stages: longest line accepted, 0 unlimited */
+	/* Called about every progress_ms (and once at the end) with the stats so far, so
+	 * the program can print progress; lib/ itself never prints. May be NULL. */
+	void (*progress)(const struct sb_stats *st, int final, void *ctx);
+	void *progress_ctx;
+	int progress_ms;
+	/* Checked between frames: non-zero stops the run with SB_EINTR. May be NULL. */
+	volatile int *stop;
+	/* When set, output frames (and the final end frame) go to this sink instead of the
+	 * output transport: programs that print text (sb-cosine's TSV) use it. */
+	struct sb_emit *sink;
+};
+
+void sb_runner_opts_init(struct sb_runner_opts *o);
+
+/*
+ * Runs stage over the whole input: open, process every frame, flush on `end` (or on
+ * end of text input), write the `end` frame, close.  A frame stream that ends without
+ * `end` is SB_ETRUNCATED ("input ended after frame N at byte B without an end
+ * frame"); the output then gets no `end` frame either, so a cut is never passed off as
+ * complete.  Errors name the frame number and byte offset.  st may be NULL.
+ */
+int sb_run(const struct sb_stage *stage, const struct sb_kv *opts, size_t n_opts,
+	   const struct sb_runner_opts *ro, struct sb_stats *st, struct sb_error *err);
+
+/* Loads a stage from a shared object exporting `const struct sb_stage sb_stage`. */
+int sb_stage_load(const char *path, const struct sb_stage **out, void **handle,
+		  struct sb_error *err);
+
+#endif

@@ -1,0 +1,111 @@
+/*
+ * transport.h - moving encoded frames (messages) between processes.
+ *
+ * A transport carries whole messages, one encoded frame each: on pipes and files
+ * the frames are concatenated MessagePack objects delimited by sb_frame_scan();
+ * on ZeroMQ one frame is one message.  Specs, as given to -i / -o:
+ *
+ *     -                 stdin (read) or stdout (write)
+ *     PATH              a file
+ *     @tcp://0.0.0.0:5555 ZeroMQ, bind        >tcp://host:5555   ZeroMQ, connect
+ *     @ipc:///tmp/s     likewise for ipc      tcp://... / ipc:// without a marker:
+ *                                             bind for readers, connect for writers
+ *
+ * Backends register a struct sb_transport_ops; the ZeroMQ backend lives in its
+ * own module so only it includes <zmq.h>.
+ */
+#ifndef SB_TRANSPORT_H
+#define SB_TRANSPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "errors.h"
+
+enum sb_transport_mode { SB_TRANSPORT_READ, SB_TRANSPORT_WRITE };
+
+struct sb_transport_opts {
+	size_t max_msg_bytes;           /* refuse larger messages; 0: SB_FRAME_DEFAULT_MAX_BYTES */
+	int timeout_ms;                 /* ZeroMQ: give up waiting after this; -1 forever */
+	const char *curve_secret;       /* ZeroMQ CURVE key material (z85), or NULL */
+	const char *curve_public;
+	const char *curve_server;       /* server public key for connecting sides */
+	const char *allow_file;         /* binding side: allowed client public keys */
+	int insecure;                   /* allow plain text on non-loopback TCP */
+	volatile int *stop;             /* when set non-zero by a signal handler, a blocked
+					 * read or write returns SB_EINTR instead of retrying */
+};
+
+struct sb_transport;
+
+struct sb_transport_ops {
+	const char *name;
+	/* Receives one message; *msg stays valid until the next recv or close.
+	 * SB_OK, SB_EOF (clean end: no partial message), SB_ETRUNCATED, or an error. */
+	int (*recv)(struct sb_transport *t, const unsigned char **msg, size_t *len,
+		    struct sb_error *err);
+	/* Sends one whole message. SB_EPIPE when the reader went away. */
+	int (*send)(struct sb_transport *t, const void *msg, size_t len, struct sb_error *err);
+	int (*flush)(struct sb_transport *t, struct sb_error *err);
+	void (*close)(struct sb_transport *t);
+};
+
+struct sb_transport {
+	const struct sb_transport_ops *ops;
+	enum sb_transport_mode mode;
+	char *spec;                     /* as given, for messages */
+	uint64_t offset;                /* stream byte offset of the last message received */
+	uint64_t n_msgs;                /* messages received or sent */
+	uint64_t n_bytes;               /* bytes received or sent */
+	void *impl;                     /* backend state */
+};
+
+/*
+ * Opens the transport named by spec.  Returns SB_OK and *out, or an error
+ * (SB_EIO when a file cannot be opened, SB_EUNSUPPORTED for a ZeroMQ spec when the
+ * ZeroMQ backend is not linked in, SB_EINVAL for a malformed spec).
+ */
+int sb_transport_open(struct sb_transport **out, const char *spec, enum sb_transport_mode mode,
+		      const struct sb_transport_opts *opts, struct sb_error *err);
+
+/* Wraps an existing file descriptor (not closed by sb_transport_close unless own_fd). */
+int sb_transport_open_fd(struct sb_transport **out, int fd, int own_fd, const char *name,
+			 enum sb_transport_mode mode, const struct sb_transport_opts *opts,
+			 struct sb_error *err);
+
+int sb_transport_recv(struct sb_transport *t, const unsigned char **msg, size_t *len,
+		      struct sb_error *err);
+int sb_transport_send(struct sb_transport *t, const void *msg, size_t len, struct sb_error *err);
+int sb_transport_flush(struct sb_transport *t, struct sb_error *err);
+
+/* Closes and frees; sets *t to NULL.  No operation if *t is NULL. */
+void sb_transport_close(struct sb_transport **t);
+
+/*
+ * Hook for the ZeroMQ backend: sb_transport_open() calls it for specs that start
+ * with '@', '>', "tcp://", "ipc://" or "inproc://".  NULL when not linked in.
+ */
+extern int (*sb_transport_zmq_open)(struct sb_transport **out, const char *spec,
+				    enum sb_transport_mode mode,
+				    const struct sb_transport_opts *opts, struct sb_error *err);
+
+/*
+ * Line reader for text input (stdin or a file): returns one line at a time without
+ * its "\n" (a "\r\n" ending keeps its "\r"; callers decide).  A final line without
+ * newline is returned too.  *line stays valid until the next call.
+ */
+struct sb_linereader;
+int sb_linereader_open(struct sb_linereader **out, const char *spec, struct sb_error *err);
+int sb_linereader_open_fd(struct sb_linereader **out, int fd, int own_fd, const char *name,
+			  struct sb_error *err);
+/* SB_OK with a line, SB_EOF at end, or an I/O error. max_line 0: unlimited;
+ * a line over max_line returns SB_ELIMIT with its number. */
+int sb_linereader_next(struct sb_linereader *lr, const char **line, size_t *len,
+		       size_t max_line, struct sb_error *err);
+uint64_t sb_linereader_lineno(const struct sb_linereader *lr);  /* 1-based, of the last line */
+/* A blocked read returns SB_EINTR when *stop is non-zero after a signal. */
+void sb_linereader_set_stop(struct sb_linereader *lr, volatile int *stop);
+void sb_linereader_close(struct sb_linereader **lr);
+
+#endif
