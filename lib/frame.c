@@ -9,6 +9,7 @@
  * safer and simpler.
  */
 #include <msgpack.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -646,7 +647,7 @@ static int rd_skip(struct rd *r)
 
 	sb_frame_scan_init(&s, r->n - r->pos);
 	if (sb_frame_scan(&s, r->p + r->pos, r->n - r->pos, &size, NULL) != SB_OK)
-		return rd_fail(r, SB_EFORMAT, "malformed or truncated value");
+		return rd_fail(r, SB_EFORMAT, "value malformed or cut short: it claims more bytes than the frame has");
 	r->pos += size;
 	return SB_OK;
 }
