@@ -1,0 +1,214 @@
+/*
+ * sb-farm - a filter in a local pipe that hands every frame to remote workers and
+ * writes their results in order.
+ *
+ *     sb-tokenize -m M < text | sb-farm --bind tcp://0.0.0.0:5555 --insecure | sb-pool -m M
+ *     sb-encode -m M --worker '>tcp://head:5555' --insecure      (on each worker host)
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+#include "farm.h"
+
+enum {
+	OPT_BIND = SB_OPT_FIRST_PRIVATE,
+	OPT_HEARTBEAT,
+	OPT_LIVENESS,
+	OPT_WORKER_TIMEOUT,
+	OPT_MAX_CREDITS,
+	OPT_MAX_INFLIGHT
+};
+
+static volatile int stop_flag;
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig)
+{
+	stop_flag = 1;
+	stop_signal = sig;
+}
+
+static void usage(FILE *fp, const char *prog)
+{
+	fprintf(fp,
+		"usage: %s --bind ENDPOINT [options]\n"
+		"Hand the frames of the input to workers (any sb stage run with --worker) and\n"
+		"write their results in order.\n\n"
+		"  -b, --bind ENDPOINT     where workers connect, e.g. tcp://0.0.0.0:5555\n"
+		"  -i, --input SPEC        read frames from SPEC (default -)\n"
+		"  -o, --output SPEC       write frames to SPEC (default -)\n"
+		"      --heartbeat-ms N    heartbeat interval (default 1000)\n"
+		"      --liveness N        heartbeats missed before a worker is dead (default 3)\n"
+		"      --worker-timeout S  fail after S seconds with work and no worker (default 30)\n"
+		"      --max-credits N     frames one worker may hold (default 16)\n"
+		"      --max-inflight N    frames held in total (default 256)\n"
+		"      --curve-secret KEY  CurveZMQ secret key file (from sb-keygen)\n"
+		"      --curve-allow FILE  public keys of the workers allowed in\n"
+		"      --curve-server KEY  server public key, for -i/-o endpoints that connect\n"
+		"      --insecure          allow plain text TCP on non-loopback addresses\n"
+		"      --max-msg-bytes N   refuse messages larger than N bytes (default 2G)\n"
+		"  -v, --verbose           report workers joining and leaving, and statistics\n"
+		"  -h, --help              show this help\n", prog);
+}
+
+static void on_event(void *ctx, const char *line)
+{
+	fprintf(stderr, "%s: %s\n", (const char *)ctx, line);
+}
+
+static int parse_int(const char *prog, const char *opt, const char *arg, long lo, long hi,
+		     long *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(arg, &end, 10);
+	if (errno || end == arg || *end || v < lo || v > hi) {
+		fprintf(stderr, "%s: %s: expected an integer in [%ld, %ld], got '%s'\n", prog, opt,
+			lo, hi, arg);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "bind", required_argument, NULL, 'b' },
+		{ "input", required_argument, NULL, 'i' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "heartbeat-ms", required_argument, NULL, OPT_HEARTBEAT },
+		{ "liveness", required_argument, NULL, OPT_LIVENESS },
+		{ "worker-timeout", required_argument, NULL, OPT_WORKER_TIMEOUT },
+		{ "max-credits", required_argument, NULL, OPT_MAX_CREDITS },
+		{ "max-inflight", required_argument, NULL, OPT_MAX_INFLIGHT },
+		{ "max-msg-bytes", required_argument, NULL, SB_OPT_MAX_MSG },
+		{ "curve-secret", required_argument, NULL, SB_OPT_CURVE_SECRET },
+		{ "curve-server", required_argument, NULL, SB_OPT_CURVE_SERVER },
+		{ "curve-allow", required_argument, NULL, SB_OPT_CURVE_ALLOW },
+		{ "insecure", no_argument, NULL, SB_OPT_INSECURE },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *slash = strrchr(argv[0], '/');
+	const char *prog = slash ? slash + 1 : argv[0];
+	struct sb_farm_opts o;
+	struct sb_farm_stats st;
+	struct sb_error err;
+	struct sigaction sa;
+	int opt, verbose = 0, rc;
+	long v;
+
+	sb_farm_opts_init(&o);
+	o.topts.stop = &stop_flag;
+	o.stop = &stop_flag;
+	while ((opt = getopt_long(argc, argv, "b:i:o:vh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'b': o.bind = optarg; break;
+		case 'i': o.input = optarg; break;
+		case 'o': o.output = optarg; break;
+		case 'v': verbose++; break;
+		case 'h': usage(stdout, prog); return 0;
+		case OPT_HEARTBEAT:
+			if (parse_int(prog, "--heartbeat-ms", optarg, 10, 600000, &v) < 0)
+				return 2;
+			o.heartbeat_ms = (int)v;
+			break;
+		case OPT_LIVENESS:
+			if (parse_int(prog, "--liveness", optarg, 1, 1000, &v) < 0)
+				return 2;
+			o.liveness = (int)v;
+			break;
+		case OPT_WORKER_TIMEOUT: {
+			char *end;
+			errno = 0;
+			double s = strtod(optarg, &end);
+			if (errno || end == optarg || *end || !(s >= 0 && s <= 1e6)) {
+				fprintf(stderr, "%s: --worker-timeout: expected seconds, got '%s'\n",
+					prog, optarg);
+				return 2;
+			}
+			o.worker_timeout_ms = (int)(s * 1000);
+			break;
+		}
+		case OPT_MAX_CREDITS:
+			if (parse_int(prog, "--max-credits", optarg, 1, 4096, &v) < 0)
+				return 2;
+			o.max_credits = (unsigned)v;
+			break;
+		case OPT_MAX_INFLIGHT:
+			if (parse_int(prog, "--max-inflight", optarg, 1, 1 << 20, &v) < 0)
+				return 2;
+			o.max_inflight = (unsigned)v;
+			break;
+		case SB_OPT_MAX_MSG:
+			if (sb_cmd_parse_size(optarg, &o.topts.max_msg_bytes) < 0 ||
+			    o.topts.max_msg_bytes == 0) {
+				fprintf(stderr, "%s: --max-msg-bytes: invalid size '%s'\n", prog, optarg);
+				return 2;
+			}
+			break;
+		case SB_OPT_CURVE_SECRET: o.topts.curve_secret = optarg; break;
+		case SB_OPT_CURVE_SERVER: o.topts.curve_server = optarg; break;
+		case SB_OPT_CURVE_ALLOW: o.topts.allow_file = optarg; break;
+		case SB_OPT_INSECURE: o.topts.insecure = 1; break;
+		default:
+			usage(stderr, prog);
+			return 2;
+		}
+	}
+	if (optind != argc || o.bind == NULL) {
+		if (o.bind == NULL)
+			fprintf(stderr, "%s: --bind ENDPOINT is required\n", prog);
+		usage(stderr, prog);
+		return 2;
+	}
+	sb_zmq_init();
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (verbose) {
+		o.event = on_event;
+		o.event_ctx = (void *)prog;
+	}
+	sb_error_clear(&err);
+	rc = sb_farm_run(&o, &st, &err);
+	if (verbose) {
+		for (size_t i = 0; i < st.n_workers; i++)
+			fprintf(stderr, "%s: worker %s: %llu frames done, %llu taken back%s\n", prog,
+				st.workers[i].name, (unsigned long long)st.workers[i].frames,
+				(unsigned long long)st.workers[i].lost,
+				st.workers[i].alive ? "" : " (gone)");
+		fprintf(stderr,
+			"%s: in: %llu frames, %llu rows; out: %llu frames, %llu rows; re-sent: "
+			"%llu; duplicates dropped: %llu; stale: %llu; most held: %llu; %.3f s\n",
+			prog, (unsigned long long)st.frames_in, (unsigned long long)st.rows_in,
+			(unsigned long long)st.frames_out, (unsigned long long)st.rows_out,
+			(unsigned long long)st.resent, (unsigned long long)st.duplicates,
+			(unsigned long long)st.stale, (unsigned long long)st.max_held, st.seconds);
+	}
+	sb_farm_stats_destroy(&st);
+	if (rc == SB_EPIPE)
+		return 141;
+	if (rc == SB_EINTR && stop_signal) {
+		fprintf(stderr, "%s: interrupted by signal %d; output holds whole frames only, "
+			"without an end frame\n", prog, (int)stop_signal);
+		return 128 + stop_signal;
+	}
+	if (rc != SB_OK) {
+		fprintf(stderr, "%s: %s\n", prog, err.msg[0] ? err.msg : sb_strerror(rc));
+		return 1;
+	}
+	return 0;
+}

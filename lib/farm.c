@@ -1,0 +1,502 @@
+/*
+ * farm.c - the farm's bookkeeping (requests, workers, credits, reordering,
+ * duplicates) and the small codecs of the farm protocol.  No I/O here: zmq.c
+ * drives it.  See farm.h for the protocol.
+ */
+#include <assert.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "farm.h"
+#include "frame.h"
+#include "internal.h"
+
+/* ---- header codec ---- */
+
+static void put_le32(unsigned char *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void put_le64(unsigned char *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+void sb_farm_hdr_pack(const struct sb_farm_hdr *h, unsigned char out[SB_FARM_HDR_SIZE])
+{
+	memset(out, 0, SB_FARM_HDR_SIZE);
+	memcpy(out, SB_FARM_MAGIC, 4);
+	out[4] = (unsigned char)h->cmd;
+	put_le32(out + 8, h->count);
+	put_le64(out + 16, h->id);
+	put_le64(out + 24, h->run);
+}
+
+int sb_farm_hdr_unpack(const void *p, size_t n, struct sb_farm_hdr *h, struct sb_error *err)
+{
+	const unsigned char *b = p;
+
+	if (n != SB_FARM_HDR_SIZE || memcmp(b, SB_FARM_MAGIC, 4) != 0)
+		return sb_error_set(err, SB_EFORMAT, "farm message: bad header (%zu bytes)", n);
+	if (b[4] < SB_FARM_READY || b[4] > SB_FARM_ERROR)
+		return sb_error_set(err, SB_EFORMAT, "farm message: unknown command %u", b[4]);
+	h->cmd = (enum sb_farm_cmd)b[4];
+	h->count = sb_le32(b + 8);
+	h->id = sb_le64(b + 16);
+	h->run = sb_le64(b + 24);
+	return SB_OK;
+}
+
+/* ---- frame peek: top-level keys of a MessagePack map ---- */
+
+struct rd {
+	const unsigned char *p;
+	size_t n, pos;
+};
+
+static int rd_uint(struct rd *r, uint64_t *v)
+{
+	if (r->pos >= r->n)
+		return -1;
+	unsigned char c = r->p[r->pos];
+	size_t len;
+
+	if (c <= 0x7f) {
+		*v = c;
+		r->pos++;
+		return 0;
+	}
+	switch (c) {
+	case 0xcc: len = 1; break;
+	case 0xcd: len = 2; break;
+	case 0xce: len = 4; break;
+	case 0xcf: len = 8; break;
+	default: return -1;
+	}
+	if (r->n - r->pos - 1 < len)
+		return -1;
+	uint64_t x = 0;
+	for (size_t i = 0; i < len; i++)
+		x = (x << 8) | r->p[r->pos + 1 + i];
+	*v = x;
+	r->pos += 1 + len;
+	return 0;
+}
+
+static int rd_str(struct rd *r, const char **s, size_t *len)
+{
+	if (r->pos >= r->n)
+		return -1;
+	unsigned char c = r->p[r->pos];
+	size_t hl, l;
+
+	if ((c & 0xe0) == 0xa0) {
+		hl = 1;
+		l = c & 0x1f;
+	} else if (c == 0xd9 || c == 0xda || c == 0xdb) {
+		hl = c == 0xd9 ? 2 : c == 0xda ? 3 : 5;
+		if (r->n - r->pos < hl)
+			return -1;
+		l = 0;
+		for (size_t i = 1; i < hl; i++)
+			l = (l << 8) | r->p[r->pos + i];
+	} else {
+		return -1;
+	}
+	if (r->n - r->pos < hl || r->n - r->pos - hl < l)
+		return -1;
+	*s = (const char *)r->p + r->pos + hl;
+	*len = l;
+	r->pos += hl + l;
+	return 0;
+}
+
+static int rd_skip(struct rd *r)
+{
+	struct sb_frame_scan sc;
+	size_t size;
+
+	sb_frame_scan_init(&sc, r->n - r->pos + 1);
+	if (sb_frame_scan(&sc, r->p + r->pos, r->n - r->pos, &size, NULL) != SB_OK)
+		return -1;
+	r->pos += size;
+	return 0;
+}
+
+static int key_is(const char *s, size_t n, const char *k)
+{
+	return strlen(k) == n && memcmp(s, k, n) == 0;
+}
+
+int sb_farm_peek(const void *p, size_t n, struct sb_farm_peek *out, struct sb_error *err)
+{
+	struct rd r = { p, n, 0 };
+	uint64_t n_keys;
+	int have_kind = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (n == 0)
+		goto bad;
+	unsigned char c = r.p[0];
+	if ((c & 0xf0) == 0x80) {
+		n_keys = c & 0x0f;
+		r.pos = 1;
+	} else if (c == 0xde && n >= 3) {
+		n_keys = ((uint64_t)r.p[1] << 8) | r.p[2];
+		r.pos = 3;
+	} else if (c == 0xdf && n >= 5) {
+		n_keys = ((uint64_t)r.p[1] << 24) | ((uint64_t)r.p[2] << 16) |
+			 ((uint64_t)r.p[3] << 8) | r.p[4];
+		r.pos = 5;
+	} else {
+		goto bad;
+	}
+	for (uint64_t i = 0; i < n_keys; i++) {
+		const char *k;
+		size_t kl;
+
+		if (rd_str(&r, &k, &kl) != 0)
+			goto bad;
+		if (key_is(k, kl, "kind")) {
+			const char *v;
+			size_t vl;
+			if (rd_str(&r, &v, &vl) != 0)
+				goto bad;
+			out->is_end = key_is(v, vl, "end");
+			have_kind = 1;
+		} else if (key_is(k, kl, "seq")) {
+			if (rd_uint(&r, &out->seq) != 0)
+				goto bad;
+		} else if (key_is(k, kl, "rows")) {
+			if (rd_uint(&r, &out->rows) != 0)
+				goto bad;
+		} else if (key_is(k, kl, "rows_total")) {
+			if (rd_uint(&r, &out->rows_total) != 0)
+				goto bad;
+		} else if (rd_skip(&r) != 0) {
+			goto bad;
+		}
+	}
+	if (!have_kind || r.pos != n)
+		goto bad;
+	return SB_OK;
+bad:
+	return sb_error_set(err, SB_EFORMAT, "message of %zu bytes is not an sb frame near byte %zu",
+			    n, r.pos);
+}
+
+/* ---- bookkeeping ---- */
+
+void sb_farm_core_init(struct sb_farm_core *c, unsigned max_credits, unsigned max_inflight)
+{
+	memset(c, 0, sizeof(*c));
+	c->max_credits = max_credits ? max_credits : 16;
+	c->max_inflight = max_inflight ? max_inflight : 256;
+}
+
+static void req_clear(struct sb_farm_req *r)
+{
+	sb_buf_destroy(&r->in);
+	for (size_t i = 0; i < r->n_out; i++)
+		sb_buf_destroy(&r->out[i]);
+	free(r->out);
+	memset(r, 0, sizeof(*r));
+}
+
+void sb_farm_core_destroy(struct sb_farm_core *c)
+{
+	for (uint64_t id = c->base; id < c->next; id++)
+		req_clear(&c->ring[id % c->ring_cap]);
+	free(c->ring);
+	for (size_t i = 0; i < c->n_workers; i++)
+		free(c->workers[i].inflight);
+	free(c->workers);
+	memset(c, 0, sizeof(*c));
+}
+
+uint64_t sb_farm_core_held(const struct sb_farm_core *c)
+{
+	return (c->next - c->base) + c->released_unacked;
+}
+
+uint64_t sb_farm_core_capacity(const struct sb_farm_core *c)
+{
+	uint64_t sum = 0;
+
+	for (size_t i = 0; i < c->n_workers; i++)
+		if (c->workers[i].alive)
+			sum += c->workers[i].credits;
+	return sum < c->max_inflight ? sum : c->max_inflight;
+}
+
+int sb_farm_core_find(const struct sb_farm_core *c, const void *ident, size_t len)
+{
+	for (size_t i = 0; i < c->n_workers; i++) {
+		const struct sb_farm_wk *w = &c->workers[i];
+		if (w->alive && w->ident_len == len && memcmp(w->ident, ident, len) == 0)
+			return (int)i;
+	}
+	return -1;
+}
+
+int sb_farm_core_add_worker(struct sb_farm_core *c, const void *ident, size_t len,
+			    const char *name, unsigned credits, double expires,
+			    struct sb_error *err)
+{
+	struct sb_farm_wk *w;
+
+	if (len == 0 || len > sizeof(w->ident))
+		return sb_error_set(err, SB_EFORMAT, "worker routing id of %zu bytes", len);
+	if (credits == 0)
+		credits = 1;
+	if (credits > c->max_credits)
+		credits = c->max_credits;
+	/* Reuse the slot of a dead worker that did nothing, so a worker that keeps
+	 * reconnecting does not grow the table. */
+	size_t slot = c->n_workers;
+	for (size_t i = 0; i < c->n_workers; i++)
+		if (!c->workers[i].alive && c->workers[i].frames == 0 && c->workers[i].lost == 0) {
+			slot = i;
+			break;
+		}
+	if (slot == c->n_workers) {
+		if (c->n_workers >= 65536)
+			return sb_error_set(err, SB_ELIMIT, "more than 65536 workers");
+		if (c->n_workers == c->cap_workers) {
+			size_t cap = c->cap_workers ? 2 * c->cap_workers : 8;
+			struct sb_farm_wk *nw = realloc(c->workers, cap * sizeof(*nw));
+			if (nw == NULL)
+				return sb_error_set(err, SB_ENOMEM, "farm: out of memory for workers");
+			c->workers = nw;
+			c->cap_workers = cap;
+		}
+		c->n_workers++;
+	} else {
+		free(c->workers[slot].inflight);
+	}
+	w = &c->workers[slot];
+	memset(w, 0, sizeof(*w));
+	w->inflight = calloc(credits, sizeof(*w->inflight));
+	if (w->inflight == NULL) {
+		if (slot == c->n_workers - 1)
+			c->n_workers--;
+		return sb_error_set(err, SB_ENOMEM, "farm: out of memory for a worker");
+	}
+	memcpy(w->ident, ident, len);
+	w->ident_len = len;
+	snprintf(w->name, sizeof(w->name), "%s", name ? name : "?");
+	w->credits = credits;
+	w->alive = 1;
+	w->expires = expires;
+	w->ready_stamp = ++c->stamp;
+	return (int)slot;
+}
+
+unsigned sb_farm_core_lose_worker(struct sb_farm_core *c, int wi)
+{
+	struct sb_farm_wk *w = &c->workers[wi];
+	unsigned n = 0;
+
+	if (!w->alive)
+		return 0;
+	for (unsigned i = 0; i < w->n_inflight; i++) {
+		struct sb_farm_req *r = sb_farm_core_req(c, w->inflight[i]);
+		if (r != NULL && r->state == SB_FARM_INFLIGHT && r->worker == wi) {
+			r->state = SB_FARM_PENDING;
+			r->worker = -1;
+			n++;
+		}
+	}
+	w->n_inflight = 0;
+	w->alive = 0;
+	w->lost += n;
+	c->resent += n;
+	return n;
+}
+
+static int ring_grow(struct sb_farm_core *c, struct sb_error *err)
+{
+	size_t cap = c->ring_cap ? 2 * c->ring_cap : 16;
+	struct sb_farm_req *nr = calloc(cap, sizeof(*nr));
+
+	if (nr == NULL)
+		return sb_error_set(err, SB_ENOMEM, "farm: out of memory for %zu requests", cap);
+	for (uint64_t id = c->base; id < c->next; id++)
+		nr[id % cap] = c->ring[id % c->ring_cap];
+	free(c->ring);
+	c->ring = nr;
+	c->ring_cap = cap;
+	return SB_OK;
+}
+
+int sb_farm_core_add(struct sb_farm_core *c, const void *p, size_t n, uint64_t seq,
+		     uint64_t rows, uint64_t *id, struct sb_error *err)
+{
+	int rc;
+
+	if (c->next - c->base >= c->ring_cap && (rc = ring_grow(c, err)) != SB_OK)
+		return rc;
+	struct sb_farm_req *r = &c->ring[c->next % c->ring_cap];
+	memset(r, 0, sizeof(*r));
+	sb_buf_init(&r->in);
+	if ((rc = sb_buf_append(&r->in, p, n, err)) != SB_OK)
+		return rc;
+	r->state = SB_FARM_PENDING;
+	r->seq = seq;
+	r->rows = rows;
+	r->worker = -1;
+	*id = c->next++;
+	return SB_OK;
+}
+
+struct sb_farm_req *sb_farm_core_req(struct sb_farm_core *c, uint64_t id)
+{
+	if (id < c->base || id >= c->next)
+		return NULL;
+	return &c->ring[id % c->ring_cap];
+}
+
+int sb_farm_core_dispatch(struct sb_farm_core *c, int *wp, uint64_t *idp)
+{
+	struct sb_farm_req *r = NULL;
+	uint64_t id;
+	int best = -1;
+
+	for (id = c->base; id < c->next; id++) {
+		r = &c->ring[id % c->ring_cap];
+		if (r->state == SB_FARM_PENDING)
+			break;
+	}
+	if (id == c->next)
+		return 0;
+	for (size_t i = 0; i < c->n_workers; i++) {
+		struct sb_farm_wk *w = &c->workers[i];
+		if (!w->alive || w->n_inflight >= w->credits)
+			continue;
+		if (best < 0 || w->ready_stamp < c->workers[best].ready_stamp)
+			best = (int)i;
+	}
+	if (best < 0)
+		return 0;
+	struct sb_farm_wk *w = &c->workers[best];
+	w->inflight[w->n_inflight++] = id;
+	/* A worker with credits left stays near the front only if it was there before
+	 * anyone else became ready: move it behind the workers that are waiting. */
+	w->ready_stamp = ++c->stamp;
+	r->state = SB_FARM_INFLIGHT;
+	r->worker = best;
+	r->sent++;
+	*wp = best;
+	*idp = id;
+	return 1;
+}
+
+int sb_farm_core_result(struct sb_farm_core *c, int wi, uint64_t id, struct sb_buf *parts,
+			size_t n, struct sb_error *err)
+{
+	struct sb_farm_req *r = sb_farm_core_req(c, id);
+
+	/* Give the credit back first: the worker is done with id whatever we keep. */
+	if (wi >= 0) {
+		struct sb_farm_wk *w = &c->workers[wi];
+		for (unsigned i = 0; i < w->n_inflight; i++)
+			if (w->inflight[i] == id) {
+				w->inflight[i] = w->inflight[--w->n_inflight];
+				w->ready_stamp = ++c->stamp;
+				break;
+			}
+	}
+	if (r == NULL || r->state == SB_FARM_DONE) {
+		c->duplicates++;
+		return 0;
+	}
+	/* The rows must cover the request's rows exactly, in order. */
+	uint64_t expect = r->seq, rows = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct sb_farm_peek pk;
+		int rc = sb_farm_peek(parts[i].data, parts[i].len, &pk, err);
+		if (rc != SB_OK)
+			return sb_error_prefix(err, "result for seq %" PRIu64 ": frame %zu: ",
+					       r->seq, i);
+		if (pk.is_end || pk.seq != expect)
+			return sb_error_set(err, SB_EFORMAT,
+					    "result for seq %" PRIu64 ": frame %zu has seq %" PRIu64
+					    ", expected %" PRIu64, r->seq, i, pk.seq, expect);
+		expect += pk.rows;
+		rows += pk.rows;
+	}
+	if (rows != r->rows)
+		return sb_error_set(err, SB_EFORMAT,
+				    "result for seq %" PRIu64 ": %" PRIu64 " rows, expected %" PRIu64,
+				    r->seq, rows, r->rows);
+	if (n > 0) {
+		r->out = calloc(n, sizeof(*r->out));
+		if (r->out == NULL)
+			return sb_error_set(err, SB_ENOMEM, "farm: out of memory for results");
+		for (size_t i = 0; i < n; i++) {
+			r->out[i] = parts[i];
+			sb_buf_init(&parts[i]);
+		}
+	}
+	r->n_out = n;
+	r->out_rows = rows;
+	/* If another worker still has it in flight, its answer will be a duplicate. */
+	r->state = SB_FARM_DONE;
+	r->worker = -1;
+	if (wi >= 0)
+		c->workers[wi].frames++;
+	sb_buf_destroy(&r->in);
+	return 1;
+}
+
+int sb_farm_core_pop(struct sb_farm_core *c, struct sb_buf **out, size_t *n_out, uint64_t *rows)
+{
+	if (c->base == c->next)
+		return 0;
+	struct sb_farm_req *r = &c->ring[c->base % c->ring_cap];
+	if (r->state != SB_FARM_DONE)
+		return 0;
+	*out = r->out;
+	*n_out = r->n_out;
+	*rows = r->out_rows;
+	r->out = NULL;
+	r->n_out = 0;
+	req_clear(r);
+	c->base++;
+	c->released_unacked++;
+	return 1;
+}
+
+void sb_farm_core_missing(const struct sb_farm_core *c, char *buf, size_t cap)
+{
+	size_t len = 0;
+	int first = 1;
+
+	if (cap == 0)
+		return;
+	buf[0] = '\0';
+	for (uint64_t id = c->base; id < c->next; id++) {
+		const struct sb_farm_req *r = &c->ring[id % c->ring_cap];
+		char item[64];
+		if (r->state == SB_FARM_DONE)
+			continue;
+		if (r->rows > 1)
+			snprintf(item, sizeof(item), "%s%" PRIu64 "-%" PRIu64, first ? "" : ", ",
+				 r->seq, r->seq + r->rows - 1);
+		else
+			snprintf(item, sizeof(item), "%s%" PRIu64, first ? "" : ", ", r->seq);
+		size_t il = strlen(item);
+		if (len + il + 4 >= cap) {
+			snprintf(buf + len, cap - len, "...");
+			return;
+		}
+		memcpy(buf + len, item, il + 1);
+		len += il;
+		first = 0;
+	}
+}

@@ -1,0 +1,208 @@
+/*
+ * farm-worker - test helper for the farm tests (not installed).
+ *
+ *     farm-worker --gen ROWS [--batch B]       write a tokens stream of ROWS rows
+ *     farm-worker --connect EP [options]       serve a farm with an echo stage
+ *
+ * The echo stage returns each frame unchanged after --delay-ms, so tests can make
+ * slow workers; --fail-seq S makes the frame holding row S fail.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "farm.h"
+#include "frame.h"
+#include "transport.h"
+
+static volatile int stop_flag;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
+struct echo {
+	long delay_ms;
+	long fail_seq;
+};
+
+static int echo_open(void **state, const struct sb_kv *opts, size_t n, struct sb_error *err)
+{
+	struct echo *e = calloc(1, sizeof(*e));
+	const char *v;
+
+	if (e == NULL)
+		return sb_error_set(err, SB_ENOMEM, "echo: out of memory");
+	e->fail_seq = -1;
+	if ((v = sb_kv_get(opts, n, "delay_ms")) != NULL)
+		e->delay_ms = atol(v);
+	if ((v = sb_kv_get(opts, n, "fail_seq")) != NULL)
+		e->fail_seq = atol(v);
+	*state = e;
+	return SB_OK;
+}
+
+static int echo_process(void *state, const struct sb_frame *in, struct sb_emit *out,
+			struct sb_error *err)
+{
+	struct echo *e = state;
+
+	if (e->delay_ms > 0) {
+		struct timespec ts = { e->delay_ms / 1000, (e->delay_ms % 1000) * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+	if (e->fail_seq >= 0 && (uint64_t)e->fail_seq >= in->seq &&
+	    (uint64_t)e->fail_seq < in->seq + in->rows)
+		return sb_error_set(err, SB_EFORMAT, "echo: row %ld refused on purpose",
+				    e->fail_seq);
+	return sb_emit_frame(out, in, err);
+}
+
+static void echo_close(void *state)
+{
+	free(state);
+}
+
+static const struct sb_stage echo_stage = {
+	.version = SB_STAGE_VERSION,
+	.name = "echo",
+	.input = SB_STAGE_IN_FRAMES,
+	.open = echo_open,
+	.process = echo_process,
+	.close = echo_close,
+};
+
+static int gen(long rows, long batch)
+{
+	struct sb_transport *t;
+	struct sb_frame f;
+	struct sb_buf b;
+	struct sb_error err;
+	int rc;
+
+	if ((rc = sb_transport_open(&t, "-", SB_TRANSPORT_WRITE, NULL, &err)) != SB_OK)
+		goto fail;
+	sb_frame_init(&f);
+	sb_buf_init(&b);
+	for (long s = 0; s < rows && rc == SB_OK; s += batch) {
+		long n = rows - s < batch ? rows - s : batch;
+		size_t shape[2] = { (size_t)n, 4 };
+		struct sb_tensor *ids;
+		sb_frame_reset(&f);
+		f.kind = SB_KIND_TOKENS;
+		f.seq = (uint64_t)s;
+		f.rows = (uint64_t)n;
+		rc = sb_frame_tensor_resize(&f, "input_ids", SB_DTYPE_I32, 2, shape, &ids, &err);
+		if (rc != SB_OK)
+			break;
+		int32_t *d = (int32_t *)ids->data;
+		for (long r = 0; r < n; r++)
+			for (int k = 0; k < 4; k++)
+				d[r * 4 + k] = (int32_t)((s + r) * 7 + k);
+		rc = sb_frame_text_alloc(&f, (size_t)n, &err);
+		for (long r = 0; r < n && rc == SB_OK; r++) {
+			char line[64];
+			int len = snprintf(line, sizeof(line), "row %ld", s + r);
+			rc = sb_frame_text_set(&f, (size_t)r, line, (size_t)len, &err);
+		}
+		sb_buf_clear(&b);
+		if (rc == SB_OK)
+			rc = sb_frame_encode(&f, &b, &err);
+		if (rc == SB_OK)
+			rc = sb_transport_send(t, b.data, b.len, &err);
+	}
+	if (rc == SB_OK) {
+		sb_frame_reset(&f);
+		f.kind = SB_KIND_END;
+		f.rows_total = (uint64_t)rows;
+		sb_buf_clear(&b);
+		rc = sb_frame_encode(&f, &b, &err);
+		if (rc == SB_OK)
+			rc = sb_transport_send(t, b.data, b.len, &err);
+		if (rc == SB_OK)
+			rc = sb_transport_flush(t, &err);
+	}
+	sb_frame_destroy(&f);
+	sb_buf_destroy(&b);
+	sb_transport_close(&t);
+	if (rc == SB_OK)
+		return 0;
+fail:
+	fprintf(stderr, "farm-worker: %s\n", err.msg);
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "gen", required_argument, NULL, 'g' },
+		{ "batch", required_argument, NULL, 'B' },
+		{ "connect", required_argument, NULL, 'c' },
+		{ "delay-ms", required_argument, NULL, 'd' },
+		{ "fail-seq", required_argument, NULL, 'F' },
+		{ "credits", required_argument, NULL, 'C' },
+		{ "heartbeat-ms", required_argument, NULL, 'H' },
+		{ "liveness", required_argument, NULL, 'L' },
+		{ "max-idle-ms", required_argument, NULL, 'I' },
+		{ "name", required_argument, NULL, 'n' },
+		{ "curve-secret", required_argument, NULL, 's' },
+		{ "curve-server", required_argument, NULL, 'S' },
+		{ "insecure", no_argument, NULL, 'k' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct sb_worker_opts wo;
+	struct sb_kv kv[2];
+	size_t n_kv = 0;
+	long rows = -1, batch = 32;
+	struct sb_error err;
+	struct sb_stats st;
+	int opt;
+
+	sb_worker_opts_init(&wo);
+	wo.stop = &stop_flag;
+	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'g': rows = atol(optarg); break;
+		case 'B': batch = atol(optarg); break;
+		case 'c': wo.connect = optarg; break;
+		case 'd':
+			if (n_kv == 2)
+				return 2;
+			kv[n_kv].key = "delay_ms"; kv[n_kv++].value = optarg; break;
+		case 'F':
+			if (n_kv == 2)
+				return 2;
+			kv[n_kv].key = "fail_seq"; kv[n_kv++].value = optarg; break;
+		case 'C': wo.credits = (unsigned)atoi(optarg); break;
+		case 'H': wo.heartbeat_ms = atoi(optarg); break;
+		case 'L': wo.liveness = atoi(optarg); break;
+		case 'I': wo.max_idle_ms = atoi(optarg); break;
+		case 'n': wo.name = optarg; break;
+		case 's': wo.topts.curve_secret = optarg; break;
+		case 'S': wo.topts.curve_server = optarg; break;
+		case 'k': wo.topts.insecure = 1; break;
+		default: return 2;
+		}
+	}
+	if (rows >= 0)
+		return gen(rows, batch > 0 ? batch : 32);
+	if (wo.connect == NULL) {
+		fprintf(stderr, "usage: farm-worker --gen ROWS | --connect EP [options]\n");
+		return 2;
+	}
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	sb_zmq_init();
+	if (sb_worker_run(&echo_stage, kv, n_kv, &wo, &st, &err) != SB_OK) {
+		fprintf(stderr, "farm-worker: %s\n", err.msg);
+		return 1;
+	}
+	fprintf(stderr, "farm-worker %s: %llu frames, %llu rows\n", wo.name ? wo.name : "",
+		(unsigned long long)st.frames_in, (unsigned long long)st.rows_in);
+	return 0;
+}
