@@ -59,4 +59,21 @@ const struct sb_tensor *sb_weights_find(const struct sb_weights *w, const char *
 int sb_weights_require(const struct sb_weights *w, const char *name, int n_dims,
 		       const size_t *shape, const struct sb_tensor **out, struct sb_error *err);
 
+/* Every tensor of the file as stored there, including those that are not weights. */
+struct sb_weights_item {
+	const char *name;
+	const char *file_dtype;         /* "F32", "BF16", "I64" or "FloatStorage", ... */
+	int n_dims;
+	const size_t *shape;
+	size_t file_offset;             /* absolute offset of the data in the file */
+	size_t file_nbytes;
+	const struct sb_tensor *tensor; /* the F32 tensor, or NULL for non-float dtypes */
+};
+
+/* Number of tensors in the file (>= sb_weights_count()). */
+size_t sb_weights_count_all(const struct sb_weights *w);
+
+/* Describes tensor i (file order) into *out; SB_EINVAL if i is out of range. */
+int sb_weights_item(const struct sb_weights *w, size_t i, struct sb_weights_item *out);
+
 #endif
