@@ -497,46 +497,92 @@ static int open_container(struct parser *p, int is_obj)
 	return SB_OK;
 }
 
-static int cmp_member(const void *a, const void *b)
-{
-	const struct sb_json *x = *(const struct sb_json *const *)a;
-	const struct sb_json *y = *(const struct sb_json *const *)b;
-	size_t n = x->key_len < y->key_len ? x->key_len : y->key_len;
-	int c = memcmp(x->key, y->key, n);
+/* A member name for sorting: its first 8 bytes as a big-endian integer decide most
+ * comparisons without touching the name itself. */
+struct name_ref {
+	uint64_t prefix;
+	const struct sb_json *m;
+};
 
-	if (c)
-		return c;
-	return (x->key_len > y->key_len) - (x->key_len < y->key_len);
+static uint64_t name_prefix(const struct sb_json *m)
+{
+	uint64_t v = 0;
+
+	for (size_t k = 0; k < 8; k++)
+		v = v << 8 | (k < m->key_len ? (unsigned char)m->key[k] : 0);
+	return v;
 }
 
-/* Checks an object's members for repeated names: sort pointers, compare neighbours. */
+/* Orders by prefix, then bytes, then length: a total order where equal names tie. */
+static int name_cmp(const struct name_ref *a, const struct name_ref *b)
+{
+	size_t n;
+	int c;
+
+	if (a->prefix != b->prefix)
+		return a->prefix < b->prefix ? -1 : 1;
+	n = a->m->key_len < b->m->key_len ? a->m->key_len : b->m->key_len;
+	c = memcmp(a->m->key, b->m->key, n);
+	if (c)
+		return c;
+	return (a->m->key_len > b->m->key_len) - (a->m->key_len < b->m->key_len);
+}
+
+/* Bottom-up merge sort (O(n log n) worst case, no recursion); v and tmp hold n. */
+static struct name_ref *sort_names(struct name_ref *v, struct name_ref *tmp, size_t n)
+{
+	for (size_t w = 1; w < n; w *= 2) {
+		for (size_t lo = 0; lo < n; lo += 2 * w) {
+			size_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
+			size_t i = lo, j = mid, o = lo;
+
+			while (i < mid && j < hi)
+				tmp[o++] = name_cmp(&v[j], &v[i]) < 0 ? v[j++] : v[i++];
+			while (i < mid)
+				tmp[o++] = v[i++];
+			while (j < hi)
+				tmp[o++] = v[j++];
+		}
+		struct name_ref *t = v;
+
+		v = tmp;
+		tmp = t;
+	}
+	return v;
+}
+
+/* Checks an object's members for repeated names: sort, then compare neighbours. */
 static int check_duplicates(struct parser *p, const struct frame *f)
 {
-	const struct sb_json **v;
+	struct name_ref *v, *sorted;
 	int rc = SB_OK;
 
 	if (f->n < 2)
 		return SB_OK;
-	v = malloc(f->n * sizeof(*v));
+	v = malloc(2 * f->n * sizeof(*v));
 	if (!v)
 		return nomem(p);
-	for (size_t k = 0; k < f->n; k++)
-		v[k] = &f->items[k];
-	qsort(v, f->n, sizeof(*v), cmp_member);
+	for (size_t k = 0; k < f->n; k++) {
+		v[k].m = &f->items[k];
+		v[k].prefix = name_prefix(&f->items[k]);
+	}
+	sorted = sort_names(v, v + f->n, f->n);
 	for (size_t k = 1; k < f->n; k++) {
-		if (cmp_member(&v[k - 1], &v[k]) == 0) {
+		const struct sb_json *m = sorted[k].m;
+
+		if (name_cmp(&sorted[k - 1], &sorted[k]) == 0) {
 			char name[72];
-			size_t m = 0;
+			size_t c, o = 0;
 
 			/* The name is untrusted: show a printable prefix only. */
-			for (size_t c = 0; c < v[k]->key_len && m < 64; c++) {
-				unsigned char ch = (unsigned char)v[k]->key[c];
+			for (c = 0; c < m->key_len && o < 64; c++) {
+				unsigned char ch = (unsigned char)m->key[c];
 
-				name[m++] = ch >= 0x20 && ch != 0x7f ? (char)ch : '?';
+				name[o++] = ch >= 0x20 && ch != 0x7f ? (char)ch : '?';
 			}
-			name[m] = '\0';
+			name[o] = '\0';
 			rc = fail(p, f->start, "object has duplicate member '%s%s'", name,
-				  v[k]->key_len > 64 ? "..." : "");
+				  m->key_len > 64 ? "..." : "");
 			break;
 		}
 	}

@@ -440,6 +440,28 @@ START_TEST(test_duplicates)
 	sb_json_free(&j);
 	/* Equal after decoding escapes. */
 	parse_bad_n("{\"\\u0041\": 1, \"A\": 2}", 21, SB_JSON_NO_DUPLICATES, "member 'A'");
+	/* Names sharing their first 8 bytes (the sort key prefix), with one repeat. */
+	{
+		struct sb_buf b;
+
+		sb_buf_init(&b);
+		ck_assert_int_eq(sb_buf_append(&b, "{", 1, NULL), SB_OK);
+		for (int k = 0; k < 1000; k++) {
+			char line[48];
+			int len = snprintf(line, sizeof(line), "\"########%d\":0,", (k * 7919) % 1000);
+
+			ck_assert_int_eq(sb_buf_append(&b, line, (size_t)len, NULL), SB_OK);
+		}
+		ck_assert_int_eq(sb_buf_append(&b, "\"########\":1}", 13, NULL), SB_OK);
+		j = parse_ok((char *)b.data, b.len, SB_JSON_NO_DUPLICATES);
+		ck_assert_uint_eq(j->n_items, 1001);
+		sb_json_free(&j);
+		b.len -= 13;
+		ck_assert_int_eq(sb_buf_append(&b, "\"########617\":1}", 16, NULL), SB_OK);
+		parse_bad_n((char *)b.data, b.len, SB_JSON_NO_DUPLICATES,
+			    "duplicate member '########617'");
+		sb_buf_destroy(&b);
+	}
 	/* Same name in different objects is fine. */
 	j = parse_ok("[{\"a\": 1}, {\"a\": 2}]", 20, SB_JSON_NO_DUPLICATES);
 	sb_json_free(&j);
