@@ -1007,6 +1007,13 @@ static int curl_once(const char *url, int head, const char *token, struct sink *
 	snprintf(tbuf, sizeof(tbuf), "%d", env->timeout_s > 0 ? env->timeout_s : 60);
 	snprintf(offset, sizeof(offset), "%llu", head ? 0ULL : (unsigned long long)s->done);
 	rc = curl_conf(&conf, "url", url, err);
+	/* Sizes announced by HEAD must match what GET writes: no compression. */
+	if (!rc)
+		rc = curl_conf(&conf, "header", "Accept-Encoding: identity", err);
+	if (!rc)
+		rc = curl_conf(&conf, "proto", "=http,https", err);
+	if (!rc)
+		rc = curl_conf(&conf, "proto-redir", "=http,https", err);
 	if (!rc && token) {
 		char *h = strf("Authorization: Bearer %s", token);
 
@@ -1501,6 +1508,13 @@ int sb_hub_resolve(const char *model, const struct sb_hub_env *env, char **dir_o
 	if (sb_dir_exists(model)) {
 		*dir_out = sb_strdup(model);
 		return *dir_out ? SB_OK : nomem(err);
+	}
+	{
+		struct stat st;
+
+		/* "model.bin" has the shape of an id too; an existing file is a mistake. */
+		if (lstat(model, &st) == 0)
+			return sb_error_set(err, SB_EINVAL, "%s: not a model folder", model);
 	}
 	if (!sb_hub_is_id(model) || model[0] == '.')
 		return sb_error_set(err, SB_ENOTFOUND,

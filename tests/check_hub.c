@@ -172,6 +172,12 @@ START_TEST(test_resolve_local_and_cache)
 	ck_assert_str_eq(dir, tmpdir);
 	free(dir);
 	ck_assert_int_eq(sb_hub_resolve("", &env, &dir, &err), SB_EINVAL);
+	/* An existing file is not taken for a hub id, even when it has the shape of one. */
+	ck_assert_int_eq(chdir(tmpdir), 0);
+	write_file("model.bin", "x");
+	ck_assert_int_eq(sb_hub_resolve("model.bin", &env, &dir, &err), SB_EINVAL);
+	ck_assert_str_eq(err.msg, "model.bin: not a model folder");
+	ck_assert_int_eq(chdir("/"), 0);
 	ck_assert_int_eq(sb_hub_resolve("/no/such/dir", &env, &dir, &err), SB_ENOTFOUND);
 	ck_assert_ptr_null(dir);
 	ck_assert_msg(strstr(err.msg, "not a hub id"), "%s", err.msg);
