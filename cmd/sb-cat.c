@@ -1,0 +1,1640 @@
+/*
+ * sb-cat - the frame inspector: prints a frame stream as JSON lines, one tensor as
+ * TSV or a .npy file, validates a stream, or builds a stream from .npy or TSV data.
+ * See sb-cat(1).
+ *
+ * libsb decodes; this program only formats.  Output is produced one whole frame at
+ * a time (formatted into a buffer, then written), so a stream that turns bad in its
+ * middle leaves the lines of the complete frames before it and no partial line.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "errors.h"
+#include "frame.h"
+#include "tensor.h"
+#include "transport.h"
+
+/* Frame data is little-endian on the wire and read here with memcpy. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "sb-cat assumes a little-endian host"
+#endif
+
+#define PROG "sb-cat"
+#define HEAD_VALUES 4           /* values shown by the default summary */
+#define MAX_INPUTS 64
+#define NPY_GROWTH_DIGITS 21    /* numpy pads the first dimension to this many digits */
+#define NPY_MAX_HEADER ((size_t)1 << 20)
+
+enum mode { M_JSON, M_TSV, M_NPY, M_CHECK, M_FROM_NPY, M_FROM_TSV };
+
+struct npy_in {
+	const char *name;       /* tensor name */
+	const char *path;
+	FILE *fp;
+	enum sb_dtype dtype;    /* dtype in the frames */
+	int f64;                /* file holds float64: converted to float32 */
+	int n_dims;
+	size_t shape[SB_TENSOR_MAX_DIMS];
+	size_t row_bytes;       /* bytes of one row in the file */
+};
+
+struct opts {
+	enum mode mode;
+	const char *inputs[MAX_INPUTS];
+	size_t n_inputs;
+	const char *output;     /* NULL: stdout */
+	int full;
+	int with_text;
+	int unpad;
+	int quiet;
+	const char *tensor;     /* --tsv / --npy NAME */
+	struct npy_in npy[SB_FRAME_MAX_TENSORS];
+	size_t n_npy;
+	const char *from_tsv;
+	const char *from_tsv_name;
+	const char *text_file;
+	enum sb_kind kind;
+	size_t batch;
+	const char *meta[SB_FRAME_MAX_META];
+	size_t n_meta;
+};
+
+/* ------------------------------------------------------------------ reporting */
+
+static const char *out_name = "stdout";
+static const char *out_unlink;  /* a file to remove when we fail (partial .npy) */
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	fputs(PROG ": ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	if (out_unlink)
+		unlink(out_unlink);
+	exit(1);
+}
+
+static void die_err(const struct sb_error *err) __attribute__((noreturn));
+static void die_err(const struct sb_error *err)
+{
+	die("%s", err->msg[0] ? err->msg : sb_strerror(err->code));
+}
+
+/* The reader of our output went away (`sb-cat ... | head -1`): end quietly, as a
+ * writer killed by SIGPIPE would (the convention of every sb program). */
+static void output_gone(void) __attribute__((noreturn));
+static void output_gone(void)
+{
+	if (out_unlink)
+		unlink(out_unlink);
+	signal(SIGPIPE, SIG_DFL);
+	raise(SIGPIPE);
+	_exit(141);
+}
+
+static void write_error(int errnum) __attribute__((noreturn));
+static void write_error(int errnum)
+{
+	if (errnum == EPIPE)
+		output_gone();
+	die("%s: write: %s", out_name, strerror(errnum));
+}
+
+/* Writes all of p to out; a full disk or any other write failure ends the program. */
+static void put(FILE *out, const void *p, size_t n)
+{
+	if (n && fwrite(p, 1, n, out) != n)
+		write_error(errno ? errno : EIO);
+}
+
+static void finish_output(FILE *out)
+{
+	if (fflush(out) != 0 || ferror(out))
+		write_error(errno ? errno : EIO);
+	if (out != stdout) {
+		if (fclose(out) != 0)
+			write_error(errno);
+	} else if (fsync(STDOUT_FILENO) != 0 && errno != EINVAL && errno != EROFS &&
+		   errno != ENOTSUP && errno != EBADF) {
+		/* Pipes and terminals cannot be synced (EINVAL); real files report
+		 * late write errors (NFS, quota) here. */
+		write_error(errno);
+	}
+}
+
+static void usage(FILE *fp)
+{
+	fputs("usage: sb-cat [-f] [-i SPEC] [-o FILE] [FILE...]\n"
+	      "       sb-cat --tsv NAME [-t] [--unpad] [-i SPEC] [-o FILE] [FILE...]\n"
+	      "       sb-cat --npy NAME -o FILE.npy [-i SPEC] [FILE...]\n"
+	      "       sb-cat -c | -q [-i SPEC] [FILE...]\n"
+	      "       sb-cat --from-npy [NAME=]FILE.npy ... [-k KIND] [-b ROWS] [--text FILE]\n"
+	      "              [-m KEY=VALUE]... [-o SPEC]\n"
+	      "       sb-cat --from-tsv [NAME=]FILE [-t] [-k KIND] [-b ROWS] [--text FILE]\n"
+	      "              [-m KEY=VALUE]... [-o SPEC]\n"
+	      "\n"
+	      "Prints a stream of sb frames as JSON lines (default), one tensor as TSV or .npy,\n"
+	      "validates a stream, or builds one from .npy or TSV data.\n"
+	      "\n"
+	      "  -i, --input SPEC     read frames from SPEC: - (stdin, default), a file, a ZeroMQ\n"
+	      "                       endpoint; file arguments are read one after another\n"
+	      "  -o, --output SPEC    write to SPEC instead of stdout\n"
+	      "  -f, --full           print every tensor value (default: dtype, shape, min, max,\n"
+	      "                       mean and the first 4 values)\n"
+	      "      --tsv NAME       print tensor NAME as TSV, one line per row\n"
+	      "  -t, --with-text      TSV: the row's text is the first column\n"
+	      "      --unpad          TSV: drop the positions where attention_mask is 0\n"
+	      "      --npy NAME       write tensor NAME of all frames, joined along axis 0, as .npy\n"
+	      "  -c, --check          only validate the stream; print a summary\n"
+	      "  -q, --quiet          only validate the stream; the exit status tells\n"
+	      "      --from-npy [NAME=]FILE  build frames from a .npy array (repeatable)\n"
+	      "      --from-tsv [NAME=]FILE  build frames from TSV lines of numbers\n"
+	      "  -k, --kind KIND      kind of the frames built: embeddings (default), tokens,\n"
+	      "                       hidden or scores\n"
+	      "  -b, --batch ROWS     rows per frame built (default 32)\n"
+	      "      --text FILE      attach FILE's lines as the rows' texts\n"
+	      "  -m, --meta KEY=VALUE add a meta entry to the frames built\n"
+	      "  -h, --help           show this help\n", fp);
+}
+
+static void bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void bad_usage(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs(PROG ": ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	usage(stderr);
+	exit(2);
+}
+
+/* ------------------------------------------------------------------ text output */
+
+/* Formatting appends to one buffer per frame; an allocation failure is recorded
+ * and checked once the frame is formatted. */
+struct out {
+	struct sb_buf b;
+	int failed;
+};
+
+static void o_add(struct out *o, const void *p, size_t n)
+{
+	if (!o->failed && sb_buf_append(&o->b, p, n, NULL) != SB_OK)
+		o->failed = 1;
+}
+
+static void o_str(struct out *o, const char *s)
+{
+	o_add(o, s, strlen(s));
+}
+
+static void o_chr(struct out *o, char c)
+{
+	o_add(o, &c, 1);
+}
+
+static void o_fmt(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void o_fmt(struct out *o, const char *fmt, ...)
+{
+	char tmp[64];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof tmp)
+		o->failed = 1;
+	else
+		o_add(o, tmp, (size_t)n);
+}
+
+/* Length of the valid UTF-8 sequence at p (1..4), or 0 if it is not valid
+ * (overlong forms, surrogates and code points past U+10FFFF are invalid). */
+static size_t utf8_len(const unsigned char *p, size_t n)
+{
+	unsigned c = p[0];
+	size_t len;
+	uint32_t cp;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf) {
+		len = 2;
+		cp = c & 0x1f;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		len = 3;
+		cp = c & 0x0f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		len = 4;
+		cp = c & 0x07;
+	} else {
+		return 0;
+	}
+	if (n < len)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (p[i] & 0x3f);
+	}
+	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+/* A JSON string: UTF-8 passes through, control characters are escaped, bytes that
+ * are not valid UTF-8 become U+FFFD (JSON text must be UTF-8). */
+static void o_json_str(struct out *o, const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0;
+
+	o_chr(o, '"');
+	while (i < n) {
+		unsigned c = p[i];
+		size_t run = i;
+
+		while (run < n && p[run] >= 0x20 && p[run] < 0x80 && p[run] != '"' &&
+		       p[run] != '\\')
+			run++;
+		if (run > i) {
+			o_add(o, p + i, run - i);
+			i = run;
+			continue;
+		}
+		switch (c) {
+		case '"': o_str(o, "\\\""); i++; continue;
+		case '\\': o_str(o, "\\\\"); i++; continue;
+		case '\n': o_str(o, "\\n"); i++; continue;
+		case '\r': o_str(o, "\\r"); i++; continue;
+		case '\t': o_str(o, "\\t"); i++; continue;
+		case '\b': o_str(o, "\\b"); i++; continue;
+		case '\f': o_str(o, "\\f"); i++; continue;
+		default: break;
+		}
+		if (c < 0x20) {
+			o_fmt(o, "\\u%04x", c);
+			i++;
+		} else {
+			size_t len = utf8_len(p + i, n - i);
+
+			if (len == 0) {
+				o_str(o, "\\ufffd");
+				i++;
+			} else {
+				o_add(o, p + i, len);
+				i += len;
+			}
+		}
+	}
+	o_chr(o, '"');
+}
+
+/* A TSV field: backslash, tab, newline, carriage return and NUL are escaped as
+ * \\ \t \n \r \0 so that every row stays one line with a fixed number of fields. */
+static void o_tsv_str(struct out *o, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		switch (s[i]) {
+		case '\\': o_str(o, "\\\\"); break;
+		case '\t': o_str(o, "\\t"); break;
+		case '\n': o_str(o, "\\n"); break;
+		case '\r': o_str(o, "\\r"); break;
+		case '\0': o_str(o, "\\0"); break;
+		default: o_chr(o, s[i]); break;
+		}
+	}
+}
+
+/* ------------------------------------------------------------------ tensor values */
+
+static int dtype_is_float(enum sb_dtype dt)
+{
+	return dt == SB_DTYPE_F32 || dt == SB_DTYPE_F16 || dt == SB_DTYPE_BF16;
+}
+
+/* Significant digits that print every value of the dtype so it reads back exactly. */
+static int dtype_digits(enum sb_dtype dt)
+{
+	return dt == SB_DTYPE_F32 ? 9 : dt == SB_DTYPE_F16 ? 5 : 4;
+}
+
+static double get_f(const struct sb_tensor *t, size_t i)
+{
+	const unsigned char *p = t->data;
+	uint16_t h;
+	float f;
+
+	switch (t->dtype) {
+	case SB_DTYPE_F32:
+		memcpy(&f, p + 4 * i, 4);
+		return f;
+	case SB_DTYPE_F16:
+		memcpy(&h, p + 2 * i, 2);
+		return sb_f16_to_f32(h);
+	case SB_DTYPE_BF16:
+		memcpy(&h, p + 2 * i, 2);
+		return sb_bf16_to_f32(h);
+	default:
+		break;
+	}
+	return NAN;
+}
+
+static int64_t get_i(const struct sb_tensor *t, size_t i)
+{
+	const unsigned char *p = t->data;
+	int32_t i32;
+	int64_t i64;
+
+	switch (t->dtype) {
+	case SB_DTYPE_I8:
+		return (int8_t)p[i];
+	case SB_DTYPE_U8:
+		return p[i];
+	case SB_DTYPE_I32:
+		memcpy(&i32, p + 4 * i, 4);
+		return i32;
+	case SB_DTYPE_I64:
+		memcpy(&i64, p + 8 * i, 8);
+		return i64;
+	default:
+		break;
+	}
+	return (int64_t)get_f(t, i);
+}
+
+/* One value: floats with the digits their dtype needs; NaN and infinities, which
+ * JSON cannot represent, as null (JSON) or nan/inf/-inf (TSV). */
+static void o_value(struct out *o, const struct sb_tensor *t, size_t i, int tsv)
+{
+	if (dtype_is_float(t->dtype)) {
+		double v = get_f(t, i);
+
+		if (isnan(v))
+			o_str(o, tsv ? "nan" : "null");
+		else if (isinf(v))
+			o_str(o, !tsv ? "null" : v > 0 ? "inf" : "-inf");
+		else
+			o_fmt(o, "%.*g", dtype_digits(t->dtype), v);
+	} else {
+		o_fmt(o, "%" PRId64, get_i(t, i));
+	}
+}
+
+static void o_double(struct out *o, double v)
+{
+	if (isfinite(v))
+		o_fmt(o, "%.9g", v);
+	else
+		o_str(o, "null");
+}
+
+static void o_shape(struct out *o, const struct sb_tensor *t)
+{
+	o_chr(o, '[');
+	for (int d = 0; d < t->n_dims; d++)
+		o_fmt(o, d ? ",%zu" : "%zu", t->shape[d]);
+	o_chr(o, ']');
+}
+
+/* Nested lists as NumPy's tolist() gives them; depth is at most SB_TENSOR_MAX_DIMS. */
+static void o_nested(struct out *o, const struct sb_tensor *t, int dim, size_t *i)
+{
+	if (dim == t->n_dims) {
+		o_value(o, t, (*i)++, 0);
+		return;
+	}
+	o_chr(o, '[');
+	for (size_t k = 0; k < t->shape[dim]; k++) {
+		if (k)
+			o_chr(o, ',');
+		o_nested(o, t, dim + 1, i);
+	}
+	o_chr(o, ']');
+}
+
+/* min and max skip NaN; mean is the plain double sum over numel (NaN if any is). */
+static void o_summary(struct out *o, const struct sb_tensor *t)
+{
+	size_t n = sb_tensor_numel(t), i_min = 0, i_max = 0;
+	int found = 0;
+	double sum = 0;
+
+	if (dtype_is_float(t->dtype)) {
+		double mn = 0, mx = 0;
+
+		for (size_t i = 0; i < n; i++) {
+			double v = get_f(t, i);
+
+			sum += v;
+			if (isnan(v))
+				continue;
+			if (!found || v < mn) {
+				mn = v;
+				i_min = i;
+			}
+			if (!found || v > mx) {
+				mx = v;
+				i_max = i;
+			}
+			found = 1;
+		}
+	} else {
+		int64_t mn = 0, mx = 0;
+
+		for (size_t i = 0; i < n; i++) {
+			int64_t v = get_i(t, i);
+
+			sum += (double)v;
+			if (!found || v < mn) {
+				mn = v;
+				i_min = i;
+			}
+			if (!found || v > mx) {
+				mx = v;
+				i_max = i;
+			}
+			found = 1;
+		}
+	}
+	o_str(o, ",\"min\":");
+	if (found)
+		o_value(o, t, i_min, 0);
+	else
+		o_str(o, "null");
+	o_str(o, ",\"max\":");
+	if (found)
+		o_value(o, t, i_max, 0);
+	else
+		o_str(o, "null");
+	o_str(o, ",\"mean\":");
+	if (n)
+		o_double(o, sum / (double)n);
+	else
+		o_str(o, "null");
+	o_str(o, ",\"head\":[");
+	for (size_t i = 0; i < n && i < HEAD_VALUES; i++) {
+		if (i)
+			o_chr(o, ',');
+		o_value(o, t, i, 0);
+	}
+	o_chr(o, ']');
+}
+
+static void o_meta_value(struct out *o, const struct sb_meta *m)
+{
+	char tmp[40];
+
+	switch (m->type) {
+	case SB_META_NIL: o_str(o, "null"); break;
+	case SB_META_BOOL: o_str(o, m->v.b ? "true" : "false"); break;
+	case SB_META_INT: o_fmt(o, "%" PRId64, m->v.i); break;
+	case SB_META_UINT: o_fmt(o, "%" PRIu64, m->v.u); break;
+	case SB_META_FLOAT:
+		if (!isfinite(m->v.f)) {
+			o_str(o, "null");
+			break;
+		}
+		/* The shortest of 15..17 digits that reads back as the same double, with
+		 * ".0" on integral values so that a float stays a float in JSON. */
+		for (int p = 15; p <= 17; p++) {
+			snprintf(tmp, sizeof tmp, "%.*g", p, m->v.f);
+			if (strtod(tmp, NULL) == m->v.f)
+				break;
+		}
+		o_str(o, tmp);
+		if (strspn(tmp, "-0123456789") == strlen(tmp))
+			o_str(o, ".0");
+		break;
+	case SB_META_STR: o_json_str(o, m->v.s.p, m->v.s.n); break;
+	}
+}
+
+static void o_meta(struct out *o, const struct sb_frame *f)
+{
+	o_str(o, ",\"meta\":{");
+	for (size_t i = 0; i < f->n_meta; i++) {
+		if (i)
+			o_chr(o, ',');
+		o_json_str(o, f->meta[i].key, strlen(f->meta[i].key));
+		o_chr(o, ':');
+		o_meta_value(o, &f->meta[i]);
+	}
+	o_chr(o, '}');
+}
+
+static void o_frame_json(struct out *o, const struct sb_frame *f, int full)
+{
+	o_fmt(o, "{\"sb\":%u,\"kind\":", f->version);
+	o_json_str(o, sb_kind_name(f->kind), strlen(sb_kind_name(f->kind)));
+	if (f->kind == SB_KIND_END) {
+		o_fmt(o, ",\"rows_total\":%" PRIu64, f->rows_total);
+		if (f->n_meta)
+			o_meta(o, f);
+		o_str(o, "}\n");
+		return;
+	}
+	o_fmt(o, ",\"seq\":%" PRIu64 ",\"rows\":%" PRIu64, f->seq, f->rows);
+	o_meta(o, f);
+	if (f->has_text) {
+		o_str(o, ",\"text\":[");
+		for (uint64_t r = 0; r < f->rows; r++) {
+			if (r)
+				o_chr(o, ',');
+			o_json_str(o, f->text[r].p, f->text[r].n);
+		}
+		o_chr(o, ']');
+	}
+	o_str(o, ",\"tensors\":{");
+	for (size_t k = 0; k < f->n_tensors; k++) {
+		const struct sb_tensor *t = &f->tensors[k].t;
+
+		if (k)
+			o_chr(o, ',');
+		o_json_str(o, f->tensors[k].name, strlen(f->tensors[k].name));
+		o_str(o, ":{\"dtype\":\"");
+		o_str(o, sb_dtype_name(t->dtype));
+		o_str(o, "\",\"shape\":");
+		o_shape(o, t);
+		if (full) {
+			size_t i = 0;
+
+			o_str(o, ",\"data\":");
+			o_nested(o, t, 0, &i);
+		} else {
+			o_summary(o, t);
+		}
+		o_chr(o, '}');
+	}
+	o_str(o, "}}\n");
+}
+
+/* ------------------------------------------------------------------ reading streams */
+
+struct reader {
+	const struct opts *o;
+	FILE *out;
+	struct out line;
+	struct sb_frame f;
+	/* --check: counts of the current input */
+	uint64_t frames, rows;
+	/* --npy */
+	int npy_fd;
+	int npy_seekable;
+	int npy_started;
+	enum sb_dtype npy_dtype;        /* dtype in the file (bfloat16 widened to float32) */
+	enum sb_dtype npy_src;          /* dtype in the frames */
+	int npy_dims;
+	size_t npy_shape[SB_TENSOR_MAX_DIMS];
+	uint64_t npy_rows;
+	size_t npy_header;
+	struct sb_buf npy_buf;          /* data, when the output cannot seek */
+};
+
+/* "tensors: a, b" for messages about a missing tensor. */
+static const char *tensor_list(const struct sb_frame *f, char *buf, size_t size)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (size_t k = 0; k < f->n_tensors && used < size; k++) {
+		int n = snprintf(buf + used, size - used, "%s'%s'", k ? ", " : "",
+				 f->tensors[k].name);
+		if (n < 0)
+			break;
+		used += (size_t)n;
+	}
+	if (f->n_tensors == 0)
+		snprintf(buf, size, "none");
+	return buf;
+}
+
+static const struct sb_tensor *want_tensor(const struct sb_frame *f, const char *name,
+					   const char *where)
+{
+	const struct sb_tensor *t = sb_frame_tensor(f, name);
+	char list[256];
+
+	if (!t)
+		die("%s: no tensor '%s' (the frame has %s)", where, name,
+		    tensor_list(f, list, sizeof list));
+	if (t->n_dims < 1)
+		die("%s: tensor '%s' is a scalar: no rows to print", where, name);
+	return t;
+}
+
+static void tsv_frame(struct reader *r, const char *where)
+{
+	const struct sb_frame *f = &r->f;
+	const struct sb_tensor *t = want_tensor(f, r->o->tensor, where);
+	const struct sb_tensor *mask = NULL;
+	size_t rows = t->shape[0], cols = rows ? sb_tensor_numel(t) / rows : 0;
+	char s1[96], s2[96];
+
+	if (r->o->with_text && f->has_text && f->rows != rows)
+		die("%s: tensor '%s': shape %s has %zu rows, the frame has %" PRIu64 " texts",
+		    where, r->o->tensor, sb_shape_str(t->n_dims, t->shape, s1, sizeof s1), rows,
+		    f->rows);
+	if (r->o->unpad) {
+		mask = sb_frame_tensor(f, "attention_mask");
+		if (!mask)
+			die("%s: --unpad: no tensor 'attention_mask'", where);
+		if (t->n_dims != 2 || mask->n_dims != 2 || mask->shape[0] != t->shape[0] ||
+		    mask->shape[1] != t->shape[1] || dtype_is_float(mask->dtype))
+			die("%s: --unpad: tensor '%s' %s and integer attention_mask %s "
+			    "must have the same 2-d shape", where, r->o->tensor,
+			    sb_shape_str(t->n_dims, t->shape, s1, sizeof s1),
+			    sb_shape_str(mask->n_dims, mask->shape, s2, sizeof s2));
+	}
+	for (size_t row = 0; row < rows; row++) {
+		int first = 1;
+
+		if (r->o->with_text) {
+			if (f->has_text)
+				o_tsv_str(&r->line, f->text[row].p, f->text[row].n);
+			first = 0;
+		}
+		for (size_t c = 0; c < cols; c++) {
+			size_t i = row * cols + c;
+
+			if (mask && get_i(mask, i) == 0)
+				continue;
+			if (!first)
+				o_chr(&r->line, '\t');
+			o_value(&r->line, t, i, 1);
+			first = 0;
+		}
+		o_chr(&r->line, '\n');
+	}
+}
+
+/* The .npy header as numpy 1.24 writes it (format 1.0): the dict, the first
+ * dimension padded to 21 digits so the header can be rewritten with the final row
+ * count in place, and spaces up to a multiple of 64 bytes.  Returns its length. */
+static size_t npy_header(char *buf, size_t size, enum sb_dtype dt, int n_dims,
+			 const size_t *shape, uint64_t rows)
+{
+	static const char *descr[SB_DTYPE_COUNT] = {
+		[SB_DTYPE_F32] = "<f4", [SB_DTYPE_F16] = "<f2", [SB_DTYPE_BF16] = "<f4",
+		[SB_DTYPE_I32] = "<i4", [SB_DTYPE_I64] = "<i8", [SB_DTYPE_I8] = "|i1",
+		[SB_DTYPE_U8] = "|u1",
+	};
+	char dict[512], first[32];
+	size_t len, hlen, pad;
+	int n;
+
+	n = snprintf(first, sizeof first, "%" PRIu64, rows);
+	len = (size_t)snprintf(dict, sizeof dict,
+			       "{'descr': '%s', 'fortran_order': False, 'shape': (%s", descr[dt],
+			       first);
+	for (int d = 1; d < n_dims; d++)
+		len += (size_t)snprintf(dict + len, sizeof dict - len, ", %zu", shape[d]);
+	len += (size_t)snprintf(dict + len, sizeof dict - len, "%s), }%*s",
+				n_dims == 1 ? "," : "", NPY_GROWTH_DIGITS - n, "");
+	hlen = len + 1;
+	pad = 64 - ((10 + hlen) % 64);
+	if (10 + hlen + pad > size || hlen + pad > UINT16_MAX)
+		return 0;
+	memcpy(buf, "\x93NUMPY\x01\x00", 8);
+	buf[8] = (char)((hlen + pad) & 0xff);
+	buf[9] = (char)((hlen + pad) >> 8);
+	memcpy(buf + 10, dict, len);
+	memset(buf + 10 + len, ' ', pad);
+	buf[10 + len + pad] = '\n';
+	return 10 + hlen + pad;
+}
+
+static void write_fd(int fd, const void *p, size_t n)
+{
+	const unsigned char *c = p;
+
+	while (n > 0) {
+		ssize_t w = write(fd, c, n);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			write_error(errno);
+		}
+		c += w;
+		n -= (size_t)w;
+	}
+}
+
+static void npy_frame(struct reader *r, const char *where)
+{
+	const struct sb_tensor *t = want_tensor(&r->f, r->o->tensor, where);
+	char hdr[1024], s1[96], s2[96];
+	unsigned char tmp[4096];
+	size_t n = sb_tensor_numel(t);
+	struct sb_error err;
+
+	if (!r->npy_started) {
+		r->npy_src = t->dtype;
+		r->npy_dtype = t->dtype == SB_DTYPE_BF16 ? SB_DTYPE_F32 : t->dtype;
+		r->npy_dims = t->n_dims;
+		memcpy(r->npy_shape, t->shape, sizeof r->npy_shape);
+		r->npy_header = npy_header(hdr, sizeof hdr, r->npy_dtype, r->npy_dims,
+					   r->npy_shape, 0);
+		if (r->npy_header == 0)
+			die("%s: tensor '%s': shape too long for a .npy header", where,
+			    r->o->tensor);
+		if (r->npy_seekable)
+			write_fd(r->npy_fd, hdr, r->npy_header);
+		r->npy_started = 1;
+	} else if (t->dtype != r->npy_src || t->n_dims != r->npy_dims ||
+		   memcmp(t->shape + 1, r->npy_shape + 1,
+			  (size_t)(t->n_dims - 1) * sizeof t->shape[0]) != 0) {
+		size_t want[SB_TENSOR_MAX_DIMS];
+
+		memcpy(want, r->npy_shape, sizeof want);
+		want[0] = t->shape[0];
+		die("%s: tensor '%s': %s %s, expected %s %s to join the earlier frames on axis 0",
+		    where, r->o->tensor, sb_dtype_name(t->dtype),
+		    sb_shape_str(t->n_dims, t->shape, s1, sizeof s1), sb_dtype_name(r->npy_src),
+		    sb_shape_str(r->npy_dims, want, s2, sizeof s2));
+	}
+	r->npy_rows += t->shape[0];
+	if (t->dtype == SB_DTYPE_BF16) {
+		/* .npy has no bfloat16: widen to float32 (exact) in small pieces. */
+		for (size_t i = 0; i < n;) {
+			size_t k = 0;
+
+			for (; k < sizeof tmp / 4 && i < n; k++, i++) {
+				float v = (float)get_f(t, i);
+
+				memcpy(tmp + 4 * k, &v, 4);
+			}
+			if (r->npy_seekable)
+				write_fd(r->npy_fd, tmp, 4 * k);
+			else if (sb_buf_append(&r->npy_buf, tmp, 4 * k, &err))
+				die_err(&err);
+		}
+	} else if (r->npy_seekable) {
+		write_fd(r->npy_fd, t->data, t->nbytes);
+	} else if (sb_buf_append(&r->npy_buf, t->data, t->nbytes, &err)) {
+		die_err(&err);
+	}
+}
+
+static void npy_finish(struct reader *r)
+{
+	char hdr[1024];
+	size_t len;
+
+	if (!r->npy_started)
+		die("no frame has a tensor '%s'", r->o->tensor);
+	len = npy_header(hdr, sizeof hdr, r->npy_dtype, r->npy_dims, r->npy_shape, r->npy_rows);
+	if (len == 0)
+		die("tensor '%s': shape too long for a .npy header", r->o->tensor);
+	if (r->npy_seekable) {
+		/* Same length as the placeholder: the row count was padded to 21 digits. */
+		if (len != r->npy_header)
+			die("tensor '%s': .npy header changed size", r->o->tensor);
+		if (pwrite(r->npy_fd, hdr, len, 0) != (ssize_t)len)
+			write_error(errno ? errno : EIO);
+	} else {
+		write_fd(r->npy_fd, hdr, len);
+		write_fd(r->npy_fd, r->npy_buf.data, r->npy_buf.len);
+	}
+	if (r->npy_fd != STDOUT_FILENO) {
+		if (fsync(r->npy_fd) != 0 && errno != EINVAL && errno != EROFS)
+			write_error(errno);
+		if (close(r->npy_fd) != 0)
+			write_error(errno);
+	}
+}
+
+/* --check: what a consumer relies on beyond a frame's own validity. */
+static void check_frame(const struct sb_frame *f, uint64_t seq_next, const char *where)
+{
+	char s1[96];
+
+	if (f->seq != seq_next)
+		die("%s: seq %" PRIu64 ", expected %" PRIu64 " (rows must follow each other)",
+		    where, f->seq, seq_next);
+	for (size_t k = 0; k < f->n_tensors; k++) {
+		const struct sb_tensor *x = &f->tensors[k].t;
+
+		if (x->n_dims < 1 || x->shape[0] != f->rows)
+			die("%s: tensor '%s': shape %s, expected %" PRIu64 " rows first", where,
+			    f->tensors[k].name, sb_shape_str(x->n_dims, x->shape, s1, sizeof s1),
+			    f->rows);
+	}
+}
+
+/* Reads one input stream.  Streams may follow one another (each closed by its own
+ * end frame); ending anywhere else is an error. */
+static void read_stream(struct reader *r, const char *spec)
+{
+	struct sb_transport *t = NULL;
+	struct sb_transport_opts topts = { 0 };
+	struct sb_error err;
+	uint64_t seq_next = 0, stream_rows = 0;
+	int complete = 1, any = 0;
+	char where[256];
+
+	sb_error_clear(&err);
+	topts.timeout_ms = -1;
+	if (sb_transport_open(&t, spec, SB_TRANSPORT_READ, &topts, &err) != SB_OK)
+		die_err(&err);
+	r->frames = r->rows = 0;
+	for (;;) {
+		const unsigned char *msg;
+		size_t len;
+		int rc = sb_transport_recv(t, &msg, &len, &err);
+
+		if (rc == SB_EOF)
+			break;
+		if (rc != SB_OK) {
+			sb_transport_close(&t);
+			die_err(&err);
+		}
+		snprintf(where, sizeof where, "%s: frame %llu at byte %llu", t->spec,
+			 (unsigned long long)t->n_msgs, (unsigned long long)t->offset);
+		rc = sb_frame_decode(msg, len, &r->f, &err);
+		if (rc != SB_OK) {
+			sb_error_prefix(&err, "%s: ", where);
+			sb_transport_close(&t);
+			die_err(&err);
+		}
+		any = 1;
+		r->frames++;
+		if (r->f.kind == SB_KIND_END) {
+			if (r->o->mode == M_CHECK && r->f.rows_total != stream_rows)
+				die("%s: end frame says %" PRIu64 " rows, the stream had %" PRIu64,
+				    where, r->f.rows_total, stream_rows);
+			complete = 1;
+			seq_next = stream_rows = 0;
+		} else {
+			if (r->o->mode == M_CHECK)
+				check_frame(&r->f, seq_next, where);
+			complete = 0;
+			r->rows += r->f.rows;
+			stream_rows += r->f.rows;
+			seq_next = r->f.seq + r->f.rows;
+		}
+		sb_buf_clear(&r->line.b);
+		switch (r->o->mode) {
+		case M_JSON:
+			o_frame_json(&r->line, &r->f, r->o->full);
+			break;
+		case M_TSV:
+			if (r->f.kind != SB_KIND_END)
+				tsv_frame(r, where);
+			break;
+		case M_NPY:
+			if (r->f.kind != SB_KIND_END)
+				npy_frame(r, where);
+			break;
+		default:
+			break;
+		}
+		if (r->line.failed)
+			die("%s: out of memory formatting the frame", where);
+		put(r->out, r->line.b.data, r->line.b.len);
+	}
+	if (!complete || !any) {
+		unsigned long long n = t->n_msgs, at = t->n_bytes;
+		char name[256];
+
+		snprintf(name, sizeof name, "%s", t->spec);
+		sb_transport_close(&t);
+		if (r->o->mode == M_CHECK && !r->o->quiet) {
+			printf("%s: %llu frames, %" PRIu64 " rows, cut (no end frame)\n", name, n,
+			       r->rows);
+			fflush(stdout);
+		}
+		if (!any)
+			die("%s: empty input: no frames, no end frame", name);
+		die("%s: input ended after frame %llu at byte %llu without an end frame", name, n,
+		    at);
+	}
+	if (r->o->mode == M_CHECK && !r->o->quiet)
+		printf("%s: %" PRIu64 " frames, %" PRIu64 " rows, complete\n", t->spec, r->frames,
+		       r->rows);
+	sb_transport_close(&t);
+}
+
+static void run_reader(const struct opts *o)
+{
+	struct reader r;
+
+	memset(&r, 0, sizeof r);
+	r.o = o;
+	r.out = stdout;
+	sb_frame_init(&r.f);
+	sb_buf_init(&r.line.b);
+	sb_buf_init(&r.npy_buf);
+	if (o->mode == M_NPY) {
+		struct stat st;
+
+		r.npy_fd = STDOUT_FILENO;
+		if (o->output && strcmp(o->output, "-") != 0) {
+			r.npy_fd = open(o->output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+			if (r.npy_fd < 0)
+				die("%s: %s", o->output, strerror(errno));
+			out_unlink = o->output;
+		}
+		r.npy_seekable = fstat(r.npy_fd, &st) == 0 && S_ISREG(st.st_mode) &&
+				 lseek(r.npy_fd, 0, SEEK_CUR) == 0;
+	} else if (o->output && strcmp(o->output, "-") != 0) {
+		r.out = fopen(o->output, "w");
+		if (!r.out)
+			die("%s: %s", o->output, strerror(errno));
+	}
+	for (size_t i = 0; i < o->n_inputs; i++)
+		read_stream(&r, o->inputs[i]);
+	if (o->mode == M_NPY)
+		npy_finish(&r);
+	else
+		finish_output(r.out);
+	sb_frame_destroy(&r.f);
+	sb_buf_destroy(&r.line.b);
+	sb_buf_destroy(&r.npy_buf);
+}
+
+/* ------------------------------------------------------------------ building streams */
+
+struct writer {
+	const struct opts *o;
+	struct sb_transport *t;
+	struct sb_frame f;
+	struct sb_buf enc;
+	struct sb_linereader *texts;
+	uint64_t seq;
+	struct sb_error err;
+};
+
+static const char *default_name(enum sb_kind k)
+{
+	switch (k) {
+	case SB_KIND_TOKENS: return "input_ids";
+	case SB_KIND_HIDDEN: return "last_hidden_state";
+	case SB_KIND_SCORES: return "score";
+	default: return "sentence_embedding";
+	}
+}
+
+/* Splits "NAME=FILE" (NAME optional). */
+static void split_named(const char *arg, enum sb_kind kind, const char **name, const char **path)
+{
+	const char *eq = strchr(arg, '=');
+	static char names[SB_FRAME_MAX_TENSORS][SB_FRAME_NAME_MAX];
+	static size_t n_names;
+
+	if (!eq || eq == arg || memchr(arg, '/', (size_t)(eq - arg))) {
+		*name = NULL;   /* filled in once --kind is known */
+		*path = arg;
+		return;
+	}
+	if ((size_t)(eq - arg) >= SB_FRAME_NAME_MAX || n_names == SB_FRAME_MAX_TENSORS)
+		bad_usage("'%s': tensor name too long", arg);
+	memcpy(names[n_names], arg, (size_t)(eq - arg));
+	names[n_names][eq - arg] = '\0';
+	*name = names[n_names++];
+	*path = eq + 1;
+	(void)kind;
+}
+
+static int set_meta(struct sb_frame *f, const char *kv, struct sb_error *err)
+{
+	const char *eq = strchr(kv, '=');
+	char key[SB_FRAME_NAME_MAX], *end;
+	const char *v;
+	long long i;
+	double d;
+
+	if (!eq || eq == kv || (size_t)(eq - kv) >= sizeof key)
+		return sb_error_set(err, SB_EINVAL, "--meta '%s': expected KEY=VALUE", kv);
+	memcpy(key, kv, (size_t)(eq - kv));
+	key[eq - kv] = '\0';
+	v = eq + 1;
+	if (strcmp(v, "true") == 0 || strcmp(v, "false") == 0)
+		return sb_frame_meta_bool(f, key, v[0] == 't', err);
+	errno = 0;
+	i = strtoll(v, &end, 10);
+	if (*v && !*end && errno == 0)
+		return sb_frame_meta_int(f, key, i, err);
+	errno = 0;
+	d = strtod(v, &end);
+	if (*v && !*end && errno == 0 && isfinite(d))
+		return sb_frame_meta_float(f, key, d, err);
+	return sb_frame_meta_str(f, key, v, err);
+}
+
+static void writer_open(struct writer *w, const struct opts *o)
+{
+	memset(w, 0, sizeof *w);
+	w->o = o;
+	sb_frame_init(&w->f);
+	sb_buf_init(&w->enc);
+	if (sb_transport_open(&w->t, o->output ? o->output : "-", SB_TRANSPORT_WRITE, NULL,
+			      &w->err) != SB_OK)
+		die_err(&w->err);
+	if (o->text_file && sb_linereader_open(&w->texts, o->text_file, &w->err) != SB_OK)
+		die_err(&w->err);
+}
+
+static void writer_send(struct writer *w)
+{
+	int rc;
+
+	sb_buf_clear(&w->enc);
+	if (sb_frame_encode(&w->f, &w->enc, &w->err) != SB_OK)
+		die_err(&w->err);
+	rc = sb_transport_send(w->t, w->enc.data, w->enc.len, &w->err);
+	if (rc == SB_EPIPE)
+		output_gone();
+	if (rc != SB_OK)
+		die_err(&w->err);
+}
+
+/* Starts a data frame of n rows: kind, seq, meta, and texts from --text. */
+static void writer_begin(struct writer *w, size_t n)
+{
+	struct sb_frame *f = &w->f;
+
+	sb_frame_reset(f);
+	f->version = SB_FRAME_VERSION;
+	f->kind = w->o->kind;
+	f->seq = w->seq;
+	f->rows = n;
+	for (size_t i = 0; i < w->o->n_meta; i++)
+		if (set_meta(f, w->o->meta[i], &w->err) != SB_OK)
+			die_err(&w->err);
+	if (w->texts) {
+		if (sb_frame_text_alloc(f, n, &w->err) != SB_OK)
+			die_err(&w->err);
+		for (size_t r = 0; r < n; r++) {
+			const char *line;
+			size_t len;
+			int rc = sb_linereader_next(w->texts, &line, &len, 0, &w->err);
+
+			if (rc == SB_EOF)
+				die("%s: %llu lines, fewer than the rows", w->o->text_file,
+				    (unsigned long long)sb_linereader_lineno(w->texts));
+			if (rc != SB_OK ||
+			    sb_frame_text_set(f, r, line, len, &w->err) != SB_OK)
+				die_err(&w->err);
+		}
+	}
+}
+
+static void writer_end(struct writer *w)
+{
+	if (w->texts) {
+		const char *line;
+		size_t len;
+		int rc = sb_linereader_next(w->texts, &line, &len, 0, &w->err);
+
+		if (rc == SB_OK)
+			die("%s: more lines than the %" PRIu64 " rows", w->o->text_file, w->seq);
+		if (rc != SB_EOF)
+			die_err(&w->err);
+		sb_linereader_close(&w->texts);
+	}
+	sb_frame_reset(&w->f);
+	w->f.version = SB_FRAME_VERSION;
+	w->f.kind = SB_KIND_END;
+	w->f.rows_total = w->seq;
+	writer_send(w);
+	if (sb_transport_flush(w->t, &w->err) != SB_OK) {
+		if (w->err.code == SB_EPIPE)
+			output_gone();
+		die_err(&w->err);
+	}
+	sb_transport_close(&w->t);
+	sb_frame_destroy(&w->f);
+	sb_buf_destroy(&w->enc);
+}
+
+/* Parses the Python-literal header dict of a .npy file (format 1.0 to 3.0). */
+static void npy_open(struct npy_in *in)
+{
+	unsigned char pre[12];
+	char *hdr, *p, *q, descr[16];
+	size_t hlen, pre_len, numel, nbytes, data_bytes;
+	struct sb_error err;
+	struct stat st;
+
+	in->fp = fopen(in->path, "rb");
+	if (!in->fp)
+		die("%s: %s", in->path, strerror(errno));
+	if (fread(pre, 1, 10, in->fp) != 10 || memcmp(pre, "\x93NUMPY", 6) != 0)
+		die("%s: not a .npy file", in->path);
+	if (pre[6] == 1) {
+		hlen = (size_t)pre[8] | ((size_t)pre[9] << 8);
+		pre_len = 10;
+	} else if (pre[6] == 2 || pre[6] == 3) {
+		if (fread(pre + 10, 1, 2, in->fp) != 2)
+			die("%s: truncated .npy header", in->path);
+		hlen = (size_t)pre[8] | ((size_t)pre[9] << 8) | ((size_t)pre[10] << 16) |
+		       ((size_t)pre[11] << 24);
+		pre_len = 12;
+	} else {
+		die("%s: .npy format version %d.%d not supported", in->path, pre[6], pre[7]);
+	}
+	if (hlen > NPY_MAX_HEADER)
+		die("%s: .npy header of %zu bytes, limit %zu", in->path, hlen, NPY_MAX_HEADER);
+	hdr = malloc(hlen + 1);
+	if (!hdr)
+		die("%s: out of memory", in->path);
+	if (fread(hdr, 1, hlen, in->fp) != hlen)
+		die("%s: truncated .npy header", in->path);
+	hdr[hlen] = '\0';
+	if (strlen(hdr) != hlen)
+		die("%s: NUL byte in the .npy header", in->path);
+
+	p = strstr(hdr, "'descr':");
+	if (!p || !(p = strchr(p + 8, '\'')) || !(q = strchr(p + 1, '\'')) ||
+	    (size_t)(q - p - 1) >= sizeof descr)
+		die("%s: .npy header without a simple 'descr'", in->path);
+	memcpy(descr, p + 1, (size_t)(q - p - 1));
+	descr[q - p - 1] = '\0';
+	if (strcmp(descr, "<f4") == 0)
+		in->dtype = SB_DTYPE_F32;
+	else if (strcmp(descr, "<f8") == 0)
+		in->dtype = SB_DTYPE_F32, in->f64 = 1;
+	else if (strcmp(descr, "<f2") == 0)
+		in->dtype = SB_DTYPE_F16;
+	else if (strcmp(descr, "<i4") == 0)
+		in->dtype = SB_DTYPE_I32;
+	else if (strcmp(descr, "<i8") == 0)
+		in->dtype = SB_DTYPE_I64;
+	else if (strcmp(descr, "|i1") == 0 || strcmp(descr, "<i1") == 0)
+		in->dtype = SB_DTYPE_I8;
+	else if (strcmp(descr, "|u1") == 0 || strcmp(descr, "<u1") == 0)
+		in->dtype = SB_DTYPE_U8;
+	else
+		die("%s: .npy dtype '%s' not supported (float32, float64, float16, int32, "
+		    "int64, int8, uint8 are)", in->path, descr);
+
+	p = strstr(hdr, "'fortran_order':");
+	if (!p)
+		die("%s: .npy header without 'fortran_order'", in->path);
+	p += 16;
+	p += strspn(p, " ");
+	if (strncmp(p, "False", 5) != 0)
+		die("%s: Fortran-order arrays are not supported (save a C-order copy)",
+		    in->path);
+
+	p = strstr(hdr, "'shape':");
+	if (!p || !(p = strchr(p, '(')) || !(q = strchr(p, ')')))
+		die("%s: .npy header without 'shape'", in->path);
+	in->n_dims = 0;
+	for (p++; p < q;) {
+		unsigned long long d;
+		char *end;
+
+		p += strspn(p, " ,");
+		if (p >= q)
+			break;
+		if (*p < '0' || *p > '9')
+			die("%s: bad .npy shape", in->path);
+		errno = 0;
+		d = strtoull(p, &end, 10);
+		if (errno || end == p || d > SIZE_MAX)
+			die("%s: bad .npy shape", in->path);
+		if (in->n_dims == SB_TENSOR_MAX_DIMS)
+			die("%s: more than %d dimensions", in->path, SB_TENSOR_MAX_DIMS);
+		in->shape[in->n_dims++] = (size_t)d;
+		p = end;
+	}
+	free(hdr);
+	if (in->n_dims < 1)
+		die("%s: a 0-d array has no rows", in->path);
+	sb_error_clear(&err);
+	if (sb_shape_size(in->f64 ? SB_DTYPE_I64 : in->dtype, in->n_dims, in->shape, &numel,
+			  &nbytes, &err) != SB_OK)
+		die("%s: %s", in->path, err.msg);
+	if (fstat(fileno(in->fp), &st) == 0 && S_ISREG(st.st_mode)) {
+		data_bytes = (size_t)st.st_size - pre_len - hlen;
+		if ((size_t)st.st_size < pre_len + hlen || data_bytes != nbytes)
+			die("%s: %zu data bytes, the header's shape needs %zu", in->path,
+			    (size_t)st.st_size < pre_len + hlen ? 0 : data_bytes, nbytes);
+	}
+	in->row_bytes = in->shape[0] ? nbytes / in->shape[0] : 0;
+}
+
+static void run_from_npy(struct opts *o)
+{
+	struct writer w;
+	struct npy_in *in = o->npy;
+	size_t rows = 0;
+	unsigned char *scratch = NULL;
+
+	for (size_t k = 0; k < o->n_npy; k++) {
+		if (!in[k].name)
+			in[k].name = default_name(o->kind);
+		for (size_t j = 0; j < k; j++)
+			if (strcmp(in[j].name, in[k].name) == 0)
+				bad_usage("tensor '%s' given twice", in[k].name);
+		npy_open(&in[k]);
+		if (k == 0)
+			rows = in[k].shape[0];
+		else if (in[k].shape[0] != rows)
+			die("%s: %zu rows, %s has %zu", in[k].path, in[k].shape[0], in[0].path,
+			    rows);
+	}
+	writer_open(&w, o);
+	for (size_t done = 0; done < rows;) {
+		size_t n = rows - done < o->batch ? rows - done : o->batch;
+
+		writer_begin(&w, n);
+		for (size_t k = 0; k < o->n_npy; k++) {
+			struct sb_tensor *t;
+			size_t shape[SB_TENSOR_MAX_DIMS], bytes = n * in[k].row_bytes;
+
+			memcpy(shape, in[k].shape, sizeof shape);
+			shape[0] = n;
+			if (sb_frame_tensor_resize(&w.f, in[k].name, in[k].dtype, in[k].n_dims,
+						   shape, &t, &w.err) != SB_OK)
+				die_err(&w.err);
+			if (!in[k].f64) {
+				if (fread(t->data, 1, bytes, in[k].fp) != bytes)
+					die("%s: truncated data", in[k].path);
+				continue;
+			}
+			free(scratch);
+			scratch = malloc(bytes ? bytes : 1);
+			if (!scratch)
+				die("%s: out of memory", in[k].path);
+			if (fread(scratch, 1, bytes, in[k].fp) != bytes)
+				die("%s: truncated data", in[k].path);
+			for (size_t i = 0; i < bytes / 8; i++) {
+				double d;
+				float f;
+
+				memcpy(&d, scratch + 8 * i, 8);
+				f = (float)d;
+				memcpy((unsigned char *)t->data + 4 * i, &f, 4);
+			}
+		}
+		writer_send(&w);
+		w.seq += n;
+		done += n;
+	}
+	free(scratch);
+	for (size_t k = 0; k < o->n_npy; k++)
+		fclose(in[k].fp);
+	writer_end(&w);
+}
+
+/* Reverses o_tsv_str's escapes in place; returns the new length. */
+static size_t tsv_unescape(char *s, size_t n)
+{
+	size_t j = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '\\' && i + 1 < n) {
+			char c = s[++i];
+
+			s[j++] = c == 't' ? '\t' : c == 'n' ? '\n' : c == 'r' ? '\r' :
+				 c == '0' ? '\0' : c;
+		} else {
+			s[j++] = s[i];
+		}
+	}
+	return j;
+}
+
+/* One parsed TSV line: optional text and its numbers. */
+struct tsv_row {
+	size_t text_off;        /* in the texts buffer */
+	size_t text_len;
+	size_t n, first;        /* numbers: vals[first .. first + n) */
+};
+
+static void run_from_tsv(const struct opts *o)
+{
+	struct sb_linereader *lr = NULL;
+	struct writer w;
+	struct sb_error err;
+	struct sb_buf vals, texts;       /* doubles; text bytes */
+	struct tsv_row *rows = NULL;
+	const char *name = o->from_tsv_name ? o->from_tsv_name : default_name(o->kind);
+	size_t cap = 0, width = 0;
+	int is_int = o->kind == SB_KIND_TOKENS;
+	int eof = 0;
+
+	sb_error_clear(&err);
+	if (o->kind == SB_KIND_HIDDEN)
+		bad_usage("--from-tsv builds embeddings, tokens or scores frames, not hidden");
+	if (sb_linereader_open(&lr, o->from_tsv, &err) != SB_OK)
+		die_err(&err);
+	sb_buf_init(&vals);
+	sb_buf_init(&texts);
+	writer_open(&w, o);
+	if (o->with_text && o->text_file)
+		bad_usage("-t and --text both give texts");
+	while (!eof) {
+		size_t n = 0, maxw = 0;
+
+		sb_buf_clear(&vals);
+		sb_buf_clear(&texts);
+		while (n < o->batch) {
+			const char *line;
+			size_t len, p = 0;
+			int rc = sb_linereader_next(lr, &line, &len, 0, &err);
+			unsigned long long lineno = sb_linereader_lineno(lr);
+
+			if (rc == SB_EOF) {
+				eof = 1;
+				break;
+			}
+			if (rc != SB_OK)
+				die_err(&err);
+			if (len && line[len - 1] == '\r')
+				len--;
+			if (n == cap) {
+				size_t ncap = cap ? 2 * cap : 64;
+				struct tsv_row *nr = realloc(rows, ncap * sizeof *rows);
+
+				if (!nr)
+					die("%s: out of memory", o->from_tsv);
+				rows = nr;
+				cap = ncap;
+			}
+			memset(&rows[n], 0, sizeof rows[n]);
+			rows[n].first = vals.len / sizeof(double);
+			if (o->with_text) {
+				const char *tab = memchr(line, '\t', len);
+				size_t tl = tab ? (size_t)(tab - line) : len;
+
+				rows[n].text_off = texts.len;
+				if (sb_buf_append(&texts, line, tl, &err))
+					die_err(&err);
+				rows[n].text_len = tsv_unescape((char *)texts.data + texts.len - tl, tl);
+				texts.len -= tl - rows[n].text_len;
+				p = tab ? tl + 1 : len;
+			}
+			while (p < len) {
+				char num[64], *end;
+				size_t q = p;
+				double d;
+
+				while (q < len && line[q] != '\t')
+					q++;
+				if (q - p == 0 || q - p >= sizeof num)
+					die("%s: line %llu: field %zu: not a number", o->from_tsv,
+					    lineno, rows[n].n + 1);
+				memcpy(num, line + p, q - p);
+				num[q - p] = '\0';
+				errno = 0;
+				if (is_int) {
+					long long v = strtoll(num, &end, 10);
+
+					d = (double)v;
+					if (errno || *end || llabs(v) > (1LL << 53))
+						die("%s: line %llu: '%s' is not a token id",
+						    o->from_tsv, lineno, num);
+				} else {
+					d = strtod(num, &end);
+					if (*end)
+						die("%s: line %llu: '%s' is not a number",
+						    o->from_tsv, lineno, num);
+				}
+				if (sb_buf_append(&vals, &d, sizeof d, &err))
+					die_err(&err);
+				rows[n].n++;
+				p = q + 1;
+				if (q == len - 1 && line[q] == '\t')
+					die("%s: line %llu: empty last field", o->from_tsv, lineno);
+			}
+			if (o->kind == SB_KIND_SCORES && rows[n].n != 1)
+				die("%s: line %llu: %zu values, a score is one", o->from_tsv, lineno,
+				    rows[n].n);
+			if (!is_int) {
+				if (width == 0)
+					width = rows[n].n;
+				if (rows[n].n != width || width == 0)
+					die("%s: line %llu: %zu values, expected %zu", o->from_tsv,
+					    lineno, rows[n].n, width ? width : 1);
+			}
+			if (rows[n].n > maxw)
+				maxw = rows[n].n;
+			n++;
+		}
+		if (n == 0)
+			break;
+		writer_begin(&w, n);
+		if (o->with_text) {
+			if (sb_frame_text_alloc(&w.f, n, &err) != SB_OK)
+				die_err(&err);
+			for (size_t r = 0; r < n; r++)
+				if (sb_frame_text_set(&w.f, r,
+						      (char *)texts.data + rows[r].text_off,
+						      rows[r].text_len, &err) != SB_OK)
+					die_err(&err);
+		}
+		{
+			const double *v = (const double *)vals.data;
+			struct sb_tensor *t, *m = NULL;
+			size_t shape[2] = { n, maxw };
+
+			if (is_int) {
+				/* Token rows have their own lengths: pad with 0 and mark the
+				 * real positions in attention_mask. */
+				if (sb_frame_tensor_resize(&w.f, name, SB_DTYPE_I64, 2, shape, &t,
+							   &err) != SB_OK ||
+				    sb_frame_tensor_resize(&w.f, "attention_mask", SB_DTYPE_I64, 2,
+							   shape, &m, &err) != SB_OK)
+					die_err(&err);
+				t = sb_frame_tensor(&w.f, name);
+				for (size_t r = 0; r < n; r++)
+					for (size_t c = 0; c < maxw; c++) {
+						int64_t id = c < rows[r].n ?
+							     (int64_t)v[rows[r].first + c] : 0;
+						int64_t one = c < rows[r].n;
+
+						memcpy((int64_t *)t->data + r * maxw + c, &id, 8);
+						memcpy((int64_t *)m->data + r * maxw + c, &one, 8);
+					}
+			} else {
+				int nd = o->kind == SB_KIND_SCORES ? 1 : 2;
+
+				if (sb_frame_tensor_resize(&w.f, name, SB_DTYPE_F32, nd, shape, &t,
+							   &err) != SB_OK)
+					die_err(&err);
+				for (size_t i = 0; i < n * maxw; i++) {
+					float f = (float)v[i];
+
+					memcpy((float *)t->data + i, &f, 4);
+				}
+			}
+		}
+		writer_send(&w);
+		w.seq += n;
+	}
+	free(rows);
+	sb_buf_destroy(&vals);
+	sb_buf_destroy(&texts);
+	sb_linereader_close(&lr);
+	writer_end(&w);
+}
+
+/* ------------------------------------------------------------------ main */
+
+static size_t parse_batch(const char *s)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || s[0] == '-' || v == 0 || v > (1ULL << 24))
+		bad_usage("--batch '%s': expected rows per frame, 1 to %llu", s, 1ULL << 24);
+	return (size_t)v;
+}
+
+static void set_mode(struct opts *o, enum mode m, const char *flag)
+{
+	if (o->mode != M_JSON && o->mode != m)
+		bad_usage("%s cannot be combined with another mode", flag);
+	o->mode = m;
+}
+
+int main(int argc, char **argv)
+{
+	enum { O_TSV = 256, O_NPY, O_FROM_NPY, O_FROM_TSV, O_TEXT, O_UNPAD };
+	static const struct option longopts[] = {
+		{ "input", required_argument, NULL, 'i' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "full", no_argument, NULL, 'f' },
+		{ "tsv", required_argument, NULL, O_TSV },
+		{ "with-text", no_argument, NULL, 't' },
+		{ "unpad", no_argument, NULL, O_UNPAD },
+		{ "npy", required_argument, NULL, O_NPY },
+		{ "check", no_argument, NULL, 'c' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "from-npy", required_argument, NULL, O_FROM_NPY },
+		{ "from-tsv", required_argument, NULL, O_FROM_TSV },
+		{ "kind", required_argument, NULL, 'k' },
+		{ "batch", required_argument, NULL, 'b' },
+		{ "text", required_argument, NULL, O_TEXT },
+		{ "meta", required_argument, NULL, 'm' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	static struct opts o;
+	int c, kind_set = 0;
+
+	o.kind = SB_KIND_EMBEDDINGS;
+	o.batch = 32;
+	while ((c = getopt_long(argc, argv, "i:o:ftcqk:b:m:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'i':
+			if (o.n_inputs == MAX_INPUTS)
+				bad_usage("more than %d inputs", MAX_INPUTS);
+			o.inputs[o.n_inputs++] = optarg;
+			break;
+		case 'o': o.output = optarg; break;
+		case 'f': o.full = 1; break;
+		case 't': o.with_text = 1; break;
+		case O_UNPAD: o.unpad = 1; break;
+		case O_TSV: set_mode(&o, M_TSV, "--tsv"); o.tensor = optarg; break;
+		case O_NPY: set_mode(&o, M_NPY, "--npy"); o.tensor = optarg; break;
+		case 'c': set_mode(&o, M_CHECK, "--check"); break;
+		case 'q': set_mode(&o, M_CHECK, "--quiet"); o.quiet = 1; break;
+		case O_FROM_NPY:
+			set_mode(&o, M_FROM_NPY, "--from-npy");
+			if (o.n_npy == SB_FRAME_MAX_TENSORS)
+				bad_usage("more than %d --from-npy arrays", SB_FRAME_MAX_TENSORS);
+			split_named(optarg, o.kind, &o.npy[o.n_npy].name, &o.npy[o.n_npy].path);
+			o.n_npy++;
+			break;
+		case O_FROM_TSV:
+			if (o.from_tsv)
+				bad_usage("--from-tsv given twice");
+			set_mode(&o, M_FROM_TSV, "--from-tsv");
+			split_named(optarg, o.kind, &o.from_tsv_name, &o.from_tsv);
+			break;
+		case 'k':
+			if (sb_kind_parse(optarg, strlen(optarg), &o.kind) != SB_OK ||
+			    o.kind == SB_KIND_END || o.kind == SB_KIND_TEXT)
+				bad_usage("--kind '%s': expected embeddings, tokens, hidden or scores",
+					  optarg);
+			kind_set = 1;
+			break;
+		case 'b': o.batch = parse_batch(optarg); break;
+		case O_TEXT: o.text_file = optarg; break;
+		case 'm':
+			if (o.n_meta == SB_FRAME_MAX_META)
+				bad_usage("more than %d --meta entries", SB_FRAME_MAX_META);
+			o.meta[o.n_meta++] = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return fflush(stdout) == 0 ? 0 : 1;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	for (; optind < argc; optind++) {
+		if (o.n_inputs == MAX_INPUTS)
+			bad_usage("more than %d inputs", MAX_INPUTS);
+		o.inputs[o.n_inputs++] = argv[optind];
+	}
+	if (o.mode == M_FROM_NPY || o.mode == M_FROM_TSV) {
+		if (o.n_inputs)
+			bad_usage("--from-npy and --from-tsv take no frame inputs");
+		if (o.full || o.unpad)
+			bad_usage("--full and --unpad apply to reading frames");
+		if (o.mode == M_FROM_NPY && o.with_text)
+			bad_usage("-t applies to --tsv and --from-tsv; use --text FILE");
+	} else {
+		if (kind_set || o.text_file || o.n_meta || o.batch != 32)
+			bad_usage("--kind, --batch, --text and --meta apply to --from-npy and "
+				  "--from-tsv");
+		if ((o.with_text || o.unpad) && o.mode != M_TSV)
+			bad_usage("-t and --unpad apply to --tsv");
+		if (o.full && o.mode != M_JSON)
+			bad_usage("--full applies to the JSON output");
+		if (o.mode == M_CHECK && o.output)
+			bad_usage("--check and --quiet write no output");
+		if (o.n_inputs == 0)
+			o.inputs[o.n_inputs++] = "-";
+	}
+	if (o.output && strcmp(o.output, "-") != 0)
+		out_name = o.output;
+
+	/* A closed output pipe is seen as EPIPE and ends the run quietly, instead of a
+	 * signal killing us half-way through a write. */
+	signal(SIGPIPE, SIG_IGN);
+	switch (o.mode) {
+	case M_FROM_NPY: run_from_npy(&o); break;
+	case M_FROM_TSV: run_from_tsv(&o); break;
+	default: run_reader(&o); break;
+	}
+	return 0;
+}

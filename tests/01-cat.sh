@@ -1,0 +1,226 @@
+#!/bin/sh
+# sb-cat on good streams: frames written by hand with Python's msgpack
+# (tests/tools/mkframes.py) print exactly as the golden files computed by Python say;
+# .npy and TSV in and out; frames sb-cat writes read back by Python's msgpack + NumPy
+# (tests/tools/readframes.py); the examples of sb-cat(1); closed pipes and full disks.
+. ./tests/setup
+
+F=$SB_SRCDIR/tests/fixtures/frames
+G=$F/good
+T=$SB_TMP
+cd "$T" || exit 99
+
+if [ ! -d "$G" ]; then
+	echo "Bail out! $G is missing"
+	exit 1
+fi
+
+# same DESC FILE CMD...: ok when CMD succeeds and its stdout equals FILE byte for byte.
+same() {
+	_d=$1 _f=$2
+	shift 2
+	"$@" > "$T/same.out" 2> "$T/same.err"
+	_rc=$?
+	if [ "$_rc" = 0 ] && cmp -s "$T/same.out" "$_f"; then
+		ok "$_d"
+	else
+		not_ok "$_d"
+		diag "exit $_rc; stderr: $(head -c 500 "$T/same.err")"
+		diff "$_f" "$T/same.out" 2>&1 | head -c 1500 | sed 's/^/# /'
+	fi
+}
+
+# ---- JSON lines, summaries and --full, for every good fixture
+for s in "$G"/*.sbf; do
+	n=${s##*/}
+	n=${n%.sbf}
+	same "json: $n" "$G/$n.jsonl" sb-cat "$s"
+	if [ -f "$G/$n.full.jsonl" ]; then
+		same "json --full: $n" "$G/$n.full.jsonl" sb-cat --full "$s"
+	fi
+done
+same "json from stdin" "$G/tokens.jsonl" sb-cat < "$G/tokens.sbf"
+same "json via -i" "$G/tokens.jsonl" sb-cat -i "$G/tokens.sbf"
+# Short reads: the stream arrives a byte at a time.
+dd if="$G/hidden.sbf" bs=1 2> /dev/null | sb-cat > "$T/slow.out" 2>&1
+check "json from a stream written byte by byte" cmp -s "$T/slow.out" "$G/hidden.jsonl"
+# Several inputs, and several streams one after the other in one input.
+cat "$G/tokens.jsonl" "$G/meta.jsonl" > "$T/two.jsonl"
+same "json: two file arguments" "$T/two.jsonl" sb-cat "$G/tokens.sbf" "$G/meta.sbf"
+cat "$G/tokens.sbf" "$G/meta.sbf" > "$T/two.sbf"
+same "json: two streams in one input" "$T/two.jsonl" sb-cat "$T/two.sbf"
+
+# ---- TSV
+for g in "$G"/*.tsv; do
+	b=${g##*/}
+	n=${b%%.*}
+	t=${b#*.}
+	t=${t%.tsv}
+	case $n.$t in
+	tokens.input_ids | scores.score | text.input_ids) same "tsv -t: $b" "$g" sb-cat --tsv "$t" -t "$G/$n.sbf" ;;
+	*) same "tsv: $b" "$g" sb-cat --tsv "$t" "$G/$n.sbf" ;;
+	esac
+done
+printf '101\t7592\t2088\t999\t102\n101\t2054\t1037\t2051\t2000\t102\n101\t102\n' > "$T/unpad.tsv"
+same "tsv --unpad drops the padding" "$T/unpad.tsv" sb-cat --tsv input_ids --unpad "$G/tokens.sbf"
+run sb-cat --tsv nosuch "$G/tokens.sbf"
+like "tsv: a missing tensor is named, with the ones there are" "$rc:$err" \
+	"^1:sb-cat: .*tokens.sbf: frame 1 at byte 0: no tensor 'nosuch' \(the frame has 'input_ids', 'attention_mask', 'token_type_ids'\)$"
+
+# ---- .npy out: byte for byte what numpy.save writes, to a file and to a pipe
+for g in "$G"/*.npy; do
+	b=${g##*/}
+	n=${b%%.*}
+	t=${b#*.}
+	t=${t%.npy}
+	rm -f "$T/x.npy"
+	run sb-cat --npy "$t" -o "$T/x.npy" "$G/$n.sbf"
+	check "npy file: $b" test "$rc" = 0 -a -z "$err" -a -f "$T/x.npy"
+	check "npy file: $b equals numpy.save's" cmp -s "$T/x.npy" "$g"
+	same "npy pipe: $b" "$g" sb-cat --npy "$t" "$G/$n.sbf"
+done
+run sb-cat --npy input_ids -o "$T/ragged.npy" "$G/tokens.sbf"
+like "npy: frames of different widths cannot be joined" "$rc:$err" \
+	"^1:sb-cat: .*frame 2 at byte [0-9]+: tensor 'input_ids': int64 \[1, 2\], expected int64 \[1, 6\]"
+check "npy: no partial file is left behind" test ! -e "$T/ragged.npy"
+
+# ---- .npy in: --from-npy, then back out unchanged
+N=$F/npy
+for a in emb-f32 emb-f16 ids-i64 ids-i32; do
+	sb-cat --from-npy "$N/$a.npy" -b 2 > "$T/$a.sbf"
+	same "from-npy $a: the stream is complete" /dev/null sb-cat -q "$T/$a.sbf"
+	same "from-npy $a: --npy gives the same file back" "$N/$a.npy" \
+		sb-cat --npy sentence_embedding "$T/$a.sbf"
+done
+sb-cat --from-npy "$N/scores-1d.npy" -k scores > "$T/s.sbf"
+same "from-npy -k scores: a 1-d score tensor" "$N/scores-1d.npy" sb-cat --npy score "$T/s.sbf"
+printf '%s: 4 frames, 5 rows, complete\n' "$T/emb-f32.sbf" > "$T/check.txt"
+same "check: summary of frames and rows" "$T/check.txt" sb-cat -c "$T/emb-f32.sbf"
+sb-cat --from-npy input_ids="$N/ids-i64.npy" --from-npy mask="$N/ids-i64.npy" -k tokens \
+	> "$T/two.sbf"
+run sb-cat --tsv mask "$T/two.sbf"
+is "from-npy: two named arrays in one frame" "$out" "$(printf '101\t7592\t102\t0\n101\t2054\t2088\t102')"
+run sb-cat --from-npy a="$N/emb-f32.npy" --from-npy b="$N/ids-i64.npy"
+like "from-npy: arrays with different row counts are refused" "$rc:$err" \
+	"^1:sb-cat: .*ids-i64.npy: 2 rows, .*emb-f32.npy has 5"
+printf 'just\nthree\nlines\n' > "$T/three.txt"
+run sb-cat --from-npy "$N/emb-f32.npy" --text "$T/three.txt"
+like "from-npy --text: too few lines" "$rc:$err" "^1:sb-cat: .*three.txt: 3 lines, fewer than the rows"
+printf 'not numpy at all\n' > "$T/bad.npy"
+run sb-cat --from-npy "$T/bad.npy"
+like "from-npy: not a .npy file" "$rc:$err" "^1:sb-cat: .*bad.npy: not a .npy file"
+
+# ---- frames sb writes, read back by Python's msgpack + NumPy into the same arrays
+PY=${PYTHON3:-/usr/bin/python3}
+if ! "$PY" -c 'import msgpack, numpy' 2> /dev/null; then
+	echo "Bail out! $PY with msgpack and numpy is needed (Debian: python3-msgpack python3-numpy)"
+	exit 1
+fi
+RF=$SB_SRCDIR/tests/tools/readframes.py
+printf 'one\ntwo\nthree\nfour\nfive\n' > "$T/five.txt"
+sb-cat --from-npy "$N/emb-f32.npy" -b 2 --text "$T/five.txt" -m model=demo -m dim=3 > "$T/p.sbf"
+run "$PY" "$RF" "$T/p.sbf" --expect sentence_embedding="$N/emb-f32.npy" --batch 2 \
+	--text "$T/five.txt" --meta model=demo --meta dim=3 --kind embeddings
+is "python reads sb's float32 embeddings, texts and meta" "$rc:$out" "0:ok: 4 frames, 5 rows"
+for a in emb-f16 ids-i64 ids-i32; do
+	sb-cat --from-npy "$N/$a.npy" -b 1 > "$T/p.sbf"
+	run "$PY" "$RF" "$T/p.sbf" --expect sentence_embedding="$N/$a.npy" --batch 1
+	like "python reads sb's $a frames" "$rc:$out" "^0:ok: "
+done
+sb-cat --tsv input_ids --unpad "$G/tokens.sbf" > "$T/ids.tsv"
+sb-cat --from-tsv "$T/ids.tsv" -k tokens -b 2 > "$T/p.sbf"
+run "$PY" "$RF" "$T/p.sbf" --kind tokens --batch 2
+like "python reads sb's padded tokens frames" "$rc:$out" "^0:ok: 3 frames, 3 rows"
+sb-cat --tsv input_ids --unpad "$T/p.sbf" > "$T/ids.back"
+check "from-tsv -k tokens: ids survive padding and unpadding" cmp -s "$T/ids.tsv" "$T/ids.back"
+
+# ---- TSV in
+sb-cat --tsv sentence_embedding -t "$G/emb-f16.sbf" > /dev/null
+sb-cat --tsv f32 "$G/dtypes.sbf" > "$T/f32.tsv"
+sb-cat --from-tsv "$T/f32.tsv" -b 2 | sb-cat --tsv sentence_embedding > "$T/f32.back"
+check "from-tsv: float32 values survive TSV out and in" cmp -s "$T/f32.tsv" "$T/f32.back"
+sb-cat --from-tsv "$G/scores.score.tsv" -t -k scores | sb-cat --tsv score -t > "$T/sc.back"
+check "from-tsv -t: texts with escapes survive TSV out and in" cmp -s "$G/scores.score.tsv" "$T/sc.back"
+printf '1\t2\n3\n' > "$T/ragged.tsv"
+run sb-cat --from-tsv "$T/ragged.tsv"
+like "from-tsv: ragged embeddings are refused with the line number" "$rc:$err" \
+	"^1:sb-cat: .*ragged.tsv: line 2: 1 values, expected 2$"
+printf '1\tx\n' > "$T/nan.tsv"
+run sb-cat --from-tsv "$T/nan.tsv"
+like "from-tsv: a field that is not a number" "$rc:$err" "^1:sb-cat: .*nan.tsv: line 1: 'x' is not a number$"
+
+# ---- the examples of sb-cat(1), run as written; shown output must match
+mkdir "$T/ex" && cd "$T/ex" || exit 99
+awk '
+	/^\.Sh EXAMPLES/ { ex = 1; next }
+	/^\.Sh / { ex = 0 }
+	ex && /^\.Bd -literal/ { lit = 1; next }
+	ex && /^\.Ed/ { lit = 0; print "@@"; next }
+	ex && lit { gsub(/\\e/, "\\"); print }
+' "$SB_SRCDIR/man/sb-cat.1" > "$T/examples.txt"
+n_ex=0
+cmd=
+: > "$T/want"
+flush_example() {
+	[ -n "$cmd" ] || return 0
+	n_ex=$((n_ex + 1))
+	sh -c "$cmd" > "$T/got" 2> "$T/got.err"
+	_rc=$?
+	_desc="sb-cat(1) example $n_ex: $(printf '%s' "$cmd" | tr -d '\\' | cut -c1-60)"
+	if [ "$_rc" = 0 ] && cmp -s "$T/want" "$T/got"; then
+		ok "$_desc"
+	else
+		not_ok "$_desc"
+		diag "exit $_rc: $(cat "$T/got.err")"
+		diff "$T/want" "$T/got" | sed 's/^/# /'
+	fi
+	: > "$T/want"
+	cmd=
+}
+while IFS= read -r line; do
+	case $line in
+	'$ '*)
+		flush_example
+		cmd=${line#\$ } ;;
+	@@)
+		flush_example ;;
+	*)
+		if [ -n "$cmd" ]; then printf '%s\n' "$line" >> "$T/want"; fi ;;
+	esac
+done < "$T/examples.txt"
+flush_example
+check "sb-cat(1) has at least 8 examples with a prompt" test "$n_ex" -ge 8
+cd "$T" || exit 99
+
+# ---- output errors: a closed pipe ends quietly, a full disk is an error
+for i in 1 2 3 4 5 6 7 8; do cat "$G/large.sbf"; done > "$T/big.sbf"
+(sb-cat --full "$T/big.sbf" 2> "$T/pipe.err"; echo $? > "$T/pipe.rc") | head -1 > "$T/pipe.out"
+check "closed pipe: one line was read" test "$(wc -l < "$T/pipe.out")" = 1
+check "closed pipe: nothing on stderr" test ! -s "$T/pipe.err"
+check "closed pipe: ends as a SIGPIPE'd writer (141)" test "$(cat "$T/pipe.rc")" = 141
+(sb-cat --npy sentence_embedding "$T/big.sbf" 2> "$T/pipe.err"; echo $? > "$T/pipe.rc") | head -c 10 > /dev/null
+check "closed pipe with --npy: quiet" test ! -s "$T/pipe.err" -a "$(cat "$T/pipe.rc")" = 141
+if [ -w /dev/full ]; then
+	run sb-cat "$G/tokens.sbf" -o /dev/full
+	like "full disk with -o: error exit 1" "$rc:$err" "^1:sb-cat: /dev/full: write: No space left on device$"
+	sb-cat "$G/large.sbf" > /dev/full 2> "$T/full.err"
+	like "full disk on stdout: error exit 1" "$?:$(cat "$T/full.err")" "^1:sb-cat: stdout: write: No space left on device$"
+	sb-cat --from-npy "$N/emb-f32.npy" > /dev/full 2> "$T/full.err"
+	like "full disk writing frames: error exit 1" "$?:$(cat "$T/full.err")" "^1:sb-cat: .*No space left on device"
+else
+	not_ok "/dev/full is needed to test full-disk errors"
+fi
+
+# ---- usage
+run sb-cat --tsv a --npy b
+like "two modes at once: usage, exit 2" "$rc:$err" "^2:sb-cat: --npy cannot be combined"
+run sb-cat -b 0 --from-npy x.npy
+like "--batch 0: usage, exit 2" "$rc:$err" "^2:sb-cat: --batch '0'"
+run sb-cat -k banana --from-npy x.npy
+like "--kind banana: usage, exit 2" "$rc:$err" "^2:sb-cat: --kind 'banana'"
+run sb-cat -t "$G/tokens.sbf"
+like "-t without --tsv: usage, exit 2" "$rc:$err" "^2:sb-cat: -t and --unpad apply to --tsv"
+run sb-cat "$T/no-such-file.sbf"
+like "a missing input: exit 1 naming it" "$rc:$err" "^1:sb-cat: .*no-such-file.sbf: No such file or directory"
+
+plan "$sb_n"
