@@ -1014,6 +1014,11 @@ static int curl_once(const char *url, int head, const char *token, struct sink *
 		rc = curl_conf(&conf, "proto", "=http,https", err);
 	if (!rc)
 		rc = curl_conf(&conf, "proto-redir", "=http,https", err);
+	/* Give up on a transfer that stalls (under 1 byte/s) for the timeout. */
+	if (!rc)
+		rc = curl_conf(&conf, "speed-limit", "1", err);
+	if (!rc)
+		rc = curl_conf(&conf, "speed-time", tbuf, err);
 	if (!rc && token) {
 		char *h = strf("Authorization: Bearer %s", token);
 
@@ -1140,9 +1145,10 @@ static int status_error(struct job *j, const char *path, const struct resp *r,
 				    path, j->endpoint);
 	if (r->status == 401 || r->status == 403)
 		return sb_error_set(err, SB_ENOTFOUND,
-				    "%s: %s: access denied by %s (http %d)%s", j->id, path,
-				    j->endpoint, r->status,
-				    set(j->env->token) ? "" : "; private or gated models need HF_TOKEN");
+				    "%s: %s: access denied by %s (http %d); the model does not exist "
+				    "or %s", j->id, path, j->endpoint, r->status,
+				    set(j->env->token) ? "HF_TOKEN does not grant access to it"
+						       : "is private or gated (set HF_TOKEN)");
 	return sb_error_set(err, SB_EIO, "%s: %s: http status %d from %s", j->id, path, r->status,
 			    j->endpoint);
 }

@@ -12,7 +12,7 @@ trap 'for p in $SERVER_PIDS; do kill "$p" 2>/dev/null; done; rm -rf "$SB_TMP"' E
 require_cmd sb-fetch
 [ -x "$PYTHON3" ] || { echo "Bail out! python3 ($PYTHON3) is needed for the test hub server"; exit 1; }
 
-plan 51
+plan 53
 
 # start_server NAME ARGS...: serves $SB_TMP/NAME.model as org/NAME; sets $port, $log.
 start_server() {
@@ -97,6 +97,18 @@ like "  and the message names the cache and offline mode" "$err" \
 	"org/absent: not in the hugging face cache .*/hf/hub, and HF_HUB_OFFLINE is set"
 run env HF_HUB_CACHE="$SB_TMP/hf/hub" sb-fetch -o org/absent
 is "-o is offline mode too" "$rc" 1
+
+# The EXAMPLES of sb-fetch(1), against a cache holding that model (no network).
+E=$SB_TMP/hf/hub/models--sentence-transformers--stsb-distilbert-base
+mkdir -p "$E/refs" "$E/snapshots/$COMMIT"
+printf '%s\n' "$COMMIT" > "$E/refs/main"
+cp "$SB_TMP/local.model/config.json" "$SB_TMP/local.model/vocab.txt" \
+	"$SB_TMP/local.model/model.safetensors" "$E/snapshots/$COMMIT/"
+run env HF_HOME="$SB_TMP/hf" HF_ENDPOINT=http://127.0.0.1:9 \
+	sb-fetch sentence-transformers/stsb-distilbert-base
+is "sb-fetch(1) example 1" "$rc $out" "0 $E/snapshots/$COMMIT"
+run env HF_HOME="$SB_TMP/hf" HF_HUB_OFFLINE=1 sb-fetch sentence-transformers/stsb-distilbert-base
+is "sb-fetch(1) example 2" "$rc $out" "0 $E/snapshots/$COMMIT"
 
 # ---- downloads through the built-in http client ----
 make_model m1
