@@ -1,0 +1,223 @@
+/*
+ * sb-tokenize - lines of text to tokens frames, with the model's WordPiece tokenizer,
+ * as Hugging Face's tokenizer(texts, truncation=True, max_length=..., padding=...).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../plugins/tokenize.h"
+#include "common.h"
+#include "tokenizer.h"
+
+enum {
+	OPT_MAX_LENGTH = SB_OPT_FIRST_PRIVATE,
+	OPT_TRUNCATION,
+	OPT_NO_TRUNCATION,
+	OPT_PAIRS,
+	OPT_PADDING,
+	OPT_PAD_MULTIPLE,
+	OPT_BATCH,
+	OPT_PROMPT,
+	OPT_NO_TEXT,
+	OPT_REPLACE_INVALID,
+	OPT_TOKEN_TYPES,
+	OPT_NO_TOKEN_TYPES
+};
+
+static void usage(FILE *fp, const char *prog)
+{
+	fprintf(fp,
+		"usage: %s -m MODEL [options]\n"
+		"Tokenize lines of UTF-8 text (one sentence a line) into tokens frames\n"
+		"(input_ids, attention_mask, token_type_ids), as Hugging Face tokenizers does.\n\n"
+		"  -m, --model MODEL          model folder or hub id (tokenizer.json, or vocab.txt\n"
+		"                             + tokenizer_config.json)\n"
+		"  -l, --max-length N         tokens per row with [CLS]/[SEP] (default: the\n"
+		"                             model's max_seq_length)\n"
+		"      --truncation STRATEGY  longest_first (default), only_first, only_second\n"
+		"      --no-truncation        keep every token (rows may exceed the model's limit)\n"
+		"      --pairs                each line is A<TAB>B: [CLS] A [SEP] B [SEP]\n"
+		"      --padding MODE         longest (each frame to its longest row, default),\n"
+		"                             max_length, or none (rows of equal length per frame)\n"
+		"      --pad-to-multiple-of N round padded lengths up to a multiple of N\n"
+		"  -b, --batch N              rows per frame (default 32)\n"
+		"      --prompt TEXT          prepend TEXT to every line (sentence-transformers\n"
+		"                             prompts)\n"
+		"      --no-text              do not carry the lines in the frames\n"
+		"      --replace-invalid      replace invalid UTF-8 with U+FFFD instead of failing\n"
+		"      --token-type-ids       always emit token_type_ids\n"
+		"      --no-token-type-ids    never emit them (default: when the model has segment\n"
+		"                             embeddings, or with --pairs)\n"
+		SB_CMD_COMMON_HELP, prog);
+}
+
+/* ---- the stage, wrapped to read its counts before it is closed ---- */
+
+static struct sb_tokenize_counts counts;
+
+static void wrapped_close(void *state)
+{
+	if (state)
+		sb_tokenize_counts(state, &counts);
+	sb_stage_tokenize.close(state);
+}
+
+/* -v: every setting and the file it came from. */
+static int print_settings(const struct sb_cmd *c, const char *model, size_t max_length)
+{
+	struct sb_tokenizer_opts o;
+	struct sb_tokenizer *t;
+	const struct sb_tokenizer_info *in;
+	struct sb_error err;
+
+	sb_error_clear(&err);
+	sb_tokenizer_opts_init(&o);
+	o.max_length = max_length;
+	if (sb_tokenizer_open(&t, model, &o, &err)) {
+		sb_cmd_error(c, &err);
+		return -1;
+	}
+	in = sb_tokenizer_info(t);
+	fprintf(stderr, "%s: model %s, tokenizer from %s\n", c->prog, in->dir, in->source);
+	for (size_t i = 0; i < in->n_settings; i++)
+		fprintf(stderr, "%s:   %-24s %-16s from %s\n", c->prog, in->settings[i].name,
+			in->settings[i].value, in->settings[i].source);
+	sb_tokenizer_close(&t);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		SB_CMD_LONGOPTS,
+		{ "model", required_argument, NULL, 'm' },
+		{ "max-length", required_argument, NULL, 'l' },
+		{ "truncation", required_argument, NULL, OPT_TRUNCATION },
+		{ "no-truncation", no_argument, NULL, OPT_NO_TRUNCATION },
+		{ "pairs", no_argument, NULL, OPT_PAIRS },
+		{ "padding", required_argument, NULL, OPT_PADDING },
+		{ "pad-to-multiple-of", required_argument, NULL, OPT_PAD_MULTIPLE },
+		{ "batch", required_argument, NULL, 'b' },
+		{ "prompt", required_argument, NULL, OPT_PROMPT },
+		{ "no-text", no_argument, NULL, OPT_NO_TEXT },
+		{ "replace-invalid", no_argument, NULL, OPT_REPLACE_INVALID },
+		{ "token-type-ids", no_argument, NULL, OPT_TOKEN_TYPES },
+		{ "no-token-type-ids", no_argument, NULL, OPT_NO_TOKEN_TYPES },
+		{ NULL, 0, NULL, 0 }
+	};
+	static char max_length_str[32], multiple_str[32];
+	struct sb_stage stage = sb_stage_tokenize;
+	const char *model = NULL;
+	size_t max_length = 0, n;
+	enum sb_trunc tr;
+	struct sb_cmd c;
+	int opt, rc;
+
+	sb_cmd_init(&c, argv[0]);
+	while ((opt = getopt_long(argc, argv, SB_CMD_SHORTOPTS "m:l:b:", longopts, NULL)) != -1) {
+		rc = sb_cmd_option(&c, opt, optarg);
+		if (rc < 0)
+			return 2;
+		if (rc)
+			continue;
+		switch (opt) {
+		case 'h':
+			usage(stdout, c.prog);
+			return 0;
+		case 'm':
+			model = optarg;
+			break;
+		case 'l':
+			if (sb_cmd_parse_size(optarg, &max_length) || max_length < 1 ||
+			    max_length > ((size_t)1 << 24)) {
+				fprintf(stderr, "%s: --max-length: '%s' is not a length from 1 to "
+					"16M\n", c.prog, optarg);
+				return 2;
+			}
+			snprintf(max_length_str, sizeof(max_length_str), "%zu", max_length);
+			sb_cmd_kv(&c, "max_length", max_length_str);
+			break;
+		case OPT_TRUNCATION:
+			if (sb_trunc_parse(optarg, &tr)) {
+				fprintf(stderr, "%s: --truncation: '%s' is not one of longest_first, "
+					"only_first, only_second, none\n", c.prog, optarg);
+				return 2;
+			}
+			sb_cmd_kv(&c, "truncation", optarg);
+			break;
+		case OPT_NO_TRUNCATION:
+			sb_cmd_kv(&c, "truncation", "none");
+			break;
+		case OPT_PAIRS:
+			sb_cmd_kv(&c, "pairs", "1");
+			break;
+		case OPT_PADDING:
+			if (strcmp(optarg, "longest") && strcmp(optarg, "max_length") &&
+			    strcmp(optarg, "none")) {
+				fprintf(stderr, "%s: --padding: '%s' is not one of longest, "
+					"max_length, none\n", c.prog, optarg);
+				return 2;
+			}
+			sb_cmd_kv(&c, "padding", optarg);
+			break;
+		case OPT_PAD_MULTIPLE:
+			if (sb_cmd_parse_size(optarg, &n) || n < 1 || n > 65536) {
+				fprintf(stderr, "%s: --pad-to-multiple-of: '%s' is not a number from "
+					"1 to 65536\n", c.prog, optarg);
+				return 2;
+			}
+			snprintf(multiple_str, sizeof(multiple_str), "%zu", n);
+			sb_cmd_kv(&c, "pad_to_multiple_of", multiple_str);
+			break;
+		case 'b':
+			if (sb_cmd_parse_size(optarg, &n) || n < 1 || n > 1000000) {
+				fprintf(stderr, "%s: --batch: '%s' is not a number from 1 to "
+					"1000000\n", c.prog, optarg);
+				return 2;
+			}
+			c.ro.batch_rows = n;
+			break;
+		case OPT_PROMPT:
+			sb_cmd_kv(&c, "prompt", optarg);
+			break;
+		case OPT_NO_TEXT:
+			sb_cmd_kv(&c, "text", "0");
+			break;
+		case OPT_REPLACE_INVALID:
+			sb_cmd_kv(&c, "replace_invalid", "1");
+			break;
+		case OPT_TOKEN_TYPES:
+			sb_cmd_kv(&c, "token_type_ids", "1");
+			break;
+		case OPT_NO_TOKEN_TYPES:
+			sb_cmd_kv(&c, "token_type_ids", "0");
+			break;
+		default:
+			usage(stderr, c.prog);
+			return 2;
+		}
+	}
+	if (optind != argc || !model) {
+		if (!model && optind == argc)
+			fprintf(stderr, "%s: no model given (-m MODEL)\n", c.prog);
+		usage(stderr, c.prog);
+		return 2;
+	}
+	model = sb_cmd_model(&c, model);
+	if (!model)
+		return 1;
+	sb_cmd_kv(&c, "model", model);
+	if (c.verbose && print_settings(&c, model, max_length))
+		return 1;
+	stage.close = wrapped_close;
+	rc = sb_cmd_run(&c, &stage);
+	if (counts.rows_replaced)
+		fprintf(stderr, "%s: replaced %llu invalid UTF-8 sequences with U+FFFD in %llu "
+			"rows\n", c.prog, (unsigned long long)counts.n_replaced,
+			(unsigned long long)counts.rows_replaced);
+	if (c.verbose)
+		fprintf(stderr, "%s: %llu rows, %llu truncated to the max length\n", c.prog,
+			(unsigned long long)counts.rows, (unsigned long long)counts.rows_truncated);
+	return rc;
+}

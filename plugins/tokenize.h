@@ -1,0 +1,24 @@
+/*
+ * tokenize.h - the tokenize stage (lines in, tokens frames out) and what a program
+ * can ask its state after a run.
+ */
+#ifndef SB_PLUGIN_TOKENIZE_H
+#define SB_PLUGIN_TOKENIZE_H
+
+#include <stdint.h>
+
+#include "stage.h"
+
+extern const struct sb_stage sb_stage_tokenize;
+
+struct sb_tokenize_counts {
+	uint64_t rows;                  /* rows emitted */
+	uint64_t rows_truncated;        /* rows that lost tokens to max_length */
+	uint64_t rows_replaced;         /* rows where invalid UTF-8 was replaced */
+	uint64_t n_replaced;            /* invalid sequences replaced with U+FFFD */
+};
+
+/* Counts so far; state is what sb_stage_tokenize.open() returned (valid until close). */
+void sb_tokenize_counts(const void *state, struct sb_tokenize_counts *out);
+
+#endif
