@@ -259,21 +259,22 @@ enum pk_global {
 
 struct storage_type {
 	const char *name;
+	const char *dtype_name;         /* the safetensors spelling */
 	int dtype;
 	size_t itemsize;
 };
 
 static const struct storage_type storage_types[] = {
-	{ "FloatStorage", SB_DTYPE_F32, 4 },
-	{ "HalfStorage", SB_DTYPE_F16, 2 },
-	{ "BFloat16Storage", SB_DTYPE_BF16, 2 },
-	{ "LongStorage", SB_DTYPE_I64, 8 },
-	{ "IntStorage", SB_DTYPE_I32, 4 },
-	{ "CharStorage", SB_DTYPE_I8, 1 },
-	{ "ByteStorage", SB_DTYPE_U8, 1 },
-	{ "DoubleStorage", -1, 8 },
-	{ "ShortStorage", -1, 2 },
-	{ "BoolStorage", -1, 1 },
+	{ "FloatStorage", "F32", SB_DTYPE_F32, 4 },
+	{ "HalfStorage", "F16", SB_DTYPE_F16, 2 },
+	{ "BFloat16Storage", "BF16", SB_DTYPE_BF16, 2 },
+	{ "LongStorage", "I64", SB_DTYPE_I64, 8 },
+	{ "IntStorage", "I32", SB_DTYPE_I32, 4 },
+	{ "CharStorage", "I8", SB_DTYPE_I8, 1 },
+	{ "ByteStorage", "U8", SB_DTYPE_U8, 1 },
+	{ "DoubleStorage", "F64", -1, 8 },
+	{ "ShortStorage", "I16", -1, 2 },
+	{ "BoolStorage", "BOOL", -1, 1 },
 };
 #define N_STORAGE_TYPES (sizeof(storage_types) / sizeof(storage_types[0]))
 
@@ -970,6 +971,7 @@ static int collect(struct sb_checkpoint *ck, struct pk *k, const struct pk_val *
 		e->name[key->len] = 0;
 		ck->n_entries = i + 1;
 		e->storage_type = t->st->name;
+		e->dtype_name = t->st->dtype_name;
 		e->dtype = t->st->dtype;
 		e->itemsize = t->st->itemsize;
 		e->n_dims = t->n_dims;

@@ -42,6 +42,7 @@
 struct sb_checkpoint_entry {
 	char *name;                     /* NUL-terminated, owned by the checkpoint */
 	const char *storage_type;       /* "FloatStorage", "LongStorage", ... (static) */
+	const char *dtype_name;         /* the same as safetensors spells it: "F32", "I64" */
 	int dtype;                      /* enum sb_dtype, or -1 (Double/Bool/Short storages) */
 	size_t itemsize;                /* bytes per element */
 	int n_dims;

@@ -27,7 +27,7 @@
 
 struct w_entry {
 	const char *name;               /* owned by st or ck below */
-	const char *file_dtype;         /* "F32", "HalfStorage", ... */
+	const char *file_dtype;         /* "F32", "F16", "I64", ... */
 	struct sb_tensor t;             /* F32; a view into the map or owned */
 };
 
@@ -144,7 +144,7 @@ static int load(struct sb_weights *w, const unsigned char *p, int is_zip, struct
 		struct w_src s;
 		if (is_zip) {
 			const struct sb_checkpoint_entry *c = &w->ck.entries[i];
-			s = (struct w_src){ c->name, c->storage_type, c->dtype, c->n_dims, c->shape,
+			s = (struct w_src){ c->name, c->dtype_name, c->dtype, c->n_dims, c->shape,
 					    c->offset, c->nbytes };
 		} else {
 			const struct sb_safetensors_entry *c = &w->st.entries[i];

@@ -62,7 +62,7 @@ int sb_weights_require(const struct sb_weights *w, const char *name, int n_dims,
 /* Every tensor of the file as stored there, including those that are not weights. */
 struct sb_weights_item {
 	const char *name;
-	const char *file_dtype;         /* "F32", "BF16", "I64" or "FloatStorage", ... */
+	const char *file_dtype;         /* safetensors spelling: "F32", "BF16", "I64", ... */
 	int n_dims;
 	const size_t *shape;
 	size_t file_offset;             /* absolute offset of the data in the file */
