@@ -353,7 +353,7 @@ START_TEST(test_http_errors)
 	ck_assert_ptr_nonnull(big);
 	strcpy(big, "HTTP/1.1 200 OK\r\nX-Big: ");
 	memset(big + strlen(big), 'a', 15000);
-	strcpy(big + 25 + 15000, "\r\n\r\n");
+	strcpy(big + strlen("HTTP/1.1 200 OK\r\nX-Big: ") + 15000, "\r\n\r\n");
 	ck_assert_int_eq(against_s(big, &err), SB_ELIMIT);
 	ck_assert_msg(strstr(err.msg, "header line over"), "%s", err.msg);
 	free(big);
