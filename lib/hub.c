@@ -960,7 +960,8 @@ static int curl_run(const struct sb_hub_env *env, char *const argv[], const stru
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;
 	*exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
-	/* The last non-empty line of stderr, for messages. */
+	/* For messages: curl's own error line ("curl: (60) text": the text), which
+	 * explanations may follow; else the last non-empty line of its stderr. */
 	errline[0] = '\0';
 	if (eb.len) {
 		size_t end = eb.len, beg;
@@ -970,6 +971,20 @@ static int curl_run(const struct sb_hub_env *env, char *const argv[], const stru
 		beg = end;
 		while (beg && eb.data[beg - 1] != '\n')
 			beg--;
+		for (size_t k = 0; k + 7 < eb.len; k++) {
+			if ((k == 0 || eb.data[k - 1] == '\n') &&
+			    memcmp(eb.data + k, "curl: (", 7) == 0) {
+				/* Keep the text after "curl: (NN) ". */
+				beg = k + 7;
+				while (beg < eb.len && isdigit(eb.data[beg]))
+					beg++;
+				if (beg + 1 < eb.len && eb.data[beg] == ')' && eb.data[beg + 1] == ' ')
+					beg += 2;
+				end = beg;
+				while (end < eb.len && eb.data[end] != '\n' && eb.data[end] != '\r')
+					end++;
+			}
+		}
 		if (end - beg >= errcap)
 			end = beg + errcap - 1;
 		memcpy(errline, eb.data + beg, end - beg);

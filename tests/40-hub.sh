@@ -12,7 +12,7 @@ trap 'for p in $SERVER_PIDS; do kill "$p" 2>/dev/null; done; rm -rf "$SB_TMP"' E
 require_cmd sb-fetch
 [ -x "$PYTHON3" ] || { echo "Bail out! python3 ($PYTHON3) is needed for the test hub server"; exit 1; }
 
-plan 53
+plan 58
 
 # start_server NAME ARGS...: serves $SB_TMP/NAME.model as org/NAME; sets $port, $log.
 start_server() {
@@ -202,6 +202,20 @@ is "download through curl" "$rc $out" "0 $SB_TMP/c7/models--org--m7/snapshots/$C
 check "  intact, after a cut and a resume" same_files "$out" m7
 is "  resumed with a range request" "$(count '"range": "bytes=100000-"' "$log")" 1
 like "  the token went through curl's standard input" "$(cat "$log")" '"auth": "Bearer t7"'
+make_model m9
+FX=$SB_SRCDIR/tests/fixtures/hub
+start_server m9 --tls-cert "$FX/localhost.crt" --tls-key "$FX/localhost.key" --token t9 \
+	--lfs model.safetensors --cut model.safetensors
+run env CURL_CA_BUNDLE="$FX/localhost.crt" HF_TOKEN=t9 HF_HUB_CACHE="$SB_TMP/c9" \
+	HF_ENDPOINT="https://127.0.0.1:$port" sb-fetch org/m9
+is "download over https (curl, TLS, redirect, cut, resume)" "$rc $out" \
+	"0 $SB_TMP/c9/models--org--m9/snapshots/$COMMIT"
+check "  intact" same_files "$out" m9
+is "  resumed with a range request" "$(count '"range": "bytes=100000-"' "$log")" 1
+run env -u CURL_CA_BUNDLE HF_TOKEN=t9 HF_HUB_CACHE="$SB_TMP/c10" \
+	CURL_HOME="$SB_TMP" HF_ENDPOINT="https://127.0.0.1:$port" sb-fetch org/m9
+is "an untrusted certificate: exit 1" "$rc" 1
+like "  with curl's reason" "$err" "curl failed \(exit 60\)"
 run env HF_HUB_CACHE="$SB_TMP/c8" HF_ENDPOINT=https://127.0.0.1:9 sb-fetch org/m8
 is "an unreachable https endpoint: exit 1" "$rc" 1
 like "  with curl's reason" "$err" "curl failed \(exit 7\)"

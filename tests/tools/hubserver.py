@@ -12,6 +12,7 @@ hub or like a bad network:
     --cut PATH      cut the first GET of PATH after half of its body, once
     --chunked PATH  send PATH with Transfer-Encoding: chunked
     --no-commit     leave out X-Repo-Commit
+    --tls-cert C --tls-key K   serve https with that certificate
 Every request is logged to --log as one JSON line: method, path, range, auth.
 """
 import argparse
@@ -19,6 +20,7 @@ import hashlib
 import http.server
 import json
 import os
+import ssl
 import sys
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -36,6 +38,8 @@ def main():
     ap.add_argument("--cut", action="append", default=[])
     ap.add_argument("--chunked", action="append", default=[])
     ap.add_argument("--no-commit", action="store_true")
+    ap.add_argument("--tls-cert")
+    ap.add_argument("--tls-key")
     a = ap.parse_args()
 
     files = {}
@@ -129,7 +133,7 @@ def main():
             headers = [] if a.no_commit else [("X-Repo-Commit", a.commit)]
             if path in a.lfs:
                 sha = hashlib.sha256(data).hexdigest()
-                headers += [("Location", "http://127.0.0.1:%d/cdn/%s" % (port, sha)),
+                headers += [("Location", "%s://127.0.0.1:%d/cdn/%s" % (scheme, port, sha)),
                             ("X-Linked-Etag", '"%s"' % sha),
                             ("X-Linked-Size", str(len(data))), ("ETag", '"w-%s"' % sha[:8])]
                 return self.send(302, headers)
@@ -141,6 +145,12 @@ def main():
 
     srv = http.server.HTTPServer(("127.0.0.1", 0), Handler)
     port = srv.server_address[1]
+    scheme = "http"
+    if a.tls_cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(a.tls_cert, a.tls_key)
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+        scheme = "https"
     tmp = a.port_file + ".tmp"
     with open(tmp, "w") as f:
         f.write("%d\n" % port)
