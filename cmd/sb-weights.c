@@ -22,7 +22,7 @@ static void usage(FILE *f)
 		"              file, and '-' for tensors that are not weights (integer buffers)\n"
 		"  info        how the file was loaded, tensor and parameter counts, load time\n"
 		"  -h, --help  show this help\n"
-		"Every check sb-encode makes is made: a broken or hostile file is reported, exit 1.\n",
+		"The checks are sb-encode's: a broken or hostile file is reported, exit 1.\n",
 		prog);
 }
 

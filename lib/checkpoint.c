@@ -179,9 +179,11 @@ static int zip_read(struct zip *z, const unsigned char *p, size_t size, const ch
 		e->name = (const char *)c + ZIP_CENTRAL_LEN;
 		e->name_len = nlen;
 		if (zip64_extra(c + ZIP_CENTRAL_LEN + nlen, xlen, &usize, &csize, &loff,
-				usize == 0xffffffffu, csize == 0xffffffffu, loff == 0xffffffffu) < 0)
-			return sb_error_set(err, SB_EFORMAT, "%s: zip entry '%.*s': bad zip64 extra "
-					    "field", label, (int)nlen, e->name);
+				usize == 0xffffffffu, csize == 0xffffffffu,
+				loff == 0xffffffffu) < 0)
+			return sb_error_set(err, SB_EFORMAT,
+					    "%s: zip entry '%.*s': bad zip64 extra field", label,
+					    (int)nlen, e->name);
 		if (flags & 1)
 			return sb_error_set(err, SB_EUNSUPPORTED, "%s: zip entry '%.*s' is "
 					    "encrypted", label, (int)nlen, e->name);
@@ -670,7 +672,8 @@ static int rebuild_tensor(struct pk *k, const struct pk_val *args, struct pk_val
 				      "integer", i);
 		if (numel > 0 && t->shape[i] != 1 && st != expect) {
 			char sh[160];
-			return PK_ERR(k, SB_EUNSUPPORTED, "tensor of size %s has stride[%zu] = %zu, "
+			return PK_ERR(k, SB_EUNSUPPORTED,
+				      "tensor of size %s has stride[%zu] = %zu, "
 				      "expected %zu: only contiguous tensors are supported",
 				      sb_shape_str(t->n_dims, t->shape, sh, sizeof(sh)), i, st,
 				      expect);
@@ -757,8 +760,8 @@ static int pk_run(struct pk *k, struct pk_val **result)
 			if ((rc = pk_need(k, 1)))
 				return rc;
 			if (k->p[k->pos] < 2 || k->p[k->pos] > 5)
-				return PK_ERR(k, SB_EUNSUPPORTED, "pickle protocol %u, expected 2 to "
-					      "5", k->p[k->pos]);
+				return PK_ERR(k, SB_EUNSUPPORTED,
+					      "pickle protocol %u, expected 2 to 5", k->p[k->pos]);
 			k->pos++;
 			break;
 		case 0x95: /* FRAME: a length hint only */
@@ -806,8 +809,8 @@ static int pk_run(struct pk *k, struct pk_val **result)
 				return rc;
 			count = k->p[k->pos++];
 			if (count > 8)
-				return PK_ERR(k, SB_ELIMIT, "LONG1 of %zu bytes does not fit 64 bits",
-					      count);
+				return PK_ERR(k, SB_ELIMIT,
+					      "LONG1 of %zu bytes does not fit 64 bits", count);
 			if ((rc = pk_need(k, count)))
 				return rc;
 			if (!(v = pk_new(k, PK_INT)))
@@ -914,16 +917,18 @@ static int pk_run(struct pk *k, struct pk_val **result)
 				return PK_ERR(k, SB_EFORMAT, "SETITEMS with an odd number (%zu) of "
 					      "values", count);
 			if (first <= pk_base(k))
-				return PK_ERR(k, SB_EFORMAT, "SETITEMS without a dict below its MARK");
+				return PK_ERR(k, SB_EFORMAT,
+					      "SETITEMS without a dict below its MARK");
 			v = k->stack[first - 1];
-			for (size_t i = 0; i < count && rc == SB_OK; i += 2)
-				rc = pk_dict_set(k, v, k->stack[first + i], k->stack[first + i + 1]);
+			for (size_t i = first; i < first + count && rc == SB_OK; i += 2)
+				rc = pk_dict_set(k, v, k->stack[i], k->stack[i + 1]);
 			k->sp = first;
 			break;
 		case '.': /* STOP */
 			if (k->n_marks || k->sp != 1)
-				return PK_ERR(k, SB_EFORMAT, "STOP with %zu values and %zu marks on "
-					      "the stack, expected one value", k->sp, k->n_marks);
+				return PK_ERR(k, SB_EFORMAT,
+					      "STOP with %zu values and %zu marks on the stack, "
+					      "expected one value", k->sp, k->n_marks);
 			if (k->pos != k->n)
 				return PK_ERR(k, SB_EFORMAT, "%zu bytes after STOP", k->n - k->pos);
 			*result = k->stack[0];

@@ -65,7 +65,8 @@ static int parse_entry(const struct sb_json *m, size_t data_size,
 	size_t begin, end, numel = 1, nbytes;
 
 	if (strlen(m->key) != m->key_len)
-		return sb_error_set(err, SB_EFORMAT, "%s: a tensor name contains a NUL byte", label);
+		return sb_error_set(err, SB_EFORMAT, "%s: a tensor name contains a NUL byte",
+				    label);
 	e->name = m->key;
 	if (m->type != SB_JSON_OBJECT)
 		return sb_error_set(err, SB_EFORMAT, "%s: tensor '%s': entry is not an object",
@@ -98,8 +99,9 @@ static int parse_entry(const struct sb_json *m, size_t data_size,
 		return sb_error_set(err, SB_EFORMAT, "%s: tensor '%s': shape is not an array",
 				    label, m->key);
 	if (js->n_items > SB_TENSOR_MAX_DIMS)
-		return sb_error_set(err, SB_EUNSUPPORTED, "%s: tensor '%s': %zu dimensions, at most "
-				    "%d supported", label, m->key, js->n_items, SB_TENSOR_MAX_DIMS);
+		return sb_error_set(err, SB_EUNSUPPORTED,
+				    "%s: tensor '%s': %zu dimensions, at most %d supported",
+				    label, m->key, js->n_items, SB_TENSOR_MAX_DIMS);
 	e->n_dims = (int)js->n_items;
 	for (size_t i = 0; i < js->n_items; i++) {
 		if (json_size(&js->items[i], &e->shape[i]) < 0)
@@ -206,8 +208,9 @@ int sb_safetensors_parse(struct sb_safetensors *st, const void *file, size_t siz
 				    "header size", label, size);
 	n = sb_le64(p);
 	if (n > SB_SAFETENSORS_MAX_HEADER)
-		return sb_error_set(err, SB_ELIMIT, "%s: header size %llu bytes exceeds the limit "
-				    "of %zu", label, (unsigned long long)n, SB_SAFETENSORS_MAX_HEADER);
+		return sb_error_set(err, SB_ELIMIT,
+				    "%s: header size %llu bytes exceeds the limit of %zu",
+				    label, (unsigned long long)n, SB_SAFETENSORS_MAX_HEADER);
 	if (n > size - 8)
 		return sb_error_set(err, SB_ETRUNCATED, "%s: header size %llu bytes past the end "
 				    "of the file (%zu bytes)", label, (unsigned long long)n, size);
@@ -235,13 +238,15 @@ int sb_safetensors_parse(struct sb_safetensors *st, const void *file, size_t siz
 			continue;
 		}
 		if (m->type != SB_JSON_OBJECT) {
-			rc = sb_error_set(err, SB_EFORMAT, "%s: __metadata__ is not an object", label);
+			rc = sb_error_set(err, SB_EFORMAT, "%s: __metadata__ is not an object",
+					  label);
 			goto fail;
 		}
 		for (size_t j = 0; j < m->n_items; j++) {
 			if (m->items[j].type != SB_JSON_STRING) {
-				rc = sb_error_set(err, SB_EFORMAT, "%s: __metadata__ member '%s' is "
-						  "not a string", label, m->items[j].key);
+				rc = sb_error_set(err, SB_EFORMAT,
+						  "%s: __metadata__ member '%s' is not a string",
+						  label, m->items[j].key);
 				goto fail;
 			}
 		}
@@ -251,8 +256,8 @@ int sb_safetensors_parse(struct sb_safetensors *st, const void *file, size_t siz
 		/* n_tensors <= header bytes / 2, so this is bounded by the file size. */
 		st->entries = calloc(n_tensors, sizeof(*st->entries));
 		if (!st->entries) {
-			rc = sb_error_set(err, SB_ENOMEM, "%s: out of memory for %zu tensors", label,
-					  n_tensors);
+			rc = sb_error_set(err, SB_ENOMEM, "%s: out of memory for %zu tensors",
+					  label, n_tensors);
 			goto fail;
 		}
 	}
@@ -278,14 +283,16 @@ int sb_safetensors_parse(struct sb_safetensors *st, const void *file, size_t siz
 		struct sb_safetensors_entry *e = &st->entries[i];
 		if (e->offset != pos) {
 			if (e->offset < pos)
-				rc = sb_error_set(err, SB_EFORMAT, "%s: tensor '%s': data_offsets [%zu, "
+				rc = sb_error_set(err, SB_EFORMAT,
+						  "%s: tensor '%s': data_offsets [%zu, "
 						  "%zu] overlap the previous tensor (ends at %zu)",
 						  label, e->name, e->offset, e->offset + e->nbytes,
 						  pos);
 			else
-				rc = sb_error_set(err, SB_EFORMAT, "%s: tensor '%s': data_offsets [%zu, "
-						  "%zu] leave a gap after byte %zu", label, e->name,
-						  e->offset, e->offset + e->nbytes, pos);
+				rc = sb_error_set(err, SB_EFORMAT,
+						  "%s: tensor '%s': data_offsets [%zu, %zu] leave "
+						  "a gap after byte %zu", label, e->name, e->offset,
+						  e->offset + e->nbytes, pos);
 			goto fail;
 		}
 		pos = e->offset + e->nbytes;

@@ -20,6 +20,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 #include "checkpoint.h"
 #include "internal.h"
 #include "safetensors.h"
@@ -57,6 +61,37 @@ struct sb_weights {
 	char source[192];
 };
 
+/* src: n little-endian IEEE halves -> dst: n floats (exact). */
+static void f16_to_f32(float *dst, const unsigned char *src, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		dst[i] = sb_f16_to_f32(sb_le16(src + 2 * i));
+}
+
+#if defined(__x86_64__)
+/* The same with the F16C instruction, 8 at a time: 265 MB of weights in a blink. */
+__attribute__((target("avx,f16c"))) static void f16_to_f32_f16c(float *dst,
+								  const unsigned char *src,
+								  size_t n)
+{
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		__m128i h = _mm_loadu_si128((const __m128i *)(const void *)(src + 2 * i));
+		_mm256_storeu_ps(dst + i, _mm256_cvtph_ps(h));
+	}
+	f16_to_f32(dst + i, src + 2 * i, n - i);
+}
+#endif
+
+/* bfloat16 is the top half of a float: a shift, which the compiler vectorizes. */
+static void bf16_to_f32(float *dst, const unsigned char *src, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint32_t u = (uint32_t)sb_le16(src + 2 * i) << 16;
+		memcpy(&dst[i], &u, 4);
+	}
+}
+
 static int is_float(int dtype)
 {
 	return dtype == SB_DTYPE_F32 || dtype == SB_DTYPE_F16 || dtype == SB_DTYPE_BF16;
@@ -90,11 +125,14 @@ static int add_tensor(struct sb_weights *w, const struct w_src *s, int *n_views,
 		 */
 		memcpy(dst, src, s->nbytes);
 	} else if (s->dtype == SB_DTYPE_F16) {
-		for (size_t i = 0; i < numel; i++)
-			dst[i] = sb_f16_to_f32(sb_le16(src + 2 * i));
+#if defined(__x86_64__)
+		if (__builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx"))
+			f16_to_f32_f16c(dst, src, numel);
+		else
+#endif
+			f16_to_f32(dst, src, numel);
 	} else {
-		for (size_t i = 0; i < numel; i++)
-			dst[i] = sb_bf16_to_f32(sb_le16(src + 2 * i));
+		bf16_to_f32(dst, src, numel);
 	}
 	(*n_copies)++;
 	w->n++;
@@ -437,7 +475,8 @@ int sb_weights_require(const struct sb_weights *w, const char *name, int n_dims,
 		n = candidates(name, cand);
 		for (size_t i = 0; i < n; i++)
 			for (size_t j = 0; j < w->n_all; j++)
-				if (w->all_to_e[j] == SIZE_MAX && strcmp(cand[i], w->all[j].name) == 0)
+				if (w->all_to_e[j] == SIZE_MAX &&
+				    strcmp(cand[i], w->all[j].name) == 0)
 					return sb_error_set(err, SB_EUNSUPPORTED, "%s: tensor '%s' "
 							    "has dtype %s, expected a float type",
 							    w->label, w->all[j].name,
@@ -451,8 +490,9 @@ int sb_weights_require(const struct sb_weights *w, const char *name, int n_dims,
 		for (int i = 0; same && i < n_dims; i++)
 			same = t->shape[i] == shape[i];
 		if (!same)
-			return sb_error_set(err, SB_EMISMATCH, "%s: tensor '%s': shape %s, expected "
-					    "%s", w->label, name,
+			return sb_error_set(err, SB_EMISMATCH,
+					    "%s: tensor '%s': shape %s, expected %s", w->label,
+					    name,
 					    sb_shape_str(t->n_dims, t->shape, a, sizeof(a)),
 					    sb_shape_str(n_dims, shape, b, sizeof(b)));
 	}

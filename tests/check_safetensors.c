@@ -194,13 +194,17 @@ START_TEST(test_mutations)
 		for (int c = 0; c < n_changes; c++) {
 			size_t at = 8 + (size_t)rand_r(&seed) % hl;
 			static const char alphabet[] = "{}[]\",:0123456789-eE. FIBU";
-			p[at] = rand_r(&seed) % 2 ? (unsigned char)rand_r(&seed) :
-				(unsigned char)alphabet[(size_t)rand_r(&seed) % (sizeof(alphabet) - 1)];
+			size_t pick = (size_t)rand_r(&seed) % (sizeof(alphabet) - 1);
+			if (rand_r(&seed) % 2)
+				p[at] = (unsigned char)rand_r(&seed);
+			else
+				p[at] = (unsigned char)alphabet[pick];
 		}
 		if (sb_safetensors_parse(&st, p, size, "m", &err) == SB_OK) {
 			for (size_t i = 0; i < st.n_entries; i++) {
 				ck_assert_uint_le(st.entries[i].offset, size);
-				ck_assert_uint_le(st.entries[i].nbytes, size - st.entries[i].offset);
+				ck_assert_uint_le(st.entries[i].nbytes,
+						  size - st.entries[i].offset);
 			}
 			n_ok++;
 			sb_safetensors_destroy(&st);

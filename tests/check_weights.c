@@ -252,9 +252,10 @@ START_TEST(test_find_and_require)
 	ck_assert_int_eq(sb_weights_require(w, "transformer.layer.0.attention.q_lin.weight", 2,
 					    wrong, &u, &err), SB_EMISMATCH);
 	ck_assert_ptr_null(u);
-	ck_assert_ptr_nonnull(strstr(err.msg, "prefix-heads.safetensors: tensor "
-				     "'transformer.layer.0.attention.q_lin.weight': shape [16, 16], "
-				     "expected [16, 8]"));
+	ck_assert_ptr_nonnull(
+	    strstr(err.msg, "prefix-heads.safetensors: tensor "
+			    "'transformer.layer.0.attention.q_lin.weight': shape [16, 16], "
+			    "expected [16, 8]"));
 	ck_assert_int_eq(sb_weights_require(w, "transformer.layer.7.ffn.lin1.weight", -1, NULL,
 					    &u, &err), SB_ENOTFOUND);
 	ck_assert_ptr_nonnull(strstr(err.msg, "'transformer.layer.7.ffn.lin1.weight' not found"));
@@ -379,8 +380,8 @@ START_TEST(test_bad_files)
 		msg = line + off;
 		snprintf(path, sizeof(path), "%s/bad/%s", fixtures, file);
 		int rc = sb_weights_open_file(&w, path, &err);
-		ck_assert_msg(rc == status_code(status), "%s: rc %d (%s), expected %s: %s", file, rc,
-			      sb_strerror(rc), status, err.msg);
+		ck_assert_msg(rc == status_code(status), "%s: rc %d (%s), expected %s: %s", file,
+			      rc, sb_strerror(rc), status, err.msg);
 		ck_assert_ptr_null(w);
 		ck_assert_msg(strstr(err.msg, msg) != NULL, "%s: message '%s' lacks '%s'", file,
 			      err.msg, msg);
