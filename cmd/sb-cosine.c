@@ -1,0 +1,317 @@
+/*
+ * sb-cosine - similarity scores between sentence embeddings: pairs, the first row
+ * against the others, all pairs (or top-k per row), or top-k search in a corpus file.
+ * Prints TSV by default, or writes scores frames; --gold computes the STS Spearman.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../plugins/cosine.h"
+#include "common.h"
+#include "frame.h"
+#include "similarity.h"
+
+enum {
+	OPT_PAIRS = SB_OPT_FIRST_PRIVATE,
+	OPT_FIRST,
+	OPT_ALL,
+	OPT_MATRIX,
+	OPT_CORPUS,
+	OPT_METRIC,
+	OPT_ALLOW_MIXED,
+	OPT_FRAMES,
+	OPT_GOLD,
+	OPT_GOLD_COLUMN,
+	OPT_QUERY_BATCH
+};
+
+static void usage(FILE *fp, const char *prog)
+{
+	fprintf(fp,
+		"usage: %s [options] [--pairs | --all | --matrix | --corpus FILE]\n"
+		"Score embeddings frames against each other; print TSV (a, b, score, texts).\n\n"
+		"      --first             the first row against every other row (default)\n"
+		"      --pairs             rows 2k and 2k+1: one score per pair\n"
+		"      --all               every pair i < j (with --top-k: the k best per row)\n"
+		"      --matrix            the full N x N matrix, one line per row\n"
+		"      --corpus FILE       top-k rows of an embeddings file (sb-pool -o FILE)\n"
+		"  -k, --top-k K           with --all or --corpus (corpus default 10)\n"
+		"      --metric M          cosine (default), dot, euclidean, manhattan, hamming\n"
+		"      --allow-mixed       compare embeddings of different models or poolings\n"
+		"      --frames            write scores frames instead of TSV\n"
+		"      --gold FILE         with --pairs: print the Spearman correlation of the scores\n"
+		"                          with column 5 of the TSV FILE (STS benchmark layout)\n"
+		"      --gold-column N     take the gold scores from column N instead\n"
+		"      --query-batch N     --corpus: queries per pass over the corpus (1024)\n"
+		SB_CMD_COMMON_HELP, prog);
+}
+
+/* ---- TSV output (the runner's sink) ---- */
+
+struct tsv {
+	FILE *fp;
+	int gold;               /* collect pair scores instead of printing them */
+	double *scores;
+	size_t n, cap;
+};
+
+static int tsv_frame(void *ctx, const struct sb_frame *f, struct sb_error *err)
+{
+	struct tsv *o = ctx;
+	const struct sb_tensor *sc, *a, *b;
+
+	if (f->kind == SB_KIND_END)
+		return SB_OK;
+	sc = sb_frame_tensor(f, "score");
+	a = sb_frame_tensor(f, "a");
+	b = sb_frame_tensor(f, "b");
+	if (!sc || !a)
+		return sb_error_set(err, SB_EINVAL, "scores frame without 'score' or 'a'");
+	if (sc->n_dims == 2) {
+		const float *x = sc->data;
+		for (size_t i = 0; i < sc->shape[0]; i++)
+			for (size_t j = 0; j < sc->shape[1]; j++)
+				fprintf(o->fp, "%.6f%c", (double)x[i * sc->shape[1] + j],
+					j + 1 < sc->shape[1] ? '\t' : '\n');
+	} else if (o->gold) {
+		if (o->n + f->rows > o->cap) {
+			size_t cap = (o->n + f->rows) * 2;
+			double *p = realloc(o->scores, cap * sizeof *p);
+			if (!p)
+				return sb_error_set(err, SB_ENOMEM, "out of memory");
+			o->scores = p;
+			o->cap = cap;
+		}
+		for (size_t i = 0; i < f->rows; i++)
+			o->scores[o->n++] = ((const float *)sc->data)[i];
+	} else {
+		for (size_t i = 0; i < f->rows; i++) {
+			fprintf(o->fp, "%lld\t%lld\t%.6f", (long long)((const int64_t *)a->data)[i],
+				b ? (long long)((const int64_t *)b->data)[i] : -1LL,
+				(double)((const float *)sc->data)[i]);
+			if (f->has_text)
+				fprintf(o->fp, "\t%s", f->text[i].p);
+			fputc('\n', o->fp);
+		}
+	}
+	if (ferror(o->fp)) {
+		if (errno == EPIPE)
+			return SB_EPIPE;
+		return sb_error_sys(err, SB_EIO, errno, "write");
+	}
+	return SB_OK;
+}
+
+/* Reads column col (1-based) of every line of a TSV file as numbers. */
+static int read_gold(const char *path, int col, double **out, size_t *n_out,
+		     struct sb_error *err)
+{
+	FILE *fp = fopen(path, "r");
+	char *line = NULL;
+	size_t cap = 0, n = 0, lineno = 0, alloc = 0;
+	double *v = NULL;
+	ssize_t len;
+	int rc = SB_OK;
+
+	if (!fp)
+		return sb_error_sys(err, SB_EIO, errno, "%s", path);
+	while ((len = getline(&line, &cap, fp)) >= 0) {
+		char *p = line, *end;
+		lineno++;
+		for (int c = 1; c < col && p; c++) {
+			p = strchr(p, '\t');
+			if (p)
+				p++;
+		}
+		if (!p) {
+			rc = sb_error_set(err, SB_EFORMAT, "%s: line %zu: no column %d", path, lineno,
+					  col);
+			break;
+		}
+		if (n == alloc) {
+			double *q;
+			alloc = alloc ? alloc * 2 : 1024;
+			q = realloc(v, alloc * sizeof *q);
+			if (!q) {
+				rc = sb_error_set(err, SB_ENOMEM, "out of memory");
+				break;
+			}
+			v = q;
+		}
+		errno = 0;
+		v[n] = strtod(p, &end);
+		if (end == p || (*end != '\t' && *end != '\n' && *end != '\r' && *end != '\0')) {
+			rc = sb_error_set(err, SB_EFORMAT, "%s: line %zu: column %d is not a number",
+					  path, lineno, col);
+			break;
+		}
+		n++;
+	}
+	free(line);
+	fclose(fp);
+	if (rc) {
+		free(v);
+		return rc;
+	}
+	*out = v;
+	*n_out = n;
+	return SB_OK;
+}
+
+/* ---- the stage, wrapped to read its zero-vector count before it is closed ---- */
+
+static uint64_t zero_rows;
+
+static void wrapped_close(void *state)
+{
+	zero_rows = sb_cosine_zero_rows(state);
+	sb_stage_cosine.close(state);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		SB_CMD_LONGOPTS,
+		{ "pairs", no_argument, NULL, OPT_PAIRS },
+		{ "first", no_argument, NULL, OPT_FIRST },
+		{ "all", no_argument, NULL, OPT_ALL },
+		{ "matrix", no_argument, NULL, OPT_MATRIX },
+		{ "corpus", required_argument, NULL, OPT_CORPUS },
+		{ "top-k", required_argument, NULL, 'k' },
+		{ "metric", required_argument, NULL, OPT_METRIC },
+		{ "allow-mixed", no_argument, NULL, OPT_ALLOW_MIXED },
+		{ "frames", no_argument, NULL, OPT_FRAMES },
+		{ "gold", required_argument, NULL, OPT_GOLD },
+		{ "gold-column", required_argument, NULL, OPT_GOLD_COLUMN },
+		{ "query-batch", required_argument, NULL, OPT_QUERY_BATCH },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *mode = NULL, *gold = NULL, *metric = "cosine";
+	int opt, rc, frames = 0, gold_col = 5, n_modes = 0;
+	struct sb_stage stage = sb_stage_cosine;
+	struct tsv out = { 0 };
+	struct sb_emit sink;
+	struct sb_error err;
+	struct sb_cmd c;
+	enum sb_metric m;
+
+	sb_cmd_init(&c, argv[0]);
+	while ((opt = getopt_long(argc, argv, SB_CMD_SHORTOPTS "k:", longopts, NULL)) != -1) {
+		rc = sb_cmd_option(&c, opt, optarg);
+		if (rc < 0)
+			return 2;
+		if (rc)
+			continue;
+		switch (opt) {
+		case 'h':
+			usage(stdout, c.prog);
+			return 0;
+		case OPT_PAIRS: mode = "pairs"; n_modes++; break;
+		case OPT_FIRST: mode = "first"; n_modes++; break;
+		case OPT_ALL: mode = "all"; n_modes++; break;
+		case OPT_MATRIX: mode = "matrix"; n_modes++; break;
+		case OPT_CORPUS:
+			mode = "corpus";
+			n_modes++;
+			sb_cmd_kv(&c, "corpus", optarg);
+			break;
+		case 'k':
+			sb_cmd_kv(&c, "top_k", optarg);
+			break;
+		case OPT_METRIC:
+			metric = optarg;
+			sb_cmd_kv(&c, "metric", optarg);
+			break;
+		case OPT_ALLOW_MIXED:
+			sb_cmd_kv(&c, "allow_mixed", "1");
+			break;
+		case OPT_FRAMES:
+			frames = 1;
+			break;
+		case OPT_GOLD:
+			gold = optarg;
+			break;
+		case OPT_GOLD_COLUMN:
+			gold_col = atoi(optarg);
+			if (gold_col < 1) {
+				fprintf(stderr, "%s: --gold-column: expected a column number >= 1\n",
+					c.prog);
+				return 2;
+			}
+			break;
+		case OPT_QUERY_BATCH:
+			sb_cmd_kv(&c, "query_batch", optarg);
+			break;
+		default:
+			usage(stderr, c.prog);
+			return 2;
+		}
+	}
+	if (optind != argc || n_modes > 1) {
+		if (n_modes > 1)
+			fprintf(stderr, "%s: choose one of --first, --pairs, --all, --matrix, "
+				"--corpus\n", c.prog);
+		usage(stderr, c.prog);
+		return 2;
+	}
+	if (sb_metric_parse(metric, &m, &err) != SB_OK) {
+		fprintf(stderr, "%s: --metric: %s\n", c.prog, err.msg);
+		return 2;
+	}
+	if (gold && (!mode || strcmp(mode, "pairs") != 0 || frames)) {
+		fprintf(stderr, "%s: --gold needs --pairs and TSV output\n", c.prog);
+		return 2;
+	}
+	if (mode)
+		sb_cmd_kv(&c, "mode", mode);
+	if (!frames) {
+		/* TSV: the runner hands us the scores frames instead of writing them. */
+		out.fp = stdout;
+		if (c.ro.output && strcmp(c.ro.output, "-") != 0) {
+			out.fp = fopen(c.ro.output, "w");
+			if (!out.fp) {
+				fprintf(stderr, "%s: %s: %s\n", c.prog, c.ro.output, strerror(errno));
+				return 1;
+			}
+		}
+		out.gold = gold != NULL;
+		sink.frame = tsv_frame;
+		sink.ctx = &out;
+		c.ro.sink = &sink;
+	}
+	stage.close = wrapped_close;
+	rc = sb_cmd_run(&c, &stage);
+	if (zero_rows)
+		fprintf(stderr, "%s: warning: %llu zero vectors: their cosine with anything is 0 "
+			"by definition\n", c.prog, (unsigned long long)zero_rows);
+	if (!frames) {
+		if ((fflush(out.fp) != 0 || ferror(out.fp)) && rc == 0 && errno != EPIPE) {
+			fprintf(stderr, "%s: write: %s\n", c.prog, strerror(errno));
+			rc = 1;
+		}
+		if (out.fp != stdout)
+			fclose(out.fp);
+	}
+	if (rc == 0 && gold) {
+		double *g = NULL, rho;
+		size_t n = 0;
+
+		rc = read_gold(gold, gold_col, &g, &n, &err);
+		if (!rc && n != out.n)
+			rc = sb_error_set(&err, SB_EMISMATCH, "%s: %zu gold scores, %zu pairs scored",
+					  gold, n, out.n);
+		if (!rc)
+			rc = sb_sim_spearman(g, out.scores, n, &rho, &err);
+		free(g);
+		if (rc) {
+			sb_cmd_error(&c, &err);
+			rc = 1;
+		} else {
+			printf("spearman\t%.6f\tpairs\t%zu\tmetric\t%s\n", rho, n, metric);
+		}
+	}
+	free(out.scores);
+	return rc;
+}

@@ -1,0 +1,967 @@
+/*
+ * cosine.c - the cosine stage: `embeddings` frames in, `scores` frames out.
+ *
+ * Options (key=value):
+ *   mode=first|pairs|all|matrix|corpus
+ *       first   the first row against every other row (default; streams)
+ *       pairs   rows 2k and 2k+1, one score per pair (streams; the STS shape)
+ *       all     every pair i < j, or with top_k the k best j != i for every row i
+ *               (paraphrase mining; holds all rows)
+ *       matrix  the full N x N matrix (holds all rows)
+ *       corpus  the top_k best rows of corpus=FILE for every input row (semantic search;
+ *               the corpus is streamed from the file once per batch of queries)
+ *   metric=cosine|dot|euclidean|manhattan|hamming
+ *   top_k=K            (corpus: default 10)
+ *   corpus=FILE        an embeddings frame stream saved earlier (sb-pool -o FILE)
+ *   query_batch=N      corpus mode: input rows scored per pass over the corpus (1024)
+ *   allow_mixed=1      compare embeddings whose meta names different models or poolings
+ *
+ * A scores frame holds `score` float32 [n] with `a` and `b` int64 [n], the row indices
+ * (b indexes the corpus in corpus mode); in matrix mode `score` is [n, N] and `a` [n].
+ * When the embeddings carry texts, each scores row's text is the two texts joined by a
+ * tab (tabs inside them become spaces); matrix rows carry their row's text.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "cosine.h"
+#include "frame.h"
+#include "similarity.h"
+#include "stage.h"
+#include "transport.h"
+
+enum mode { MODE_FIRST, MODE_PAIRS, MODE_ALL, MODE_MATRIX, MODE_CORPUS };
+
+#define OUT_CHUNK 4096          /* scores rows per output frame */
+
+/* What the meta of an embeddings stream says it is, kept to refuse mixing. */
+struct ident {
+	int set;
+	char model[256];
+	char pooling[96];
+	char precision[16];
+	enum sb_dtype dtype;
+	size_t width;           /* tensor columns: floats, or bytes when packed binary */
+};
+
+/* Rows kept in memory: working representation (floats, or bytes for hamming). */
+struct store {
+	struct sb_buf data;     /* n * row_bytes */
+	double *norm;           /* [cap] */
+	char **text;            /* [cap], NULL when absent */
+	uint64_t *index;        /* [cap] global row index */
+	size_t n, cap;
+};
+
+struct outbuf {
+	float *score;
+	int64_t *a, *b;
+	char **text;
+	size_t n;
+	int has_text;
+};
+
+struct cosine {
+	enum mode mode;
+	enum sb_metric metric;
+	size_t top_k;
+	int allow_mixed;
+	char *corpus_path;
+	size_t query_batch;
+
+	struct ident id;                /* of the input stream */
+	size_t row_bytes;               /* working representation */
+	uint64_t rows_seen;
+	uint64_t zero_rows;
+	int in_text;                    /* input frames carry texts */
+
+	struct store st;                /* first row, pending pair, all rows or query batch */
+	struct sb_buf conv;             /* one frame converted to the working representation */
+	struct sb_topk *heaps;          /* [query_batch] in corpus mode */
+
+	struct outbuf ob;
+	struct sb_frame out;
+	uint64_t out_rows;
+	const struct sb_frame *meta_src;        /* meta copied into scores frames */
+	struct sb_frame meta_keep;      /* meta of the first input frame */
+};
+
+uint64_t sb_cosine_zero_rows(const void *state)
+{
+	const struct cosine *s = state;
+
+	return s ? s->zero_rows : 0;
+}
+
+/* ---- options ---- */
+
+static int parse_size(const char *key, const char *v, size_t *out, struct sb_error *err)
+{
+	char *end;
+	unsigned long long x;
+
+	if (v[0] < '0' || v[0] > '9')
+		return sb_error_set(err, SB_EINVAL, "%s: expected a number, got '%s'", key, v);
+	x = strtoull(v, &end, 10);
+	if (*end || x == 0 || x > ((size_t)1 << 32))
+		return sb_error_set(err, SB_EINVAL, "%s: invalid count '%s'", key, v);
+	*out = (size_t)x;
+	return SB_OK;
+}
+
+static void store_destroy(struct store *st)
+{
+	for (size_t i = 0; i < st->n; i++)
+		free(st->text[i]);
+	sb_buf_destroy(&st->data);
+	free(st->norm);
+	free(st->text);
+	free(st->index);
+	memset(st, 0, sizeof *st);
+}
+
+static void store_clear(struct store *st)
+{
+	for (size_t i = 0; i < st->n; i++) {
+		free(st->text[i]);
+		st->text[i] = NULL;
+	}
+	st->n = 0;
+	sb_buf_clear(&st->data);
+}
+
+static void outbuf_clear(struct outbuf *ob)
+{
+	if (ob->text)
+		for (size_t i = 0; i < ob->n; i++) {
+			free(ob->text[i]);
+			ob->text[i] = NULL;
+		}
+	ob->n = 0;
+}
+
+static void cosine_close(void *state)
+{
+	struct cosine *s = state;
+
+	if (!s)
+		return;
+	store_destroy(&s->st);
+	sb_buf_destroy(&s->conv);
+	if (s->heaps)
+		for (size_t i = 0; i < s->query_batch; i++)
+			sb_topk_destroy(&s->heaps[i]);
+	free(s->heaps);
+	outbuf_clear(&s->ob);
+	free(s->ob.score);
+	free(s->ob.a);
+	free(s->ob.b);
+	free(s->ob.text);
+	sb_frame_destroy(&s->out);
+	sb_frame_destroy(&s->meta_keep);
+	free(s->corpus_path);
+	free(s);
+}
+
+static int cosine_open(void **state, const struct sb_kv *opts, size_t n_opts,
+		       struct sb_error *err)
+{
+	static const char *const known[] = { "mode", "metric", "top_k", "corpus", "query_batch",
+					     "allow_mixed" };
+	static const char *const modes[] = { "first", "pairs", "all", "matrix", "corpus" };
+	struct cosine *s;
+	const char *v;
+	int rc = SB_OK;
+
+	*state = NULL;
+	for (size_t i = 0; i < n_opts; i++) {
+		size_t k = 0;
+		while (k < sizeof known / sizeof known[0] && strcmp(opts[i].key, known[k]) != 0)
+			k++;
+		if (k == sizeof known / sizeof known[0])
+			return sb_error_set(err, SB_EINVAL, "cosine: unknown option '%s'", opts[i].key);
+	}
+	s = calloc(1, sizeof *s);
+	if (!s)
+		return sb_error_set(err, SB_ENOMEM, "cosine: out of memory");
+	sb_frame_init(&s->out);
+	sb_frame_init(&s->meta_keep);
+	s->query_batch = 1024;
+	v = sb_kv_get(opts, n_opts, "mode");
+	if (v) {
+		size_t k = 0;
+		while (k < 5 && strcmp(v, modes[k]) != 0)
+			k++;
+		if (k == 5) {
+			rc = sb_error_set(err, SB_EINVAL, "mode: unknown mode '%s' (first, pairs, all, "
+					  "matrix, corpus)", v);
+			goto fail;
+		}
+		s->mode = (enum mode)k;
+	}
+	v = sb_kv_get(opts, n_opts, "metric");
+	if (v && (rc = sb_metric_parse(v, &s->metric, err)))
+		goto fail;
+	v = sb_kv_get(opts, n_opts, "top_k");
+	if (v && (rc = parse_size("top_k", v, &s->top_k, err)))
+		goto fail;
+	v = sb_kv_get(opts, n_opts, "query_batch");
+	if (v && (rc = parse_size("query_batch", v, &s->query_batch, err)))
+		goto fail;
+	v = sb_kv_get(opts, n_opts, "allow_mixed");
+	s->allow_mixed = v && strcmp(v, "0") != 0;
+	v = sb_kv_get(opts, n_opts, "corpus");
+	if (v) {
+		if (s->mode != MODE_CORPUS && sb_kv_get(opts, n_opts, "mode")) {
+			rc = sb_error_set(err, SB_EINVAL, "corpus: only with mode corpus");
+			goto fail;
+		}
+		s->mode = MODE_CORPUS;
+		s->corpus_path = strdup(v);
+		if (!s->corpus_path) {
+			rc = sb_error_set(err, SB_ENOMEM, "cosine: out of memory");
+			goto fail;
+		}
+	}
+	if (s->mode == MODE_CORPUS) {
+		if (!s->corpus_path) {
+			rc = sb_error_set(err, SB_EINVAL, "mode corpus needs corpus=FILE");
+			goto fail;
+		}
+		if (!s->top_k)
+			s->top_k = 10;
+		s->heaps = calloc(s->query_batch, sizeof *s->heaps);
+		if (!s->heaps) {
+			rc = sb_error_set(err, SB_ENOMEM, "cosine: out of memory");
+			goto fail;
+		}
+		for (size_t i = 0; i < s->query_batch && !rc; i++)
+			rc = sb_topk_init(&s->heaps[i], s->top_k, err);
+		if (rc)
+			goto fail;
+	} else if (s->top_k && s->mode != MODE_ALL) {
+		rc = sb_error_set(err, SB_EINVAL, "top_k: only with mode all or corpus");
+		goto fail;
+	}
+	*state = s;
+	return SB_OK;
+fail:
+	cosine_close(s);
+	return rc;
+}
+
+/* ---- identity of a stream ---- */
+
+static void meta_copy_str(const struct sb_frame *f, const char *key, char *dst, size_t size)
+{
+	const struct sb_meta *m = sb_frame_meta_get(f, key);
+
+	dst[0] = '\0';
+	if (m && m->type == SB_META_STR)
+		snprintf(dst, size, "%s", m->v.s.p);
+}
+
+/* Reads the identity of an embeddings frame: meta and the tensor's dtype and width. */
+static int frame_ident(const struct sb_frame *f, struct ident *id, struct sb_tensor **t,
+		       struct sb_error *err)
+{
+	struct sb_tensor *e;
+
+	if (f->kind != SB_KIND_EMBEDDINGS)
+		return sb_error_set(err, SB_EFORMAT, "expected an embeddings frame, got %s",
+				    sb_kind_name(f->kind));
+	e = sb_frame_tensor(f, "sentence_embedding");
+	if (!e)
+		return sb_error_set(err, SB_EFORMAT, "embeddings frame: no tensor "
+				    "'sentence_embedding'");
+	if (e->n_dims != 2 || e->shape[0] != f->rows || e->shape[1] == 0) {
+		char b[96];
+		return sb_error_set(err, SB_EFORMAT, "tensor 'sentence_embedding': shape %s, "
+				    "expected [%llu, D]", sb_shape_str(e->n_dims, e->shape, b,
+				    sizeof b), (unsigned long long)f->rows);
+	}
+	if (e->dtype != SB_DTYPE_F32 && e->dtype != SB_DTYPE_I8 && e->dtype != SB_DTYPE_U8)
+		return sb_error_set(err, SB_EUNSUPPORTED, "tensor 'sentence_embedding': dtype %s "
+				    "(float32, int8 or uint8 expected)", sb_dtype_name(e->dtype));
+	memset(id, 0, sizeof *id);
+	id->set = 1;
+	meta_copy_str(f, "model_fingerprint", id->model, sizeof id->model);
+	if (!id->model[0])
+		meta_copy_str(f, "model", id->model, sizeof id->model);
+	meta_copy_str(f, "pooling", id->pooling, sizeof id->pooling);
+	meta_copy_str(f, "precision", id->precision, sizeof id->precision);
+	id->dtype = e->dtype;
+	id->width = e->shape[1];
+	*t = e;
+	return SB_OK;
+}
+
+/* Refuses to compare rows of another model, pooling, precision or width. */
+static int ident_check(const struct cosine *s, const struct ident *want, const struct ident *got,
+		       const char *what, struct sb_error *err)
+{
+	if (got->width != want->width || got->dtype != want->dtype)
+		return sb_error_set(err, SB_EMISMATCH, "%s: embeddings of %zu x %s, earlier rows "
+				    "%zu x %s: dimension mismatch", what, got->width,
+				    sb_dtype_name(got->dtype), want->width,
+				    sb_dtype_name(want->dtype));
+	if (strcmp(got->precision, want->precision) != 0)
+		return sb_error_set(err, SB_EMISMATCH, "%s: precision '%s', earlier rows '%s'", what,
+				    got->precision, want->precision);
+	if (s->allow_mixed)
+		return SB_OK;
+	/* Missing meta on one side proves nothing either way: only differing values refuse. */
+	if (got->model[0] && want->model[0] && strcmp(got->model, want->model) != 0)
+		return sb_error_set(err, SB_EMISMATCH, "%s: embeddings of model '%s', earlier rows "
+				    "of '%s': scores across models are meaningless "
+				    "(allow_mixed=1 / --allow-mixed to compare anyway)", what,
+				    got->model, want->model);
+	if (got->pooling[0] && want->pooling[0] && strcmp(got->pooling, want->pooling) != 0)
+		return sb_error_set(err, SB_EMISMATCH, "%s: embeddings pooled with '%s', earlier "
+				    "rows with '%s' (allow_mixed=1 / --allow-mixed to compare anyway)",
+				    what, got->pooling, want->pooling);
+	return SB_OK;
+}
+
+static int packed_binary(const struct ident *id)
+{
+	return !strcmp(id->precision, "binary") || !strcmp(id->precision, "ubinary");
+}
+
+/* Decides the working representation on the first frame. */
+static int first_ident(struct cosine *s, const struct ident *id, struct sb_error *err)
+{
+	int packed = packed_binary(id);
+
+	if (s->metric == SB_METRIC_HAMMING) {
+		if (id->dtype == SB_DTYPE_F32)
+			return sb_error_set(err, SB_EINVAL, "metric hamming compares packed binary "
+					    "embeddings (sb-pool --precision binary or ubinary); "
+					    "these are float32");
+		s->row_bytes = id->width;
+	} else {
+		if (packed)
+			return sb_error_set(err, SB_EINVAL, "embeddings are packed bits (precision "
+					    "%s): only metric hamming compares them", id->precision);
+		if (sb_size_mul(id->width, sizeof(float), &s->row_bytes) < 0)
+			return sb_error_set(err, SB_ELIMIT, "embedding width %zu too large",
+					    id->width);
+	}
+	s->id = *id;
+	return SB_OK;
+}
+
+/*
+ * Returns the rows of tensor e in the working representation: the data itself, or
+ * int8/uint8 values converted to floats in s->conv.  Checks float rows are finite.
+ */
+static int working_rows(struct cosine *s, const struct sb_tensor *e, uint64_t first_row,
+			const char *where, const unsigned char **out, struct sb_error *err)
+{
+	size_t rows = e->shape[0], w = e->shape[1], n;
+
+	if (s->metric == SB_METRIC_HAMMING || e->dtype == SB_DTYPE_F32) {
+		*out = e->data;
+	} else {
+		float *f;
+		if (sb_size_mul(rows, s->row_bytes, &n) < 0)
+			return sb_error_set(err, SB_ELIMIT, "frame too large");
+		int rc;
+
+		sb_buf_clear(&s->conv);
+		rc = sb_buf_reserve(&s->conv, n, err);
+		if (rc)
+			return rc;
+		f = (float *)(void *)s->conv.data;
+		for (size_t i = 0; i < rows * w; i++)
+			f[i] = e->dtype == SB_DTYPE_I8 ? (float)((const int8_t *)e->data)[i]
+			       : (float)((const uint8_t *)e->data)[i];
+		*out = s->conv.data;
+	}
+	if (s->metric != SB_METRIC_HAMMING)
+		for (size_t r = 0; r < rows; r++) {
+			const float *x = (const float *)(const void *)(*out + r * s->row_bytes);
+			size_t bad;
+			if (!sb_sim_finite(x, w, &bad))
+				return sb_error_set(err, SB_EFORMAT, "%srow %llu: embedding has %s at "
+						    "dimension %zu", where,
+						    (unsigned long long)(first_row + r),
+						    x[bad] != x[bad] ? "NaN" : "Inf", bad);
+		}
+	return SB_OK;
+}
+
+static double row_norm(struct cosine *s, const unsigned char *row)
+{
+	double n;
+
+	if (s->metric != SB_METRIC_COSINE)
+		return 0;
+	n = sb_sim_norm((const float *)(const void *)row, s->id.width);
+	if (n <= SB_SIM_EPS)
+		s->zero_rows++;
+	return n;
+}
+
+static double score(const struct cosine *s, const unsigned char *a, double na,
+		    const unsigned char *b, double nb)
+{
+	return sb_sim_score(s->metric, a, b, s->id.width, na, nb);
+}
+
+/* ---- stored rows ---- */
+
+static int store_add(struct store *st, const unsigned char *row, size_t row_bytes, double norm,
+		     const struct sb_text *text, uint64_t index, struct sb_error *err)
+{
+	int rc;
+
+	if (st->n == st->cap) {
+		size_t cap = st->cap ? st->cap * 2 : 64;
+		double *nn = realloc(st->norm, cap * sizeof *nn);
+		char **tt;
+		uint64_t *ii;
+
+		if (nn)
+			st->norm = nn;
+		tt = nn ? realloc(st->text, cap * sizeof *tt) : NULL;
+		if (tt)
+			st->text = tt;
+		ii = tt ? realloc(st->index, cap * sizeof *ii) : NULL;
+		if (!ii)
+			return sb_error_set(err, SB_ENOMEM, "cannot hold %zu rows", cap);
+		st->index = ii;
+		st->cap = cap;
+	}
+	rc = sb_buf_append(&st->data, row, row_bytes, err);
+	if (rc)
+		return rc;
+	st->text[st->n] = NULL;
+	if (text) {
+		st->text[st->n] = malloc(text->n + 1);
+		if (!st->text[st->n])
+			return sb_error_set(err, SB_ENOMEM, "cannot copy a text of %zu bytes",
+					    text->n);
+		memcpy(st->text[st->n], text->p, text->n + 1);
+	}
+	st->norm[st->n] = norm;
+	st->index[st->n] = index;
+	st->n++;
+	return SB_OK;
+}
+
+static const unsigned char *store_row(const struct cosine *s, size_t i)
+{
+	return s->st.data.data + i * s->row_bytes;
+}
+
+/* ---- output ---- */
+
+static int emit_scores(struct cosine *s, struct sb_emit *emit, struct sb_error *err)
+{
+	struct sb_tensor *t;
+	size_t n = s->ob.n;
+	int rc;
+
+	if (n == 0)
+		return SB_OK;
+	sb_frame_reset(&s->out);
+	s->out.kind = SB_KIND_SCORES;
+	s->out.seq = s->out_rows;
+	s->out.rows = n;
+	rc = sb_frame_tensor_resize(&s->out, "score", SB_DTYPE_F32, 1, &n, &t, err);
+	if (!rc)
+		memcpy(t->data, s->ob.score, n * sizeof(float));
+	if (!rc)
+		rc = sb_frame_tensor_resize(&s->out, "a", SB_DTYPE_I64, 1, &n, &t, err);
+	if (!rc)
+		memcpy(t->data, s->ob.a, n * sizeof(int64_t));
+	if (!rc)
+		rc = sb_frame_tensor_resize(&s->out, "b", SB_DTYPE_I64, 1, &n, &t, err);
+	if (!rc)
+		memcpy(t->data, s->ob.b, n * sizeof(int64_t));
+	if (!rc && s->ob.has_text) {
+		rc = sb_frame_text_alloc(&s->out, n, err);
+		for (size_t i = 0; !rc && i < n; i++)
+			rc = sb_frame_text_set(&s->out, i, s->ob.text[i], strlen(s->ob.text[i]), err);
+	}
+	if (!rc)
+		rc = sb_frame_meta_copy(&s->out, &s->meta_keep, err);
+	if (!rc)
+		rc = sb_frame_meta_str(&s->out, "metric", sb_metric_name(s->metric), err);
+	if (!rc)
+		rc = sb_emit_frame(emit, &s->out, err);
+	s->out_rows += n;
+	outbuf_clear(&s->ob);
+	return rc;
+}
+
+/* Copies t into dst with tabs and line breaks as spaces, so "a\tb" stays two fields. */
+static size_t put_text(char *dst, const char *t)
+{
+	size_t n = 0;
+
+	for (; t && *t; t++)
+		dst[n++] = (*t == '\t' || *t == '\n' || *t == '\r') ? ' ' : *t;
+	return n;
+}
+
+static int add_score(struct cosine *s, struct sb_emit *emit, uint64_t a, uint64_t b, double sc,
+		     const char *ta, const char *tb, struct sb_error *err)
+{
+	struct outbuf *ob = &s->ob;
+	size_t i;
+
+	if (!ob->score) {
+		ob->score = malloc(OUT_CHUNK * sizeof *ob->score);
+		ob->a = malloc(OUT_CHUNK * sizeof *ob->a);
+		ob->b = malloc(OUT_CHUNK * sizeof *ob->b);
+		ob->text = calloc(OUT_CHUNK, sizeof *ob->text);
+		if (!ob->score || !ob->a || !ob->b || !ob->text)
+			return sb_error_set(err, SB_ENOMEM, "cosine: out of memory");
+	}
+	i = ob->n;
+	ob->score[i] = (float)sc;
+	ob->a[i] = (int64_t)a;
+	ob->b[i] = (int64_t)b;
+	if (ta || tb) {
+		size_t la = ta ? strlen(ta) : 0, lb = tb ? strlen(tb) : 0, k;
+		char *p = malloc(la + lb + 2);
+		if (!p)
+			return sb_error_set(err, SB_ENOMEM, "cosine: out of memory");
+		k = put_text(p, ta);
+		p[k++] = '\t';
+		k += put_text(p + k, tb);
+		p[k] = '\0';
+		ob->text[i] = p;
+		ob->has_text = 1;
+	} else if (ob->has_text) {
+		ob->text[i] = calloc(1, 2);
+		if (!ob->text[i])
+			return sb_error_set(err, SB_ENOMEM, "cosine: out of memory");
+		ob->text[i][0] = '\t';
+	}
+	ob->n++;
+	if (ob->n == OUT_CHUNK)
+		return emit_scores(s, emit, err);
+	return SB_OK;
+}
+
+/* ---- processing ---- */
+
+static int scan_corpus(struct cosine *s, struct sb_emit *emit, struct sb_error *err);
+
+static const char *text_of(const struct sb_frame *f, size_t r)
+{
+	return f->has_text ? f->text[r].p : NULL;
+}
+
+static int cosine_process(void *state, const struct sb_frame *in, struct sb_emit *emit,
+			  struct sb_error *err)
+{
+	struct cosine *s = state;
+	struct sb_tensor *e;
+	struct ident id;
+	const unsigned char *rows;
+	int rc;
+
+	rc = frame_ident(in, &id, &e, err);
+	if (rc)
+		return rc;
+	if (!s->id.set) {
+		rc = first_ident(s, &id, err);
+		if (!rc)
+			rc = sb_frame_meta_copy(&s->meta_keep, in, err);
+		if (rc)
+			return rc;
+	} else {
+		char what[64];
+		snprintf(what, sizeof what, "row %llu", (unsigned long long)in->seq);
+		rc = ident_check(s, &s->id, &id, what, err);
+		if (rc)
+			return rc;
+	}
+	if (in->has_text)
+		s->in_text = 1;
+	rc = working_rows(s, e, in->seq, "", &rows, err);
+	if (rc)
+		return rc;
+	for (size_t r = 0; r < in->rows; r++) {
+		const unsigned char *x = rows + r * s->row_bytes;
+		uint64_t idx = in->seq + r;
+		double nx = row_norm(s, x);
+		const struct sb_text *tx = in->has_text ? &in->text[r] : NULL;
+
+		switch (s->mode) {
+		case MODE_FIRST:
+			if (s->st.n == 0) {
+				rc = store_add(&s->st, x, s->row_bytes, nx, tx, idx, err);
+				break;
+			}
+			rc = add_score(s, emit, s->st.index[0], idx,
+				       score(s, store_row(s, 0), s->st.norm[0], x, nx),
+				       s->st.text[0], text_of(in, r), err);
+			break;
+		case MODE_PAIRS:
+			if (s->st.n == 0) {
+				rc = store_add(&s->st, x, s->row_bytes, nx, tx, idx, err);
+				break;
+			}
+			rc = add_score(s, emit, s->st.index[0], idx,
+				       score(s, store_row(s, 0), s->st.norm[0], x, nx),
+				       s->st.text[0], text_of(in, r), err);
+			store_clear(&s->st);
+			break;
+		case MODE_ALL:
+		case MODE_MATRIX:
+			rc = store_add(&s->st, x, s->row_bytes, nx, tx, idx, err);
+			break;
+		case MODE_CORPUS:
+			rc = store_add(&s->st, x, s->row_bytes, nx, tx, idx, err);
+			if (!rc && s->st.n == s->query_batch)
+				rc = scan_corpus(s, emit, err);
+			break;
+		}
+		if (rc)
+			return rc;
+	}
+	s->rows_seen += in->rows;
+	if (s->mode == MODE_FIRST || s->mode == MODE_PAIRS)
+		return emit_scores(s, emit, err);
+	return SB_OK;
+}
+
+/* ---- corpus mode ---- */
+
+struct corpus {
+	struct cosine *s;
+	struct sb_transport *t;
+	struct sb_frame f;
+	uint64_t rows;                  /* rows read so far */
+	unsigned long long frames;
+};
+
+/*
+ * Reads the next corpus frame into c->f.  Returns SB_OK with a frame, SB_EOF at its end
+ * frame, or an error naming the corpus file (a file without end frame was cut).
+ */
+static int corpus_next(struct corpus *c, struct sb_error *err)
+{
+	const unsigned char *msg;
+	size_t len;
+	int rc;
+
+	rc = sb_transport_recv(c->t, &msg, &len, err);
+	if (rc == SB_EOF)
+		return sb_error_set(err, SB_ETRUNCATED, "corpus %s: ended after %llu rows "
+				    "without an end frame: the file was cut", c->s->corpus_path,
+				    (unsigned long long)c->rows);
+	if (rc)
+		return sb_error_prefix(err, "corpus %s: ", c->s->corpus_path);
+	c->frames++;
+	rc = sb_frame_decode(msg, len, &c->f, err);
+	if (rc)
+		return sb_error_prefix(err, "corpus %s: frame %llu: ", c->s->corpus_path, c->frames);
+	if (c->f.kind == SB_KIND_END) {
+		if (c->f.rows_total != c->rows)
+			return sb_error_set(err, SB_EFORMAT, "corpus %s: end frame counts %llu rows, "
+					    "the file had %llu", c->s->corpus_path,
+					    (unsigned long long)c->f.rows_total,
+					    (unsigned long long)c->rows);
+		return SB_EOF;
+	}
+	if (c->f.seq != c->rows)
+		return sb_error_set(err, SB_EFORMAT, "corpus %s: frame %llu: seq %llu, expected %llu",
+				    c->s->corpus_path, c->frames, (unsigned long long)c->f.seq,
+				    (unsigned long long)c->rows);
+	c->rows += c->f.rows;
+	return SB_OK;
+}
+
+static int corpus_open(struct corpus *c, struct cosine *s, struct sb_error *err)
+{
+	struct sb_transport_opts to;
+
+	memset(c, 0, sizeof *c);
+	memset(&to, 0, sizeof to);
+	to.timeout_ms = -1;
+	c->s = s;
+	sb_frame_init(&c->f);
+	if (sb_transport_open(&c->t, s->corpus_path, SB_TRANSPORT_READ, &to, err))
+		return sb_error_prefix(err, "corpus: ");
+	return SB_OK;
+}
+
+static void corpus_close(struct corpus *c)
+{
+	sb_frame_destroy(&c->f);
+	sb_transport_close(&c->t);
+}
+
+static int cmp_u64(const void *pa, const void *pb)
+{
+	uint64_t a = *(const uint64_t *)pa, b = *(const uint64_t *)pb;
+
+	return a < b ? -1 : a > b;
+}
+
+/* Second pass: the texts of the corpus rows that made some top-k list. */
+static int corpus_texts(struct cosine *s, uint64_t **idx_out, char ***text_out, size_t *n_out,
+			struct sb_error *err)
+{
+	struct corpus c;
+	uint64_t *idx;
+	char **text;
+	size_t n = 0, m = 0;
+	int rc;
+
+	for (size_t q = 0; q < s->st.n; q++)
+		n += s->heaps[q].n;
+	idx = malloc((n ? n : 1) * sizeof *idx);
+	text = calloc(n ? n : 1, sizeof *text);
+	if (!idx || !text) {
+		free(idx);
+		free(text);
+		return sb_error_set(err, SB_ENOMEM, "cosine: out of memory");
+	}
+	for (size_t q = 0; q < s->st.n; q++)
+		for (size_t i = 0; i < s->heaps[q].n; i++)
+			idx[m++] = s->heaps[q].items[i].index;
+	qsort(idx, n, sizeof *idx, cmp_u64);
+	m = 0;
+	for (size_t i = 0; i < n; i++)          /* unique */
+		if (m == 0 || idx[i] != idx[m - 1])
+			idx[m++] = idx[i];
+	rc = corpus_open(&c, s, err);
+	while (!rc && (rc = corpus_next(&c, err)) == SB_OK) {
+		uint64_t base = c.f.seq;
+		if (!c.f.has_text)
+			continue;
+		for (size_t r = 0; !rc && r < c.f.rows; r++) {
+			uint64_t key = base + r;
+			uint64_t *hit = bsearch(&key, idx, m, sizeof *idx, cmp_u64);
+			if (!hit)
+				continue;
+			text[hit - idx] = strdup(c.f.text[r].p);
+			if (!text[hit - idx])
+				rc = sb_error_set(err, SB_ENOMEM, "cosine: out of memory");
+		}
+	}
+	if (rc == SB_EOF)
+		rc = SB_OK;
+	corpus_close(&c);
+	if (rc) {
+		for (size_t i = 0; i < m; i++)
+			free(text[i]);
+		free(text);
+		free(idx);
+		return rc;
+	}
+	*idx_out = idx;
+	*text_out = text;
+	*n_out = m;
+	return SB_OK;
+}
+
+/* Scores the held query rows against the whole corpus and emits their top-k lists. */
+static int scan_corpus(struct cosine *s, struct sb_emit *emit, struct sb_error *err)
+{
+	struct corpus c;
+	char name[300], where[304];
+	int rc, corpus_text = 0;
+	uint64_t *tidx = NULL;
+	char **texts = NULL;
+	size_t n_texts = 0;
+
+	if (s->st.n == 0)
+		return SB_OK;
+	snprintf(name, sizeof name, "corpus %s", s->corpus_path);
+	snprintf(where, sizeof where, "%s: ", name);
+	for (size_t q = 0; q < s->st.n; q++)
+		sb_topk_clear(&s->heaps[q]);
+	rc = corpus_open(&c, s, err);
+	while (!rc && (rc = corpus_next(&c, err)) == SB_OK) {
+		struct sb_tensor *e;
+		struct ident cid;
+		const unsigned char *rows;
+
+		rc = frame_ident(&c.f, &cid, &e, err);
+		if (rc) {
+			sb_error_prefix(err, "%sframe %llu: ", where, c.frames);
+			break;
+		}
+		rc = ident_check(s, &s->id, &cid, name, err);
+		if (!rc)
+			rc = working_rows(s, e, c.f.seq, where, &rows, err);
+		if (rc)
+			break;
+		if (c.f.has_text)
+			corpus_text = 1;
+		for (size_t r = 0; r < c.f.rows; r++) {
+			const unsigned char *x = rows + r * s->row_bytes;
+			double nx = row_norm(s, x);
+
+			for (size_t q = 0; q < s->st.n; q++)
+				sb_topk_push(&s->heaps[q], score(s, store_row(s, q), s->st.norm[q], x,
+								 nx), c.f.seq + r);
+		}
+	}
+	if (rc == SB_EOF)
+		rc = c.rows ? SB_OK : sb_error_set(err, SB_EINVAL, "corpus %s holds no rows",
+						   s->corpus_path);
+	corpus_close(&c);
+	if (rc)
+		return rc;
+	for (size_t q = 0; q < s->st.n; q++)
+		sb_topk_sort(&s->heaps[q]);
+	if (corpus_text) {
+		rc = corpus_texts(s, &tidx, &texts, &n_texts, err);
+		if (rc)
+			return rc;
+	}
+	for (size_t q = 0; !rc && q < s->st.n; q++)
+		for (size_t i = 0; !rc && i < s->heaps[q].n; i++) {
+			const struct sb_topk_item *it = &s->heaps[q].items[i];
+			const char *ct = NULL;
+
+			if (texts) {
+				uint64_t *hit = bsearch(&it->index, tidx, n_texts, sizeof *tidx,
+							cmp_u64);
+				ct = hit ? texts[hit - tidx] : NULL;
+			}
+			rc = add_score(s, emit, s->st.index[q], it->index, it->score, s->st.text[q],
+				       ct, err);
+		}
+	for (size_t i = 0; i < n_texts; i++)
+		free(texts[i]);
+	free(texts);
+	free(tidx);
+	store_clear(&s->st);
+	return rc;
+}
+
+/* ---- all rows ---- */
+
+static int all_pairs(struct cosine *s, struct sb_emit *emit, struct sb_error *err)
+{
+	struct sb_topk heap;
+	int rc = SB_OK;
+	size_t n = s->st.n;
+
+	if (!s->top_k) {
+		for (size_t i = 0; !rc && i < n; i++)
+			for (size_t j = i + 1; !rc && j < n; j++)
+				rc = add_score(s, emit, s->st.index[i], s->st.index[j],
+					       score(s, store_row(s, i), s->st.norm[i],
+						     store_row(s, j), s->st.norm[j]),
+					       s->st.text[i], s->st.text[j], err);
+		return rc;
+	}
+	rc = sb_topk_init(&heap, s->top_k, err);
+	for (size_t i = 0; !rc && i < n; i++) {
+		sb_topk_clear(&heap);
+		for (size_t j = 0; j < n; j++)
+			if (j != i)
+				sb_topk_push(&heap, score(s, store_row(s, i), s->st.norm[i],
+							  store_row(s, j), s->st.norm[j]), j);
+		sb_topk_sort(&heap);
+		for (size_t k = 0; !rc && k < heap.n; k++) {
+			size_t j = (size_t)heap.items[k].index;
+			rc = add_score(s, emit, s->st.index[i], s->st.index[j], heap.items[k].score,
+				       s->st.text[i], s->st.text[j], err);
+		}
+	}
+	sb_topk_destroy(&heap);
+	return rc;
+}
+
+static int matrix(struct cosine *s, struct sb_emit *emit, struct sb_error *err)
+{
+	size_t n = s->st.n, per = OUT_CHUNK / n ? OUT_CHUNK / n : 1;
+	int rc = SB_OK;
+
+	for (size_t i0 = 0; !rc && i0 < n; i0 += per) {
+		size_t m = n - i0 < per ? n - i0 : per, shape[2] = { m, n };
+		struct sb_tensor *t, *a;
+		float *sc;
+
+		sb_frame_reset(&s->out);
+		s->out.kind = SB_KIND_SCORES;
+		s->out.seq = s->out_rows;
+		s->out.rows = m;
+		rc = sb_frame_tensor_resize(&s->out, "score", SB_DTYPE_F32, 2, shape, &t, err);
+		if (!rc)
+			rc = sb_frame_tensor_resize(&s->out, "a", SB_DTYPE_I64, 1, &m, &a, err);
+		if (rc)
+			break;
+		sc = t->data;
+		for (size_t i = 0; i < m; i++) {
+			((int64_t *)a->data)[i] = (int64_t)s->st.index[i0 + i];
+			for (size_t j = 0; j < n; j++)
+				sc[i * n + j] = (float)score(s, store_row(s, i0 + i),
+							     s->st.norm[i0 + i], store_row(s, j),
+							     s->st.norm[j]);
+		}
+		if (s->in_text) {
+			rc = sb_frame_text_alloc(&s->out, m, err);
+			for (size_t i = 0; !rc && i < m; i++) {
+				const char *tx = s->st.text[i0 + i] ? s->st.text[i0 + i] : "";
+				rc = sb_frame_text_set(&s->out, i, tx, strlen(tx), err);
+			}
+		}
+		if (!rc)
+			rc = sb_frame_meta_copy(&s->out, &s->meta_keep, err);
+		if (!rc)
+			rc = sb_frame_meta_str(&s->out, "metric", sb_metric_name(s->metric), err);
+		if (!rc)
+			rc = sb_emit_frame(emit, &s->out, err);
+		s->out_rows += m;
+	}
+	return rc;
+}
+
+static int cosine_flush(void *state, struct sb_emit *emit, struct sb_error *err)
+{
+	struct cosine *s = state;
+	int rc = SB_OK;
+
+	if (s->rows_seen == 0)
+		return sb_error_set(err, SB_EINVAL, "the input holds no embeddings (empty stream)");
+	switch (s->mode) {
+	case MODE_FIRST:
+		if (s->rows_seen == 1)
+			return sb_error_set(err, SB_EINVAL, "the input holds one row: nothing to "
+					    "compare it with");
+		break;
+	case MODE_PAIRS:
+		if (s->st.n)
+			return sb_error_set(err, SB_EINVAL, "odd number of rows (%llu) with pairs: "
+					    "row %llu has no partner",
+					    (unsigned long long)s->rows_seen,
+					    (unsigned long long)s->st.index[0]);
+		break;
+	case MODE_ALL:
+		rc = all_pairs(s, emit, err);
+		break;
+	case MODE_MATRIX:
+		return matrix(s, emit, err);
+	case MODE_CORPUS:
+		rc = scan_corpus(s, emit, err);
+		break;
+	}
+	if (!rc)
+		rc = emit_scores(s, emit, err);
+	return rc;
+}
+
+const struct sb_stage sb_stage_cosine = {
+	.version = SB_STAGE_VERSION,
+	.name = "cosine",
+	.input = SB_STAGE_IN_FRAMES,
+	.open = cosine_open,
+	.process = cosine_process,
+	.flush = cosine_flush,
+	.close = cosine_close,
+};

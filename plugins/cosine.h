@@ -1,0 +1,21 @@
+/*
+ * cosine.h - the cosine stage (embeddings frames in, scores frames out) and what a
+ * program can ask its state after a run.
+ */
+#ifndef SB_PLUGIN_COSINE_H
+#define SB_PLUGIN_COSINE_H
+
+#include <stdint.h>
+
+#include "stage.h"
+
+extern const struct sb_stage sb_stage_cosine;
+
+/*
+ * Rows (input and corpus, each counted once per scan) that were zero vectors (norm
+ * below 1e-12) while the metric was cosine: their cosine is 0 by definition.  state is
+ * what sb_stage_cosine.open() returned; valid until close.
+ */
+uint64_t sb_cosine_zero_rows(const void *state);
+
+#endif

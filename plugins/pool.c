@@ -1,0 +1,346 @@
+/*
+ * pool.c - the pool stage: `hidden` frames in, `embeddings` frames out.
+ *
+ * Options (key=value):
+ *   model=DIR          read pooling (1_Pooling/config.json) and Normalize from the folder
+ *   pooling=MODES      cls,max,mean,mean_sqrt_len_tokens,weightedmean,lasttoken (overrides)
+ *   normalize=0|1      L2-normalize after truncation (default: the model's Normalize module)
+ *   truncate_dim=N     keep the first N dimensions (Matryoshka), then normalize
+ *   precision=P        float32 (default), int8, uint8, binary, ubinary
+ *   calibration=FILE   per-dimension ranges for int8 / uint8 (sb-pool --calibrate makes it)
+ *   calibrate=FILE     gather ranges over the whole stream and write FILE at the end
+ *                      (output stays float32)
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "frame.h"
+#include "pooling.h"
+#include "similarity.h"
+#include "stage.h"
+
+struct pool {
+	struct sb_pooling p;
+	enum sb_precision precision;
+	struct sb_calibration cal;      /* int8 / uint8 ranges, or the ranges being gathered */
+	int have_cal;
+	char *calibrate_path;           /* write ranges here at the end */
+	size_t dim_in;                  /* token width of the first frame (0: none yet) */
+	size_t width;                   /* pooled width after truncation */
+	char pooling_str[96];
+	float *mask;                    /* [seq] scratch */
+	size_t mask_cap;
+	float *row;                     /* [out_dim] scratch */
+	size_t row_cap;
+	struct sb_frame out;
+};
+
+static int parse_uint(const char *key, const char *v, size_t *out, struct sb_error *err)
+{
+	char *end;
+	unsigned long long x;
+
+	errno = 0;
+	if (!v || v[0] < '0' || v[0] > '9')
+		return sb_error_set(err, SB_EINVAL, "%s: expected a number, got '%s'", key,
+				    v ? v : "");
+	x = strtoull(v, &end, 10);
+	if (errno || *end || x > SIZE_MAX)
+		return sb_error_set(err, SB_EINVAL, "%s: invalid number '%s'", key, v);
+	*out = (size_t)x;
+	return SB_OK;
+}
+
+static int parse_bool(const char *key, const char *v, int *out, struct sb_error *err)
+{
+	if (!strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "yes")) {
+		*out = 1;
+		return SB_OK;
+	}
+	if (!strcmp(v, "0") || !strcmp(v, "false") || !strcmp(v, "no")) {
+		*out = 0;
+		return SB_OK;
+	}
+	return sb_error_set(err, SB_EINVAL, "%s: expected 0 or 1, got '%s'", key, v);
+}
+
+static void pool_close(void *state)
+{
+	struct pool *s = state;
+
+	if (!s)
+		return;
+	sb_calibration_destroy(&s->cal);
+	free(s->calibrate_path);
+	free(s->mask);
+	free(s->row);
+	sb_frame_destroy(&s->out);
+	free(s);
+}
+
+static int pool_open(void **state, const struct sb_kv *opts, size_t n_opts, struct sb_error *err)
+{
+	static const char *const known[] = { "model", "pooling", "normalize", "truncate_dim",
+					     "precision", "calibration", "calibrate" };
+	const char *v, *cal_path;
+	struct pool *s;
+	int rc;
+
+	*state = NULL;
+	for (size_t i = 0; i < n_opts; i++) {
+		size_t k = 0;
+		while (k < sizeof known / sizeof known[0] && strcmp(opts[i].key, known[k]) != 0)
+			k++;
+		if (k == sizeof known / sizeof known[0])
+			return sb_error_set(err, SB_EINVAL, "pool: unknown option '%s'", opts[i].key);
+	}
+	s = calloc(1, sizeof *s);
+	if (!s)
+		return sb_error_set(err, SB_ENOMEM, "pool: out of memory");
+	sb_frame_init(&s->out);
+	s->p.modes = SB_POOL_MEAN;
+	s->p.include_prompt = 1;
+	v = sb_kv_get(opts, n_opts, "model");
+	if (v && v[0]) {
+		rc = sb_pooling_from_model(&s->p, v, err);
+		if (rc)
+			goto fail;
+	}
+	v = sb_kv_get(opts, n_opts, "pooling");
+	if (v) {
+		rc = sb_pooling_parse_modes(v, &s->p.modes, err);
+		if (rc)
+			goto fail;
+	}
+	v = sb_kv_get(opts, n_opts, "normalize");
+	if (v) {
+		rc = parse_bool("normalize", v, &s->p.normalize, err);
+		if (rc)
+			goto fail;
+	}
+	v = sb_kv_get(opts, n_opts, "truncate_dim");
+	if (v) {
+		rc = parse_uint("truncate_dim", v, &s->p.truncate_dim, err);
+		if (rc)
+			goto fail;
+		if (s->p.truncate_dim == 0) {
+			rc = sb_error_set(err, SB_EINVAL, "truncate_dim: must be at least 1");
+			goto fail;
+		}
+	}
+	s->precision = SB_PRECISION_FLOAT32;
+	v = sb_kv_get(opts, n_opts, "precision");
+	if (v) {
+		rc = sb_precision_parse(v, &s->precision, err);
+		if (rc)
+			goto fail;
+	}
+	cal_path = sb_kv_get(opts, n_opts, "calibration");
+	v = sb_kv_get(opts, n_opts, "calibrate");
+	if (v) {
+		if (s->precision != SB_PRECISION_FLOAT32) {
+			rc = sb_error_set(err, SB_EINVAL,
+					  "calibrate: ranges are gathered on float32 output; "
+					  "quantize in a second run with calibration=FILE");
+			goto fail;
+		}
+		s->calibrate_path = strdup(v);
+		if (!s->calibrate_path) {
+			rc = sb_error_set(err, SB_ENOMEM, "pool: out of memory");
+			goto fail;
+		}
+	}
+	if (s->precision == SB_PRECISION_INT8 || s->precision == SB_PRECISION_UINT8) {
+		/* Never per-frame ranges: workers of one stream must quantize identically. */
+		if (!cal_path) {
+			rc = sb_error_set(err, SB_EINVAL,
+					  "precision %s needs calibration ranges (calibration=FILE, "
+					  "made by sb-pool --calibrate)", sb_precision_name(s->precision));
+			goto fail;
+		}
+		rc = sb_calibration_read(&s->cal, cal_path, err);
+		if (rc)
+			goto fail;
+		s->have_cal = 1;
+	} else if (cal_path) {
+		rc = sb_error_set(err, SB_EINVAL, "calibration: only used with precision int8 or uint8");
+		goto fail;
+	}
+	sb_pooling_modes_str(s->p.modes, s->pooling_str, sizeof s->pooling_str);
+	*state = s;
+	return SB_OK;
+fail:
+	pool_close(s);
+	return rc;
+}
+
+static int grow(float **p, size_t *cap, size_t n, struct sb_error *err)
+{
+	float *q;
+
+	if (n <= *cap)
+		return SB_OK;
+	if (n > SIZE_MAX / sizeof **p)
+		return sb_error_set(err, SB_ELIMIT, "pool: %zu floats of scratch", n);
+	q = realloc(*p, n * sizeof **p);
+	if (!q)
+		return sb_error_set(err, SB_ENOMEM, "pool: cannot allocate %zu floats", n);
+	*p = q;
+	*cap = n;
+	return SB_OK;
+}
+
+/* Sets the width on the first frame and checks every later frame against it. */
+static int check_dims(struct pool *s, size_t dim, struct sb_error *err)
+{
+	size_t full;
+	int rc;
+
+	if (s->dim_in) {
+		if (dim != s->dim_in)
+			return sb_error_set(err, SB_EMISMATCH,
+					    "tensor 'last_hidden_state': width %zu, earlier frames %zu",
+					    dim, s->dim_in);
+		return SB_OK;
+	}
+	if (dim == 0)
+		return sb_error_set(err, SB_EFORMAT, "tensor 'last_hidden_state': width 0");
+	full = sb_pooling_out_dim(&s->p, dim);
+	if (s->p.truncate_dim > full)
+		return sb_error_set(err, SB_EINVAL, "truncate_dim %zu exceeds the pooled width %zu",
+				    s->p.truncate_dim, full);
+	s->dim_in = dim;
+	s->width = s->p.truncate_dim ? s->p.truncate_dim : full;
+	if (s->have_cal && s->cal.dim != s->width)
+		return sb_error_set(err, SB_EMISMATCH,
+				    "calibration ranges have %zu dimensions, embeddings %zu",
+				    s->cal.dim, s->width);
+	rc = grow(&s->row, &s->row_cap, full, err);
+	if (rc)
+		return rc;
+	if (s->calibrate_path)
+		return sb_calibration_init(&s->cal, s->width, err);
+	return SB_OK;
+}
+
+static int set_meta(struct pool *s, const struct sb_frame *in, struct sb_error *err)
+{
+	int rc = sb_frame_meta_copy(&s->out, in, err);
+
+	if (!rc)
+		rc = sb_frame_meta_str(&s->out, "pooling", s->pooling_str, err);
+	if (!rc)
+		rc = sb_frame_meta_bool(&s->out, "normalized", s->p.normalize, err);
+	if (!rc)
+		rc = sb_frame_meta_uint(&s->out, "dim", s->width, err);
+	if (!rc)
+		rc = sb_frame_meta_str(&s->out, "precision", sb_precision_name(s->precision), err);
+	return rc;
+}
+
+static int pool_process(void *state, const struct sb_frame *in, struct sb_emit *emit,
+			struct sb_error *err)
+{
+	struct pool *s = state;
+	struct sb_tensor *h, *m, *o;
+	enum sb_dtype odt;
+	size_t rows, seq, dim, shape[2], rb;
+	int rc;
+
+	if (in->kind != SB_KIND_HIDDEN)
+		return sb_error_set(err, SB_EFORMAT, "expected a hidden frame, got %s",
+				    sb_kind_name(in->kind));
+	rc = sb_frame_check_tensor(in, "last_hidden_state", SB_DTYPE_F32, 3, &h, err);
+	if (rc)
+		return rc;
+	m = sb_frame_tensor(in, "attention_mask");
+	if (!m)
+		return sb_error_set(err, SB_EFORMAT, "hidden frame: no tensor 'attention_mask': "
+				    "padded positions cannot be told from real tokens");
+	rows = h->shape[0];
+	seq = h->shape[1];
+	dim = h->shape[2];
+	if ((m->dtype != SB_DTYPE_I64 && m->dtype != SB_DTYPE_I32) || m->n_dims != 2 ||
+	    m->shape[0] != rows || m->shape[1] != seq) {
+		char a[96], b[96];
+		return sb_error_set(err, SB_EFORMAT,
+				    "tensor 'attention_mask': %s %s, expected int64 [%zu, %zu] "
+				    "to match 'last_hidden_state' %s", sb_dtype_name(m->dtype),
+				    sb_shape_str(m->n_dims, m->shape, a, sizeof a), rows, seq,
+				    sb_shape_str(h->n_dims, h->shape, b, sizeof b));
+	}
+	rc = check_dims(s, dim, err);
+	if (!rc)
+		rc = grow(&s->mask, &s->mask_cap, seq ? seq : 1, err);
+	if (rc)
+		return rc;
+
+	sb_frame_reset(&s->out);
+	s->out.kind = SB_KIND_EMBEDDINGS;
+	s->out.seq = in->seq;
+	s->out.rows = rows;
+	odt = s->precision == SB_PRECISION_FLOAT32 ? SB_DTYPE_F32
+	      : s->precision == SB_PRECISION_INT8 || s->precision == SB_PRECISION_BINARY
+	      ? SB_DTYPE_I8 : SB_DTYPE_U8;
+	rb = sb_precision_row_bytes(s->precision, s->width);
+	shape[0] = rows;
+	shape[1] = s->precision == SB_PRECISION_FLOAT32 ? s->width : rb;
+	rc = sb_frame_tensor_resize(&s->out, "sentence_embedding", odt, 2, shape, &o, err);
+	if (rc)
+		return rc;
+	for (size_t r = 0; r < rows; r++) {
+		const float *hr = (const float *)h->data + r * seq * dim;
+		size_t w, bad;
+
+		for (size_t t = 0; t < seq; t++) {
+			int64_t mv = m->dtype == SB_DTYPE_I64
+				? ((const int64_t *)m->data)[r * seq + t]
+				: ((const int32_t *)m->data)[r * seq + t];
+			s->mask[t] = (float)mv;
+		}
+		w = sb_pool_row(&s->p, hr, s->mask, seq, dim, s->row);
+		if (!sb_sim_finite(s->row, w, &bad))
+			return sb_error_set(err, SB_EFORMAT,
+					    "row %llu: pooled embedding has %s at dimension %zu "
+					    "(the hidden state holds NaN or Inf)",
+					    (unsigned long long)(in->seq + r),
+					    s->row[bad] != s->row[bad] ? "NaN" : "Inf", bad);
+		if (s->calibrate_path)
+			sb_calibration_add(&s->cal, s->row, 1);
+		sb_quantize_row(s->precision, &s->cal, s->row, w, (unsigned char *)o->data + r * rb);
+	}
+	if (in->has_text) {
+		rc = sb_frame_text_alloc(&s->out, rows, err);
+		for (size_t r = 0; !rc && r < rows; r++)
+			rc = sb_frame_text_set(&s->out, r, in->text[r].p, in->text[r].n, err);
+		if (rc)
+			return rc;
+	}
+	rc = set_meta(s, in, err);
+	if (rc)
+		return rc;
+	return sb_emit_frame(emit, &s->out, err);
+}
+
+static int pool_flush(void *state, struct sb_emit *emit, struct sb_error *err)
+{
+	struct pool *s = state;
+
+	if (!s->calibrate_path)
+		return SB_OK;
+	if (!s->dim_in || s->cal.rows == 0)
+		return sb_error_set(err, SB_EINVAL, "calibrate: the input holds no rows");
+	return sb_calibration_write(&s->cal, s->calibrate_path, err);
+}
+
+const struct sb_stage sb_stage_pool = {
+	.version = SB_STAGE_VERSION,
+	.name = "pool",
+	.input = SB_STAGE_IN_FRAMES,
+	.open = pool_open,
+	.process = pool_process,
+	.flush = pool_flush,
+	.close = pool_close,
+};
