@@ -234,39 +234,47 @@ static void o_fmt(struct out *o, const char *fmt, ...)
 		o_add(o, tmp, (size_t)n);
 }
 
-/* Length of the valid UTF-8 sequence at p (1..4), or 0 if it is not valid
- * (overlong forms, surrogates and code points past U+10FFFF are invalid). */
-static size_t utf8_len(const unsigned char *p, size_t n)
+/*
+ * Length of the UTF-8 sequence at p (n >= 1 bytes remain): sets *valid and returns
+ * how many bytes to consume.  An invalid sequence consumes its maximal subpart (the
+ * lead byte and the continuation bytes that could still have completed it), so each
+ * becomes one U+FFFD as the Unicode standard recommends and Python's "replace" does.
+ * Overlong forms, surrogates and code points past U+10FFFF are invalid.
+ */
+static size_t utf8_len(const unsigned char *p, size_t n, int *valid)
 {
-	unsigned c = p[0];
-	size_t len;
-	uint32_t cp;
+	unsigned c = p[0], lo = 0x80, hi = 0xbf;
+	size_t need, i;
 
-	if (c < 0x80)
+	*valid = 0;
+	if (c < 0x80) {
+		*valid = 1;
 		return 1;
-	if (c >= 0xc2 && c <= 0xdf) {
-		len = 2;
-		cp = c & 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		len = 3;
-		cp = c & 0x0f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		len = 4;
-		cp = c & 0x07;
-	} else {
-		return 0;
 	}
-	if (n < len)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (p[i] & 0x3f);
+	if (c >= 0xc2 && c <= 0xdf)
+		need = 1;
+	else if (c >= 0xe0 && c <= 0xef)
+		need = 2;
+	else if (c >= 0xf0 && c <= 0xf4)
+		need = 3;
+	else
+		return 1;
+	if (c == 0xe0)
+		lo = 0xa0;
+	else if (c == 0xed)
+		hi = 0x9f;
+	else if (c == 0xf0)
+		lo = 0x90;
+	else if (c == 0xf4)
+		hi = 0x8f;
+	for (i = 1; i <= need; i++) {
+		if (i >= n || p[i] < lo || p[i] > hi)
+			return i;
+		lo = 0x80;
+		hi = 0xbf;
 	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
+	*valid = 1;
+	return need + 1;
 }
 
 /* A JSON string: UTF-8 passes through, control characters are escaped, bytes that
@@ -303,15 +311,14 @@ static void o_json_str(struct out *o, const char *s, size_t n)
 			o_fmt(o, "\\u%04x", c);
 			i++;
 		} else {
-			size_t len = utf8_len(p + i, n - i);
+			int valid;
+			size_t len = utf8_len(p + i, n - i, &valid);
 
-			if (len == 0) {
-				o_str(o, "\\ufffd");
-				i++;
-			} else {
+			if (valid)
 				o_add(o, p + i, len);
-				i += len;
-			}
+			else
+				o_str(o, "\xef\xbf\xbd");     /* U+FFFD */
+			i += len;
 		}
 	}
 	o_chr(o, '"');

@@ -57,7 +57,7 @@ for g in "$G"/*.tsv; do
 	t=${b#*.}
 	t=${t%.tsv}
 	case $n.$t in
-	tokens.input_ids | scores.score | text.input_ids) same "tsv -t: $b" "$g" sb-cat --tsv "$t" -t "$G/$n.sbf" ;;
+	tokens.input_ids | scores.score | text.input_ids | utf8-invalid.*) same "tsv -t: $b" "$g" sb-cat --tsv "$t" -t "$G/$n.sbf" ;;
 	*) same "tsv: $b" "$g" sb-cat --tsv "$t" "$G/$n.sbf" ;;
 	esac
 done

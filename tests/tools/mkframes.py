@@ -58,6 +58,16 @@ def end(n):
 
 
 def pack(obj):
+    """Packs a frame; bytes in 'text' and in meta values are packed as MessagePack
+    str (raw bytes, maybe not UTF-8), everything else as usual (bytes as bin)."""
+    if isinstance(obj, dict) and "sb" in obj and (
+            any(isinstance(x, bytes) for x in obj.get("text", [])) or
+            any(isinstance(x, bytes) for x in (obj.get("meta") or {}).values())):
+        out = mp_map(len(obj))
+        for k, v in obj.items():
+            out += msgpack.packb(k)
+            out += msgpack.packb(v, use_bin_type=k not in ("text", "meta"))
+        return out
     return msgpack.packb(obj, use_bin_type=True)
 
 # ---------------------------------------------------------------- expected output
@@ -280,6 +290,14 @@ def good_fixtures():
               "nul\x00inside", "tab\there\nnewline\r\\", "ctl\x01\x1f\x7f"]),
                  end(6)]
 
+    # Texts and meta strings that are not valid UTF-8 (MessagePack str carries bytes):
+    # sb-cat prints U+FFFD for each maximal invalid subpart, as Python's "replace".
+    g["utf8-invalid"] = [frame("embeddings", 0, 8, {"sentence_embedding": tensor(
+        np.zeros((8, 1), np.float32))}, text=[
+            b"a\xffb", b"\xe2\x82(", b"\xed\xa0\x80 surrogate", b"\xc0\xaf overlong",
+            b"\xf4\x90\x80\x80 big", b"\xe0\x80\x80", b"ok \xe2\x82\xac", b"end\xe2"],
+        meta={"bad": b"x\xfe\xfdy"}), end(8)]
+
     g["empty"] = [end(0)]
 
     g["zero-rows"] = [frame("embeddings", 0, 0, {"sentence_embedding": tensor(
@@ -304,6 +322,7 @@ TSV = {  # fixture -> [(tensor, with text)]
                ("i64", False), ("f32", False)],
     "scores": [("score", True), ("b", False)],
     "text": [("input_ids", True)],
+    "utf8-invalid": [("sentence_embedding", True)],
 }
 
 NPY = {  # fixture -> tensors whose concatenation sb-cat --npy writes
@@ -416,6 +435,10 @@ def bad_fixtures(good):
     b["data-short"] = (pack(emb(data=t["data"][:-2])), "-", "22 bytes")
     b["data-long"] = (ok + pack(emb(data=t["data"] + b"\0\0")), E, "26 bytes")
     b["data-str"] = (pack(emb(data=t["data"].decode("latin-1"))), "-", "binary")
+    tt = pack(emb())
+    at_t = tt.index(b"\xa7tensors") + 8
+    one = tt[at_t + 1:]                 # "sentence_embedding": {...} after the fixmap
+    b["dup-tensor"] = (tt[:at_t] + b"\x82" + one + one, "-", "duplicate")
     b["dup-key"] = (mp_map(3) + mp_str("sb") + b"\x01" + mp_str("kind") + mp_str("end")
                     + mp_str("kind") + mp_str("end"), "-", "")
     # MessagePack length fields that claim far more than remains: rejected before
