@@ -1,0 +1,3 @@
+#!/bin/sh
+echo "bench/encode-full.sh: not written yet" >&2
+exit 1

@@ -1,0 +1,155 @@
+/*
+ * sb-encode - token ids (tokens frames) to the encoder's last hidden state (hidden
+ * frames), or straight to pooled sentence embeddings with --pool.
+ */
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "ops.h"
+
+extern const struct sb_stage sb_stage_encode;
+
+enum {
+	OPT_POOL = SB_OPT_FIRST_PRIVATE,
+	OPT_NORMALIZE,
+	OPT_THREADS,
+	OPT_MAX_BATCH_TOKENS,
+	OPT_KERNELS,
+	OPT_NO_FUSE_QKV
+};
+
+static void usage(FILE *fp, const char *prog)
+{
+	fprintf(fp,
+		"usage: %s [options] -m MODEL\n"
+		"Run a DistilBERT or BERT encoder over tokens frames (input_ids, attention_mask\n"
+		"[, token_type_ids]) and write hidden frames (last_hidden_state, attention_mask),\n"
+		"or embeddings frames with --pool.\n\n"
+		"  -m, --model MODEL         model folder or hub id (config.json + model.safetensors\n"
+		"                            or pytorch_model.bin)\n"
+		"  -p, --pool MODES          pool in-process and write embeddings: cls, max, mean,\n"
+		"                            mean_sqrt_len_tokens, weightedmean, lasttoken (comma-\n"
+		"                            separated), or 'model' for the model's 1_Pooling config\n"
+		"      --normalize           L2-normalize the pooled embeddings\n"
+		"  -t, --threads N           BLAS threads (default: the cores available)\n"
+		"      --max-batch-tokens N  real tokens per forward sub-batch (default 4096)\n"
+		"      --kernels ISA         auto (default), avx512, avx2, generic\n"
+		"      --no-fuse-qkv         three Q, K, V products per layer instead of one\n"
+		SB_CMD_COMMON_HELP, prog);
+}
+
+static int cores_available(void)
+{
+	cpu_set_t set;
+
+	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
+		return CPU_COUNT(&set);
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (int)n : 1;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		SB_CMD_LONGOPTS,
+		{ "model", required_argument, NULL, 'm' },
+		{ "pool", required_argument, NULL, 'p' },
+		{ "normalize", no_argument, NULL, OPT_NORMALIZE },
+		{ "threads", required_argument, NULL, 't' },
+		{ "max-batch-tokens", required_argument, NULL, OPT_MAX_BATCH_TOKENS },
+		{ "kernels", required_argument, NULL, OPT_KERNELS },
+		{ "no-fuse-qkv", no_argument, NULL, OPT_NO_FUSE_QKV },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *model = NULL, *threads = NULL, *pool = NULL;
+	char mbt[32], thr[16];
+	struct sb_cmd c;
+	size_t n;
+	int opt, rc, normalize = 0;
+
+	sb_cmd_init(&c, argv[0]);
+	while ((opt = getopt_long(argc, argv, SB_CMD_SHORTOPTS "m:p:t:", longopts, NULL)) != -1) {
+		rc = sb_cmd_option(&c, opt, optarg);
+		if (rc < 0)
+			return 2;
+		if (rc)
+			continue;
+		switch (opt) {
+		case 'h':
+			usage(stdout, c.prog);
+			return 0;
+		case 'm':
+			model = optarg;
+			break;
+		case 'p':
+			pool = optarg;
+			sb_cmd_kv(&c, "pool", optarg);
+			break;
+		case OPT_NORMALIZE:
+			normalize = 1;
+			sb_cmd_kv(&c, "normalize", "1");
+			break;
+		case 't':
+			if (sb_cmd_parse_size(optarg, &n) < 0 || n < 1 || n > 1024) {
+				fprintf(stderr, "%s: --threads: expected 1 to 1024, got '%s'\n",
+					c.prog, optarg);
+				return 2;
+			}
+			threads = optarg;
+			break;
+		case OPT_MAX_BATCH_TOKENS:
+			if (sb_cmd_parse_size(optarg, &n) < 0 || n < 1) {
+				fprintf(stderr, "%s: --max-batch-tokens: invalid count '%s'\n",
+					c.prog, optarg);
+				return 2;
+			}
+			snprintf(mbt, sizeof(mbt), "%zu", n);
+			sb_cmd_kv(&c, "max_batch_tokens", mbt);
+			break;
+		case OPT_KERNELS: {
+			enum sb_ops_isa isa;
+			struct sb_error err;
+			if (sb_ops_isa_parse(optarg, &isa, &err)) {
+				fprintf(stderr, "%s: --kernels: %s\n", c.prog, err.msg);
+				return 2;
+			}
+			sb_cmd_kv(&c, "kernels", optarg);
+			break;
+		}
+		case OPT_NO_FUSE_QKV:
+			sb_cmd_kv(&c, "fuse_qkv", "0");
+			break;
+		default:
+			usage(stderr, c.prog);
+			return 2;
+		}
+	}
+	if (optind != argc || !model) {
+		if (!model)
+			fprintf(stderr, "%s: no model given (-m MODEL)\n", c.prog);
+		usage(stderr, c.prog);
+		return 2;
+	}
+	if (normalize && !pool) {
+		fprintf(stderr, "%s: --normalize needs --pool\n", c.prog);
+		usage(stderr, c.prog);
+		return 2;
+	}
+	model = sb_cmd_model(&c, model);
+	if (!model)
+		return 1;
+	sb_cmd_kv(&c, "model", model);
+	if (!threads) {
+		snprintf(thr, sizeof(thr), "%d", cores_available());
+		threads = thr;
+	}
+	sb_cmd_kv(&c, "threads", threads);
+	if (c.verbose)
+		fprintf(stderr, "%s: model %s, %s BLAS threads, BLAS kernel %s, cpu kernels %s\n",
+			c.prog, model, threads, sb_ops_blas_core(), sb_ops_isa_name());
+	return sb_cmd_run(&c, &sb_stage_encode);
+}

@@ -1,0 +1,804 @@
+/*
+ * model.c - DistilBERT / BERT encoders: config.json, weight binding with shape
+ * checks, and the packed forward pass (see model.h for the packing argument).
+ *
+ * Per sub-batch of T packed tokens, with D = dim, F = dim_ffn, H heads of d = D / H:
+ *
+ *   x[T, D]     = LayerNorm(word[id] + pos[p] (+ type[tt]))
+ *   per layer:
+ *   qkv[T, 3D]  = x Wq|Wk|Wv^T + bq|bk|bv          one product (fused) or three
+ *   per row (its L tokens), per head h:
+ *     s[L, L]   = softmax(Q_h K_h^T / sqrt d)       Q_h: [L, d] at column h d, stride 3D
+ *     ctx[L, D] (columns h d .. h d + d) = s V_h
+ *   t[T, D]     = ctx Wo^T;  x = LayerNorm(t + bo + x)
+ *   f[T, F]     = act(x W1^T + b1)
+ *   t[T, D]     = f W2^T;   x = LayerNorm(t + b2 + x)
+ *
+ * x lives directly in the output buffer [T_total, D], so the last layer leaves the
+ * result in place.
+ */
+#include <assert.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "json.h"
+#include "model.h"
+#include "ops.h"
+#include "weights.h"
+
+#define DEFAULT_MAX_BATCH_TOKENS 4096
+#define CONFIG_MAX_BYTES (1u << 20)
+
+/* Sanity limits on config values, far above any real encoder. */
+#define MAX_DIM 16384
+#define MAX_LAYERS 256
+#define MAX_FFN 262144
+#define MAX_VOCAB (1u << 24)
+#define MAX_POS (1u << 20)
+#define MAX_TYPES 1024
+
+struct layer {
+	const float *wq, *wk, *wv;      /* [D, D] each (borrowed from the weights) */
+	float *wqkv;                    /* [3D, D] owned copy when fused, else NULL */
+	float *bqkv;                    /* [3D] owned: bq | bk | bv */
+	const float *wo, *bo;           /* [D, D], [D] */
+	const float *ln1_g, *ln1_b;     /* [D] */
+	const float *w1, *b1;           /* [F, D], [F] */
+	const float *w2, *b2;           /* [D, F], [D] */
+	const float *ln2_g, *ln2_b;     /* [D] */
+};
+
+struct sb_model {
+	struct sb_model_config cfg;
+	struct sb_model_opts opts;
+	struct sb_weights *w;
+	const float *word;              /* [V, D] */
+	const float *pos;               /* [P, D] */
+	const float *type;              /* [types, D] or NULL */
+	const float *emb_g, *emb_b;     /* [D] */
+	struct layer *layers;           /* [n_layers] */
+	char fingerprint[32];
+
+	/* The last forward. */
+	size_t rows, seq, n_tok;
+	size_t *row_off;                /* [rows + 1]: row r's tokens are [row_off[r], row_off[r+1]) */
+	size_t *tok_pos;                /* [T] position in the padded row */
+	int32_t *tok_id, *tok_type;     /* [T] */
+	float *out;                     /* [T, D] last hidden state, packed */
+	size_t cap_rows, cap_pos, cap_id, cap_type, cap_out;
+
+	/* Scratch for one sub-batch of Tb tokens whose longest row has Lmax tokens. */
+	float *qkv;                     /* [Tb, 3D] */
+	float *ctx;                     /* [Tb, D] */
+	float *tmp;                     /* [Tb, D] */
+	float *ffn;                     /* [Tb, F] */
+	float *scores;                  /* [Lmax, Lmax] */
+	size_t cap_qkv, cap_ctx, cap_tmp, cap_ffn, cap_scores;
+};
+
+void sb_model_opts_init(struct sb_model_opts *o)
+{
+	o->max_batch_tokens = DEFAULT_MAX_BATCH_TOKENS;
+	o->fuse_qkv = -1;
+}
+
+/* ---- buffers ---- */
+
+/*
+ * Makes *p hold at least n elements of size elem (64-byte aligned).  The old contents
+ * are not kept: callers refill the buffer after growing it.
+ */
+static int grow(void *pp, size_t *cap, size_t n, size_t elem, const char *what,
+		struct sb_error *err)
+{
+	void **p = pp;
+	size_t bytes;
+
+	if (n <= *cap && *p)
+		return SB_OK;
+	if (n < 16)
+		n = 16;
+	if (sb_size_mul(n, elem, &bytes) || sb_size_add(bytes, 63, &bytes))
+		return sb_error_set(err, SB_ELIMIT, "model: %s buffer of %zu elements is too large",
+				    what, n);
+	bytes &= ~(size_t)63;
+	free(*p);
+	*p = aligned_alloc(64, bytes);
+	if (!*p) {
+		*cap = 0;
+		return sb_error_set(err, SB_ENOMEM, "model: out of memory for the %s buffer "
+				    "(%zu bytes)", what, bytes);
+	}
+	*cap = n;
+	return SB_OK;
+}
+
+/* ---- config ---- */
+
+static int cfg_size(const struct sb_json *cfg, const char *key, int required, size_t dflt,
+		    size_t lo, size_t hi, size_t *out, struct sb_error *err)
+{
+	int64_t v;
+	int rc = sb_json_get_int(cfg, key, &v, err);
+
+	if (rc == SB_ENOTFOUND) {
+		if (required)
+			return sb_error_set(err, SB_EFORMAT, "config.json: '%s' is missing", key);
+		*out = dflt;
+		return SB_OK;
+	}
+	if (rc)
+		return sb_error_prefix(err, "config.json: ");
+	if (v < (int64_t)lo || (uint64_t)v > hi)
+		return sb_error_set(err, SB_EFORMAT, "config.json: '%s' is %lld, expected %zu to %zu",
+				    key, (long long)v, lo, hi);
+	*out = (size_t)v;
+	return SB_OK;
+}
+
+static int cfg_str(const struct sb_json *cfg, const char *key, const char *dflt, const char **out,
+		   struct sb_error *err)
+{
+	int rc = sb_json_get_str(cfg, key, out, err);
+
+	if (rc == SB_ENOTFOUND) {
+		*out = dflt;
+		return SB_OK;
+	}
+	if (rc)
+		return sb_error_prefix(err, "config.json: ");
+	return SB_OK;
+}
+
+/* model_type, or the first of "architectures" for configs written before it existed. */
+static int cfg_arch(const struct sb_json *cfg, struct sb_model_config *c, struct sb_error *err)
+{
+	const char *type = NULL;
+	const struct sb_json *arch;
+	int rc = cfg_str(cfg, "model_type", NULL, &type, err);
+
+	if (rc)
+		return rc;
+	if (!type) {
+		arch = sb_json_get(cfg, "architectures");
+		if (arch && arch->type == SB_JSON_ARRAY && arch->n_items > 0 &&
+		    arch->items[0].type == SB_JSON_STRING) {
+			const char *a = arch->items[0].str;
+			if (strncmp(a, "DistilBert", 10) == 0)
+				type = "distilbert";
+			else if (strncmp(a, "Bert", 4) == 0)
+				type = "bert";
+			else
+				return sb_error_set(err, SB_EUNSUPPORTED, "config.json: architecture "
+						    "'%s' is not supported (distilbert, bert)", a);
+		}
+	}
+	if (!type)
+		return sb_error_set(err, SB_EFORMAT,
+				    "config.json: no 'model_type' and no 'architectures'");
+	if (strcmp(type, "distilbert") == 0) {
+		c->arch = SB_ARCH_DISTILBERT;
+		c->model_type = "distilbert";
+	} else if (strcmp(type, "bert") == 0) {
+		c->arch = SB_ARCH_BERT;
+		c->model_type = "bert";
+	} else {
+		return sb_error_set(err, SB_EUNSUPPORTED, "config.json: model_type '%s' is not "
+				    "supported (distilbert, bert)", type);
+	}
+	return SB_OK;
+}
+
+static int parse_config(const struct sb_json *cfg, struct sb_model_config *c,
+			struct sb_error *err)
+{
+	const char *act = NULL, *pet = NULL;
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	if (cfg->type != SB_JSON_OBJECT)
+		return sb_error_set(err, SB_EFORMAT, "config.json: not a JSON object");
+	if ((rc = cfg_arch(cfg, c, err)))
+		return rc;
+	if (c->arch == SB_ARCH_DISTILBERT) {
+		int sin = 0;
+		if ((rc = cfg_size(cfg, "dim", 0, 768, 1, MAX_DIM, &c->dim, err)) ||
+		    (rc = cfg_size(cfg, "n_layers", 0, 6, 1, MAX_LAYERS, &c->n_layers, err)) ||
+		    (rc = cfg_size(cfg, "n_heads", 0, 12, 1, MAX_DIM, &c->n_heads, err)) ||
+		    (rc = cfg_size(cfg, "hidden_dim", 0, 3072, 1, MAX_FFN, &c->dim_ffn, err)) ||
+		    (rc = cfg_str(cfg, "activation", "gelu", &act, err)))
+			return rc;
+		rc = sb_json_get_bool(cfg, "sinusoidal_pos_embds", &sin, err);
+		if (rc && rc != SB_ENOTFOUND)
+			return sb_error_prefix(err, "config.json: ");
+		c->sinusoidal = sin;
+		c->eps = 1e-12f;
+		c->type_vocab_size = 0;
+	} else {
+		double eps = 1e-12;
+		if ((rc = cfg_size(cfg, "hidden_size", 0, 768, 1, MAX_DIM, &c->dim, err)) ||
+		    (rc = cfg_size(cfg, "num_hidden_layers", 0, 12, 1, MAX_LAYERS, &c->n_layers,
+				   err)) ||
+		    (rc = cfg_size(cfg, "num_attention_heads", 0, 12, 1, MAX_DIM, &c->n_heads,
+				   err)) ||
+		    (rc = cfg_size(cfg, "intermediate_size", 0, 3072, 1, MAX_FFN, &c->dim_ffn,
+				   err)) ||
+		    (rc = cfg_size(cfg, "type_vocab_size", 0, 2, 0, MAX_TYPES, &c->type_vocab_size,
+				   err)) ||
+		    (rc = cfg_str(cfg, "hidden_act", "gelu", &act, err)) ||
+		    (rc = cfg_str(cfg, "position_embedding_type", "absolute", &pet, err)))
+			return rc;
+		if (strcmp(pet, "absolute") != 0)
+			return sb_error_set(err, SB_EUNSUPPORTED, "config.json: "
+					    "position_embedding_type '%s' is not supported (absolute)",
+					    pet);
+		rc = sb_json_get_num(cfg, "layer_norm_eps", &eps, err);
+		if (rc && rc != SB_ENOTFOUND)
+			return sb_error_prefix(err, "config.json: ");
+		if (!(eps > 0.0 && eps < 1.0))
+			return sb_error_set(err, SB_EFORMAT, "config.json: 'layer_norm_eps' is %g, "
+					    "expected a small positive number", eps);
+		c->eps = (float)eps;
+	}
+	if ((rc = cfg_size(cfg, "max_position_embeddings", 0, 512, 1, MAX_POS, &c->max_pos, err)) ||
+	    (rc = cfg_size(cfg, "vocab_size", 0, 0, 1, MAX_VOCAB, &c->vocab_size, err)))
+		return rc;
+	if ((rc = sb_act_parse(act, &c->act, err)))
+		return sb_error_prefix(err, "config.json: ");
+	if (c->dim % c->n_heads != 0)
+		return sb_error_set(err, SB_EFORMAT, "config.json: hidden size %zu is not a multiple "
+				    "of the %zu attention heads", c->dim, c->n_heads);
+	c->dim_head = c->dim / c->n_heads;
+	return SB_OK;
+}
+
+/* ---- weights ---- */
+
+/* Binds tensor name (formatted) with the expected shape; rows == 0 means 1-d [cols]. */
+static int bind(struct sb_model *m, const float **out, size_t rows, size_t cols,
+		struct sb_error *err, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+static int bind(struct sb_model *m, const float **out, size_t rows, size_t cols,
+		struct sb_error *err, const char *fmt, ...)
+{
+	char name[SB_WEIGHTS_NAME_MAX];
+	const struct sb_tensor *t;
+	size_t shape[2];
+	va_list ap;
+	int rc, n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(name, sizeof(name), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(name))
+		return sb_error_set(err, SB_ELIMIT, "model: tensor name too long");
+	if (rows) {
+		shape[0] = rows;
+		shape[1] = cols;
+		rc = sb_weights_require(m->w, name, 2, shape, &t, err);
+	} else {
+		shape[0] = cols;
+		rc = sb_weights_require(m->w, name, 1, shape, &t, err);
+	}
+	if (rc)
+		return rc;
+	assert(t->dtype == SB_DTYPE_F32);
+	*out = t->data;
+	return SB_OK;
+}
+
+static int bind_embeddings(struct sb_model *m, struct sb_error *err)
+{
+	struct sb_model_config *c = &m->cfg;
+	const struct sb_tensor *t = sb_weights_find(m->w, "embeddings.word_embeddings.weight");
+	int rc;
+
+	/* vocab_size may be absent from old configs: the table says it then. */
+	if (c->vocab_size == 0) {
+		if (!t || t->n_dims != 2 || t->shape[0] == 0 || t->shape[0] > MAX_VOCAB)
+			return sb_error_set(err, SB_EFORMAT, "config.json: no 'vocab_size' and no "
+					    "usable 'embeddings.word_embeddings.weight'");
+		c->vocab_size = t->shape[0];
+	}
+	if ((rc = bind(m, &m->word, c->vocab_size, c->dim, err,
+		       "embeddings.word_embeddings.weight")))
+		return rc;
+	/* With sinusoidal_pos_embds DistilBERT fills this parameter with the table at
+	 * init, and checkpoints save it like any other: it is always in the file. */
+	if ((rc = bind(m, &m->pos, c->max_pos, c->dim, err,
+		       "embeddings.position_embeddings.weight")))
+		return rc;
+	if (c->type_vocab_size &&
+	    (rc = bind(m, &m->type, c->type_vocab_size, c->dim, err,
+		       "embeddings.token_type_embeddings.weight")))
+		return rc;
+	if ((rc = bind(m, &m->emb_g, 0, c->dim, err, "embeddings.LayerNorm.weight")) ||
+	    (rc = bind(m, &m->emb_b, 0, c->dim, err, "embeddings.LayerNorm.bias")))
+		return rc;
+	return SB_OK;
+}
+
+static int bind_layer(struct sb_model *m, size_t i, struct sb_error *err)
+{
+	const struct sb_model_config *c = &m->cfg;
+	struct layer *l = &m->layers[i];
+	size_t D = c->dim, F = c->dim_ffn, cap = 0;
+	const float *bq, *bk, *bv;
+	int rc;
+
+	if (c->arch == SB_ARCH_DISTILBERT) {
+		const char *p = "transformer.layer";
+		if ((rc = bind(m, &l->wq, D, D, err, "%s.%zu.attention.q_lin.weight", p, i)) ||
+		    (rc = bind(m, &bq, 0, D, err, "%s.%zu.attention.q_lin.bias", p, i)) ||
+		    (rc = bind(m, &l->wk, D, D, err, "%s.%zu.attention.k_lin.weight", p, i)) ||
+		    (rc = bind(m, &bk, 0, D, err, "%s.%zu.attention.k_lin.bias", p, i)) ||
+		    (rc = bind(m, &l->wv, D, D, err, "%s.%zu.attention.v_lin.weight", p, i)) ||
+		    (rc = bind(m, &bv, 0, D, err, "%s.%zu.attention.v_lin.bias", p, i)) ||
+		    (rc = bind(m, &l->wo, D, D, err, "%s.%zu.attention.out_lin.weight", p, i)) ||
+		    (rc = bind(m, &l->bo, 0, D, err, "%s.%zu.attention.out_lin.bias", p, i)) ||
+		    (rc = bind(m, &l->ln1_g, 0, D, err, "%s.%zu.sa_layer_norm.weight", p, i)) ||
+		    (rc = bind(m, &l->ln1_b, 0, D, err, "%s.%zu.sa_layer_norm.bias", p, i)) ||
+		    (rc = bind(m, &l->w1, F, D, err, "%s.%zu.ffn.lin1.weight", p, i)) ||
+		    (rc = bind(m, &l->b1, 0, F, err, "%s.%zu.ffn.lin1.bias", p, i)) ||
+		    (rc = bind(m, &l->w2, D, F, err, "%s.%zu.ffn.lin2.weight", p, i)) ||
+		    (rc = bind(m, &l->b2, 0, D, err, "%s.%zu.ffn.lin2.bias", p, i)) ||
+		    (rc = bind(m, &l->ln2_g, 0, D, err, "%s.%zu.output_layer_norm.weight", p, i)) ||
+		    (rc = bind(m, &l->ln2_b, 0, D, err, "%s.%zu.output_layer_norm.bias", p, i)))
+			return rc;
+	} else {
+		const char *p = "encoder.layer";
+		if ((rc = bind(m, &l->wq, D, D, err, "%s.%zu.attention.self.query.weight", p, i)) ||
+		    (rc = bind(m, &bq, 0, D, err, "%s.%zu.attention.self.query.bias", p, i)) ||
+		    (rc = bind(m, &l->wk, D, D, err, "%s.%zu.attention.self.key.weight", p, i)) ||
+		    (rc = bind(m, &bk, 0, D, err, "%s.%zu.attention.self.key.bias", p, i)) ||
+		    (rc = bind(m, &l->wv, D, D, err, "%s.%zu.attention.self.value.weight", p, i)) ||
+		    (rc = bind(m, &bv, 0, D, err, "%s.%zu.attention.self.value.bias", p, i)) ||
+		    (rc = bind(m, &l->wo, D, D, err, "%s.%zu.attention.output.dense.weight", p,
+			       i)) ||
+		    (rc = bind(m, &l->bo, 0, D, err, "%s.%zu.attention.output.dense.bias", p, i)) ||
+		    (rc = bind(m, &l->ln1_g, 0, D, err, "%s.%zu.attention.output.LayerNorm.weight",
+			       p, i)) ||
+		    (rc = bind(m, &l->ln1_b, 0, D, err, "%s.%zu.attention.output.LayerNorm.bias",
+			       p, i)) ||
+		    (rc = bind(m, &l->w1, F, D, err, "%s.%zu.intermediate.dense.weight", p, i)) ||
+		    (rc = bind(m, &l->b1, 0, F, err, "%s.%zu.intermediate.dense.bias", p, i)) ||
+		    (rc = bind(m, &l->w2, D, F, err, "%s.%zu.output.dense.weight", p, i)) ||
+		    (rc = bind(m, &l->b2, 0, D, err, "%s.%zu.output.dense.bias", p, i)) ||
+		    (rc = bind(m, &l->ln2_g, 0, D, err, "%s.%zu.output.LayerNorm.weight", p, i)) ||
+		    (rc = bind(m, &l->ln2_b, 0, D, err, "%s.%zu.output.LayerNorm.bias", p, i)))
+			return rc;
+	}
+	if ((rc = grow(&l->bqkv, &cap, 3 * D, sizeof(float), "qkv bias", err)))
+		return rc;
+	memcpy(l->bqkv, bq, D * sizeof(float));
+	memcpy(l->bqkv + D, bk, D * sizeof(float));
+	memcpy(l->bqkv + 2 * D, bv, D * sizeof(float));
+	if (m->opts.fuse_qkv) {
+		/* [3D, D]: the rows of Wq, then Wk, then Wv, so one product gives q|k|v. */
+		cap = 0;
+		if ((rc = grow(&l->wqkv, &cap, 3 * D * D, sizeof(float), "qkv weight", err)))
+			return rc;
+		memcpy(l->wqkv, l->wq, D * D * sizeof(float));
+		memcpy(l->wqkv + D * D, l->wk, D * D * sizeof(float));
+		memcpy(l->wqkv + 2 * D * D, l->wv, D * D * sizeof(float));
+	}
+	return SB_OK;
+}
+
+/* ---- fingerprint ---- */
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *s = p;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= s[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+static uint64_t fnv_floats(uint64_t h, const float *x, size_t n)
+{
+	/* At most 64 evenly spaced values: cheap even for the 94 MB word table. */
+	size_t step = n > 64 ? n / 64 : 1;
+
+	h = fnv(h, &n, sizeof(n));
+	for (size_t i = 0; i < n; i += step)
+		h = fnv(h, &x[i], sizeof(float));
+	return h;
+}
+
+static void fingerprint(struct sb_model *m)
+{
+	const struct sb_model_config *c = &m->cfg;
+	size_t D = c->dim, F = c->dim_ffn;
+	uint64_t h = 0xcbf29ce484222325ULL;
+	size_t dims[] = { c->arch, D, c->n_layers, c->n_heads, F, c->vocab_size, c->max_pos,
+			  c->type_vocab_size, c->act };
+
+	h = fnv(h, dims, sizeof(dims));
+	h = fnv(h, &c->eps, sizeof(c->eps));
+	h = fnv_floats(h, m->word, c->vocab_size * D);
+	h = fnv_floats(h, m->pos, c->max_pos * D);
+	if (m->type)
+		h = fnv_floats(h, m->type, c->type_vocab_size * D);
+	h = fnv_floats(h, m->emb_g, D);
+	h = fnv_floats(h, m->emb_b, D);
+	for (size_t i = 0; i < c->n_layers; i++) {
+		const struct layer *l = &m->layers[i];
+		h = fnv_floats(h, l->wq, D * D);
+		h = fnv_floats(h, l->wk, D * D);
+		h = fnv_floats(h, l->wv, D * D);
+		h = fnv_floats(h, l->bqkv, 3 * D);
+		h = fnv_floats(h, l->wo, D * D);
+		h = fnv_floats(h, l->bo, D);
+		h = fnv_floats(h, l->ln1_g, D);
+		h = fnv_floats(h, l->ln1_b, D);
+		h = fnv_floats(h, l->w1, F * D);
+		h = fnv_floats(h, l->b1, F);
+		h = fnv_floats(h, l->w2, D * F);
+		h = fnv_floats(h, l->b2, D);
+		h = fnv_floats(h, l->ln2_g, D);
+		h = fnv_floats(h, l->ln2_b, D);
+	}
+	snprintf(m->fingerprint, sizeof(m->fingerprint), "fnv1a64:%016llx", (unsigned long long)h);
+}
+
+/* ---- open / close ---- */
+
+int sb_model_open(struct sb_model **out, const char *dir, const struct sb_model_opts *opts,
+		  struct sb_error *err)
+{
+	struct sb_model *m;
+	struct sb_json *cfg = NULL;
+	char *path;
+	int rc;
+
+	*out = NULL;
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return sb_error_set(err, SB_ENOMEM, "model: out of memory");
+	sb_model_opts_init(&m->opts);
+	if (opts) {
+		if (opts->max_batch_tokens)
+			m->opts.max_batch_tokens = opts->max_batch_tokens;
+		m->opts.fuse_qkv = opts->fuse_qkv;
+	}
+	if (m->opts.fuse_qkv < 0)
+		m->opts.fuse_qkv = 1;
+
+	path = sb_path_join(dir, "config.json");
+	if (!path) {
+		rc = sb_error_set(err, SB_ENOMEM, "model: out of memory");
+		goto fail;
+	}
+	rc = sb_json_parse_file(path, 0, CONFIG_MAX_BYTES, &cfg, err);
+	if (rc) {
+		/* Parse errors give a byte offset; I/O errors already name the file. */
+		if (err && strncmp(err->msg, path, strlen(path)) != 0)
+			sb_error_prefix(err, "%s: ", path);
+		free(path);
+		goto fail;
+	}
+	free(path);
+	rc = parse_config(cfg, &m->cfg, err);
+	sb_json_free(&cfg);
+	if (rc)
+		goto fail;
+	if ((rc = sb_weights_open(&m->w, dir, err)))
+		goto fail;
+	if ((rc = bind_embeddings(m, err)))
+		goto fail;
+	m->layers = calloc(m->cfg.n_layers, sizeof(*m->layers));
+	if (!m->layers) {
+		rc = sb_error_set(err, SB_ENOMEM, "model: out of memory");
+		goto fail;
+	}
+	for (size_t i = 0; i < m->cfg.n_layers; i++)
+		if ((rc = bind_layer(m, i, err)))
+			goto fail;
+	fingerprint(m);
+	*out = m;
+	return SB_OK;
+fail:
+	sb_model_close(&m);
+	return rc;
+}
+
+void sb_model_close(struct sb_model **mp)
+{
+	struct sb_model *m = mp ? *mp : NULL;
+
+	if (!m)
+		return;
+	if (m->layers) {
+		for (size_t i = 0; i < m->cfg.n_layers; i++) {
+			free(m->layers[i].wqkv);
+			free(m->layers[i].bqkv);
+		}
+		free(m->layers);
+	}
+	sb_weights_close(&m->w);
+	free(m->row_off);
+	free(m->tok_pos);
+	free(m->tok_id);
+	free(m->tok_type);
+	free(m->out);
+	free(m->qkv);
+	free(m->ctx);
+	free(m->tmp);
+	free(m->ffn);
+	free(m->scores);
+	free(m);
+	*mp = NULL;
+}
+
+const struct sb_model_config *sb_model_config(const struct sb_model *m)
+{
+	return &m->cfg;
+}
+
+const char *sb_model_fingerprint(const struct sb_model *m)
+{
+	return m->fingerprint;
+}
+
+const char *sb_model_weights_source(const struct sb_model *m)
+{
+	return sb_weights_source(m->w);
+}
+
+size_t sb_model_weights_bytes(const struct sb_model *m)
+{
+	return sb_weights_file_bytes(m->w);
+}
+
+double sb_model_flops_per_token(const struct sb_model *m)
+{
+	double D = (double)m->cfg.dim, F = (double)m->cfg.dim_ffn;
+
+	return (double)m->cfg.n_layers * 2.0 * (4.0 * D * D + 2.0 * D * F);
+}
+
+/* ---- forward ---- */
+
+static int64_t int_at(const struct sb_tensor *t, size_t i)
+{
+	const unsigned char *p = t->data;
+
+	switch (t->dtype) {
+	case SB_DTYPE_I64: { int64_t v; memcpy(&v, p + 8 * i, 8); return v; }
+	case SB_DTYPE_I32: { int32_t v; memcpy(&v, p + 4 * i, 4); return v; }
+	case SB_DTYPE_I8: return (int8_t)p[i];
+	case SB_DTYPE_U8: return p[i];
+	default: assert(0); return 0;
+	}
+}
+
+static int check_input(const struct sb_tensor *t, const char *name, int allow_bytes,
+		       const size_t *shape, struct sb_error *err)
+{
+	char a[64], b[64];
+
+	if (t->dtype != SB_DTYPE_I64 && t->dtype != SB_DTYPE_I32 &&
+	    !(allow_bytes && (t->dtype == SB_DTYPE_I8 || t->dtype == SB_DTYPE_U8)))
+		return sb_error_set(err, SB_EFORMAT, "tensor '%s': dtype %s, expected int64 or "
+				    "int32", name, sb_dtype_name(t->dtype));
+	if (t->n_dims != 2 || (shape && (t->shape[0] != shape[0] || t->shape[1] != shape[1])))
+		return sb_error_set(err, SB_EFORMAT, "tensor '%s': shape %s, expected %s", name,
+				    sb_shape_str(t->n_dims, t->shape, a, sizeof(a)),
+				    shape ? sb_shape_str(2, shape, b, sizeof(b)) : "[rows, seq]");
+	return SB_OK;
+}
+
+/* Fills the token index (ids, positions, types, row offsets), validating every value. */
+static int gather(struct sb_model *m, const struct sb_tensor *ids, const struct sb_tensor *mask,
+		  const struct sb_tensor *types, struct sb_error *err)
+{
+	const struct sb_model_config *c = &m->cfg;
+	size_t rows = ids->shape[0], seq = ids->shape[1], T = 0, n;
+	int rc;
+
+	if ((rc = grow(&m->row_off, &m->cap_rows, rows + 1, sizeof(size_t), "row index", err)))
+		return rc;
+	for (size_t r = 0; r < rows; r++)
+		for (size_t p = 0; p < seq; p++)
+			T += int_at(mask, r * seq + p) != 0;
+	n = T ? T : 1;
+	if ((rc = grow(&m->tok_pos, &m->cap_pos, n, sizeof(size_t), "token index", err)) ||
+	    (rc = grow(&m->tok_id, &m->cap_id, n, sizeof(int32_t), "token index", err)) ||
+	    (rc = grow(&m->tok_type, &m->cap_type, n, sizeof(int32_t), "token index", err)))
+		return rc;
+	T = 0;
+	for (size_t r = 0; r < rows; r++) {
+		m->row_off[r] = T;
+		for (size_t p = 0; p < seq; p++) {
+			size_t i = r * seq + p;
+			int64_t id = int_at(ids, i), tt = types ? int_at(types, i) : 0;
+			if (id < 0 || (uint64_t)id >= c->vocab_size)
+				return sb_error_set(err, SB_EINVAL, "row %zu, position %zu: token id "
+						    "%lld out of range (vocab_size %zu)", r, p,
+						    (long long)id, c->vocab_size);
+			if (int_at(mask, i) == 0)
+				continue;
+			if (p >= c->max_pos)
+				return sb_error_set(err, SB_ELIMIT, "row %zu: token at position %zu, "
+						    "past max_position_embeddings %zu (sequence "
+						    "too long)", r, p, c->max_pos);
+			if (c->type_vocab_size && (tt < 0 || (uint64_t)tt >= c->type_vocab_size))
+				return sb_error_set(err, SB_EINVAL, "row %zu, position %zu: token "
+						    "type %lld out of range (type_vocab_size %zu)",
+						    r, p, (long long)tt, c->type_vocab_size);
+			m->tok_pos[T] = p;
+			m->tok_id[T] = (int32_t)id;
+			m->tok_type[T] = (int32_t)(c->type_vocab_size ? tt : 0);
+			T++;
+		}
+	}
+	m->row_off[rows] = T;
+	m->rows = rows;
+	m->seq = seq;
+	m->n_tok = T;
+	return SB_OK;
+}
+
+/* Self-attention of rows [r0, r1) whose tokens start at t0: qkv -> ctx (see top). */
+static void attention(struct sb_model *m, size_t r0, size_t r1, size_t t0)
+{
+	size_t D = m->cfg.dim, H = m->cfg.n_heads, d = m->cfg.dim_head;
+	float scale = 1.0f / sqrtf((float)d);
+
+	for (size_t r = r0; r < r1; r++) {
+		size_t s = m->row_off[r] - t0, L = m->row_off[r + 1] - m->row_off[r];
+		for (size_t h = 0; h < H; h++) {
+			const float *q = m->qkv + s * 3 * D + h * d;
+			const float *k = q + D, *v = q + 2 * D;
+			/* scores[L, L] = Q_h[L, d] K_h[L, d]^T / sqrt(d) */
+			sb_ops_gemm(1, L, L, d, scale, q, 3 * D, k, 3 * D, 0.0f, m->scores, L);
+			sb_ops_softmax(m->scores, L, L, L, NULL);
+			/* ctx_h[L, d] = scores[L, L] V_h[L, d] */
+			sb_ops_gemm(0, L, d, L, 1.0f, m->scores, L, v, 3 * D, 0.0f,
+				    m->ctx + s * D + h * d, D);
+		}
+	}
+}
+
+/* Runs embeddings and all layers for rows [r0, r1). */
+static int run_batch(struct sb_model *m, size_t r0, size_t r1, struct sb_error *err)
+{
+	const struct sb_model_config *c = &m->cfg;
+	size_t D = c->dim, F = c->dim_ffn;
+	size_t t0 = m->row_off[r0], Tb = m->row_off[r1] - t0, Lmax = 0;
+	float *x = m->out + t0 * D;
+	int rc;
+
+	if (Tb == 0)
+		return SB_OK;
+	for (size_t r = r0; r < r1; r++) {
+		size_t L = m->row_off[r + 1] - m->row_off[r];
+		Lmax = L > Lmax ? L : Lmax;
+	}
+	if ((rc = grow(&m->qkv, &m->cap_qkv, Tb * 3 * D, sizeof(float), "qkv", err)) ||
+	    (rc = grow(&m->ctx, &m->cap_ctx, Tb * D, sizeof(float), "context", err)) ||
+	    (rc = grow(&m->tmp, &m->cap_tmp, Tb * D, sizeof(float), "projection", err)) ||
+	    (rc = grow(&m->ffn, &m->cap_ffn, Tb * F, sizeof(float), "feed-forward", err)) ||
+	    (rc = grow(&m->scores, &m->cap_scores, Lmax * Lmax, sizeof(float), "scores", err)))
+		return rc;
+
+	/* x[Tb, D] = LayerNorm(word[id] + pos[p] (+ type[tt])) */
+	for (size_t t = 0; t < Tb; t++) {
+		const float *we = m->word + (size_t)m->tok_id[t0 + t] * D;
+		const float *pe = m->pos + m->tok_pos[t0 + t] * D;
+		float *xt = x + t * D;
+		if (m->type) {
+			const float *te = m->type + (size_t)m->tok_type[t0 + t] * D;
+			for (size_t j = 0; j < D; j++)
+				xt[j] = we[j] + te[j] + pe[j];
+		} else {
+			for (size_t j = 0; j < D; j++)
+				xt[j] = we[j] + pe[j];
+		}
+	}
+	sb_ops_layernorm(x, x, Tb, D, m->emb_g, m->emb_b, c->eps);
+
+	for (size_t i = 0; i < c->n_layers; i++) {
+		const struct layer *l = &m->layers[i];
+		/* qkv[Tb, 3D] = x[Tb, D] Wqkv[3D, D]^T + bqkv */
+		if (l->wqkv) {
+			sb_ops_linear(Tb, 3 * D, D, x, D, l->wqkv, m->qkv, 3 * D);
+		} else {
+			sb_ops_linear(Tb, D, D, x, D, l->wq, m->qkv, 3 * D);
+			sb_ops_linear(Tb, D, D, x, D, l->wk, m->qkv + D, 3 * D);
+			sb_ops_linear(Tb, D, D, x, D, l->wv, m->qkv + 2 * D, 3 * D);
+		}
+		sb_ops_bias_add(m->qkv, Tb, 3 * D, 3 * D, l->bqkv);
+		attention(m, r0, r1, t0);
+		/* x = LayerNorm(ctx Wo^T + bo + x) */
+		sb_ops_linear(Tb, D, D, m->ctx, D, l->wo, m->tmp, D);
+		sb_ops_bias_residual_layernorm(x, m->tmp, l->bo, x, Tb, D, l->ln1_g, l->ln1_b,
+					       c->eps);
+		/* ffn[Tb, F] = act(x W1^T + b1); x = LayerNorm(ffn W2^T + b2 + x) */
+		sb_ops_linear(Tb, F, D, x, D, l->w1, m->ffn, F);
+		sb_ops_bias_act(c->act, m->ffn, Tb, F, F, l->b1);
+		sb_ops_linear(Tb, D, F, m->ffn, F, l->w2, m->tmp, D);
+		sb_ops_bias_residual_layernorm(x, m->tmp, l->b2, x, Tb, D, l->ln2_g, l->ln2_b,
+					       c->eps);
+	}
+	return SB_OK;
+}
+
+int sb_model_forward(struct sb_model *m, const struct sb_tensor *ids, const struct sb_tensor *mask,
+		     const struct sb_tensor *types, struct sb_error *err)
+{
+	size_t budget = m->opts.max_batch_tokens, r0 = 0, n;
+	int rc;
+
+	m->rows = m->seq = m->n_tok = 0;
+	if (!ids)
+		return sb_error_set(err, SB_EFORMAT, "tensor 'input_ids' is missing");
+	if (!mask)
+		return sb_error_set(err, SB_EFORMAT, "tensor 'attention_mask' is missing");
+	if ((rc = check_input(ids, "input_ids", 0, NULL, err)) ||
+	    (rc = check_input(mask, "attention_mask", 1, ids->shape, err)) ||
+	    (types && (rc = check_input(types, "token_type_ids", 0, ids->shape, err))))
+		return rc;
+	if ((rc = gather(m, ids, mask, types, err)))
+		return rc;
+	n = m->n_tok ? m->n_tok : 1;
+	if ((rc = grow(&m->out, &m->cap_out, n * m->cfg.dim, sizeof(float), "output", err)))
+		goto fail;
+	while (r0 < m->rows) {
+		size_t r1 = r0 + 1;
+		while (r1 < m->rows && m->row_off[r1 + 1] - m->row_off[r0] <= budget)
+			r1++;
+		if ((rc = run_batch(m, r0, r1, err)))
+			goto fail;
+		r0 = r1;
+	}
+	return SB_OK;
+fail:
+	m->rows = m->seq = m->n_tok = 0;
+	return rc;
+}
+
+size_t sb_model_rows(const struct sb_model *m)
+{
+	return m->rows;
+}
+
+size_t sb_model_seq(const struct sb_model *m)
+{
+	return m->seq;
+}
+
+size_t sb_model_tokens(const struct sb_model *m)
+{
+	return m->n_tok;
+}
+
+const float *sb_model_row(const struct sb_model *m, size_t r, size_t *n_tokens,
+			  const size_t **positions)
+{
+	assert(r < m->rows);
+	*n_tokens = m->row_off[r + 1] - m->row_off[r];
+	if (positions)
+		*positions = m->tok_pos + m->row_off[r];
+	return m->out + m->row_off[r] * m->cfg.dim;
+}
+
+void sb_model_hidden(const struct sb_model *m, float *out)
+{
+	size_t D = m->cfg.dim;
+
+	memset(out, 0, m->rows * m->seq * D * sizeof(float));
+	for (size_t r = 0; r < m->rows; r++)
+		for (size_t t = m->row_off[r]; t < m->row_off[r + 1]; t++)
+			memcpy(out + (r * m->seq + m->tok_pos[t]) * D, m->out + t * D,
+			       D * sizeof(float));
+}

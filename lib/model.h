@@ -1,0 +1,125 @@
+/*
+ * model.h - the transformer encoder (DistilBERT, BERT) of a Hugging Face model
+ * folder: config, weights, and the forward pass from token ids to the last hidden
+ * state.
+ *
+ * The forward pass packs the real tokens (attention_mask != 0) of all rows of a batch
+ * into one [T, dim] matrix, so every dense product runs over T rows with no padding
+ * between sentences, and attention runs per sentence over its own tokens only.  For
+ * the real tokens this is exactly what PyTorch computes with padded keys masked out:
+ * a real token never attends to padding, and padded positions never feed back into
+ * real ones.  PyTorch also computes (meaningless) hidden states for padded positions;
+ * sb does not: sb_model_hidden() writes zeros there.
+ *
+ * Batches larger than max_batch_tokens are split into sub-batches of whole rows
+ * under that budget, which bounds the scratch memory whatever the input size.  All
+ * buffers are owned by the model, grown on demand and reused, so steady-state
+ * forwards allocate nothing.  A struct sb_model is not thread-safe: one forward at a
+ * time (the weights may be shared by opening the folder once per thread).
+ */
+#ifndef SB_MODEL_H
+#define SB_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "errors.h"
+#include "ops.h"
+#include "tensor.h"
+
+enum sb_arch { SB_ARCH_DISTILBERT, SB_ARCH_BERT };
+
+struct sb_model_config {
+	enum sb_arch arch;
+	const char *model_type;         /* "distilbert" or "bert" (static) */
+	size_t dim;                     /* hidden size: dim (DistilBERT), hidden_size (BERT) */
+	size_t n_layers;
+	size_t n_heads;
+	size_t dim_head;                /* dim / n_heads */
+	size_t dim_ffn;                 /* hidden_dim, intermediate_size */
+	size_t vocab_size;
+	size_t max_pos;                 /* max_position_embeddings */
+	size_t type_vocab_size;         /* BERT token types; 0 for DistilBERT */
+	enum sb_act act;
+	float eps;                      /* LayerNorm eps (DistilBERT: 1e-12) */
+	int sinusoidal;                 /* DistilBERT sinusoidal_pos_embds (the table is in
+					 * the checkpoint either way) */
+};
+
+struct sb_model_opts {
+	size_t max_batch_tokens;        /* sub-batch token budget; 0: 4096 */
+	int fuse_qkv;                   /* copy Wq|Wk|Wv into one [3 dim, dim] matrix at load
+					 * (one product per layer instead of three); -1: default */
+};
+
+/* Fills defaults. */
+void sb_model_opts_init(struct sb_model_opts *o);
+
+struct sb_model;
+
+/*
+ * Opens the model folder dir: config.json (model_type distilbert or bert, others are
+ * refused by name), then the weights (sb_weights_open), checking every tensor the
+ * forward pass uses against the config: a missing tensor or a shape mismatch is an
+ * error naming the tensor and both shapes.  Extra tensors (heads, pooler) are
+ * ignored.  opts may be NULL.  On success *out owns everything; on failure *out is
+ * NULL and err says why.
+ */
+int sb_model_open(struct sb_model **out, const char *dir, const struct sb_model_opts *opts,
+		  struct sb_error *err);
+
+/* Frees the model and its weights; sets *m to NULL.  No operation if *m is NULL. */
+void sb_model_close(struct sb_model **m);
+
+/* The parsed configuration (valid until close). */
+const struct sb_model_config *sb_model_config(const struct sb_model *m);
+
+/*
+ * A short fingerprint of config and weights, "fnv1a64:0123456789abcdef": equal
+ * for the same model, whatever file format or dtype conversion path produced the
+ * floats (it hashes the config's dimensions, the tensor names as the forward pass
+ * uses them, their shapes and a sample of their values).  Valid until close.
+ */
+const char *sb_model_fingerprint(const struct sb_model *m);
+
+/* Where the weights came from ("model.safetensors (F32, mmap)"), and their file size. */
+const char *sb_model_weights_source(const struct sb_model *m);
+size_t sb_model_weights_bytes(const struct sb_model *m);
+
+/*
+ * Runs the encoder over a batch.  input_ids and attention_mask are [rows, seq]
+ * integer tensors (int64 or int32; the mask may also be int8/uint8); token_type_ids
+ * is the same or NULL (zeros; DistilBERT ignores it).  A row's real tokens are the
+ * positions where the mask is non-zero; they keep their position index for the
+ * position embeddings.  Errors (SB_EINVAL, SB_ELIMIT, SB_EFORMAT) name the row and
+ * position: a token id outside [0, vocab_size), a token type outside
+ * [0, type_vocab_size), a real token at or past max_position_embeddings, a mask
+ * missing or of another shape.  On success the hidden states are available through
+ * sb_model_row() and sb_model_hidden() until the next forward or close.
+ */
+int sb_model_forward(struct sb_model *m, const struct sb_tensor *input_ids,
+		     const struct sb_tensor *attention_mask, const struct sb_tensor *token_type_ids,
+		     struct sb_error *err);
+
+/* Rows and padded length of the last forward. */
+size_t sb_model_rows(const struct sb_model *m);
+size_t sb_model_seq(const struct sb_model *m);
+
+/*
+ * The last hidden state of row r's real tokens, packed: [*n_tokens, dim] floats,
+ * borrowed until the next forward or close.  *positions (if not NULL) receives the
+ * tokens' positions in the padded row (ascending).
+ */
+const float *sb_model_row(const struct sb_model *m, size_t r, size_t *n_tokens,
+			  const size_t **positions);
+
+/* Writes the last hidden state as [rows, seq, dim] into out, zeros at padding. */
+void sb_model_hidden(const struct sb_model *m, float *out);
+
+/* Real tokens of the last forward (the FLOP count is about that times the model's). */
+size_t sb_model_tokens(const struct sb_model *m);
+
+/* Multiply-adds x 2 of the dense products per token (85e6 for DistilBERT-base). */
+double sb_model_flops_per_token(const struct sb_model *m);
+
+#endif

@@ -1,0 +1,123 @@
+/*
+ * ops.h - the math kernels of the encoder: matrix products through BLAS and the
+ * element-wise passes around them (bias + activation, bias + residual + LayerNorm,
+ * softmax), vectorized for AVX-512 and AVX2 with a portable fallback chosen at run
+ * time.
+ *
+ * This is the only module that includes <cblas.h>.  Matrices are row-major floats;
+ * every function documents its shapes as [rows, cols] with a leading dimension
+ * (row stride, in floats) where rows may be strided.  Weights follow PyTorch's Linear
+ * layout (out_features, in_features), so a linear layer is Y = X W^T + b.
+ *
+ * The kernels never fail: arguments are checked by the caller (the model validates
+ * every shape at load); bugs are assert()ed.
+ */
+#ifndef SB_OPS_H
+#define SB_OPS_H
+
+#include <stddef.h>
+
+#include "errors.h"
+
+/* Activation functions of the feed-forward block, as named by Hugging Face configs. */
+enum sb_act {
+	SB_ACT_GELU,            /* "gelu": exact x/2 (1 + erf(x / sqrt 2)) */
+	SB_ACT_GELU_TANH,       /* "gelu_new", "gelu_pytorch_tanh": the tanh approximation */
+	SB_ACT_RELU             /* "relu" */
+};
+
+/*
+ * Parses a config activation name.  Returns SB_OK, or SB_EUNSUPPORTED with a message
+ * naming the activation when it is not one of gelu, gelu_new, gelu_pytorch_tanh, relu.
+ */
+int sb_act_parse(const char *name, enum sb_act *out, struct sb_error *err);
+
+/* Canonical name of an activation ("gelu", "gelu_tanh", "relu"). */
+const char *sb_act_name(enum sb_act act);
+
+/*
+ * Kernel sets.  SB_OPS_AUTO picks the widest the CPU (and OS) supports; the others
+ * force one, which tests use to check every path against the same references.
+ */
+enum sb_ops_isa { SB_OPS_AUTO, SB_OPS_GENERIC, SB_OPS_AVX2, SB_OPS_AVX512 };
+
+/*
+ * Selects the kernel set for the whole process.  Returns SB_OK, or SB_EUNSUPPORTED
+ * (with a message) when the CPU cannot run the requested set; the previous choice then
+ * stays.  Not thread-safe with concurrent kernel calls: call it before computing.
+ */
+int sb_ops_select(enum sb_ops_isa isa, struct sb_error *err);
+
+/* Parses "auto", "generic", "avx2", "avx512".  SB_EINVAL names a bad value. */
+int sb_ops_isa_parse(const char *s, enum sb_ops_isa *out, struct sb_error *err);
+
+/* Name of the kernel set in use ("avx512", "avx2", "generic"). */
+const char *sb_ops_isa_name(void);
+
+/*
+ * BLAS threads.  sb_ops_set_threads(n) with n >= 1 sets OpenBLAS's thread count;
+ * sb_ops_threads() returns the current one.  sb_ops_blas_core() returns the kernel
+ * OpenBLAS chose ("Cooperlake", "Haswell", ...), a static string.
+ */
+void sb_ops_set_threads(int n);
+int sb_ops_threads(void);
+const char *sb_ops_blas_core(void);
+
+/*
+ * C[m, n] = alpha * A[m, k] * op(B) + beta * C, through cblas_sgemm.  op(B) is B[k, n]
+ * when trans_b is 0, and B[n, k] transposed when trans_b is 1 (PyTorch's weight
+ * layout).  lda, ldb, ldc are row strides in floats.  Dimensions must fit in an int
+ * (asserted).  Nothing happens when m, n or k is 0 (C is left as is even if beta is 0,
+ * except that k == 0 with beta == 0 zeroes C).
+ */
+void sb_ops_gemm(int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a,
+		 size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc);
+
+/*
+ * Linear layer without bias: Y[m, n] = X[m, k] W[n, k]^T.  Y (row stride ldy) must not
+ * overlap X or W.  The bias is added by the fused passes below.
+ */
+void sb_ops_linear(size_t m, size_t n, size_t k, const float *x, size_t ldx, const float *w,
+		   float *y, size_t ldy);
+
+/* y[i] = erf(x[i]) for n floats, |error| <= 1.2e-7.  y may equal x. */
+void sb_ops_erf(float *y, const float *x, size_t n);
+
+/* y[i] = exp(x[i]), about 1 ulp; exp(-inf) = 0, overflow gives +inf.  y may equal x. */
+void sb_ops_exp(float *y, const float *x, size_t n);
+
+/*
+ * X[rows, n] (row stride ldx) = act(X + bias[n]) in one pass; bias may be NULL.
+ */
+void sb_ops_bias_act(enum sb_act act, float *x, size_t rows, size_t n, size_t ldx,
+		     const float *bias);
+
+/* Y[rows, n] += bias[n] (row stride ldy). */
+void sb_ops_bias_add(float *y, size_t rows, size_t n, size_t ldy, const float *bias);
+
+/*
+ * LayerNorm over the last dimension:
+ * out[r, :] = (x[r, :] - mean) / sqrt(var + eps) * gamma + beta, biased variance as
+ * PyTorch.  x and out are [rows, dim] (contiguous); out may equal x.
+ */
+void sb_ops_layernorm(float *out, const float *x, size_t rows, size_t dim, const float *gamma,
+		      const float *beta, float eps);
+
+/*
+ * The residual block end of a transformer layer in one pass:
+ * out[r, :] = LayerNorm(y[r, :] + bias + res[r, :]).  All [rows, dim] contiguous;
+ * bias may be NULL; out may equal y or res.
+ */
+void sb_ops_bias_residual_layernorm(float *out, const float *y, const float *bias,
+				    const float *res, size_t rows, size_t dim,
+				    const float *gamma, const float *beta, float eps);
+
+/*
+ * Softmax of each row of X[rows, n] (row stride ldx), in place.  keep, when not NULL,
+ * is [n] flags: columns with keep[j] == 0 are excluded (their probability is 0), as
+ * PyTorch's masked_fill with the dtype's minimum gives.  A row whose columns are all
+ * excluded becomes uniform, as in PyTorch.
+ */
+void sb_ops_softmax(float *x, size_t rows, size_t n, size_t ldx, const unsigned char *keep);
+
+#endif

@@ -1,0 +1,348 @@
+/*
+ * encode.c - the encode stage: `tokens` frames in, `hidden` frames out (or, with
+ * pool=MODES, `embeddings` frames, so the large hidden tensor need not cross a pipe).
+ *
+ * Options (key=value):
+ *   model=DIR            the model folder (required)
+ *   pool=MODES|model     pool in-process: cls,max,mean,...; "model" reads the modes
+ *                        and Normalize from the folder's 1_Pooling / modules.json
+ *   normalize=0|1        L2-normalize pooled embeddings (default: the model's Normalize
+ *                        module with pool=model, else 0)
+ *   threads=N            OpenBLAS threads (default: OpenBLAS's own choice)
+ *   max_batch_tokens=N   real tokens per forward sub-batch (default 4096)
+ *   kernels=ISA          auto (default), generic, avx2, avx512
+ *   fuse_qkv=0|1         one Q|K|V product per layer (default 1)
+ *
+ * Hidden frames hold last_hidden_state [rows, seq, dim] float32 with zeros at padded
+ * positions (PyTorch computes values there that no pooling uses) and the input's
+ * attention_mask as int64.  Texts are carried through; meta gets model, model_type,
+ * model_fingerprint and dim (plus pooling, normalized, precision when pooling).
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "frame.h"
+#include "model.h"
+#include "ops.h"
+#include "pooling.h"
+#include "stage.h"
+
+struct encode {
+	struct sb_model *model;
+	char *model_dir;
+	int pool;                       /* output embeddings */
+	struct sb_pooling pooling;
+	char pooling_str[96];
+	size_t width;                   /* pooled width (pool) */
+	float *scratch;                 /* [seq, dim] padded row for pooling odd masks */
+	size_t scratch_cap;
+	float *maskf;                   /* [seq] */
+	size_t maskf_cap;
+	float *row;                     /* [pooled width before truncation] */
+	size_t row_cap;
+	struct sb_frame out;
+};
+
+static int parse_count(const char *key, const char *v, size_t lo, size_t hi, size_t *out,
+		       struct sb_error *err)
+{
+	char *end;
+	unsigned long long x;
+
+	errno = 0;
+	if (v[0] < '0' || v[0] > '9')
+		return sb_error_set(err, SB_EINVAL, "encode: %s: expected a number, got '%s'",
+				    key, v);
+	x = strtoull(v, &end, 10);
+	if (errno || *end || x < lo || x > hi)
+		return sb_error_set(err, SB_EINVAL, "encode: %s: '%s' is not a number from %zu "
+				    "to %zu", key, v, lo, hi);
+	*out = (size_t)x;
+	return SB_OK;
+}
+
+static int parse_flag(const char *key, const char *v, int *out, struct sb_error *err)
+{
+	if (!strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "yes")) {
+		*out = 1;
+	} else if (!strcmp(v, "0") || !strcmp(v, "false") || !strcmp(v, "no")) {
+		*out = 0;
+	} else {
+		return sb_error_set(err, SB_EINVAL, "encode: %s: expected 0 or 1, got '%s'", key,
+				    v);
+	}
+	return SB_OK;
+}
+
+static int grow(float **p, size_t *cap, size_t n, struct sb_error *err)
+{
+	float *q;
+
+	if (n <= *cap)
+		return SB_OK;
+	if (n > SIZE_MAX / sizeof(float))
+		return sb_error_set(err, SB_ELIMIT, "encode: %zu floats of scratch", n);
+	q = realloc(*p, n * sizeof(float));
+	if (!q)
+		return sb_error_set(err, SB_ENOMEM, "encode: out of memory (%zu floats)", n);
+	*p = q;
+	*cap = n;
+	return SB_OK;
+}
+
+static void encode_close(void *state)
+{
+	struct encode *s = state;
+
+	if (!s)
+		return;
+	sb_model_close(&s->model);
+	free(s->model_dir);
+	free(s->scratch);
+	free(s->maskf);
+	free(s->row);
+	sb_frame_destroy(&s->out);
+	free(s);
+}
+
+static int encode_open(void **state, const struct sb_kv *opts, size_t n_opts,
+		       struct sb_error *err)
+{
+	static const char *const known[] = { "model", "pool", "normalize", "threads",
+					     "max_batch_tokens", "kernels", "fuse_qkv" };
+	struct sb_model_opts mo;
+	struct encode *s;
+	const char *v, *dir;
+	size_t n;
+	int rc, flag;
+
+	*state = NULL;
+	for (size_t i = 0; i < n_opts; i++) {
+		size_t k = 0;
+		while (k < sizeof(known) / sizeof(known[0]) && strcmp(opts[i].key, known[k]))
+			k++;
+		if (k == sizeof(known) / sizeof(known[0]))
+			return sb_error_set(err, SB_EINVAL, "encode: unknown option '%s'",
+					    opts[i].key);
+	}
+	dir = sb_kv_get(opts, n_opts, "model");
+	if (!dir || !dir[0])
+		return sb_error_set(err, SB_EINVAL, "encode: no model given (model=DIR)");
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return sb_error_set(err, SB_ENOMEM, "encode: out of memory");
+	sb_frame_init(&s->out);
+	sb_model_opts_init(&mo);
+	s->model_dir = strdup(dir);
+	if (!s->model_dir) {
+		rc = sb_error_set(err, SB_ENOMEM, "encode: out of memory");
+		goto fail;
+	}
+	if ((v = sb_kv_get(opts, n_opts, "threads"))) {
+		if ((rc = parse_count("threads", v, 1, 1024, &n, err)))
+			goto fail;
+		sb_ops_set_threads((int)n);
+	}
+	if ((v = sb_kv_get(opts, n_opts, "max_batch_tokens")) &&
+	    (rc = parse_count("max_batch_tokens", v, 1, (size_t)1 << 30, &mo.max_batch_tokens,
+			      err)))
+		goto fail;
+	if ((v = sb_kv_get(opts, n_opts, "kernels"))) {
+		enum sb_ops_isa isa;
+		if ((rc = sb_ops_isa_parse(v, &isa, err)) || (rc = sb_ops_select(isa, err))) {
+			sb_error_prefix(err, "encode: ");
+			goto fail;
+		}
+	}
+	if ((v = sb_kv_get(opts, n_opts, "fuse_qkv"))) {
+		if ((rc = parse_flag("fuse_qkv", v, &flag, err)))
+			goto fail;
+		mo.fuse_qkv = flag;
+	}
+	if ((v = sb_kv_get(opts, n_opts, "pool"))) {
+		s->pool = 1;
+		if (!strcmp(v, "model")) {
+			if ((rc = sb_pooling_from_model(&s->pooling, dir, err)))
+				goto fail;
+		} else {
+			memset(&s->pooling, 0, sizeof(s->pooling));
+			s->pooling.include_prompt = 1;
+			if ((rc = sb_pooling_parse_modes(v, &s->pooling.modes, err)))
+				goto fail;
+		}
+		if (s->pooling.modes == 0)
+			s->pooling.modes = SB_POOL_MEAN;
+		sb_pooling_modes_str(s->pooling.modes, s->pooling_str, sizeof(s->pooling_str));
+	}
+	if ((v = sb_kv_get(opts, n_opts, "normalize"))) {
+		if (!s->pool) {
+			rc = sb_error_set(err, SB_EINVAL, "encode: normalize is only used with pool");
+			goto fail;
+		}
+		if ((rc = parse_flag("normalize", v, &s->pooling.normalize, err)))
+			goto fail;
+	}
+	if ((rc = sb_model_open(&s->model, dir, &mo, err)))
+		goto fail;
+	if (s->pool) {
+		size_t dim = sb_model_config(s->model)->dim;
+		s->width = sb_pooling_out_dim(&s->pooling, dim);
+		if ((rc = grow(&s->row, &s->row_cap, s->width, err)))
+			goto fail;
+	}
+	*state = s;
+	return SB_OK;
+fail:
+	encode_close(s);
+	return rc;
+}
+
+static int set_meta(struct encode *s, const struct sb_frame *in, struct sb_error *err)
+{
+	const struct sb_model_config *c = sb_model_config(s->model);
+	int rc = sb_frame_meta_copy(&s->out, in, err);
+
+	if (!rc)
+		rc = sb_frame_meta_str(&s->out, "model", s->model_dir, err);
+	if (!rc)
+		rc = sb_frame_meta_str(&s->out, "model_type", c->model_type, err);
+	if (!rc)
+		rc = sb_frame_meta_str(&s->out, "model_fingerprint",
+				       sb_model_fingerprint(s->model), err);
+	if (!rc)
+		rc = sb_frame_meta_uint(&s->out, "dim", s->pool ? s->width : c->dim, err);
+	if (!rc && s->pool)
+		rc = sb_frame_meta_str(&s->out, "pooling", s->pooling_str, err);
+	if (!rc && s->pool)
+		rc = sb_frame_meta_bool(&s->out, "normalized", s->pooling.normalize, err);
+	if (!rc && s->pool)
+		rc = sb_frame_meta_str(&s->out, "precision", "float32", err);
+	return rc;
+}
+
+/* Pools every row of the last forward into sentence_embedding [rows, width]. */
+static int pool_rows(struct encode *s, struct sb_error *err)
+{
+	size_t rows = sb_model_rows(s->model), seq = sb_model_seq(s->model);
+	size_t D = sb_model_config(s->model)->dim, shape[2] = { rows, s->width };
+	struct sb_tensor *o;
+	int rc;
+
+	rc = sb_frame_tensor_resize(&s->out, "sentence_embedding", SB_DTYPE_F32, 2, shape, &o,
+				    err);
+	if (rc)
+		return rc;
+	for (size_t r = 0; r < rows; r++) {
+		const size_t *pos;
+		size_t n;
+		const float *h = sb_model_row(s->model, r, &n, &pos);
+		float *dst = (float *)o->data + r * s->width;
+		int prefix = n > 0 && pos[n - 1] == n - 1;
+
+		if (prefix) {
+			/* The usual case (trailing padding): the packed tokens are the row. */
+			sb_pool_row(&s->pooling, h, NULL, n, D, s->row);
+		} else {
+			/* Holes in the mask or no real token: pool the padded row as PyTorch
+			 * would see it, zeros at padding, with the mask. */
+			size_t sl = seq ? seq : 1;
+			if ((rc = grow(&s->scratch, &s->scratch_cap, sl * D, err)) ||
+			    (rc = grow(&s->maskf, &s->maskf_cap, sl, err)))
+				return rc;
+			memset(s->scratch, 0, sl * D * sizeof(float));
+			memset(s->maskf, 0, sl * sizeof(float));
+			for (size_t t = 0; t < n; t++) {
+				memcpy(s->scratch + pos[t] * D, h + t * D, D * sizeof(float));
+				s->maskf[pos[t]] = 1.0f;
+			}
+			sb_pool_row(&s->pooling, s->scratch, s->maskf, seq, D, s->row);
+		}
+		memcpy(dst, s->row, s->width * sizeof(float));
+	}
+	return SB_OK;
+}
+
+static int encode_process(void *state, const struct sb_frame *in, struct sb_emit *emit,
+			  struct sb_error *err)
+{
+	struct encode *s = state;
+	const struct sb_tensor *ids, *mask, *types;
+	struct sb_tensor *o;
+	size_t rows, seq;
+	int rc;
+
+	if (in->kind != SB_KIND_TOKENS)
+		return sb_error_set(err, SB_EFORMAT, "expected a tokens frame, got %s",
+				    sb_kind_name(in->kind));
+	ids = sb_frame_tensor(in, "input_ids");
+	mask = sb_frame_tensor(in, "attention_mask");
+	types = sb_frame_tensor(in, "token_type_ids");
+	if (!ids)
+		return sb_error_set(err, SB_EFORMAT, "tokens frame: no tensor 'input_ids'");
+	if (!mask)
+		return sb_error_set(err, SB_EFORMAT, "tokens frame: no tensor 'attention_mask': "
+				    "padded positions cannot be told from real tokens");
+	if (ids->n_dims != 2 || ids->shape[0] != in->rows)
+		return sb_error_set(err, SB_EFORMAT, "tensor 'input_ids': %d dimensions, %zu rows; "
+				    "expected [rows, seq] with the frame's %llu rows", ids->n_dims,
+				    ids->n_dims ? ids->shape[0] : 0, (unsigned long long)in->rows);
+	if ((rc = sb_model_forward(s->model, ids, mask, types, err)))
+		return rc;
+	rows = ids->shape[0];
+	seq = ids->shape[1];
+
+	sb_frame_reset(&s->out);
+	s->out.seq = in->seq;
+	s->out.rows = rows;
+	if (s->pool) {
+		s->out.kind = SB_KIND_EMBEDDINGS;
+		if ((rc = pool_rows(s, err)))
+			return rc;
+	} else {
+		size_t shape[3] = { rows, seq, sb_model_config(s->model)->dim };
+		int64_t *mo;
+
+		s->out.kind = SB_KIND_HIDDEN;
+		rc = sb_frame_tensor_resize(&s->out, "last_hidden_state", SB_DTYPE_F32, 3, shape,
+					    &o, err);
+		if (rc)
+			return rc;
+		sb_model_hidden(s->model, o->data);
+		rc = sb_frame_tensor_resize(&s->out, "attention_mask", SB_DTYPE_I64, 2, shape, &o,
+					    err);
+		if (rc)
+			return rc;
+		mo = o->data;
+		for (size_t r = 0; r < rows; r++) {
+			size_t n;
+			const size_t *pos;
+			sb_model_row(s->model, r, &n, &pos);
+			memset(mo + r * seq, 0, seq * sizeof(int64_t));
+			for (size_t t = 0; t < n; t++)
+				mo[r * seq + pos[t]] = 1;
+		}
+	}
+	if (in->has_text) {
+		rc = sb_frame_text_alloc(&s->out, rows, err);
+		for (size_t r = 0; !rc && r < rows; r++)
+			rc = sb_frame_text_set(&s->out, r, in->text[r].p ? in->text[r].p : "",
+					       in->text[r].n, err);
+		if (rc)
+			return rc;
+	}
+	if ((rc = set_meta(s, in, err)))
+		return rc;
+	return sb_emit_frame(emit, &s->out, err);
+}
+
+const struct sb_stage sb_stage_encode = {
+	.version = SB_STAGE_VERSION,
+	.name = "encode",
+	.input = SB_STAGE_IN_FRAMES,
+	.open = encode_open,
+	.process = encode_process,
+	.flush = NULL,
+	.close = encode_close,
+};
