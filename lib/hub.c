@@ -8,8 +8,10 @@
  * content delivery network) is where the GET goes.  The body is appended to
  * blobs/ETAG.incomplete (held under flock so two processes never interleave), resumed
  * with "Range: bytes=N-" after a cut, fsync'ed, renamed to blobs/ETAG, and linked from
- * snapshots/COMMIT/PATH with a relative symlink.  refs/REV is written last-step
- * atomically (temporary file + rename), so a reader never sees half a hash.
+ * snapshots/COMMIT/PATH with a relative symlink.  refs/REV is written as soon as the
+ * first file names the commit, atomically (temporary file + rename) so a reader never
+ * sees half a hash; a snapshot counts as complete only once config, vocabulary and
+ * weights (fetched last) are all there, so an interrupted download is resumed, not used.
  *
  * Transport: http:// URLs use the small HTTP/1.1 client below (one request per
  * connection, "Connection: close"; Content-Length, chunked or until-close bodies);
