@@ -580,7 +580,8 @@ static ssize_t conn_fill(struct conn *c, struct sb_error *err)
 		if (errno == EINTR)
 			continue;
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
-			return sb_error_set(err, SB_ETIMEOUT, "http: no data from the server in time");
+			return sb_error_set(err, SB_ETIMEOUT,
+					    "http: no data from the server in time");
 		return sb_error_sys(err, SB_EIO, errno, "http: receive failed");
 	}
 	c->end += (size_t)n;
@@ -597,8 +598,8 @@ static int conn_line(struct conn *c, char *line, size_t cap, struct sb_error *er
 			size_t n = (size_t)(lf - (c->buf + c->beg));
 
 			if (n >= cap)
-				return sb_error_set(err, SB_ELIMIT, "http: header line over %zu bytes",
-						    cap - 1);
+				return sb_error_set(err, SB_ELIMIT,
+						    "http: header line over %zu bytes", cap - 1);
 			memcpy(line, c->buf + c->beg, n);
 			if (n && line[n - 1] == '\r')
 				n--;
@@ -621,7 +622,8 @@ static int conn_line(struct conn *c, char *line, size_t cap, struct sb_error *er
 		if (n < 0)
 			return (int)n;
 		if (n == 0)
-			return sb_error_set(err, SB_ETRUNCATED, "http: connection closed in the headers");
+			return sb_error_set(err, SB_ETRUNCATED,
+					    "http: connection closed in the headers");
 	}
 }
 
@@ -653,8 +655,8 @@ static int conn_body(struct conn *c, struct sink *s, int64_t want, struct sb_err
 			if (want < 0)
 				return SB_OK;
 			return sb_error_set(err, SB_ETRUNCATED,
-					    "%s: connection closed after %llu of %lld bytes", s->path,
-					    (unsigned long long)got, (long long)want);
+					    "%s: connection closed after %llu of %lld bytes",
+					    s->path, (unsigned long long)got, (long long)want);
 		}
 	}
 }
@@ -681,7 +683,8 @@ static int conn_chunked(struct conn *c, struct sink *s, struct sb_error *err)
 			size = size << 4 | (uint64_t)d;
 		}
 		if (k == 0 || (line[k] && line[k] != ';' && line[k] != ' ' && line[k] != '\t'))
-			return sb_error_set(err, SB_EFORMAT, "http: bad chunk size line '%.40s'", line);
+			return sb_error_set(err, SB_EFORMAT, "http: bad chunk size line '%.40s'",
+					    line);
 		if (size == 0) {
 			/* Trailers end with an empty line; a server may close instead. */
 			do {
@@ -819,7 +822,8 @@ static int http_once(const char *url, int head, const char *token, struct sink *
 			goto out;
 		}
 		if (!r->status && strncmp(line, "HTTP/", 5) != 0) {
-			rc = sb_error_set(err, SB_EFORMAT, "http: %s: not an http response", u.host);
+			rc = sb_error_set(err, SB_EFORMAT, "http: %s: not an http response",
+					  u.host);
 			goto out;
 		}
 		if (line[0] == '\0') {
@@ -980,7 +984,8 @@ static int curl_run(const struct sb_hub_env *env, char *const argv[], const stru
 				beg = k + 7;
 				while (beg < eb.len && isdigit(eb.data[beg]))
 					beg++;
-				if (beg + 1 < eb.len && eb.data[beg] == ')' && eb.data[beg + 1] == ' ')
+				if (beg + 1 < eb.len && eb.data[beg] == ')' &&
+				    eb.data[beg + 1] == ' ')
 					beg += 2;
 				end = beg;
 				while (end < eb.len && eb.data[end] != '\n' && eb.data[end] != '\r')
@@ -1058,8 +1063,8 @@ static int curl_once(const char *url, int head, const char *token, struct sink *
 		}
 	} else {
 		char *argv[] = { "curl", "-sS", "-f", "-L", "--max-redirs", "5", "--retry", "3",
-				 "--connect-timeout", tbuf, "-C", offset, "-D", (char *)headers_path,
-				 "-K", "-", NULL };
+				 "--connect-timeout", tbuf, "-C", offset, "-D",
+				 (char *)headers_path, "-K", "-", NULL };
 		struct sb_buf hb;
 
 		if (s->env->progress)
@@ -1162,8 +1167,8 @@ static int status_error(struct job *j, const char *path, const struct resp *r,
 				    path, j->endpoint);
 	if (r->status == 401 || r->status == 403)
 		return sb_error_set(err, SB_ENOTFOUND,
-				    "%s: %s: access denied by %s (http %d); the model does not exist "
-				    "or %s", j->id, path, j->endpoint, r->status,
+				    "%s: %s: access denied by %s (http %d); the model does not "
+				    "exist or %s", j->id, path, j->endpoint, r->status,
 				    set(j->env->token) ? "HF_TOKEN does not grant access to it"
 						       : "is private or gated (set HF_TOKEN)");
 	return sb_error_set(err, SB_EIO, "%s: %s: http status %d from %s", j->id, path, r->status,
@@ -1319,8 +1324,8 @@ static int download_blob(struct job *j, const char *path, const char *url, const
 		goto out;
 	}
 	if (size >= 0 && st.st_size != size) {
-		rc = sb_error_set(err, SB_ETRUNCATED, "%s: %s: got %lld bytes, expected %lld", j->id,
-				  path, (long long)st.st_size, (long long)size);
+		rc = sb_error_set(err, SB_ETRUNCATED, "%s: %s: got %lld bytes, expected %lld",
+				  j->id, path, (long long)st.st_size, (long long)size);
 		goto out;
 	}
 	if (fsync(s.fd) < 0) {
@@ -1382,8 +1387,8 @@ static int fetch_file(struct job *j, const char *path, int required, int *got,
 		const char *c = r.commit[0] ? r.commit : j->rev;
 
 		if (!safe_name(c, 128)) {
-			rc = sb_error_set(err, SB_EFORMAT, "%s: bad revision '%.60s' from %s", j->id,
-					  c, j->endpoint);
+			rc = sb_error_set(err, SB_EFORMAT, "%s: bad revision '%.60s' from %s",
+					  j->id, c, j->endpoint);
 			goto out;
 		}
 		j->commit = sb_strdup(c);

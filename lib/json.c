@@ -296,7 +296,8 @@ static int parse_string(struct parser *p, char **out, size_t *out_len)
 				if (end - i < 12 || s[i + 6] != '\\' || s[i + 7] != 'u' ||
 				    hex4(s + i + 8, &lo) < 0 || lo < 0xdc00 || lo > 0xdfff) {
 					free(o);
-					return fail(p, i, "lone high surrogate \\u%04x in string", cp);
+					return fail(p, i, "lone high surrogate \\u%04x in string",
+						    cp);
 				}
 				cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
 				i += 6;
@@ -420,7 +421,9 @@ static int parse_literal(struct parser *p, struct sb_json *v)
 		size_t len;
 		enum sb_json_type type;
 	} lit[] = {
-		{ "true", 4, SB_JSON_TRUE }, { "false", 5, SB_JSON_FALSE }, { "null", 4, SB_JSON_NULL },
+		{ "true", 4, SB_JSON_TRUE },
+		{ "false", 5, SB_JSON_FALSE },
+		{ "null", 4, SB_JSON_NULL },
 	};
 
 	for (size_t k = 0; k < sizeof(lit) / sizeof(lit[0]); k++) {

@@ -10,7 +10,10 @@ SERVER_PIDS=
 trap 'for p in $SERVER_PIDS; do kill "$p" 2>/dev/null; done; rm -rf "$SB_TMP"' EXIT
 
 require_cmd sb-fetch
-[ -x "$PYTHON3" ] || { echo "Bail out! python3 ($PYTHON3) is needed for the test hub server"; exit 1; }
+if [ ! -x "$PYTHON3" ]; then
+	echo "Bail out! python3 ($PYTHON3) is needed for the test hub server"
+	exit 1
+fi
 
 plan 58
 

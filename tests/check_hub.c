@@ -133,8 +133,9 @@ static void make_cache(const char *const *files)
 	{
 		char cmd[1024];
 
-		snprintf(cmd, sizeof(cmd), "mkdir -p '%s' '%s/hub/models--org--m/snapshots/%s/1_Pooling'",
-			 p, tmpdir, COMMIT);
+		snprintf(cmd, sizeof(cmd),
+			 "mkdir -p '%s' '%s/hub/models--org--m/snapshots/%s/1_Pooling'", p, tmpdir,
+			 COMMIT);
 		ck_assert_int_eq(system(cmd), 0);
 	}
 	snprintf(p, sizeof(p), "%s/hub/models--org--m/refs/main", tmpdir);
@@ -333,8 +334,9 @@ START_TEST(test_http_errors)
 	ck_assert_int_eq(against_s("HTTP/1.1 200 OK\r\nContent-Length: -5\r\n\r\n", &err),
 			 SB_EFORMAT);
 	ck_assert_msg(strstr(err.msg, "bad content-length"), "%s", err.msg);
-	ck_assert_int_eq(against_s("HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\n",
-				   &err), SB_EFORMAT);
+	ck_assert_int_eq(against_s("HTTP/1.1 200 OK\r\n"
+				   "Content-Length: 99999999999999999999\r\n\r\n", &err),
+			 SB_EFORMAT);
 	ck_assert_int_eq(against_s("HTTP/1.1 200 OK\r\nContent-Le", &err), SB_ETRUNCATED);
 	ck_assert_msg(strstr(err.msg, "closed in the headers"), "%s", err.msg);
 	ck_assert_int_eq(against_s("", &err), SB_ETRUNCATED);
@@ -368,14 +370,16 @@ START_TEST(test_http_errors)
 		      err.msg);
 	/* A malformed chunked body. */
 	ck_assert_int_eq(against_s("HTTP/1.1 200 OK\r\nX-Repo-Commit: " COMMIT
-				   "\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", &err), SB_EFORMAT);
+				   "\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", &err),
+			 SB_EFORMAT);
 	ck_assert_msg(strstr(err.msg, "bad chunk size line"), "%s", err.msg);
 	ck_assert_int_eq(against_s("HTTP/1.1 200 OK\r\nX-Repo-Commit: " COMMIT
 				   "\r\nTransfer-Encoding: chunked\r\n\r\n1000000000000000\r\n",
 				   &err), SB_EFORMAT);
 	ck_assert_msg(strstr(err.msg, "chunk size too large"), "%s", err.msg);
 	ck_assert_int_eq(against_s("HTTP/1.1 200 OK\r\nX-Repo-Commit: " COMMIT
-				   "\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}XX\r\n0\r\n\r\n", &err),
+				   "\r\nTransfer-Encoding: chunked\r\n\r\n"
+				   "2\r\n{}XX\r\n0\r\n\r\n", &err),
 			 SB_EFORMAT);
 	ck_assert_msg(strstr(err.msg, "no CRLF after a chunk"), "%s", err.msg);
 	/* A commit that would escape the cache folder. */

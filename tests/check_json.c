@@ -429,7 +429,8 @@ START_TEST(test_duplicates)
 	ck_assert_int_eq(sb_json_get_int(j, "a", &i, &err), SB_OK);
 	ck_assert_int_eq(i, 1);
 	sb_json_free(&j);
-	parse_bad_n(dup, strlen(dup), SB_JSON_NO_DUPLICATES, "byte 0: object has duplicate member 'a'");
+	parse_bad_n(dup, strlen(dup), SB_JSON_NO_DUPLICATES,
+		    "byte 0: object has duplicate member 'a'");
 	parse_bad_n("[{}, {\"x\": {\"q\": 1, \"q\": 1}}]", 29, SB_JSON_NO_DUPLICATES,
 		    "byte 11: object has duplicate member 'q'");
 	/* Names that differ only after an embedded NUL, or by length, are distinct. */
@@ -448,7 +449,8 @@ START_TEST(test_duplicates)
 		ck_assert_int_eq(sb_buf_append(&b, "{", 1, NULL), SB_OK);
 		for (int k = 0; k < 1000; k++) {
 			char line[48];
-			int len = snprintf(line, sizeof(line), "\"########%d\":0,", (k * 7919) % 1000);
+			int len = snprintf(line, sizeof(line), "\"########%d\":0,",
+					   (k * 7919) % 1000);
 
 			ck_assert_int_eq(sb_buf_append(&b, line, (size_t)len, NULL), SB_OK);
 		}
@@ -544,8 +546,8 @@ START_TEST(test_file)
 	close(fd);
 	ck_assert_int_eq(sb_json_parse_file(path, 0, 0, &j, &err), SB_EFORMAT);
 	ck_assert_ptr_null(j);
-	ck_assert_msg(strstr(err.msg, path) == err.msg && strstr(err.msg, ": json: byte 7: expected ':'"),
-		      "%s", err.msg);
+	ck_assert_msg(strstr(err.msg, path) == err.msg &&
+		      strstr(err.msg, ": json: byte 7: expected ':'"), "%s", err.msg);
 	unlink(path);
 	ck_assert_int_eq(sb_json_parse_file(path, 0, 0, &j, &err), SB_ENOTFOUND);
 	ck_assert_ptr_null(j);
