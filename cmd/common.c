@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "farm.h"
+#include "hub.h"
 #include "transport.h"
 
 static volatile int stop_flag;
@@ -31,6 +33,10 @@ void sb_cmd_init(struct sb_cmd *c, const char *prog)
 	c->ro.stop = &stop_flag;
 	c->ro.topts.stop = &stop_flag;
 	c->ro.topts.timeout_ms = -1;
+	c->credits = 0;
+	c->heartbeat_ms = 0;
+	/* Every program takes ZeroMQ endpoints for -i / -o. */
+	sb_zmq_init();
 }
 
 int sb_cmd_parse_size(const char *s, size_t *out)
@@ -60,6 +66,8 @@ int sb_cmd_parse_size(const char *s, size_t *out)
 
 int sb_cmd_option(struct sb_cmd *c, int opt, const char *arg)
 {
+	size_t v;
+
 	switch (opt) {
 	case 'i': c->ro.input = arg; return 1;
 	case 'o': c->ro.output = arg; return 1;
@@ -70,6 +78,21 @@ int sb_cmd_option(struct sb_cmd *c, int opt, const char *arg)
 	case SB_OPT_CURVE_SERVER: c->curve_server = arg; return 1;
 	case SB_OPT_CURVE_ALLOW: c->curve_allow = arg; return 1;
 	case SB_OPT_INSECURE: c->insecure = 1; return 1;
+	case SB_OPT_CREDITS:
+		if (sb_cmd_parse_size(arg, &v) < 0 || v == 0 || v > 1024) {
+			fprintf(stderr, "%s: --credits: expected 1 to 1024, got '%s'\n", c->prog, arg);
+			return -1;
+		}
+		c->credits = (unsigned)v;
+		return 1;
+	case SB_OPT_HEARTBEAT:
+		if (sb_cmd_parse_size(arg, &v) < 0 || v < 10 || v > 600000) {
+			fprintf(stderr, "%s: --heartbeat: expected 10 to 600000 ms, got '%s'\n",
+				c->prog, arg);
+			return -1;
+		}
+		c->heartbeat_ms = (int)v;
+		return 1;
 	case SB_OPT_MAX_MSG:
 		if (sb_cmd_parse_size(arg, &c->ro.topts.max_msg_bytes) < 0 ||
 		    c->ro.topts.max_msg_bytes == 0) {
@@ -93,10 +116,43 @@ void sb_cmd_kv(struct sb_cmd *c, const char *key, const char *value)
 	c->n_kv++;
 }
 
+static char *model_dir;
+
+static void free_model_dir(void)
+{
+	free(model_dir);
+	model_dir = NULL;
+}
+
+static void on_fetch(void *ctx, const char *path, uint64_t done, uint64_t total)
+{
+	const struct sb_cmd *c = ctx;
+
+	if (done == 0 || done == total)
+		fprintf(stderr, "%s: %s %s (%llu bytes)\n", c->prog,
+			done == 0 ? "downloading" : "downloaded", path,
+			(unsigned long long)total);
+}
+
 const char *sb_cmd_model(struct sb_cmd *c, const char *model)
 {
-	/* Hub ids are resolved once lib/hub lands; a folder is used as it is. */
-	return model;
+	struct sb_hub_env env;
+	struct sb_error err;
+
+	sb_hub_env_from(&env, getenv);
+	if (c->verbose) {
+		env.progress = on_fetch;
+		env.progress_ctx = c;
+	}
+	free_model_dir();
+	if (sb_hub_resolve(model, &env, &model_dir, &err)) {
+		sb_cmd_error(c, &err);
+		return NULL;
+	}
+	atexit(free_model_dir);
+	if (c->verbose && strcmp(model_dir, model) != 0)
+		fprintf(stderr, "%s: model %s: %s\n", c->prog, model, model_dir);
+	return model_dir;
 }
 
 void sb_cmd_error(const struct sb_cmd *c, const struct sb_error *err)
@@ -146,7 +202,21 @@ static void print_stats(const struct sb_cmd *c, const struct sb_stats *st)
 		st->seconds_total, st->seconds_process, (double)st->rows_in / secs);
 }
 
-int (*sb_cmd_worker_hook)(struct sb_cmd *c, const struct sb_stage *stage, struct sb_error *err);
+static int run_worker(struct sb_cmd *c, const struct sb_stage *stage, struct sb_stats *st,
+		      struct sb_error *err)
+{
+	struct sb_worker_opts wo;
+
+	sb_worker_opts_init(&wo);
+	wo.connect = c->worker;
+	wo.topts = c->ro.topts;
+	wo.stop = &stop_flag;
+	if (c->credits)
+		wo.credits = c->credits;
+	if (c->heartbeat_ms)
+		wo.heartbeat_ms = c->heartbeat_ms;
+	return sb_worker_run(stage, c->kv, c->n_kv, &wo, st, err);
+}
 
 int sb_cmd_run(struct sb_cmd *c, const struct sb_stage *stage)
 {
@@ -172,17 +242,12 @@ int sb_cmd_run(struct sb_cmd *c, const struct sb_stage *stage)
 		c->ro.progress = on_progress;
 		c->ro.progress_ctx = c;
 	}
-	if (c->worker) {
-		if (!sb_cmd_worker_hook) {
-			fprintf(stderr, "%s: --worker: farm support not available\n", c->prog);
-			return 2;
-		}
-		rc = sb_cmd_worker_hook(c, stage, &err);
-	} else {
+	if (c->worker)
+		rc = run_worker(c, stage, &st, &err);
+	else
 		rc = sb_run(stage, c->kv, c->n_kv, &c->ro, &st, &err);
-		if (c->verbose)
-			print_stats(c, &st);
-	}
+	if (c->verbose)
+		print_stats(c, &st);
 	if (rc == SB_EPIPE) {
 		/* The reader went away (`| head`): end quietly, as a killed writer would. */
 		signal(SIGPIPE, SIG_DFL);

@@ -19,6 +19,8 @@ enum {
 	SB_OPT_CURVE_SERVER,
 	SB_OPT_CURVE_ALLOW,
 	SB_OPT_INSECURE,
+	SB_OPT_CREDITS,
+	SB_OPT_HEARTBEAT,
 	SB_OPT_FIRST_PRIVATE = 0x1100     /* programs number their own long options from here */
 };
 
@@ -34,7 +36,9 @@ enum {
 	{ "curve-secret", required_argument, NULL, SB_OPT_CURVE_SECRET },       \
 	{ "curve-server", required_argument, NULL, SB_OPT_CURVE_SERVER },       \
 	{ "curve-allow", required_argument, NULL, SB_OPT_CURVE_ALLOW },         \
-	{ "insecure", no_argument, NULL, SB_OPT_INSECURE }
+	{ "insecure", no_argument, NULL, SB_OPT_INSECURE },                     \
+	{ "credits", required_argument, NULL, SB_OPT_CREDITS },                 \
+	{ "heartbeat", required_argument, NULL, SB_OPT_HEARTBEAT }
 
 /* Text for usage(): the common options, one per line, indented like the rest. */
 #define SB_CMD_COMMON_HELP                                                                  \
@@ -44,6 +48,10 @@ enum {
 	"      --progress          show rows/s on stderr while running (when it is a terminal)\n" \
 	"      --max-msg-bytes N   refuse frames larger than N bytes (default 2 GiB)\n"         \
 	"      --worker ENDPOINT   serve an sb-farm at ENDPOINT instead of -i/-o\n"             \
+	"      --credits N         worker: frames the farm may hand it at once (default 2)\n"  \
+	"      --heartbeat MS      worker: heartbeat interval (default 1000)\n"                \
+	"      --curve-secret FILE, --curve-server FILE, --curve-allow FILE, --insecure\n"     \
+	"                          CurveZMQ keys for TCP links; see sb-keygen(1)\n"            \
 	"  -h, --help              show this help\n"
 
 #define SB_CMD_MAX_KV 64
@@ -58,6 +66,8 @@ struct sb_cmd {
 	size_t n_kv;
 	const char *curve_secret, *curve_server, *curve_allow;
 	int insecure;
+	unsigned credits;               /* --worker: 0 for the default */
+	int heartbeat_ms;               /* --worker: 0 for the default */
 };
 
 /* Sets defaults; prog is the program name for messages. */
@@ -85,13 +95,6 @@ const char *sb_cmd_model(struct sb_cmd *c, const char *model);
  * Returns the exit status: 0, 1 (error printed), or 128+signal when interrupted.
  */
 int sb_cmd_run(struct sb_cmd *c, const struct sb_stage *stage);
-
-/*
- * Set by the ZeroMQ farm module at start-up: serves c->worker with the stage.
- * NULL when the program is built without farm support.
- */
-extern int (*sb_cmd_worker_hook)(struct sb_cmd *c, const struct sb_stage *stage,
-				 struct sb_error *err);
 
 /* Prints "prog: message" for an error. */
 void sb_cmd_error(const struct sb_cmd *c, const struct sb_error *err);
