@@ -25,7 +25,9 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "common.h"
 #include "errors.h"
+#include "farm.h"
 #include "frame.h"
 #include "tensor.h"
 #include "transport.h"
@@ -73,6 +75,7 @@ struct opts {
 	size_t batch;
 	const char *meta[SB_FRAME_MAX_META];
 	size_t n_meta;
+	struct sb_transport_opts topts; /* ZeroMQ keys, limits, timeout */
 };
 
 /* ------------------------------------------------------------------ reporting */
@@ -176,6 +179,10 @@ static void usage(FILE *fp)
 	      "  -b, --batch ROWS     rows per frame built (default 32)\n"
 	      "      --text FILE      attach FILE's lines as the rows' texts\n"
 	      "  -m, --meta KEY=VALUE add a meta entry to the frames built\n"
+	      "      --max-msg-bytes N   refuse frames larger than N bytes (default 2G)\n"
+	      "      --timeout SECONDS   ZeroMQ: give up waiting for a frame (default: never)\n"
+	      "      --curve-secret FILE, --curve-server FILE, --curve-allow FILE, --insecure\n"
+	      "                       ZeroMQ security, as for every sb program (see sb(7))\n"
 	      "  -h, --help           show this help\n", fp);
 }
 
@@ -863,16 +870,16 @@ static void check_frame(const struct sb_frame *f, uint64_t seq_next, const char 
 static void read_stream(struct reader *r, const char *spec)
 {
 	struct sb_transport *t = NULL;
-	struct sb_transport_opts topts = { 0 };
 	struct sb_error err;
 	uint64_t seq_next = 0, stream_rows = 0;
-	int complete = 1, any = 0;
+	int complete = 1, any = 0, message_based;
 	char where[256];
 
 	sb_error_clear(&err);
-	topts.timeout_ms = -1;
-	if (sb_transport_open(&t, spec, SB_TRANSPORT_READ, &topts, &err) != SB_OK)
+	if (sb_transport_open(&t, spec, SB_TRANSPORT_READ, &r->o->topts, &err) != SB_OK)
 		die_err(&err);
+	/* A socket has no end of file: its stream ends with the end frame. */
+	message_based = strcmp(t->ops->name, "fd") != 0;
 	r->frames = r->rows = 0;
 	for (;;) {
 		const unsigned char *msg;
@@ -928,6 +935,8 @@ static void read_stream(struct reader *r, const char *spec)
 		if (r->line.failed)
 			die("%s: out of memory formatting the frame", where);
 		put(r->out, r->line.b.data, r->line.b.len);
+		if (message_based && r->f.kind == SB_KIND_END)
+			break;
 	}
 	if (!complete || !any) {
 		unsigned long long n = t->n_msgs, at = t->n_bytes;
@@ -1064,7 +1073,7 @@ static void writer_open(struct writer *w, const struct opts *o)
 	w->o = o;
 	sb_frame_init(&w->f);
 	sb_buf_init(&w->enc);
-	if (sb_transport_open(&w->t, o->output ? o->output : "-", SB_TRANSPORT_WRITE, NULL,
+	if (sb_transport_open(&w->t, o->output ? o->output : "-", SB_TRANSPORT_WRITE, &o->topts,
 			      &w->err) != SB_OK)
 		die_err(&w->err);
 	if (o->text_file && sb_linereader_open(&w->texts, o->text_file, &w->err) != SB_OK)
@@ -1532,7 +1541,10 @@ static void set_mode(struct opts *o, enum mode m, const char *flag)
 
 int main(int argc, char **argv)
 {
-	enum { O_TSV = 256, O_NPY, O_FROM_NPY, O_FROM_TSV, O_TEXT, O_UNPAD };
+	enum {
+		O_TSV = SB_OPT_FIRST_PRIVATE, O_NPY, O_FROM_NPY, O_FROM_TSV, O_TEXT, O_UNPAD,
+		O_TIMEOUT
+	};
 	static const struct option longopts[] = {
 		{ "input", required_argument, NULL, 'i' },
 		{ "output", required_argument, NULL, 'o' },
@@ -1550,6 +1562,12 @@ int main(int argc, char **argv)
 		{ "text", required_argument, NULL, O_TEXT },
 		{ "meta", required_argument, NULL, 'm' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "max-msg-bytes", required_argument, NULL, SB_OPT_MAX_MSG },
+		{ "curve-secret", required_argument, NULL, SB_OPT_CURVE_SECRET },
+		{ "curve-server", required_argument, NULL, SB_OPT_CURVE_SERVER },
+		{ "curve-allow", required_argument, NULL, SB_OPT_CURVE_ALLOW },
+		{ "insecure", no_argument, NULL, SB_OPT_INSECURE },
+		{ "timeout", required_argument, NULL, O_TIMEOUT },
 		{ NULL, 0, NULL, 0 }
 	};
 	static struct opts o;
@@ -1557,6 +1575,8 @@ int main(int argc, char **argv)
 
 	o.kind = SB_KIND_EMBEDDINGS;
 	o.batch = 32;
+	o.topts.timeout_ms = -1;
+	sb_zmq_init();
 	while ((c = getopt_long(argc, argv, "i:o:ftcqk:b:m:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'i':
@@ -1599,6 +1619,26 @@ int main(int argc, char **argv)
 				bad_usage("more than %d --meta entries", SB_FRAME_MAX_META);
 			o.meta[o.n_meta++] = optarg;
 			break;
+		case SB_OPT_MAX_MSG:
+			if (sb_cmd_parse_size(optarg, &o.topts.max_msg_bytes) < 0 ||
+			    o.topts.max_msg_bytes == 0)
+				bad_usage("--max-msg-bytes: invalid size '%s'", optarg);
+			break;
+		case SB_OPT_CURVE_SECRET: o.topts.curve_secret = optarg; break;
+		case SB_OPT_CURVE_SERVER: o.topts.curve_server = optarg; break;
+		case SB_OPT_CURVE_ALLOW: o.topts.allow_file = optarg; break;
+		case SB_OPT_INSECURE: o.topts.insecure = 1; break;
+		case O_TIMEOUT: {
+			char *end;
+			long v;
+
+			errno = 0;
+			v = strtol(optarg, &end, 10);
+			if (errno || *end || end == optarg || v < 0 || v > INT_MAX / 1000)
+				bad_usage("--timeout '%s': expected seconds", optarg);
+			o.topts.timeout_ms = v ? (int)v * 1000 : -1;
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			return fflush(stdout) == 0 ? 0 : 1;

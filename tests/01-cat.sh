@@ -134,6 +134,33 @@ like "python reads sb's padded tokens frames" "$rc:$out" "^0:ok: 3 frames, 3 row
 sb-cat --tsv input_ids --unpad "$T/p.sbf" > "$T/ids.back"
 check "from-tsv -k tokens: ids survive padding and unpadding" cmp -s "$T/ids.tsv" "$T/ids.back"
 
+# The Python examples of sb-frame(5): the writer's frames pass sb-cat -c, and the
+# reader reads them and a stream sb wrote.
+awk -v want=1 '
+	/^\.Sh EXAMPLES/ { ex = 1; next }
+	/^\.Sh / { ex = 0 }
+	ex && /^\.Bd -literal/ { n++; lit = 1; next }
+	ex && /^\.Ed/ { lit = 0; next }
+	ex && lit && n == want { gsub(/\\e/, "\\"); print }
+' "$SB_SRCDIR/man/sb-frame.5" > "$T/read.py"
+awk -v want=2 '
+	/^\.Sh EXAMPLES/ { ex = 1; next }
+	/^\.Sh / { ex = 0 }
+	ex && /^\.Bd -literal/ { n++; lit = 1; next }
+	ex && /^\.Ed/ { lit = 0; next }
+	ex && lit && n == want { gsub(/\\e/, "\\"); print }
+' "$SB_SRCDIR/man/sb-frame.5" > "$T/write.py"
+"$PY" "$T/write.py" > "$T/py.sbf" 2> "$T/py.err"
+run sb-cat -c "$T/py.sbf"
+is "sb-frame(5): the Python writer's stream is valid" "$rc:$out" "0:$T/py.sbf: 2 frames, 2 rows, complete"
+run sh -c '"$1" "$2" < "$3"' sh "$PY" "$T/read.py" "$T/py.sbf"
+like "sb-frame(5): the Python reader reads it" "$rc:$(printf '%s' "$out" | tr '\n' '|')" \
+	"^0:0 \(2, 768\) \['a cat', 'a dog'\]\|complete: 2 rows$"
+sb-cat --from-npy "$N/emb-f32.npy" -b 2 > "$T/p.sbf"
+run sh -c '"$1" "$2" < "$3"' sh "$PY" "$T/read.py" "$T/p.sbf"
+like "sb-frame(5): the Python reader reads sb's frames" "$rc:$(printf '%s' "$out" | tr '\n' '|')" \
+	"^0:0 \(2, 3\) None\|2 \(2, 3\) None\|4 \(1, 3\) None\|complete: 5 rows$"
+
 # ---- TSV in
 sb-cat --tsv sentence_embedding -t "$G/emb-f16.sbf" > /dev/null
 sb-cat --tsv f32 "$G/dtypes.sbf" > "$T/f32.tsv"
@@ -191,6 +218,18 @@ done < "$T/examples.txt"
 flush_example
 check "sb-cat(1) has at least 8 examples with a prompt" test "$n_ex" -ge 8
 cd "$T" || exit 99
+
+# ---- ZeroMQ: a stream on a socket ends with its end frame
+sb-cat --from-npy "$N/emb-f32.npy" -b 2 > "$T/z.sbf"
+sb-cat "$T/z.sbf" > "$T/z.want"
+sb-cat -i "@ipc://$T/z.sock" --timeout 30 > "$T/z.got" 2> "$T/z.err" &
+zpid=$!
+sb-cat --from-npy "$N/emb-f32.npy" -b 2 -o ">ipc://$T/z.sock" --timeout 30 2> "$T/zw.err"
+zw=$?
+wait "$zpid"
+zr=$?
+check "zeromq: reader and writer exit 0" test "$zr:$zw" = 0:0
+check "zeromq: the frames printed equal those of a file" cmp -s "$T/z.got" "$T/z.want"
 
 # ---- output errors: a closed pipe ends quietly, a full disk is an error
 for i in 1 2 3 4 5 6 7 8; do cat "$G/large.sbf"; done > "$T/big.sbf"
