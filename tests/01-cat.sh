@@ -106,6 +106,13 @@ like "from-npy: arrays with different row counts are refused" "$rc:$err" \
 printf 'just\nthree\nlines\n' > "$T/three.txt"
 run sb-cat --from-npy "$N/emb-f32.npy" --text "$T/three.txt"
 like "from-npy --text: too few lines" "$rc:$err" "^1:sb-cat: .*three.txt: 3 lines, fewer than the rows"
+for c in "fortran:Fortran-order" "complex:dtype '<c8' not supported" "0d:0-d array" \
+	"short:20 data bytes, the header's shape needs 24" "shape-overflow:overflows" \
+	"bigendian:dtype '>f4' not supported"; do
+	run sb-cat --from-npy "$N/bad-${c%%:*}.npy"
+	like "from-npy refuses bad-${c%%:*}.npy" "$rc:$(printf '%s' "$err" | wc -l):$out:$err" \
+		"^1:0::sb-cat: .*bad-${c%%:*}.npy: .*${c#*:}"
+done
 printf 'not numpy at all\n' > "$T/bad.npy"
 run sb-cat --from-npy "$T/bad.npy"
 like "from-npy: not a .npy file" "$rc:$err" "^1:sb-cat: .*bad.npy: not a .npy file"

@@ -107,6 +107,11 @@ cat "$T/first.sbf" "$T/s.sbf" > "$T/dup.sbf"
 run sb-cat -c "$T/dup.sbf"
 like "check: a frame whose seq repeats rows is refused" "$rc:$err" \
 	"^1:sb-cat: .*dup.sbf: frame 2 at byte [0-9]+: seq 0, expected 2"
+# {"sb":1,"kind":"end","rows_total":9} after frames of 2 rows
+{ cat "$T/first.sbf"; printf '\203\242sb\001\244kind\243end\252rows_total\011'; } > "$T/total.sbf"
+run sb-cat -c "$T/total.sbf"
+like "check: an end frame with the wrong rows_total is refused" "$rc:$err" \
+	"^1:sb-cat: .*total.sbf: frame 2 at byte [0-9]+: end frame says 9 rows, the stream had 2$"
 cat "$G/tokens.sbf" > "$T/ok.sbf"
 run sb-cat -c "$T/ok.sbf"
 is "check: a good stream passes" "$rc:$out" "0:$T/ok.sbf: 3 frames, 3 rows, complete"

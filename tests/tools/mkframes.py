@@ -503,6 +503,30 @@ def main():
     for name, arr in npy_inputs().items():
         with open(os.path.join(out, "npy", name), "wb") as fh:
             np.save(fh, arr, allow_pickle=False)
+    for name, data in bad_npy().items():
+        write("npy/%s" % name, data)
+
+
+def bad_npy():
+    """.npy files --from-npy must refuse (tests/01-cat.sh names the expected words)."""
+    def save(arr):
+        import io
+        b = io.BytesIO()
+        np.save(b, arr, allow_pickle=False)
+        return b.getvalue()
+
+    ok = save(np.zeros((2, 3), np.float32))
+    hlen = 10 + ok[8] + (ok[9] << 8)
+    big = ok[:hlen].replace(b"(2, 3)", b"(4611686018427387904, 4)")
+    big = big[:8] + bytes([(len(big) - 10) & 0xff, (len(big) - 10) >> 8]) + big[10:]
+    return {
+        "bad-fortran.npy": save(np.asfortranarray(np.zeros((2, 3), np.float32))),
+        "bad-complex.npy": save(np.zeros((2, 3), np.complex64)),
+        "bad-0d.npy": save(np.float32(1.5)),
+        "bad-short.npy": ok[:-4],
+        "bad-shape-overflow.npy": big + ok[hlen:],
+        "bad-bigendian.npy": save(np.zeros((2, 3), ">f4")),
+    }
 
 
 if __name__ == "__main__":
