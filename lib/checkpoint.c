@@ -3,7 +3,7 @@
  *
  * Two parts: a zip central-directory reader that checks every offset and size against
  * the file (stored entries only, ZIP64 records, data descriptors), and a restricted
- * pickle machine.  The machine never calls anything: the few "callables" it accepts
+ * pickle machine, also used for the five pickles of the legacy format.  The machine never calls anything: the few "callables" it accepts
  * (OrderedDict, _rebuild_tensor_v2, the storage classes) are recognized by name and
  * their effect is reproduced as data after the arguments are validated.
  */
@@ -248,11 +248,11 @@ static uint32_t crc32_update(uint32_t crc, const unsigned char *p, size_t n)
 /* ------------------------------------------------------------------------------------ */
 /* pickle values                                                                        */
 
-enum pk_type { PK_NONE, PK_BOOL, PK_INT, PK_STR, PK_TUPLE, PK_DICT, PK_GLOBAL, PK_STORAGE,
-	       PK_TENSOR };
+enum pk_type { PK_NONE, PK_BOOL, PK_INT, PK_STR, PK_TUPLE, PK_LIST, PK_DICT, PK_GLOBAL,
+	       PK_STORAGE, PK_TENSOR };
 
 static const char *const pk_type_names[] = {
-	"None", "bool", "int", "str", "tuple", "dict", "global", "storage", "tensor"
+	"None", "bool", "int", "str", "tuple", "list", "dict", "global", "storage", "tensor"
 };
 
 enum pk_global {
@@ -284,13 +284,15 @@ struct pk_val {
 	enum pk_type type;
 	int64_t i;                      /* BOOL, INT; GLOBAL: enum pk_global */
 	const char *s;                  /* STR: into the pickle, not NUL-terminated */
-	size_t len;                     /* STR: bytes; TUPLE/DICT: items (DICT: pairs) */
-	size_t cap;                     /* DICT: allocated pairs */
-	struct pk_val **items;          /* TUPLE: len; DICT: 2 x len (key, value) */
+	size_t len;                     /* STR: bytes; TUPLE/LIST/DICT: items (DICT: pairs) */
+	size_t cap;                     /* LIST/DICT: allocated items/pairs */
+	struct pk_val **items;          /* TUPLE/LIST: len; DICT: 2 x len (key, value) */
 	/* STORAGE and TENSOR */
 	const struct storage_type *st;
-	size_t data;                    /* absolute file offset (storage start / first elem) */
+	size_t data;                    /* STORAGE: absolute file offset, SIZE_MAX until known */
 	size_t numel;
+	struct pk_val *storage;         /* TENSOR: its storage */
+	size_t offset;                  /* TENSOR: first element, in storage elements */
 	int n_dims;                     /* TENSOR */
 	size_t shape[SB_TENSOR_MAX_DIMS];
 	struct pk_val *next;            /* every value, for freeing */
@@ -305,6 +307,8 @@ struct pk {
 	size_t prefix_len;
 	const char *label;              /* "pytorch_model.bin: archive/data.pkl" */
 	struct sb_error *err;
+	int legacy;                     /* pre-1.6 format: storages located after the pickles */
+	int trailing_ok;                /* more pickles or data follow STOP */
 
 	struct pk_val **stack;
 	size_t sp, stack_cap;
@@ -385,6 +389,8 @@ static void pk_free_all(struct pk *k)
 	k->all = NULL;
 	free(k->stack);
 	free(k->memo);
+	k->stack = k->memo = NULL;
+	k->sp = k->stack_cap = k->n_memo = k->memo_cap = 0;
 }
 
 static int pk_push(struct pk *k, struct pk_val *v)
@@ -472,6 +478,23 @@ static int pk_dict_set(struct pk *k, struct pk_val *d, struct pk_val *key, struc
 	d->items[2 * d->len] = key;
 	d->items[2 * d->len + 1] = val;
 	d->len++;
+	return SB_OK;
+}
+
+static int pk_list_append(struct pk *k, struct pk_val *l, struct pk_val *v)
+{
+	if (l->type != PK_LIST)
+		return PK_ERR(k, SB_EFORMAT, "%s on a %s, expected a list",
+			      opcode_name(k->p[k->op_pos]), pk_type_names[l->type]);
+	if (l->len == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 16;
+		struct pk_val **it = realloc(l->items, cap * sizeof(*it));
+		if (!it)
+			return PK_ERR(k, SB_ENOMEM, "out of memory");
+		l->items = it;
+		l->cap = cap;
+	}
+	l->items[l->len++] = v;
 	return SB_OK;
 }
 
@@ -589,13 +612,32 @@ static int op_persid(struct pk *k)
 
 	if (rc)
 		return rc;
-	if (pid->type != PK_TUPLE || pid->len != 5 || !is_str(pid->items[0], "storage") ||
+	/* The legacy format adds view_metadata, None unless a storage view was saved. */
+	if (pid->type != PK_TUPLE || pid->len != 5 + (size_t)k->legacy ||
+	    !is_str(pid->items[0], "storage") ||
 	    pid->items[1]->type != PK_GLOBAL || pid->items[1]->i < G_STORAGE ||
 	    pid->items[2]->type != PK_STR || pid->items[3]->type != PK_STR ||
 	    as_size(pid->items[4], &numel) < 0)
 		return PK_ERR(k, SB_EFORMAT, "persistent id is not ('storage', type, key, "
-			      "location, numel)");
+			      "location, numel%s)", k->legacy ? ", view" : "");
 	st = &storage_types[pid->items[1]->i - G_STORAGE];
+	if (k->legacy) {
+		if (pid->items[5]->type != PK_NONE)
+			return PK_ERR(k, SB_EUNSUPPORTED, "storage '%.*s': views of storages "
+				      "(legacy format) are not supported",
+				      (int)pid->items[2]->len, pid->items[2]->s);
+		if (sb_size_mul(numel, st->itemsize, &nbytes) < 0)
+			return PK_ERR(k, SB_ELIMIT, "storage '%.*s': %zu elements overflow",
+				      (int)pid->items[2]->len, pid->items[2]->s, numel);
+		if (!(s = pk_new(k, PK_STORAGE)))
+			return SB_ENOMEM;
+		s->st = st;
+		s->data = SIZE_MAX;     /* found after the last pickle, see read_legacy() */
+		s->numel = numel;
+		s->s = pid->items[2]->s;
+		s->len = pid->items[2]->len;
+		return pk_push(k, s);
+	}
 	plen = k->prefix_len + 5 + pid->items[2]->len;
 	if (plen >= sizeof(path))
 		return PK_ERR(k, SB_EFORMAT, "storage key of %zu bytes is too long",
@@ -626,6 +668,7 @@ static int op_persid(struct pk *k)
 static int rebuild_tensor(struct pk *k, const struct pk_val *args, struct pk_val **out)
 {
 	const struct pk_val *s, *size, *stride;
+	/* (storage numel x itemsize was checked to fit when the storage was made) */
 	struct pk_val *t;
 	size_t offset, numel = 1, expect = 1, end, n;
 
@@ -686,7 +729,8 @@ static int rebuild_tensor(struct pk *k, const struct pk_val *args, struct pk_val
 			      s->numel);
 	t->st = s->st;
 	t->numel = numel;
-	t->data = s->data + offset * s->st->itemsize;     /* within the entry: no overflow */
+	t->storage = (struct pk_val *)s;
+	t->offset = offset;
 	*out = t;
 	return SB_OK;
 }
@@ -777,6 +821,24 @@ static int pk_run(struct pk *k, struct pk_val **result)
 			break;
 		case '}': /* EMPTY_DICT */
 			rc = pk_push(k, pk_new(k, PK_DICT));
+			break;
+		case ']': /* EMPTY_LIST: the legacy format's list of storage keys */
+			rc = pk_push(k, pk_new(k, PK_LIST));
+			break;
+		case 'a': /* APPEND */
+			if ((rc = pk_pop(k, &b)) || (rc = pk_top(k, &v)))
+				return rc;
+			rc = pk_list_append(k, v, b);
+			break;
+		case 'e': /* APPENDS */
+			if ((rc = pk_pop_mark(k, &first, &count)))
+				return rc;
+			if (first <= pk_base(k))
+				return PK_ERR(k, SB_EFORMAT, "APPENDS without a list below its MARK");
+			v = k->stack[first - 1];
+			for (size_t i = first; i < first + count && rc == SB_OK; i++)
+				rc = pk_list_append(k, v, k->stack[i]);
+			k->sp = first;
 			break;
 		case ')': /* EMPTY_TUPLE */
 			rc = pk_push(k, pk_tuple(k, NULL, 0));
@@ -929,7 +991,7 @@ static int pk_run(struct pk *k, struct pk_val **result)
 				return PK_ERR(k, SB_EFORMAT,
 					      "STOP with %zu values and %zu marks on the stack, "
 					      "expected one value", k->sp, k->n_marks);
-			if (k->pos != k->n)
+			if (k->pos != k->n && !k->trailing_ok)
 				return PK_ERR(k, SB_EFORMAT, "%zu bytes after STOP", k->n - k->pos);
 			*result = k->stack[0];
 			return SB_OK;
@@ -981,16 +1043,20 @@ static int collect(struct sb_checkpoint *ck, struct pk *k, const struct pk_val *
 		e->itemsize = t->st->itemsize;
 		e->n_dims = t->n_dims;
 		memcpy(e->shape, t->shape, sizeof(e->shape));
-		e->offset = t->data;
+		if (t->storage->data == SIZE_MAX)
+			return sb_error_set(k->err, SB_EFORMAT, "%s: '%.*s': storage '%.*s' is not "
+					    "in the file", k->label, (int)key->len, key->s,
+					    (int)t->storage->len, t->storage->s);
+		/* Within the storage, itself within the file: no overflow. */
+		e->offset = t->storage->data + t->offset * t->st->itemsize;
 		e->nbytes = t->numel * t->st->itemsize;    /* within the storage: no overflow */
 	}
 	return SB_OK;
 }
 
-int sb_checkpoint_parse(struct sb_checkpoint *ck, const void *file, size_t size,
-			const char *label, struct sb_error *err)
+static int parse_zip(struct sb_checkpoint *ck, const unsigned char *p, size_t size,
+		     const char *label, struct sb_error *err)
 {
-	const unsigned char *p = file;
 	const struct zent *pkl = NULL, *bo;
 	struct zip z;
 	struct pk k;
@@ -1066,6 +1132,214 @@ int sb_checkpoint_parse(struct sb_checkpoint *ck, const void *file, size_t size,
 out:
 	pk_free_all(&k);
 	free(z.ents);
+	return rc;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/*
+ * The legacy format (torch.save before 1.6, or _use_new_zipfile_serialization=False):
+ * five pickles one after the other, then the storages.
+ *   1. the magic number 0x1950a86a20f9469cfc6c     2. the protocol version, 1001
+ *   3. sys_info {"protocol_version", "little_endian", "type_sizes"}
+ *   4. the state dict, persistent ids ('storage', type, key, location, numel, view)
+ *   5. the list of storage keys, in the order their data follows:
+ *      for each, numel as 8 bytes little-endian, then numel x itemsize bytes.
+ */
+static const unsigned char legacy_magic[] = {
+	0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, '.'
+};
+
+static void pk_init(struct pk *k, const unsigned char *p, size_t size, size_t pos,
+		    const char *label, struct sb_error *err)
+{
+	memset(k, 0, sizeof(*k));
+	k->p = p;       /* the whole file: offsets in messages are file offsets */
+	k->n = size;
+	k->pos = pos;
+	k->file = p;
+	k->prefix = "";
+	k->label = label;
+	k->err = err;
+	k->legacy = 1;
+	k->trailing_ok = 1;
+}
+
+static int storage_cmp(const void *a, const void *b)
+{
+	const struct pk_val *x = *(const struct pk_val *const *)a;
+	const struct pk_val *y = *(const struct pk_val *const *)b;
+	size_t n = x->len < y->len ? x->len : y->len;
+	int c = memcmp(x->s, y->s, n);
+	if (c)
+		return c;
+	return x->len < y->len ? -1 : x->len > y->len ? 1 : 0;
+}
+
+/* Gives every storage of the main pickle its file offset, from the data after pickle 5. */
+static int locate_storages(struct pk *main, const struct pk_val *keys, size_t *pos,
+			   size_t size)
+{
+	struct pk_val **v = NULL;
+	size_t n = 0, cap = 0;
+	int rc = SB_OK;
+
+	for (struct pk_val *s = main->all; s; s = s->next) {
+		if (s->type != PK_STORAGE)
+			continue;
+		if (n == cap) {
+			size_t c = cap ? cap * 2 : 64;
+			struct pk_val **t = realloc(v, c * sizeof(*t));
+			if (!t) {
+				free(v);
+				return sb_error_set(main->err, SB_ENOMEM, "%s: out of memory",
+						    main->label);
+			}
+			v = t;
+			cap = c;
+		}
+		v[n++] = s;
+	}
+	if (n > 1)
+		qsort(v, n, sizeof(*v), storage_cmp);
+	for (size_t i = 0; i < keys->len && rc == SB_OK; i++) {
+		const struct pk_val *key = keys->items[i];
+		struct pk_val probe = { .s = key->s, .len = key->len }, *pp = &probe, **hit;
+		size_t lo, hi, numel;
+
+		if (key->type != PK_STR) {
+			rc = sb_error_set(main->err, SB_EFORMAT, "%s: storage key %zu is a %s",
+					  main->label, i, pk_type_names[key->type]);
+			break;
+		}
+		hit = n ? bsearch(&pp, v, n, sizeof(*v), storage_cmp) : NULL;
+		if (!hit) {
+			rc = sb_error_set(main->err, SB_EFORMAT, "%s: storage '%.*s' is listed but "
+					  "no tensor uses it", main->label, (int)key->len, key->s);
+			break;
+		}
+		lo = hi = (size_t)(hit - v);
+		while (lo > 0 && storage_cmp(&v[lo - 1], &pp) == 0)
+			lo--;
+		while (hi + 1 < n && storage_cmp(&v[hi + 1], &pp) == 0)
+			hi++;
+		if (v[lo]->data != SIZE_MAX) {
+			rc = sb_error_set(main->err, SB_EFORMAT, "%s: storage '%.*s' is listed twice",
+					  main->label, (int)key->len, key->s);
+			break;
+		}
+		if (size - *pos < 8) {
+			rc = sb_error_set(main->err, SB_ETRUNCATED, "%s: byte %zu: file ends "
+					  "before storage '%.*s'", main->label, *pos,
+					  (int)key->len, key->s);
+			break;
+		}
+		numel = sb_le64(main->p + *pos) > SIZE_MAX ? SIZE_MAX :
+			(size_t)sb_le64(main->p + *pos);
+		for (size_t j = lo; j <= hi && rc == SB_OK; j++)
+			if (v[j]->numel != numel || v[j]->st->itemsize != v[lo]->st->itemsize)
+				rc = sb_error_set(main->err, SB_EFORMAT, "%s: byte %zu: storage "
+						  "'%.*s' holds %zu elements, the pickle says %zu "
+						  "x %s", main->label, *pos, (int)key->len, key->s,
+						  numel, v[j]->numel, v[j]->st->name);
+		if (rc)
+			break;
+		/* numel x itemsize was checked for overflow when the storage was made. */
+		if (numel * v[lo]->st->itemsize > size - *pos - 8) {
+			rc = sb_error_set(main->err, SB_ETRUNCATED, "%s: byte %zu: storage '%.*s' "
+					  "of %zu x %s runs past the end of the file",
+					  main->label, *pos, (int)key->len, key->s, numel,
+					  v[lo]->st->name);
+			break;
+		}
+		for (size_t j = lo; j <= hi; j++)
+			v[j]->data = *pos + 8;
+		*pos += 8 + numel * v[lo]->st->itemsize;
+	}
+	free(v);
+	if (rc == SB_OK && *pos != size)
+		rc = sb_error_set(main->err, SB_EFORMAT, "%s: %zu bytes after the last storage",
+				  main->label, size - *pos);
+	return rc;
+}
+
+static int parse_legacy(struct sb_checkpoint *ck, const unsigned char *p, size_t size,
+			const char *label, struct sb_error *err)
+{
+	struct pk hdr, main, keys;
+	struct pk_val *v, *root, *list;
+	char plabel[SB_ERROR_MSG_MAX];
+	size_t pos = sizeof(legacy_magic);
+	int rc;
+
+	snprintf(plabel, sizeof(plabel), "%s: legacy format", label);
+	pk_init(&hdr, p, size, pos, plabel, err);
+	pk_init(&main, p, size, 0, plabel, err);
+	pk_init(&keys, p, size, 0, plabel, err);
+	/* 2: the protocol version. */
+	rc = pk_run(&hdr, &v);
+	if (rc)
+		goto out;
+	if (v->type != PK_INT || v->i != 1001) {
+		rc = sb_error_set(err, SB_EUNSUPPORTED, "%s: protocol version is not 1001",
+				  plabel);
+		goto out;
+	}
+	pos = hdr.pos;
+	pk_free_all(&hdr);
+	/* 3: sys_info; refuse big-endian data. */
+	pk_init(&hdr, p, size, pos, plabel, err);
+	rc = pk_run(&hdr, &v);
+	if (rc)
+		goto out;
+	if (v->type != PK_DICT) {
+		rc = sb_error_set(err, SB_EFORMAT, "%s: sys_info is a %s, expected a dict", plabel,
+				  pk_type_names[v->type]);
+		goto out;
+	}
+	for (size_t i = 0; i < v->len; i++)
+		if (is_str(v->items[2 * i], "little_endian") &&
+		    v->items[2 * i + 1]->type == PK_BOOL && v->items[2 * i + 1]->i == 0) {
+			rc = sb_error_set(err, SB_EUNSUPPORTED, "%s: big-endian data is not "
+					  "supported", plabel);
+			goto out;
+		}
+	/* 4: the state dict; 5: the storage keys. */
+	main.pos = hdr.pos;
+	rc = pk_run(&main, &root);
+	if (rc)
+		goto out;
+	keys.pos = main.pos;
+	rc = pk_run(&keys, &list);
+	if (rc)
+		goto out;
+	if (list->type != PK_LIST) {
+		rc = sb_error_set(err, SB_EFORMAT, "%s: the storage keys are a %s, expected a "
+				  "list", plabel, pk_type_names[list->type]);
+		goto out;
+	}
+	pos = keys.pos;
+	rc = locate_storages(&main, list, &pos, size);
+	if (rc)
+		goto out;
+	rc = collect(ck, &main, root);
+out:
+	pk_free_all(&hdr);
+	pk_free_all(&main);
+	pk_free_all(&keys);
+	return rc;
+}
+
+int sb_checkpoint_parse(struct sb_checkpoint *ck, const void *file, size_t size,
+			const char *label, struct sb_error *err)
+{
+	const unsigned char *p = file;
+	int rc;
+
+	memset(ck, 0, sizeof(*ck));
+	if (size >= sizeof(legacy_magic) && memcmp(p, legacy_magic, sizeof(legacy_magic)) == 0)
+		rc = parse_legacy(ck, p, size, label, err);
+	else
+		rc = parse_zip(ck, p, size, label, err);
 	if (rc)
 		sb_checkpoint_destroy(ck);
 	return rc;

@@ -14,6 +14,9 @@
  *      attribute (set by BUILD).
  *   3. `<prefix>/data/<KEY>`: the raw little-endian elements of each storage.
  *   4. Optionally `<prefix>/version`, `<prefix>/byteorder` ("little"), `.data/...`.
+ * The legacy format (before torch 1.6) is read too: five pickles in a row (magic number,
+ * protocol version, sys_info, the state dict, the list of storage keys) followed by each
+ * storage as an 8-byte element count and its bytes.
  *
  * The pickle reader is a small stack machine that only knows the opcodes a state dict
  * uses (PROTO, FRAME, EMPTY_DICT/TUPLE, MARK, TUPLE/TUPLE1-3, BINUNICODE,
@@ -58,12 +61,12 @@ struct sb_checkpoint {
 };
 
 /*
- * Parses the image file[0 .. size) of a torch.save zip.  label names the file in
+ * Parses the image file[0 .. size) of a torch.save file (zip or legacy).  label names the file in
  * messages ("pytorch_model.bin: archive/data.pkl: byte 49: global 'os system' is not
  * allowed").  On success fills *ck (free with sb_checkpoint_destroy).  Tensors are
  * only described (offsets into the file), never copied.  Non-contiguous strides are
- * refused (SB_EUNSUPPORTED), as are compressed or encrypted entries and big-endian
- * archives.  Allocations are bounded by the size of data.pkl and of the central
+ * refused (SB_EUNSUPPORTED), as are compressed or encrypted entries, big-endian
+ * archives and (legacy format) views of storages.  Allocations are bounded by the size of data.pkl and of the central
  * directory, themselves checked against the file size.
  */
 int sb_checkpoint_parse(struct sb_checkpoint *ck, const void *file, size_t size,

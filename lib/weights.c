@@ -283,14 +283,8 @@ int sb_weights_open_file(struct sb_weights **out, const char *path, struct sb_er
 		goto fail;
 	}
 	const unsigned char *p = w->map;
-	int is_zip = memcmp(p, "PK\x03\x04", 4) == 0;
-	/* Pre-1.6 torch.save files begin with a pickled magic number (PROTO 2, LONG1 10 bytes). */
-	if (memcmp(p, "\x80\x02\x8a\x0a", 4) == 0) {
-		rc = sb_error_set(err, SB_EUNSUPPORTED, "%s: legacy torch.save format (a bare "
-				  "pickle, before torch 1.6); re-save it with a recent torch or "
-				  "convert it to safetensors", path);
-		goto fail;
-	}
+	/* A zip archive, or (before torch 1.6) a pickled magic number: PROTO 2, LONG1. */
+	int is_zip = memcmp(p, "PK\x03\x04", 4) == 0 || memcmp(p, "\x80\x02\x8a\x0a", 4) == 0;
 	if (is_zip)
 		rc = sb_checkpoint_parse(&w->ck, p, w->map_size, path, err);
 	else

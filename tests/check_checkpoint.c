@@ -190,6 +190,58 @@ START_TEST(test_pickle_mutations)
 }
 END_TEST
 
+/* The legacy format of the same state dict: the same tensors, the same bytes. */
+START_TEST(test_legacy)
+{
+	struct sb_checkpoint zc, lc;
+	struct sb_buf zipped;
+	struct sb_error err = { 0 };
+
+	load("statedict.bin");
+	zipped = file;
+	load("legacy-statedict.bin");
+	ck_assert_int_eq(sb_checkpoint_parse(&zc, zipped.data, zipped.len, "z", &err), SB_OK);
+	ck_assert_msg(sb_checkpoint_parse(&lc, file.data, file.len, "l", &err) == SB_OK, "%s",
+		      err.msg);
+	ck_assert_str_eq(lc.prefix, "");
+	ck_assert_uint_eq(zc.n_entries, lc.n_entries);
+	for (size_t i = 0; i < zc.n_entries; i++) {
+		const struct sb_checkpoint_entry *a = &zc.entries[i], *b = &lc.entries[i];
+		ck_assert_str_eq(a->name, b->name);
+		ck_assert_str_eq(a->storage_type, b->storage_type);
+		ck_assert_int_eq(a->n_dims, b->n_dims);
+		ck_assert(memcmp(a->shape, b->shape, sizeof(a->shape)) == 0);
+		ck_assert_uint_eq(a->nbytes, b->nbytes);
+		ck_assert(memcmp(zipped.data + a->offset, file.data + b->offset, a->nbytes) == 0);
+	}
+	sb_checkpoint_destroy(&zc);
+	sb_checkpoint_destroy(&lc);
+
+	/* Every truncation fails cleanly; so do random changes anywhere but the data. */
+	for (size_t cut = 0; cut < file.len; cut++) {
+		ck_assert_int_ne(sb_checkpoint_parse(&lc, file.data, cut, "t", &err), SB_OK);
+		ck_assert_ptr_null(lc.entries);
+	}
+	unsigned seed = 99;
+	unsigned char *p = malloc(file.len);
+	ck_assert_ptr_nonnull(p);
+	for (int iter = 0; iter < 20000; iter++) {
+		memcpy(p, file.data, file.len);
+		for (int c = 0; c < 1 + iter % 3; c++)
+			p[15 + (size_t)rand_r(&seed) % (file.len - 200)] = (unsigned char)rand_r(&seed);
+		if (sb_checkpoint_parse(&lc, p, file.len, "m", &err) == SB_OK) {
+			for (size_t i = 0; i < lc.n_entries; i++)
+				ck_assert_uint_le(lc.entries[i].nbytes,
+						  file.len - lc.entries[i].offset);
+			sb_checkpoint_destroy(&lc);
+		}
+	}
+	free(p);
+	sb_buf_destroy(&zipped);
+	unload();
+}
+END_TEST
+
 static Suite *checkpoint_suite(void)
 {
 	Suite *s = suite_create("checkpoint");
@@ -200,6 +252,7 @@ static Suite *checkpoint_suite(void)
 	tcase_add_test(tc, test_protocol4);
 	tcase_add_test(tc, test_truncations);
 	tcase_add_test(tc, test_pickle_mutations);
+	tcase_add_test(tc, test_legacy);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -131,13 +131,13 @@ START_TEST(test_f16_bf16_rounding)
 }
 END_TEST
 
-/* The same model from torch.save (three zip flavours) and safetensors: bit-identical. */
+/* The same model from torch.save (three zips, legacy) and safetensors: bit-identical. */
 START_TEST(test_bin_equals_safetensors)
 {
-	static const char *const bins[] = { "f32.bin", "zip64.bin", "nodesc.bin" };
+	static const char *const bins[] = { "f32.bin", "zip64.bin", "nodesc.bin", "legacy.bin" };
 	struct sb_weights *a = open_fixture("good", "f32.safetensors");
 
-	for (size_t j = 0; j < 3; j++) {
+	for (size_t j = 0; j < 4; j++) {
 		struct sb_weights *b = open_fixture("good", bins[j]);
 		ck_assert_uint_eq(sb_weights_count(a), sb_weights_count(b));
 		for (size_t i = 0; i < sb_weights_count(a); i++) {

@@ -9,7 +9,7 @@ good/   tiny models written by ../shared/reference/mkmodel.py (hidden 16, 1 laye
         valid variants: a header size that is not a multiple of 4 (unaligned F32 data),
         integer and empty tensors, pickle protocol 4, a real nn.Module state_dict()
         (OrderedDict with _metadata, views sharing one storage, gamma/beta names), ZIP64
-        records, no data descriptors.
+        records, no data descriptors, the legacy (pre-1.6) torch.save format.
         expected.txt: FILE NAME SHAPE INDEX VALUE lines computed here with torch/numpy,
         the values a loader must produce (F16/BF16 values are the exact conversions).
 bad/    hand-made broken files, each with its expected status and a piece of its message in
@@ -271,6 +271,16 @@ def main():
     f32 = torch.load(os.path.join(good, "f32.bin"))
     expected += expected_lines("zip64.bin", f32) + expected_lines("nodesc.bin", f32)
 
+    # The legacy (pre-1.6) format: the F32 model and the state dict with shared storages.
+    buf = io.BytesIO()
+    torch.save(f32, buf, _use_new_zipfile_serialization=False)
+    put("legacy.bin", buf.getvalue())
+    expected += expected_lines("legacy.bin", f32)
+    buf = io.BytesIO()
+    torch.save(sd, buf, _use_new_zipfile_serialization=False)
+    put("legacy-statedict.bin", buf.getvalue())
+    expected += expected_lines("legacy-statedict.bin", sd)
+
     with open(os.path.join(out, "expected.txt"), "w") as f:
         f.write("# FILE NAME SHAPE INDEX VALUE (written by tests/tools/mkweights.py)\n")
         f.write("\n".join(expected) + "\n")
@@ -430,8 +440,37 @@ def main():
     b("ck-zip64-bad.bin", bytes(z), "EFORMAT", "zip64 end record offset")
     b("ck-big-endian.bin", zip_build([("archive/data.pkl", pkl), ("archive/byteorder", b"big"),
                                       ("archive/data/0", F32_6)]), "EUNSUPPORTED", "big-endian")
-    b("ck-legacy.bin", b"\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19.", "EUNSUPPORTED",
-      "legacy torch.save format")
+    # Legacy format: the magic alone, cut files, storages that do not match the pickle.
+    magic = b"\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19."
+    b("ck-legacy-magic-only.bin", magic, "ETRUNCATED", "legacy format: pickle ends at byte 15")
+    leg = open(os.path.join(good, "legacy.bin"), "rb").read()
+    b("ck-legacy-truncated.bin", leg[:-100], "ETRUNCATED", "runs past the end of the file")
+    b("ck-legacy-trailing.bin", leg + b"\0", "EFORMAT", "1 bytes after the last storage")
+    version = b"\x80\x02M\xe9\x03."
+    sysinfo = (P_proto(2) + EMPTY_DICT + MARK + P_str("protocol_version") + P_int(1001) +
+               P_str("little_endian") + b"\x88" + SETITEMS + STOP)
+    def legacy_tensor(key, numel, size, view=b"N"):
+        return (P_global("torch._utils", "_rebuild_tensor_v2") +
+                P_tuple(P_tuple(P_str("storage"), P_global("torch", "FloatStorage"), P_str(key),
+                                P_str("cpu"), P_int(numel), view) + BINPERSID, P_int(0),
+                        P_tuple(P_int(size)), P_tuple(P_int(1)), NEWFALSE,
+                        P_global("collections", "OrderedDict") + EMPTY_TUPLE + REDUCE) + REDUCE)
+    def legacy(main, keys, data):
+        klist = P_proto(2) + b"]" + MARK + b"".join(P_str(k) for k in keys) + b"e" + STOP
+        return magic + version + sysinfo + main + klist + data
+    st6 = struct.pack("<q", 6) + F32_6
+    b("ck-legacy-numel.bin", legacy(P_state_dict([("w", legacy_tensor("k", 5, 5))]), ["k"], st6),
+      "EFORMAT", "storage 'k' holds 6 elements, the pickle says 5")
+    b("ck-legacy-unused-key.bin", legacy(P_state_dict([("w", legacy_tensor("k", 6, 6))]),
+      ["k", "z"], st6 + st6), "EFORMAT", "storage 'z' is listed but no tensor uses it")
+    b("ck-legacy-missing.bin", legacy(P_state_dict([("w", legacy_tensor("k", 6, 6))]), [], b""),
+      "EFORMAT", "storage 'k' is not in the file")
+    b("ck-legacy-view.bin", legacy(P_state_dict([("w", legacy_tensor("k", 6, 6,
+      P_tuple(P_str("v"), P_int(0), P_int(6))))]), ["k"], st6), "EUNSUPPORTED", "views of storages")
+    b("ck-legacy-big-endian.bin", magic + version + sysinfo.replace(b"\x88", b"\x89"),
+      "EUNSUPPORTED", "big-endian data")
+    b("ck-legacy-os-system.bin", magic + version + P_proto(2) + P_global("os", "system") +
+      P_str("id") + b"\x85" + REDUCE + STOP, "EFORMAT", "global 'os system' is not allowed")
 
     with open(os.path.join(bad, "EXPECTED"), "w") as f:
         f.write("# FILE STATUS MESSAGE-SUBSTRING (written by tests/tools/mkweights.py)\n")
