@@ -1,0 +1,104 @@
+#!/usr/bin/python3
+"""Writes the seed corpora of the fuzz targets under tests/fuzz/corpus/<target>/.
+
+Run from anywhere:  /usr/bin/python3 tests/fuzz/mkseeds.py
+(needs the msgpack module; the seeds are committed, so make check does not).
+Existing files are overwritten; crash regressions (named crash-*) are left alone.
+"""
+import os
+import struct
+import sys
+
+import msgpack
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def put(target, name, data):
+    d = os.path.join(HERE, "corpus", target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+def tensor(dtype, shape, data):
+    return {"dtype": dtype, "shape": shape, "data": data}
+
+
+def pk(o):
+    return msgpack.packb(o, use_bin_type=True)
+
+
+def frames():
+    ids = struct.pack("<8q", 101, 7592, 2088, 102, 101, 2054, 102, 0)
+    mask = struct.pack("<8q", 1, 1, 1, 1, 1, 1, 1, 0)
+    tok = {"sb": 1, "kind": "tokens", "seq": 0, "rows": 2,
+           "tensors": {"input_ids": tensor("int64", [2, 4], ids),
+                       "attention_mask": tensor("int64", [2, 4], mask)},
+           "text": ["hello world", "what"],
+           "meta": {"model": "tiny", "max_seq_length": 128, "lower": True,
+                    "scale": 0.5, "neg": -3, "none": None}}
+    hid = {"sb": 1, "kind": "hidden", "seq": 2, "rows": 1,
+           "tensors": {"last_hidden_state": tensor("float32", [1, 2, 3],
+                                                   struct.pack("<6f", *range(6))),
+                       "attention_mask": tensor("int32", [1, 2], struct.pack("<2i", 1, 0))}}
+    emb = {"sb": 1, "kind": "embeddings", "seq": 3, "rows": 2,
+           "tensors": {"sentence_embedding": tensor("float16", [2, 2], b"\x00\x3c" * 4),
+                       "b": tensor("bfloat16", [2, 1], b"\x80\x3f" * 2),
+                       "c": tensor("int8", [2], b"\x01\xff"),
+                       "d": tensor("uint8", [2, 0], b"")}}
+    sco = {"sb": 1, "kind": "scores", "seq": 0, "rows": 1,
+           "tensors": {"score": tensor("float32", [1], struct.pack("<f", 0.25))}}
+    end = {"sb": 1, "kind": "end", "rows_total": 3}
+    # The first byte of every input seeds the read sizes of the target.
+    put("frame", "tokens", b"\x00" + pk(tok))
+    put("frame", "hidden", b"\x07" + pk(hid))
+    put("frame", "embeddings", b"\x21" + pk(emb))
+    put("frame", "scores", b"\x03" + pk(sco))
+    put("frame", "end", b"\x00" + pk(end))
+    put("frame", "stream", b"\x05" + pk(tok) + pk(hid) + pk(end))
+    put("frame", "truncated", b"\x02" + pk(tok)[:-7])
+    put("frame", "trailing", b"\x02" + pk(end)[:-1] + b"\x91\x01")
+    put("frame", "version-2", b"\x00" + pk(dict(end, sb=2)))
+    put("frame", "claim-array32", b"\x00\xdd\xff\xff\xff\xff")
+    put("frame", "claim-str32", b"\x00\x81\xdb\xff\xff\xff\xf0ab")
+    put("frame", "nested", b"\x00" + b"\x91" * 200 + b"\x00")
+    put("frame", "byte-c1", b"\x00\x81\xa2sb\xc1")
+    put("frame", "ext", b"\x00" + b"\xd4\x01\x02\xc7\x02\x05ab\xd8\x00" + bytes(16))
+    t2 = dict(tok)
+    t2["tensors"] = {"input_ids": tensor("int64", [2, 4], ids[:-8])}
+    put("frame", "data-short", b"\x00" + pk(t2))
+    t3 = dict(tok)
+    t3["tensors"] = {"input_ids": tensor("int64", [2, 2**62], b"")}
+    put("frame", "shape-overflow", b"\x00" + pk(t3))
+
+
+def jsons():
+    put("json", "config", b"\x00" + b'{"architectures": ["DistilBertModel"], "dim": 32, '
+        b'"n_layers": 2, "n_heads": 2, "hidden_dim": 64, "vocab_size": 1000, '
+        b'"max_position_embeddings": 512, "layer_norm_eps": 1e-12, "sinusoidal_pos_embds": '
+        b'false, "activation": "gelu", "tie_weights_": true, "pad_token_id": null}')
+    put("json", "strings", b"\x01" + '["a\\u00e9\\ud83d\\ude00\\n\\t\\"\\\\\\/", '
+        '"\u00e9\u4e2d", "\\u0000"]'.encode())
+    put("json", "numbers", b"\x00[0, -0, 1.5e300, -9223372036854775808, 9223372036854775807, "
+        b"9223372036854775808, 1e-400, 0.1, 12345678901234567890123]")
+    put("json", "dup", b"\x01{\"a\": 1, \"a\": 2}")
+    put("json", "deep", b"\x08" + b"[" * 5 + b"]" * 5)
+    put("json", "deep-over", b"\x06" + b"[" * 5 + b"]" * 5)
+    put("json", "bad-surrogate", b"\x00\"\\ud800\"")
+    put("json", "bad-utf8", b"\x00\"\xc0\xaf\xed\xa0\x80\"")
+    put("json", "safetensors-header", b"\x01" + b'{"__metadata__": {"format": "pt"}, '
+        b'"w": {"dtype": "F32", "shape": [2, 3], "data_offsets": [0, 24]}}')
+    put("json", "tokenizer", b"\x00" + b'{"version": "1.0", "truncation": null, '
+        b'"added_tokens": [{"id": 0, "content": "[PAD]", "special": true}], '
+        b'"normalizer": {"type": "BertNormalizer", "lowercase": true}, '
+        b'"model": {"type": "WordPiece", "unk_token": "[UNK]", '
+        b'"continuing_subword_prefix": "##", "vocab": {"[PAD]": 0, "[UNK]": 1}}}')
+    put("json", "trailing", b"\x00{} x")
+    put("json", "empty", b"\x00")
+
+
+if __name__ == "__main__":
+    frames()
+    jsons()
+    sys.exit(0)
