@@ -1,0 +1,62 @@
+#!/bin/sh
+# sb-tokenize against Hugging Face tokenizers (its Node binding, one thread) on the
+# STS benchmark sentences repeated to about SIZE_MB megabytes, in the same run,
+# alternating ROUNDS times; prints MB/s of text for both and the ratio (best round
+# of each, and the median), by wall time and by CPU time (the machine is shared:
+# CPU time is the steadier figure when other jobs run).
+# usage, from a build tree:  sh SRC/bench/tokenize.sh [SIZE_MB] [ROUNDS]
+# Needs ../shared (data, reference/mkmodel.py) and node with the Hugging Face
+# binding (../shared/reference/setup.sh).  sb-tokenize is timed end to end (process
+# start, model loading, reading, tokenizing, writing frames to /dev/null); the
+# Hugging Face figure is its encoding loop alone.
+set -eu
+SIZE_MB=${1:-8}
+ROUNDS=${2:-5}
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+SHARED=${SB_SHARED:-$SRC/../shared}
+SB=${SB_TOKENIZE:-./cmd/sb-tokenize}
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+
+/usr/bin/python3 "$SHARED/reference/mkmodel.py" "$T/m" --arch distilbert > /dev/null
+cut -f6,7 "$SHARED/data/sts-b/sts-test.tsv" | tr '\t' '\n' > "$T/sts.txt"
+: > "$T/in.txt"
+while [ "$(wc -c < "$T/in.txt")" -lt $((SIZE_MB * 1000000)) ]; do
+	cat "$T/sts.txt" >> "$T/in.txt"
+done
+BYTES=$(wc -c < "$T/in.txt")
+LINES=$(wc -l < "$T/in.txt")
+echo "input: $LINES lines, $BYTES bytes (STS sentences repeated)"
+
+# Each round: "WALL CPU" seconds for both, one line each.
+: > "$T/sb.times"
+: > "$T/hf.times"
+i=0
+while [ $i -lt "$ROUNDS" ]; do
+	/usr/bin/time -f '%e %U %S' -o "$T/t" "$SB" -m "$T/m" < "$T/in.txt" > /dev/null
+	awk '{ print $1, $2 + $3 }' "$T/t" >> "$T/sb.times"
+	RAYON_NUM_THREADS=1 TOKENIZERS_PARALLELISM=false node "$SRC/bench/tokenize-hf.js" \
+		"$T/m" "$T/in.txt" 128 | cut -d' ' -f1,2 >> "$T/hf.times"
+	i=$((i + 1))
+done
+# report COLUMN NAME: best and median MB/s of both, and the ratios.
+report() {
+	awk -v b="$BYTES" -v c="$1" -v what="$2" -v sbf="$T/sb.times" -v hff="$T/hf.times" '
+	function sort(a, n,   i, j, t) {
+		for (i = 0; i < n; i++)
+			for (j = i + 1; j < n; j++)
+				if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+	}
+	BEGIN {
+		n = 0; while ((getline x < sbf) > 0) { split(x, f, " "); s[n++] = f[c] + 1e-6 }
+		m = 0; while ((getline x < hff) > 0) { split(x, f, " "); h[m++] = f[c] + 1e-6 }
+		sort(s, n); sort(h, m)
+		mb = b / 1e6
+		printf "%s:\n", what
+		printf "  sb-tokenize             best %8.2f MB/s  median %8.2f MB/s  (%d rounds)\n", mb / s[0], mb / s[int(n / 2)], n
+		printf "  Hugging Face (1 thread) best %8.2f MB/s  median %8.2f MB/s\n", mb / h[0], mb / h[int(m / 2)]
+		printf "  ratio sb / Hugging Face best %.1fx  median %.1fx\n", h[0] / s[0], h[int(m / 2)] / s[int(n / 2)]
+	}'
+}
+report 1 "wall time"
+report 2 "CPU time"
