@@ -186,17 +186,20 @@ int main(int argc, char **argv)
 	rc = sb_farm_run(&o, &st, &err);
 	if (verbose) {
 		for (size_t i = 0; i < st.n_workers; i++)
-			fprintf(stderr, "%s: worker %s: %llu frames done, %llu taken back%s\n", prog,
-				st.workers[i].name, (unsigned long long)st.workers[i].frames,
-				(unsigned long long)st.workers[i].lost,
-				st.workers[i].alive ? "" : " (gone)");
+			fprintf(stderr, "%s: worker %s: %llu frames done, %llu taken back, %u credits, "
+				"at most %u in flight%s\n", prog, st.workers[i].name,
+				(unsigned long long)st.workers[i].frames,
+				(unsigned long long)st.workers[i].lost, st.workers[i].credits,
+				st.workers[i].max_inflight, st.workers[i].alive ? "" : " (gone)");
 		fprintf(stderr,
 			"%s: in: %llu frames, %llu rows; out: %llu frames, %llu rows; re-sent: "
-			"%llu; duplicates dropped: %llu; stale: %llu; most held: %llu; %.3f s\n",
+			"%llu; duplicates dropped: %llu; stale: %llu; hedged: %llu; most held: %llu; "
+			"%.3f s\n",
 			prog, (unsigned long long)st.frames_in, (unsigned long long)st.rows_in,
 			(unsigned long long)st.frames_out, (unsigned long long)st.rows_out,
 			(unsigned long long)st.resent, (unsigned long long)st.duplicates,
-			(unsigned long long)st.stale, (unsigned long long)st.max_held, st.seconds);
+			(unsigned long long)st.stale, (unsigned long long)st.hedged,
+			(unsigned long long)st.max_held, st.seconds);
 	}
 	sb_farm_stats_destroy(&st);
 	if (rc == SB_EPIPE)

@@ -385,6 +385,8 @@ int sb_farm_core_dispatch(struct sb_farm_core *c, int *wp, uint64_t *idp)
 		return 0;
 	struct sb_farm_wk *w = &c->workers[best];
 	w->inflight[w->n_inflight++] = id;
+	if (w->n_inflight > w->max_inflight)
+		w->max_inflight = w->n_inflight;
 	/* A worker with credits left stays near the front only if it was there before
 	 * anyone else became ready: move it behind the workers that are waiting. */
 	w->ready_stamp = ++c->stamp;
@@ -393,6 +395,37 @@ int sb_farm_core_dispatch(struct sb_farm_core *c, int *wp, uint64_t *idp)
 	r->sent++;
 	*wp = best;
 	*idp = id;
+	return 1;
+}
+
+int sb_farm_core_hedge(struct sb_farm_core *c, int *wp, uint64_t *idp)
+{
+	if (c->base == c->next)
+		return 0;
+	struct sb_farm_req *r = &c->ring[c->base % c->ring_cap];
+	int best = -1;
+
+	if (r->state != SB_FARM_INFLIGHT || r->sent >= 2)
+		return 0;
+	for (size_t i = 0; i < c->n_workers; i++) {
+		struct sb_farm_wk *w = &c->workers[i];
+		if (!w->alive || w->n_inflight >= w->credits || (int)i == r->worker)
+			continue;
+		if (best < 0 || w->ready_stamp < c->workers[best].ready_stamp)
+			best = (int)i;
+	}
+	if (best < 0)
+		return 0;
+	struct sb_farm_wk *w = &c->workers[best];
+	w->inflight[w->n_inflight++] = c->base;
+	if (w->n_inflight > w->max_inflight)
+		w->max_inflight = w->n_inflight;
+	w->ready_stamp = ++c->stamp;
+	r->worker = best;
+	r->sent++;
+	c->hedged++;
+	*wp = best;
+	*idp = c->base;
 	return 1;
 }
 

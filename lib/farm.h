@@ -10,8 +10,9 @@
  * answering heartbeats, drops duplicate results, and fails with the list of missing
  * seqs when no worker is left for worker_timeout_ms.  It reads input only while the
  * frames it holds (queued, in flight, or finished but waiting for an earlier one)
- * are fewer than the credits of the live workers, so memory stays bounded however
- * fast the input and however slow the workers.
+ * are fewer than twice the credits of the live workers, so memory stays bounded
+ * however fast the input and however slow the workers; when that window is full
+ * behind one slow frame, an idle worker is given that frame too (first answer wins).
  *
  * Wire protocol between farm and worker (every message is multipart; the ROUTER adds
  * the worker identity): part 0 is a 32-byte header
@@ -79,6 +80,8 @@ struct sb_farm_worker_stats {
 	char name[64];
 	uint64_t frames;                /* results accepted from this worker */
 	uint64_t lost;                  /* frames taken back when it was declared dead */
+	unsigned credits;               /* as granted (announced, capped by max_credits) */
+	unsigned max_inflight;          /* most frames it held at once */
 	int alive;
 };
 
@@ -87,6 +90,7 @@ struct sb_farm_stats {
 	uint64_t resent;                /* frames handed out again */
 	uint64_t duplicates;            /* results dropped as duplicates */
 	uint64_t stale;                 /* results of another farm run, dropped */
+	uint64_t hedged;                /* oldest frames also given to an idle worker */
 	uint64_t max_held;              /* most frames held at once */
 	double seconds;
 	size_t n_workers;               /* workers ever seen */
@@ -199,6 +203,7 @@ struct sb_farm_wk {
 	char name[64];
 	unsigned credits;
 	unsigned n_inflight;
+	unsigned max_inflight;          /* most it held at once, for statistics */
 	uint64_t *inflight;             /* request ids, credits of them */
 	uint64_t ready_stamp;           /* smaller: ready longer (load balancing) */
 	double expires;                 /* declared dead after this time */
@@ -216,7 +221,7 @@ struct sb_farm_core {
 	size_t n_workers, cap_workers;
 	uint64_t stamp;
 	unsigned max_credits, max_inflight;
-	uint64_t resent, duplicates;
+	uint64_t resent, duplicates, hedged;
 };
 
 void sb_farm_core_init(struct sb_farm_core *c, unsigned max_credits, unsigned max_inflight);
@@ -225,7 +230,9 @@ void sb_farm_core_destroy(struct sb_farm_core *c);
 /* Frames the farm holds: pending + in flight + done + released but unwritten. */
 uint64_t sb_farm_core_held(const struct sb_farm_core *c);
 
-/* Sum of the credits of live workers, capped at max_inflight. */
+/* Sum of the credits of live workers, capped at max_inflight.  The farm reads input
+ * while it holds fewer than twice this: one credit's worth in flight, one waiting in
+ * the reorder buffer. */
 uint64_t sb_farm_core_capacity(const struct sb_farm_core *c);
 
 /* Finds a live worker by routing id; -1 if none. */
@@ -250,6 +257,15 @@ int sb_farm_core_add(struct sb_farm_core *c, const void *p, size_t n, uint64_t s
  * it), or 0 when there is nothing to do.
  */
 int sb_farm_core_dispatch(struct sb_farm_core *c, int *w, uint64_t *id);
+
+/*
+ * Head-of-line relief: when the reorder buffer is full and the oldest request is
+ * still in flight (at a slow or stuck worker) while another worker has a free credit,
+ * picks that worker to do it too: the first result wins, the other is dropped as a
+ * duplicate.  Each request is handed out at most twice this way.  Returns 1 with
+ * *w and *id set (the caller sends it), else 0.
+ */
+int sb_farm_core_hedge(struct sb_farm_core *c, int *w, uint64_t *id);
 
 /* The request with this id, or NULL if it is not held (released or never read). */
 struct sb_farm_req *sb_farm_core_req(struct sb_farm_core *c, uint64_t id);

@@ -60,8 +60,6 @@ static void *ctx_get(struct sb_error *err)
 	pthread_mutex_lock(&g_lock);
 	if (g_ctx == NULL) {
 		g_ctx = zmq_ctx_new();
-		if (g_ctx != NULL)
-			zmq_ctx_set(g_ctx, ZMQ_BLOCKY, 0);
 	}
 	if (g_ctx != NULL)
 		g_refs++;
@@ -538,6 +536,7 @@ struct monitor {
 	int n_peers;
 	int had_peer;
 	uint64_t n_events;
+	uint64_t n_zero;        /* times the count of peers fell to zero */
 };
 
 static int monitor_start(void *ctx, void *s, struct monitor *m, struct sb_error *err)
@@ -576,7 +575,8 @@ static void monitor_drain(struct monitor *m)
 				m->n_peers++;
 				m->had_peer = 1;
 			} else if (ev == ZMQ_EVENT_DISCONNECTED && m->n_peers > 0) {
-				m->n_peers--;
+				if (--m->n_peers == 0)
+					m->n_zero++;
 			}
 			m->n_events++;
 		}
@@ -603,6 +603,7 @@ struct zt {
 	int timeout_ms;
 	uint64_t rows_seen, frames;
 	int got_end, sent_end;
+	uint64_t n_zero_at_start;       /* writer: monitor n_zero when the first frame left */
 	double lost_at;         /* reader: when the last writer went away, or 0 */
 	volatile int *stop;     /* a signal set it: return SB_EINTR */
 };
@@ -718,7 +719,10 @@ static int zt_send(struct sb_transport *t, const void *msg, size_t len, struct s
 	struct sb_farm_peek pk;
 
 	for (;;) {
-		if (zt_pump_monitor(z) == 0 && z->mon.had_peer && z->frames > 0)
+		/* Once a reader that took frames has gone, whatever it had queued is lost
+		 * and a new reader would see a stream with a hole: fail, as a pipe would. */
+		zt_pump_monitor(z);
+		if (z->frames > 0 && z->mon.n_zero > z->n_zero_at_start)
 			return sb_error_set(err, SB_EPIPE,
 					    "%s: the reader went away after %" PRIu64 " frames",
 					    t->spec, z->frames);
@@ -741,6 +745,8 @@ static int zt_send(struct sb_transport *t, const void *msg, size_t len, struct s
 	}
 	if (sb_farm_peek(msg, len, &pk, NULL) == SB_OK && pk.is_end)
 		z->sent_end = 1;
+	if (z->frames == 0)
+		z->n_zero_at_start = z->mon.n_zero;
 	z->frames++;
 	t->n_msgs++;
 	t->n_bytes += len;
@@ -751,8 +757,8 @@ static int zt_flush(struct sb_transport *t, struct sb_error *err)
 {
 	struct zt *z = t->impl;
 
-	if (t->mode == SB_TRANSPORT_WRITE && zt_pump_monitor(z) == 0 && z->mon.had_peer &&
-	    z->frames > 0)
+	if (t->mode == SB_TRANSPORT_WRITE && (zt_pump_monitor(z), 1) && z->frames > 0 &&
+	    z->mon.n_zero > z->n_zero_at_start)
 		return sb_error_set(err, SB_EPIPE, "%s: the reader went away after %" PRIu64
 				    " frames", t->spec, z->frames);
 	return SB_OK;
@@ -771,9 +777,12 @@ static void zt_close(struct sb_transport *t)
 		/* Deliver what is queued while a reader is there (or has yet to come),
 		 * not to a reader that went away. */
 		zt_pump_monitor(z);
-		if (z->mon.n_peers > 0 || !z->mon.had_peer)
+		if (z->mon.n_zero == z->n_zero_at_start || z->frames == 0)
 			linger = z->timeout_ms >= 0 ? z->timeout_ms : -1;
 	}
+	if (getenv("SB_ZDEBUG"))
+		fprintf(stderr, "close: mode %d peers %d had %d frames %llu linger %d\n", t->mode,
+			z->mon.n_peers, z->mon.had_peer, (unsigned long long)z->frames, linger);
 	monitor_stop(z->sock, &z->mon);
 	close_sock(&z->sock, linger);
 	free(z);
@@ -1222,6 +1231,7 @@ static void fill_stats(struct farm *f, double t0)
 
 	st->resent = f->core.resent;
 	st->duplicates = f->core.duplicates;
+	st->hedged = f->core.hedged;
 	st->seconds = now_s() - t0;
 	free(st->workers);
 	st->workers = calloc(f->core.n_workers ? f->core.n_workers : 1, sizeof(*st->workers));
@@ -1236,6 +1246,8 @@ static void fill_stats(struct farm *f, double t0)
 		snprintf(ws->name, sizeof(ws->name), "%s", w->name);
 		ws->frames = w->frames;
 		ws->lost = w->lost;
+		ws->credits = w->credits;
+		ws->max_inflight = w->max_inflight;
 		ws->alive = w->alive;
 	}
 }
@@ -1346,13 +1358,19 @@ int sb_farm_run(const struct sb_farm_opts *o, struct sb_farm_stats *st_out, stru
 		}
 		/* Read input only while there is room: backpressure bounds memory. */
 		if (!in_done && !in_asked &&
-		    sb_farm_core_held(&f.core) < sb_farm_core_capacity(&f.core)) {
+		    sb_farm_core_held(&f.core) < 2 * sb_farm_core_capacity(&f.core)) {
 			zmq_send(f.in_s, "G", 1, 0);
 			in_asked = 1;
 		}
 		int wi;
 		uint64_t id;
 		while (sb_farm_core_dispatch(&f.core, &wi, &id)) {
+			if (farm_send_req(&f, wi, id) != 0)
+				farm_lose(&f, wi, "unreachable");
+		}
+		/* The window is full (or the input is over) behind the oldest frame. */
+		if ((in_done || sb_farm_core_held(&f.core) >= 2 * sb_farm_core_capacity(&f.core)) &&
+		    sb_farm_core_hedge(&f.core, &wi, &id)) {
 			if (farm_send_req(&f, wi, id) != 0)
 				farm_lose(&f, wi, "unreachable");
 		}

@@ -3,6 +3,7 @@
  *
  *     farm-worker --gen ROWS [--batch B]       write a tokens stream of ROWS rows
  *     farm-worker --connect EP [options]       serve a farm with an echo stage
+ *     farm-worker --in SPEC [--out SPEC]       copy a frame stream (transport test)
  *
  * The echo stage returns each frame unchanged after --delay-ms, so tests can make
  * slow workers; --fail-seq S makes the frame holding row S fail.
@@ -29,6 +30,8 @@ static void on_signal(int sig)
 struct echo {
 	long delay_ms;
 	long fail_seq;
+	long bloat;             /* pad every result with this many bytes of meta */
+	char *pad;
 };
 
 static int echo_open(void **state, const struct sb_kv *opts, size_t n, struct sb_error *err)
@@ -43,6 +46,15 @@ static int echo_open(void **state, const struct sb_kv *opts, size_t n, struct sb
 		e->delay_ms = atol(v);
 	if ((v = sb_kv_get(opts, n, "fail_seq")) != NULL)
 		e->fail_seq = atol(v);
+	if ((v = sb_kv_get(opts, n, "bloat")) != NULL && (e->bloat = atol(v)) > 0) {
+		e->pad = malloc((size_t)e->bloat + 1);
+		if (e->pad == NULL) {
+			free(e);
+			return sb_error_set(err, SB_ENOMEM, "echo: out of memory");
+		}
+		memset(e->pad, 'x', (size_t)e->bloat);
+		e->pad[e->bloat] = '\0';
+	}
 	*state = e;
 	return SB_OK;
 }
@@ -60,12 +72,22 @@ static int echo_process(void *state, const struct sb_frame *in, struct sb_emit *
 	    (uint64_t)e->fail_seq < in->seq + in->rows)
 		return sb_error_set(err, SB_EFORMAT, "echo: row %ld refused on purpose",
 				    e->fail_seq);
+	if (e->pad != NULL) {
+		/* The worker owns its input frame; a test stage may write into it. */
+		int rc = sb_frame_meta_str((struct sb_frame *)in, "pad", e->pad, err);
+		if (rc != SB_OK)
+			return rc;
+	}
 	return sb_emit_frame(out, in, err);
 }
 
 static void echo_close(void *state)
 {
-	free(state);
+	struct echo *e = state;
+
+	if (e != NULL)
+		free(e->pad);
+	free(e);
 }
 
 static const struct sb_stage echo_stage = {
@@ -77,7 +99,7 @@ static const struct sb_stage echo_stage = {
 	.close = echo_close,
 };
 
-static int gen(long rows, long batch)
+static int gen(long rows, long batch, const char *spec, const struct sb_transport_opts *to)
 {
 	struct sb_transport *t;
 	struct sb_frame f;
@@ -85,7 +107,7 @@ static int gen(long rows, long batch)
 	struct sb_error err;
 	int rc;
 
-	if ((rc = sb_transport_open(&t, "-", SB_TRANSPORT_WRITE, NULL, &err)) != SB_OK)
+	if ((rc = sb_transport_open(&t, spec, SB_TRANSPORT_WRITE, to, &err)) != SB_OK)
 		goto fail;
 	sb_frame_init(&f);
 	sb_buf_init(&b);
@@ -137,6 +159,47 @@ fail:
 	return 1;
 }
 
+/* Copies a frame stream message by message (a transport-level cat): what the
+ * runner does for any stage, without decoding, so links are tested on their own. */
+static int copy(const char *in, const char *out, const struct sb_transport_opts *to)
+{
+	struct sb_transport *ti = NULL, *tout = NULL;
+	struct sb_error err;
+	const unsigned char *msg;
+	size_t len;
+	int rc;
+
+	sb_zmq_init();
+	rc = sb_transport_open(&ti, in, SB_TRANSPORT_READ, to, &err);
+	if (rc == SB_OK)
+		rc = sb_transport_open(&tout, out, SB_TRANSPORT_WRITE, to, &err);
+	while (rc == SB_OK) {
+		struct sb_frame f;
+		rc = sb_transport_recv(ti, &msg, &len, &err);
+		if (rc != SB_OK)
+			break;
+		sb_frame_init(&f);
+		rc = sb_frame_decode(msg, len, &f, &err);
+		int end = f.kind == SB_KIND_END;
+		sb_frame_destroy(&f);
+		if (rc == SB_OK)
+			rc = sb_transport_send(tout, msg, len, &err);
+		if (rc == SB_OK && end) {
+			rc = sb_transport_flush(tout, &err);
+			break;
+		}
+	}
+	if (rc == SB_EOF)
+		rc = sb_error_set(&err, SB_ETRUNCATED, "%s: input ended without an end frame", in);
+	sb_transport_close(&ti);
+	sb_transport_close(&tout);
+	if (rc != SB_OK) {
+		fprintf(stderr, "farm-worker: %s\n", err.msg);
+		return 1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -153,12 +216,17 @@ int main(int argc, char **argv)
 		{ "curve-secret", required_argument, NULL, 's' },
 		{ "curve-server", required_argument, NULL, 'S' },
 		{ "insecure", no_argument, NULL, 'k' },
+		{ "bloat", required_argument, NULL, 'b' },
+		{ "max-msg-bytes", required_argument, NULL, 'M' },
+		{ "in", required_argument, NULL, 'i' },
+		{ "out", required_argument, NULL, 'o' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct sb_worker_opts wo;
-	struct sb_kv kv[2];
+	struct sb_kv kv[3];
 	size_t n_kv = 0;
 	long rows = -1, batch = 32;
+	const char *in = NULL, *out = "-";
 	struct sb_error err;
 	struct sb_stats st;
 	int opt;
@@ -171,11 +239,11 @@ int main(int argc, char **argv)
 		case 'B': batch = atol(optarg); break;
 		case 'c': wo.connect = optarg; break;
 		case 'd':
-			if (n_kv == 2)
+			if (n_kv == 3)
 				return 2;
 			kv[n_kv].key = "delay_ms"; kv[n_kv++].value = optarg; break;
 		case 'F':
-			if (n_kv == 2)
+			if (n_kv == 3)
 				return 2;
 			kv[n_kv].key = "fail_seq"; kv[n_kv++].value = optarg; break;
 		case 'C': wo.credits = (unsigned)atoi(optarg); break;
@@ -186,11 +254,23 @@ int main(int argc, char **argv)
 		case 's': wo.topts.curve_secret = optarg; break;
 		case 'S': wo.topts.curve_server = optarg; break;
 		case 'k': wo.topts.insecure = 1; break;
+		case 'b':
+			if (n_kv == 3)
+				return 2;
+			kv[n_kv].key = "bloat";
+			kv[n_kv++].value = optarg;
+			break;
+		case 'M': wo.topts.max_msg_bytes = (size_t)atol(optarg); break;
+		case 'i': in = optarg; break;
+		case 'o': out = optarg; break;
 		default: return 2;
 		}
 	}
+	sb_zmq_init();
 	if (rows >= 0)
-		return gen(rows, batch > 0 ? batch : 32);
+		return gen(rows, batch > 0 ? batch : 32, out, &wo.topts);
+	if (in != NULL)
+		return copy(in, out, &wo.topts);
 	if (wo.connect == NULL) {
 		fprintf(stderr, "usage: farm-worker --gen ROWS | --connect EP [options]\n");
 		return 2;

@@ -1,0 +1,104 @@
+#!/bin/sh
+# The farm: results in input order, load balancing by readiness, credits, late joiners,
+# bounded memory, worker errors, a cut input.  Workers are tests/farm-worker (an echo
+# stage that can be slowed down), so the farm's output must equal its input.
+. ./tests/setup
+
+plan 17
+pids=
+cleanup() {
+	for p in $pids; do kill "$p" 2> /dev/null; done
+	wait 2> /dev/null
+	rm -rf "$SB_TMP"
+}
+trap cleanup EXIT
+ep="ipc://$SB_TMP/farm"
+# worker NAME [options]: starts an echo worker in the background.
+worker() {
+	_n=$1; shift
+	farm-worker --connect ">$ep" --heartbeat-ms 100 --name "$_n" "$@" \
+		2>> "$SB_TMP/workers.err" &
+	pids="$pids $!"
+}
+stop_workers() {
+	for p in $pids; do kill "$p" 2> /dev/null; done
+	wait 2> /dev/null
+	pids=
+}
+farm() {
+	timeout 120 sb-farm --bind "@$ep" --heartbeat-ms 100 --worker-timeout 20 -v "$@"
+}
+# frames_of NAME: frames the farm's -v statistics credit to worker NAME.
+frames_of() {
+	sed -n "s/^sb-farm: worker $1: \([0-9]*\) frames done.*/\1/p" "$SB_TMP/err"
+}
+
+farm-worker --gen 2000 --batch 32 > "$SB_TMP/in.sbf"
+check "the generator wrote a stream" test -s "$SB_TMP/in.sbf"
+
+# Three workers: every row once, in order, byte for byte.
+worker w1; worker w2; worker w3 --delay-ms 5
+farm < "$SB_TMP/in.sbf" > "$SB_TMP/out.sbf" 2> "$SB_TMP/err"
+check "three workers: exit 0" test $? = 0
+check "three workers: output equals the input" cmp -s "$SB_TMP/in.sbf" "$SB_TMP/out.sbf"
+like "three workers: statistics" "$(cat "$SB_TMP/err")" \
+	"in: 63 frames, 2000 rows; out: 63 frames, 2000 rows; re-sent: 0; duplicates dropped: 0"
+held=$(sed -n 's/.*most held: \([0-9]*\).*/\1/p' "$SB_TMP/err")
+check "memory bound: at most twice the 6 credits of the workers held (held $held)" \
+	test -n "$held" -a "$held" -le 12
+stop_workers
+
+# Readiness, not round-robin: a slow worker gets few frames, and never more than its
+# credits at once.
+worker fast --credits 2; worker slow --credits 1 --delay-ms 400
+farm < "$SB_TMP/in.sbf" > "$SB_TMP/out.sbf" 2> "$SB_TMP/err"
+check "fast and slow: exit 0 and same output" \
+	test $? = 0 -a "$(cmp "$SB_TMP/in.sbf" "$SB_TMP/out.sbf" && echo same)" = same
+f=$(frames_of fast); s=$(frames_of slow)
+check "fast worker did most frames (fast $f, slow $s)" test -n "$f" -a -n "$s" -a "$f" -gt $((s * 3))
+like "slow worker held at most its 1 credit" "$(cat "$SB_TMP/err")" \
+	"worker slow: .* 1 credits, at most 1 in flight"
+stop_workers
+
+# A late joiner gets work.
+worker early --delay-ms 40
+(sleep 1; farm-worker --connect ">$ep" --heartbeat-ms 100 --name late \
+	2>> "$SB_TMP/workers.err") &
+pids="$pids $!"
+farm < "$SB_TMP/in.sbf" > "$SB_TMP/out.sbf" 2> "$SB_TMP/err"
+check "late join: exit 0 and same output" \
+	test $? = 0 -a "$(cmp "$SB_TMP/in.sbf" "$SB_TMP/out.sbf" && echo same)" = same
+l=$(frames_of late)
+check "late join: the late worker did frames ($l)" test -n "$l" -a "${l:-0}" -gt 0
+stop_workers
+
+# Credits cap: a worker asking for 50 credits gets --max-credits.
+worker greedy --credits 50 --delay-ms 2
+farm --max-credits 3 < "$SB_TMP/in.sbf" > "$SB_TMP/out.sbf" 2> "$SB_TMP/err"
+like "a worker gets at most --max-credits" "$(cat "$SB_TMP/err")" \
+	"worker greedy: .* 3 credits, at most 3 in flight"
+stop_workers
+
+# A stage error on one frame ends the run with the worker's message.
+worker bad --fail-seq 100
+farm < "$SB_TMP/in.sbf" > "$SB_TMP/out.sbf" 2> "$SB_TMP/err"
+rc=$?
+check "worker error: exit 1" test $rc = 1
+like "worker error: message names the worker and the row" "$(cat "$SB_TMP/err")" \
+	"sb-farm: worker bad: frame at seq 96: echo: row 100 refused on purpose"
+stop_workers
+
+# A cut input: what was read is written, then exit 1 and no end frame.
+head -c 30000 "$SB_TMP/in.sbf" > "$SB_TMP/cut.sbf"
+worker w1
+farm < "$SB_TMP/cut.sbf" > "$SB_TMP/out.sbf" 2> "$SB_TMP/err"
+check "cut input: exit 1" test $? = 1
+farm-worker --in "$SB_TMP/out.sbf" --out /dev/null 2> "$SB_TMP/err2"
+check "cut input: the output has no end frame either" test $? != 0
+stop_workers
+
+# Bad usage.
+run sb-farm
+check "no --bind: exit 2 with usage" test "$rc" = 2 -a -n "$err"
+run sb-farm --bind tcp://0.0.0.0:1 < /dev/null
+like "plain text on a non-loopback address is refused" "$err" "plain text on a non-loopback"
