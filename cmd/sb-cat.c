@@ -43,7 +43,7 @@
 #define NPY_GROWTH_DIGITS 21    /* numpy pads the first dimension to this many digits */
 #define NPY_MAX_HEADER ((size_t)1 << 20)
 
-enum mode { M_JSON, M_TSV, M_NPY, M_CHECK, M_FROM_NPY, M_FROM_TSV };
+enum mode { M_JSON, M_TSV, M_NPY, M_CHECK, M_FRAMES, M_FROM_NPY, M_FROM_TSV };
 
 struct npy_in {
 	const char *name;       /* tensor name */
@@ -82,6 +82,7 @@ struct opts {
 
 static const char *out_name = "stdout";
 static const char *out_unlink;  /* a file to remove when we fail (partial .npy) */
+static struct sb_transport *out_frames; /* --frames: whole frames are flushed on failure */
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void die(const char *fmt, ...)
@@ -96,6 +97,13 @@ static void die(const char *fmt, ...)
 	fputc('\n', stderr);
 	if (out_unlink)
 		unlink(out_unlink);
+	if (out_frames) {
+		/* The frames sent are whole: deliver them, without an end frame, as the
+		 * runner does, so a cut input gives a cut output. */
+		struct sb_error e;
+
+		sb_transport_flush(out_frames, &e);
+	}
 	exit(1);
 }
 
@@ -153,6 +161,7 @@ static void usage(FILE *fp)
 	      "       sb-cat --tsv NAME [-t] [--unpad] [-i SPEC] [-o FILE] [FILE...]\n"
 	      "       sb-cat --npy NAME -o FILE.npy [-i SPEC] [FILE...]\n"
 	      "       sb-cat -c | -q [-i SPEC] [FILE...]\n"
+	      "       sb-cat -F [-i SPEC] [-o SPEC] [FILE...]\n"
 	      "       sb-cat --from-npy [NAME=]FILE.npy ... [-k KIND] [-b ROWS] [--text FILE]\n"
 	      "              [-m KEY=VALUE]... [-o SPEC]\n"
 	      "       sb-cat --from-tsv [NAME=]FILE [-t] [-k KIND] [-b ROWS] [--text FILE]\n"
@@ -172,6 +181,8 @@ static void usage(FILE *fp)
 	      "      --npy NAME       write tensor NAME of all frames, joined along axis 0, as .npy\n"
 	      "  -c, --check          only validate the stream; print a summary\n"
 	      "  -q, --quiet          only validate the stream; the exit status tells\n"
+	      "  -F, --frames         write the inputs' frames as one stream (seq renumbered,\n"
+	      "                       one end frame): join files, save a socket's stream\n"
 	      "      --from-npy [NAME=]FILE  build frames from a .npy array (repeatable)\n"
 	      "      --from-tsv [NAME=]FILE  build frames from TSV lines of numbers\n"
 	      "  -k, --kind KIND      kind of the frames built: embeddings (default), tokens,\n"
@@ -631,7 +642,29 @@ struct reader {
 	uint64_t npy_rows;
 	size_t npy_header;
 	struct sb_buf npy_buf;          /* data, when the output cannot seek */
+	/* --frames */
+	struct sb_transport *fout;
+	struct sb_buf enc;
+	uint64_t out_rows;
+	int out_kind;                   /* kind of the first data frame, or -1 */
 };
+
+/* --frames: sends f (re-encoded) to the output; a closed reader ends us quietly. */
+static void frames_send(struct reader *r, const struct sb_frame *f)
+{
+	struct sb_error err;
+	int rc;
+
+	sb_error_clear(&err);
+	sb_buf_clear(&r->enc);
+	if (sb_frame_encode(f, &r->enc, &err) != SB_OK)
+		die_err(&err);
+	rc = sb_transport_send(r->fout, r->enc.data, r->enc.len, &err);
+	if (rc == SB_EPIPE)
+		output_gone();
+	if (rc != SB_OK)
+		die_err(&err);
+}
 
 /* "tensors: a, b" for messages about a missing tensor. */
 static const char *tensor_list(const struct sb_frame *f, char *buf, size_t size)
@@ -848,10 +881,14 @@ static void npy_finish(struct reader *r)
 }
 
 /* --check: what a consumer relies on beyond a frame's own validity. */
-static void check_frame(const struct sb_frame *f, uint64_t seq_next, const char *where)
+static void check_frame(const struct sb_frame *f, uint64_t seq_next, int kind,
+			const char *where)
 {
 	char s1[96];
 
+	if (kind >= 0 && (int)f->kind != kind)
+		die("%s: a frame of kind %s in a stream of kind %s", where, sb_kind_name(f->kind),
+		    sb_kind_name((enum sb_kind)kind));
 	if (f->seq != seq_next)
 		die("%s: seq %" PRIu64 ", expected %" PRIu64 " (rows must follow each other)",
 		    where, f->seq, seq_next);
@@ -872,7 +909,7 @@ static void read_stream(struct reader *r, const char *spec)
 	struct sb_transport *t = NULL;
 	struct sb_error err;
 	uint64_t seq_next = 0, stream_rows = 0;
-	int complete = 1, any = 0, message_based;
+	int complete = 1, any = 0, message_based, stream_kind = -1;
 	char where[256];
 
 	sb_error_clear(&err);
@@ -908,9 +945,12 @@ static void read_stream(struct reader *r, const char *spec)
 				    where, r->f.rows_total, stream_rows);
 			complete = 1;
 			seq_next = stream_rows = 0;
+			stream_kind = -1;
 		} else {
 			if (r->o->mode == M_CHECK)
-				check_frame(&r->f, seq_next, where);
+				check_frame(&r->f, seq_next, stream_kind, where);
+			if (stream_kind < 0)
+				stream_kind = (int)r->f.kind;
 			complete = 0;
 			r->rows += r->f.rows;
 			stream_rows += r->f.rows;
@@ -928,6 +968,20 @@ static void read_stream(struct reader *r, const char *spec)
 		case M_NPY:
 			if (r->f.kind != SB_KIND_END)
 				npy_frame(r, where);
+			break;
+		case M_FRAMES:
+			/* One output stream: rows renumbered across inputs, one end frame. */
+			if (r->f.kind != SB_KIND_END) {
+				if (r->out_kind < 0)
+					r->out_kind = (int)r->f.kind;
+				if ((int)r->f.kind != r->out_kind)
+					die("%s: a frame of kind %s cannot join a stream of kind %s", where,
+					    sb_kind_name(r->f.kind),
+					    sb_kind_name((enum sb_kind)r->out_kind));
+				r->f.seq = r->out_rows;
+				frames_send(r, &r->f);
+				r->out_rows += r->f.rows;
+			}
 			break;
 		default:
 			break;
@@ -967,6 +1021,7 @@ static void run_reader(const struct opts *o)
 	memset(&r, 0, sizeof r);
 	r.o = o;
 	r.out = stdout;
+	r.out_kind = -1;
 	sb_frame_init(&r.f);
 	sb_buf_init(&r.line.b);
 	sb_buf_init(&r.npy_buf);
@@ -982,6 +1037,14 @@ static void run_reader(const struct opts *o)
 		}
 		r.npy_seekable = fstat(r.npy_fd, &st) == 0 && S_ISREG(st.st_mode) &&
 				 lseek(r.npy_fd, 0, SEEK_CUR) == 0;
+	} else if (o->mode == M_FRAMES) {
+		struct sb_error err;
+
+		sb_error_clear(&err);
+		if (sb_transport_open(&r.fout, o->output ? o->output : "-", SB_TRANSPORT_WRITE,
+				      &o->topts, &err) != SB_OK)
+			die_err(&err);
+		out_frames = r.fout;
 	} else if (o->output && strcmp(o->output, "-") != 0) {
 		r.out = fopen(o->output, "w");
 		if (!r.out)
@@ -989,13 +1052,31 @@ static void run_reader(const struct opts *o)
 	}
 	for (size_t i = 0; i < o->n_inputs; i++)
 		read_stream(&r, o->inputs[i]);
-	if (o->mode == M_NPY)
+	if (o->mode == M_NPY) {
 		npy_finish(&r);
-	else
+	} else if (o->mode == M_FRAMES) {
+		struct sb_error err;
+
+		sb_error_clear(&err);
+		sb_frame_reset(&r.f);
+		r.f.version = SB_FRAME_VERSION;
+		r.f.kind = SB_KIND_END;
+		r.f.rows_total = r.out_rows;
+		frames_send(&r, &r.f);
+		out_frames = NULL;
+		if (sb_transport_flush(r.fout, &err) != SB_OK) {
+			if (err.code == SB_EPIPE)
+				output_gone();
+			die_err(&err);
+		}
+		sb_transport_close(&r.fout);
+	} else {
 		finish_output(r.out);
+	}
 	sb_frame_destroy(&r.f);
 	sb_buf_destroy(&r.line.b);
 	sb_buf_destroy(&r.npy_buf);
+	sb_buf_destroy(&r.enc);
 }
 
 /* ------------------------------------------------------------------ building streams */
@@ -1554,6 +1635,7 @@ int main(int argc, char **argv)
 		{ "unpad", no_argument, NULL, O_UNPAD },
 		{ "npy", required_argument, NULL, O_NPY },
 		{ "check", no_argument, NULL, 'c' },
+		{ "frames", no_argument, NULL, 'F' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "from-npy", required_argument, NULL, O_FROM_NPY },
 		{ "from-tsv", required_argument, NULL, O_FROM_TSV },
@@ -1577,7 +1659,7 @@ int main(int argc, char **argv)
 	o.batch = 32;
 	o.topts.timeout_ms = -1;
 	sb_zmq_init();
-	while ((c = getopt_long(argc, argv, "i:o:ftcqk:b:m:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "i:o:ftcFqk:b:m:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'i':
 			if (o.n_inputs == MAX_INPUTS)
@@ -1591,6 +1673,7 @@ int main(int argc, char **argv)
 		case O_TSV: set_mode(&o, M_TSV, "--tsv"); o.tensor = optarg; break;
 		case O_NPY: set_mode(&o, M_NPY, "--npy"); o.tensor = optarg; break;
 		case 'c': set_mode(&o, M_CHECK, "--check"); break;
+		case 'F': set_mode(&o, M_FRAMES, "--frames"); break;
 		case 'q': set_mode(&o, M_CHECK, "--quiet"); o.quiet = 1; break;
 		case O_FROM_NPY:
 			set_mode(&o, M_FROM_NPY, "--from-npy");

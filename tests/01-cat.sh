@@ -226,6 +226,23 @@ flush_example
 check "sb-cat(1) has at least 8 examples with a prompt" test "$n_ex" -ge 8
 cd "$T" || exit 99
 
+# ---- --frames: streams joined into one
+cat "$G/tokens.input_ids.tsv" "$G/text.input_ids.tsv" > "$T/joined.tsv"
+sb-cat -F "$G/tokens.sbf" "$G/text.sbf" > "$T/joined.sbf"
+same "frames: two streams joined print as their rows" "$T/joined.tsv" sb-cat --tsv input_ids -t "$T/joined.sbf"
+run sb-cat -c "$T/joined.sbf"
+is "frames: the joined stream counts all rows" "$rc:$out" "0:$T/joined.sbf: 4 frames, 9 rows, complete"
+cat "$G/tokens.sbf" "$G/text.sbf" | sb-cat -F | sb-cat -c > "$T/joined.out"
+check "frames: two streams in one input joined" grep -q "^stdin: 4 frames, 9 rows, complete$" "$T/joined.out"
+sb-cat -F "$G/tokens.sbf" "$SB_SRCDIR/tests/fixtures/frames/bad/truncated.sbf" > "$T/cut.sbf" 2> "$T/cut.err"
+check "frames: a cut input fails" test "$?" = 1 -a "$(wc -l < "$T/cut.err")" = 1
+run sb-cat -c "$T/cut.sbf"
+is "frames: ... and the output holds the whole frames without an end frame" "$rc:$out" \
+	"1:$T/cut.sbf: 3 frames, 5 rows, cut (no end frame)"
+run sb-cat -F "$G/tokens.sbf" "$G/meta.sbf" -o "$T/mixed.sbf"
+like "frames: kinds cannot be mixed" "$rc:$err" \
+	"^1:sb-cat: .*meta.sbf: frame 1 at byte 0: a frame of kind embeddings cannot join a stream of kind tokens$"
+
 # ---- ZeroMQ: a stream on a socket ends with its end frame
 sb-cat --from-npy "$N/emb-f32.npy" -b 2 > "$T/z.sbf"
 sb-cat "$T/z.sbf" > "$T/z.want"
@@ -237,6 +254,11 @@ wait "$zpid"
 zr=$?
 check "zeromq: reader and writer exit 0" test "$zr:$zw" = 0:0
 check "zeromq: the frames printed equal those of a file" cmp -s "$T/z.got" "$T/z.want"
+sb-cat -F -i "@ipc://$T/z2.sock" --timeout 30 -o "$T/z2.sbf" 2> "$T/z.err" &
+zpid=$!
+sb-cat --from-npy "$N/emb-f32.npy" -b 2 -o ">ipc://$T/z2.sock" --timeout 30 2> "$T/zw.err"
+wait "$zpid"
+check "zeromq: -F saves a socket's stream to a file" cmp -s "$T/z2.sbf" "$T/z.sbf"
 
 # ---- output errors: a closed pipe ends quietly, a full disk is an error
 for i in 1 2 3 4 5 6 7 8; do cat "$G/large.sbf"; done > "$T/big.sbf"

@@ -112,6 +112,19 @@ like "check: a frame whose seq repeats rows is refused" "$rc:$err" \
 run sb-cat -c "$T/total.sbf"
 like "check: an end frame with the wrong rows_total is refused" "$rc:$err" \
 	"^1:sb-cat: .*total.sbf: frame 2 at byte [0-9]+: end frame says 9 rows, the stream had 2$"
+# The first frame of tokens.sbf, then emb-f16's frame as if it continued the stream.
+"${PYTHON3:-/usr/bin/python3}" - "$G/tokens.sbf" "$G/emb-f16.sbf" "$T/mixed.sbf" <<'PY'
+import sys, msgpack
+t = list(msgpack.Unpacker(open(sys.argv[1], "rb"), raw=False))
+e = list(msgpack.Unpacker(open(sys.argv[2], "rb"), raw=False))
+e[0]["seq"] = 2
+with open(sys.argv[3], "wb") as out:
+    for f in (t[0], e[0], {"sb": 1, "kind": "end", "rows_total": 5}):
+        out.write(msgpack.packb(f, use_bin_type=True))
+PY
+run sb-cat -c "$T/mixed.sbf"
+like "check: a stream that changes kind is refused" "$rc:$err" \
+	"^1:sb-cat: .*mixed.sbf: frame 2 at byte [0-9]+: a frame of kind embeddings in a stream of kind tokens$"
 cat "$G/tokens.sbf" > "$T/ok.sbf"
 run sb-cat -c "$T/ok.sbf"
 is "check: a good stream passes" "$rc:$out" "0:$T/ok.sbf: 3 frames, 3 rows, complete"
