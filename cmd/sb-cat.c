@@ -178,7 +178,7 @@ static void usage(FILE *fp)
 	      "      --tsv NAME       print tensor NAME as TSV, one line per row\n"
 	      "  -t, --with-text      TSV: the row's text is the first column\n"
 	      "      --unpad          TSV: drop the positions where attention_mask is 0\n"
-	      "      --npy NAME       write tensor NAME of all frames, joined along axis 0, as .npy\n"
+	      "      --npy NAME       write tensor NAME of all frames, joined on axis 0, as .npy\n"
 	      "  -c, --check          only validate the stream; print a summary\n"
 	      "  -q, --quiet          only validate the stream; the exit status tells\n"
 	      "  -F, --frames         write the inputs' frames as one stream (seq renumbered,\n"
@@ -975,8 +975,8 @@ static void read_stream(struct reader *r, const char *spec)
 				if (r->out_kind < 0)
 					r->out_kind = (int)r->f.kind;
 				if ((int)r->f.kind != r->out_kind)
-					die("%s: a frame of kind %s cannot join a stream of kind %s", where,
-					    sb_kind_name(r->f.kind),
+					die("%s: a frame of kind %s cannot join a stream "
+					    "of kind %s", where, sb_kind_name(r->f.kind),
 					    sb_kind_name((enum sb_kind)r->out_kind));
 				r->f.seq = r->out_rows;
 				frames_send(r, &r->f);
@@ -1490,7 +1490,8 @@ static void run_from_tsv(const struct opts *o)
 				rows[n].text_off = texts.len;
 				if (sb_buf_append(&texts, line, tl, &err))
 					die_err(&err);
-				rows[n].text_len = tsv_unescape((char *)texts.data + texts.len - tl, tl);
+				rows[n].text_len = tsv_unescape((char *)texts.data + texts.len - tl,
+								tl);
 				texts.len -= tl - rows[n].text_len;
 				p = tab ? tl + 1 : len;
 			}
@@ -1528,8 +1529,8 @@ static void run_from_tsv(const struct opts *o)
 					die("%s: line %llu: empty last field", o->from_tsv, lineno);
 			}
 			if (o->kind == SB_KIND_SCORES && rows[n].n != 1)
-				die("%s: line %llu: %zu values, a score is one", o->from_tsv, lineno,
-				    rows[n].n);
+				die("%s: line %llu: %zu values, a score is one", o->from_tsv,
+				    lineno, rows[n].n);
 			if (!is_int) {
 				if (width == 0)
 					width = rows[n].n;
@@ -1691,8 +1692,8 @@ int main(int argc, char **argv)
 		case 'k':
 			if (sb_kind_parse(optarg, strlen(optarg), &o.kind) != SB_OK ||
 			    o.kind == SB_KIND_END || o.kind == SB_KIND_TEXT)
-				bad_usage("--kind '%s': expected embeddings, tokens, hidden or scores",
-					  optarg);
+				bad_usage("--kind '%s': expected embeddings, tokens, hidden or "
+					  "scores", optarg);
 			kind_set = 1;
 			break;
 		case 'b': o.batch = parse_batch(optarg); break;
