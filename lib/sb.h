@@ -16,6 +16,15 @@ extern "C" {
 #include "frame.h"
 #include "transport.h"
 #include "stage.h"
+#include "json.h"
+#include "hub.h"
+#include "tokenizer.h"
+#include "weights.h"
+#include "ops.h"
+#include "model.h"
+#include "pooling.h"
+#include "similarity.h"
+#include "farm.h"
 
 #ifdef __cplusplus
 }
