@@ -29,30 +29,32 @@ enum {
 
 static void usage(FILE *fp, const char *prog)
 {
-	fprintf(fp,
-		"usage: %s [options] [--pairs | --all | --matrix | --corpus FILE]\n"
-		"Score embeddings frames against each other; print TSV (a, b, score, texts).\n\n"
-		"      --first             the first row against every other row (default)\n"
-		"      --pairs             rows 2k and 2k+1: one score per pair\n"
-		"      --all               every pair i < j (with --top-k: the k best per row)\n"
-		"      --matrix            the full N x N matrix, one line per row\n"
-		"      --corpus FILE       top-k rows of an embeddings file (sb-pool -o FILE)\n"
-		"  -k, --top-k K           with --all or --corpus (corpus default 10)\n"
-		"      --metric M          cosine (default), dot, euclidean, manhattan, hamming\n"
-		"      --allow-mixed       compare embeddings of different models or poolings\n"
-		"      --frames            write scores frames instead of TSV\n"
-		"      --gold FILE         with --pairs: print the Spearman correlation of the scores\n"
-		"                          with column 5 of the TSV FILE (STS benchmark layout)\n"
-		"      --gold-column N     take the gold scores from column N instead\n"
-		"      --query-batch N     --corpus: queries per pass over the corpus (1024)\n"
-		SB_CMD_COMMON_HELP, prog);
+	fprintf(
+	    fp,
+	    "usage: %s [options] [--pairs | --all | --matrix | --corpus FILE]\n"
+	    "Score embeddings frames against each other; print TSV (a, b, score, texts).\n\n"
+	    "      --first             the first row against every other row (default)\n"
+	    "      --pairs             rows 2k and 2k+1: one score per pair\n"
+	    "      --all               every pair i < j (with --top-k: the k best per row)\n"
+	    "      --matrix            the full N x N matrix, one line per row\n"
+	    "      --corpus FILE       top-k rows of an embeddings file (sb-pool -o FILE)\n"
+	    "  -k, --top-k K           with --all or --corpus (corpus default 10)\n"
+	    "      --metric M          cosine (default), dot, euclidean, manhattan, hamming\n"
+	    "      --allow-mixed       compare embeddings of different models or poolings\n"
+	    "      --frames            write scores frames instead of TSV\n"
+	    "      --gold FILE         with --pairs: print the Spearman correlation of the scores\n"
+	    "                          with column 5 of the TSV FILE (STS benchmark layout)\n"
+	    "      --gold-column N     take the gold scores from column N instead\n"
+	    "      --query-batch N     --corpus: queries per pass over the corpus "
+	    "(1024)\n" SB_CMD_COMMON_HELP,
+	    prog);
 }
 
 /* ---- TSV output (the runner's sink) ---- */
 
 struct tsv {
 	FILE *fp;
-	int gold;               /* collect pair scores instead of printing them */
+	int gold; /* collect pair scores instead of printing them */
 	double *scores;
 	size_t n, cap;
 };
@@ -105,8 +107,7 @@ static int tsv_frame(void *ctx, const struct sb_frame *f, struct sb_error *err)
 }
 
 /* Reads column col (1-based) of every line of a TSV file as numbers. */
-static int read_gold(const char *path, int col, double **out, size_t *n_out,
-		     struct sb_error *err)
+static int read_gold(const char *path, int col, double **out, size_t *n_out, struct sb_error *err)
 {
 	FILE *fp = fopen(path, "r");
 	char *line = NULL;
@@ -126,8 +127,8 @@ static int read_gold(const char *path, int col, double **out, size_t *n_out,
 				p++;
 		}
 		if (!p) {
-			rc = sb_error_set(err, SB_EFORMAT, "%s: line %zu: no column %d", path, lineno,
-					  col);
+			rc = sb_error_set(err, SB_EFORMAT, "%s: line %zu: no column %d", path,
+					  lineno, col);
 			break;
 		}
 		if (n == alloc) {
@@ -143,8 +144,9 @@ static int read_gold(const char *path, int col, double **out, size_t *n_out,
 		errno = 0;
 		v[n] = strtod(p, &end);
 		if (end == p || (*end != '\t' && *end != '\n' && *end != '\r' && *end != '\0')) {
-			rc = sb_error_set(err, SB_EFORMAT, "%s: line %zu: column %d is not a number",
-					  path, lineno, col);
+			rc =
+			    sb_error_set(err, SB_EFORMAT, "%s: line %zu: column %d is not a number",
+					 path, lineno, col);
 			break;
 		}
 		n++;
@@ -173,25 +175,24 @@ static void wrapped_close(void *state)
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		SB_CMD_LONGOPTS,
-		{ "pairs", no_argument, NULL, OPT_PAIRS },
-		{ "first", no_argument, NULL, OPT_FIRST },
-		{ "all", no_argument, NULL, OPT_ALL },
-		{ "matrix", no_argument, NULL, OPT_MATRIX },
-		{ "corpus", required_argument, NULL, OPT_CORPUS },
-		{ "top-k", required_argument, NULL, 'k' },
-		{ "metric", required_argument, NULL, OPT_METRIC },
-		{ "allow-mixed", no_argument, NULL, OPT_ALLOW_MIXED },
-		{ "frames", no_argument, NULL, OPT_FRAMES },
-		{ "gold", required_argument, NULL, OPT_GOLD },
-		{ "gold-column", required_argument, NULL, OPT_GOLD_COLUMN },
-		{ "query-batch", required_argument, NULL, OPT_QUERY_BATCH },
-		{ NULL, 0, NULL, 0 }
-	};
+	    SB_CMD_LONGOPTS,
+	    {"pairs", no_argument, NULL, OPT_PAIRS},
+	    {"first", no_argument, NULL, OPT_FIRST},
+	    {"all", no_argument, NULL, OPT_ALL},
+	    {"matrix", no_argument, NULL, OPT_MATRIX},
+	    {"corpus", required_argument, NULL, OPT_CORPUS},
+	    {"top-k", required_argument, NULL, 'k'},
+	    {"metric", required_argument, NULL, OPT_METRIC},
+	    {"allow-mixed", no_argument, NULL, OPT_ALLOW_MIXED},
+	    {"frames", no_argument, NULL, OPT_FRAMES},
+	    {"gold", required_argument, NULL, OPT_GOLD},
+	    {"gold-column", required_argument, NULL, OPT_GOLD_COLUMN},
+	    {"query-batch", required_argument, NULL, OPT_QUERY_BATCH},
+	    {NULL, 0, NULL, 0}};
 	const char *mode = NULL, *gold = NULL, *metric = "cosine";
 	int opt, rc, frames = 0, gold_col = 5, n_modes = 0;
 	struct sb_stage stage = sb_stage_cosine;
-	struct tsv out = { 0 };
+	struct tsv out = {0};
 	struct sb_emit sink;
 	struct sb_error err;
 	struct sb_cmd c;
@@ -208,10 +209,22 @@ int main(int argc, char **argv)
 		case 'h':
 			usage(stdout, c.prog);
 			return 0;
-		case OPT_PAIRS: mode = "pairs"; n_modes++; break;
-		case OPT_FIRST: mode = "first"; n_modes++; break;
-		case OPT_ALL: mode = "all"; n_modes++; break;
-		case OPT_MATRIX: mode = "matrix"; n_modes++; break;
+		case OPT_PAIRS:
+			mode = "pairs";
+			n_modes++;
+			break;
+		case OPT_FIRST:
+			mode = "first";
+			n_modes++;
+			break;
+		case OPT_ALL:
+			mode = "all";
+			n_modes++;
+			break;
+		case OPT_MATRIX:
+			mode = "matrix";
+			n_modes++;
+			break;
 		case OPT_CORPUS:
 			mode = "corpus";
 			n_modes++;
@@ -236,7 +249,8 @@ int main(int argc, char **argv)
 		case OPT_GOLD_COLUMN:
 			gold_col = atoi(optarg);
 			if (gold_col < 1) {
-				fprintf(stderr, "%s: --gold-column: expected a column number >= 1\n",
+				fprintf(stderr,
+					"%s: --gold-column: expected a column number >= 1\n",
 					c.prog);
 				return 2;
 			}
@@ -251,8 +265,10 @@ int main(int argc, char **argv)
 	}
 	if (optind != argc || n_modes > 1) {
 		if (n_modes > 1)
-			fprintf(stderr, "%s: choose one of --first, --pairs, --all, --matrix, "
-				"--corpus\n", c.prog);
+			fprintf(stderr,
+				"%s: choose one of --first, --pairs, --all, --matrix, "
+				"--corpus\n",
+				c.prog);
 		usage(stderr, c.prog);
 		return 2;
 	}
@@ -272,7 +288,8 @@ int main(int argc, char **argv)
 		if (c.ro.output && strcmp(c.ro.output, "-") != 0) {
 			out.fp = fopen(c.ro.output, "w");
 			if (!out.fp) {
-				fprintf(stderr, "%s: %s: %s\n", c.prog, c.ro.output, strerror(errno));
+				fprintf(stderr, "%s: %s: %s\n", c.prog, c.ro.output,
+					strerror(errno));
 				return 1;
 			}
 		}
@@ -284,8 +301,10 @@ int main(int argc, char **argv)
 	stage.close = wrapped_close;
 	rc = sb_cmd_run(&c, &stage);
 	if (zero_rows)
-		fprintf(stderr, "%s: warning: %llu zero vectors: their cosine with anything is 0 "
-			"by definition\n", c.prog, (unsigned long long)zero_rows);
+		fprintf(stderr,
+			"%s: warning: %llu zero vectors: their cosine with anything is 0 "
+			"by definition\n",
+			c.prog, (unsigned long long)zero_rows);
 	if (!frames) {
 		if ((fflush(out.fp) != 0 || ferror(out.fp)) && rc == 0 && errno != EPIPE) {
 			fprintf(stderr, "%s: write: %s\n", c.prog, strerror(errno));
@@ -300,8 +319,8 @@ int main(int argc, char **argv)
 
 		rc = read_gold(gold, gold_col, &g, &n, &err);
 		if (!rc && n != out.n)
-			rc = sb_error_set(&err, SB_EMISMATCH, "%s: %zu gold scores, %zu pairs scored",
-					  gold, n, out.n);
+			rc = sb_error_set(&err, SB_EMISMATCH,
+					  "%s: %zu gold scores, %zu pairs scored", gold, n, out.n);
 		if (!rc)
 			rc = sb_sim_spearman(g, out.scores, n, &rho, &err);
 		free(g);

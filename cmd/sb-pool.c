@@ -22,37 +22,38 @@ enum {
 
 static void usage(FILE *fp, const char *prog)
 {
-	fprintf(fp,
-		"usage: %s [options] [-m MODEL]\n"
-		"Pool hidden frames (last_hidden_state + attention_mask) into embeddings frames\n"
-		"(sentence_embedding), as sentence-transformers' Pooling does.\n\n"
-		"  -m, --model MODEL       take pooling and Normalize from the model folder or hub id\n"
-		"  -p, --pooling MODES     cls,max,mean,mean_sqrt_len_tokens,weightedmean,lasttoken\n"
-		"                          (several are concatenated in that order; default: the\n"
-		"                          model's 1_Pooling/config.json, else mean)\n"
-		"      --normalize         L2-normalize (eps 1e-12), after --truncate-dim\n"
-		"      --no-normalize      do not, even if the model has a Normalize module\n"
-		"      --truncate-dim N    keep the first N dimensions (Matryoshka models)\n"
-		"      --precision P       float32 (default), int8, uint8, binary, ubinary\n"
-		"      --calibration FILE  int8/uint8 ranges made by --calibrate (required for them)\n"
-		"      --calibrate FILE    write per-dimension ranges of the whole stream to FILE\n"
-		SB_CMD_COMMON_HELP, prog);
+	fprintf(
+	    fp,
+	    "usage: %s [options] [-m MODEL]\n"
+	    "Pool hidden frames (last_hidden_state + attention_mask) into embeddings frames\n"
+	    "(sentence_embedding), as sentence-transformers' Pooling does.\n\n"
+	    "  -m, --model MODEL       take pooling and Normalize from the model folder or hub id\n"
+	    "  -p, --pooling MODES     cls,max,mean,mean_sqrt_len_tokens,weightedmean,lasttoken\n"
+	    "                          (several are concatenated in that order; default: the\n"
+	    "                          model's 1_Pooling/config.json, else mean)\n"
+	    "      --normalize         L2-normalize (eps 1e-12), after --truncate-dim\n"
+	    "      --no-normalize      do not, even if the model has a Normalize module\n"
+	    "      --truncate-dim N    keep the first N dimensions (Matryoshka models)\n"
+	    "      --precision P       float32 (default), int8, uint8, binary, ubinary\n"
+	    "      --calibration FILE  int8/uint8 ranges made by --calibrate (required for them)\n"
+	    "      --calibrate FILE    write per-dimension ranges of the whole stream to "
+	    "FILE\n" SB_CMD_COMMON_HELP,
+	    prog);
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		SB_CMD_LONGOPTS,
-		{ "model", required_argument, NULL, 'm' },
-		{ "pooling", required_argument, NULL, 'p' },
-		{ "normalize", no_argument, NULL, OPT_NORMALIZE },
-		{ "no-normalize", no_argument, NULL, OPT_NO_NORMALIZE },
-		{ "truncate-dim", required_argument, NULL, OPT_TRUNCATE_DIM },
-		{ "precision", required_argument, NULL, OPT_PRECISION },
-		{ "calibration", required_argument, NULL, OPT_CALIBRATION },
-		{ "calibrate", required_argument, NULL, OPT_CALIBRATE },
-		{ NULL, 0, NULL, 0 }
-	};
+	    SB_CMD_LONGOPTS,
+	    {"model", required_argument, NULL, 'm'},
+	    {"pooling", required_argument, NULL, 'p'},
+	    {"normalize", no_argument, NULL, OPT_NORMALIZE},
+	    {"no-normalize", no_argument, NULL, OPT_NO_NORMALIZE},
+	    {"truncate-dim", required_argument, NULL, OPT_TRUNCATE_DIM},
+	    {"precision", required_argument, NULL, OPT_PRECISION},
+	    {"calibration", required_argument, NULL, OPT_CALIBRATION},
+	    {"calibrate", required_argument, NULL, OPT_CALIBRATE},
+	    {NULL, 0, NULL, 0}};
 	const char *model = NULL, *pooling = NULL;
 	struct sb_cmd c;
 	int opt, rc;
@@ -122,8 +123,10 @@ int main(int argc, char **argv)
 			sb_cmd_error(&c, &err);
 			return 1;
 		} else if (!p.from_config) {
-			fprintf(stderr, "%s: %s has no pooling configuration "
-				"(1_Pooling/config.json): using mean pooling\n", c.prog, model);
+			fprintf(stderr,
+				"%s: %s has no pooling configuration "
+				"(1_Pooling/config.json): using mean pooling\n",
+				c.prog, model);
 		} else if (c.verbose) {
 			fprintf(stderr, "%s: pooling %s%s (from %s)\n", c.prog,
 				sb_pooling_modes_str(p.modes, buf, sizeof buf),

@@ -25,20 +25,20 @@ static const struct {
 	unsigned bit;
 	const char *name;
 } mode_names[] = {
-	{ SB_POOL_CLS, "cls" },
-	{ SB_POOL_MAX, "max" },
-	{ SB_POOL_MEAN, "mean" },
-	{ SB_POOL_MEAN_SQRT_LEN, "mean_sqrt_len_tokens" },
-	{ SB_POOL_WEIGHTEDMEAN, "weightedmean" },
-	{ SB_POOL_LASTTOKEN, "lasttoken" },
+    {SB_POOL_CLS, "cls"},
+    {SB_POOL_MAX, "max"},
+    {SB_POOL_MEAN, "mean"},
+    {SB_POOL_MEAN_SQRT_LEN, "mean_sqrt_len_tokens"},
+    {SB_POOL_WEIGHTEDMEAN, "weightedmean"},
+    {SB_POOL_LASTTOKEN, "lasttoken"},
 };
 #define N_MODES (sizeof mode_names / sizeof mode_names[0])
 
 /* Legacy 1_Pooling/config.json keys, in the same order as mode_names. */
 static const char *const legacy_keys[] = {
-	"pooling_mode_cls_token", "pooling_mode_max_tokens", "pooling_mode_mean_tokens",
-	"pooling_mode_mean_sqrt_len_tokens", "pooling_mode_weightedmean_tokens",
-	"pooling_mode_lasttoken",
+    "pooling_mode_cls_token",		"pooling_mode_max_tokens",
+    "pooling_mode_mean_tokens",		"pooling_mode_mean_sqrt_len_tokens",
+    "pooling_mode_weightedmean_tokens", "pooling_mode_lasttoken",
 };
 
 /* Also accepted on the command line: the legacy suffixes. */
@@ -46,12 +46,12 @@ static const struct {
 	const char *alias;
 	unsigned bit;
 } mode_aliases[] = {
-	{ "cls_token", SB_POOL_CLS },
-	{ "max_tokens", SB_POOL_MAX },
-	{ "mean_tokens", SB_POOL_MEAN },
-	{ "mean_sqrt_len", SB_POOL_MEAN_SQRT_LEN },
-	{ "weightedmean_tokens", SB_POOL_WEIGHTEDMEAN },
-	{ "last", SB_POOL_LASTTOKEN },
+    {"cls_token", SB_POOL_CLS},
+    {"max_tokens", SB_POOL_MAX},
+    {"mean_tokens", SB_POOL_MEAN},
+    {"mean_sqrt_len", SB_POOL_MEAN_SQRT_LEN},
+    {"weightedmean_tokens", SB_POOL_WEIGHTEDMEAN},
+    {"last", SB_POOL_LASTTOKEN},
 };
 
 static int mode_bit(const char *s, size_t n, unsigned *bit)
@@ -62,7 +62,8 @@ static int mode_bit(const char *s, size_t n, unsigned *bit)
 			return 0;
 		}
 	for (size_t i = 0; i < sizeof mode_aliases / sizeof mode_aliases[0]; i++)
-		if (strlen(mode_aliases[i].alias) == n && memcmp(s, mode_aliases[i].alias, n) == 0) {
+		if (strlen(mode_aliases[i].alias) == n &&
+		    memcmp(s, mode_aliases[i].alias, n) == 0) {
 			*bit = mode_aliases[i].bit;
 			return 0;
 		}
@@ -138,8 +139,8 @@ static int modes_from_json(const struct sb_json *cfg, unsigned *modes, const cha
 
 	if (pm && pm->type == SB_JSON_STRING) {
 		if (mode_bit(pm->str, pm->len, &bit) < 0)
-			return sb_error_set(err, SB_EFORMAT, "%s: unknown pooling_mode '%.64s'", path,
-					    pm->str);
+			return sb_error_set(err, SB_EFORMAT, "%s: unknown pooling_mode '%.64s'",
+					    path, pm->str);
 		*modes = bit;
 		return SB_OK;
 	}
@@ -205,8 +206,10 @@ static int read_modules(const char *model_dir, char **pool_dir, int *normalize,
 		if (strlen(type) >= 8 && strcmp(type + strlen(type) - 8, ".Pooling") == 0 &&
 		    !*pool_dir && sb_json_get_str(m, "path", &mpath, NULL) == SB_OK && mpath[0]) {
 			if (strstr(mpath, "..") || mpath[0] == '/') {
-				rc = sb_error_set(err, SB_EFORMAT, "%s: module path '%.64s' leaves "
-						  "the model folder", path, mpath);
+				rc = sb_error_set(err, SB_EFORMAT,
+						  "%s: module path '%.64s' leaves "
+						  "the model folder",
+						  path, mpath);
 				goto out;
 			}
 			*pool_dir = sb_path_join(model_dir, mpath);
@@ -242,8 +245,8 @@ int sb_pooling_from_model(struct sb_pooling *p, const char *model_dir, struct sb
 	rc = read_modules(model_dir, &pool_dir, &normalize, err);
 	if (rc)
 		return rc;
-	cfg_path = sb_path_join(pool_dir ? pool_dir : model_dir, pool_dir ? "config.json"
-				: "1_Pooling/config.json");
+	cfg_path = sb_path_join(pool_dir ? pool_dir : model_dir,
+				pool_dir ? "config.json" : "1_Pooling/config.json");
 	if (!cfg_path) {
 		rc = sb_error_set(err, SB_ENOMEM, "out of memory");
 		goto out;
@@ -276,7 +279,7 @@ out:
 
 /* ---- the math ---- */
 
-#define CHUNK 256       /* dimensions pooled at once: a double accumulator on the stack */
+#define CHUNK 256 /* dimensions pooled at once: a double accumulator on the stack */
 
 /* Writes sum_t w[t] * h[t, d] for d in [d0, d0 + n) into acc. */
 static void weighted_sum(const float *h, const float *w, size_t seq, size_t dim, size_t d0,
@@ -314,8 +317,7 @@ static void pool_mean(const float *h, const float *mask, size_t seq, size_t dim,
 	}
 }
 
-static void pool_weightedmean(const float *h, const float *mask, size_t seq, size_t dim,
-			      float *out)
+static void pool_weightedmean(const float *h, const float *mask, size_t seq, size_t dim, float *out)
 {
 	double wsum = 0.0, acc[CHUNK];
 

@@ -25,7 +25,7 @@ static double lanes_sum(const double *acc)
 
 double sb_sim_dot(const float *a, const float *b, size_t n)
 {
-	double acc[LANES] = { 0 };
+	double acc[LANES] = {0};
 	size_t i = 0;
 
 	for (; i + LANES <= n; i += LANES)
@@ -52,7 +52,7 @@ double sb_sim_cosine(const float *a, const float *b, size_t n, double na, double
 
 double sb_sim_euclidean(const float *a, const float *b, size_t n)
 {
-	double acc[LANES] = { 0 };
+	double acc[LANES] = {0};
 	size_t i = 0;
 
 	for (; i + LANES <= n; i += LANES)
@@ -69,7 +69,7 @@ double sb_sim_euclidean(const float *a, const float *b, size_t n)
 
 double sb_sim_manhattan(const float *a, const float *b, size_t n)
 {
-	double acc[LANES] = { 0 };
+	double acc[LANES] = {0};
 	size_t i = 0;
 
 	for (; i + LANES <= n; i += LANES)
@@ -96,8 +96,7 @@ uint64_t sb_sim_hamming_bits(const uint8_t *a, const uint8_t *b, size_t nbytes)
 	return d;
 }
 
-double sb_sim_score(enum sb_metric m, const void *a, const void *b, size_t n, double na,
-		    double nb)
+double sb_sim_score(enum sb_metric m, const void *a, const void *b, size_t n, double na, double nb)
 {
 	switch (m) {
 	case SB_METRIC_COSINE:
@@ -157,8 +156,7 @@ static void average_ranks(const double *x, size_t n, struct ranked *tmp, double 
 	}
 }
 
-int sb_sim_spearman(const double *x, const double *y, size_t n, double *out,
-		    struct sb_error *err)
+int sb_sim_spearman(const double *x, const double *y, size_t n, double *out, struct sb_error *err)
 {
 	struct ranked *tmp;
 	double *rx, *ry, mean, sxy = 0, sxx = 0, syy = 0;
@@ -196,7 +194,7 @@ int sb_sim_spearman(const double *x, const double *y, size_t n, double *out,
 	return SB_OK;
 }
 
-static const char *const metric_names[] = { "cosine", "dot", "euclidean", "manhattan", "hamming" };
+static const char *const metric_names[] = {"cosine", "dot", "euclidean", "manhattan", "hamming"};
 
 int sb_metric_parse(const char *s, enum sb_metric *out, struct sb_error *err)
 {
@@ -255,7 +253,7 @@ static void swap_items(struct sb_topk_item *a, struct sb_topk_item *b)
 
 void sb_topk_push(struct sb_topk *t, double score, uint64_t index)
 {
-	struct sb_topk_item it = { score, index };
+	struct sb_topk_item it = {score, index};
 	struct sb_topk_item *h = t->items;
 	size_t i;
 
@@ -320,7 +318,7 @@ void sb_topk_destroy(struct sb_topk *t)
 
 /* ---- quantization ---- */
 
-static const char *const precision_names[] = { "float32", "int8", "uint8", "binary", "ubinary" };
+static const char *const precision_names[] = {"float32", "int8", "uint8", "binary", "ubinary"};
 
 int sb_precision_parse(const char *s, enum sb_precision *out, struct sb_error *err)
 {

@@ -62,8 +62,7 @@ uint64_t sb_sim_hamming_bits(const uint8_t *a, const uint8_t *b, size_t nbytes);
  * a and b are read as packed bytes: n is then the number of bytes.  na / nb as for
  * sb_sim_cosine (ignored by the other metrics).
  */
-double sb_sim_score(enum sb_metric m, const void *a, const void *b, size_t n, double na,
-		    double nb);
+double sb_sim_score(enum sb_metric m, const void *a, const void *b, size_t n, double na, double nb);
 
 /* Returns 1 when all n floats are finite, else 0 and *bad = index of the first that is not. */
 int sb_sim_finite(const float *a, size_t n, size_t *bad);
@@ -74,8 +73,7 @@ int sb_sim_finite(const float *a, size_t n, size_t *bad);
  * the average ranks (ties share the mean of their ranks).  SB_EINVAL when n < 2 or a
  * column is constant (correlation undefined), SB_ENOMEM.  Values must be finite.
  */
-int sb_sim_spearman(const double *x, const double *y, size_t n, double *out,
-		    struct sb_error *err);
+int sb_sim_spearman(const double *x, const double *y, size_t n, double *out, struct sb_error *err);
 
 /*
  * Bounded top-k selection: keeps the k best (score, index) pairs seen so far in a
@@ -88,9 +86,9 @@ struct sb_topk_item {
 };
 
 struct sb_topk {
-	size_t k;                       /* capacity */
-	size_t n;                       /* items held (<= k) */
-	struct sb_topk_item *items;     /* heap while pushing; sorted after sb_topk_sort() */
+	size_t k;		    /* capacity */
+	size_t n;		    /* items held (<= k) */
+	struct sb_topk_item *items; /* heap while pushing; sorted after sb_topk_sort() */
 };
 
 /* Allocates room for k items (k >= 1).  SB_EINVAL for k = 0, SB_ENOMEM. */
@@ -140,9 +138,9 @@ size_t sb_precision_row_bytes(enum sb_precision p, size_t dim);
 /* Per-dimension ranges for int8 / uint8. */
 struct sb_calibration {
 	size_t dim;
-	uint64_t rows;          /* embeddings seen */
-	float *min;             /* [dim] */
-	float *max;             /* [dim] */
+	uint64_t rows; /* embeddings seen */
+	float *min;    /* [dim] */
+	float *max;    /* [dim] */
 };
 
 /* Allocates ranges for dim dimensions, empty (rows 0).  SB_EINVAL for dim 0. */

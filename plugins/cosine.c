@@ -34,7 +34,7 @@
 
 enum mode { MODE_FIRST, MODE_PAIRS, MODE_ALL, MODE_MATRIX, MODE_CORPUS };
 
-#define OUT_CHUNK 4096          /* scores rows per output frame */
+#define OUT_CHUNK 4096 /* scores rows per output frame */
 
 /* What the meta of an embeddings stream says it is, kept to refuse mixing. */
 struct ident {
@@ -43,15 +43,15 @@ struct ident {
 	char pooling[96];
 	char precision[16];
 	enum sb_dtype dtype;
-	size_t width;           /* tensor columns: floats, or bytes when packed binary */
+	size_t width; /* tensor columns: floats, or bytes when packed binary */
 };
 
 /* Rows kept in memory: working representation (floats, or bytes for hamming). */
 struct store {
-	struct sb_buf data;     /* n * row_bytes */
-	double *norm;           /* [cap] */
-	char **text;            /* [cap], NULL when absent */
-	uint64_t *index;        /* [cap] global row index */
+	struct sb_buf data; /* n * row_bytes */
+	double *norm;	    /* [cap] */
+	char **text;	    /* [cap], NULL when absent */
+	uint64_t *index;    /* [cap] global row index */
 	size_t n, cap;
 };
 
@@ -71,21 +71,20 @@ struct cosine {
 	char *corpus_path;
 	size_t query_batch;
 
-	struct ident id;                /* of the input stream */
-	size_t row_bytes;               /* working representation */
+	struct ident id;  /* of the input stream */
+	size_t row_bytes; /* working representation */
 	uint64_t rows_seen;
 	uint64_t zero_rows;
-	int in_text;                    /* input frames carry texts */
+	int in_text; /* input frames carry texts */
 
-	struct store st;                /* first row, pending pair, all rows or query batch */
-	struct sb_buf conv;             /* one frame converted to the working representation */
-	struct sb_topk *heaps;          /* [query_batch] in corpus mode */
+	struct store st;       /* first row, pending pair, all rows or query batch */
+	struct sb_buf conv;    /* one frame converted to the working representation */
+	struct sb_topk *heaps; /* [query_batch] in corpus mode */
 
 	struct outbuf ob;
 	struct sb_frame out;
 	uint64_t out_rows;
-	const struct sb_frame *meta_src;        /* meta copied into scores frames */
-	struct sb_frame meta_keep;      /* meta of the first input frame */
+	struct sb_frame meta_keep; /* meta of the first input frame */
 };
 
 uint64_t sb_cosine_zero_rows(const void *state)
@@ -165,12 +164,11 @@ static void cosine_close(void *state)
 	free(s);
 }
 
-static int cosine_open(void **state, const struct sb_kv *opts, size_t n_opts,
-		       struct sb_error *err)
+static int cosine_open(void **state, const struct sb_kv *opts, size_t n_opts, struct sb_error *err)
 {
-	static const char *const known[] = { "mode", "metric", "top_k", "corpus", "query_batch",
-					     "allow_mixed" };
-	static const char *const modes[] = { "first", "pairs", "all", "matrix", "corpus" };
+	static const char *const known[] = {"mode",   "metric",	     "top_k",
+					    "corpus", "query_batch", "allow_mixed"};
+	static const char *const modes[] = {"first", "pairs", "all", "matrix", "corpus"};
 	struct cosine *s;
 	const char *v;
 	int rc = SB_OK;
@@ -181,7 +179,8 @@ static int cosine_open(void **state, const struct sb_kv *opts, size_t n_opts,
 		while (k < sizeof known / sizeof known[0] && strcmp(opts[i].key, known[k]) != 0)
 			k++;
 		if (k == sizeof known / sizeof known[0])
-			return sb_error_set(err, SB_EINVAL, "cosine: unknown option '%s'", opts[i].key);
+			return sb_error_set(err, SB_EINVAL, "cosine: unknown option '%s'",
+					    opts[i].key);
 	}
 	s = calloc(1, sizeof *s);
 	if (!s)
@@ -195,8 +194,10 @@ static int cosine_open(void **state, const struct sb_kv *opts, size_t n_opts,
 		while (k < 5 && strcmp(v, modes[k]) != 0)
 			k++;
 		if (k == 5) {
-			rc = sb_error_set(err, SB_EINVAL, "mode: unknown mode '%s' (first, pairs, all, "
-					  "matrix, corpus)", v);
+			rc = sb_error_set(err, SB_EINVAL,
+					  "mode: unknown mode '%s' (first, pairs, all, "
+					  "matrix, corpus)",
+					  v);
 			goto fail;
 		}
 		s->mode = (enum mode)k;
@@ -274,17 +275,22 @@ static int frame_ident(const struct sb_frame *f, struct ident *id, struct sb_ten
 				    sb_kind_name(f->kind));
 	e = sb_frame_tensor(f, "sentence_embedding");
 	if (!e)
-		return sb_error_set(err, SB_EFORMAT, "embeddings frame: no tensor "
+		return sb_error_set(err, SB_EFORMAT,
+				    "embeddings frame: no tensor "
 				    "'sentence_embedding'");
 	if (e->n_dims != 2 || e->shape[0] != f->rows || e->shape[1] == 0) {
 		char b[96];
-		return sb_error_set(err, SB_EFORMAT, "tensor 'sentence_embedding': shape %s, "
-				    "expected [%llu, D]", sb_shape_str(e->n_dims, e->shape, b,
-				    sizeof b), (unsigned long long)f->rows);
+		return sb_error_set(err, SB_EFORMAT,
+				    "tensor 'sentence_embedding': shape %s, "
+				    "expected [%llu, D]",
+				    sb_shape_str(e->n_dims, e->shape, b, sizeof b),
+				    (unsigned long long)f->rows);
 	}
 	if (e->dtype != SB_DTYPE_F32 && e->dtype != SB_DTYPE_I8 && e->dtype != SB_DTYPE_U8)
-		return sb_error_set(err, SB_EUNSUPPORTED, "tensor 'sentence_embedding': dtype %s "
-				    "(float32, int8 or uint8 expected)", sb_dtype_name(e->dtype));
+		return sb_error_set(err, SB_EUNSUPPORTED,
+				    "tensor 'sentence_embedding': dtype %s "
+				    "(float32, int8 or uint8 expected)",
+				    sb_dtype_name(e->dtype));
 	memset(id, 0, sizeof *id);
 	id->set = 1;
 	meta_copy_str(f, "model_fingerprint", id->model, sizeof id->model);
@@ -303,25 +309,29 @@ static int ident_check(const struct cosine *s, const struct ident *want, const s
 		       const char *what, struct sb_error *err)
 {
 	if (got->width != want->width || got->dtype != want->dtype)
-		return sb_error_set(err, SB_EMISMATCH, "%s: embeddings of %zu x %s, earlier rows "
-				    "%zu x %s: dimension mismatch", what, got->width,
-				    sb_dtype_name(got->dtype), want->width,
+		return sb_error_set(err, SB_EMISMATCH,
+				    "%s: embeddings of %zu x %s, earlier rows "
+				    "%zu x %s: dimension mismatch",
+				    what, got->width, sb_dtype_name(got->dtype), want->width,
 				    sb_dtype_name(want->dtype));
 	if (strcmp(got->precision, want->precision) != 0)
-		return sb_error_set(err, SB_EMISMATCH, "%s: precision '%s', earlier rows '%s'", what,
-				    got->precision, want->precision);
+		return sb_error_set(err, SB_EMISMATCH, "%s: precision '%s', earlier rows '%s'",
+				    what, got->precision, want->precision);
 	if (s->allow_mixed)
 		return SB_OK;
 	/* Missing meta on one side proves nothing either way: only differing values refuse. */
 	if (got->model[0] && want->model[0] && strcmp(got->model, want->model) != 0)
-		return sb_error_set(err, SB_EMISMATCH, "%s: embeddings of model '%s', earlier rows "
+		return sb_error_set(err, SB_EMISMATCH,
+				    "%s: embeddings of model '%s', earlier rows "
 				    "of '%s': scores across models are meaningless "
-				    "(allow_mixed=1 / --allow-mixed to compare anyway)", what,
-				    got->model, want->model);
+				    "(allow_mixed=1 / --allow-mixed to compare anyway)",
+				    what, got->model, want->model);
 	if (got->pooling[0] && want->pooling[0] && strcmp(got->pooling, want->pooling) != 0)
-		return sb_error_set(err, SB_EMISMATCH, "%s: embeddings pooled with '%s', earlier "
-				    "rows with '%s' (allow_mixed=1 / --allow-mixed to compare anyway)",
-				    what, got->pooling, want->pooling);
+		return sb_error_set(
+		    err, SB_EMISMATCH,
+		    "%s: embeddings pooled with '%s', earlier "
+		    "rows with '%s' (allow_mixed=1 / --allow-mixed to compare anyway)",
+		    what, got->pooling, want->pooling);
 	return SB_OK;
 }
 
@@ -337,14 +347,17 @@ static int first_ident(struct cosine *s, const struct ident *id, struct sb_error
 
 	if (s->metric == SB_METRIC_HAMMING) {
 		if (id->dtype == SB_DTYPE_F32)
-			return sb_error_set(err, SB_EINVAL, "metric hamming compares packed binary "
+			return sb_error_set(err, SB_EINVAL,
+					    "metric hamming compares packed binary "
 					    "embeddings (sb-pool --precision binary or ubinary); "
 					    "these are float32");
 		s->row_bytes = id->width;
 	} else {
 		if (packed)
-			return sb_error_set(err, SB_EINVAL, "embeddings are packed bits (precision "
-					    "%s): only metric hamming compares them", id->precision);
+			return sb_error_set(err, SB_EINVAL,
+					    "embeddings are packed bits (precision "
+					    "%s): only metric hamming compares them",
+					    id->precision);
 		if (sb_size_mul(id->width, sizeof(float), &s->row_bytes) < 0)
 			return sb_error_set(err, SB_ELIMIT, "embedding width %zu too large",
 					    id->width);
@@ -377,7 +390,7 @@ static int working_rows(struct cosine *s, const struct sb_tensor *e, uint64_t fi
 		f = (float *)(void *)s->conv.data;
 		for (size_t i = 0; i < rows * w; i++)
 			f[i] = e->dtype == SB_DTYPE_I8 ? (float)((const int8_t *)e->data)[i]
-			       : (float)((const uint8_t *)e->data)[i];
+						       : (float)((const uint8_t *)e->data)[i];
 		*out = s->conv.data;
 	}
 	if (s->metric != SB_METRIC_HAMMING)
@@ -385,9 +398,10 @@ static int working_rows(struct cosine *s, const struct sb_tensor *e, uint64_t fi
 			const float *x = (const float *)(const void *)(*out + r * s->row_bytes);
 			size_t bad;
 			if (!sb_sim_finite(x, w, &bad))
-				return sb_error_set(err, SB_EFORMAT, "%srow %llu: embedding has %s at "
-						    "dimension %zu", where,
-						    (unsigned long long)(first_row + r),
+				return sb_error_set(err, SB_EFORMAT,
+						    "%srow %llu: embedding has %s at "
+						    "dimension %zu",
+						    where, (unsigned long long)(first_row + r),
 						    x[bad] != x[bad] ? "NaN" : "Inf", bad);
 		}
 	return SB_OK;
@@ -484,8 +498,11 @@ static int emit_scores(struct cosine *s, struct sb_emit *emit, struct sb_error *
 		memcpy(t->data, s->ob.b, n * sizeof(int64_t));
 	if (!rc && s->ob.has_text) {
 		rc = sb_frame_text_alloc(&s->out, n, err);
-		for (size_t i = 0; !rc && i < n; i++)
-			rc = sb_frame_text_set(&s->out, i, s->ob.text[i], strlen(s->ob.text[i]), err);
+		for (size_t i = 0; !rc && i < n; i++) {
+			/* rows scored before the first text arrived get two empty texts */
+			const char *txt = s->ob.text[i] ? s->ob.text[i] : "\t";
+			rc = sb_frame_text_set(&s->out, i, txt, strlen(txt), err);
+		}
 	}
 	if (!rc)
 		rc = sb_frame_meta_copy(&s->out, &s->meta_keep, err);
@@ -639,7 +656,7 @@ struct corpus {
 	struct cosine *s;
 	struct sb_transport *t;
 	struct sb_frame f;
-	uint64_t rows;                  /* rows read so far */
+	uint64_t rows; /* rows read so far */
 	unsigned long long frames;
 };
 
@@ -655,25 +672,29 @@ static int corpus_next(struct corpus *c, struct sb_error *err)
 
 	rc = sb_transport_recv(c->t, &msg, &len, err);
 	if (rc == SB_EOF)
-		return sb_error_set(err, SB_ETRUNCATED, "corpus %s: ended after %llu rows "
-				    "without an end frame: the file was cut", c->s->corpus_path,
-				    (unsigned long long)c->rows);
+		return sb_error_set(err, SB_ETRUNCATED,
+				    "corpus %s: ended after %llu rows "
+				    "without an end frame: the file was cut",
+				    c->s->corpus_path, (unsigned long long)c->rows);
 	if (rc)
 		return sb_error_prefix(err, "corpus %s: ", c->s->corpus_path);
 	c->frames++;
 	rc = sb_frame_decode(msg, len, &c->f, err);
 	if (rc)
-		return sb_error_prefix(err, "corpus %s: frame %llu: ", c->s->corpus_path, c->frames);
+		return sb_error_prefix(err, "corpus %s: frame %llu: ", c->s->corpus_path,
+				       c->frames);
 	if (c->f.kind == SB_KIND_END) {
 		if (c->f.rows_total != c->rows)
-			return sb_error_set(err, SB_EFORMAT, "corpus %s: end frame counts %llu rows, "
-					    "the file had %llu", c->s->corpus_path,
-					    (unsigned long long)c->f.rows_total,
+			return sb_error_set(err, SB_EFORMAT,
+					    "corpus %s: end frame counts %llu rows, "
+					    "the file had %llu",
+					    c->s->corpus_path, (unsigned long long)c->f.rows_total,
 					    (unsigned long long)c->rows);
 		return SB_EOF;
 	}
 	if (c->f.seq != c->rows)
-		return sb_error_set(err, SB_EFORMAT, "corpus %s: frame %llu: seq %llu, expected %llu",
+		return sb_error_set(err, SB_EFORMAT,
+				    "corpus %s: frame %llu: seq %llu, expected %llu",
 				    c->s->corpus_path, c->frames, (unsigned long long)c->f.seq,
 				    (unsigned long long)c->rows);
 	c->rows += c->f.rows;
@@ -731,7 +752,7 @@ static int corpus_texts(struct cosine *s, uint64_t **idx_out, char ***text_out, 
 			idx[m++] = s->heaps[q].items[i].index;
 	qsort(idx, n, sizeof *idx, cmp_u64);
 	m = 0;
-	for (size_t i = 0; i < n; i++)          /* unique */
+	for (size_t i = 0; i < n; i++) /* unique */
 		if (m == 0 || idx[i] != idx[m - 1])
 			idx[m++] = idx[i];
 	rc = corpus_open(&c, s, err);
@@ -804,13 +825,15 @@ static int scan_corpus(struct cosine *s, struct sb_emit *emit, struct sb_error *
 			double nx = row_norm(s, x);
 
 			for (size_t q = 0; q < s->st.n; q++)
-				sb_topk_push(&s->heaps[q], score(s, store_row(s, q), s->st.norm[q], x,
-								 nx), c.f.seq + r);
+				sb_topk_push(&s->heaps[q],
+					     score(s, store_row(s, q), s->st.norm[q], x, nx),
+					     c.f.seq + r);
 		}
 	}
 	if (rc == SB_EOF)
-		rc = c.rows ? SB_OK : sb_error_set(err, SB_EINVAL, "corpus %s holds no rows",
-						   s->corpus_path);
+		rc = c.rows
+			 ? SB_OK
+			 : sb_error_set(err, SB_EINVAL, "corpus %s holds no rows", s->corpus_path);
 	corpus_close(&c);
 	if (rc)
 		return rc;
@@ -827,8 +850,8 @@ static int scan_corpus(struct cosine *s, struct sb_emit *emit, struct sb_error *
 			const char *ct = NULL;
 
 			if (texts) {
-				uint64_t *hit = bsearch(&it->index, tidx, n_texts, sizeof *tidx,
-							cmp_u64);
+				uint64_t *hit =
+				    bsearch(&it->index, tidx, n_texts, sizeof *tidx, cmp_u64);
 				ct = hit ? texts[hit - tidx] : NULL;
 			}
 			rc = add_score(s, emit, s->st.index[q], it->index, it->score, s->st.text[q],
@@ -864,8 +887,10 @@ static int all_pairs(struct cosine *s, struct sb_emit *emit, struct sb_error *er
 		sb_topk_clear(&heap);
 		for (size_t j = 0; j < n; j++)
 			if (j != i)
-				sb_topk_push(&heap, score(s, store_row(s, i), s->st.norm[i],
-							  store_row(s, j), s->st.norm[j]), j);
+				sb_topk_push(&heap,
+					     score(s, store_row(s, i), s->st.norm[i],
+						   store_row(s, j), s->st.norm[j]),
+					     j);
 		sb_topk_sort(&heap);
 		for (size_t k = 0; !rc && k < heap.n; k++) {
 			size_t j = (size_t)heap.items[k].index;
@@ -883,7 +908,7 @@ static int matrix(struct cosine *s, struct sb_emit *emit, struct sb_error *err)
 	int rc = SB_OK;
 
 	for (size_t i0 = 0; !rc && i0 < n; i0 += per) {
-		size_t m = n - i0 < per ? n - i0 : per, shape[2] = { m, n };
+		size_t m = n - i0 < per ? n - i0 : per, shape[2] = {m, n};
 		struct sb_tensor *t, *a;
 		float *sc;
 
@@ -900,9 +925,9 @@ static int matrix(struct cosine *s, struct sb_emit *emit, struct sb_error *err)
 		for (size_t i = 0; i < m; i++) {
 			((int64_t *)a->data)[i] = (int64_t)s->st.index[i0 + i];
 			for (size_t j = 0; j < n; j++)
-				sc[i * n + j] = (float)score(s, store_row(s, i0 + i),
-							     s->st.norm[i0 + i], store_row(s, j),
-							     s->st.norm[j]);
+				sc[i * n + j] =
+				    (float)score(s, store_row(s, i0 + i), s->st.norm[i0 + i],
+						 store_row(s, j), s->st.norm[j]);
 		}
 		if (s->in_text) {
 			rc = sb_frame_text_alloc(&s->out, m, err);
@@ -932,12 +957,14 @@ static int cosine_flush(void *state, struct sb_emit *emit, struct sb_error *err)
 	switch (s->mode) {
 	case MODE_FIRST:
 		if (s->rows_seen == 1)
-			return sb_error_set(err, SB_EINVAL, "the input holds one row: nothing to "
+			return sb_error_set(err, SB_EINVAL,
+					    "the input holds one row: nothing to "
 					    "compare it with");
 		break;
 	case MODE_PAIRS:
 		if (s->st.n)
-			return sb_error_set(err, SB_EINVAL, "odd number of rows (%llu) with pairs: "
+			return sb_error_set(err, SB_EINVAL,
+					    "odd number of rows (%llu) with pairs: "
 					    "row %llu has no partner",
 					    (unsigned long long)s->rows_seen,
 					    (unsigned long long)s->st.index[0]);
@@ -957,11 +984,11 @@ static int cosine_flush(void *state, struct sb_emit *emit, struct sb_error *err)
 }
 
 const struct sb_stage sb_stage_cosine = {
-	.version = SB_STAGE_VERSION,
-	.name = "cosine",
-	.input = SB_STAGE_IN_FRAMES,
-	.open = cosine_open,
-	.process = cosine_process,
-	.flush = cosine_flush,
-	.close = cosine_close,
+    .version = SB_STAGE_VERSION,
+    .name = "cosine",
+    .input = SB_STAGE_IN_FRAMES,
+    .open = cosine_open,
+    .process = cosine_process,
+    .flush = cosine_flush,
+    .close = cosine_close,
 };

@@ -24,15 +24,15 @@
 struct pool {
 	struct sb_pooling p;
 	enum sb_precision precision;
-	struct sb_calibration cal;      /* int8 / uint8 ranges, or the ranges being gathered */
+	struct sb_calibration cal; /* int8 / uint8 ranges, or the ranges being gathered */
 	int have_cal;
-	char *calibrate_path;           /* write ranges here at the end */
-	size_t dim_in;                  /* token width of the first frame (0: none yet) */
-	size_t width;                   /* pooled width after truncation */
+	char *calibrate_path; /* write ranges here at the end */
+	size_t dim_in;	      /* token width of the first frame (0: none yet) */
+	size_t width;	      /* pooled width after truncation */
 	char pooling_str[96];
-	float *mask;                    /* [seq] scratch */
+	float *mask; /* [seq] scratch */
 	size_t mask_cap;
-	float *row;                     /* [out_dim] scratch */
+	float *row; /* [out_dim] scratch */
 	size_t row_cap;
 	struct sb_frame out;
 };
@@ -82,8 +82,8 @@ static void pool_close(void *state)
 
 static int pool_open(void **state, const struct sb_kv *opts, size_t n_opts, struct sb_error *err)
 {
-	static const char *const known[] = { "model", "pooling", "normalize", "truncate_dim",
-					     "precision", "calibration", "calibrate" };
+	static const char *const known[] = {"model",	 "pooling",	"normalize", "truncate_dim",
+					    "precision", "calibration", "calibrate"};
 	const char *v, *cal_path;
 	struct pool *s;
 	int rc;
@@ -94,7 +94,8 @@ static int pool_open(void **state, const struct sb_kv *opts, size_t n_opts, stru
 		while (k < sizeof known / sizeof known[0] && strcmp(opts[i].key, known[k]) != 0)
 			k++;
 		if (k == sizeof known / sizeof known[0])
-			return sb_error_set(err, SB_EINVAL, "pool: unknown option '%s'", opts[i].key);
+			return sb_error_set(err, SB_EINVAL, "pool: unknown option '%s'",
+					    opts[i].key);
 	}
 	s = calloc(1, sizeof *s);
 	if (!s)
@@ -155,9 +156,11 @@ static int pool_open(void **state, const struct sb_kv *opts, size_t n_opts, stru
 	if (s->precision == SB_PRECISION_INT8 || s->precision == SB_PRECISION_UINT8) {
 		/* Never per-frame ranges: workers of one stream must quantize identically. */
 		if (!cal_path) {
-			rc = sb_error_set(err, SB_EINVAL,
-					  "precision %s needs calibration ranges (calibration=FILE, "
-					  "made by sb-pool --calibrate)", sb_precision_name(s->precision));
+			rc =
+			    sb_error_set(err, SB_EINVAL,
+					 "precision %s needs calibration ranges (calibration=FILE, "
+					 "made by sb-pool --calibrate)",
+					 sb_precision_name(s->precision));
 			goto fail;
 		}
 		rc = sb_calibration_read(&s->cal, cal_path, err);
@@ -165,7 +168,8 @@ static int pool_open(void **state, const struct sb_kv *opts, size_t n_opts, stru
 			goto fail;
 		s->have_cal = 1;
 	} else if (cal_path) {
-		rc = sb_error_set(err, SB_EINVAL, "calibration: only used with precision int8 or uint8");
+		rc = sb_error_set(err, SB_EINVAL,
+				  "calibration: only used with precision int8 or uint8");
 		goto fail;
 	}
 	sb_pooling_modes_str(s->p.modes, s->pooling_str, sizeof s->pooling_str);
@@ -200,9 +204,10 @@ static int check_dims(struct pool *s, size_t dim, struct sb_error *err)
 
 	if (s->dim_in) {
 		if (dim != s->dim_in)
-			return sb_error_set(err, SB_EMISMATCH,
-					    "tensor 'last_hidden_state': width %zu, earlier frames %zu",
-					    dim, s->dim_in);
+			return sb_error_set(
+			    err, SB_EMISMATCH,
+			    "tensor 'last_hidden_state': width %zu, earlier frames %zu", dim,
+			    s->dim_in);
 		return SB_OK;
 	}
 	if (dim == 0)
@@ -257,7 +262,8 @@ static int pool_process(void *state, const struct sb_frame *in, struct sb_emit *
 		return rc;
 	m = sb_frame_tensor(in, "attention_mask");
 	if (!m)
-		return sb_error_set(err, SB_EFORMAT, "hidden frame: no tensor 'attention_mask': "
+		return sb_error_set(err, SB_EFORMAT,
+				    "hidden frame: no tensor 'attention_mask': "
 				    "padded positions cannot be told from real tokens");
 	rows = h->shape[0];
 	seq = h->shape[1];
@@ -267,7 +273,8 @@ static int pool_process(void *state, const struct sb_frame *in, struct sb_emit *
 		char a[96], b[96];
 		return sb_error_set(err, SB_EFORMAT,
 				    "tensor 'attention_mask': %s %s, expected int64 [%zu, %zu] "
-				    "to match 'last_hidden_state' %s", sb_dtype_name(m->dtype),
+				    "to match 'last_hidden_state' %s",
+				    sb_dtype_name(m->dtype),
 				    sb_shape_str(m->n_dims, m->shape, a, sizeof a), rows, seq,
 				    sb_shape_str(h->n_dims, h->shape, b, sizeof b));
 	}
@@ -283,7 +290,8 @@ static int pool_process(void *state, const struct sb_frame *in, struct sb_emit *
 	s->out.rows = rows;
 	odt = s->precision == SB_PRECISION_FLOAT32 ? SB_DTYPE_F32
 	      : s->precision == SB_PRECISION_INT8 || s->precision == SB_PRECISION_BINARY
-	      ? SB_DTYPE_I8 : SB_DTYPE_U8;
+		  ? SB_DTYPE_I8
+		  : SB_DTYPE_U8;
 	rb = sb_precision_row_bytes(s->precision, s->width);
 	shape[0] = rows;
 	shape[1] = s->precision == SB_PRECISION_FLOAT32 ? s->width : rb;
@@ -296,8 +304,8 @@ static int pool_process(void *state, const struct sb_frame *in, struct sb_emit *
 
 		for (size_t t = 0; t < seq; t++) {
 			int64_t mv = m->dtype == SB_DTYPE_I64
-				? ((const int64_t *)m->data)[r * seq + t]
-				: ((const int32_t *)m->data)[r * seq + t];
+					 ? ((const int64_t *)m->data)[r * seq + t]
+					 : ((const int32_t *)m->data)[r * seq + t];
 			s->mask[t] = (float)mv;
 		}
 		w = sb_pool_row(&s->p, hr, s->mask, seq, dim, s->row);
@@ -309,7 +317,8 @@ static int pool_process(void *state, const struct sb_frame *in, struct sb_emit *
 					    s->row[bad] != s->row[bad] ? "NaN" : "Inf", bad);
 		if (s->calibrate_path)
 			sb_calibration_add(&s->cal, s->row, 1);
-		sb_quantize_row(s->precision, &s->cal, s->row, w, (unsigned char *)o->data + r * rb);
+		sb_quantize_row(s->precision, &s->cal, s->row, w,
+				(unsigned char *)o->data + r * rb);
 	}
 	if (in->has_text) {
 		rc = sb_frame_text_alloc(&s->out, rows, err);
@@ -336,11 +345,11 @@ static int pool_flush(void *state, struct sb_emit *emit, struct sb_error *err)
 }
 
 const struct sb_stage sb_stage_pool = {
-	.version = SB_STAGE_VERSION,
-	.name = "pool",
-	.input = SB_STAGE_IN_FRAMES,
-	.open = pool_open,
-	.process = pool_process,
-	.flush = pool_flush,
-	.close = pool_close,
+    .version = SB_STAGE_VERSION,
+    .name = "pool",
+    .input = SB_STAGE_IN_FRAMES,
+    .open = pool_open,
+    .process = pool_process,
+    .flush = pool_flush,
+    .close = pool_close,
 };

@@ -40,8 +40,8 @@ static double *read_matrix(const char *name, size_t *rows, size_t *cols)
 
 struct hidden {
 	size_t rows, seq, dim;
-	float *h;       /* [rows, seq, dim] */
-	float *mask;    /* [rows, seq] */
+	float *h;    /* [rows, seq, dim] */
+	float *mask; /* [rows, seq] */
 };
 
 static void read_hidden(struct hidden *hd)
@@ -80,8 +80,8 @@ static double check_golden(const struct sb_pooling *p, const char *name)
 			if (fabs(want[r * cols + d]) > 1e3)
 				diff /= fabs(want[r * cols + d]);
 			maxdiff = diff > maxdiff ? diff : maxdiff;
-			ck_assert_msg(diff <= 1e-5, "%s: row %zu dim %zu: %.9g, expected %.9g", name,
-				      r, d, (double)out[d], want[r * cols + d]);
+			ck_assert_msg(diff <= 1e-5, "%s: row %zu dim %zu: %.9g, expected %.9g",
+				      name, r, d, (double)out[d], want[r * cols + d]);
 		}
 	}
 	free(out);
@@ -93,7 +93,7 @@ static double check_golden(const struct sb_pooling *p, const char *name)
 
 static void golden_modes(const char *modes, const char *file, int normalize, size_t trunc)
 {
-	struct sb_pooling p = { 0 };
+	struct sb_pooling p = {0};
 	struct sb_error err;
 
 	ck_assert_int_eq(sb_pooling_parse_modes(modes, &p.modes, &err), SB_OK);
@@ -116,7 +116,8 @@ END_TEST
 START_TEST(test_golden_combined)
 {
 	/* order on the command line does not matter: output is in sentence-transformers' order */
-	golden_modes("lasttoken,weightedmean,mean_sqrt_len_tokens,mean,max,cls", "pool-all.txt", 0, 0);
+	golden_modes("lasttoken,weightedmean,mean_sqrt_len_tokens,mean,max,cls", "pool-all.txt", 0,
+		     0);
 	golden_modes("mean+cls", "pool-cls,mean.txt", 0, 0);
 	golden_modes("mean", "pool-mean-norm.txt", 1, 0);
 	golden_modes("mean", "pool-mean-trunc12.txt", 0, 12);
@@ -148,19 +149,19 @@ END_TEST
 
 START_TEST(test_limits)
 {
-	struct sb_pooling p = { .modes = SB_POOL_MEAN | SB_POOL_MAX | SB_POOL_CLS |
-				SB_POOL_LASTTOKEN | SB_POOL_WEIGHTEDMEAN };
-	float h[6] = { 1, 2, 3, 4, 5, 6 }, mask0[3] = { 0, 0, 0 }, out[10];
+	struct sb_pooling p = {.modes = SB_POOL_MEAN | SB_POOL_MAX | SB_POOL_CLS |
+					SB_POOL_LASTTOKEN | SB_POOL_WEIGHTEDMEAN};
+	float h[6] = {1, 2, 3, 4, 5, 6}, mask0[3] = {0, 0, 0}, out[10];
 	size_t w;
 
 	/* all padding: mean and weightedmean 0, max -1e9, cls token 0, lasttoken 0 */
 	w = sb_pool_row(&p, h, mask0, 3, 2, out);
 	ck_assert_uint_eq(w, 10);
-	ck_assert(out[0] == 1 && out[1] == 2);                  /* cls */
-	ck_assert(out[2] == -1e9f && out[3] == -1e9f);          /* max */
-	ck_assert(out[4] == 0 && out[5] == 0);                  /* mean */
-	ck_assert(out[6] == 0 && out[7] == 0);                  /* weightedmean */
-	ck_assert(out[8] == 0 && out[9] == 0);                  /* lasttoken */
+	ck_assert(out[0] == 1 && out[1] == 2);	       /* cls */
+	ck_assert(out[2] == -1e9f && out[3] == -1e9f); /* max */
+	ck_assert(out[4] == 0 && out[5] == 0);	       /* mean */
+	ck_assert(out[6] == 0 && out[7] == 0);	       /* weightedmean */
+	ck_assert(out[8] == 0 && out[9] == 0);	       /* lasttoken */
 	/* no mask: every token real */
 	w = sb_pool_row(&p, h, NULL, 3, 2, out);
 	ck_assert(out[2] == 5 && out[3] == 6);
@@ -208,8 +209,8 @@ START_TEST(test_from_model)
 	snprintf(path, sizeof path, "%s/1_Pooling/config.json", dir);
 	/* legacy booleans */
 	write_file(path, "{\"word_embedding_dimension\": 768, \"pooling_mode_cls_token\": false,"
-		   "\"pooling_mode_mean_tokens\": true, \"pooling_mode_max_tokens\": true,"
-		   "\"pooling_mode_mean_sqrt_len_tokens\": false}");
+			 "\"pooling_mode_mean_tokens\": true, \"pooling_mode_max_tokens\": true,"
+			 "\"pooling_mode_mean_sqrt_len_tokens\": false}");
 	ck_assert_int_eq(sb_pooling_from_model(&p, dir, &err), SB_OK);
 	ck_assert_uint_eq(p.modes, SB_POOL_MEAN | SB_POOL_MAX);
 	ck_assert_int_eq(p.from_config, 1);
@@ -219,7 +220,7 @@ START_TEST(test_from_model)
 	ck_assert_uint_eq(p.modes, SB_POOL_MEAN);
 	/* v5.4 string and list */
 	write_file(path, "{\"embedding_dimension\": 768, \"pooling_mode\": \"lasttoken\","
-		   "\"include_prompt\": false}");
+			 "\"include_prompt\": false}");
 	ck_assert_int_eq(sb_pooling_from_model(&p, dir, &err), SB_OK);
 	ck_assert_uint_eq(p.modes, SB_POOL_LASTTOKEN);
 	ck_assert_int_eq(p.include_prompt, 0);
@@ -240,11 +241,11 @@ START_TEST(test_from_model)
 	/* modules.json: Normalize module, pooling folder elsewhere */
 	snprintf(path, sizeof path, "%s/modules.json", dir);
 	write_file(path, "[{\"idx\":0,\"name\":\"0\",\"path\":\"\",\"type\":"
-		   "\"sentence_transformers.models.Transformer\"},"
-		   "{\"idx\":1,\"name\":\"1\",\"path\":\"2_Pool\",\"type\":"
-		   "\"sentence_transformers.sentence_transformer.modules.pooling.Pooling\"},"
-		   "{\"idx\":2,\"name\":\"2\",\"path\":\"3_Normalize\",\"type\":"
-		   "\"sentence_transformers.models.Normalize\"}]");
+			 "\"sentence_transformers.models.Transformer\"},"
+			 "{\"idx\":1,\"name\":\"1\",\"path\":\"2_Pool\",\"type\":"
+			 "\"sentence_transformers.sentence_transformer.modules.pooling.Pooling\"},"
+			 "{\"idx\":2,\"name\":\"2\",\"path\":\"3_Normalize\",\"type\":"
+			 "\"sentence_transformers.models.Normalize\"}]");
 	snprintf(path, sizeof path, "%s/2_Pool", dir);
 	mkdir(path, 0700);
 	snprintf(path, sizeof path, "%s/2_Pool/config.json", dir);

@@ -45,7 +45,7 @@ static float *to_float(const double *x, size_t n)
 	return f;
 }
 
-static const char *const metrics[] = { "cosine", "dot", "euclidean", "manhattan" };
+static const char *const metrics[] = {"cosine", "dot", "euclidean", "manhattan"};
 
 static void metric_goldens(const char *tag)
 {
@@ -66,8 +66,8 @@ static void metric_goldens(const char *tag)
 		want = read_matrix(name, &r, &c);
 		ck_assert_uint_eq(r, rows / 2);
 		for (size_t k = 0; k < r; k++) {
-			double s = sb_sim_score(met, v + 2 * k * dim, v + (2 * k + 1) * dim, dim,
-						-1, -1);
+			double s =
+			    sb_sim_score(met, v + 2 * k * dim, v + (2 * k + 1) * dim, dim, -1, -1);
 			double d = fabs(s - want[k]);
 			maxdiff = d > maxdiff ? d : maxdiff;
 			ck_assert_msg(d <= 1e-6, "%s pair %zu: %.17g, expected %.17g", name, k, s,
@@ -92,11 +92,12 @@ static void metric_goldens(const char *tag)
 							sb_sim_norm(v + i * dim, dim), -1);
 				double d = fabs(s - want[i * rows + j]);
 				maxdiff = d > maxdiff ? d : maxdiff;
-				ck_assert_msg(d <= 1e-6, "%s [%zu,%zu]: %.17g, expected %.17g", name,
-					      i, j, s, want[i * rows + j]);
+				ck_assert_msg(d <= 1e-6, "%s [%zu,%zu]: %.17g, expected %.17g",
+					      name, i, j, s, want[i * rows + j]);
 			}
 		free(want);
-		printf("metric %-10s dim %-4zu max abs diff vs numpy %.3g\n", metrics[m], dim, maxdiff);
+		printf("metric %-10s dim %-4zu max abs diff vs numpy %.3g\n", metrics[m], dim,
+		       maxdiff);
 	}
 	free(v);
 	free(vd);
@@ -111,8 +112,8 @@ END_TEST
 
 START_TEST(test_zero_and_hamming)
 {
-	float z[3] = { 0, 0, 0 }, a[3] = { 1, 2, 3 };
-	uint8_t x[9] = { 0xff, 0, 0x0f, 1, 2, 3, 4, 5, 6 }, y[9] = { 0, 0, 0xf0, 1, 2, 3, 4, 5, 7 };
+	float z[3] = {0, 0, 0}, a[3] = {1, 2, 3};
+	uint8_t x[9] = {0xff, 0, 0x0f, 1, 2, 3, 4, 5, 6}, y[9] = {0, 0, 0xf0, 1, 2, 3, 4, 5, 7};
 	size_t rows, cols, r, c, bad;
 	double *ub, *want;
 
@@ -199,7 +200,7 @@ END_TEST
 START_TEST(test_spearman)
 {
 	FILE *f = fopen(golden("spearman.txt"), "r");
-	double want, x[10], y[10], rho, c[3] = { 1, 1, 1 };
+	double want, x[10], y[10], rho, c[3] = {1, 1, 1};
 	struct sb_error err;
 
 	ck_assert_ptr_nonnull(f);
@@ -231,10 +232,12 @@ static void quant_golden(struct sb_calibration *cal, enum sb_precision p, const 
 	for (size_t i = 0; i < rows; i++) {
 		sb_quantize_row(p, cal, m + i * dim, w, out);
 		for (size_t j = 0; j < c; j++) {
-			double got = p == SB_PRECISION_INT8 || p == SB_PRECISION_BINARY ?
-				(double)(int8_t)out[j] : (double)out[j];
-			ck_assert_msg(got == want[i * c + j], "%s row %zu byte %zu: %g, expected %g",
-				      file, i, j, got, want[i * c + j]);
+			double got = p == SB_PRECISION_INT8 || p == SB_PRECISION_BINARY
+					 ? (double)(int8_t)out[j]
+					 : (double)out[j];
+			ck_assert_msg(got == want[i * c + j],
+				      "%s row %zu byte %zu: %g, expected %g", file, i, j, got,
+				      want[i * c + j]);
 		}
 	}
 	free(m);
@@ -277,8 +280,8 @@ START_TEST(test_calibration)
 {
 	struct sb_calibration c;
 	struct sb_error err;
-	float x[6] = { 1, -2, 3, -1, 5, 0 };
-	float z[3] = { 1, 2, 3 };
+	float x[6] = {1, -2, 3, -1, 5, 0};
+	float z[3] = {1, 2, 3};
 	uint8_t u[3];
 	int8_t s[3];
 
@@ -291,11 +294,11 @@ START_TEST(test_calibration)
 	ck_assert(c.min[1] == -2 && c.max[1] == 5);
 	ck_assert(c.min[2] == 0 && c.max[2] == 3);
 	/* ends of the range, outside it (saturates) */
-	sb_quantize_row(SB_PRECISION_UINT8, &c, (float[]){ -1, 5, 0 }, 3, u);
+	sb_quantize_row(SB_PRECISION_UINT8, &c, (float[]){-1, 5, 0}, 3, u);
 	ck_assert(u[0] == 0 && u[1] == 255 && u[2] == 0);
-	sb_quantize_row(SB_PRECISION_UINT8, &c, (float[]){ -7, 50, -1 }, 3, u);
+	sb_quantize_row(SB_PRECISION_UINT8, &c, (float[]){-7, 50, -1}, 3, u);
 	ck_assert(u[0] == 0 && u[1] == 255 && u[2] == 0);
-	sb_quantize_row(SB_PRECISION_INT8, &c, (float[]){ -7, 50, NAN }, 3, s);
+	sb_quantize_row(SB_PRECISION_INT8, &c, (float[]){-7, 50, NAN}, 3, s);
 	ck_assert(s[0] == -128 && s[1] == 127 && s[2] == -128);
 	/* step 0 */
 	c.min[0] = c.max[0] = 2;
@@ -305,7 +308,7 @@ START_TEST(test_calibration)
 	ck_assert(u[0] == 0);
 	/* binary: 9 dims -> 2 bytes, MSB first, padded with zeros */
 	{
-		float b[9] = { 1, 0, -1, 2, 0, 0, 0, 3, 4 };
+		float b[9] = {1, 0, -1, 2, 0, 0, 0, 3, 4};
 		uint8_t o[2];
 		sb_quantize_row(SB_PRECISION_UBINARY, NULL, b, 9, o);
 		ck_assert_uint_eq(o[0], 0x91);
@@ -339,7 +342,8 @@ START_TEST(test_calibration_bad)
 {
 	struct sb_error err;
 
-	ck_assert_int_eq(read_text("sb-calibration 1\n# c\ndim 2\nrows 3\n0 1\n-1 1\n", &err), SB_OK);
+	ck_assert_int_eq(read_text("sb-calibration 1\n# c\ndim 2\nrows 3\n0 1\n-1 1\n", &err),
+			 SB_OK);
 	ck_assert_int_eq(read_text("", &err), SB_EFORMAT);
 	ck_assert_int_eq(read_text("sb-calibration 2\ndim 2\nrows 3\n0 1\n-1 1\n", &err),
 			 SB_EFORMAT);
@@ -353,8 +357,7 @@ START_TEST(test_calibration_bad)
 			 SB_EFORMAT);
 	ck_assert_int_eq(read_text("sb-calibration 1\ndim 2\nrows 3\n0 1\n0 1\n0 1\n", &err),
 			 SB_EFORMAT);
-	ck_assert_int_eq(read_text("sb-calibration 1\ndim 99999999999\nrows 3\n", &err),
-			 SB_ELIMIT);
+	ck_assert_int_eq(read_text("sb-calibration 1\ndim 99999999999\nrows 3\n", &err), SB_ELIMIT);
 	ck_assert_int_eq(read_text("sb-calibration 1\ndim -2\nrows 3\n", &err), SB_EFORMAT);
 	ck_assert_int_eq(read_text("sb-calibration 1\ndim 0\nrows 3\n", &err), SB_EFORMAT);
 	ck_assert_int_eq(read_text("sb-calibration 1\ndim 1\nrows x\n", &err), SB_EFORMAT);

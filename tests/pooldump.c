@@ -121,7 +121,7 @@ static void cmd_hidden(const char *path, const struct opts *o)
 	t = out_stdout();
 	for (size_t r0 = 0; r0 < rows; r0 += o->split ? o->split : rows) {
 		size_t n = o->split && rows - r0 > o->split ? o->split : rows - r0;
-		size_t hs[3] = { n, seq, dim }, ms[2] = { n, seq };
+		size_t hs[3] = {n, seq, dim}, ms[2] = {n, seq};
 		struct sb_tensor *th, *tm;
 		struct sb_frame f;
 
@@ -134,8 +134,8 @@ static void cmd_hidden(const char *path, const struct opts *o)
 		memcpy(th->data, h + r0 * seq * dim, n * seq * dim * sizeof *h);
 		if (!o->no_mask) {
 			if (sb_frame_tensor_resize(&f, "attention_mask",
-						   o->int32 ? SB_DTYPE_I32 : SB_DTYPE_I64, 2, ms, &tm,
-						   &err))
+						   o->int32 ? SB_DTYPE_I32 : SB_DTYPE_I64, 2, ms,
+						   &tm, &err))
 				die("tensor", &err);
 			for (size_t i = 0; i < n * seq; i++) {
 				if (o->int32)
@@ -171,7 +171,7 @@ static void cmd_emb(const char *path, const struct opts *o)
 	t = out_stdout();
 	for (size_t r0 = 0; r0 < rows; r0 += o->split ? o->split : (rows ? rows : 1)) {
 		size_t n = o->split && rows - r0 > o->split ? o->split : rows - r0;
-		size_t shape[2] = { n, cols };
+		size_t shape[2] = {n, cols};
 		struct sb_tensor *te;
 		struct sb_frame f;
 
@@ -222,14 +222,24 @@ static void cmd_read(int meta)
 			for (size_t i = 0; i < f.n_meta; i++) {
 				const struct sb_meta *m = &f.meta[i];
 				switch (m->type) {
-				case SB_META_STR: printf("%s=%s\n", m->key, m->v.s.p); break;
-				case SB_META_BOOL: printf("%s=%s\n", m->key, m->v.b ? "true" : "false");
+				case SB_META_STR:
+					printf("%s=%s\n", m->key, m->v.s.p);
 					break;
-				case SB_META_INT: printf("%s=%lld\n", m->key, (long long)m->v.i); break;
-				case SB_META_UINT: printf("%s=%llu\n", m->key,
-							  (unsigned long long)m->v.u); break;
-				case SB_META_FLOAT: printf("%s=%g\n", m->key, m->v.f); break;
-				case SB_META_NIL: printf("%s=nil\n", m->key); break;
+				case SB_META_BOOL:
+					printf("%s=%s\n", m->key, m->v.b ? "true" : "false");
+					break;
+				case SB_META_INT:
+					printf("%s=%lld\n", m->key, (long long)m->v.i);
+					break;
+				case SB_META_UINT:
+					printf("%s=%llu\n", m->key, (unsigned long long)m->v.u);
+					break;
+				case SB_META_FLOAT:
+					printf("%s=%g\n", m->key, m->v.f);
+					break;
+				case SB_META_NIL:
+					printf("%s=nil\n", m->key);
+					break;
 				}
 			}
 			break;
