@@ -382,10 +382,21 @@ struct priv {
 	size_t wlen, wcap;
 	size_t wchars;                  /* code points in the word (also past wcap) */
 	uint32_t last_ccc;              /* combining class of the last code point appended */
-	struct seq a, b, cnt;
+	struct seq a, b;
 	struct seq *cur;
 	uint64_t n_replaced;
 	size_t cap_out;
+
+	/* Streaming: bytes held back until the next piece says how they end (an
+	 * incomplete UTF-8 sequence, a possible added token). */
+	unsigned char *pend;
+	size_t pend_len;
+	size_t look;                    /* bytes of lookahead a decision may need */
+	uint64_t off;                   /* offset in the current text of pend[0] / the piece */
+	int64_t prev_raw;               /* last raw code point of the text so far, -1: none */
+	unsigned flags;
+	enum sb_trunc trunc;
+	int in_b, started;
 };
 
 static void seq_reset(struct seq *s, size_t keep)
@@ -643,7 +654,7 @@ static int64_t cp_before(const unsigned char *p, size_t i)
 
 /* Length of the added token that matches at p[i] (leftmost-longest), or 0. */
 static size_t match_added(const struct sb_tokenizer *t, const unsigned char *p, size_t n,
-			  size_t i, int lower, int32_t *id)
+			  size_t i, int lower, int64_t prev, int32_t *id)
 {
 	size_t best = 0;
 
@@ -670,7 +681,7 @@ static size_t match_added(const struct sb_tokenizer *t, const unsigned char *p, 
 			continue;
 		}
 		if (a->single_word) {
-			int64_t b = cp_before(p, i), f = cp_at(p, n, i + a->n);
+			int64_t b = i ? cp_before(p, i) : prev, f = cp_at(p, n, i + a->n);
 
 			if ((b >= 0 && is_wordish((uint32_t)b)) || (f >= 0 && is_wordish((uint32_t)f)))
 				continue;
@@ -682,25 +693,27 @@ static size_t match_added(const struct sb_tokenizer *t, const unsigned char *p, 
 }
 
 /*
- * Tokenizes p[0..n) into st->cur (no specials).  base is added to byte offsets in
- * errors.  Returns SB_OK or SB_EFORMAT (invalid UTF-8 without REPLACE_INVALID).
+ * Tokenizes p[0..n) into st->cur (no specials).  Unless final, it stops before the
+ * last st->look bytes (a decision there may need bytes of the next piece) and says
+ * in *consumed how far it got; the hot loop over ASCII letters may go further, as
+ * it needs no lookahead.  Returns SB_OK or SB_EFORMAT (invalid UTF-8 without
+ * REPLACE_INVALID; *consumed is then the offset of the bad byte).
  */
-static int run_text(struct priv *st, const char *text, size_t n, unsigned flags,
-		    size_t *bad, struct sb_error *err)
+static int run_text(struct priv *st, const unsigned char *p, size_t n, int final,
+		    size_t *consumed, struct sb_error *err)
 {
 	const struct sb_tokenizer *t = st->t;
-	const unsigned char *p = (const unsigned char *)text;
 	const unsigned char *cls = t->ascii_class, *low = t->ascii_lower;
 	int pre = t->info.st_lowercase;
-	size_t i = 0;
+	size_t i = 0, limit = final ? n : (n > st->look ? n - st->look : 0);
 
-	while (i < n) {
+	while (i < limit) {
 		unsigned b = p[i];
 
 		if (b < 0x80) {
 			if (t->added_first[b]) {
 				int32_t id = -1;
-				size_t m = match_added(t, p, n, i, pre, &id);
+				size_t m = match_added(t, p, n, i, pre, st->prev_raw, &id);
 
 				if (m) {
 					flush_word(st);
@@ -745,18 +758,18 @@ static int run_text(struct priv *st, const char *text, size_t n, unsigned flags,
 			int k = get_utf8(p + i, n - i, &c);
 
 			if (k < 0) {
-				if (!(flags & SB_TOKENIZER_REPLACE_INVALID)) {
-					*bad = i;
+				if (!(st->flags & SB_TOKENIZER_REPLACE_INVALID)) {
+					*consumed = i;
 					return sb_error_set(err, SB_EFORMAT,
-							    "byte %zu: invalid UTF-8 (0x%02x)", i,
-							    p[i]);
+							    "byte %llu: invalid UTF-8 (0x%02x)",
+							    (unsigned long long)(st->off + i), p[i]);
 				}
 				st->n_replaced++;
 				c = 0xFFFD;
 				k = -k;
 			} else if (t->added_first[b]) {
 				int32_t id = -1;
-				size_t m = match_added(t, p, n, i, pre, &id);
+				size_t m = match_added(t, p, n, i, pre, st->prev_raw, &id);
 
 				if (m) {
 					flush_word(st);
@@ -772,6 +785,9 @@ static int run_text(struct priv *st, const char *text, size_t n, unsigned flags,
 			i += (size_t)k;
 		}
 	}
+	if (i)
+		st->prev_raw = cp_before(p, i);
+	*consumed = i;
 	return SB_OK;
 }
 
@@ -790,7 +806,16 @@ int sb_tokenizer_enc_init(struct sb_tokenizer_enc *e, const struct sb_tokenizer 
 	/* Room for max_input_chars_per_word + 1 code points of up to 4 bytes. */
 	st->wcap = (t->info.max_input_chars_per_word + 2) * 4;
 	st->word = malloc(st->wcap);
-	if (!st->word) {
+	/* Lookahead: the longest added token and a code point after it (single_word),
+	 * or one UTF-8 sequence. */
+	st->look = 8;
+	for (size_t k = 0; k < t->n_added; k++)
+		if (t->added[k].n + 4 > st->look)
+			st->look = t->added[k].n + 4;
+	st->pend = malloc(2 * st->look);
+	if (!st->word || !st->pend) {
+		free(st->word);
+		free(st->pend);
 		free(st);
 		return sb_error_set(err, SB_ENOMEM, "tokenizer: out of memory");
 	}
@@ -807,9 +832,9 @@ void sb_tokenizer_enc_destroy(struct sb_tokenizer_enc *e)
 	st = e->priv;
 	if (st) {
 		free(st->word);
+		free(st->pend);
 		free(st->a.ids);
 		free(st->b.ids);
-		free(st->cnt.ids);
 		free(st);
 	}
 	free(e->ids);
@@ -862,36 +887,10 @@ static int out_reserve(struct sb_tokenizer_enc *e, struct priv *st, size_t n, st
 	return SB_OK;
 }
 
-int sb_tokenizer_count(struct sb_tokenizer_enc *e, const char *p, size_t n, uint64_t *count,
-		       struct sb_error *err)
+int sb_tokenizer_begin(struct sb_tokenizer_enc *e, enum sb_trunc trunc, unsigned flags)
 {
 	struct priv *st = e->priv;
-	size_t bad = 0;
-	int rc;
-
-	seq_reset(&st->cnt, 0);
-	st->cur = &st->cnt;
-	st->wlen = st->wchars = 0;
-	rc = run_text(st, p, n, 0, &bad, err);
-	if (rc)
-		return rc;
-	flush_word(st);
-	*count = st->cnt.n_total;
-	return SB_OK;
-}
-
-int sb_tokenizer_encode(struct sb_tokenizer_enc *e, const char *prefix, size_t np,
-			const char *a, size_t na, const char *b, size_t nb, enum sb_trunc trunc,
-			unsigned flags, struct sb_error *err)
-{
-	struct priv *st = e->priv;
-	const struct sb_tokenizer *t = st->t;
-	const struct tpl *tp = b ? &t->pair : &t->single;
-	size_t max_len = t->info.max_length;
-	size_t n_spec = (flags & SB_TOKENIZER_NO_SPECIAL) ? 0 : tp->n_special;
-	size_t keep, budget = 0, ka, kb, n_out, bad = 0;
-	uint64_t la, lb;
-	int rc;
+	size_t keep = trunc == SB_TRUNC_NONE ? SIZE_MAX : st->t->info.max_length;
 
 	e->n = 0;
 	e->n_full = 0;
@@ -900,55 +899,137 @@ int sb_tokenizer_encode(struct sb_tokenizer_enc *e, const char *prefix, size_t n
 	e->bad_offset = 0;
 	e->bad_in_b = 0;
 	st->n_replaced = 0;
+	st->flags = flags;
+	st->trunc = trunc;
+	seq_reset(&st->a, keep);
+	seq_reset(&st->b, keep);
+	st->cur = &st->a;
+	st->wlen = st->wchars = 0;
+	st->last_ccc = 0;
+	st->pend_len = 0;
+	st->off = 0;
+	st->prev_raw = -1;
+	st->in_b = 0;
+	st->started = 1;
+	return SB_OK;
+}
+
+static int feed_error(struct sb_tokenizer_enc *e, struct priv *st, size_t at, int rc)
+{
+	e->bad_offset = (size_t)(st->off + at);
+	e->bad_in_b = st->in_b;
+	st->started = 0;
+	return rc;
+}
+
+int sb_tokenizer_feed(struct sb_tokenizer_enc *e, const char *text, size_t n,
+		      struct sb_error *err)
+{
+	struct priv *st = e->priv;
+	const unsigned char *p = (const unsigned char *)text;
+	size_t c = 0;
+	int rc;
+
+	if (!st->started)
+		return sb_error_set(err, SB_EINVAL, "tokenizer: feed without begin");
+	if (st->pend_len) {
+		/* Held-back bytes first, with enough of the new piece to decide them; the
+		 * new bytes they did not use are taken from p again below. */
+		size_t take = n < st->look ? n : st->look, total = st->pend_len + take;
+
+		memcpy(st->pend + st->pend_len, p, take);
+		rc = run_text(st, st->pend, total, 0, &c, err);
+		if (rc)
+			return feed_error(e, st, c, rc);
+		if (c < st->pend_len) {
+			/* Only when the piece was shorter than the lookahead: keep it all. */
+			memmove(st->pend, st->pend + c, total - c);
+			st->pend_len = total - c;
+			st->off += c;
+			return SB_OK;
+		}
+		p += c - st->pend_len;
+		n -= c - st->pend_len;
+		st->off += c;
+		st->pend_len = 0;
+	}
+	rc = run_text(st, p, n, 0, &c, err);
+	if (rc)
+		return feed_error(e, st, c, rc);
+	memcpy(st->pend, p + c, n - c);
+	st->pend_len = n - c;
+	st->off += c;
+	return SB_OK;
+}
+
+/* Ends the current text: the held-back bytes, then the last word. */
+static int end_text(struct sb_tokenizer_enc *e, struct priv *st, struct sb_error *err)
+{
+	size_t c = 0;
+	int rc = run_text(st, st->pend, st->pend_len, 1, &c, err);
+
+	if (rc)
+		return feed_error(e, st, c, rc);
+	flush_word(st);
+	st->pend_len = 0;
+	st->off = 0;
+	st->prev_raw = -1;
+	return SB_OK;
+}
+
+int sb_tokenizer_next(struct sb_tokenizer_enc *e, struct sb_error *err)
+{
+	struct priv *st = e->priv;
+	int rc;
+
+	if (!st->started || st->in_b)
+		return sb_error_set(err, SB_EINVAL, "tokenizer: next without begin, or twice");
+	rc = end_text(e, st, err);
+	if (rc)
+		return rc;
+	st->in_b = 1;
+	st->cur = &st->b;
+	return SB_OK;
+}
+
+int sb_tokenizer_end(struct sb_tokenizer_enc *e, struct sb_error *err)
+{
+	struct priv *st = e->priv;
+	const struct sb_tokenizer *t = st->t;
+	int pair = st->in_b;
+	const struct tpl *tp = pair ? &t->pair : &t->single;
+	enum sb_trunc trunc = st->trunc;
+	size_t max_len = t->info.max_length;
+	size_t n_spec = (st->flags & SB_TOKENIZER_NO_SPECIAL) ? 0 : tp->n_special;
+	size_t budget = 0, ka, kb, n_out;
+	uint64_t la, lb;
+	int rc;
+
+	if (!st->started)
+		return sb_error_set(err, SB_EINVAL, "tokenizer: end without begin");
+	rc = end_text(e, st, err);
+	if (rc)
+		return rc;
+	st->started = 0;
+	e->n_replaced = st->n_replaced;
+	if (st->a.oom || st->b.oom)
+		return sb_error_set(err, SB_ENOMEM, "tokenizer: out of memory");
 	if (trunc != SB_TRUNC_NONE) {
 		if (max_len < n_spec)
 			return sb_error_set(err, SB_EINVAL,
 					    "max length %zu is less than the %zu special tokens",
 					    max_len, n_spec);
 		budget = max_len - n_spec;
-		keep = budget;
-	} else {
-		keep = SIZE_MAX;
 	}
-	seq_reset(&st->a, keep);
-	seq_reset(&st->b, keep);
-	st->wlen = st->wchars = 0;
-	st->last_ccc = 0;
-	st->cur = &st->a;
-	if (prefix && np) {
-		rc = run_text(st, prefix, np, flags, &bad, err);
-		if (rc)
-			return sb_error_prefix(err, "prompt: ");
-		/* The prompt is concatenated to the text: a word may span both. */
-	}
-	rc = run_text(st, a, na, flags, &bad, err);
-	if (rc) {
-		e->bad_offset = bad;
-		return rc;
-	}
-	flush_word(st);
-	if (b) {
-		st->cur = &st->b;
-		rc = run_text(st, b, nb, flags, &bad, err);
-		if (rc) {
-			e->bad_offset = bad;
-			e->bad_in_b = 1;
-			return rc;
-		}
-		flush_word(st);
-	}
-	e->n_replaced = st->n_replaced;
-	if (st->a.oom || st->b.oom)
-		return sb_error_set(err, SB_ENOMEM, "tokenizer: out of memory");
 	la = st->a.n_total;
-	lb = b ? st->b.n_total : 0;
-	ka = (size_t)(la < keep ? la : keep);
-	kb = (size_t)(lb < keep ? lb : keep);
+	lb = pair ? st->b.n_total : 0;
+	ka = st->a.n_kept;
+	kb = pair ? st->b.n_kept : 0;
 	e->n_full = la + lb + n_spec;
 	if (trunc != SB_TRUNC_NONE && la + lb > budget) {
 		uint64_t rm = la + lb - budget;
 
-		if (!b) {
+		if (!pair) {
 			ka = budget;
 		} else if (trunc == SB_TRUNC_LONGEST_FIRST) {
 			/* utils/truncation.rs: with n1 <= n2, n2 = max(n1, budget - n1); if
@@ -992,17 +1073,18 @@ int sb_tokenizer_encode(struct sb_tokenizer_enc *e, const char *prefix, size_t n
 			else
 				kb = (size_t)(lb - rm);
 		}
-	} else if (trunc != SB_TRUNC_NONE && !b && la > budget) {
-		ka = budget;
 	}
+	/* The kept ids are a prefix of what was stored (keep >= max_length). */
+	assert(ka <= st->a.n_kept && kb <= (pair ? st->b.n_kept : 0));
 	n_out = ka + kb + n_spec;
 	rc = out_reserve(e, st, n_out ? n_out : 1, err);
 	if (rc)
 		return rc;
-	if (flags & SB_TOKENIZER_NO_SPECIAL) {
-		memcpy(e->ids, st->a.ids, ka * sizeof(int32_t));
+	if (st->flags & SB_TOKENIZER_NO_SPECIAL) {
+		if (ka)
+			memcpy(e->ids, st->a.ids, ka * sizeof(int32_t));
 		memset(e->type_ids, 0, ka);
-		if (b) {
+		if (kb) {
 			memcpy(e->ids + ka, st->b.ids, kb * sizeof(int32_t));
 			memset(e->type_ids + ka, 1, kb);
 		}
@@ -1031,6 +1113,51 @@ int sb_tokenizer_encode(struct sb_tokenizer_enc *e, const char *prefix, size_t n
 	}
 	e->truncated = (uint64_t)e->n < e->n_full;
 	return SB_OK;
+}
+
+int sb_tokenizer_count(struct sb_tokenizer_enc *e, const char *p, size_t n, uint64_t *count,
+		       struct sb_error *err)
+{
+	int rc;
+
+	sb_tokenizer_begin(e, SB_TRUNC_NONE, SB_TOKENIZER_NO_SPECIAL);
+	rc = sb_tokenizer_feed(e, p, n, err);
+	if (!rc)
+		rc = sb_tokenizer_end(e, err);
+	if (rc)
+		return rc;
+	*count = e->n_full;
+	return SB_OK;
+}
+
+int sb_tokenizer_encode(struct sb_tokenizer_enc *e, const char *prefix, size_t np,
+			const char *a, size_t na, const char *b, size_t nb, enum sb_trunc trunc,
+			unsigned flags, struct sb_error *err)
+{
+	int rc;
+
+	if (!prefix)
+		np = 0;
+	sb_tokenizer_begin(e, trunc, flags);
+	/* The prompt and the text are one string: a word may span both. */
+	rc = np ? sb_tokenizer_feed(e, prefix, np, err) : SB_OK;
+	if (!rc)
+		rc = sb_tokenizer_feed(e, a, na, err);
+	if (!rc && b)
+		rc = sb_tokenizer_next(e, err);
+	if (!rc && b)
+		rc = sb_tokenizer_feed(e, b, nb, err);
+	if (!rc)
+		rc = sb_tokenizer_end(e, err);
+	if (rc == SB_EFORMAT && !e->bad_in_b && np) {
+		/* Offsets count in a alone. */
+		if (e->bad_offset < np)
+			return sb_error_prefix(err, "prompt: ");
+		e->bad_offset -= np;
+		sb_error_set(err, SB_EFORMAT, "byte %zu: invalid UTF-8 (0x%02x)", e->bad_offset,
+			     (unsigned char)a[e->bad_offset]);
+	}
+	return rc;
 }
 
 /* ---- loading ---- */

@@ -149,8 +149,30 @@ int sb_tokenizer_encode(struct sb_tokenizer_enc *e, const char *prefix, size_t n
 			unsigned flags, struct sb_error *err);
 
 /*
+ * Streaming: the same encoding with the texts given in pieces of any size (split
+ * anywhere, even inside a UTF-8 sequence or a special token), so a caller can
+ * tokenize a line of any length in bounded memory:
+ *
+ *     sb_tokenizer_begin(e, trunc, flags);
+ *     sb_tokenizer_feed(e, piece, n, err);     (any number of times: text a)
+ *     sb_tokenizer_next(e, err);               (pairs only: what follows is text b)
+ *     sb_tokenizer_feed(e, piece, n, err);     (text b)
+ *     sb_tokenizer_end(e, err);                (e->ids, e->n, ... as after encode)
+ *
+ * The encoder keeps at most max_length ids per text (all with SB_TRUNC_NONE), a
+ * word of up to max_input_chars_per_word code points and a few bytes of lookahead.
+ * Errors as sb_tokenizer_encode(), with e->bad_offset counted from the start of the
+ * text fed (a or b).  After an error, begin again.  begin returns SB_OK.
+ */
+int sb_tokenizer_begin(struct sb_tokenizer_enc *e, enum sb_trunc trunc, unsigned flags);
+int sb_tokenizer_feed(struct sb_tokenizer_enc *e, const char *p, size_t n, struct sb_error *err);
+int sb_tokenizer_next(struct sb_tokenizer_enc *e, struct sb_error *err);
+int sb_tokenizer_end(struct sb_tokenizer_enc *e, struct sb_error *err);
+
+/*
  * Counts the tokens (without specials) of text p: what the prompt of a pooling with
- * include_prompt=false must skip.  SB_EFORMAT for invalid UTF-8.
+ * include_prompt=false must skip.  SB_EFORMAT for invalid UTF-8.  Uses e as scratch
+ * (its ids are those of p afterwards).
  */
 int sb_tokenizer_count(struct sb_tokenizer_enc *e, const char *p, size_t n, uint64_t *count,
 		       struct sb_error *err);

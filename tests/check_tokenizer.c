@@ -298,6 +298,57 @@ START_TEST(test_prompt)
 }
 END_TEST
 
+/* Feeding a text in pieces split anywhere gives what one encode gives. */
+START_TEST(test_stream)
+{
+	static const char *texts[] = {
+		"hello world!", "x[CLS]y [SEP][MASK] [cls] [CLS", "ba\xc3\xa1na caf\xc3\xa9 \xe4\xb8\xad\xe4\xb8\xad",
+		"\xc4\xb0stanbul \xf0\x9f\x98\x80 a\xcc\x81\xcc\x82" "b", "", "[[SEP]]", "a a a a a a a a a a a a a a a a a",
+	};
+	struct sb_error err = { 0 };
+
+	for (size_t k = 0; k < sizeof(texts) / sizeof(texts[0]); k++) {
+		const char *t = texts[k];
+		size_t n = strlen(t);
+		int32_t want[64];
+		size_t nw;
+
+		enc_str(t, NULL, SB_TRUNC_LONGEST_FIRST, 0);
+		nw = enc.n;
+		memcpy(want, enc.ids, nw * sizeof(int32_t));
+		/* Two pieces split at every byte, and one byte at a time. */
+		for (size_t cut = 0; cut <= n + 1; cut++) {
+			sb_tokenizer_begin(&enc, SB_TRUNC_LONGEST_FIRST, 0);
+			if (cut <= n) {
+				ck_assert_int_eq(sb_tokenizer_feed(&enc, t, cut, &err), SB_OK);
+				ck_assert_int_eq(sb_tokenizer_feed(&enc, t + cut, n - cut, &err), SB_OK);
+			} else {
+				for (size_t i = 0; i < n; i++)
+					ck_assert_int_eq(sb_tokenizer_feed(&enc, t + i, 1, &err), SB_OK);
+			}
+			ck_assert_int_eq(sb_tokenizer_end(&enc, &err), SB_OK);
+			ck_assert_msg(enc.n == nw && memcmp(enc.ids, want, nw * sizeof(int32_t)) == 0,
+				      "text %zu split at %zu differs", k, cut);
+		}
+	}
+	/* Pairs, and an error offset counted across pieces. */
+	sb_tokenizer_begin(&enc, SB_TRUNC_LONGEST_FIRST, 0);
+	ck_assert_int_eq(sb_tokenizer_feed(&enc, "hel", 3, &err), SB_OK);
+	ck_assert_int_eq(sb_tokenizer_feed(&enc, "lo", 2, &err), SB_OK);
+	ck_assert_int_eq(sb_tokenizer_next(&enc, &err), SB_OK);
+	ck_assert_int_eq(sb_tokenizer_feed(&enc, "wor", 3, &err), SB_OK);
+	ck_assert_int_eq(sb_tokenizer_feed(&enc, "ld", 2, &err), SB_OK);
+	ck_assert_int_eq(sb_tokenizer_end(&enc, &err), SB_OK);
+	ck_assert_str_eq(enc_str("hello", "world", SB_TRUNC_LONGEST_FIRST, 0), "2 12 3 13 3");
+	sb_tokenizer_begin(&enc, SB_TRUNC_LONGEST_FIRST, 0);
+	ck_assert_int_eq(sb_tokenizer_feed(&enc, "hello world ", 12, &err), SB_OK);
+	ck_assert_int_eq(sb_tokenizer_feed(&enc, "ab\xe2", 3, &err), SB_OK);
+	ck_assert_int_eq(sb_tokenizer_end(&enc, &err), SB_EFORMAT);
+	ck_assert_uint_eq(enc.bad_offset, 14);
+	ck_assert_int_eq(sb_tokenizer_feed(&enc, "x", 1, &err), SB_EINVAL);
+}
+END_TEST
+
 static char *models_dir(const char *name)
 {
 	const char *src = getenv("SB_SRCDIR");
@@ -429,6 +480,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_invalid_utf8);
 	tcase_add_test(tc, test_bounded);
 	tcase_add_test(tc, test_prompt);
+	tcase_add_test(tc, test_stream);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("files");
 	tcase_add_test(tc, test_tokenizer_json);
