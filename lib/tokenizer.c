@@ -1631,10 +1631,10 @@ static int load_tokenizer_json(struct sb_tokenizer *t, const char *path, struct 
 	}
 	pre = sb_json_get(root, "pre_tokenizer");
 	s = NULL;
-	if (pre && pre->type == SB_JSON_OBJECT &&
-	    (sb_json_get_str(pre, "type", &s, NULL) != SB_OK || strcmp(s, "BertPreTokenizer"))) {
+	if (!pre || pre->type != SB_JSON_OBJECT ||
+	    sb_json_get_str(pre, "type", &s, NULL) != SB_OK || strcmp(s, "BertPreTokenizer")) {
 		rc = sb_error_set(err, SB_EUNSUPPORTED, "%s: pre_tokenizer '%s': only "
-				  "BertPreTokenizer is supported", file, s ? s : "?");
+				  "BertPreTokenizer is supported", file, s ? s : "null");
 		goto out;
 	}
 	rc = build_vocab(t, l, err);
