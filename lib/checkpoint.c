@@ -225,19 +225,16 @@ static int zip_read(struct zip *z, const unsigned char *p, size_t size, const ch
 	return SB_OK;
 }
 
+/* CRC-32 (zip's); the table is built per call, which costs nothing next to a parse. */
 static uint32_t crc32_update(uint32_t crc, const unsigned char *p, size_t n)
 {
-	static uint32_t table[256];
-	static int ready;
+	uint32_t table[256];
 
-	if (!ready) {
-		for (uint32_t i = 0; i < 256; i++) {
-			uint32_t c = i;
-			for (int k = 0; k < 8; k++)
-				c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
-			table[i] = c;
-		}
-		ready = 1;
+	for (uint32_t i = 0; i < 256; i++) {
+		uint32_t c = i;
+		for (int k = 0; k < 8; k++)
+			c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
+		table[i] = c;
 	}
 	crc = ~crc;
 	while (n--)
@@ -317,6 +314,8 @@ struct pk {
 	struct pk_val **memo;
 	size_t n_memo, memo_cap;
 	struct pk_val *all;             /* list of every allocated value */
+	size_t n_values;
+	int fail;                       /* status of the last failed pk_new() */
 };
 
 static const char *opcode_name(unsigned char op)
@@ -364,13 +363,25 @@ static const char *global_name(int64_t g)
 	sb_error_set((k)->err, (code), "%s: byte %zu: " fmt, (k)->label, (k)->op_pos, \
 		     ##__VA_ARGS__)
 
+/*
+ * A new value, or NULL with k->fail set.  The count is bounded: every opcode makes at
+ * most one value, and a pickle that makes more than a state dict ever needs is refused
+ * before its values add up to a large allocation.
+ */
 static struct pk_val *pk_new(struct pk *k, enum pk_type t)
 {
-	struct pk_val *v = calloc(1, sizeof(*v));
-	if (!v) {
-		PK_ERR(k, SB_ENOMEM, "out of memory");
+	struct pk_val *v;
+
+	if (k->n_values >= SB_CHECKPOINT_MAX_VALUES) {
+		k->fail = PK_ERR(k, SB_ELIMIT, "more than %zu values", SB_CHECKPOINT_MAX_VALUES);
 		return NULL;
 	}
+	v = calloc(1, sizeof(*v));
+	if (!v) {
+		k->fail = PK_ERR(k, SB_ENOMEM, "out of memory");
+		return NULL;
+	}
+	k->n_values++;
 	v->type = t;
 	v->next = k->all;
 	k->all = v;
@@ -387,6 +398,7 @@ static void pk_free_all(struct pk *k)
 		v = next;
 	}
 	k->all = NULL;
+	k->n_values = 0;
 	free(k->stack);
 	free(k->memo);
 	k->stack = k->memo = NULL;
@@ -396,7 +408,7 @@ static void pk_free_all(struct pk *k)
 static int pk_push(struct pk *k, struct pk_val *v)
 {
 	if (!v)
-		return SB_ENOMEM;
+		return k->fail;
 	if (k->sp == k->stack_cap) {
 		size_t cap = k->stack_cap ? k->stack_cap * 2 : 64;
 		struct pk_val **s;
@@ -453,7 +465,7 @@ static struct pk_val *pk_tuple(struct pk *k, struct pk_val **items, size_t n)
 	if (n) {
 		t->items = malloc(n * sizeof(*t->items));
 		if (!t->items) {
-			PK_ERR(k, SB_ENOMEM, "out of memory");
+			k->fail = PK_ERR(k, SB_ENOMEM, "out of memory");
 			return NULL;
 		}
 		memcpy(t->items, items, n * sizeof(*t->items));
@@ -565,7 +577,7 @@ static int pk_global(struct pk *k, const char *mod, size_t ml, const char *name,
 			      (int)(nl > 80 ? 80 : nl), name);
 	g = pk_new(k, PK_GLOBAL);
 	if (!g)
-		return SB_ENOMEM;
+		return k->fail;
 	g->i = id;
 	return pk_push(k, g);
 }
@@ -630,7 +642,7 @@ static int op_persid(struct pk *k)
 			return PK_ERR(k, SB_ELIMIT, "storage '%.*s': %zu elements overflow",
 				      (int)pid->items[2]->len, pid->items[2]->s, numel);
 		if (!(s = pk_new(k, PK_STORAGE)))
-			return SB_ENOMEM;
+			return k->fail;
 		s->st = st;
 		s->data = SIZE_MAX;     /* found after the last pickle, see read_legacy() */
 		s->numel = numel;
@@ -655,7 +667,7 @@ static int op_persid(struct pk *k)
 			      st->name, e->size);
 	s = pk_new(k, PK_STORAGE);
 	if (!s)
-		return SB_ENOMEM;
+		return k->fail;
 	s->st = st;
 	s->data = e->data;
 	s->numel = numel;
@@ -694,7 +706,7 @@ static int rebuild_tensor(struct pk *k, const struct pk_val *args, struct pk_val
 			      stride->len);
 	t = pk_new(k, PK_TENSOR);
 	if (!t)
-		return SB_ENOMEM;
+		return k->fail;
 	t->n_dims = (int)n;
 	for (size_t i = 0; i < n; i++) {
 		if (as_size(size->items[i], &t->shape[i]) < 0)
@@ -791,6 +803,7 @@ static int op_build(struct pk *k)
 
 static int pk_run(struct pk *k, struct pk_val **result)
 {
+	size_t start = k->pos;
 	int rc = SB_OK;
 
 	while (k->pos < k->n) {
@@ -799,6 +812,10 @@ static int pk_run(struct pk *k, struct pk_val **result)
 		size_t first, count;
 
 		k->op_pos = k->pos++;
+		/* data.pkl is checked before; a legacy pickle's end is found by reading it. */
+		if (k->op_pos - start >= SB_CHECKPOINT_MAX_PICKLE)
+			return PK_ERR(k, SB_ELIMIT, "pickle longer than %zu bytes",
+				      SB_CHECKPOINT_MAX_PICKLE);
 		switch (op) {
 		case 0x80: /* PROTO */
 			if ((rc = pk_need(k, 1)))
@@ -849,7 +866,7 @@ static int pk_run(struct pk *k, struct pk_val **result)
 		case 0x88: /* NEWTRUE */
 		case 0x89: /* NEWFALSE */
 			if (!(v = pk_new(k, PK_BOOL)))
-				return SB_ENOMEM;
+				return k->fail;
 			v->i = op == 0x88;
 			rc = pk_push(k, v);
 			break;
@@ -860,7 +877,7 @@ static int pk_run(struct pk *k, struct pk_val **result)
 			if ((rc = pk_need(k, count)))
 				return rc;
 			if (!(v = pk_new(k, PK_INT)))
-				return SB_ENOMEM;
+				return k->fail;
 			v->i = op == 'J' ? (int64_t)(int32_t)sb_le32(k->p + k->pos) :
 			       op == 'K' ? k->p[k->pos] : sb_le16(k->p + k->pos);
 			k->pos += count;
@@ -876,7 +893,7 @@ static int pk_run(struct pk *k, struct pk_val **result)
 			if ((rc = pk_need(k, count)))
 				return rc;
 			if (!(v = pk_new(k, PK_INT)))
-				return SB_ENOMEM;
+				return k->fail;
 			{
 				uint64_t u = 0;
 				for (size_t i = 0; i < count; i++)
@@ -898,7 +915,7 @@ static int pk_run(struct pk *k, struct pk_val **result)
 			if ((rc = pk_need(k, first)))
 				return rc;
 			if (!(v = pk_new(k, PK_STR)))
-				return SB_ENOMEM;
+				return k->fail;
 			v->s = (const char *)k->p + k->pos;
 			v->len = first;
 			k->pos += first;

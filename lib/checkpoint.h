@@ -40,7 +40,8 @@
 #define SB_CHECKPOINT_MAX_STACK ((size_t)1 << 20)       /* values on the stack */
 #define SB_CHECKPOINT_MAX_MEMO ((size_t)1 << 22)        /* memo slots */
 #define SB_CHECKPOINT_MAX_MARKS 64                      /* nested MARKs */
-#define SB_CHECKPOINT_MAX_PICKLE ((size_t)1 << 30)      /* bytes of data.pkl */
+#define SB_CHECKPOINT_MAX_VALUES ((size_t)1 << 18)      /* values made, ~15 per tensor */
+#define SB_CHECKPOINT_MAX_PICKLE ((size_t)64 << 20)     /* bytes of one pickle */
 
 struct sb_checkpoint_entry {
 	char *name;                     /* NUL-terminated, owned by the checkpoint */

@@ -164,7 +164,7 @@ static int build_index(struct sb_weights *w, struct sb_error *err)
 	return SB_OK;
 }
 
-static int load(struct sb_weights *w, const unsigned char *p, int is_zip, struct sb_error *err)
+static int load(struct sb_weights *w, int is_zip, struct sb_error *err)
 {
 	size_t n_all = is_zip ? w->ck.n_entries : w->st.n_entries;
 	int n_views = 0, n_copies = 0, rc;
@@ -204,7 +204,6 @@ static int load(struct sb_weights *w, const unsigned char *p, int is_zip, struct
 		if (rc != SB_OK)
 			return rc;
 	}
-	(void)p;
 	rc = build_index(w, err);
 	if (rc != SB_OK)
 		return rc;
@@ -291,7 +290,7 @@ int sb_weights_open_file(struct sb_weights **out, const char *path, struct sb_er
 		rc = sb_safetensors_parse(&w->st, p, w->map_size, path, err);
 	if (rc != SB_OK)
 		goto fail;
-	rc = load(w, p, is_zip, err);
+	rc = load(w, is_zip, err);
 	if (rc != SB_OK)
 		goto fail;
 	*out = w;

@@ -160,7 +160,7 @@ START_TEST(test_pickle_mutations)
 
 	p = malloc(file.len);
 	ck_assert_ptr_nonnull(p);
-	for (int iter = 0; iter < 20000; iter++) {
+	for (int iter = 0; iter < 6000; iter++) {
 		struct sb_checkpoint ck;
 		struct sb_error err = { 0 };
 		int n_changes = 1 + (int)(rand_r(&seed) % 3);
@@ -225,7 +225,7 @@ START_TEST(test_legacy)
 	unsigned seed = 99;
 	unsigned char *p = malloc(file.len);
 	ck_assert_ptr_nonnull(p);
-	for (int iter = 0; iter < 20000; iter++) {
+	for (int iter = 0; iter < 6000; iter++) {
 		memcpy(p, file.data, file.len);
 		for (int c = 0; c < 1 + iter % 3; c++)
 			p[15 + (size_t)rand_r(&seed) % (file.len - 200)] = (unsigned char)rand_r(&seed);
@@ -242,6 +242,35 @@ START_TEST(test_legacy)
 }
 END_TEST
 
+/* A pickle that makes more values than any state dict: refused before memory adds up. */
+START_TEST(test_value_limit)
+{
+	static const unsigned char head[] = {
+		/* magic, protocol version 1001, sys_info {} */
+		0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19,
+		'.', 0x80, 0x02, 'M', 0xe9, 0x03, '.', 0x80, 0x02, '}', '.',
+		/* the state dict: {1: 2, 1: 2, ...} */
+		0x80, 0x02, '}'
+	};
+	size_t n_items = SB_CHECKPOINT_MAX_VALUES / 2 + 1, size = sizeof(head) + 5 * n_items + 1;
+	unsigned char *p = malloc(size), *q;
+	struct sb_checkpoint ck;
+	struct sb_error err = { 0 };
+
+	ck_assert_ptr_nonnull(p);
+	memcpy(p, head, sizeof(head));
+	q = p + sizeof(head);
+	for (size_t i = 0; i < n_items; i++, q += 5)
+		memcpy(q, "K\x01K\x02s", 5);
+	*q = '.';
+	ck_assert_int_eq(sb_checkpoint_parse(&ck, p, size, "many.bin", &err), SB_ELIMIT);
+	ck_assert_msg(strstr(err.msg, "more than 262144 values") != NULL, "%s", err.msg);
+	/* One item fewer than the limit parses further (and fails later, on the data). */
+	ck_assert_int_ne(sb_checkpoint_parse(&ck, p, size - 10, "many.bin", &err), SB_ELIMIT);
+	free(p);
+}
+END_TEST
+
 static Suite *checkpoint_suite(void)
 {
 	Suite *s = suite_create("checkpoint");
@@ -253,6 +282,7 @@ static Suite *checkpoint_suite(void)
 	tcase_add_test(tc, test_truncations);
 	tcase_add_test(tc, test_pickle_mutations);
 	tcase_add_test(tc, test_legacy);
+	tcase_add_test(tc, test_value_limit);
 	suite_add_tcase(s, tc);
 	return s;
 }
