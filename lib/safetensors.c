@@ -193,6 +193,32 @@ static int check_duplicates(struct sb_safetensors *st, const char *label, struct
 	return rc;
 }
 
+/*
+ * An upper bound of the values in a JSON text: one per ',' ':' '[' '{' outside strings,
+ * plus one.  A 100 MB header of "0,0,0,..." would otherwise become a tree of some 50
+ * million nodes (gigabytes) before any rule could reject it.
+ */
+static size_t count_values(const char *s, size_t n)
+{
+	size_t count = 1;
+	int in_str = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (in_str) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_str = 0;
+		} else if (c == '"') {
+			in_str = 1;
+		} else if (c == ',' || c == ':' || c == '[' || c == '{') {
+			count++;
+		}
+	}
+	return count;
+}
+
 int sb_safetensors_parse(struct sb_safetensors *st, const void *file, size_t size,
 			 const char *label, struct sb_error *err)
 {
@@ -217,6 +243,9 @@ int sb_safetensors_parse(struct sb_safetensors *st, const void *file, size_t siz
 	if (n < 2)
 		return sb_error_set(err, SB_EFORMAT, "%s: header of %llu bytes cannot hold a JSON "
 				    "object", label, (unsigned long long)n);
+	if (count_values((const char *)p + 8, (size_t)n) > SB_SAFETENSORS_MAX_VALUES)
+		return sb_error_set(err, SB_ELIMIT, "%s: header holds more than %zu JSON values",
+				    label, SB_SAFETENSORS_MAX_VALUES);
 	rc = sb_json_parse((const char *)p + 8, (size_t)n, SB_JSON_NO_DUPLICATES, 0, &root, err);
 	if (rc != SB_OK) {
 		sb_error_prefix(err, "%s: header: ", label);

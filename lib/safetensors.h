@@ -14,7 +14,9 @@
  * The parser works on a caller's memory image of the whole file (usually an mmap) and
  * copies nothing: entries give absolute file offsets.  Every rule above is checked, as
  * are shape x itemsize overflow, END - BEGIN equal to that size, duplicate names,
- * unknown dtypes and a __metadata__ that is not a map of strings.
+ * unknown dtypes and a __metadata__ that is not a map of strings.  Before the JSON is
+ * parsed, its values are counted (SB_SAFETENSORS_MAX_VALUES), so that the tree stays
+ * small whatever the header holds.
  */
 #ifndef SB_SAFETENSORS_H
 #define SB_SAFETENSORS_H
@@ -28,6 +30,8 @@ struct sb_json;
 
 /* The reference implementation's header limit. */
 #define SB_SAFETENSORS_MAX_HEADER ((size_t)100 * 1000 * 1000)
+/* JSON values in a header (about 9 per tensor): bounds the parsed tree to ~100 MB. */
+#define SB_SAFETENSORS_MAX_VALUES ((size_t)1 << 20)
 
 struct sb_safetensors_entry {
 	const char *name;               /* NUL-terminated, owned by the parsed header */

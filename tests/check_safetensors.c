@@ -92,6 +92,9 @@ START_TEST(test_parse_ok)
 	parse_ok("{}", 0, &st);
 	ck_assert_uint_eq(st.n_entries, 0);
 	sb_safetensors_destroy(&st);
+	parse_ok("{\"__metadata__\":{\"k,:[{\\\":\":\",,,[[{{\"}}", 0, &st);
+	ck_assert_uint_eq(st.n_metadata, 1);
+	sb_safetensors_destroy(&st);
 	/* Padding spaces after the JSON, unknown members ignored as the reference does. */
 	parse_ok("{\"a\":{\"dtype\":\"U8\",\"shape\":[3],\"data_offsets\":[0,3],\"z\":1}}      ",
 		 3, &st);
@@ -168,6 +171,22 @@ START_TEST(test_limits)
 	p[0] = 56;
 	memcpy(p + 8, "{}", 2);
 	memset(p + 10, ' ', 54);
+	ck_assert_int_eq(sb_safetensors_parse(&st, p, sizeof(p), "x", &err), SB_OK);
+	sb_safetensors_destroy(&st);
+
+	/* A header of a million tiny values is refused before it is parsed into a tree. */
+	size_t n_values = SB_SAFETENSORS_MAX_VALUES, hl = 2 * n_values + 20;
+	char *json = malloc(hl + 1), *q = json;
+	q += sprintf(q, "{\"a\":{\"shape\":[");
+	for (size_t i = 0; i < n_values; i++)
+		q += sprintf(q, "0,");
+	q += sprintf(q, "0]}}");
+	size_t size;
+	unsigned char *img = image(json, 0, &size);
+	ck_assert_int_eq(sb_safetensors_parse(&st, img, size, "x", &err), SB_ELIMIT);
+	ck_assert_ptr_nonnull(strstr(err.msg, "more than 1048576 JSON values"));
+	free(img);
+	free(json);
 	ck_assert_int_eq(sb_safetensors_parse(&st, p, sizeof(p), "x", &err), SB_OK);
 	sb_safetensors_destroy(&st);
 }
