@@ -1298,6 +1298,10 @@ static int build_vocab(struct sb_tokenizer *t, struct tok_list *l, struct sb_err
 			t->max_word_bytes = n;
 	}
 	t->info.vocab_size = distinct;
+	/* Ids index an array: refuse sparse ones that would make it huge for nothing. */
+	if (max_id >= 2 * l->n + 1024)
+		return sb_error_set(err, SB_ELIMIT, "vocabulary: id %zu for %zu tokens: ids must be "
+				    "dense", max_id, l->n);
 	t->n_ids = max_id + 1;
 	t->id_tok = calloc(t->n_ids, sizeof(*t->id_tok));
 	if (!t->id_tok)

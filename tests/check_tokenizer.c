@@ -439,6 +439,15 @@ START_TEST(test_errors)
 	write_file(d, "tokenizer.json", badjson, strlen(badjson));
 	ck_assert_int_eq(sb_tokenizer_open(&t, d, NULL, &err), SB_EFORMAT);
 	{
+		const char *sparse = "{\"model\": {\"type\": \"WordPiece\", \"vocab\": "
+				     "{\"[UNK]\": 0, \"x\": 9999999}}, \"pre_tokenizer\": "
+				     "{\"type\": \"BertPreTokenizer\"}}";
+
+		write_file(d, "tokenizer.json", sparse, strlen(sparse));
+		ck_assert_int_eq(sb_tokenizer_open(&t, d, NULL, &err), SB_ELIMIT);
+		ck_assert_msg(strstr(err.msg, "dense") != NULL, "%s", err.msg);
+	}
+	{
 		char *p = sb_path_join(d, "tokenizer.json");
 
 		unlink(p);
