@@ -281,80 +281,75 @@ out:
 
 #define CHUNK 256 /* dimensions pooled at once: a double accumulator on the stack */
 
-/* Writes sum_t w[t] * h[t, d] for d in [d0, d0 + n) into acc. */
-static void weighted_sum(const float *h, const float *w, size_t seq, size_t dim, size_t d0,
-			 size_t n, double *acc)
+/* acc[0..n) += wt * row[0..n), in fixed blocks of 8 that -O2 vectorizes. */
+static void axpy(double *acc, double wt, const float *row, size_t n)
 {
-	for (size_t d = 0; d < n; d++)
-		acc[d] = 0.0;
-	for (size_t t = 0; t < seq; t++) {
-		const float *row = h + t * dim + d0;
-		double wt = w ? (double)w[t] : 1.0;
+	size_t d = 0;
 
-		if (wt == 0.0)
-			continue;
-		for (size_t d = 0; d < n; d++)
-			acc[d] += wt * (double)row[d];
-	}
+	for (; d + 8 <= n; d += 8)
+		for (size_t j = 0; j < 8; j++)
+			acc[d + j] += wt * (double)row[d + j];
+	for (; d < n; d++)
+		acc[d] += wt * (double)row[d];
 }
 
-static void pool_mean(const float *h, const float *mask, size_t seq, size_t dim, float *out,
-		      int sqrt_len)
+/* Weight of position t: its mask value, times t + 1 for weightedmean. */
+static double weight(const float *mask, size_t t, int by_position)
 {
-	double count = 0.0, div, acc[CHUNK];
+	double w = mask ? (double)mask[t] : 1.0;
+
+	return by_position ? w * (double)(t + 1) : w;
+}
+
+/*
+ * out[d] = sum_t weight(t) * h[t, d] / div(sum_t weight(t)) for d < dim, where div
+ * clamps the total to 1e-9 (in float32, as torch.clamp does) and takes its square root
+ * for mean_sqrt_len_tokens.  Dimensions go CHUNK at a time through a double accumulator.
+ */
+static void pool_weighted(const float *h, const float *mask, size_t seq, size_t dim, float *out,
+			  int by_position, int sqrt_len)
+{
+	double total = 0.0, acc[CHUNK];
 
 	for (size_t t = 0; t < seq; t++)
-		count += mask ? (double)mask[t] : 1.0;
-	/* clamp in float32 as torch does: 1e-9 is not exact in double */
-	div = count < (double)1e-9f ? (double)1e-9f : count;
+		total += weight(mask, t, by_position);
+	total = total < (double)1e-9f ? (double)1e-9f : total;
 	if (sqrt_len)
-		div = sqrt(div);
+		total = sqrt(total);
 	for (size_t d0 = 0; d0 < dim; d0 += CHUNK) {
 		size_t n = dim - d0 < CHUNK ? dim - d0 : CHUNK;
-		weighted_sum(h, mask, seq, dim, d0, n, acc);
-		for (size_t d = 0; d < n; d++)
-			out[d0 + d] = (float)(acc[d] / div);
-	}
-}
 
-static void pool_weightedmean(const float *h, const float *mask, size_t seq, size_t dim, float *out)
-{
-	double wsum = 0.0, acc[CHUNK];
-
-	for (size_t t = 0; t < seq; t++)
-		wsum += (double)(t + 1) * (mask ? (double)mask[t] : 1.0);
-	if (wsum < (double)1e-9f)
-		wsum = (double)1e-9f;
-	for (size_t d0 = 0; d0 < dim; d0 += CHUNK) {
-		size_t n = dim - d0 < CHUNK ? dim - d0 : CHUNK;
 		for (size_t d = 0; d < n; d++)
 			acc[d] = 0.0;
 		for (size_t t = 0; t < seq; t++) {
-			const float *row = h + t * dim + d0;
-			double wt = (double)(t + 1) * (mask ? (double)mask[t] : 1.0);
-			if (wt == 0.0)
-				continue;
-			for (size_t d = 0; d < n; d++)
-				acc[d] += wt * (double)row[d];
+			double wt = weight(mask, t, by_position);
+			if (wt != 0.0)
+				axpy(acc, wt, h + t * dim + d0, n);
 		}
 		for (size_t d = 0; d < n; d++)
-			out[d0 + d] = (float)(acc[d] / wsum);
+			out[d0 + d] = (float)(acc[d] / total);
 	}
 }
 
-static void pool_max(const float *h, const float *mask, size_t seq, size_t dim, float *out)
+static void pool_max(const float *restrict h, const float *mask, size_t seq, size_t dim,
+		     float *restrict out)
 {
 	int padded = 0;
 
 	for (size_t d = 0; d < dim; d++)
 		out[d] = -INFINITY;
 	for (size_t t = 0; t < seq; t++) {
-		const float *row = h + t * dim;
+		const float *restrict row = h + t * dim;
+		size_t d = 0;
+
 		if (mask && mask[t] == 0.0f) {
 			padded = 1;
 			continue;
 		}
-		for (size_t d = 0; d < dim; d++)
+		for (; d + 8 <= dim; d += 8) /* fixed blocks: vectorized at -O2 */
+			for (size_t j = 0; j < 8; j++)
+				out[d + j] = row[d + j] > out[d + j] ? row[d + j] : out[d + j];
+		for (; d < dim; d++)
 			out[d] = row[d] > out[d] ? row[d] : out[d];
 	}
 	/* Padded positions hold -1e9 in sentence-transformers' max. */
@@ -394,13 +389,13 @@ size_t sb_pool_row(const struct sb_pooling *p, const float *h, const float *mask
 			pool_max(h, mask, seq, dim, o);
 			break;
 		case SB_POOL_MEAN:
-			pool_mean(h, mask, seq, dim, o, 0);
+			pool_weighted(h, mask, seq, dim, o, 0, 0);
 			break;
 		case SB_POOL_MEAN_SQRT_LEN:
-			pool_mean(h, mask, seq, dim, o, 1);
+			pool_weighted(h, mask, seq, dim, o, 0, 1);
 			break;
 		case SB_POOL_WEIGHTEDMEAN:
-			pool_weightedmean(h, mask, seq, dim, o);
+			pool_weighted(h, mask, seq, dim, o, 1, 0);
 			break;
 		case SB_POOL_LASTTOKEN: {
 			float m = any ? (mask ? mask[last] : 1.0f) : 0.0f;
