@@ -224,6 +224,50 @@ while IFS= read -r line; do
 done < "$T/examples.txt"
 flush_example
 check "sb-cat(1) has at least 8 examples with a prompt" test "$n_ex" -ge 8
+
+# The pipelines of sb(7) and sb-cat(1) (commands without a prompt), with MODEL the
+# tiny test model and a few sentences.
+M=$SB_SRCDIR/tests/models/tiny-distilbert
+if [ ! -d "$M" ]; then
+	echo "Bail out! $M is missing"
+	exit 1
+fi
+printf 'hello world\nwhat a time to be alive!\na cat sat on the mat\n' > sentences.txt
+cp sentences.txt text.txt
+for page in sb.7 sb-cat.1; do
+	awk '
+		/^\.Sh EXAMPLES/ { ex = 1; next }
+		/^\.Sh / { ex = 0 }
+		ex && /^\.Bd -literal/ { lit = 1; next }
+		ex && /^\.Ed/ { lit = 0; next }
+		ex && lit {
+			if (cont)
+				line = line " " $0
+			else if ($0 ~ /^sb-/)
+				line = $0
+			else
+				next
+			cont = $0 ~ /\|$/
+			if (!cont)
+				print line
+		}
+	' "$SB_SRCDIR/man/$page" > "$T/pipes.txt"
+	while IFS= read -r cmd; do
+		cmd=$(printf '%s' "$cmd" | sed "s|MODEL|$M|g; s/|  */| /g")
+		sh -c "$cmd" > "$T/pipe.out" 2> "$T/pipe.err" < /dev/null
+		_rc=$?
+		if [ "$_rc" = 0 ]; then
+			ok "$page example: $(printf '%s' "$cmd" | sed "s|$M|MODEL|g" | cut -c1-70)"
+		else
+			not_ok "$page example: $(printf '%s' "$cmd" | sed "s|$M|MODEL|g" | cut -c1-70)"
+			diag "exit $_rc: $(head -c 600 "$T/pipe.err")"
+		fi
+	done < "$T/pipes.txt"
+done
+run sb-cat -c emb.sbf
+is "sb(7) example: the saved embeddings are complete" "$rc:$out" "0:emb.sbf: 2 frames, 3 rows, complete"
+run "$PY" -c 'import numpy; print(numpy.load("emb.npy").shape)'
+is "sb(7) example: emb.npy holds one vector per sentence" "$rc:$out" "0:(3, 32)"
 cd "$T" || exit 99
 
 # ---- --frames: streams joined into one
