@@ -97,6 +97,21 @@ static int is_float(int dtype)
 	return dtype == SB_DTYPE_F32 || dtype == SB_DTYPE_F16 || dtype == SB_DTYPE_BF16;
 }
 
+/*
+ * Gives back the resident pages of a source range that was just copied, so that loading
+ * an F16 file peaks near its F32 size rather than both.  The mapping is private and
+ * never written: its pages are file pages, read again from the cache if ever touched.
+ */
+static void drop_pages(const unsigned char *src, size_t n)
+{
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t lo = ((uintptr_t)src + page - 1) & ~(page - 1);
+	uintptr_t hi = ((uintptr_t)src + n) & ~(page - 1);
+
+	if (hi > lo)
+		madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
 static int add_tensor(struct sb_weights *w, const struct w_src *s, int *n_views, int *n_copies,
 		      struct sb_error *err)
 {
@@ -134,6 +149,7 @@ static int add_tensor(struct sb_weights *w, const struct w_src *s, int *n_views,
 	} else {
 		bf16_to_f32(dst, src, numel);
 	}
+	drop_pages(src, s->nbytes);
 	(*n_copies)++;
 	w->n++;
 	return SB_OK;
@@ -223,7 +239,8 @@ static int load(struct sb_weights *w, int is_zip, struct sb_error *err)
 	if (n_copies == 0)
 		snprintf(w->source, sizeof(w->source), "%s (%s, mmap)", base, dts);
 	else if (n_views == 0)
-		snprintf(w->source, sizeof(w->source), "%s (%s, converted to F32)", base, dts);
+		snprintf(w->source, sizeof(w->source), "%s (%s, %s)", base, dts,
+			 strcmp(dts, "F32") == 0 ? "copied: unaligned" : "converted to F32");
 	else
 		snprintf(w->source, sizeof(w->source), "%s (%s, mmap, %d tensors copied)", base,
 			 dts, n_copies);
