@@ -1758,6 +1758,17 @@ int main(int argc, char **argv)
 	}
 	if (o.output && strcmp(o.output, "-") != 0)
 		out_name = o.output;
+	if (o.mode == M_JSON || o.mode == M_TSV || o.mode == M_NPY) {
+		/* Text and .npy go to files; only frames travel over ZeroMQ. */
+		if (o.output && (o.output[0] == '@' || o.output[0] == '>' ||
+				 strstr(o.output, "://")))
+			bad_usage("-o '%s': a ZeroMQ endpoint takes frames (-F, --from-npy, "
+				  "--from-tsv), not text or .npy", o.output);
+	}
+	if ((o.mode == M_NPY || o.mode == M_FRAMES || o.mode == M_FROM_NPY ||
+	     o.mode == M_FROM_TSV) && (!o.output || strcmp(o.output, "-") == 0) &&
+	    isatty(STDOUT_FILENO))
+		bad_usage("refusing to write binary data to a terminal: redirect it or use -o");
 
 	/* A closed output pipe is seen as EPIPE and ends the run quietly, instead of a
 	 * signal killing us half-way through a write. */

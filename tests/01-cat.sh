@@ -332,6 +332,8 @@ run sb-cat -k banana --from-npy x.npy
 like "--kind banana: usage, exit 2" "$rc:$err" "^2:sb-cat: --kind 'banana'"
 run sb-cat -t "$G/tokens.sbf"
 like "-t without --tsv: usage, exit 2" "$rc:$err" "^2:sb-cat: -t and --unpad apply to --tsv"
+run sb-cat -o '@tcp://127.0.0.1:1' "$G/tokens.sbf"
+like "JSON to a ZeroMQ endpoint: usage, exit 2" "$rc:$err" "^2:sb-cat: -o '@tcp://127.0.0.1:1': a ZeroMQ endpoint takes frames"
 run sb-cat "$T/no-such-file.sbf"
 like "a missing input: exit 1 naming it" "$rc:$err" "^1:sb-cat: .*no-such-file.sbf: No such file or directory"
 
