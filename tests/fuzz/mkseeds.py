@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Writes the seed corpora of the fuzz targets under tests/fuzz/corpus/<target>/.
+"""Writes the seed corpora of the fuzz targets under tests/fuzz/corpus/<target>/
+(some are copies of the committed weights fixtures and of the test model's files).
 
 Run from anywhere:  /usr/bin/python3 tests/fuzz/mkseeds.py
 (needs the msgpack module; the seeds are committed, so make check does not).
@@ -12,6 +13,7 @@ import sys
 import msgpack
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
 
 
 def put(target, name, data):
@@ -98,7 +100,74 @@ def jsons():
     put("json", "empty", b"\x00")
 
 
+def copy(target, src, prefix=b""):
+    with open(os.path.join(ROOT, src), "rb") as f:
+        put(target, os.path.basename(src), prefix + f.read())
+
+
+def weights():
+    fx = "tests/fixtures/weights"
+    for name in sorted(os.listdir(os.path.join(ROOT, fx, "bad"))):
+        size = os.path.getsize(os.path.join(ROOT, fx, "bad", name))
+        if name.startswith("st-") and size <= 4096:
+            copy("safetensors", os.path.join(fx, "bad", name))
+        if name.startswith("ck-") and size <= 4096:
+            copy("checkpoint", os.path.join(fx, "bad", name))
+    for name in ("mixed.safetensors", "unaligned.safetensors", "f16.safetensors"):
+        copy("safetensors", os.path.join(fx, "good", name))
+    for name in ("statedict.bin", "proto4.bin", "legacy-statedict.bin"):
+        copy("checkpoint", os.path.join(fx, "good", name))
+
+
+def tokenize():
+    texts = {
+        "ascii": (0, 0, b"Hello world, what a time to be alive!"),
+        "pair": (16, 128, b"The cat sat on the mat.A dog ran in the park."),
+        "prefix": (32, 40, b"query: how do I tokenize text?"),
+        "accents": (0, 0, "Café naïve résumé Ångström İstanbul".encode()),
+        "cjk": (0, 0, "中文字符 日本語 한국어 text".encode()),
+        "punct": (0, 0, "“quotes” — dashes… ¿qué? ¡sí! [CLS] [SEP] [MASK]".encode()),
+        "controls": (0, 0, b"a\x00b\x01c\td\re\nf\x7f\xef\xbb\xbfg\xe2\x80\xa8h"),
+        "invalid": (0, 0, b"ok \xc0\xaf \xed\xa0\x80 \xf8\x88\x80\x80\x80 \x80 end\xe2"),
+        "invalid-replace": (1, 0, b"ok \xc0\xaf \xed\xa0\x80 \xfc\x84\x80\x80\x80\x80 \x80"),
+        "zalgo": (0, 0, ("z" + "\u0301\u0316\u0334" * 200).encode()),
+        "longword": (0, 0, b"a" * 150 + b" " + b"b" * 99),
+        "only-first": (16 | 4, 200, b"word " * 100 + b"x"),
+        "only-second": (16 | 8, 10, b"w " * 5 + b"y " * 300),
+        "no-special": (2 | 12, 0, b"no specials, no truncation " * 20),
+    }
+    for name, (flags, cut, text) in texts.items():
+        put("tokenize", name, bytes([flags, cut]) + text)
+
+
+MODEL_FILES = ["tokenizer.json", "vocab.txt", "tokenizer_config.json",
+               "special_tokens_map.json", "sentence_bert_config.json", "config.json",
+               "modules.json", "1_Pooling/config.json"]
+
+
+def modeldir():
+    m = "tests/models/tiny-distilbert"
+    for k, name in enumerate(MODEL_FILES):
+        with open(os.path.join(ROOT, m, name), "rb") as f:
+            data = f.read()
+        put("modeldir", name.replace("/", "-"), bytes([k]) + data)
+    put("modeldir", "config-bert", bytes([5]) + b'{"model_type": "bert", "hidden_size": 32, '
+        b'"num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 37, '
+        b'"vocab_size": 1000, "max_position_embeddings": 64, "type_vocab_size": 2, '
+        b'"hidden_act": "gelu", "layer_norm_eps": 1e-12}')
+    put("modeldir", "pooling-new", bytes([7]) + b'{"embedding_dimension": 32, '
+        b'"pooling_mode": ["cls", "max", "mean"], "include_prompt": false}')
+    put("modeldir", "modules-normalize", bytes([6]) + b'[{"idx": 0, "name": "0", "path": "", '
+        b'"type": "sentence_transformers.models.Transformer"}, {"idx": 1, "name": "1", '
+        b'"path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}, {"idx": 2, '
+        b'"name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"}]')
+    put("modeldir", "vocab-tiny", bytes([1]) + b"[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nhello\n##s\n")
+
+
 if __name__ == "__main__":
     frames()
     jsons()
+    weights()
+    tokenize()
+    modeldir()
     sys.exit(0)

@@ -5,7 +5,7 @@
 #
 # BUILDDIR is a build configured with CC=clang --enable-fuzz --enable-asan --enable-ubsan
 # (default: the current directory).  Each target runs for SECONDS (default 60) with one
-# job, a 2 GB RSS limit and a 512 MB single-allocation limit, mutating a scratch copy of
+# process, a 2 GB RSS limit and a 512 MB single-allocation limit, mutating a scratch copy of
 # its committed corpus tests/fuzz/corpus/TARGET (new inputs land in
 # BUILDDIR/fuzz-work/TARGET/corpus, crashes in BUILDDIR/fuzz-work/TARGET/).  The last
 # status line (execs, cov, ft) of each run is printed.  Exit status 1 if a target
@@ -38,6 +38,8 @@ fi
 # Leaks are reported by libFuzzer's own leak check; UBSan aborts so it counts as a crash.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+# The tokenizer and model-folder targets read the test model from the source tree.
+export SB_SRCDIR=$src
 status=0
 for t in $targets; do
 	bin=$build/tests/fuzz/fuzz_$t
@@ -47,7 +49,8 @@ for t in $targets; do
 	extra=""
 	[ -f "$src/tests/fuzz/$t.dict" ] && extra="-dict=$src/tests/fuzz/$t.dict"
 	echo "== $t: $secs s" >&2
-	(cd "$work" && "$bin" -max_total_time="$secs" -jobs=1 -workers=1 -rss_limit_mb=2048 \
+	# One process, no -jobs: with -jobs libFuzzer forks and logs to fuzz-N.log.
+	(cd "$work" && "$bin" -max_total_time="$secs" -rss_limit_mb=2048 \
 		-malloc_limit_mb=512 -timeout=10 -max_len=65536 -print_final_stats=1 $extra \
 		corpus > log 2>&1)
 	rc=$?
