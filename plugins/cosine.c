@@ -39,7 +39,8 @@ enum mode { MODE_FIRST, MODE_PAIRS, MODE_ALL, MODE_MATRIX, MODE_CORPUS };
 /* What the meta of an embeddings stream says it is, kept to refuse mixing. */
 struct ident {
 	int set;
-	char model[256];
+	char fingerprint[128]; /* meta model_fingerprint: the weights */
+	char model[256];       /* meta model: the name or folder given */
 	char pooling[96];
 	char precision[16];
 	enum sb_dtype dtype;
@@ -293,9 +294,8 @@ static int frame_ident(const struct sb_frame *f, struct ident *id, struct sb_ten
 				    sb_dtype_name(e->dtype));
 	memset(id, 0, sizeof *id);
 	id->set = 1;
-	meta_copy_str(f, "model_fingerprint", id->model, sizeof id->model);
-	if (!id->model[0])
-		meta_copy_str(f, "model", id->model, sizeof id->model);
+	meta_copy_str(f, "model_fingerprint", id->fingerprint, sizeof id->fingerprint);
+	meta_copy_str(f, "model", id->model, sizeof id->model);
 	meta_copy_str(f, "pooling", id->pooling, sizeof id->pooling);
 	meta_copy_str(f, "precision", id->precision, sizeof id->precision);
 	id->dtype = e->dtype;
@@ -314,13 +314,25 @@ static int ident_check(const struct cosine *s, const struct ident *want, const s
 				    "%zu x %s: dimension mismatch",
 				    what, got->width, sb_dtype_name(got->dtype), want->width,
 				    sb_dtype_name(want->dtype));
-	if (strcmp(got->precision, want->precision) != 0)
+	if (got->precision[0] && want->precision[0] && strcmp(got->precision, want->precision) != 0)
 		return sb_error_set(err, SB_EMISMATCH, "%s: precision '%s', earlier rows '%s'",
 				    what, got->precision, want->precision);
 	if (s->allow_mixed)
 		return SB_OK;
-	/* Missing meta on one side proves nothing either way: only differing values refuse. */
-	if (got->model[0] && want->model[0] && strcmp(got->model, want->model) != 0)
+	/*
+	 * Missing meta on one side proves nothing either way: only differing values refuse.
+	 * Fingerprints decide when both sides have one (the same weights may sit in two
+	 * folders); model names otherwise.
+	 */
+	if (got->fingerprint[0] && want->fingerprint[0]) {
+		if (strcmp(got->fingerprint, want->fingerprint) != 0)
+			return sb_error_set(err, SB_EMISMATCH,
+					    "%s: embeddings of model '%s' (%s), earlier rows of "
+					    "'%s' (%s): scores across models are meaningless "
+					    "(allow_mixed=1 / --allow-mixed to compare anyway)",
+					    what, got->model, got->fingerprint, want->model,
+					    want->fingerprint);
+	} else if (got->model[0] && want->model[0] && strcmp(got->model, want->model) != 0)
 		return sb_error_set(err, SB_EMISMATCH,
 				    "%s: embeddings of model '%s', earlier rows "
 				    "of '%s': scores across models are meaningless "

@@ -4,7 +4,7 @@
 . ./tests/setup
 
 G=$SB_SRCDIR/tests/golden/pool
-plan 34
+plan 37
 
 # cmp_scores DESC GOLDEN COLUMN: column COLUMN of $SB_TMP/out (TSV) against the golden
 # matrix flattened row by row, within 1e-6 relative to max(1, |expected|) (scores travel
@@ -131,6 +131,18 @@ check "--allow-mixed compares them anyway" test "$rc" = 0 -a -n "$out"
 pooldump emb "$G/vectors.txt" --meta model=m1 --meta pooling=cls > "$SB_TMP/cls.sbf"
 run sb-cosine --corpus "$SB_TMP/cls.sbf" -i "$SB_TMP/v.sbf"
 like "embeddings of another pooling are refused" "$rc $err" "pooled with 'cls', earlier rows with 'mean'"
+pooldump emb "$G/vectors.txt" --meta model=/a/m --meta model_fingerprint=f1 > "$SB_TMP/f1.sbf"
+pooldump emb "$G/vectors.txt" --meta model=/b/m --meta model_fingerprint=f1 \
+	--meta precision=float32 > "$SB_TMP/f1b.sbf"
+pooldump emb "$G/vectors.txt" --meta model=/a/m --meta model_fingerprint=f2 > "$SB_TMP/f2.sbf"
+run sb-cosine --corpus "$SB_TMP/f1b.sbf" -i "$SB_TMP/f1.sbf"
+check "the same weights in another folder compare (fingerprints decide)" test "$rc" = 0
+run sb-cosine --corpus "$SB_TMP/f2.sbf" -i "$SB_TMP/f1.sbf"
+like "other weights under the same name are refused" "$rc $err" \
+	"model '/a/m' \(f2\), earlier rows of '/a/m' \(f1\)"
+pooldump emb "$G/vectors.txt" > "$SB_TMP/plain.sbf"
+run sb-cosine --corpus "$SB_TMP/f1b.sbf" -i "$SB_TMP/plain.sbf"
+check "meta missing on one side refuses nothing" test "$rc" = 0
 run sb-cosine --corpus "$SB_TMP/big.sbf" -i "$SB_TMP/v.sbf"
 like "a corpus of another dimension is refused" "$rc $err" \
 	"^1 sb-cosine: .*corpus .*: embeddings of 768 x float32, earlier rows 16 x float32: dimension mismatch"
