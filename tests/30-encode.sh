@@ -8,7 +8,7 @@ M=$SB_SRCDIR/tests/models
 G=$SB_SRCDIR/tests/golden/encode
 T=$SB_TMP
 
-plan 36
+plan 40
 
 gzip -dc "$G/sts.ids.gz" > "$T/sts.ids" && gzip -dc "$G/sts-pairs.ids.gz" > "$T/pairs.ids" ||
 	{ echo "Bail out! cannot read $G"; exit 1; }
@@ -47,6 +47,31 @@ compare "pytorch_model.bin with prefixes and extra heads: same as safetensors" \
 	"$T/tiny-distilbert.pooled" < "$T/o.sbf"
 sb-encode -m "$M/tiny-bert" --pool model < "$T/pairs.sbf" > "$T/o.sbf"
 compare "bert with token types: 1379 STS pairs" "$(golden tiny-bert.pooled)" < "$T/o.sbf"
+
+# From text: sb-tokenize gives the ids of Hugging Face tokenizers, so the whole pipeline
+# matches too (singles, and pairs with token types for BERT).
+require_shared data/sts-b/sts-test.tsv
+cut -f6 "$SB_SHARED/data/sts-b/sts-test.tsv" > "$T/s1"
+cut -f7 "$SB_SHARED/data/sts-b/sts-test.tsv" > "$T/s2"
+cat "$T/s1" "$T/s2" > "$T/sts.txt"
+paste "$T/s1" "$T/s2" > "$T/pairs.txt"
+sb-tokenize -m "$M/tiny-distilbert" < "$T/sts.txt" |
+	sb-encode -m "$M/tiny-distilbert" -p model > "$T/o.sbf"
+compare "sb-tokenize | sb-encode on the STS text" "$T/tiny-distilbert.pooled" < "$T/o.sbf"
+sb-tokenize -m "$M/tiny-bert" --pairs < "$T/pairs.txt" |
+	sb-encode -m "$M/tiny-bert" -p model > "$T/o.sbf"
+compare "sb-tokenize --pairs | sb-encode (bert, token types)" "$T/tiny-bert.pooled" < "$T/o.sbf"
+
+# The man page's examples.
+printf 'A girl is styling her hair.\nA group of men play soccer on the beach.\n' > "$T/sentences.txt"
+(cd "$SB_SRCDIR" && sb-tokenize -m tests/models/tiny-distilbert < "$T/sentences.txt" |
+	sb-encode -m tests/models/tiny-distilbert --pool model > "$T/emb.sbf" &&
+	sb-tokenize -m tests/models/tiny-distilbert < "$T/sentences.txt" |
+	sb-encode -m tests/models/tiny-distilbert > "$T/hidden.sbf" &&
+	sb-pool -m tests/models/tiny-distilbert < "$T/hidden.sbf" > "$T/emb2.sbf" 2> /dev/null)
+head -n 2 "$T/tiny-distilbert.pooled" > "$T/p2"
+compare "sb-encode(1) example 1" "$T/p2" < "$T/emb.sbf"
+compare "sb-encode(1) example 2" "$T/p2" < "$T/emb2.sbf"
 
 # Pooling modes, hidden states, the two-program pipeline.
 sb-encode -m "$M/tiny-distilbert" -p cls < "$T/s500.sbf" > "$T/o.sbf"

@@ -327,7 +327,9 @@ START_TEST(test_gemm)
 		w[i] = (float)((int)(i * 5 % 13) - 6) / 4.0f;
 	for (size_t i = 0; i < 20; i++)
 		y[i] = -123.0f;
+	sb_ops_set_small_m(0);
 	sb_ops_linear(5, 3, 7, x, 9, w, y, 4);
+	sb_ops_set_small_m(SB_OPS_SMALL_M_DEFAULT);
 	for (size_t r = 0; r < 5; r++) {
 		for (size_t o = 0; o < 3; o++) {
 			double s = 0;
@@ -357,6 +359,44 @@ START_TEST(test_gemm)
 	for (size_t i = 0; i < 12; i++)
 		ck_assert(c[i] == 0.0f);
 	sb_ops_gemm(1, 0, 3, 2, 1.0f, NULL, 2, bt, 2, 0.0f, NULL, 3);
+}
+END_TEST
+
+START_TEST(test_linear_small)
+{
+	/* The small-m kernel against cblas_sgemm, on every set, with edge blocks in m and
+	 * n and a k tail: m 1..9, n 1..11, k 1..40. */
+	static const size_t ks[] = { 1, 15, 16, 17, 40 };
+	float x[9 * 41], w[11 * 40], y1[9 * 12], y2[9 * 12];
+
+	for (size_t i = 0; i < sizeof(x) / sizeof(x[0]); i++)
+		x[i] = sinf((float)i * 0.37f);
+	for (size_t i = 0; i < sizeof(w) / sizeof(w[0]); i++)
+		w[i] = cosf((float)i * 0.11f);
+	for (size_t k = 0; k < N_ISAS; k++) {
+		if (!use_isa(k))
+			continue;
+		for (size_t ki = 0; ki < sizeof(ks) / sizeof(ks[0]); ki++)
+			for (size_t m = 1; m <= 9; m++)
+				for (size_t n = 1; n <= 11; n++) {
+					size_t K = ks[ki];
+					sb_ops_set_small_m(0);
+					sb_ops_linear(m, n, K, x, 41, w, y1, 12);
+					sb_ops_set_small_m(16);
+					for (size_t i = 0; i < 9 * 12; i++)
+						y2[i] = 7.0f;
+					sb_ops_linear(m, n, K, x, 41, w, y2, 12);
+					for (size_t r = 0; r < m; r++) {
+						for (size_t j = 0; j < n; j++)
+							ck_assert(fabsf(y1[r * 12 + j] -
+									y2[r * 12 + j]) < 1e-5f);
+						for (size_t j = n; j < 12; j++)
+							ck_assert(y2[r * 12 + j] == 7.0f);
+					}
+				}
+	}
+	sb_ops_set_small_m(SB_OPS_SMALL_M_DEFAULT);
+	sb_ops_select(SB_OPS_AUTO, NULL);
 }
 END_TEST
 
@@ -403,6 +443,7 @@ static Suite *ops_suite(void)
 	tcase_add_test(tc, test_bias_residual_layernorm);
 	tcase_add_test(tc, test_softmax);
 	tcase_add_test(tc, test_gemm);
+	tcase_add_test(tc, test_linear_small);
 	tcase_add_test(tc, test_names);
 	suite_add_tcase(s, tc);
 	return s;

@@ -1,0 +1,186 @@
+/*
+ * encode-bench - in-process measurements for bench/encode-full.sh (not installed).
+ *
+ *   encode-bench load MODEL [N]            seconds to open the model (median of N)
+ *   encode-bench latency MODEL "IDS" [N [SMALL_M]]   seconds per forward of one
+ *                                          sentence, model loaded (median of N, after a
+ *                                          warm-up); SMALL_M sets sb_ops_set_small_m()
+ *   encode-bench sgemm M N K [N]           GFLOP/s of X[M, K] W[N, K]^T through the
+ *                                          same wrapper as the encoder (best of N)
+ *   encode-bench linear M N K [N]          the same with cblas_sgemm and with the
+ *                                          small-m kernel of lib/ops.c, for its threshold
+ * Each prints one line "what value unit" and the BLAS kernel and thread count.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "model.h"
+#include "ops.h"
+#include "tensor.h"
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static double cpu_seconds(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
+	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, size_t n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: encode-bench load MODEL [N]\n"
+			"       encode-bench latency MODEL \"IDS\" [N]\n"
+			"       encode-bench sgemm M N K [N]\n");
+	exit(2);
+}
+
+static struct sb_model *open_model(const char *dir)
+{
+	struct sb_model *m;
+	struct sb_error err;
+
+	if (sb_model_open(&m, dir, NULL, &err)) {
+		fprintf(stderr, "encode-bench: %s\n", err.msg);
+		exit(1);
+	}
+	return m;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 3)
+		usage();
+	if (!strcmp(argv[1], "load")) {
+		size_t n = argc > 3 ? strtoul(argv[3], NULL, 10) : 5;
+		double *t = calloc(n ? n : 1, sizeof(double));
+		for (size_t i = 0; i < n; i++) {
+			double t0 = now();
+			struct sb_model *m = open_model(argv[2]);
+			t[i] = now() - t0;
+			sb_model_close(&m);
+		}
+		printf("load %.4f s (median of %zu)\n", median(t, n), n);
+		free(t);
+		return 0;
+	}
+	if (!strcmp(argv[1], "latency") && argc >= 4) {
+		size_t n = argc > 4 ? strtoul(argv[4], NULL, 10) : 200, len = 0, shape[2];
+		struct sb_model *m = open_model(argv[2]);
+		struct sb_tensor ids, mask;
+		struct sb_error err;
+		char *s = argv[3], *end;
+		double *t = calloc(n ? n : 1, sizeof(double));
+		int64_t buf[512];
+
+		if (argc > 5)
+			sb_ops_set_small_m(strtoul(argv[5], NULL, 10));
+
+		while (len < 512) {
+			long long v = strtoll(s, &end, 10);
+			if (end == s)
+				break;
+			buf[len++] = v;
+			s = end;
+		}
+		shape[0] = 1;
+		shape[1] = len;
+		sb_tensor_alloc(&ids, SB_DTYPE_I64, 2, shape, NULL);
+		sb_tensor_alloc(&mask, SB_DTYPE_I64, 2, shape, NULL);
+		for (size_t i = 0; i < len; i++) {
+			((int64_t *)ids.data)[i] = buf[i];
+			((int64_t *)mask.data)[i] = 1;
+		}
+		double c0 = 0;
+		for (size_t i = 0; i < n + 10; i++) {
+			double t0 = now();
+			if (i == 10)
+				c0 = cpu_seconds();
+			if (sb_model_forward(m, &ids, &mask, NULL, &err)) {
+				fprintf(stderr, "encode-bench: %s\n", err.msg);
+				return 1;
+			}
+			if (i >= 10)
+				t[i - 10] = now() - t0;
+		}
+		c0 = (cpu_seconds() - c0) / (double)(n ? n : 1);
+		double best = t[0];
+		for (size_t i = 1; i < n; i++)
+			best = t[i] < best ? t[i] : best;
+		printf("latency %.6f s per sentence of %zu tokens (median of %zu, best %.6f; cpu time "
+		       "%.6f s; blas %s, %d threads, kernels %s)\n", median(t, n), len, n, best, c0,
+		       sb_ops_blas_core(), sb_ops_threads(), sb_ops_isa_name());
+		sb_tensor_destroy(&ids);
+		sb_tensor_destroy(&mask);
+		sb_model_close(&m);
+		free(t);
+		return 0;
+	}
+	if ((!strcmp(argv[1], "sgemm") || !strcmp(argv[1], "linear")) && argc >= 5) {
+		int both = !strcmp(argv[1], "linear");
+		size_t M = strtoul(argv[2], NULL, 10), N = strtoul(argv[3], NULL, 10);
+		size_t K = strtoul(argv[4], NULL, 10), reps = argc > 5 ? strtoul(argv[5], NULL, 10) : 20;
+		float *x = malloc(M * K * sizeof(float)), *w = malloc(N * K * sizeof(float));
+		float *y = malloc(M * N * sizeof(float));
+		double best = 0, best_small = 0;
+
+		for (size_t i = 0; i < M * K; i++)
+			x[i] = (float)(i % 17) * 0.01f;
+		for (size_t i = 0; i < N * K; i++)
+			w[i] = (float)(i % 13) * 0.01f;
+		sb_ops_set_small_m(0);
+		for (size_t r = 0; r < reps + 2; r++) {
+			double t0 = now();
+			sb_ops_linear(M, N, K, x, K, w, y, N);
+			double g = 2.0 * (double)M * (double)N * (double)K / (now() - t0) * 1e-9;
+			if (r >= 2 && g > best)
+				best = g;
+		}
+		if (both) {
+			sb_ops_set_small_m(M);
+			for (size_t r = 0; r < reps + 2; r++) {
+				double t0 = now();
+				sb_ops_linear(M, N, K, x, K, w, y, N);
+				double g = 2.0 * (double)M * (double)N * (double)K / (now() - t0) *
+					   1e-9;
+				if (r >= 2 && g > best_small)
+					best_small = g;
+			}
+			printf("linear M=%zu N=%zu K=%zu: cblas_sgemm %.1f GFLOP/s, small-m kernel "
+			       "%.1f GFLOP/s (%s)\n", M, N, K, best, best_small, sb_ops_isa_name());
+		}
+		if (!both)
+			printf("sgemm %.1f GFLOP/s for [%zu x %zu] x [%zu x %zu]^T (best of %zu; blas %s, "
+		       "%d threads)\n", best, M, K, N, K, reps, sb_ops_blas_core(), sb_ops_threads());
+		free(x);
+		free(w);
+		free(y);
+		return 0;
+	}
+	usage();
+	return 2;
+}
