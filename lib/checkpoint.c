@@ -521,7 +521,7 @@ static int pk_need(struct pk *k, size_t n)
 
 static int pk_memo_put(struct pk *k, size_t idx)
 {
-	struct pk_val *v;
+	struct pk_val *v = NULL;
 	int rc = pk_top(k, &v);
 	if (rc)
 		return rc;
@@ -615,7 +615,7 @@ static int is_str(const struct pk_val *v, const char *lit)
 /* BINPERSID: ('storage', torch.XStorage, key, location, numel) -> the storage's bytes. */
 static int op_persid(struct pk *k)
 {
-	struct pk_val *pid, *s;
+	struct pk_val *pid = NULL, *s = NULL;
 	const struct storage_type *st;
 	const struct zent *e;
 	size_t numel, nbytes, plen;
@@ -749,7 +749,7 @@ static int rebuild_tensor(struct pk *k, const struct pk_val *args, struct pk_val
 
 static int op_reduce(struct pk *k)
 {
-	struct pk_val *f, *args, *r = NULL;
+	struct pk_val *f = NULL, *args = NULL, *r = NULL;
 	int rc;
 
 	if ((rc = pk_pop(k, &args)) || (rc = pk_pop(k, &f)))
@@ -788,7 +788,7 @@ static int op_reduce(struct pk *k)
 
 static int op_build(struct pk *k)
 {
-	struct pk_val *state, *obj;
+	struct pk_val *state = NULL, *obj = NULL;
 	int rc;
 
 	if ((rc = pk_pop(k, &state)) || (rc = pk_top(k, &obj)))
@@ -808,7 +808,7 @@ static int pk_run(struct pk *k, struct pk_val **result)
 
 	while (k->pos < k->n) {
 		unsigned char op = k->p[k->pos];
-		struct pk_val *v, *a, *b;
+		struct pk_val *v = NULL, *a = NULL, *b = NULL;
 		size_t first, count;
 
 		k->op_pos = k->pos++;

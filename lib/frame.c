@@ -474,13 +474,14 @@ struct rd {
 
 static int rd_fail(struct rd *r, int code, const char *what)
 {
-	return sb_error_set(r->err, code, "byte %zu: %s", r->pos, what);
+	return sb_error_set(r->err, code, "byte %zu of the frame: %s", r->pos, what);
 }
 
 static int rd_need(struct rd *r, size_t k)
 {
 	if (r->n - r->pos < k)
-		return sb_error_set(r->err, SB_EFORMAT, "byte %zu: %zu bytes needed, %zu remain",
+		return sb_error_set(r->err, SB_EFORMAT,
+				    "byte %zu of the frame: %zu bytes needed, %zu remain",
 				    r->pos, k, r->n - r->pos);
 	return SB_OK;
 }
@@ -515,7 +516,7 @@ static int rd_container(struct rd *r, int want, uint64_t *count, const char *wha
 	else if ((want == 'm' && b == 0xdf) || (want == 'a' && b == 0xdd))
 		k = 4;
 	else {
-		snprintf(msg, sizeof msg, "%s: expected a %s", what, want == 'm' ? "map" : "array");
+		snprintf(msg, sizeof msg, "%s: expected %s", what, want == 'm' ? "a map" : "an array");
 		return rd_fail(r, SB_EFORMAT, msg);
 	}
 	if (k) {
@@ -688,8 +689,11 @@ static int rd_tensor(struct rd *r, struct sb_frame *f, const unsigned char *name
 			rc = rd_container(r, 'a', &nd, what);
 			if (rc)
 				return rc;
-			if (nd > SB_TENSOR_MAX_DIMS)
-				return rd_fail(r, SB_EFORMAT, "tensor shape has too many dimensions");
+			if (nd > SB_TENSOR_MAX_DIMS) {
+				snprintf(s, sizeof s, "%s: %llu dimensions, at most %d", what,
+					 (unsigned long long)nd, SB_TENSOR_MAX_DIMS);
+				return rd_fail(r, SB_EFORMAT, s);
+			}
 			for (uint64_t d = 0; d < nd; d++) {
 				rc = rd_uint(r, &dim, "tensor dimension");
 				if (rc)
@@ -736,7 +740,8 @@ static int rd_tensor(struct rd *r, struct sb_frame *f, const unsigned char *name
 	}
 	if (sb_frame_tensor(f, cname)) {
 		r->pos = at;
-		return rd_fail(r, SB_EFORMAT, "duplicate tensor name");
+		snprintf(s, sizeof s, "%s: the name appears twice", what);
+		return rd_fail(r, SB_EFORMAT, s);
 	}
 	/* Copy into aligned storage (reused across frames): the message bytes are not
 	 * aligned for float or int64 access. */
@@ -758,6 +763,13 @@ static int rd_meta_value(struct rd *r, struct sb_frame *f, const char *key)
 	if (rd_need(r, 1))
 		return SB_EFORMAT;
 	b = r->p[r->pos];
+	if ((b >= 0x80 && b <= 0x9f) || (b >= 0xdc && b <= 0xdf)) {
+		char msg[SB_FRAME_NAME_MAX + 80];
+
+		snprintf(msg, sizeof msg, "meta '%s': %s, expected nil, bool, number or string",
+			 key, (b >= 0x80 && b <= 0x8f) || b >= 0xde ? "a map" : "an array");
+		return rd_fail(r, SB_EFORMAT, msg);
+	}
 	if (b == 0xc0) {
 		struct sb_meta *m;
 
@@ -823,9 +835,20 @@ int sb_frame_decode(const void *p, size_t n, struct sb_frame *f, struct sb_error
 	/* Pass 1: scalars, and where the containers start; containers are read once rows
 	 * and kind are known, whatever the key order. */
 	for (uint64_t i = 0; i < count; i++) {
+		size_t key_at = r.pos;
+
 		rc = rd_bytes(&r, 's', &k, &kn, "frame key");
 		if (rc)
 			return rc;
+		if ((key_is(k, kn, "sb") && have_sb) || (key_is(k, kn, "kind") && have_kind) ||
+		    (key_is(k, kn, "seq") && have_seq) || (key_is(k, kn, "rows") && have_rows) ||
+		    (key_is(k, kn, "rows_total") && have_total) ||
+		    (key_is(k, kn, "tensors") && have_tensors) ||
+		    (key_is(k, kn, "text") && have_text) || (key_is(k, kn, "meta") && have_meta)) {
+			r.pos = key_at;
+			snprintf(msg, sizeof msg, "key '%.*s' appears twice", (int)kn, (const char *)k);
+			return rd_fail(&r, SB_EFORMAT, msg);
+		}
 		if (key_is(k, kn, "sb")) {
 			rc = rd_uint(&r, &u, "'sb'");
 			if (!rc && u != SB_FRAME_VERSION) {
@@ -1035,8 +1058,10 @@ int sb_frame_scan(struct sb_frame_scan *s, const void *buf, size_t n, size_t *si
 		 * never fit, without waiting for (or buffering) the bytes. */
 		if (end > s->max_bytes || s->pending - 1 + children > s->max_bytes - end)
 			return sb_error_set(err, SB_ELIMIT,
-					    "byte %zu: object larger than the limit of %zu bytes",
-					    s->pos, s->max_bytes);
+					    "byte %zu of the frame: a length field makes the frame at "
+					    "least %llu bytes, over the limit of %zu bytes", s->pos,
+					    (unsigned long long)(end > s->max_bytes ? end
+					    : end + s->pending - 1 + children), s->max_bytes);
 		s->pos = (size_t)end;
 		s->pending = s->pending - 1 + children;
 	}

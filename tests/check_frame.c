@@ -361,6 +361,29 @@ START_TEST(test_bad_frames)
 	mp_str(&m, "x");
 	ck_assert_int_eq(decode(&m, &e), SB_EFORMAT);
 	ck_assert_ptr_nonnull(strstr(e.msg, "'text' has 1 entries"));
+	/* A key given twice is refused, not silently overwritten. */
+	m.n = 0;
+	mp_map(&m, 3);
+	mp_str(&m, "sb");
+	mp_uint(&m, 1);
+	mp_str(&m, "kind");
+	mp_str(&m, "end");
+	mp_str(&m, "kind");
+	mp_str(&m, "end");
+	ck_assert_int_eq(decode(&m, &e), SB_EFORMAT);
+	ck_assert_ptr_nonnull(strstr(e.msg, "key 'kind' appears twice"));
+	/* A nested meta value is named. */
+	m.n = 0;
+	mp_map(&m, 3);
+	mp_str(&m, "sb");
+	mp_uint(&m, 1);
+	mp_str(&m, "kind");
+	mp_str(&m, "tokens");
+	mp_str(&m, "meta");
+	mp_map(&m, 1);
+	mp_str(&m, "a");
+	mp_map(&m, 0);
+	ck_assert_int_eq(decode(&m, &e), SB_EFORMAT);
 	/* Trailing bytes. */
 	m.n = 0;
 	mp_map(&m, 0);

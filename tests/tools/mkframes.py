@@ -438,7 +438,7 @@ def bad_fixtures(good):
     tt = pack(emb())
     at_t = tt.index(b"\xa7tensors") + 8
     one = tt[at_t + 1:]                 # "sentence_embedding": {...} after the fixmap
-    b["dup-tensor"] = (tt[:at_t] + b"\x82" + one + one, "-", "duplicate")
+    b["dup-tensor"] = (tt[:at_t] + b"\x82" + one + one, "-", "appears twice")
     b["dup-key"] = (mp_map(3) + mp_str("sb") + b"\x01" + mp_str("kind") + mp_str("end")
                     + mp_str("kind") + mp_str("end"), "-", "")
     # MessagePack length fields that claim far more than remains: rejected before
