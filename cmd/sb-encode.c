@@ -36,7 +36,7 @@ static void usage(FILE *fp, const char *prog)
 		"                            separated), or 'model' for the model's 1_Pooling config\n"
 		"      --normalize           L2-normalize the pooled embeddings\n"
 		"  -t, --threads N           BLAS threads (default: the cores available)\n"
-		"      --max-batch-tokens N  real tokens per forward sub-batch (default 4096)\n"
+		"      --max-batch-tokens N  real tokens per forward sub-batch (default 2048)\n"
 		"      --kernels ISA         auto (default), avx512, avx2, generic\n"
 		"      --no-fuse-qkv         three Q, K, V products per layer instead of one\n"
 		SB_CMD_COMMON_HELP, prog);

@@ -31,7 +31,7 @@
 #include "ops.h"
 #include "weights.h"
 
-#define DEFAULT_MAX_BATCH_TOKENS 4096
+#define DEFAULT_MAX_BATCH_TOKENS 2048
 #define CONFIG_MAX_BYTES (1u << 20)
 
 /* Sanity limits on config values, far above any real encoder. */

@@ -47,7 +47,7 @@ struct sb_model_config {
 };
 
 struct sb_model_opts {
-	size_t max_batch_tokens;        /* sub-batch token budget; 0: 4096 */
+	size_t max_batch_tokens;        /* sub-batch token budget; 0: 2048 */
 	int fuse_qkv;                   /* copy Wq|Wk|Wv into one [3 dim, dim] matrix at load
 					 * (one product per layer instead of three); -1: default */
 };

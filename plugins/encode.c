@@ -9,14 +9,15 @@
  *   normalize=0|1        L2-normalize pooled embeddings (default: the model's Normalize
  *                        module with pool=model, else 0)
  *   threads=N            OpenBLAS threads (default: OpenBLAS's own choice)
- *   max_batch_tokens=N   real tokens per forward sub-batch (default 4096)
+ *   max_batch_tokens=N   real tokens per forward sub-batch (default 2048)
  *   kernels=ISA          auto (default), generic, avx2, avx512
  *   fuse_qkv=0|1         one Q|K|V product per layer (default 1)
  *
  * Hidden frames hold last_hidden_state [rows, seq, dim] float32 with zeros at padded
  * positions (PyTorch computes values there that no pooling uses) and the input's
- * attention_mask as int64.  Texts are carried through; meta gets model, model_type,
- * model_fingerprint and dim (plus pooling, normalized, precision when pooling).
+ * attention_mask as int64.  Texts (and sb-tokenize's per-row 'truncated' flags) are
+ * carried through; meta gets model, model_type, model_fingerprint and dim (plus
+ * pooling, normalized, precision when pooling).
  */
 #include <errno.h>
 #include <stdint.h>
@@ -268,7 +269,7 @@ static int encode_process(void *state, const struct sb_frame *in, struct sb_emit
 			  struct sb_error *err)
 {
 	struct encode *s = state;
-	const struct sb_tensor *ids, *mask, *types;
+	const struct sb_tensor *ids, *mask, *types, *tr;
 	struct sb_tensor *o;
 	size_t rows, seq;
 	int rc;
@@ -323,6 +324,13 @@ static int encode_process(void *state, const struct sb_frame *in, struct sb_emit
 			for (size_t t = 0; t < n; t++)
 				mo[r * seq + pos[t]] = 1;
 		}
+	}
+	/* sb-tokenize's per-row 'truncated' flags stay with their rows. */
+	if ((tr = sb_frame_tensor(in, "truncated")) && tr->n_dims == 1 && tr->shape[0] == rows) {
+		rc = sb_frame_tensor_resize(&s->out, "truncated", tr->dtype, 1, tr->shape, &o, err);
+		if (rc)
+			return rc;
+		memcpy(o->data, tr->data, tr->nbytes);
 	}
 	if (in->has_text) {
 		rc = sb_frame_text_alloc(&s->out, rows, err);
