@@ -22,7 +22,8 @@ enum {
 	OPT_NO_TEXT,
 	OPT_REPLACE_INVALID,
 	OPT_TOKEN_TYPES,
-	OPT_NO_TOKEN_TYPES
+	OPT_NO_TOKEN_TYPES,
+	OPT_CHUNK
 };
 
 static void usage(FILE *fp, const char *prog)
@@ -49,6 +50,8 @@ static void usage(FILE *fp, const char *prog)
 		"      --token-type-ids       always emit token_type_ids\n"
 		"      --no-token-type-ids    never emit them (default: when the model has segment\n"
 		"                             embeddings, or with --pairs)\n"
+		"      --chunk-bytes N        read lines longer than N bytes in pieces of N\n"
+		"                             (default 1M): memory stays bounded\n"
 		SB_CMD_COMMON_HELP, prog);
 }
 
@@ -104,6 +107,7 @@ int main(int argc, char **argv)
 		{ "replace-invalid", no_argument, NULL, OPT_REPLACE_INVALID },
 		{ "token-type-ids", no_argument, NULL, OPT_TOKEN_TYPES },
 		{ "no-token-type-ids", no_argument, NULL, OPT_NO_TOKEN_TYPES },
+		{ "chunk-bytes", required_argument, NULL, OPT_CHUNK },
 		{ NULL, 0, NULL, 0 }
 	};
 	static char max_length_str[32], multiple_str[32];
@@ -192,6 +196,14 @@ int main(int argc, char **argv)
 			break;
 		case OPT_NO_TOKEN_TYPES:
 			sb_cmd_kv(&c, "token_type_ids", "0");
+			break;
+		case OPT_CHUNK:
+			if (sb_cmd_parse_size(optarg, &n) || n < 1 || n > ((size_t)1 << 30)) {
+				fprintf(stderr, "%s: --chunk-bytes: '%s' is not a size from 1 to "
+					"1G\n", c.prog, optarg);
+				return 2;
+			}
+			c.ro.text_chunk = n;
 			break;
 		default:
 			usage(stderr, c.prog);

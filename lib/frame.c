@@ -82,6 +82,7 @@ void sb_frame_reset(struct sb_frame *f)
 	f->n_tensors = 0;
 	f->version = SB_FRAME_VERSION;
 	f->seq = f->rows = f->rows_total = 0;
+	f->text_continued = f->text_partial = 0;
 }
 
 void sb_frame_destroy(struct sb_frame *f)

@@ -65,6 +65,12 @@ struct sb_frame {
 	size_t n_tensors;
 	struct sb_frame_tensor tensors[SB_FRAME_MAX_TENSORS];
 	int has_text;                   /* text[0..rows) valid */
+	/* SB_KIND_TEXT only: lines longer than the runner's chunk size arrive in pieces.
+	 * text_continued: row 0 continues the last row of the previous frame (same row
+	 * number: seq is that row's).  text_partial: the last row goes on in the next
+	 * frame.  A stage that reads text keeps its state across such frames. */
+	int text_continued;
+	int text_partial;
 	struct sb_text *text;
 	size_t text_cap;
 	size_t n_meta;

@@ -170,7 +170,9 @@ static int run_text(const struct sb_stage *stage, void *state, struct run *r,
 	struct sb_linereader *lr = NULL;
 	struct sb_frame f;
 	size_t batch = r->ro->batch_rows ? r->ro->batch_rows : 32;
-	int rc, eof = 0;
+	size_t chunk = r->ro->text_chunk ? r->ro->text_chunk : SB_RUNNER_TEXT_CHUNK;
+	uint64_t line_bytes = 0;        /* of the line in progress */
+	int rc, eof = 0, partial = 0;
 
 	sb_frame_init(&f);
 	rc = sb_linereader_open(&lr, r->ro->input, err);
@@ -185,21 +187,48 @@ static int run_text(const struct sb_stage *stage, void *state, struct run *r,
 			break;
 		sb_frame_reset(&f);
 		f.kind = SB_KIND_TEXT;
-		f.seq = r->st->rows_in;
+		/* A frame that goes on with a long line carries that line's number. */
+		f.text_continued = partial;
+		f.seq = partial ? r->st->rows_in - 1 : r->st->rows_in;
 		rc = sb_frame_text_alloc(&f, batch, err);
 		while (!rc && n < batch) {
-			const char *line;
+			const char *piece;
 			size_t len;
+			int eol;
 
-			rc = sb_linereader_next(lr, &line, &len, r->ro->max_line, err);
+			rc = sb_linereader_next_chunk(lr, &piece, &len, chunk, &eol, err);
 			if (rc == SB_EOF) {
 				rc = SB_OK;
 				eof = 1;
 				break;
 			}
-			if (!rc)
-				rc = sb_frame_text_set(&f, n++, line, len, err);
-			r->st->bytes_in += len + 1;
+			if (rc)
+				break;
+			if (!partial) {
+				r->st->rows_in++;
+				line_bytes = 0;
+			}
+			line_bytes += len;
+			r->st->bytes_in += len + (size_t)eol;
+			if (r->ro->max_line && line_bytes > r->ro->max_line) {
+				rc = sb_error_set(err, SB_ELIMIT, "line %llu: more than %zu bytes",
+						  (unsigned long long)r->st->rows_in, r->ro->max_line);
+				break;
+			}
+			rc = sb_frame_text_set(&f, n++, piece, len, err);
+			if (rc)
+				break;
+			if (!eol) {
+				/* The stage sees this piece now and the rest in the frames that
+				 * follow, so memory stays bounded whatever the line length. */
+				f.text_partial = 1;
+				partial = 1;
+				break;
+			}
+			if (partial) {
+				partial = 0;
+				break;          /* a continuation frame holds that one row only */
+			}
 		}
 		if (rc)
 			break;
@@ -207,7 +236,6 @@ static int run_text(const struct sb_stage *stage, void *state, struct run *r,
 			break;
 		f.rows = n;
 		r->st->frames_in++;
-		r->st->rows_in += n;
 		rc = timed_process(stage, state, &f, em, r->st, err);
 		if (rc)
 			break;

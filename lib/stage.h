@@ -21,6 +21,7 @@
 #include "transport.h"
 
 #define SB_STAGE_VERSION 1
+#define SB_RUNNER_TEXT_CHUNK ((size_t)1 << 20)
 
 struct sb_kv {
 	const char *key;
@@ -78,6 +79,9 @@ struct sb_runner_opts {
 	struct sb_transport_opts topts;
 	size_t batch_rows;              /* text stages: lines per frame (default 32) */
 	size_t max_line;                /* text stages: longest line accepted, 0 unlimited */
+	size_t text_chunk;              /* text stages: longer lines come in pieces of this
+					 * many bytes (frames flagged text_partial /
+					 * text_continued); 0: SB_RUNNER_TEXT_CHUNK */
 	/* Called about every progress_ms (and once at the end) with the stats so far, so
 	 * the program can print progress; lib/ itself never prints. May be NULL. */
 	void (*progress)(const struct sb_stats *st, int final, void *ctx);

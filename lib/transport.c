@@ -267,6 +267,7 @@ struct sb_linereader {
 	struct sb_buf buf;
 	size_t start;           /* first byte of the next line in buf */
 	size_t scanned;         /* bytes after start already searched for '\n' */
+	int mid_line;           /* a piece of the current line was returned already */
 	uint64_t lineno;
 	volatile int *stop;
 };
@@ -339,6 +340,80 @@ int sb_linereader_next(struct sb_linereader *lr, const char **line, size_t *len,
 			lr->start = 0;
 		}
 		rc = sb_buf_reserve(&lr->buf, READ_CHUNK, err);
+		if (rc)
+			return rc;
+		n = read(lr->fd, lr->buf.data + lr->buf.len, lr->buf.cap - lr->buf.len);
+		if (n < 0) {
+			if (errno == EINTR) {
+				if (lr->stop && *lr->stop)
+					return sb_error_set(err, SB_EINTR, "%s: interrupted", lr->name);
+				continue;
+			}
+			return sb_error_sys(err, SB_EIO, errno, "%s: read", lr->name);
+		}
+		if (n == 0)
+			lr->eof = 1;
+		lr->buf.len += (size_t)n;
+	}
+}
+
+int sb_linereader_next_chunk(struct sb_linereader *lr, const char **piece, size_t *len,
+			     size_t max_chunk, int *eol, struct sb_error *err)
+{
+	for (;;) {
+		char *base = (char *)lr->buf.data + lr->start;
+		size_t avail = lr->buf.len - lr->start;
+		char *nl = avail > lr->scanned ? memchr(base + lr->scanned, '\n', avail - lr->scanned)
+					       : NULL;
+		ssize_t n;
+		int rc;
+
+		if (nl && (size_t)(nl - base) <= max_chunk) {
+			/* The rest of the line is here and fits. */
+			size_t l = (size_t)(nl - base);
+
+			if (!lr->mid_line)
+				lr->lineno++;
+			lr->mid_line = 0;
+			*piece = base;
+			*len = l;
+			*eol = 1;
+			lr->start += l + 1;
+			lr->scanned = 0;
+			return SB_OK;
+		}
+		if (avail > max_chunk || (lr->eof && avail > 0)) {
+			/* A full piece of a line known to go on (so the pieces do not depend
+			 * on how the bytes arrived), or the last bytes of the input. */
+			size_t l = avail > max_chunk ? max_chunk : avail;
+
+			if (!lr->mid_line)
+				lr->lineno++;
+			*eol = lr->eof && l == avail;
+			lr->mid_line = !*eol;
+			*piece = base;
+			*len = l;
+			lr->start += l;
+			lr->scanned = 0;
+			return SB_OK;
+		}
+		if (lr->eof) {
+			if (lr->mid_line) {
+				/* The line ended exactly at a piece boundary, at end of input. */
+				lr->mid_line = 0;
+				*piece = base;
+				*len = 0;
+				*eol = 1;
+				return SB_OK;
+			}
+			return SB_EOF;
+		}
+		lr->scanned = avail;
+		if (lr->start > 0) {
+			sb_buf_consume(&lr->buf, lr->start);
+			lr->start = 0;
+		}
+		rc = sb_buf_reserve(&lr->buf, max_chunk + READ_CHUNK, err);
 		if (rc)
 			return rc;
 		n = read(lr->fd, lr->buf.data + lr->buf.len, lr->buf.cap - lr->buf.len);

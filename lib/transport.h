@@ -103,6 +103,14 @@ int sb_linereader_open_fd(struct sb_linereader **out, int fd, int own_fd, const 
  * a line over max_line returns SB_ELIMIT with its number. */
 int sb_linereader_next(struct sb_linereader *lr, const char **line, size_t *len,
 		       size_t max_line, struct sb_error *err);
+/*
+ * Like sb_linereader_next(), but returns at most max_chunk bytes of the current line
+ * at a time, so a line of any length needs max_chunk bytes of memory: *eol is 1 when
+ * the piece ends the line, 0 when more of it follows in the next call.  The line
+ * number counts lines, not pieces.
+ */
+int sb_linereader_next_chunk(struct sb_linereader *lr, const char **piece, size_t *len,
+			     size_t max_chunk, int *eol, struct sb_error *err);
 uint64_t sb_linereader_lineno(const struct sb_linereader *lr);  /* 1-based, of the last line */
 /* A blocked read returns SB_EINTR when *stop is non-zero after a signal. */
 void sb_linereader_set_stop(struct sb_linereader *lr, volatile int *stop);

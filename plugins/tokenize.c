@@ -66,7 +66,17 @@ struct tokenize {
 
 	struct sb_frame out;
 	struct sb_tokenize_counts counts;
+
+	/* A line longer than the runner's text chunk, fed to the encoder piece by piece
+	 * across frames (text_partial / text_continued), so memory stays bounded. */
+	int streaming;                  /* a row is in progress */
+	int stream_in_b;                /* pairs: its tab was seen */
+	uint64_t stream_fed;            /* bytes of the line seen so far */
+	struct sb_buf stream_text;      /* its first STREAM_TEXT_MAX bytes, for `text` */
 };
+
+/* The text carried for a line longer than this is cut to it. */
+#define STREAM_TEXT_MAX ((size_t)1 << 20)
 
 static int parse_count(const char *key, const char *v, size_t lo, size_t hi, size_t *out,
 		       struct sb_error *err)
@@ -116,6 +126,7 @@ static void tokenize_close(void *state)
 	free(s->row_trunc);
 	free(s->replaced);
 	sb_frame_destroy(&s->out);
+	sb_buf_destroy(&s->stream_text);
 	free(s);
 }
 
@@ -316,6 +327,20 @@ static void row_text(const struct sb_frame *in, size_t r, const char **p, size_t
 	*n = len;
 }
 
+/* The carried text of row r: a streamed line's is kept in the state. */
+static void carried_text(const struct tokenize *s, const struct sb_frame *in, size_t r,
+			 const char **p, size_t *n)
+{
+	size_t skipped;
+
+	if (r == 0 && in->text_continued) {
+		*p = s->stream_text.len ? (const char *)s->stream_text.data : "";
+		*n = s->stream_text.len;
+		return;
+	}
+	row_text(in, r, p, n, &skipped);
+}
+
 /* Emits rows [lo, hi) of the input frame as one tokens frame. */
 static int emit_rows(struct tokenize *s, const struct sb_frame *in, size_t lo, size_t hi,
 		     struct sb_emit *out, struct sb_error *err)
@@ -379,9 +404,9 @@ static int emit_rows(struct tokenize *s, const struct sb_frame *in, size_t lo, s
 		rc = sb_frame_text_alloc(&s->out, rows, err);
 		for (size_t r = 0; !rc && r < rows; r++) {
 			const char *p;
-			size_t n, skipped;
+			size_t n;
 
-			row_text(in, lo + r, &p, &n, &skipped);
+			carried_text(s, in, lo + r, &p, &n);
 			rc = sb_frame_text_set(&s->out, r, p, n, err);
 		}
 		if (rc)
@@ -432,6 +457,74 @@ static int emit_all(struct tokenize *s, const struct sb_frame *in, size_t n, str
 	return SB_OK;
 }
 
+/*
+ * Feeds one piece of a long line (row r of in) to the encoder: begins the row on its
+ * first piece, switches to text b at the first tab for pairs, keeps the start of the
+ * text to carry, and ends the row on its last piece.  *done is set when it ended.
+ */
+static int feed_piece(struct tokenize *s, const struct sb_frame *in, size_t r, int first,
+		      int last, int *done, struct sb_error *err)
+{
+	const char *p = in->text[r].p;
+	size_t n = in->text[r].n, keep;
+	unsigned flags = s->replace_invalid ? SB_TOKENIZER_REPLACE_INVALID : 0;
+	int rc = SB_OK;
+
+	*done = 0;
+	if (first) {
+		sb_tokenizer_begin(&s->enc, s->trunc, flags);
+		s->streaming = 1;
+		s->stream_in_b = 0;
+		s->stream_fed = 0;
+		s->stream_text.len = 0;
+		if (in->seq + r == 0 && n >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0) {
+			p += 3;
+			n -= 3;
+			s->stream_fed = 3;
+		}
+		if (s->prompt_len)
+			rc = sb_tokenizer_feed(&s->enc, s->prompt, s->prompt_len, err);
+	}
+	keep = STREAM_TEXT_MAX - s->stream_text.len;
+	if (!rc && keep)
+		rc = sb_buf_append(&s->stream_text, p, n < keep ? n : keep, err);
+	if (!rc && s->pairs && !s->stream_in_b) {
+		const char *tab = memchr(p, '\t', n);
+
+		if (tab) {
+			rc = sb_tokenizer_feed(&s->enc, p, (size_t)(tab - p), err);
+			if (!rc)
+				rc = sb_tokenizer_next(&s->enc, err);
+			s->stream_in_b = 1;
+			s->stream_fed += (size_t)(tab - p) + 1;
+			n -= (size_t)(tab - p) + 1;
+			p = tab + 1;
+		}
+	}
+	if (!rc)
+		rc = sb_tokenizer_feed(&s->enc, p, n, err);
+	s->stream_fed += n;
+	if (!rc && last) {
+		if (s->pairs && !s->stream_in_b)
+			rc = sb_tokenizer_next(&s->enc, err);
+		if (!rc)
+			rc = sb_tokenizer_end(&s->enc, err);
+		s->streaming = 0;
+		/* As for whole lines, a final CR is not part of the carried text. */
+		if (s->stream_text.len < STREAM_TEXT_MAX && s->stream_text.len &&
+		    s->stream_text.data[s->stream_text.len - 1] == '\r')
+			s->stream_text.len--;
+		*done = 1;
+	}
+	if (rc) {
+		s->streaming = 0;
+		return sb_error_prefix(err, "line %llu (%llu bytes in): ",
+				       (unsigned long long)(in->seq + r + 1),
+				       (unsigned long long)s->stream_fed);
+	}
+	return SB_OK;
+}
+
 static int tokenize_process(void *state, const struct sb_frame *in, struct sb_emit *out,
 			    struct sb_error *err)
 {
@@ -450,11 +543,28 @@ static int tokenize_process(void *state, const struct sb_frame *in, struct sb_em
 	if (rc)
 		return rc;
 	s->n_ids = 0;
+	if (in->text_continued && !s->streaming)
+		return sb_error_set(err, SB_EINVAL, "tokenize: a continued line without its start");
 	for (size_t r = 0; r < rows; r++) {
 		const char *p, *b = NULL;
 		size_t n, na, nb = 0, skipped, need;
 		struct sb_error e2;
+		int first = !(r == 0 && in->text_continued);
+		int last = !(r == rows - 1 && in->text_partial);
 
+		if (!first || !last) {
+			int done;
+
+			rc = feed_piece(s, in, r, first, last, &done, err);
+			if (rc) {
+				int rc2 = emit_all(s, in, r, out, err);
+
+				return rc2 ? rc2 : rc;
+			}
+			if (!done)
+				return emit_all(s, in, r, out, err);    /* the rest comes later */
+			goto store;
+		}
 		row_text(in, r, &p, &n, &skipped);
 		na = n;
 		if (s->pairs) {
@@ -489,6 +599,7 @@ static int tokenize_process(void *state, const struct sb_frame *in, struct sb_em
 			}
 			return sb_error_set(err, rc, "line %llu: %s", line, e2.msg);
 		}
+store:
 		need = s->n_ids + s->enc.n;
 		rc = grow_ids(s, need, err);
 		if (rc)

@@ -274,6 +274,39 @@ START_TEST(test_line_limit)
 }
 END_TEST
 
+START_TEST(test_line_chunks)
+{
+	/* Pieces of at most 4 bytes; eol tells where each line ends; line numbers count
+	 * lines, not pieces. */
+	static const char data[] = "abcdefghij\nxy\n\nabcd\nlastline";
+	static const char *want[] = { "abcd", "efgh", "ij", "xy", "", "abcd", "last", "line" };
+	static const int want_eol[] = { 0, 0, 1, 1, 1, 1, 0, 1 };
+	static const unsigned want_line[] = { 1, 1, 1, 2, 3, 4, 5, 5 };
+	struct sb_linereader *lr;
+	struct sb_error e;
+	const char *p;
+	size_t len;
+	int fds[2], eol, i = 0, rc;
+	pid_t pid;
+
+	ck_assert_int_eq(pipe(fds), 0);
+	pid = writer(fds[1], (const unsigned char *)data, sizeof data - 1, 3);
+	sb_linereader_open_fd(&lr, fds[0], 1, "text", &e);
+	while ((rc = sb_linereader_next_chunk(lr, &p, &len, 4, &eol, &e)) == SB_OK) {
+		ck_assert_int_lt(i, 8);
+		ck_assert_uint_eq(len, strlen(want[i]));
+		ck_assert_int_eq(memcmp(p, want[i], len), 0);
+		ck_assert_msg(eol == want_eol[i], "piece %d: eol %d", i, eol);
+		ck_assert_uint_eq(sb_linereader_lineno(lr), want_line[i]);
+		i++;
+	}
+	ck_assert_int_eq(rc, SB_EOF);
+	ck_assert_int_eq(i, 8);
+	waitpid(pid, NULL, 0);
+	sb_linereader_close(&lr);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("transport");
@@ -290,6 +323,7 @@ int main(void)
 	tcase_add_test(tc, test_epipe);
 	tcase_add_test(tc, test_lines);
 	tcase_add_test(tc, test_line_limit);
+	tcase_add_test(tc, test_line_chunks);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
