@@ -4,8 +4,10 @@
  * the farm (broker loop) and of farm workers.  This is the only file that includes
  * <zmq.h>; the farm's bookkeeping is in farm.c.
  *
- * Direct links use PUSH (writer) and PULL (reader), one sb frame per message, with
- * small high-water marks so a fast writer cannot fill memory.  A stream is complete
+ * Direct links use DEALER sockets on both ends: the writer sends one sb frame per
+ * message, with small high-water marks so a fast writer cannot fill memory, and the
+ * reader answers the `end` frame with one "sb-end-ack" message; the writer's flush
+ * waits for it, so a writer exits only once its reader has the whole stream.  A stream is complete
  * only with its `end` frame; the reader also checks that frame seqs follow each other
  * (a writer that restarted, or a second reader that took frames, shows as a gap) and
  * that `end` counts the rows it saw.  Socket monitors tell both sides when the peer
@@ -34,6 +36,7 @@
 #define CUT_GRACE_MS 10000      /* reader: wait this long for a vanished writer */
 #define DATA_HWM 8              /* messages queued per direct link */
 #define KEY_FILE_MAX 65536
+#define ZT_ACK "sb-end-ack"     /* reader -> writer once `end` arrived */
 
 /* ---- context, shared by every socket of the process ---- */
 
@@ -602,7 +605,7 @@ struct zt {
 	int have_msg;
 	int timeout_ms;
 	uint64_t rows_seen, frames;
-	int got_end, sent_end;
+	int got_end, sent_end, acked;
 	uint64_t n_zero_at_start;       /* writer: monitor n_zero when the first frame left */
 	double lost_at;         /* reader: when the last writer went away, or 0 */
 	volatile int *stop;     /* a signal set it: return SB_EINTR */
@@ -683,6 +686,7 @@ static int zt_recv(struct sb_transport *t, const unsigned char **msg, size_t *le
 							PRIu64 " arrived: frames were lost", t->spec,
 							pk.rows_total, z->rows_seen);
 					z->got_end = 1;
+					zmq_send(z->sock, ZT_ACK, sizeof(ZT_ACK) - 1, ZMQ_DONTWAIT);
 				} else {
 					if (pk.seq != z->rows_seen)
 						return sb_error_set(err, SB_ETRUNCATED,
@@ -753,15 +757,52 @@ static int zt_send(struct sb_transport *t, const void *msg, size_t len, struct s
 	return SB_OK;
 }
 
+/*
+ * After the `end` frame, waits for the reader's acknowledgement: the reader sends it
+ * once it has received `end`, so every frame has reached it and the writer may exit
+ * (a writer exiting earlier can lose the frames still in the socket buffers: libzmq
+ * 4.3 drops unread ipc data when the peer closes).
+ */
 static int zt_flush(struct sb_transport *t, struct sb_error *err)
 {
 	struct zt *z = t->impl;
+	double start = now_s();
 
-	if (t->mode == SB_TRANSPORT_WRITE && (zt_pump_monitor(z), 1) && z->frames > 0 &&
-	    z->mon.n_zero > z->n_zero_at_start)
-		return sb_error_set(err, SB_EPIPE, "%s: the reader went away after %" PRIu64
-				    " frames", t->spec, z->frames);
-	return SB_OK;
+	if (t->mode != SB_TRANSPORT_WRITE || !z->sent_end || z->acked)
+		return SB_OK;
+	for (;;) {
+		/* The acknowledgement first: a reader may leave right after sending it. */
+		char ack[16];
+		int n = zmq_recv(z->sock, ack, sizeof(ack), ZMQ_DONTWAIT);
+		if (n == (int)sizeof(ZT_ACK) - 1 && memcmp(ack, ZT_ACK, sizeof(ZT_ACK) - 1) == 0) {
+			z->acked = 1;
+			return SB_OK;
+		}
+		if (n >= 0)
+			continue;       /* anything else from a reader is ignored */
+		zt_pump_monitor(z);
+		if (z->mon.n_zero > z->n_zero_at_start) {
+			/* Messages that arrived before the disconnect are still readable. */
+			n = zmq_recv(z->sock, ack, sizeof(ack), ZMQ_DONTWAIT);
+			if (n == (int)sizeof(ZT_ACK) - 1 &&
+			    memcmp(ack, ZT_ACK, sizeof(ZT_ACK) - 1) == 0) {
+				z->acked = 1;
+				return SB_OK;
+			}
+			return sb_error_set(err, SB_EPIPE, "%s: the reader went away after %" PRIu64
+					    " frames, before confirming the end", t->spec, z->frames);
+		}
+		if (zt_stopped(z))
+			return sb_error_set(err, SB_EINTR, "%s: interrupted", t->spec);
+		zmq_pollitem_t it[2] = {
+			{ z->sock, 0, ZMQ_POLLIN, 0 },
+			{ z->mon.pair, 0, ZMQ_POLLIN, 0 },
+		};
+		zmq_poll(it, 2, 200);
+		if (z->timeout_ms >= 0 && (now_s() - start) * 1000 > z->timeout_ms)
+			return sb_error_set(err, SB_ETIMEOUT, "%s: the reader did not confirm the "
+					    "end within %d ms", t->spec, z->timeout_ms);
+	}
 }
 
 static void zt_close(struct sb_transport *t)
@@ -772,17 +813,16 @@ static void zt_close(struct sb_transport *t)
 		return;
 	if (z->have_msg)
 		zmq_msg_close(&z->msg);
-	int linger = 0;
+	/* A reader lets its acknowledgement of `end` leave before the socket goes. */
+	int linger = z->got_end ? 2000 : 0;
 	if (t->mode == SB_TRANSPORT_WRITE) {
+		linger = 0;
 		/* Deliver what is queued while a reader is there (or has yet to come),
 		 * not to a reader that went away. */
 		zt_pump_monitor(z);
-		if (z->mon.n_zero == z->n_zero_at_start || z->frames == 0)
+		if (!z->acked && (z->mon.n_zero == z->n_zero_at_start || z->frames == 0))
 			linger = z->timeout_ms >= 0 ? z->timeout_ms : -1;
 	}
-	if (getenv("SB_ZDEBUG"))
-		fprintf(stderr, "close: mode %d peers %d had %d frames %llu linger %d\n", t->mode,
-			z->mon.n_peers, z->mon.had_peer, (unsigned long long)z->frames, linger);
 	monitor_stop(z->sock, &z->mon);
 	close_sock(&z->sock, linger);
 	free(z);
@@ -829,7 +869,9 @@ static int zt_open(struct sb_transport **out, const char *spec, enum sb_transpor
 		free(z);
 		return SB_EIO;
 	}
-	z->sock = zmq_socket(z->ctx, reading ? ZMQ_PULL : ZMQ_PUSH);
+	/* DEALER on both ends: frames one way, like PUSH/PULL, and the reader's
+	 * acknowledgement of `end` the other way. */
+	z->sock = zmq_socket(z->ctx, ZMQ_DEALER);
 	if (z->sock == NULL) {
 		rc = sb_error_sys(err, SB_EIO, errno, "%s: zmq socket", spec);
 		goto fail;
@@ -840,8 +882,12 @@ static int zt_open(struct sb_transport **out, const char *spec, enum sb_transpor
 	zmq_setsockopt(z->sock, ZMQ_HEARTBEAT_TIMEOUT, &hbt, sizeof(hbt));
 	if (!reading)
 		zmq_setsockopt(z->sock, ZMQ_IMMEDIATE, &one, sizeof(one));
-	if ((rc = sock_prepare(z->ctx, z->sock, &ep, reading, opts, spec, err)) != SB_OK)
+	if ((rc = sock_prepare(z->ctx, z->sock, &ep, 1, opts, spec, err)) != SB_OK)
 		goto fail;
+	if (!reading) {
+		int64_t small = 256;    /* a writer only ever receives acknowledgements */
+		zmq_setsockopt(z->sock, ZMQ_MAXMSGSIZE, &small, sizeof(small));
+	}
 	if ((rc = monitor_start(z->ctx, z->sock, &z->mon, err)) != SB_OK)
 		goto fail;
 	if ((rc = sock_attach(z->sock, &ep, spec, err)) != SB_OK)

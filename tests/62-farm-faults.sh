@@ -36,12 +36,23 @@ farm_bg() {
 	farm_pid=$!
 }
 
+# busy FILE [N]: waits (up to 20 s) until the --trace FILE of a worker or consumer
+# shows N frames taken (default 2): that process is in the middle of the stream.
+busy() {
+	_i=0
+	while [ "$(cat "$1" 2> /dev/null | wc -l)" -lt "${2:-2}" ] && [ $_i -lt 400 ]; do
+		sleep 0.05
+		_i=$((_i + 1))
+	done
+}
+
 farm-worker --gen 2000 --batch 32 > "$SB_TMP/in.sbf"
 
 # kill -9 of one of three workers in the middle of the stream.
-worker w1 --delay-ms 60; worker w2 --delay-ms 60; worker w3 --delay-ms 60; victim=$last
+worker w1 --delay-ms 60; worker w2 --delay-ms 60
+worker w3 --delay-ms 60 --trace "$SB_TMP/w3.trace"; victim=$last
 farm_bg --worker-timeout 20
-sleep 0.6
+busy "$SB_TMP/w3.trace"
 kill -9 "$victim"
 wait "$farm_pid"
 check "kill -9 of a worker: exit 0" test $? = 0
@@ -54,9 +65,9 @@ like "kill -9 of a worker: the farm says it lost the worker" "$(cat "$SB_TMP/err
 stop_workers
 
 # kill -STOP past the heartbeat timeout, then kill -CONT: no row twice.
-worker s1 --delay-ms 60; worker s2 --delay-ms 60; sleeper=$last
+worker s1 --delay-ms 60; worker s2 --delay-ms 60 --trace "$SB_TMP/s2.trace"; sleeper=$last
 farm_bg --worker-timeout 20
-sleep 0.5
+busy "$SB_TMP/s2.trace"
 kill -STOP "$sleeper"
 sleep 1
 kill -CONT "$sleeper"
@@ -69,9 +80,9 @@ check "STOP/CONT: the stopped worker's frames were re-sent ($r)" test "${r:-0}" 
 stop_workers
 
 # No worker left: a clear error listing the seqs not done.
-worker only --delay-ms 60; only=$last
+worker only --delay-ms 60 --trace "$SB_TMP/only.trace"; only=$last
 farm_bg --worker-timeout 1
-sleep 0.5
+busy "$SB_TMP/only.trace" 4
 kill -9 "$only"
 wait "$farm_pid"
 check "no worker left: exit 1" test $? = 1
@@ -88,9 +99,10 @@ worker c1 --delay-ms 40; worker c2 --delay-ms 40
 timeout 120 sb-farm --bind "@$ep" --heartbeat-ms 100 -o "@tcp://127.0.0.1:$port" \
 	< "$SB_TMP/in.sbf" 2> "$SB_TMP/err" &
 farm_pid=$!
-farm-worker --in ">tcp://127.0.0.1:$port" --out "$SB_TMP/a.sbf" 2> /dev/null &
+farm-worker --in ">tcp://127.0.0.1:$port" --out "$SB_TMP/a.sbf" --trace "$SB_TMP/a.trace" \
+	2> /dev/null &
 a=$!
-sleep 0.6
+busy "$SB_TMP/a.trace"
 kill -9 "$a"
 wait "$a" 2> /dev/null
 timeout 5 farm-worker --in ">tcp://127.0.0.1:$port" --out "$SB_TMP/b.sbf" 2> "$SB_TMP/b.err" &
@@ -104,14 +116,15 @@ check "consumer restarted: the new consumer does not exit 0 (exit $brc)" test "$
 stop_workers
 
 # The farm killed: the consumer downstream sees a cut stream.
-worker k1 --delay-ms 40
-timeout 120 sb-farm --bind "@$ep" --heartbeat-ms 100 < "$SB_TMP/in.sbf" 2> /dev/null |
+worker k1 --delay-ms 40 --trace "$SB_TMP/k1.trace"
+(sb-farm --bind "@$ep" --heartbeat-ms 100 < "$SB_TMP/in.sbf" 2> /dev/null &
+	echo $! > "$SB_TMP/farm.pid"; wait) |
 	farm-worker --in - --out "$SB_TMP/k.sbf" 2> "$SB_TMP/k.err" &
 cons=$!
-sleep 0.5
-pkill_farm=$(ps -o pid= -o args= | awk '$2 ~ /sb-farm$/ && $0 ~ /'"$(basename "$SB_TMP")"'/ {print $1}')
-check "found the farm to kill" test -n "$pkill_farm"
-kill -9 $pkill_farm
+busy "$SB_TMP/k1.trace" 4
+fp=$(cat "$SB_TMP/farm.pid")
+check "the farm is running ($fp)" kill -0 "$fp"
+kill -9 "$fp"
 wait "$cons"
 like "farm killed: the consumer reports a cut stream" "$(cat "$SB_TMP/k.err")" \
 	"without an end frame|truncated|ended"

@@ -20,6 +20,7 @@
 #include "transport.h"
 
 static volatile int stop_flag;
+static FILE *trace;     /* --trace: one line per frame taken, so tests can see progress */
 
 static void on_signal(int sig)
 {
@@ -64,6 +65,8 @@ static int echo_process(void *state, const struct sb_frame *in, struct sb_emit *
 {
 	struct echo *e = state;
 
+	if (trace != NULL)
+		fprintf(trace, "seq %llu\n", (unsigned long long)in->seq);
 	if (e->delay_ms > 0) {
 		struct timespec ts = { e->delay_ms / 1000, (e->delay_ms % 1000) * 1000000L };
 		nanosleep(&ts, NULL);
@@ -184,6 +187,8 @@ static int copy(const char *in, const char *out, const struct sb_transport_opts 
 		sb_frame_destroy(&f);
 		if (rc == SB_OK)
 			rc = sb_transport_send(tout, msg, len, &err);
+		if (rc == SB_OK && trace != NULL)
+			fprintf(trace, "frame\n");
 		if (rc == SB_OK && end) {
 			rc = sb_transport_flush(tout, &err);
 			break;
@@ -216,6 +221,8 @@ int main(int argc, char **argv)
 		{ "curve-secret", required_argument, NULL, 's' },
 		{ "curve-server", required_argument, NULL, 'S' },
 		{ "insecure", no_argument, NULL, 'k' },
+		{ "curve-allow", required_argument, NULL, 'A' },
+		{ "trace", required_argument, NULL, 'T' },
 		{ "bloat", required_argument, NULL, 'b' },
 		{ "max-msg-bytes", required_argument, NULL, 'M' },
 		{ "in", required_argument, NULL, 'i' },
@@ -254,6 +261,14 @@ int main(int argc, char **argv)
 		case 's': wo.topts.curve_secret = optarg; break;
 		case 'S': wo.topts.curve_server = optarg; break;
 		case 'k': wo.topts.insecure = 1; break;
+		case 'A': wo.topts.allow_file = optarg; break;
+		case 'T':
+			if ((trace = fopen(optarg, "a")) == NULL) {
+				perror(optarg);
+				return 1;
+			}
+			setvbuf(trace, NULL, _IOLBF, 0);
+			break;
 		case 'b':
 			if (n_kv == 3)
 				return 2;
