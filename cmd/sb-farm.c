@@ -193,13 +193,13 @@ int main(int argc, char **argv)
 				st.workers[i].max_inflight, st.workers[i].alive ? "" : " (gone)");
 		fprintf(stderr,
 			"%s: in: %llu frames, %llu rows; out: %llu frames, %llu rows; re-sent: "
-			"%llu; duplicates dropped: %llu; stale: %llu; hedged: %llu; most held: %llu; "
-			"%.3f s\n",
+			"%llu (%llu from lost workers, %llu behind a slow one); duplicates "
+			"dropped: %llu; stale: %llu; most held: %llu; %.3f s\n",
 			prog, (unsigned long long)st.frames_in, (unsigned long long)st.rows_in,
 			(unsigned long long)st.frames_out, (unsigned long long)st.rows_out,
-			(unsigned long long)st.resent, (unsigned long long)st.duplicates,
-			(unsigned long long)st.stale, (unsigned long long)st.hedged,
-			(unsigned long long)st.max_held, st.seconds);
+			(unsigned long long)(st.resent + st.hedged), (unsigned long long)st.resent,
+			(unsigned long long)st.hedged, (unsigned long long)st.duplicates,
+			(unsigned long long)st.stale, (unsigned long long)st.max_held, st.seconds);
 	}
 	sb_farm_stats_destroy(&st);
 	if (rc == SB_EPIPE)

@@ -27,7 +27,7 @@ stop_workers() {
 	pids=
 }
 stat_of() {
-	sed -n "s/.*; $1: \([0-9]*\);.*/\1/p" "$SB_TMP/err"
+	sed -n "s/.*; $1: \([0-9]*\)[ ;].*/\1/p" "$SB_TMP/err"
 }
 # farm_bg ARGS: the farm in the background, output in out.sbf, stderr in err.
 farm_bg() {

@@ -20,6 +20,7 @@
 #include "transport.h"
 
 static volatile int stop_flag;
+static long copy_delay_ms;      /* --delay-ms in --in mode: a slow producer */
 static FILE *trace;     /* --trace: one line per frame taken, so tests can see progress */
 
 static void on_signal(int sig)
@@ -185,6 +186,10 @@ static int copy(const char *in, const char *out, const struct sb_transport_opts 
 		rc = sb_frame_decode(msg, len, &f, &err);
 		int end = f.kind == SB_KIND_END;
 		sb_frame_destroy(&f);
+		if (rc == SB_OK && copy_delay_ms > 0) {
+			struct timespec ts = { copy_delay_ms / 1000, (copy_delay_ms % 1000) * 1000000L };
+			nanosleep(&ts, NULL);
+		}
 		if (rc == SB_OK)
 			rc = sb_transport_send(tout, msg, len, &err);
 		if (rc == SB_OK && trace != NULL)
@@ -248,6 +253,7 @@ int main(int argc, char **argv)
 		case 'd':
 			if (n_kv == 3)
 				return 2;
+			copy_delay_ms = atol(optarg);
 			kv[n_kv].key = "delay_ms"; kv[n_kv++].value = optarg; break;
 		case 'F':
 			if (n_kv == 3)
