@@ -12,6 +12,7 @@ import sys
 
 import msgpack
 
+MAGIC = b"sbf1"  # SB_FARM_MAGIC in lib/farm.h
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 
@@ -164,10 +165,29 @@ def modeldir():
     put("modeldir", "vocab-tiny", bytes([1]) + b"[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nhello\n##s\n")
 
 
+def farm():
+    # op bytes: 0 join(ident, credits) 1 input(rows) 2 dispatch 3 result(parts, who,
+    # mode, id) 4 lose(w) 5 pop 6 hedge 7 missing
+    hdr = MAGIC + bytes([3, 0, 0, 0]) + struct.pack("<IIQQ", 2, 0, 7, 1)
+    put("farm", "header", hdr)
+    put("farm", "header-bad-cmd", MAGIC + bytes([9]) + bytes(27))
+    put("farm", "peek-frame", msgpack.packb({"sb": 1, "kind": "embeddings", "seq": 4,
+                                             "rows": 2, "tensors": {}}))
+    put("farm", "one-worker", bytes([2, 8, 0, 1, 3, 1, 2, 1, 1, 2, 2, 3, 1, 1, 0, 2,
+                                     3, 1, 1, 0, 3, 5, 7]))
+    put("farm", "lost-worker", bytes([1, 8, 0, 1, 2, 0, 2, 2, 1, 3, 1, 1, 2, 2, 4, 0,
+                                      7, 2, 3, 1, 3, 0, 2, 5]))
+    put("farm", "hedge", bytes([3, 8, 0, 1, 1, 0, 2, 1, 1, 2, 1, 2, 2, 2, 6, 3, 1, 3, 0,
+                                2, 3, 1, 1, 0, 2, 5, 7]))
+    put("farm", "bad-results", bytes([2, 8, 0, 1, 1, 1, 2, 2, 3, 2, 1, 1, 2, 3, 1, 1, 2,
+                                      5, 2, 3, 1, 1, 4, 2, 3, 0, 0, 0, 2, 5]))
+
+
 if __name__ == "__main__":
     frames()
     jsons()
     weights()
     tokenize()
     modeldir()
+    farm()
     sys.exit(0)
