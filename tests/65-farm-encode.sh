@@ -6,7 +6,7 @@
 . ./tests/setup
 
 require_shared data/sts-b/sts-test.tsv
-plan 9
+plan 11
 pids=
 cleanup() {
 	for p in $pids; do kill -CONT "$p" 2> /dev/null; kill "$p" 2> /dev/null; done
@@ -90,4 +90,20 @@ check "STOP/CONT of an sb-encode worker: same bytes (no row twice)" \
 	cmp -s "$SB_TMP/local.sbf" "$SB_TMP/farm.sbf"
 like "STOP/CONT of an sb-encode worker: its frames were re-sent" "$(cat "$SB_TMP/err")" \
 	"re-sent: [1-9]"
+stop_workers
+
+# The example of sb-farm(1): CurveZMQ keys, the farm on every interface, a worker.
+cd "$SB_TMP" || exit 1
+sb-keygen farm > /dev/null && sb-keygen worker1 > /dev/null && cat worker1.pub > workers.allow
+port=$((20000 + ($$ + 11) % 20000))
+sb-encode -m "$M" --worker ">tcp://127.0.0.1:$port" --heartbeat 100 \
+	--curve-secret worker1.key --curve-server farm.pub 2>> workers.err &
+pids="$pids $!"
+timeout 120 sb-tokenize -m "$M" -b 8 < s.txt |
+	sb-farm --bind "tcp://0.0.0.0:$port" --curve-secret farm.key \
+		--curve-allow workers.allow |
+	sb-pool -m "$M" > example.sbf
+check "sb-farm(1) example: exit 0" test $? = 0
+check "sb-farm(1) example: same bytes as the single-process pipeline" \
+	cmp -s local.sbf example.sbf
 stop_workers
