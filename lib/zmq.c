@@ -175,10 +175,12 @@ static int parse_keyfile(const char *path, struct keyline **out, size_t *n_out,
 			s++;
 		while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
 			e--;
-		if (s == e || *s == '#')
-			continue;
+		/* Z85 uses '#' and '=' too: a bare key is recognized before comments. */
 		int secret = 0;
-		const char *eq = memchr(s, '=', (size_t)(e - s));
+		int bare = is_z85_key(s, (size_t)(e - s));
+		if (!bare && (s == e || *s == '#'))
+			continue;
+		const char *eq = bare ? NULL : memchr(s, '=', (size_t)(e - s));
 		if (eq != NULL) {
 			size_t kn = (size_t)(eq - s);
 			while (kn > 0 && (s[kn - 1] == ' ' || s[kn - 1] == '\t'))
