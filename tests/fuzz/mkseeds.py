@@ -118,6 +118,23 @@ def weights():
         copy("safetensors", os.path.join(fx, "good", name))
     for name in ("statedict.bin", "proto4.bin", "legacy-statedict.bin"):
         copy("checkpoint", os.path.join(fx, "good", name))
+    # The same pickles in the target's "SBPKL" form (it rebuilds the zip around them,
+    # with a valid CRC, so mutations reach the pickle machine).
+    import zipfile
+    for name in ("statedict.bin", "proto4.bin", "f32.bin"):
+        z = zipfile.ZipFile(os.path.join(ROOT, fx, "good", name))
+        pkl = [i for i in z.infolist() if i.filename.endswith("data.pkl")][0]
+        prefix = pkl.filename[:-len("data.pkl")]
+        sizes = {}
+        for i in z.infolist():
+            if i.filename.startswith(prefix + "data/"):
+                sizes[int(i.filename[len(prefix + "data/"):])] = i.file_size
+        k = max(sizes) + 1 if sizes else 0
+        if k > 32 or any(v > 65535 for v in sizes.values()):
+            continue
+        hdr = b"SBPKL" + bytes([k]) + b"".join(struct.pack("<H", sizes.get(i, 0))
+                                                for i in range(k))
+        put("checkpoint", "pkl-" + name, hdr + z.read(pkl))
 
 
 def tokenize():
