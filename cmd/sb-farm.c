@@ -42,7 +42,7 @@ static void usage(FILE *fp, const char *prog)
 		"  -b, --bind ENDPOINT     where workers connect, e.g. tcp://0.0.0.0:5555\n"
 		"  -i, --input SPEC        read frames from SPEC (default -)\n"
 		"  -o, --output SPEC       write frames to SPEC (default -)\n"
-		"      --heartbeat-ms N    heartbeat interval (default 1000)\n"
+		"      --heartbeat-ms N    heartbeat interval in ms (default 1000; --heartbeat too)\n"
 		"      --liveness N        heartbeats missed before a worker is dead (default 3)\n"
 		"      --worker-timeout S  fail after S seconds with work and no worker (default 30)\n"
 		"      --max-credits N     frames one worker may hold (default 16)\n"
@@ -87,6 +87,7 @@ int main(int argc, char **argv)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "heartbeat-ms", required_argument, NULL, OPT_HEARTBEAT },
+		{ "heartbeat", required_argument, NULL, OPT_HEARTBEAT },
 		{ "liveness", required_argument, NULL, OPT_LIVENESS },
 		{ "worker-timeout", required_argument, NULL, OPT_WORKER_TIMEOUT },
 		{ "max-credits", required_argument, NULL, OPT_MAX_CREDITS },

@@ -4,7 +4,7 @@
 # stage that can be slowed down), so the farm's output must equal its input.
 . ./tests/setup
 
-plan 17
+plan 18
 pids=
 cleanup() {
 	for p in $pids; do kill "$p" 2> /dev/null; done
@@ -102,3 +102,5 @@ run sb-farm
 check "no --bind: exit 2 with usage" test "$rc" = 2 -a -n "$err"
 run sb-farm --bind tcp://0.0.0.0:1 < /dev/null
 like "plain text on a non-loopback address is refused" "$err" "plain text on a non-loopback"
+check "the workers' logs show no sanitizer report" \
+	test -z "$(grep -E 'AddressSanitizer|LeakSanitizer|runtime error' "$SB_TMP/workers.err")"

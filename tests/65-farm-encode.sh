@@ -6,7 +6,7 @@
 . ./tests/setup
 
 require_shared data/sts-b/sts-test.tsv
-plan 11
+plan 12
 pids=
 cleanup() {
 	for p in $pids; do kill -CONT "$p" 2> /dev/null; kill "$p" 2> /dev/null; done
@@ -107,3 +107,5 @@ check "sb-farm(1) example: exit 0" test $? = 0
 check "sb-farm(1) example: same bytes as the single-process pipeline" \
 	cmp -s local.sbf example.sbf
 stop_workers
+check "the workers' logs show no sanitizer report" \
+	test -z "$(grep -E 'AddressSanitizer|LeakSanitizer|runtime error' "$SB_TMP/workers.err")"
