@@ -1658,7 +1658,8 @@ static void *wio_connect(struct wio *w, struct sb_error *err)
 		sb_error_sys(err, SB_EIO, errno, "%s: zmq socket", w->o->connect);
 		return NULL;
 	}
-	int ivl = 100, ivl_max = 2000, ct = w->o->heartbeat_ms * 2;
+	/* Retry often: a farm that starts is found within a quarter second. */
+	int ivl = 100, ivl_max = 250, ct = w->o->heartbeat_ms * 2;
 	zmq_setsockopt(s, ZMQ_RECONNECT_IVL, &ivl, sizeof(ivl));
 	zmq_setsockopt(s, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof(ivl_max));
 	zmq_setsockopt(s, ZMQ_CONNECT_TIMEOUT, &ct, sizeof(ct));
@@ -1688,6 +1689,7 @@ static void *wio_main(void *arg)
 	double backoff = hb_s / 2, backoff_max = w->o->reconnect_max_ms / 1000.0;
 	double now = now_s(), heard = now, last_farm = now, next_hb = now + hb_s;
 	double reconnect_at = 0;
+	int contact = 0;        /* the farm answered on this socket */
 
 	if (pair == NULL || zmq_connect(pair, w->addr) != 0)
 		return NULL;
@@ -1748,6 +1750,7 @@ static void *wio_main(void *arg)
 				    sb_farm_hdr_unpack(zmq_msg_data(&m[0]), zmq_msg_size(&m[0]), &h,
 						       NULL) == SB_OK) {
 					heard = last_farm = now;
+					contact = 1;
 					backoff = hb_s / 2;
 					if (h.cmd == SB_FARM_REQUEST && n == 2) {
 						zmq_msg_send(&m[0], pair, ZMQ_SNDMORE);
@@ -1757,15 +1760,20 @@ static void *wio_main(void *arg)
 						wio_ready(w, s);
 					} else if (h.cmd == SB_FARM_BYE) {
 						heard = 0;      /* look for the next farm now */
+						contact = 1;
 					}
 				}
 				close_multi(m, n, 2);
 			}
 		}
-		if (s != NULL && now - heard > dead_s) {
+		if (s != NULL && now - heard > dead_s && !contact) {
+			/* No farm yet on this socket: libzmq keeps retrying the connection. */
+			heard = now;
+		} else if (s != NULL && now - heard > dead_s) {
 			/* Paranoid Pirate: the farm is gone or unreachable; start afresh
 			 * with a new socket (a new identity) after a backoff. */
 			close_sock(&s, 0);
+			contact = 0;
 			reconnect_at = now + (heard == 0 ? 0 : backoff);
 			if (backoff * 2 <= backoff_max)
 				backoff *= 2;
