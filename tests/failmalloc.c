@@ -15,7 +15,7 @@
  * OpenBLAS) are not counted.  LD_PRELOAD would not do: the sanitizers own malloc.
  *
  * Scenarios: the frame codec (encode, scan, decode), model loading (tokenizer, weights,
- * model, pooling config) and a pipeline (tokenize then encode, in-process through
+ * model, pooling config) and a pipeline (tokenize, encode, pool, in-process through
  * sb_run(), file to file).  Usage: failmalloc [SCENARIO...]; the model is
  * $SB_SRCDIR/tests/models/tiny-distilbert.
  */
@@ -34,6 +34,7 @@
 #include "../plugins/tokenize.h"
 
 extern const struct sb_stage sb_stage_encode;
+extern const struct sb_stage sb_stage_pool;
 
 void *__real_malloc(size_t n);
 void *__real_calloc(size_t n, size_t k);
@@ -230,10 +231,10 @@ static int scenario_model(struct sb_error *err)
 	return rc;
 }
 
-/* ---- scenario: a pipeline run, tokenize then encode, file to file ---- */
+/* ---- scenario: a pipeline run, tokenize, encode, pool, file to file ---- */
 
-static char text_path[4200], tok_path[4200], hid_path[4200];
-static int pipeline_step;       /* the run in progress: 1 tokenize, 2 encode */
+static char text_path[4200], tok_path[4200], hid_path[4200], emb_path[4200];
+static int pipeline_step;       /* the run in progress: 1 tokenize, 2 encode, 3 pool */
 
 static int scenario_pipeline(struct sb_error *err)
 {
@@ -252,7 +253,13 @@ static int scenario_pipeline(struct sb_error *err)
 	ro.input = tok_path;
 	ro.output = hid_path;
 	pipeline_step = 2;
-	return sb_run(&sb_stage_encode, kv, 1, &ro, NULL, err);
+	rc = sb_run(&sb_stage_encode, kv, 1, &ro, NULL, err);
+	if (rc)
+		return rc;
+	ro.input = hid_path;
+	ro.output = emb_path;
+	pipeline_step = 3;
+	return sb_run(&sb_stage_pool, kv, 1, &ro, NULL, err);
 }
 
 static unsigned char *slurp(const char *path, size_t *n)
@@ -334,8 +341,9 @@ static const struct scenario scenarios[] = {
 static void run_scenario(const struct scenario *s)
 {
 	struct sb_error err;
-	unsigned char *ref_tok = NULL, *ref_hid = NULL;
-	size_t n_ref_tok = 0, n_ref_hid = 0;
+	unsigned char *ref[3] = { NULL, NULL, NULL };
+	size_t n_ref[3] = { 0, 0, 0 };
+	const char *paths[3] = { tok_path, hid_path, emb_path };
 	unsigned long total, n;
 	int rc, before = failures;
 
@@ -351,16 +359,12 @@ static void run_scenario(const struct scenario *s)
 		failures++;
 		return;
 	}
-	if (s->pipeline) {
-		ref_tok = slurp(tok_path, &n_ref_tok);
-		ref_hid = slurp(hid_path, &n_ref_hid);
-	}
+	for (int i = 0; s->pipeline && i < 3; i++)
+		ref[i] = slurp(paths[i], &n_ref[i]);
 	for (n = 1;; n++) {
 		sb_error_clear(&err);
-		if (s->pipeline) {
-			remove(tok_path);
-			remove(hid_path);
-		}
+		for (int i = 0; s->pipeline && i < 3; i++)
+			remove(paths[i]);
 		n_allocs = 0;
 		fail_at = n;
 		armed = 1;
@@ -375,15 +379,13 @@ static void run_scenario(const struct scenario *s)
 		if (rc == SB_OK) {
 			/* Allowed only when the failed allocation had a fallback; the output
 			 * must then be complete. */
-			if (s->pipeline) {
-				size_t a, b;
-				unsigned char *t = slurp(tok_path, &a), *h = slurp(hid_path, &b);
+			for (int i = 0; s->pipeline && i < 3; i++) {
+				size_t a;
+				unsigned char *t = slurp(paths[i], &a);
 
-				if (a != n_ref_tok || b != n_ref_hid || memcmp(t, ref_tok, a) ||
-				    memcmp(h, ref_hid, b))
+				if (!t || a != n_ref[i] || memcmp(t, ref[i], a))
 					complain(s->name, n, "the run succeeded with different output");
 				free(t);
-				free(h);
 			}
 			continue;
 		}
@@ -393,17 +395,18 @@ static void run_scenario(const struct scenario *s)
 		else if (!strstr(err.msg, "memory") && !strstr(err.msg, "alloc"))
 			complain(s->name, n, "the message does not name the allocation: %s", err.msg);
 		if (s->pipeline) {
-			/* The failed run's output is cut; the one before it is complete. */
-			const char *bad = check_cut(pipeline_step == 1 ? tok_path : hid_path);
+			/* The failed run's output is cut; the ones before it are complete. */
+			const char *bad = check_cut(paths[pipeline_step - 1]);
 
-			if (bad) {
+			if (bad)
 				complain(s->name, n, "%s", bad);
-			} else if (pipeline_step == 2) {
+			for (int i = 0; i < pipeline_step - 1; i++) {
 				size_t a;
-				unsigned char *t = slurp(tok_path, &a);
+				unsigned char *t = slurp(paths[i], &a);
 
-				if (!t || a != n_ref_tok || memcmp(t, ref_tok, a))
-					complain(s->name, n, "the tokens of the completed run differ");
+				if (!t || a != n_ref[i] || memcmp(t, ref[i], a))
+					complain(s->name, n, "the output of completed run %d differs",
+						 i + 1);
 				free(t);
 			}
 		}
@@ -414,8 +417,8 @@ static void run_scenario(const struct scenario *s)
 	}
 	printf("failmalloc: %s: %lu allocations; each failed in turn: %s\n", s->name, total,
 	       failures == before ? "clean error or complete output every time" : "PROBLEMS");
-	free(ref_tok);
-	free(ref_hid);
+	for (int i = 0; i < 3; i++)
+		free(ref[i]);
 }
 
 int main(int argc, char **argv)
@@ -433,6 +436,7 @@ int main(int argc, char **argv)
 	snprintf(text_path, sizeof text_path, "%s/in.txt", tmp_dir);
 	snprintf(tok_path, sizeof tok_path, "%s/tokens.sbf", tmp_dir);
 	snprintf(hid_path, sizeof hid_path, "%s/hidden.sbf", tmp_dir);
+	snprintf(emb_path, sizeof emb_path, "%s/embeddings.sbf", tmp_dir);
 	fp = fopen(text_path, "w");
 	if (!fp) {
 		perror(text_path);
@@ -451,6 +455,7 @@ int main(int argc, char **argv)
 	remove(text_path);
 	remove(tok_path);
 	remove(hid_path);
+	remove(emb_path);
 	remove(tmp_dir);
 	return failures ? 1 : 0;
 }
