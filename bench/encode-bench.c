@@ -131,8 +131,8 @@ int main(int argc, char **argv)
 		double best = t[0];
 		for (size_t i = 1; i < n; i++)
 			best = t[i] < best ? t[i] : best;
-		printf("latency %.6f s per sentence of %zu tokens (median of %zu, best %.6f; cpu time "
-		       "%.6f s; blas %s, %d threads, kernels %s)\n", median(t, n), len, n, best, c0,
+		printf("latency %.6f s per sentence of %zu tokens (median of %zu, best %.6f; "
+		       "cpu time %.6f s; blas %s, %d threads, kernels %s)\n", median(t, n), len, n, best, c0,
 		       sb_ops_blas_core(), sb_ops_threads(), sb_ops_isa_name());
 		sb_tensor_destroy(&ids);
 		sb_tensor_destroy(&mask);
@@ -143,7 +143,8 @@ int main(int argc, char **argv)
 	if ((!strcmp(argv[1], "sgemm") || !strcmp(argv[1], "linear")) && argc >= 5) {
 		int both = !strcmp(argv[1], "linear");
 		size_t M = strtoul(argv[2], NULL, 10), N = strtoul(argv[3], NULL, 10);
-		size_t K = strtoul(argv[4], NULL, 10), reps = argc > 5 ? strtoul(argv[5], NULL, 10) : 20;
+		size_t K = strtoul(argv[4], NULL, 10);
+		size_t reps = argc > 5 ? strtoul(argv[5], NULL, 10) : 20;
 		float *x = malloc(M * K * sizeof(float)), *w = malloc(N * K * sizeof(float));
 		float *y = malloc(M * N * sizeof(float));
 		double best = 0, best_small = 0;
@@ -174,8 +175,9 @@ int main(int argc, char **argv)
 			       "%.1f GFLOP/s (%s)\n", M, N, K, best, best_small, sb_ops_isa_name());
 		}
 		if (!both)
-			printf("sgemm %.1f GFLOP/s for [%zu x %zu] x [%zu x %zu]^T (best of %zu; blas %s, "
-		       "%d threads)\n", best, M, K, N, K, reps, sb_ops_blas_core(), sb_ops_threads());
+			printf("sgemm %.1f GFLOP/s for [%zu x %zu] x [%zu x %zu]^T (best of %zu; "
+			       "blas %s, %d threads)\n", best, M, K, N, K, reps,
+			       sb_ops_blas_core(), sb_ops_threads());
 		free(x);
 		free(w);
 		free(y);

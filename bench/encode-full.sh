@@ -30,19 +30,24 @@ M=$W/model
 STS=$SHARED/data/sts-b/sts-test.tsv
 export PATH="$B/cmd:$B/tests:$B/bench:$PATH"
 
-for f in "$STS" "$REF/mkmodel.py" "$B/cmd/sb-encode" "$B/cmd/sb-tokenize" "$B/tests/enctool" \
-	 "$B/bench/encode-bench"; do
+for f in "$STS" "$REF/mkmodel.py" "$B/cmd/sb-encode" "$B/cmd/sb-tokenize" \
+	 "$B/tests/enctool" "$B/bench/encode-bench"; do
 	[ -e "$f" ] || { echo "encode-full.sh: $f is missing" >&2; exit 1; }
 done
 mkdir -p "$W"
 unset_blas() { env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$@"; }
 now() { date +%s.%N; }
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+median() {
+	sort -g | awk '{ v[NR] = $1 }
+		END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
 
 echo "== machine"
-echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores"
+cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
+echo "cpu: $cpu, $(nproc) cores, $(grep -o -m1 'avx512f' /proc/cpuinfo || echo 'no avx512f')"
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg) (figures halve when other jobs share the machine)"
-echo "environment: OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset} OPENBLAS_L2_SIZE=${OPENBLAS_L2_SIZE:-unset}"
+echo "environment: OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}" \
+     "OPENBLAS_L2_SIZE=${OPENBLAS_L2_SIZE:-unset}"
 
 echo "== model and tokens"
 if [ ! -f "$M/model.safetensors" ]; then
@@ -130,7 +135,8 @@ for r in $(seq "$ROUNDS"); do
 done
 sb=$(median < "$W/r.sb"); sbenc=$(median < "$W/r.sbenc"); hw=$(median < "$W/r.hw")
 torch=$(median < "$W/r.torch")
-echo "blas kernel (variables unset): $(unset_blas encode-bench sgemm 64 64 64 1 | sed 's/.*blas \([^,]*\),.*/\1/')"
+core=$(unset_blas encode-bench sgemm 64 64 64 1 | sed 's/.*blas \([^,]*\),.*/\1/')
+echo "blas kernel (variables unset): $core"
 printf 'sentences/s (median): sb-tokenize | sb-encode --pool mean %.1f, sb-encode alone %.1f,\n' \
 	"$sb" "$sbenc"
 printf '  the same with the haswell setting %.1f, pytorch (st batching) %.1f\n' "$hw" "$torch"
@@ -138,9 +144,10 @@ printf 'ratio sb / pytorch: %.2f\n' "$(echo "$sb $torch" | awk '{ print $1 / $2 
 if [ -s "$W/r.ort" ]; then
 	ort=$(median < "$W/r.ort")
 	printf 'onnxruntime (st batching) %.1f sentences/s\n' "$ort"
-	printf 'ratio sb / onnxruntime: %.2f (median of per-round ratios %.2f); haswell setting: %.2f\n' \
+	printf 'ratio sb / onnxruntime: %.2f (median of per-round ratios %.2f); ' \
 		"$(echo "$sb $ort" | awk '{ print $1 / $2 }')" \
-		"$(paste "$W/r.sb" "$W/r.ort" | awk '{ print $1 / $2 }' | median)" \
+		"$(paste "$W/r.sb" "$W/r.ort" | awk '{ print $1 / $2 }' | median)"
+	printf 'haswell setting: %.2f\n' \
 		"$(echo "$hw $ort" | awk '{ print $1 / $2 }')"
 fi
 
@@ -149,8 +156,9 @@ flops=$(echo "$n_tok" | awk '{ print $1 * 6 * 2 * (4 * 768 * 768 + 2 * 768 * 307
 sg=$(unset_blas encode-bench sgemm 1024 3072 768 20 | awk '{ print $2 }')
 eff=$(echo "$flops $n_sent $sbenc" | awk '{ print $1 / ($2 / $3) / 1e9 }')
 effp=$(echo "$flops $n_sent $sb" | awk '{ print $1 / ($2 / $3) / 1e9 }')
-printf 'sgemm 1024x3072x768: %.1f GFLOP/s; sb-encode %.1f effective GFLOP/s (%.0f%%), whole pipeline %.1f (%.0f%%)\n' \
-	"$sg" "$eff" "$(echo "$eff $sg" | awk '{ print 100 * $1 / $2 }')" \
+printf 'sgemm 1024x3072x768: %.1f GFLOP/s; sb-encode %.1f effective GFLOP/s (%.0f%%), ' \
+	"$sg" "$eff" "$(echo "$eff $sg" | awk '{ print 100 * $1 / $2 }')"
+printf 'whole pipeline %.1f (%.0f%%)\n' \
 	"$effp" "$(echo "$effp $sg" | awk '{ print 100 * $1 / $2 }')"
 
 echo "== latency, load time, memory"

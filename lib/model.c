@@ -66,7 +66,7 @@ struct sb_model {
 
 	/* The last forward. */
 	size_t rows, seq, n_tok;
-	size_t *row_off;                /* [rows + 1]: row r's tokens are [row_off[r], row_off[r+1]) */
+	size_t *row_off;                /* [rows + 1]: row r is tokens [row_off[r], row_off[r+1]) */
 	size_t *tok_pos;                /* [T] position in the padded row */
 	int32_t *tok_id, *tok_type;     /* [T] */
 	float *out;                     /* [T, D] last hidden state, packed */
@@ -135,8 +135,9 @@ static int cfg_size(const struct sb_json *cfg, const char *key, int required, si
 	if (rc)
 		return sb_error_prefix(err, "config.json: ");
 	if (v < (int64_t)lo || (uint64_t)v > hi)
-		return sb_error_set(err, SB_EFORMAT, "config.json: '%s' is %lld, expected %zu to %zu",
-				    key, (long long)v, lo, hi);
+		return sb_error_set(err, SB_EFORMAT,
+				    "config.json: '%s' is %lld, expected %zu to %zu", key,
+				    (long long)v, lo, hi);
 	*out = (size_t)v;
 	return SB_OK;
 }
@@ -174,8 +175,9 @@ static int cfg_arch(const struct sb_json *cfg, struct sb_model_config *c, struct
 			else if (strncmp(a, "Bert", 4) == 0)
 				type = "bert";
 			else
-				return sb_error_set(err, SB_EUNSUPPORTED, "config.json: architecture "
-						    "'%s' is not supported (distilbert, bert)", a);
+				return sb_error_set(err, SB_EUNSUPPORTED,
+						    "config.json: architecture '%s' is not "
+						    "supported (distilbert, bert)", a);
 		}
 	}
 	if (!type)
@@ -235,8 +237,8 @@ static int parse_config(const struct sb_json *cfg, struct sb_model_config *c,
 			return rc;
 		if (strcmp(pet, "absolute") != 0)
 			return sb_error_set(err, SB_EUNSUPPORTED, "config.json: "
-					    "position_embedding_type '%s' is not supported (absolute)",
-					    pet);
+					    "position_embedding_type '%s' is not supported "
+					    "(absolute)", pet);
 		rc = sb_json_get_num(cfg, "layer_norm_eps", &eps, err);
 		if (rc && rc != SB_ENOTFOUND)
 			return sb_error_prefix(err, "config.json: ");
@@ -251,8 +253,8 @@ static int parse_config(const struct sb_json *cfg, struct sb_model_config *c,
 	if ((rc = sb_act_parse(act, &c->act, err)))
 		return sb_error_prefix(err, "config.json: ");
 	if (c->dim % c->n_heads != 0)
-		return sb_error_set(err, SB_EFORMAT, "config.json: hidden size %zu is not a multiple "
-				    "of the %zu attention heads", c->dim, c->n_heads);
+		return sb_error_set(err, SB_EFORMAT, "config.json: hidden size %zu is not a "
+				    "multiple of the %zu attention heads", c->dim, c->n_heads);
 	c->dim_head = c->dim / c->n_heads;
 	return SB_OK;
 }
@@ -622,15 +624,15 @@ static int gather(struct sb_model *m, const struct sb_tensor *ids, const struct 
 			size_t i = r * seq + p;
 			int64_t id = int_at(ids, i), tt = types ? int_at(types, i) : 0;
 			if (id < 0 || (uint64_t)id >= c->vocab_size)
-				return sb_error_set(err, SB_EINVAL, "row %zu, position %zu: token id "
-						    "%lld out of range (vocab_size %zu)", r, p,
-						    (long long)id, c->vocab_size);
+				return sb_error_set(err, SB_EINVAL, "row %zu, position %zu: "
+						    "token id %lld out of range (vocab_size "
+						    "%zu)", r, p, (long long)id, c->vocab_size);
 			if (int_at(mask, i) == 0)
 				continue;
 			if (p >= c->max_pos)
-				return sb_error_set(err, SB_ELIMIT, "row %zu: token at position %zu, "
-						    "past max_position_embeddings %zu (sequence "
-						    "too long)", r, p, c->max_pos);
+				return sb_error_set(err, SB_ELIMIT, "row %zu: token at position "
+						    "%zu, past max_position_embeddings %zu "
+						    "(sequence too long)", r, p, c->max_pos);
 			if (c->type_vocab_size && (tt < 0 || (uint64_t)tt >= c->type_vocab_size))
 				return sb_error_set(err, SB_EINVAL, "row %zu, position %zu: token "
 						    "type %lld out of range (type_vocab_size %zu)",

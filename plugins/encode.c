@@ -179,7 +179,8 @@ static int encode_open(void **state, const struct sb_kv *opts, size_t n_opts,
 	}
 	if ((v = sb_kv_get(opts, n_opts, "normalize"))) {
 		if (!s->pool) {
-			rc = sb_error_set(err, SB_EINVAL, "encode: normalize is only used with pool");
+			rc = sb_error_set(err, SB_EINVAL,
+					  "encode: normalize is only used with pool");
 			goto fail;
 		}
 		if ((rc = parse_flag("normalize", v, &s->pooling.normalize, err)))

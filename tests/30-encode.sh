@@ -63,7 +63,8 @@ sb-tokenize -m "$M/tiny-bert" --pairs < "$T/pairs.txt" |
 compare "sb-tokenize --pairs | sb-encode (bert, token types)" "$T/tiny-bert.pooled" < "$T/o.sbf"
 
 # The man page's examples.
-printf 'A girl is styling her hair.\nA group of men play soccer on the beach.\n' > "$T/sentences.txt"
+printf 'A girl is styling her hair.\nA group of men play soccer on the beach.\n' \
+	> "$T/sentences.txt"
 (cd "$SB_SRCDIR" && sb-tokenize -m tests/models/tiny-distilbert < "$T/sentences.txt" |
 	sb-encode -m tests/models/tiny-distilbert --pool model > "$T/emb.sbf" &&
 	sb-tokenize -m tests/models/tiny-distilbert < "$T/sentences.txt" |
@@ -137,7 +138,8 @@ like "a token type past type_vocab_size: a clear error" "$rc $err" \
 	"^1 sb-encode: .*row 0, position 2: token type 2 out of range \(type_vocab_size 2\)"
 sb-encode -m "$M/tiny-distilbert" -p mean < "$T/s500.sbf" > "$T/emb.sbf"
 run sb-encode -m "$M/tiny-distilbert" -i "$T/emb.sbf"
-like "an embeddings frame is not a tokens frame" "$rc $err" "expected a tokens frame, got embeddings"
+like "an embeddings frame is not a tokens frame" "$rc $err" \
+	"expected a tokens frame, got embeddings"
 head -c 1000 "$T/s500.sbf" > "$T/cut.sbf"
 run sb-encode -m "$M/tiny-distilbert" -i "$T/cut.sbf"
 check "a cut stream fails with exit 1" test "$rc" = 1
@@ -159,10 +161,12 @@ like "a missing tensor is named" "$rc $err" \
 newmodel ffn48 's/"hidden_dim": 64/"hidden_dim": 48/'
 run sb-encode -m "$T/ffn48" -i "$T/s500.sbf"
 like "a mis-shaped tensor: its name and both shapes" "$rc $err" \
-	"^1 sb-encode: .*tensor 'transformer.layer.0.ffn.lin1.weight': shape \[64, 32\], expected \[48, 32\]"
+	"^1 sb-encode: .*tensor 'transformer.layer.0.ffn.lin1.weight': shape \[64, 32\], \
+expected \[48, 32\]"
 newmodel gelu_fast 's/"activation": "gelu"/"activation": "swish"/'
 run sb-encode -m "$T/gelu_fast" -i "$T/s500.sbf"
-like "an unknown activation is named" "$rc $err" "^1 sb-encode: .*activation 'swish' is not supported"
+like "an unknown activation is named" "$rc $err" \
+	"^1 sb-encode: .*activation 'swish' is not supported"
 newmodel heads5 's/"n_heads": 4/"n_heads": 5/'
 run sb-encode -m "$T/heads5" -i "$T/s500.sbf"
 like "heads that do not divide the width" "$rc $err" "not a multiple of the 5 attention heads"

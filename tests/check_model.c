@@ -323,7 +323,8 @@ static void open_fails(const char *dir, int code, const char *want)
 }
 
 /* The reader returns the first of repeated members, so 'extra' overrides what follows. */
-#define DISTIL_CFG(extra) "{" extra "\"model_type\": \"distilbert\", \"dim\": 32, \"n_layers\": 2, " \
+#define DISTIL_CFG(extra) "{" extra "\"model_type\": \"distilbert\", \"dim\": 32, " \
+	"\"n_layers\": 2, " \
 	"\"n_heads\": 4, \"hidden_dim\": 64, \"max_position_embeddings\": 128, " \
 	"\"vocab_size\": 914}"
 

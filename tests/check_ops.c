@@ -295,7 +295,8 @@ START_TEST(test_softmax)
 			sb_ops_softmax(x, 2, n, ld, NULL);
 			ck_assert(x[n] == pad);         /* the stride gap is untouched */
 			for (size_t i = 0; i < n; i++)
-				ck_assert_msg(fabs(x[i] - ref[i] / sum) < 1e-6, "n=%zu i=%zu", n, i);
+				ck_assert_msg(fabs(x[i] - ref[i] / sum) < 1e-6, "n=%zu i=%zu", n,
+					      i);
 			double s1 = 0;
 			for (size_t i = 0; i < n; i++)
 				s1 += x[ld + i];

@@ -75,5 +75,6 @@ $PY "$REF/ref_forward.py" "$M/tiny-distilbert" "$T/sts500.jsonl" "$T/d500.npz" -
 $PY "$T/rows.py" "$T/d500.npz" cls | gzip -9n > "$OUT/tiny-distilbert.cls.gz"
 $PY "$T/rows.py" "$T/d500.npz" max | gzip -9n > "$OUT/tiny-distilbert.max.gz"
 head -n 16 "$T/sts.ids" > "$T/sts16.ids"
-$PY "$T/rows.py" "$T/d500.npz" "$T/sts16.ids" --hidden 16 | gzip -9n > "$OUT/tiny-distilbert.hidden.gz"
+$PY "$T/rows.py" "$T/d500.npz" "$T/sts16.ids" --hidden 16 |
+	gzip -9n > "$OUT/tiny-distilbert.hidden.gz"
 ls -l "$OUT"
