@@ -1010,14 +1010,24 @@ static void pump_reply(void *s, char type, int code, const void *p, size_t n)
 		zmq_send(s, p, n, 0);
 }
 
+/* Runs if the thread is cancelled inside a blocking read: the context cannot be
+ * terminated while this thread's socket is open. */
+static void pump_in_cleanup(void *arg)
+{
+	close_sock(arg, 0);
+}
+
 static void *pump_in_main(void *arg)
 {
 	struct pump *pm = arg;
 	void *s = zmq_socket(pm->ctx, ZMQ_PAIR);
 	struct sb_error err;
 
-	if (s == NULL || zmq_connect(s, pm->addr) != 0)
+	if (s == NULL || zmq_connect(s, pm->addr) != 0) {
+		close_sock(&s, 0);
 		return NULL;
+	}
+	pthread_cleanup_push(pump_in_cleanup, &s);
 	for (;;) {
 		char c = 0;
 		if (zmq_recv(s, &c, 1, 0) < 0) {
@@ -1062,7 +1072,7 @@ static void *pump_in_main(void *arg)
 			zmq_send(s, msg, len, 0);
 		}
 	}
-	close_sock(&s, 0);
+	pthread_cleanup_pop(1);
 	return NULL;
 }
 

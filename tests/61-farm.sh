@@ -4,7 +4,7 @@
 # stage that can be slowed down), so the farm's output must equal its input.
 . ./tests/setup
 
-plan 18
+plan 19
 pids=
 cleanup() {
 	for p in $pids; do kill "$p" 2> /dev/null; done
@@ -86,6 +86,14 @@ rc=$?
 check "worker error: exit 1" test $rc = 1
 like "worker error: message names the worker and the row" "$(cat "$SB_TMP/err")" \
 	"sb-farm: worker bad: frame at seq 96: echo: row 100 refused on purpose"
+stop_workers
+
+# The same while the producer is still writing: the farm does not wait for it.
+worker bad --fail-seq 100
+(head -c 20000 "$SB_TMP/in.sbf"; sleep 30) |
+	timeout 10 sb-farm --bind "@$ep" --heartbeat-ms 100 > /dev/null 2> "$SB_TMP/err"
+rc=$?
+check "worker error with the input still open: exit 1 at once (exit $rc)" test $rc = 1
 stop_workers
 
 # A cut input: what was read is written, then exit 1 and no end frame.
