@@ -878,12 +878,12 @@ static int zt_open(struct sb_transport **out, const char *spec, enum sb_transpor
 		rc = sb_error_sys(err, SB_EIO, errno, "%s: zmq socket", spec);
 		goto fail;
 	}
-	int hwm = DATA_HWM, one = 1, hb = 1000, hbt = 10000;
+	int hwm = DATA_HWM, hb = 1000, hbt = 10000;
 	zmq_setsockopt(z->sock, reading ? ZMQ_RCVHWM : ZMQ_SNDHWM, &hwm, sizeof(hwm));
 	zmq_setsockopt(z->sock, ZMQ_HEARTBEAT_IVL, &hb, sizeof(hb));
 	zmq_setsockopt(z->sock, ZMQ_HEARTBEAT_TIMEOUT, &hbt, sizeof(hbt));
-	if (!reading)
-		zmq_setsockopt(z->sock, ZMQ_IMMEDIATE, &one, sizeof(one));
+	/* No ZMQ_IMMEDIATE on the writer: with it, libzmq drops the unread messages of
+	 * a connection that closes, and the reader's end acknowledgement with them. */
 	if ((rc = sock_prepare(z->ctx, z->sock, &ep, 1, opts, spec, err)) != SB_OK)
 		goto fail;
 	if (!reading) {
