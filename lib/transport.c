@@ -304,6 +304,35 @@ int sb_linereader_open(struct sb_linereader **out, const char *spec, struct sb_e
 	return rc;
 }
 
+/*
+ * Drops the lines already returned and reads once more, with room for at least
+ * 'room' bytes.  A signal that interrupts read() ends the run when *stop is set.
+ */
+static int fill(struct sb_linereader *lr, size_t room, struct sb_error *err)
+{
+	ssize_t n;
+	int rc;
+
+	if (lr->start > 0) {
+		sb_buf_consume(&lr->buf, lr->start);
+		lr->start = 0;
+	}
+	rc = sb_buf_reserve(&lr->buf, room, err);
+	if (rc)
+		return rc;
+	do {
+		n = read(lr->fd, lr->buf.data + lr->buf.len, lr->buf.cap - lr->buf.len);
+		if (n < 0 && errno == EINTR && lr->stop && *lr->stop)
+			return sb_error_set(err, SB_EINTR, "%s: interrupted", lr->name);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return sb_error_sys(err, SB_EIO, errno, "%s: read", lr->name);
+	if (n == 0)
+		lr->eof = 1;
+	lr->buf.len += (size_t)n;
+	return SB_OK;
+}
+
 int sb_linereader_next(struct sb_linereader *lr, const char **line, size_t *len,
 		       size_t max_line, struct sb_error *err)
 {
@@ -312,7 +341,6 @@ int sb_linereader_next(struct sb_linereader *lr, const char **line, size_t *len,
 		size_t avail = lr->buf.len - lr->start;
 		char *nl = avail > lr->scanned ? memchr(base + lr->scanned, '\n', avail - lr->scanned)
 					       : NULL;
-		ssize_t n;
 		int rc;
 
 		if (nl || (lr->eof && avail > 0)) {
@@ -335,25 +363,9 @@ int sb_linereader_next(struct sb_linereader *lr, const char **line, size_t *len,
 		if (max_line && avail > max_line)
 			return sb_error_set(err, SB_ELIMIT, "%s: line %llu: more than %zu bytes",
 					    lr->name, (unsigned long long)lr->lineno + 1, max_line);
-		if (lr->start > 0) {
-			sb_buf_consume(&lr->buf, lr->start);
-			lr->start = 0;
-		}
-		rc = sb_buf_reserve(&lr->buf, READ_CHUNK, err);
+		rc = fill(lr, READ_CHUNK, err);
 		if (rc)
 			return rc;
-		n = read(lr->fd, lr->buf.data + lr->buf.len, lr->buf.cap - lr->buf.len);
-		if (n < 0) {
-			if (errno == EINTR) {
-				if (lr->stop && *lr->stop)
-					return sb_error_set(err, SB_EINTR, "%s: interrupted", lr->name);
-				continue;
-			}
-			return sb_error_sys(err, SB_EIO, errno, "%s: read", lr->name);
-		}
-		if (n == 0)
-			lr->eof = 1;
-		lr->buf.len += (size_t)n;
 	}
 }
 
@@ -365,7 +377,6 @@ int sb_linereader_next_chunk(struct sb_linereader *lr, const char **piece, size_
 		size_t avail = lr->buf.len - lr->start;
 		char *nl = avail > lr->scanned ? memchr(base + lr->scanned, '\n', avail - lr->scanned)
 					       : NULL;
-		ssize_t n;
 		int rc;
 
 		if (nl && (size_t)(nl - base) <= max_chunk) {
@@ -409,25 +420,9 @@ int sb_linereader_next_chunk(struct sb_linereader *lr, const char **piece, size_
 			return SB_EOF;
 		}
 		lr->scanned = avail;
-		if (lr->start > 0) {
-			sb_buf_consume(&lr->buf, lr->start);
-			lr->start = 0;
-		}
-		rc = sb_buf_reserve(&lr->buf, max_chunk + READ_CHUNK, err);
+		rc = fill(lr, max_chunk + READ_CHUNK, err);
 		if (rc)
 			return rc;
-		n = read(lr->fd, lr->buf.data + lr->buf.len, lr->buf.cap - lr->buf.len);
-		if (n < 0) {
-			if (errno == EINTR) {
-				if (lr->stop && *lr->stop)
-					return sb_error_set(err, SB_EINTR, "%s: interrupted", lr->name);
-				continue;
-			}
-			return sb_error_sys(err, SB_EIO, errno, "%s: read", lr->name);
-		}
-		if (n == 0)
-			lr->eof = 1;
-		lr->buf.len += (size_t)n;
 	}
 }
 
