@@ -2,6 +2,8 @@
  * stage.c - option lookup and loading stages from shared objects.
  */
 #include <dlfcn.h>
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "stage.h"
@@ -15,6 +17,38 @@ const char *sb_kv_get(const struct sb_kv *opts, size_t n, const char *key)
 			v = opts[i].value;
 	}
 	return v;
+}
+
+int sb_kv_count(const char *stage, const char *key, const char *v, size_t lo, size_t hi,
+		size_t *out, struct sb_error *err)
+{
+	unsigned long long x;
+	char *end;
+
+	errno = 0;
+	if (!v || v[0] < '0' || v[0] > '9')
+		return sb_error_set(err, SB_EINVAL, "%s: %s: expected a number, got '%s'", stage,
+				    key, v ? v : "");
+	x = strtoull(v, &end, 10);
+	if (errno || *end || x < lo || x > hi)
+		return sb_error_set(err, SB_EINVAL, "%s: %s: '%s' is not a number from %zu to %zu",
+				    stage, key, v, lo, hi);
+	*out = (size_t)x;
+	return SB_OK;
+}
+
+int sb_kv_bool(const char *stage, const char *key, const char *v, int *out,
+	       struct sb_error *err)
+{
+	if (!strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "yes")) {
+		*out = 1;
+		return SB_OK;
+	}
+	if (!strcmp(v, "0") || !strcmp(v, "false") || !strcmp(v, "no")) {
+		*out = 0;
+		return SB_OK;
+	}
+	return sb_error_set(err, SB_EINVAL, "%s: %s: expected 0 or 1, got '%s'", stage, key, v);
 }
 
 int sb_stage_load(const char *path, const struct sb_stage **out, void **handle,

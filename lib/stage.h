@@ -31,6 +31,17 @@ struct sb_kv {
 /* Looks up key in opts; returns the value of the last occurrence or NULL. */
 const char *sb_kv_get(const struct sb_kv *opts, size_t n, const char *key);
 
+/*
+ * Parses the value v of option key as a decimal count in [lo, hi] into *out.
+ * SB_EINVAL with "STAGE: KEY: 'V' is not a number from LO to HI" otherwise.
+ */
+int sb_kv_count(const char *stage, const char *key, const char *v, size_t lo, size_t hi,
+		size_t *out, struct sb_error *err);
+
+/* Parses 1/true/yes and 0/false/no.  SB_EINVAL naming stage, key and value otherwise. */
+int sb_kv_bool(const char *stage, const char *key, const char *v, int *out,
+	       struct sb_error *err);
+
 /* Where a stage sends its frames: the runner, a test harness, a farm worker. */
 struct sb_emit {
 	/* Called once per output frame; f stays owned by the stage and may be reused

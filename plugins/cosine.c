@@ -97,20 +97,6 @@ uint64_t sb_cosine_zero_rows(const void *state)
 
 /* ---- options ---- */
 
-static int parse_size(const char *key, const char *v, size_t *out, struct sb_error *err)
-{
-	char *end;
-	unsigned long long x;
-
-	if (v[0] < '0' || v[0] > '9')
-		return sb_error_set(err, SB_EINVAL, "%s: expected a number, got '%s'", key, v);
-	x = strtoull(v, &end, 10);
-	if (*end || x == 0 || x > ((size_t)1 << 32))
-		return sb_error_set(err, SB_EINVAL, "%s: invalid count '%s'", key, v);
-	*out = (size_t)x;
-	return SB_OK;
-}
-
 static void store_destroy(struct store *st)
 {
 	for (size_t i = 0; i < st->n; i++)
@@ -207,10 +193,11 @@ static int cosine_open(void **state, const struct sb_kv *opts, size_t n_opts, st
 	if (v && (rc = sb_metric_parse(v, &s->metric, err)))
 		goto fail;
 	v = sb_kv_get(opts, n_opts, "top_k");
-	if (v && (rc = parse_size("top_k", v, &s->top_k, err)))
+	if (v && (rc = sb_kv_count("cosine", "top_k", v, 1, (size_t)1 << 32, &s->top_k, err)))
 		goto fail;
 	v = sb_kv_get(opts, n_opts, "query_batch");
-	if (v && (rc = parse_size("query_batch", v, &s->query_batch, err)))
+	if (v && (rc = sb_kv_count("cosine", "query_batch", v, 1, (size_t)1 << 32,
+				     &s->query_batch, err)))
 		goto fail;
 	v = sb_kv_get(opts, n_opts, "allow_mixed");
 	s->allow_mixed = v && strcmp(v, "0") != 0;

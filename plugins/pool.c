@@ -37,35 +37,6 @@ struct pool {
 	struct sb_frame out;
 };
 
-static int parse_uint(const char *key, const char *v, size_t *out, struct sb_error *err)
-{
-	char *end;
-	unsigned long long x;
-
-	errno = 0;
-	if (!v || v[0] < '0' || v[0] > '9')
-		return sb_error_set(err, SB_EINVAL, "%s: expected a number, got '%s'", key,
-				    v ? v : "");
-	x = strtoull(v, &end, 10);
-	if (errno || *end || x > SIZE_MAX)
-		return sb_error_set(err, SB_EINVAL, "%s: invalid number '%s'", key, v);
-	*out = (size_t)x;
-	return SB_OK;
-}
-
-static int parse_bool(const char *key, const char *v, int *out, struct sb_error *err)
-{
-	if (!strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "yes")) {
-		*out = 1;
-		return SB_OK;
-	}
-	if (!strcmp(v, "0") || !strcmp(v, "false") || !strcmp(v, "no")) {
-		*out = 0;
-		return SB_OK;
-	}
-	return sb_error_set(err, SB_EINVAL, "%s: expected 0 or 1, got '%s'", key, v);
-}
-
 static void pool_close(void *state)
 {
 	struct pool *s = state;
@@ -117,13 +88,13 @@ static int pool_open(void **state, const struct sb_kv *opts, size_t n_opts, stru
 	}
 	v = sb_kv_get(opts, n_opts, "normalize");
 	if (v) {
-		rc = parse_bool("normalize", v, &s->p.normalize, err);
+		rc = sb_kv_bool("pool", "normalize", v, &s->p.normalize, err);
 		if (rc)
 			goto fail;
 	}
 	v = sb_kv_get(opts, n_opts, "truncate_dim");
 	if (v) {
-		rc = parse_uint("truncate_dim", v, &s->p.truncate_dim, err);
+		rc = sb_kv_count("pool", "truncate_dim", v, 0, SIZE_MAX, &s->p.truncate_dim, err);
 		if (rc)
 			goto fail;
 		if (s->p.truncate_dim == 0) {

@@ -78,37 +78,6 @@ struct tokenize {
 /* The text carried for a line longer than this is cut to it. */
 #define STREAM_TEXT_MAX ((size_t)1 << 20)
 
-static int parse_count(const char *key, const char *v, size_t lo, size_t hi, size_t *out,
-		       struct sb_error *err)
-{
-	char *end;
-	unsigned long long x;
-
-	errno = 0;
-	if (v[0] < '0' || v[0] > '9')
-		return sb_error_set(err, SB_EINVAL, "tokenize: %s: expected a number, got '%s'",
-				    key, v);
-	x = strtoull(v, &end, 10);
-	if (errno || *end || x < lo || x > hi)
-		return sb_error_set(err, SB_EINVAL, "tokenize: %s: '%s' is not a number from "
-				    "%zu to %zu", key, v, lo, hi);
-	*out = (size_t)x;
-	return SB_OK;
-}
-
-static int parse_flag(const char *key, const char *v, int *out, struct sb_error *err)
-{
-	if (!strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "yes")) {
-		*out = 1;
-	} else if (!strcmp(v, "0") || !strcmp(v, "false") || !strcmp(v, "no")) {
-		*out = 0;
-	} else {
-		return sb_error_set(err, SB_EINVAL, "tokenize: %s: expected 0 or 1, got '%s'",
-				    key, v);
-	}
-	return SB_OK;
-}
-
 static void tokenize_close(void *state)
 {
 	struct tokenize *s = state;
@@ -172,23 +141,25 @@ static int tokenize_open(void **state, const struct sb_kv *opts, size_t n_opts,
 	sb_tokenizer_opts_init(&to);
 	rc = SB_OK;
 	if ((v = sb_kv_get(opts, n_opts, "max_length")) &&
-	    (rc = parse_count("max_length", v, 1, (size_t)1 << 24, &to.max_length, err)))
+	    (rc = sb_kv_count("tokenize", "max_length", v, 1, (size_t)1 << 24, &to.max_length,
+			       err)))
 		goto fail;
 	if ((v = sb_kv_get(opts, n_opts, "truncation")) && sb_trunc_parse(v, &s->trunc)) {
 		rc = sb_error_set(err, SB_EINVAL, "tokenize: truncation: '%s' is not one of "
 				  "longest_first, only_first, only_second, none", v);
 		goto fail;
 	}
-	if ((v = sb_kv_get(opts, n_opts, "pairs")) && (rc = parse_flag("pairs", v, &s->pairs, err)))
+	if ((v = sb_kv_get(opts, n_opts, "pairs")) &&
+	    (rc = sb_kv_bool("tokenize", "pairs", v, &s->pairs, err)))
 		goto fail;
 	if ((v = sb_kv_get(opts, n_opts, "text")) &&
-	    (rc = parse_flag("text", v, &s->carry_text, err)))
+	    (rc = sb_kv_bool("tokenize", "text", v, &s->carry_text, err)))
 		goto fail;
 	if ((v = sb_kv_get(opts, n_opts, "replace_invalid")) &&
-	    (rc = parse_flag("replace_invalid", v, &s->replace_invalid, err)))
+	    (rc = sb_kv_bool("tokenize", "replace_invalid", v, &s->replace_invalid, err)))
 		goto fail;
 	if ((v = sb_kv_get(opts, n_opts, "token_type_ids")) && strcmp(v, "auto") &&
-	    (rc = parse_flag("token_type_ids", v, &s->token_types, err)))
+	    (rc = sb_kv_bool("tokenize", "token_type_ids", v, &s->token_types, err)))
 		goto fail;
 	if ((v = sb_kv_get(opts, n_opts, "padding"))) {
 		if (!strcmp(v, "longest")) {
@@ -204,7 +175,7 @@ static int tokenize_open(void **state, const struct sb_kv *opts, size_t n_opts,
 		}
 	}
 	if ((v = sb_kv_get(opts, n_opts, "pad_to_multiple_of")) &&
-	    (rc = parse_count("pad_to_multiple_of", v, 1, 65536, &s->multiple, err)))
+	    (rc = sb_kv_count("tokenize", "pad_to_multiple_of", v, 1, 65536, &s->multiple, err)))
 		goto fail;
 	if ((v = sb_kv_get(opts, n_opts, "prompt")) && v[0]) {
 		s->prompt = strdup(v);

@@ -288,6 +288,30 @@ START_TEST(test_text_batches_and_sink)
 }
 END_TEST
 
+START_TEST(test_kv_parsers)
+{
+	struct sb_error e;
+	size_t n;
+	int b;
+
+	ck_assert_int_eq(sb_kv_count("st", "k", "42", 1, 100, &n, &e), SB_OK);
+	ck_assert_uint_eq(n, 42);
+	ck_assert_int_eq(sb_kv_count("st", "k", "0", 1, 100, &n, &e), SB_EINVAL);
+	ck_assert_str_eq(e.msg, "st: k: '0' is not a number from 1 to 100");
+	ck_assert_int_eq(sb_kv_count("st", "k", "-1", 0, 100, &n, &e), SB_EINVAL);
+	ck_assert_str_eq(e.msg, "st: k: expected a number, got '-1'");
+	ck_assert_int_eq(sb_kv_count("st", "k", "99999999999999999999999", 0, SIZE_MAX, &n, &e),
+			 SB_EINVAL);
+	ck_assert_int_eq(sb_kv_count("st", "k", "12x", 0, 100, &n, &e), SB_EINVAL);
+	ck_assert_int_eq(sb_kv_bool("st", "f", "yes", &b, &e), SB_OK);
+	ck_assert_int_eq(b, 1);
+	ck_assert_int_eq(sb_kv_bool("st", "f", "0", &b, &e), SB_OK);
+	ck_assert_int_eq(b, 0);
+	ck_assert_int_eq(sb_kv_bool("st", "f", "maybe", &b, &e), SB_EINVAL);
+	ck_assert_str_eq(e.msg, "st: f: expected 0 or 1, got 'maybe'");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("runner");
@@ -302,6 +326,7 @@ int main(void)
 	tcase_add_test(tc, test_stage_error);
 	tcase_add_test(tc, test_bad_option_and_version);
 	tcase_add_test(tc, test_text_batches_and_sink);
+	tcase_add_test(tc, test_kv_parsers);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
