@@ -1,6 +1,8 @@
 /*
  * buf.c - growable byte buffers.
  */
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +30,9 @@ int sb_buf_reserve(struct sb_buf *b, size_t extra, struct sb_error *err)
 		return sb_error_set(err, SB_ELIMIT, "buffer: %zu + %zu bytes overflows", b->len, extra);
 	if (need <= b->cap)
 		return SB_OK;
+	/* No object may exceed PTRDIFF_MAX bytes: refuse before asking the allocator. */
+	if (need > PTRDIFF_MAX)
+		return sb_error_set(err, SB_ELIMIT, "buffer: %zu bytes is too large", need);
 	/* Grow geometrically so n appends cost O(n) copies in total. */
 	cap = b->cap ? b->cap : 256;
 	while (cap < need)

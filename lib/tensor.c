@@ -1,6 +1,7 @@
 /*
  * tensor.c - dtypes, shapes and tensor storage.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,6 +99,8 @@ int sb_tensor_resize(struct sb_tensor *t, enum sb_dtype dt, int n_dims, const si
 	rc = sb_shape_size(dt, n_dims, shape, NULL, &nbytes, err);
 	if (rc)
 		return rc;
+	if (nbytes > PTRDIFF_MAX - 64)
+		return sb_error_set(err, SB_ELIMIT, "tensor: %zu bytes is too large", nbytes);
 	/* Reuse owned storage when the new size fits: frames of similar shape then cost
 	 * no allocation. */
 	cap = t->owned ? t->cap : 0;

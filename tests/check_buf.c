@@ -37,7 +37,8 @@ START_TEST(test_overflow)
 	sb_buf_init(&b);
 	ck_assert_int_eq(sb_buf_append(&b, "ab", 2, NULL), SB_OK);
 	ck_assert_int_eq(sb_buf_reserve(&b, SIZE_MAX, &e), SB_ELIMIT);
-	ck_assert_int_eq(sb_buf_reserve(&b, SIZE_MAX / 2, &e), SB_ENOMEM);
+	ck_assert_int_eq(sb_buf_reserve(&b, SIZE_MAX / 2, &e), SB_ELIMIT);
+	ck_assert_int_eq(sb_buf_reserve(&b, (size_t)1 << 60, &e), SB_ENOMEM);
 	ck_assert_uint_eq(b.len, 2);
 	ck_assert_int_eq(sb_size_mul(SIZE_MAX / 2, 3, &r), -1);
 	ck_assert_int_eq(sb_size_mul(7, 6, &r), 0);

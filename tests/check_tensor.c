@@ -62,7 +62,9 @@ START_TEST(test_limits)
 	ck_assert_int_eq(sb_tensor_alloc(&t, SB_DTYPE_F32, 3, huge, &e), SB_ELIMIT);
 	ck_assert_ptr_nonnull(strstr(e.msg, "overflows"));
 	ck_assert_int_eq(sb_tensor_alloc(&t, SB_DTYPE_F32, 1, fine, &e), SB_ELIMIT);
-	ck_assert_int_eq(sb_tensor_alloc(&t, SB_DTYPE_U8, 1, fine, &e), SB_ENOMEM);
+	ck_assert_int_eq(sb_tensor_alloc(&t, SB_DTYPE_U8, 1, fine, &e), SB_ELIMIT);
+	ck_assert_int_eq(sb_tensor_alloc(&t, SB_DTYPE_U8, 1, (size_t[]){ (size_t)1 << 60 }, &e),
+			 SB_ENOMEM);
 	ck_assert_ptr_null(t.data);
 	ck_assert_int_eq(sb_tensor_alloc(&t, SB_DTYPE_F32, 9, nine, &e), SB_EINVAL);
 	ck_assert_str_eq(sb_shape_str(3, (size_t[]){ 2, 16, 768 }, s, sizeof s), "[2, 16, 768]");
