@@ -184,7 +184,8 @@ int sb_frame_text_set(struct sb_frame *f, size_t i, const char *s, size_t n, str
 	p = malloc(n + 1);
 	if (!p)
 		return sb_error_set(err, SB_ENOMEM, "frame: cannot allocate %zu bytes of text", n);
-	memcpy(p, s, n);
+	if (n)
+		memcpy(p, s, n);        /* s may be NULL when n is 0 */
 	p[n] = '\0';
 	free(f->text[i].p);
 	f->text[i].p = p;
@@ -229,7 +230,8 @@ static int meta_str_n(struct sb_frame *f, const char *key, const char *s, size_t
 	p = malloc(n + 1);
 	if (!p)
 		return sb_error_set(err, SB_ENOMEM, "frame: cannot allocate meta string");
-	memcpy(p, s, n);
+	if (n)
+		memcpy(p, s, n);
 	p[n] = '\0';
 	rc = meta_slot(f, key, &m, err);
 	if (rc) {
