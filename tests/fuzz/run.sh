@@ -10,7 +10,8 @@
 # BUILDDIR/fuzz-work/TARGET/corpus, crashes in BUILDDIR/fuzz-work/TARGET/).  The last
 # status line (execs, cov, ft) of each run is printed.  Exit status 1 if a target
 # crashed: minimize the input (fuzz_TARGET -minimize_crash=1 FILE), fix, and commit it
-# to tests/fuzz/corpus/TARGET/ as crash-NAME so make check replays it.
+# to tests/fuzz/corpus/TARGET/ as crash-NAME so make check replays it.  Extra libFuzzer
+# flags come from $FUZZ_ARGS (e.g. "-fork=1 -ignore_crashes=1" to go on past a known bug).
 set -u
 secs=60
 build=.
@@ -52,6 +53,7 @@ for t in $targets; do
 	# One process, no -jobs: with -jobs libFuzzer forks and logs to fuzz-N.log.
 	(cd "$work" && "$bin" -max_total_time="$secs" -rss_limit_mb=2048 \
 		-malloc_limit_mb=512 -timeout=10 -max_len=65536 -print_final_stats=1 $extra \
+		${FUZZ_ARGS:-} \
 		corpus > log 2>&1)
 	rc=$?
 	grep -E '^#[0-9]+' "$work/log" | tail -1
