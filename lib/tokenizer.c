@@ -1271,6 +1271,9 @@ static int build_vocab(struct sb_tokenizer *t, struct tok_list *l, struct sb_err
 		uint32_t h;
 		size_t i;
 
+		/* Every entry gets its slot in the id table, an empty line's too. */
+		if ((size_t)l->e[k].id > max_id)
+			max_id = (size_t)l->e[k].id;
 		if (!n)
 			continue;       /* never looked up: words are not empty */
 		h = hash_step(HASH_INIT, (const unsigned char *)s, n);
@@ -1288,8 +1291,6 @@ static int build_vocab(struct sb_tokenizer *t, struct tok_list *l, struct sb_err
 		t->slots[i].len = (uint32_t)n;
 		t->slots[i].off = (uint32_t)l->e[k].off;
 		t->slots[i].id = l->e[k].id;
-		if ((size_t)l->e[k].id > max_id)
-			max_id = (size_t)l->e[k].id;
 		if (n >= t->cont_len && memcmp(s, t->cont_prefix, t->cont_len) == 0) {
 			if (n - t->cont_len > t->max_cont_bytes)
 				t->max_cont_bytes = n - t->cont_len;
