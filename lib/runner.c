@@ -75,11 +75,16 @@ static int emit(void *ctx, const struct sb_frame *f, struct sb_error *err)
 static int timed_process(const struct sb_stage *stage, void *state, const struct sb_frame *in,
 			 struct sb_emit *em, struct sb_stats *st, struct sb_error *err)
 {
+	struct run *r = em->ctx;
 	double t = sb_now();
 	int rc = in ? stage->process(state, in, em, err)
 		    : (stage->flush ? stage->flush(state, em, err) : SB_OK);
 
 	st->seconds_process += sb_now() - t;
+	/* Pass on what this input frame produced before waiting for the next one, so a
+	 * slow or interactive producer does not leave results sitting in our buffer. */
+	if (!rc && r->out)
+		rc = sb_transport_flush(r->out, err);
 	return rc;
 }
 

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #if defined(__x86_64__)
+#include <cpuid.h>
 #include <immintrin.h>
 #endif
 
@@ -112,6 +113,18 @@ static void drop_pages(const unsigned char *src, size_t n)
 		madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }
 
+#if defined(__x86_64__)
+/* F16C and AVX from CPUID (clang's __builtin_cpu_supports does not know "f16c"). */
+static int has_f16c(void)
+{
+	unsigned a, b, c, d;
+
+	if (!__get_cpuid(1, &a, &b, &c, &d))
+		return 0;
+	return (c & bit_F16C) && __builtin_cpu_supports("avx");
+}
+#endif
+
 static int add_tensor(struct sb_weights *w, const struct w_src *s, int *n_views, int *n_copies,
 		      struct sb_error *err)
 {
@@ -141,7 +154,7 @@ static int add_tensor(struct sb_weights *w, const struct w_src *s, int *n_views,
 		memcpy(dst, src, s->nbytes);
 	} else if (s->dtype == SB_DTYPE_F16) {
 #if defined(__x86_64__)
-		if (__builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx"))
+		if (has_f16c())
 			f16_to_f32_f16c(dst, src, numel);
 		else
 #endif

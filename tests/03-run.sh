@@ -4,7 +4,7 @@
 . ./tests/setup
 
 so=$SB_BUILDDIR/tests/.libs/stage_scale.so
-plan 12
+plan 13
 
 printf '1\t2\t3\n-1\t0\t0.5\n4\t4\t4\n' > "$SB_TMP/x.tsv"
 sb-cat --from-tsv "$SB_TMP/x.tsv" --batch 2 > "$SB_TMP/x.sbf"
@@ -39,3 +39,14 @@ fi
 run sb-run --progress -i "$SB_TMP/x.sbf" -o "$SB_TMP/z.sbf" "$so" scale=0.5
 is "--progress when stderr is not a terminal: silent" "$err" ""
 check "--progress: the output is unchanged" cmp -s "$SB_TMP/y.sbf" "$SB_TMP/z.sbf"
+
+# Results of a frame are written before the next input is awaited: a slow producer's
+# first line comes out at once, not when the producer ends.
+M=$SB_SRCDIR/tests/models/tiny-distilbert
+t0=$(date +%s%N)
+(echo hello; sleep 4; echo world) | sb-tokenize -m "$M" -b 1 |
+	{ head -c 1 > /dev/null; date +%s%N > "$SB_TMP/t1"; cat > /dev/null; }
+t1=$(cat "$SB_TMP/t1")
+ms=$(( (t1 - t0) / 1000000 ))
+check "a slow producer: the first frame is passed on at once (${ms} ms, producer 4000 ms)" \
+	test "$ms" -lt 3000
