@@ -29,6 +29,7 @@
 #include "errors.h"
 #include "farm.h"
 #include "frame.h"
+#include "internal.h"
 #include "tensor.h"
 #include "transport.h"
 
@@ -252,49 +253,6 @@ static void o_fmt(struct out *o, const char *fmt, ...)
 		o_add(o, tmp, (size_t)n);
 }
 
-/*
- * Length of the UTF-8 sequence at p (n >= 1 bytes remain): sets *valid and returns
- * how many bytes to consume.  An invalid sequence consumes its maximal subpart (the
- * lead byte and the continuation bytes that could still have completed it), so each
- * becomes one U+FFFD as the Unicode standard recommends and Python's "replace" does.
- * Overlong forms, surrogates and code points past U+10FFFF are invalid.
- */
-static size_t utf8_len(const unsigned char *p, size_t n, int *valid)
-{
-	unsigned c = p[0], lo = 0x80, hi = 0xbf;
-	size_t need, i;
-
-	*valid = 0;
-	if (c < 0x80) {
-		*valid = 1;
-		return 1;
-	}
-	if (c >= 0xc2 && c <= 0xdf)
-		need = 1;
-	else if (c >= 0xe0 && c <= 0xef)
-		need = 2;
-	else if (c >= 0xf0 && c <= 0xf4)
-		need = 3;
-	else
-		return 1;
-	if (c == 0xe0)
-		lo = 0xa0;
-	else if (c == 0xed)
-		hi = 0x9f;
-	else if (c == 0xf0)
-		lo = 0x90;
-	else if (c == 0xf4)
-		hi = 0x8f;
-	for (i = 1; i <= need; i++) {
-		if (i >= n || p[i] < lo || p[i] > hi)
-			return i;
-		lo = 0x80;
-		hi = 0xbf;
-	}
-	*valid = 1;
-	return need + 1;
-}
-
 /* A JSON string: UTF-8 passes through, control characters are escaped, bytes that
  * are not valid UTF-8 become U+FFFD (JSON text must be UTF-8). */
 static void o_json_str(struct out *o, const char *s, size_t n)
@@ -330,7 +288,7 @@ static void o_json_str(struct out *o, const char *s, size_t n)
 			i++;
 		} else {
 			int valid;
-			size_t len = utf8_len(p + i, n - i, &valid);
+			size_t len = sb_utf8_seq(p + i, n - i, &valid);
 
 			if (valid)
 				o_add(o, p + i, len);

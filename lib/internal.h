@@ -28,6 +28,16 @@ double sb_now(void);
 /* strdup that returns NULL on NULL. */
 char *sb_strdup(const char *s);
 
+/*
+ * The UTF-8 sequence at p (n >= 1 bytes remain), as RFC 3629 defines well-formed
+ * UTF-8 (no overlong forms, surrogates or code points past U+10FFFF).  Returns how
+ * many bytes to consume and sets *valid.  An invalid sequence consumes its maximal
+ * subpart (the lead byte and the continuation bytes that could still have completed
+ * it), so replacing each with one U+FFFD matches the Unicode recommendation and
+ * Python's errors="replace".  A sequence cut by the end of the n bytes is invalid.
+ */
+size_t sb_utf8_seq(const unsigned char *p, size_t n, int *valid);
+
 /* Little-endian loads and stores, independent of alignment. */
 static inline uint16_t sb_le16(const unsigned char *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
 static inline uint32_t sb_le32(const unsigned char *p)

@@ -181,43 +181,6 @@ static int hex4(const unsigned char *s, unsigned *out)
 	return 0;
 }
 
-/* Length of the well-formed UTF-8 sequence at s (at most 'left' bytes), or 0. */
-static size_t utf8_len(const unsigned char *s, size_t left)
-{
-	unsigned c = s[0];
-	unsigned lo = 0x80, hi = 0xbf;
-	size_t len;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		len = 2;
-	else if (c >= 0xe0 && c <= 0xef)
-		len = 3;
-	else if (c >= 0xf0 && c <= 0xf4)
-		len = 4;
-	else
-		return 0;
-	if (left < len)
-		return 0;
-	/* Overlongs, UTF-16 surrogates and code points past U+10FFFF are excluded by
-	 * narrowing the range of the second byte (RFC 3629, section 4). */
-	if (c == 0xe0)
-		lo = 0xa0;
-	else if (c == 0xed)
-		hi = 0x9f;
-	else if (c == 0xf0)
-		lo = 0x90;
-	else if (c == 0xf4)
-		hi = 0x8f;
-	if (s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < len; i++)
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	return len;
-}
-
 static size_t put_utf8(char *o, unsigned cp)
 {
 	if (cp < 0x80) {
@@ -311,9 +274,10 @@ static int parse_string(struct parser *p, char **out, size_t *out_len)
 			o[olen++] = (char)c;
 			i++;
 		} else {
-			size_t l = utf8_len(s + i, end - i);
+			int valid;
+			size_t l = sb_utf8_seq(s + i, end - i, &valid);
 
-			if (!l) {
+			if (!valid) {
 				free(o);
 				return fail(p, i, "invalid utf-8 in string");
 			}
