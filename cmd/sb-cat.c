@@ -30,6 +30,7 @@
 #include "farm.h"
 #include "frame.h"
 #include "internal.h"
+#include "npy.h"
 #include "tensor.h"
 #include "transport.h"
 
@@ -41,8 +42,6 @@
 #define PROG "sb-cat"
 #define HEAD_VALUES 4           /* values shown by the default summary */
 #define MAX_INPUTS 64
-#define NPY_GROWTH_DIGITS 21    /* numpy pads the first dimension to this many digits */
-#define NPY_MAX_HEADER ((size_t)1 << 20)
 
 enum mode { M_JSON, M_TSV, M_NPY, M_CHECK, M_FRAMES, M_FROM_NPY, M_FROM_TSV };
 
@@ -701,42 +700,6 @@ static void tsv_frame(struct reader *r, const char *where)
 	}
 }
 
-/* The .npy header as numpy 1.24 writes it (format 1.0): the dict, the first
- * dimension padded to 21 digits so the header can be rewritten with the final row
- * count in place, and spaces up to a multiple of 64 bytes.  Returns its length. */
-static size_t npy_header(char *buf, size_t size, enum sb_dtype dt, int n_dims,
-			 const size_t *shape, uint64_t rows)
-{
-	static const char *descr[SB_DTYPE_COUNT] = {
-		[SB_DTYPE_F32] = "<f4", [SB_DTYPE_F16] = "<f2", [SB_DTYPE_BF16] = "<f4",
-		[SB_DTYPE_I32] = "<i4", [SB_DTYPE_I64] = "<i8", [SB_DTYPE_I8] = "|i1",
-		[SB_DTYPE_U8] = "|u1",
-	};
-	char dict[512], first[32];
-	size_t len, hlen, pad;
-	int n;
-
-	n = snprintf(first, sizeof first, "%" PRIu64, rows);
-	len = (size_t)snprintf(dict, sizeof dict,
-			       "{'descr': '%s', 'fortran_order': False, 'shape': (%s", descr[dt],
-			       first);
-	for (int d = 1; d < n_dims; d++)
-		len += (size_t)snprintf(dict + len, sizeof dict - len, ", %zu", shape[d]);
-	len += (size_t)snprintf(dict + len, sizeof dict - len, "%s), }%*s",
-				n_dims == 1 ? "," : "", NPY_GROWTH_DIGITS - n, "");
-	hlen = len + 1;
-	pad = 64 - ((10 + hlen) % 64);
-	if (10 + hlen + pad > size || hlen + pad > UINT16_MAX)
-		return 0;
-	memcpy(buf, "\x93NUMPY\x01\x00", 8);
-	buf[8] = (char)((hlen + pad) & 0xff);
-	buf[9] = (char)((hlen + pad) >> 8);
-	memcpy(buf + 10, dict, len);
-	memset(buf + 10 + len, ' ', pad);
-	buf[10 + len + pad] = '\n';
-	return 10 + hlen + pad;
-}
-
 static void write_fd(int fd, const void *p, size_t n)
 {
 	const unsigned char *c = p;
@@ -767,7 +730,7 @@ static void npy_frame(struct reader *r, const char *where)
 		r->npy_dtype = t->dtype == SB_DTYPE_BF16 ? SB_DTYPE_F32 : t->dtype;
 		r->npy_dims = t->n_dims;
 		memcpy(r->npy_shape, t->shape, sizeof r->npy_shape);
-		r->npy_header = npy_header(hdr, sizeof hdr, r->npy_dtype, r->npy_dims,
+		r->npy_header = sb_npy_header_write(hdr, sizeof hdr, r->npy_dtype, r->npy_dims,
 					   r->npy_shape, 0);
 		if (r->npy_header == 0)
 			die("%s: tensor '%s': shape too long for a .npy header", where,
@@ -817,7 +780,8 @@ static void npy_finish(struct reader *r)
 
 	if (!r->npy_started)
 		die("no frame has a tensor '%s'", r->o->tensor);
-	len = npy_header(hdr, sizeof hdr, r->npy_dtype, r->npy_dims, r->npy_shape, r->npy_rows);
+	len = sb_npy_header_write(hdr, sizeof hdr, r->npy_dtype, r->npy_dims, r->npy_shape,
+				  r->npy_rows);
 	if (len == 0)
 		die("tensor '%s': shape too long for a .npy header", r->o->tensor);
 	if (r->npy_seekable) {
@@ -1192,112 +1156,23 @@ static void writer_end(struct writer *w)
 	sb_buf_destroy(&w->enc);
 }
 
-/* Parses the Python-literal header dict of a .npy file (format 1.0 to 3.0). */
+/* Opens a .npy file and reads its header (npy.c, shared with the fuzz target). */
 static void npy_open(struct npy_in *in)
 {
-	unsigned char pre[12];
-	char *hdr, *p, *q, descr[16];
-	size_t hlen, pre_len, numel, nbytes, data_bytes;
+	struct sb_npy h;
 	struct sb_error err;
-	struct stat st;
 
 	in->fp = fopen(in->path, "rb");
 	if (!in->fp)
 		die("%s: %s", in->path, strerror(errno));
-	if (fread(pre, 1, 10, in->fp) != 10 || memcmp(pre, "\x93NUMPY", 6) != 0)
-		die("%s: not a .npy file", in->path);
-	if (pre[6] == 1) {
-		hlen = (size_t)pre[8] | ((size_t)pre[9] << 8);
-		pre_len = 10;
-	} else if (pre[6] == 2 || pre[6] == 3) {
-		if (fread(pre + 10, 1, 2, in->fp) != 2)
-			die("%s: truncated .npy header", in->path);
-		hlen = (size_t)pre[8] | ((size_t)pre[9] << 8) | ((size_t)pre[10] << 16) |
-		       ((size_t)pre[11] << 24);
-		pre_len = 12;
-	} else {
-		die("%s: .npy format version %d.%d not supported", in->path, pre[6], pre[7]);
-	}
-	if (hlen > NPY_MAX_HEADER)
-		die("%s: .npy header of %zu bytes, limit %zu", in->path, hlen, NPY_MAX_HEADER);
-	hdr = malloc(hlen + 1);
-	if (!hdr)
-		die("%s: out of memory", in->path);
-	if (fread(hdr, 1, hlen, in->fp) != hlen)
-		die("%s: truncated .npy header", in->path);
-	hdr[hlen] = '\0';
-	if (strlen(hdr) != hlen)
-		die("%s: NUL byte in the .npy header", in->path);
-
-	p = strstr(hdr, "'descr':");
-	if (!p || !(p = strchr(p + 8, '\'')) || !(q = strchr(p + 1, '\'')) ||
-	    (size_t)(q - p - 1) >= sizeof descr)
-		die("%s: .npy header without a simple 'descr'", in->path);
-	memcpy(descr, p + 1, (size_t)(q - p - 1));
-	descr[q - p - 1] = '\0';
-	if (strcmp(descr, "<f4") == 0)
-		in->dtype = SB_DTYPE_F32;
-	else if (strcmp(descr, "<f8") == 0)
-		in->dtype = SB_DTYPE_F32, in->f64 = 1;
-	else if (strcmp(descr, "<f2") == 0)
-		in->dtype = SB_DTYPE_F16;
-	else if (strcmp(descr, "<i4") == 0)
-		in->dtype = SB_DTYPE_I32;
-	else if (strcmp(descr, "<i8") == 0)
-		in->dtype = SB_DTYPE_I64;
-	else if (strcmp(descr, "|i1") == 0 || strcmp(descr, "<i1") == 0)
-		in->dtype = SB_DTYPE_I8;
-	else if (strcmp(descr, "|u1") == 0 || strcmp(descr, "<u1") == 0)
-		in->dtype = SB_DTYPE_U8;
-	else
-		die("%s: .npy dtype '%s' not supported (float32, float64, float16, int32, "
-		    "int64, int8, uint8 are)", in->path, descr);
-
-	p = strstr(hdr, "'fortran_order':");
-	if (!p)
-		die("%s: .npy header without 'fortran_order'", in->path);
-	p += 16;
-	p += strspn(p, " ");
-	if (strncmp(p, "False", 5) != 0)
-		die("%s: Fortran-order arrays are not supported (save a C-order copy)",
-		    in->path);
-
-	p = strstr(hdr, "'shape':");
-	if (!p || !(p = strchr(p, '(')) || !(q = strchr(p, ')')))
-		die("%s: .npy header without 'shape'", in->path);
-	in->n_dims = 0;
-	for (p++; p < q;) {
-		unsigned long long d;
-		char *end;
-
-		p += strspn(p, " ,");
-		if (p >= q)
-			break;
-		if (*p < '0' || *p > '9')
-			die("%s: bad .npy shape", in->path);
-		errno = 0;
-		d = strtoull(p, &end, 10);
-		if (errno || end == p || d > SIZE_MAX)
-			die("%s: bad .npy shape", in->path);
-		if (in->n_dims == SB_TENSOR_MAX_DIMS)
-			die("%s: more than %d dimensions", in->path, SB_TENSOR_MAX_DIMS);
-		in->shape[in->n_dims++] = (size_t)d;
-		p = end;
-	}
-	free(hdr);
-	if (in->n_dims < 1)
-		die("%s: a 0-d array has no rows", in->path);
 	sb_error_clear(&err);
-	if (sb_shape_size(in->f64 ? SB_DTYPE_I64 : in->dtype, in->n_dims, in->shape, &numel,
-			  &nbytes, &err) != SB_OK)
+	if (sb_npy_header_read(in->fp, &h, &err) != SB_OK)
 		die("%s: %s", in->path, err.msg);
-	if (fstat(fileno(in->fp), &st) == 0 && S_ISREG(st.st_mode)) {
-		data_bytes = (size_t)st.st_size - pre_len - hlen;
-		if ((size_t)st.st_size < pre_len + hlen || data_bytes != nbytes)
-			die("%s: %zu data bytes, the header's shape needs %zu", in->path,
-			    (size_t)st.st_size < pre_len + hlen ? 0 : data_bytes, nbytes);
-	}
-	in->row_bytes = in->shape[0] ? nbytes / in->shape[0] : 0;
+	in->dtype = h.dtype;
+	in->f64 = h.f64;
+	in->n_dims = h.n_dims;
+	memcpy(in->shape, h.shape, sizeof in->shape);
+	in->row_bytes = h.row_bytes;
 }
 
 static void run_from_npy(struct opts *o)

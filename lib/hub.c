@@ -279,19 +279,7 @@ int sb_hub_cache_dir(const struct sb_hub_env *env, char **out, struct sb_error *
 
 /* ---- HTTP responses ---- */
 
-struct resp {
-	int status;
-	int64_t length;                 /* Content-Length; -1 when absent */
-	int chunked;
-	int64_t range_start;            /* Content-Range of a 206; -1 when absent */
-	int64_t linked_size;            /* X-Linked-Size; -1 when absent */
-	char location[2048];
-	char etag[160];
-	char linked_etag[160];
-	char commit[160];
-};
-
-static void resp_init(struct resp *r)
+static void resp_init(struct sb_http_resp *r)
 {
 	memset(r, 0, sizeof(*r));
 	r->length = r->range_start = r->linked_size = -1;
@@ -299,7 +287,7 @@ static void resp_init(struct resp *r)
 
 /* A new status line (the next response of a redirect chain): keep the repository
  * facts learnt so far, drop the per-response ones. */
-static void resp_next(struct resp *r)
+static void resp_next(struct sb_http_resp *r)
 {
 	r->status = 0;
 	r->length = r->range_start = -1;
@@ -338,9 +326,9 @@ static void copy_value(char *dst, size_t cap, const char *v)
 
 /* Interprets one header line (no CR/LF).  Returns SB_EFORMAT on a malformed status
  * line or length; unknown headers are ignored. */
-static int resp_line(struct resp *r, char *line, struct sb_error *err)
+static int resp_line(struct sb_http_resp *r, char *line, struct sb_error *err)
 {
-	char *colon, *v, *e;
+	char *colon, *v, *e, shown[84];
 
 	if (strncmp(line, "HTTP/", 5) == 0) {
 		char *sp = strchr(line, ' ');
@@ -348,7 +336,8 @@ static int resp_line(struct resp *r, char *line, struct sb_error *err)
 		resp_next(r);
 		if (!sp || !isdigit((unsigned char)sp[1]) || !isdigit((unsigned char)sp[2]) ||
 		    !isdigit((unsigned char)sp[3]) || (sp[4] && sp[4] != ' ' && sp[4] != '\r'))
-			return sb_error_set(err, SB_EFORMAT, "http: bad status line '%.80s'", line);
+			return sb_error_set(err, SB_EFORMAT, "http: bad status line '%s'",
+					    sb_printable(line, strlen(line), shown, sizeof(shown)));
 		r->status = (sp[1] - '0') * 100 + (sp[2] - '0') * 10 + (sp[3] - '0');
 		return SB_OK;
 	}
@@ -364,7 +353,8 @@ static int resp_line(struct resp *r, char *line, struct sb_error *err)
 		*--e = '\0';
 	if (strcasecmp(line, "content-length") == 0) {
 		if (parse_u64(v, &r->length) < 0)
-			return sb_error_set(err, SB_EFORMAT, "http: bad content-length '%.40s'", v);
+			return sb_error_set(err, SB_EFORMAT, "http: bad content-length '%s'",
+					    sb_printable(v, strlen(v), shown, sizeof(shown)));
 	} else if (strcasecmp(line, "transfer-encoding") == 0) {
 		r->chunked = strcasestr(v, "chunked") != NULL;
 	} else if (strcasecmp(line, "location") == 0) {
@@ -396,7 +386,7 @@ static int resp_line(struct resp *r, char *line, struct sb_error *err)
 }
 
 /* Parses a block of header text (several responses possibly, as curl prints them). */
-static int resp_text(struct resp *r, char *text, struct sb_error *err)
+static int resp_text(struct sb_http_resp *r, char *text, struct sb_error *err)
 {
 	char *save = NULL;
 	int rc;
@@ -422,14 +412,16 @@ struct url {
 	const char *path;       /* points into the url string: "/..." */
 };
 
-static int url_parse(const char *u, struct url *out, struct sb_error *err)
+static int url_parse(const char *url, struct url *out, struct sb_error *err)
 {
-	const char *h, *e, *colon;
+	const char *h, *e, *colon, *u = url;
+	char shown[204];        /* messages quote the URL (from a server: escaped) */
 	size_t hl;
 
+	sb_printable(url, strlen(url), shown, sizeof(shown));
 	for (const char *p = u; *p; p++)
 		if ((unsigned char)*p <= 0x20 || *p == 0x7f)
-			return sb_error_set(err, SB_EINVAL, "url '%.200s': bad character", u);
+			return sb_error_set(err, SB_EINVAL, "url '%s': bad character", shown);
 	memset(out, 0, sizeof(*out));
 	if (strncmp(u, "http://", 7) == 0) {
 		h = u + 7;
@@ -437,36 +429,36 @@ static int url_parse(const char *u, struct url *out, struct sb_error *err)
 		h = u + 8;
 		out->https = 1;
 	} else {
-		return sb_error_set(err, SB_EINVAL, "url '%.200s': not http:// or https://", u);
+		return sb_error_set(err, SB_EINVAL, "url '%s': not http:// or https://", shown);
 	}
 	e = h + strcspn(h, "/?#");
 	out->path = *e == '/' ? e : "/";
 	if (*e && *e != '/')
-		return sb_error_set(err, SB_EINVAL, "url '%.200s': no path", u);
+		return sb_error_set(err, SB_EINVAL, "url '%s': no path", shown);
 	if (*h == '[') {
 		const char *rb = memchr(h, ']', (size_t)(e - h));
 
 		if (!rb)
-			return sb_error_set(err, SB_EINVAL, "url '%.200s': bad host", u);
+			return sb_error_set(err, SB_EINVAL, "url '%s': bad host", shown);
 		hl = (size_t)(rb - h - 1);
 		if (hl == 0 || hl >= sizeof(out->host))
-			return sb_error_set(err, SB_EINVAL, "url '%.200s': bad host", u);
+			return sb_error_set(err, SB_EINVAL, "url '%s': bad host", shown);
 		memcpy(out->host, h + 1, hl);
 		colon = rb + 1 < e && rb[1] == ':' ? rb + 1 : NULL;
 		if (!colon && rb + 1 != e)
-			return sb_error_set(err, SB_EINVAL, "url '%.200s': bad host", u);
+			return sb_error_set(err, SB_EINVAL, "url '%s': bad host", shown);
 	} else {
 		colon = memchr(h, ':', (size_t)(e - h));
 		hl = (size_t)((colon ? colon : e) - h);
 		if (hl == 0 || hl >= sizeof(out->host) || memchr(h, '@', hl))
-			return sb_error_set(err, SB_EINVAL, "url '%.200s': bad host", u);
+			return sb_error_set(err, SB_EINVAL, "url '%s': bad host", shown);
 		memcpy(out->host, h, hl);
 	}
 	if (colon) {
 		size_t pl = (size_t)(e - colon - 1);
 
 		if (pl == 0 || pl > 5 || strspn(colon + 1, "0123456789") < pl)
-			return sb_error_set(err, SB_EINVAL, "url '%.200s': bad port", u);
+			return sb_error_set(err, SB_EINVAL, "url '%s': bad port", shown);
 		memcpy(out->port, colon + 1, pl);
 	} else {
 		strcpy(out->port, out->https ? "443" : "80");
@@ -663,7 +655,7 @@ static int conn_body(struct conn *c, struct sink *s, int64_t want, struct sb_err
 
 static int conn_chunked(struct conn *c, struct sink *s, struct sb_error *err)
 {
-	char line[MAX_HEADER_LINE];
+	char line[MAX_HEADER_LINE], shown[44];
 	int rc;
 
 	for (;;) {
@@ -683,8 +675,8 @@ static int conn_chunked(struct conn *c, struct sink *s, struct sb_error *err)
 			size = size << 4 | (uint64_t)d;
 		}
 		if (k == 0 || (line[k] && line[k] != ';' && line[k] != ' ' && line[k] != '\t'))
-			return sb_error_set(err, SB_EFORMAT, "http: bad chunk size line '%.40s'",
-					    line);
+			return sb_error_set(err, SB_EFORMAT, "http: bad chunk size line '%s'",
+					    sb_printable(line, strlen(line), shown, sizeof(shown)));
 		if (size == 0) {
 			/* Trailers end with an empty line; a server may close instead. */
 			do {
@@ -759,58 +751,25 @@ static int send_all(int fd, const char *p, size_t n, struct sb_error *err)
 }
 
 /*
- * One HTTP/1.1 request over a fresh connection, no redirect following.  For a GET
- * answered 200 or 206 the body goes to the sink (restarted on a 200 after a Range).
+ * Reads one response from fd, where a request was sent: status line and headers into
+ * r (1xx interim responses skipped); for a GET answered 200 or 206 the body goes to the
+ * sink (restarted on a 200 after a Range).  host names the server in messages.
  */
-static int http_once(const char *url, int head, const char *token, struct sink *s,
-		     struct resp *r, const struct sb_hub_env *env, struct sb_error *err)
+static int http_response(int fd, int head, const char *host, struct sink *s,
+			 struct sb_http_resp *r, struct sb_error *err)
 {
-	struct url u;
-	struct conn *c = NULL;
-	char *req = NULL, *line = NULL;
-	int rc, fd = -1;
+	struct conn *c = malloc(sizeof(*c));
+	char *line = malloc(MAX_HEADER_LINE);
 	size_t header_bytes = 0;
+	int rc;
 
-	rc = url_parse(url, &u, err);
-	if (rc)
-		return rc;
-	req = strf("%s %s HTTP/1.1\r\nHost: %s%s%s%s%s\r\nUser-Agent: sb-hub"
-		   "\r\nAccept: */*\r\nAccept-Encoding: identity\r\nConnection: close\r\n"
-		   "%s%s%s",
-		   head ? "HEAD" : "GET", u.path, strchr(u.host, ':') ? "[" : "", u.host,
-		   strchr(u.host, ':') ? "]" : "", strcmp(u.port, "80") ? ":" : "",
-		   strcmp(u.port, "80") ? u.port : "", token ? "Authorization: Bearer " : "",
-		   token ? token : "", token ? "\r\n" : "");
-	if (req && !head && s->done > 0) {
-		char *r2 = strf("%sRange: bytes=%llu-\r\n", req, (unsigned long long)s->done);
-
-		free(req);
-		req = r2;
-	}
-	if (req) {
-		char *r2 = strf("%s\r\n", req);
-
-		free(req);
-		req = r2;
-	}
-	c = malloc(sizeof(*c));
-	line = malloc(MAX_HEADER_LINE);
-	if (!req || !c || !line) {
+	if (!c || !line) {
 		rc = nomem(err);
 		goto out;
 	}
-	c->beg = c->end = 0;
-	fd = tcp_connect(&u, env->timeout_s > 0 ? env->timeout_s : 60, err);
-	if (fd < 0) {
-		rc = fd;
-		goto out;
-	}
 	c->fd = fd;
-	rc = send_all(fd, req, strlen(req), err);
-	if (rc)
-		goto out;
+	c->beg = c->end = 0;
 	resp_init(r);
-	/* Status line and headers; 1xx interim responses are skipped. */
 	for (;;) {
 		rc = conn_line(c, line, MAX_HEADER_LINE, err);
 		if (rc)
@@ -822,8 +781,7 @@ static int http_once(const char *url, int head, const char *token, struct sink *
 			goto out;
 		}
 		if (!r->status && strncmp(line, "HTTP/", 5) != 0) {
-			rc = sb_error_set(err, SB_EFORMAT, "http: %s: not an http response",
-					  u.host);
+			rc = sb_error_set(err, SB_EFORMAT, "http: %s: not an http response", host);
 			goto out;
 		}
 		if (line[0] == '\0') {
@@ -852,10 +810,89 @@ static int http_once(const char *url, int head, const char *token, struct sink *
 	else
 		rc = conn_body(c, s, r->length, err);
 out:
-	if (fd >= 0)
-		close(fd);
 	free(c);
 	free(line);
+	return rc;
+}
+
+int sb_http_response_read(int fd, int head, int out_fd, uint64_t *done, struct sb_http_resp *r,
+			  struct sb_error *err)
+{
+	static const struct sb_hub_env quiet;   /* no progress callback */
+	struct sink s = { .fd = out_fd, .done = *done, .path = "body", .env = &quiet };
+	int rc = http_response(fd, head, "server", &s, r, err);
+
+	*done = s.done;
+	return rc;
+}
+
+int sb_http_headers_parse(struct sb_http_resp *r, char *text, struct sb_error *err)
+{
+	resp_init(r);
+	return resp_text(r, text, err);
+}
+
+char *sb_http_url_resolve(const char *base, const char *loc)
+{
+	return url_resolve(base, loc);
+}
+
+int sb_http_url_check(const char *url, struct sb_error *err)
+{
+	struct url u;
+
+	return url_parse(url, &u, err);
+}
+
+/*
+ * One HTTP/1.1 request over a fresh connection, no redirect following.  For a GET
+ * answered 200 or 206 the body goes to the sink (restarted on a 200 after a Range).
+ */
+static int http_once(const char *url, int head, const char *token, struct sink *s,
+		     struct sb_http_resp *r, const struct sb_hub_env *env, struct sb_error *err)
+{
+	struct url u;
+	char *req = NULL;
+	int rc, fd = -1;
+
+	rc = url_parse(url, &u, err);
+	if (rc)
+		return rc;
+	req = strf("%s %s HTTP/1.1\r\nHost: %s%s%s%s%s\r\nUser-Agent: sb-hub"
+		   "\r\nAccept: */*\r\nAccept-Encoding: identity\r\nConnection: close\r\n"
+		   "%s%s%s",
+		   head ? "HEAD" : "GET", u.path, strchr(u.host, ':') ? "[" : "", u.host,
+		   strchr(u.host, ':') ? "]" : "", strcmp(u.port, "80") ? ":" : "",
+		   strcmp(u.port, "80") ? u.port : "", token ? "Authorization: Bearer " : "",
+		   token ? token : "", token ? "\r\n" : "");
+	if (req && !head && s->done > 0) {
+		char *r2 = strf("%sRange: bytes=%llu-\r\n", req, (unsigned long long)s->done);
+
+		free(req);
+		req = r2;
+	}
+	if (req) {
+		char *r2 = strf("%s\r\n", req);
+
+		free(req);
+		req = r2;
+	}
+	if (!req) {
+		rc = nomem(err);
+		goto out;
+	}
+	fd = tcp_connect(&u, env->timeout_s > 0 ? env->timeout_s : 60, err);
+	if (fd < 0) {
+		rc = fd;
+		goto out;
+	}
+	rc = send_all(fd, req, strlen(req), err);
+	if (rc)
+		goto out;
+	rc = http_response(fd, head, u.host, s, r, err);
+out:
+	if (fd >= 0)
+		close(fd);
 	free(req);
 	return rc;
 }
@@ -1016,7 +1053,7 @@ close:
  * -C - from the file's size and writes the headers to a side file we parse.
  */
 static int curl_once(const char *url, int head, const char *token, struct sink *s,
-		     struct resp *r, const char *headers_path, const struct sb_hub_env *env,
+		     struct sb_http_resp *r, const char *headers_path, const struct sb_hub_env *env,
 		     struct sb_error *err)
 {
 	struct sb_buf conf, out;
@@ -1115,8 +1152,9 @@ struct job {
  * first absolute one, whose target is returned in *next_url; GET: all).  The token is
  * only sent to the endpoint's own origin.
  */
-static int request(struct job *j, const char *url0, int head, struct sink *s, struct resp *r,
-		   char **next_url, const char *headers_path, struct sb_error *err)
+static int request(struct job *j, const char *url0, int head, struct sink *s,
+		   struct sb_http_resp *r, char **next_url, const char *headers_path,
+		   struct sb_error *err)
 {
 	char *url = sb_strdup(url0);
 	int rc = SB_OK;
@@ -1159,7 +1197,7 @@ static int request(struct job *j, const char *url0, int head, struct sink *s, st
 	return rc;
 }
 
-static int status_error(struct job *j, const char *path, const struct resp *r,
+static int status_error(struct job *j, const char *path, const struct sb_http_resp *r,
 			struct sb_error *err)
 {
 	if (r->status == 404)
@@ -1177,7 +1215,7 @@ static int status_error(struct job *j, const char *path, const struct resp *r,
 
 /* The blob name from the response: the ETag without W/ and quotes when it is a safe
  * file name, else a name derived from commit and path. */
-static char *blob_name(struct job *j, const char *path, const struct resp *r)
+static char *blob_name(struct job *j, const char *path, const struct sb_http_resp *r)
 {
 	const char *e = r->linked_etag[0] ? r->linked_etag : r->etag;
 	char name[160];
@@ -1267,7 +1305,7 @@ static int download_blob(struct job *j, const char *path, const char *url, const
 	char *hdrs = strf("%s/blobs/%s.headers.%ld", j->repo, name, (long)getpid());
 	int attempts = j->env->attempts > 0 ? j->env->attempts : 3;
 	struct sink s = { .fd = -1, .path = path, .env = j->env };
-	struct resp r;
+	struct sb_http_resp r;
 	struct stat st;
 	int rc = SB_OK;
 
@@ -1353,7 +1391,7 @@ static int fetch_file(struct job *j, const char *path, int required, int *got,
 		      struct sb_error *err)
 {
 	struct sink none = { .fd = -1, .path = path, .env = j->env };
-	struct resp r;
+	struct sb_http_resp r;
 	char *url, *next = NULL, *name = NULL, *blob = NULL;
 	int rc;
 
@@ -1387,8 +1425,11 @@ static int fetch_file(struct job *j, const char *path, int required, int *got,
 		const char *c = r.commit[0] ? r.commit : j->rev;
 
 		if (!safe_name(c, 128)) {
-			rc = sb_error_set(err, SB_EFORMAT, "%s: bad revision '%.60s' from %s",
-					  j->id, c, j->endpoint);
+			char shown[64];
+
+			rc = sb_error_set(err, SB_EFORMAT, "%s: bad revision '%s' from %s",
+					  j->id, sb_printable(c, strlen(c), shown, sizeof(shown)),
+					  j->endpoint);
 			goto out;
 		}
 		j->commit = sb_strdup(c);

@@ -38,6 +38,14 @@ char *sb_strdup(const char *s);
  */
 size_t sb_utf8_seq(const unsigned char *p, size_t n, int *valid);
 
+/*
+ * n bytes of untrusted input (a file's or a server's) made fit to quote in an error
+ * message: valid UTF-8 other than control characters (C0, DEL, C1) is kept, every other byte (and
+ * the backslash) becomes \xHH, so the message stays one line and cannot drive a
+ * terminal.  Cut to cap - 1 bytes, ending in "..." when cut.  Returns out.
+ */
+const char *sb_printable(const void *s, size_t n, char *out, size_t cap);
+
 /* Little-endian loads and stores, independent of alignment. */
 static inline uint16_t sb_le16(const unsigned char *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
 static inline uint32_t sb_le32(const unsigned char *p)
@@ -48,5 +56,63 @@ static inline uint64_t sb_le64(const unsigned char *p)
 {
 	return (uint64_t)sb_le32(p) | ((uint64_t)sb_le32(p + 4) << 32);
 }
+
+/*
+ * The hub's HTTP/1.1 response reader (hub.c), declared here for its fuzz target.
+ * -1 marks an absent number; strings are cut to their buffers, NUL-terminated.
+ */
+struct sb_http_resp {
+	int status;
+	int64_t length;                 /* Content-Length */
+	int chunked;
+	int64_t range_start;            /* Content-Range of a 206 */
+	int64_t linked_size;            /* X-Linked-Size */
+	char location[2048];
+	char etag[160];
+	char linked_etag[160];
+	char commit[160];
+};
+
+/*
+ * Reads one response from fd (a socket the request went out on): status line and
+ * headers into r, 1xx interim responses skipped; the body of a GET answered 200 or 206
+ * is appended to out_fd, which holds *done bytes (the start of the asked Range; a 200
+ * restarts it from 0).  *done is updated with what was written.
+ */
+int sb_http_response_read(int fd, int head, int out_fd, uint64_t *done, struct sb_http_resp *r,
+			  struct sb_error *err);
+
+/* Parses header text as curl prints it (several responses possibly), NUL-terminated,
+ * modified in place. */
+int sb_http_headers_parse(struct sb_http_resp *r, char *text, struct sb_error *err);
+
+/* Resolves a Location value against the URL it came from (malloc'd; NULL on ENOMEM). */
+char *sb_http_url_resolve(const char *base, const char *loc);
+
+/* SB_OK if url is an http:// or https:// URL the client can request. */
+int sb_http_url_check(const char *url, struct sb_error *err);
+
+/*
+ * CurveZMQ key files (zmq.c), declared here for their fuzz target.  A key file holds
+ * "public-key = Z85" and, when secret, "secret-key = Z85" lines ('#' comments); an
+ * allow-list is any number of public-key lines or bare Z85 keys.
+ */
+struct sb_zmq_keyline {
+	int secret;             /* 1: secret-key, 0: public-key or bare key */
+	char key[41];           /* 40 Z85 characters */
+};
+
+/* Every key line of the file at path, in order (*out malloc'd). */
+int sb_zmq_keyfile_parse(const char *path, struct sb_zmq_keyline **out, size_t *n_out,
+			 struct sb_error *err);
+
+/* Resolves --curve-secret / --curve-server: a Z85 key itself or a key file.  want_secret
+ * fills sec and the public key derived from it, else pub only. */
+int sb_zmq_key_load(const char *arg, int want_secret, char pub[41], char sec[41],
+		    struct sb_error *err);
+
+/* Reads a --curve-allow list: the decoded public keys (*keys malloc'd, n_keys of them). */
+int sb_zmq_allow_read(const char *path, unsigned char (**keys)[32], size_t *n_keys,
+		      struct sb_error *err);
 
 #endif

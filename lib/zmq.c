@@ -132,6 +132,8 @@ static void close_sock(void **s, int linger)
 
 static int is_z85_key(const char *s, size_t n)
 {
+	static const char z85[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				  ".-:+=^!/*?&<>()[]{}@%$#";
 	unsigned char raw[32];
 	char tmp[41];
 
@@ -139,6 +141,9 @@ static int is_z85_key(const char *s, size_t n)
 		return 0;
 	memcpy(tmp, s, 40);
 	tmp[40] = '\0';
+	/* zmq_z85_decode stops at a NUL: "ABCDE\0..." would pass as a 4-byte key. */
+	if (strspn(tmp, z85) != 40)
+		return 0;
 	return zmq_z85_decode(raw, tmp) != NULL;
 }
 
@@ -147,16 +152,11 @@ static int is_z85_key(const char *s, size_t n)
  * file, "secret-key = Z85"; '#' starts a comment.  An allow-list is any number of
  * public-key lines or bare Z85 keys, so `cat a.pub b.pub > allow` makes one.
  */
-struct keyline {
-	int secret;             /* 1: secret-key, 0: public-key or bare key */
-	char key[41];
-};
-
-static int parse_keyfile(const char *path, struct keyline **out, size_t *n_out,
+int sb_zmq_keyfile_parse(const char *path, struct sb_zmq_keyline **out, size_t *n_out,
 			 struct sb_error *err)
 {
 	struct sb_buf b;
-	struct keyline *kl = NULL;
+	struct sb_zmq_keyline *kl = NULL;
 	size_t n = 0, cap = 0, lineno = 0;
 	int rc;
 
@@ -188,8 +188,11 @@ static int parse_keyfile(const char *path, struct keyline **out, size_t *n_out,
 			if (kn == 10 && memcmp(s, "secret-key", 10) == 0)
 				secret = 1;
 			else if (!(kn == 10 && memcmp(s, "public-key", 10) == 0)) {
-				rc = sb_error_set(err, SB_EFORMAT, "%s: line %zu: unknown key '%.*s'",
-						  path, lineno, (int)kn, s);
+				char shown[68];
+
+				rc = sb_error_set(err, SB_EFORMAT, "%s: line %zu: unknown key '%s'",
+						  path, lineno, sb_printable(s, kn, shown,
+									     sizeof(shown)));
 				goto fail;
 			}
 			s = eq + 1;
@@ -212,7 +215,7 @@ static int parse_keyfile(const char *path, struct keyline **out, size_t *n_out,
 				goto fail;
 			}
 			cap = cap ? 2 * cap : 8;
-			struct keyline *nk = realloc(kl, cap * sizeof(*nk));
+			struct sb_zmq_keyline *nk = realloc(kl, cap * sizeof(*nk));
 			if (nk == NULL) {
 				rc = sb_error_set(err, SB_ENOMEM, "%s: out of memory", path);
 				goto fail;
@@ -238,10 +241,10 @@ fail:
  * Resolves a key argument: a Z85 key itself, or a key file.  want_secret: fills sec
  * (and pub, derived) from a secret key; else fills pub only.
  */
-static int load_key(const char *arg, int want_secret, char pub[41], char sec[41],
+int sb_zmq_key_load(const char *arg, int want_secret, char pub[41], char sec[41],
 		    struct sb_error *err)
 {
-	struct keyline *kl = NULL;
+	struct sb_zmq_keyline *kl = NULL;
 	size_t n = 0;
 	int rc, found = 0;
 
@@ -255,7 +258,7 @@ static int load_key(const char *arg, int want_secret, char pub[41], char sec[41]
 		}
 		return SB_OK;
 	}
-	if ((rc = parse_keyfile(arg, &kl, &n, err)) != SB_OK)
+	if ((rc = sb_zmq_keyfile_parse(arg, &kl, &n, err)) != SB_OK)
 		return rc;
 	for (size_t i = 0; i < n; i++) {
 		if (want_secret && kl[i].secret) {
@@ -361,32 +364,47 @@ static void *zap_main(void *arg)
 
 /* Registers an allow-list under a new ZAP domain (written to domain); starts the
  * handler on first use. */
-static int allow_register(void *ctx, const char *path, char domain[32], struct sb_error *err)
+int sb_zmq_allow_read(const char *path, unsigned char (**keys)[32], size_t *n_keys,
+		      struct sb_error *err)
 {
-	struct keyline *kl = NULL;
+	struct sb_zmq_keyline *kl = NULL;
+	unsigned char (*k)[32];
 	size_t n = 0;
 	int rc;
 
-	if ((rc = parse_keyfile(path, &kl, &n, err)) != SB_OK)
+	*keys = NULL;
+	*n_keys = 0;
+	if ((rc = sb_zmq_keyfile_parse(path, &kl, &n, err)) != SB_OK)
 		return rc;
-	struct allow_entry e;
-	memset(&e, 0, sizeof(e));
-	e.keys = calloc(n ? n : 1, 32);
-	if (e.keys == NULL) {
+	k = calloc(n ? n : 1, 32);
+	if (k == NULL) {
 		free(kl);
 		return sb_error_set(err, SB_ENOMEM, "%s: out of memory", path);
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (kl[i].secret) {
 			free(kl);
-			free(e.keys);
+			free(k);
 			return sb_error_set(err, SB_EINVAL,
 					    "%s: holds a secret key; an allow-list takes public keys",
 					    path);
 		}
-		zmq_z85_decode(e.keys[e.n++], kl[i].key);
+		zmq_z85_decode(k[i], kl[i].key);
 	}
 	free(kl);
+	*keys = k;
+	*n_keys = n;
+	return SB_OK;
+}
+
+static int allow_register(void *ctx, const char *path, char domain[32], struct sb_error *err)
+{
+	struct allow_entry e;
+	int rc;
+
+	memset(&e, 0, sizeof(e));
+	if ((rc = sb_zmq_allow_read(path, &e.keys, &e.n, err)) != SB_OK)
+		return rc;
 	pthread_mutex_lock(&g_lock);
 	snprintf(e.domain, sizeof(e.domain), "sb-%u", ++g_domain_seq);
 	struct allow_entry *na = realloc(g_allow, (g_n_allow + 1) * sizeof(*na));
@@ -495,7 +513,7 @@ static int sock_prepare(void *ctx, void *s, const struct endpoint *ep, int recei
 		return sb_error_set(err, SB_EUNSUPPORTED, "%s: libzmq was built without CURVE",
 				    spec);
 	char pub[41], sec[41];
-	if ((rc = load_key(o->curve_secret, 1, pub, sec, err)) != SB_OK)
+	if ((rc = sb_zmq_key_load(o->curve_secret, 1, pub, sec, err)) != SB_OK)
 		return sb_error_prefix(err, "%s: --curve-secret: ", spec);
 	if (ep->bind) {
 		char domain[32];
@@ -515,7 +533,7 @@ static int sock_prepare(void *ctx, void *s, const struct endpoint *ep, int recei
 			return sb_error_set(err, SB_EINVAL,
 					    "%s: a CurveZMQ client needs --curve-server KEY (the "
 					    "server's public key)", spec);
-		if ((rc = load_key(o->curve_server, 0, spub, unused, err)) != SB_OK)
+		if ((rc = sb_zmq_key_load(o->curve_server, 0, spub, unused, err)) != SB_OK)
 			return sb_error_prefix(err, "%s: --curve-server: ", spec);
 		zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, spub, 40);
 		zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, pub, 40);

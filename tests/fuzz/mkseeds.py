@@ -200,6 +200,127 @@ def farm():
                                       5, 2, 3, 1, 1, 4, 2, 3, 0, 0, 0, 2, 5]))
 
 
+def npy_file(descr, shape, data, version=1, fortran=False, pad_to=64):
+    """A .npy file as numpy writes it (the header padded to pad_to bytes)."""
+    sh = "(" + "".join("%d, " % d for d in shape).rstrip(" ") + ")"
+    if len(shape) > 1:
+        sh = sh.replace(",)", ")")
+    d = "{'descr': '%s', 'fortran_order': %s, 'shape': %s, }" % (
+        descr, "True" if fortran else "False", sh)
+    pre = 10 if version == 1 else 12
+    hlen = len(d) + 1
+    hlen += (-(pre + hlen)) % pad_to
+    hdr = d.encode().ljust(hlen - 1) + b"\n"
+    if version == 1:
+        head = b"\x93NUMPY\x01\x00" + struct.pack("<H", hlen)
+    else:
+        head = b"\x93NUMPY" + bytes([version, 0]) + struct.pack("<I", hlen)
+    return head + hdr + data
+
+
+def npys():
+    put("npy", "f32-2x3", npy_file("<f4", [2, 3], struct.pack("<6f", *range(6))))
+    put("npy", "f64-3", npy_file("<f8", [3], struct.pack("<3d", 1.5, -2, 1e300)))
+    put("npy", "f16-1x2", npy_file("<f2", [1, 2], b"\x00\x3c\x00\xc0"))
+    put("npy", "i8-2x2x2", npy_file("|i1", [2, 2, 2], bytes(range(8))))
+    put("npy", "u8-4", npy_file("|u1", [4], b"\x00\x01\xfe\xff"))
+    put("npy", "i32-2x1", npy_file("<i4", [2, 1], struct.pack("<2i", -1, 7)))
+    put("npy", "i64-0x4", npy_file("<i8", [0, 4], b""))
+    put("npy", "v2", npy_file("<f4", [1], struct.pack("<f", 1), version=2))
+    put("npy", "v3", npy_file("<i4", [1, 1], struct.pack("<i", 3), version=3))
+    put("npy", "v4", npy_file("<f4", [1], struct.pack("<f", 1), version=4))
+    put("npy", "fortran", npy_file("<f4", [2, 2], bytes(16), fortran=True))
+    put("npy", "big-endian", npy_file(">f4", [1], bytes(4)))
+    put("npy", "0d", npy_file("<f4", [], bytes(4)))
+    put("npy", "9d", npy_file("|u1", [1] * 9, b"\x01"))
+    put("npy", "short-data", npy_file("<f4", [2, 3], bytes(20)))
+    put("npy", "long-data", npy_file("<f4", [1], bytes(8)))
+    put("npy", "huge-shape", npy_file("<f8", [2**62, 2**62], b""))
+    put("npy", "shape-overflow", npy_file("<f4", [18446744073709551615], b""))
+    put("npy", "cut-header", npy_file("<f4", [1], bytes(4))[:40])
+    put("npy", "nul-header", npy_file("<f4", [1], bytes(4)).replace(b"'descr'", b"'de\0cr'"))
+    put("npy", "hlen-huge", b"\x93NUMPY\x02\x00\xff\xff\xff\x7f{'descr': '<f4'}")
+    put("npy", "no-magic", b"\x93NUMPX\x01\x00\x00\x00")
+
+
+def http():
+    # flags byte (1: HEAD, 2: Range asked, then 2 bytes offset), chunking byte, response
+    def put_http(name, resp, head=False, offset=None, chunk=0):
+        flags = (1 if head else 0) | (2 if offset is not None else 0)
+        pre = bytes([flags])
+        if offset is not None:
+            pre += struct.pack("<H", offset)
+        put("http", name, pre + bytes([chunk]) + resp)
+
+    put_http("get-200", b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nETag: \"abc\"\r\n"
+             b"X-Repo-Commit: 0123456789abcdef0123456789abcdef01234567\r\n\r\nhello")
+    put_http("get-200-bytewise", b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc", chunk=1)
+    put_http("head-302", b"HTTP/1.1 302 Found\r\nLocation: /api/resolve-cache/x\r\n"
+             b"X-Linked-Etag: \"sha\"\r\nX-Linked-Size: 123\r\nContent-Length: 0\r\n\r\n",
+             head=True)
+    put_http("head-cdn", b"HTTP/1.1 302 Found\r\nLocation: https://cdn.example/x?y=1\r\n\r\n",
+             head=True)
+    put_http("redirect-relative", b"HTTP/1.1 307 Temporary\r\nLocation: ../other/file\r\n\r\n")
+    put_http("redirect-netpath", b"HTTP/1.1 301 Moved\r\nLocation: //evil.example/a\r\n\r\n")
+    put_http("chunked", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+             b"4\r\nwiki\r\n5;ext=1\r\npedia\r\n0\r\nTrailer: x\r\n\r\n", chunk=7)
+    put_http("chunked-cut", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nff\r\nab")
+    put_http("range-206", b"HTTP/1.1 206 Partial\r\nContent-Range: bytes 10-14/15\r\n"
+             b"Content-Length: 5\r\n\r\nworld", offset=10)
+    put_http("range-206-wrong", b"HTTP/1.1 206 Partial\r\nContent-Range: bytes 0-4/15\r\n"
+             b"Content-Length: 5\r\n\r\nworld", offset=10)
+    put_http("range-ignored", b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nfull", offset=3)
+    put_http("continue", b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n"
+             b"Content-Length: 2\r\n\r\nok")
+    put_http("until-close", b"HTTP/1.0 200 OK\r\n\r\nbody until the end")
+    put_http("short-body", b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")
+    put_http("bad-status", b"HTTP/1.1 2x0 OK\r\n\r\n")
+    put_http("not-http", b"SSH-2.0-OpenSSH\r\n\r\n")
+    put_http("bad-length", b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\n")
+    put_http("nul-header", b"HTTP/1.1 200 OK\r\nX: a\0b\r\n\r\n")
+    put_http("long-line", b"HTTP/1.1 200 OK\r\nX: " + b"a" * 9000 + b"\r\n\r\n")
+    put_http("curl-two-responses", b"HTTP/1.1 302 Found\nlocation: /b\n\nHTTP/2 200\n"
+             b"content-length: 7\netag: W/\"e\"\n\n")
+
+
+# A pair made by sb-keygen for these seeds (used nowhere else).
+KEY_PUB = b"pAnGj2lKvYGZ%pyBGED7{ZT*+/6Sn0os?ALa.(G>"
+KEY_SEC = b"q%Z@:mZX&2zpy((tT@gi[0]VJE[@8}1P(W?thj&."
+
+
+def keys():
+    put("keys", "public", b"# CurveZMQ public key written by sb-keygen\npublic-key = " + KEY_PUB
+        + b"\n")
+    put("keys", "secret", b"# CurveZMQ key pair written by sb-keygen: keep this file secret\n"
+        b"public-key = " + KEY_PUB + b"\nsecret-key = " + KEY_SEC + b"\n")
+    put("keys", "quoted", b"public-key = \"" + KEY_PUB + b"\"\nsecret-key = \"" + KEY_SEC
+        + b"\"\n")
+    put("keys", "allow", KEY_PUB + b"\n" + b"public-key = " + KEY_PUB + b"\r\n\t# note\n")
+    put("keys", "bare", KEY_PUB)
+    put("keys", "unknown-key", b"private-key = " + KEY_SEC + b"\n")
+    put("keys", "short", b"public-key = \"abc\"\n")
+    put("keys", "bad-char", b"public-key = " + KEY_PUB[:39] + b"~\n")
+    put("keys", "nul-in-key", b"public-key = " + KEY_PUB[:5] + b"\0" + KEY_PUB[6:] + b"\n")
+    put("keys", "empty", b"")
+
+
+def calibs():
+    put("calib", "dim3", b"sb-calibration 1\ndim 3\nrows 10\n-1 1\n0 0\n-0.5 2.5\n")
+    put("calib", "comments", b"# made by sb-pool --calibrate\nsb-calibration 1\n# x\n"
+        b"dim 1\nrows 1\n1.17549435e-38 3.40282347e+38\n")
+    put("calib", "rows0", b"sb-calibration 1\ndim 1\nrows 0\n0 1\n")
+    put("calib", "dim-huge", b"sb-calibration 1\ndim 1048577\nrows 1\n")
+    put("calib", "dim0", b"sb-calibration 1\ndim 0\nrows 1\n")
+    put("calib", "few", b"sb-calibration 1\ndim 2\nrows 1\n0 1\n")
+    put("calib", "many", b"sb-calibration 1\ndim 1\nrows 1\n0 1\n0 1\n")
+    put("calib", "reversed", b"sb-calibration 1\ndim 1\nrows 1\n1 0\n")
+    put("calib", "nan", b"sb-calibration 1\ndim 1\nrows 1\nnan 1\n")
+    put("calib", "inf", b"sb-calibration 1\ndim 1\nrows 1\n0 inf\n")
+    put("calib", "overflow-range", b"sb-calibration 1\ndim 1\nrows 1\n-3e38 3e38\n")
+    put("calib", "hex", b"sb-calibration 1\ndim 1\nrows 1\n0x1p-3 0x1p3\n")
+    put("calib", "version-2", b"sb-calibration 2\ndim 1\nrows 1\n0 1\n")
+
+
 if __name__ == "__main__":
     frames()
     jsons()
@@ -207,4 +328,8 @@ if __name__ == "__main__":
     tokenize()
     modeldir()
     farm()
+    npys()
+    http()
+    keys()
+    calibs()
     sys.exit(0)
