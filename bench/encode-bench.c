@@ -2,9 +2,11 @@
  * encode-bench - in-process measurements for bench/encode-full.sh (not installed).
  *
  *   encode-bench load MODEL [N]            seconds to open the model (median of N)
- *   encode-bench latency MODEL "IDS" [N [SMALL_M]]   seconds per forward of one
- *                                          sentence, model loaded (median of N, after a
- *                                          warm-up); SMALL_M sets sb_ops_set_small_m()
+ *   encode-bench latency MODEL "IDS" [N [THREADS [SMALL_M]]]   seconds per forward of
+ *                                          one sentence, model loaded (median of N, after
+ *                                          a warm-up); THREADS: the model's thread team
+ *                                          (default 1) or bN for one thread with N BLAS
+ *                                          threads; SMALL_M sets sb_ops_set_small_m()
  *   encode-bench sgemm M N K [N]           GFLOP/s of X[M, K] W[N, K]^T through the
  *                                          same wrapper as the encoder (best of N)
  *   encode-bench linear M N K [N]          the same with cblas_sgemm and with the
@@ -54,17 +56,20 @@ static double median(double *v, size_t n)
 static void usage(void)
 {
 	fprintf(stderr, "usage: encode-bench load MODEL [N]\n"
-			"       encode-bench latency MODEL \"IDS\" [N]\n"
+			"       encode-bench latency MODEL \"IDS\" [N [THREADS [SMALL_M]]]\n"
 			"       encode-bench sgemm M N K [N]\n");
 	exit(2);
 }
 
-static struct sb_model *open_model(const char *dir)
+static struct sb_model *open_model(const char *dir, int threads)
 {
+	struct sb_model_opts o;
 	struct sb_model *m;
 	struct sb_error err;
 
-	if (sb_model_open(&m, dir, NULL, &err)) {
+	sb_model_opts_init(&o);
+	o.threads = threads;
+	if (sb_model_open(&m, dir, &o, &err)) {
 		fprintf(stderr, "encode-bench: %s\n", err.msg);
 		exit(1);
 	}
@@ -80,7 +85,7 @@ int main(int argc, char **argv)
 		double *t = calloc(n ? n : 1, sizeof(double));
 		for (size_t i = 0; i < n; i++) {
 			double t0 = now();
-			struct sb_model *m = open_model(argv[2]);
+			struct sb_model *m = open_model(argv[2], 1);
 			t[i] = now() - t0;
 			sb_model_close(&m);
 		}
@@ -90,15 +95,22 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "latency") && argc >= 4) {
 		size_t n = argc > 4 ? strtoul(argv[4], NULL, 10) : 200, len = 0, shape[2];
-		struct sb_model *m = open_model(argv[2]);
+		const char *th = argc > 5 ? argv[5] : "1";
+		int team = th[0] == 'b' ? 1 : atoi(th);
+		struct sb_model *m;
 		struct sb_tensor ids, mask;
 		struct sb_error err;
 		char *s = argv[3], *end;
 		double *t = calloc(n ? n : 1, sizeof(double));
 		int64_t buf[512];
 
-		if (argc > 5)
-			sb_ops_set_small_m(strtoul(argv[5], NULL, 10));
+		if (th[0] == 'b')
+			sb_ops_set_threads(atoi(th + 1));
+		else
+			sb_ops_set_threads(1);
+		m = open_model(argv[2], team > 0 ? team : 1);
+		if (argc > 6)
+			sb_ops_set_small_m(strtoul(argv[6], NULL, 10));
 
 		while (len < 512) {
 			long long v = strtoll(s, &end, 10);
@@ -132,8 +144,9 @@ int main(int argc, char **argv)
 		for (size_t i = 1; i < n; i++)
 			best = t[i] < best ? t[i] : best;
 		printf("latency %.6f s per sentence of %zu tokens (median of %zu, best %.6f; "
-		       "cpu time %.6f s; blas %s, %d threads, kernels %s)\n", median(t, n), len, n, best, c0,
-		       sb_ops_blas_core(), sb_ops_threads(), sb_ops_isa_name());
+		       "cpu time %.6f s; %d threads, blas %s with %d threads, kernels %s)\n",
+		       median(t, n), len, n, best, c0, team, sb_ops_blas_core(), sb_ops_threads(),
+		       sb_ops_isa_name());
 		sb_tensor_destroy(&ids);
 		sb_tensor_destroy(&mask);
 		sb_model_close(&m);

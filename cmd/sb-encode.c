@@ -19,7 +19,8 @@ enum {
 	OPT_THREADS,
 	OPT_MAX_BATCH_TOKENS,
 	OPT_KERNELS,
-	OPT_NO_FUSE_QKV
+	OPT_NO_FUSE_QKV,
+	OPT_BLAS_THREADS
 };
 
 static void usage(FILE *fp, const char *prog)
@@ -36,8 +37,10 @@ static void usage(FILE *fp, const char *prog)
 		"                            lasttoken (comma-separated), or 'model' for the\n"
 		"                            model's 1_Pooling config\n"
 		"      --normalize           L2-normalize the pooled embeddings\n"
-		"  -t, --threads N           BLAS threads (default: the cores available)\n"
-		"      --max-batch-tokens N  real tokens per forward sub-batch (default 2048)\n"
+		"  -t, --threads N           threads, each running whole sentences (default:\n"
+		"                            the cores available)\n"
+		"      --blas-threads N      one thread, N BLAS threads inside each product\n"
+		"      --max-batch-tokens N  real tokens per sub-batch and thread (default 2048)\n"
 		"      --kernels ISA         auto (default), avx512, avx2, generic\n"
 		"      --no-fuse-qkv         three Q, K, V products per layer instead of one\n"
 		SB_CMD_COMMON_HELP, prog);
@@ -61,12 +64,13 @@ int main(int argc, char **argv)
 		{ "pool", required_argument, NULL, 'p' },
 		{ "normalize", no_argument, NULL, OPT_NORMALIZE },
 		{ "threads", required_argument, NULL, 't' },
+		{ "blas-threads", required_argument, NULL, OPT_BLAS_THREADS },
 		{ "max-batch-tokens", required_argument, NULL, OPT_MAX_BATCH_TOKENS },
 		{ "kernels", required_argument, NULL, OPT_KERNELS },
 		{ "no-fuse-qkv", no_argument, NULL, OPT_NO_FUSE_QKV },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char *model = NULL, *threads = NULL, *pool = NULL;
+	const char *model = NULL, *threads = NULL, *blas_threads = NULL, *pool = NULL;
 	char mbt[32], thr[16];
 	struct sb_cmd c;
 	size_t n;
@@ -95,12 +99,16 @@ int main(int argc, char **argv)
 			sb_cmd_kv(&c, "normalize", "1");
 			break;
 		case 't':
-			if (sb_cmd_parse_size(optarg, &n) < 0 || n < 1 || n > 1024) {
-				fprintf(stderr, "%s: --threads: expected 1 to 1024, got '%s'\n",
-					c.prog, optarg);
+		case OPT_BLAS_THREADS:
+			if (sb_cmd_parse_size(optarg, &n) < 0 || n < 1 || n > 256) {
+				fprintf(stderr, "%s: --%s: expected 1 to 256, got '%s'\n", c.prog,
+					opt == 't' ? "threads" : "blas-threads", optarg);
 				return 2;
 			}
-			threads = optarg;
+			if (opt == 't')
+				threads = optarg;
+			else
+				blas_threads = optarg;
 			break;
 		case OPT_MAX_BATCH_TOKENS:
 			if (sb_cmd_parse_size(optarg, &n) < 0 || n < 1) {
@@ -144,13 +152,22 @@ int main(int argc, char **argv)
 	if (!model)
 		return 1;
 	sb_cmd_kv(&c, "model", model);
-	if (!threads) {
-		snprintf(thr, sizeof(thr), "%d", cores_available());
-		threads = thr;
+	if (threads && blas_threads) {
+		fprintf(stderr, "%s: --threads and --blas-threads exclude each other\n", c.prog);
+		return 2;
 	}
-	sb_cmd_kv(&c, "threads", threads);
+	if (blas_threads) {
+		sb_cmd_kv(&c, "blas_threads", blas_threads);
+	} else {
+		if (!threads) {
+			snprintf(thr, sizeof(thr), "%d", cores_available());
+			threads = thr;
+		}
+		sb_cmd_kv(&c, "threads", threads);
+	}
 	if (c.verbose)
-		fprintf(stderr, "%s: model %s, %s BLAS threads, BLAS kernel %s, cpu kernels %s\n",
-			c.prog, model, threads, sb_ops_blas_core(), sb_ops_isa_name());
+		fprintf(stderr, "%s: model %s, %s, BLAS kernel %s, cpu kernels %s\n", c.prog,
+			model, blas_threads ? "1 thread" : threads,
+			sb_ops_blas_core(), sb_ops_isa_name());
 	return sb_cmd_run(&c, &sb_stage_encode);
 }

@@ -29,9 +29,17 @@
 #include "json.h"
 #include "model.h"
 #include "ops.h"
+#include "par.h"
 #include "weights.h"
 
 #define DEFAULT_MAX_BATCH_TOKENS 2048
+
+/*
+ * With several threads a batch is split by rows (each thread runs whole sentences
+ * through all layers, one-thread BLAS) when every thread gets at least this many
+ * tokens; smaller batches (one short sentence) split the columns of every product.
+ */
+#define ROW_SPLIT_MIN_TOKENS 48
 #define CONFIG_MAX_BYTES (1u << 20)
 
 /* Sanity limits on config values, far above any real encoder. */
@@ -53,6 +61,16 @@ struct layer {
 	const float *ln2_g, *ln2_b;     /* [D] */
 };
 
+/* Scratch for one sub-batch of Tb tokens whose longest row has Lmax tokens. */
+struct scratch {
+	float *qkv;                     /* [Tb, 3D] */
+	float *ctx;                     /* [Tb, D] */
+	float *tmp;                     /* [Tb, D] */
+	float *ffn;                     /* [Tb, F] */
+	float *scores;                  /* [Lmax, Lmax] */
+	size_t cap_qkv, cap_ctx, cap_tmp, cap_ffn, cap_scores;
+};
+
 struct sb_model {
 	struct sb_model_config cfg;
 	struct sb_model_opts opts;
@@ -72,19 +90,19 @@ struct sb_model {
 	float *out;                     /* [T, D] last hidden state, packed */
 	size_t cap_rows, cap_pos, cap_id, cap_type, cap_out;
 
-	/* Scratch for one sub-batch of Tb tokens whose longest row has Lmax tokens. */
-	float *qkv;                     /* [Tb, 3D] */
-	float *ctx;                     /* [Tb, D] */
-	float *tmp;                     /* [Tb, D] */
-	float *ffn;                     /* [Tb, F] */
-	float *scores;                  /* [Lmax, Lmax] */
-	size_t cap_qkv, cap_ctx, cap_tmp, cap_ffn, cap_scores;
+	/* Threads: the team, and per member its scratch, its rows and its outcome. */
+	struct sb_par *par;
+	struct scratch *scr;            /* [threads] */
+	size_t *split;                  /* [threads + 1]: member i runs rows split[i..i+1) */
+	int *part_rc;                   /* [threads] */
+	struct sb_error *part_err;      /* [threads] */
 };
 
 void sb_model_opts_init(struct sb_model_opts *o)
 {
 	o->max_batch_tokens = DEFAULT_MAX_BATCH_TOKENS;
 	o->fuse_qkv = -1;
+	o->threads = 1;
 }
 
 /* ---- buffers ---- */
@@ -454,6 +472,29 @@ static void fingerprint(struct sb_model *m)
 
 /* ---- open / close ---- */
 
+/* The thread team and the per-member arrays (opts.threads members). */
+static int open_threads(struct sb_model *m, struct sb_error *err)
+{
+	size_t n;
+	int rc;
+
+	if (m->opts.threads > SB_PAR_MAX)
+		return sb_error_set(err, SB_EINVAL, "model: %d threads, at most %d",
+				    m->opts.threads, SB_PAR_MAX);
+	n = (size_t)m->opts.threads;
+	m->scr = calloc(n, sizeof(*m->scr));
+	m->split = calloc(n + 1, sizeof(*m->split));
+	m->part_rc = calloc(n, sizeof(*m->part_rc));
+	m->part_err = calloc(n, sizeof(*m->part_err));
+	if (!m->scr || !m->split || !m->part_rc || !m->part_err)
+		return sb_error_set(err, SB_ENOMEM, "model: out of memory");
+	if (n > 1 && (rc = sb_par_open(&m->par, (int)n, err))) {
+		sb_error_prefix(err, "model: ");
+		return rc;
+	}
+	return SB_OK;
+}
+
 int sb_model_open(struct sb_model **out, const char *dir, const struct sb_model_opts *opts,
 		  struct sb_error *err)
 {
@@ -471,9 +512,12 @@ int sb_model_open(struct sb_model **out, const char *dir, const struct sb_model_
 		if (opts->max_batch_tokens)
 			m->opts.max_batch_tokens = opts->max_batch_tokens;
 		m->opts.fuse_qkv = opts->fuse_qkv;
+		m->opts.threads = opts->threads > 0 ? opts->threads : 1;
 	}
 	if (m->opts.fuse_qkv < 0)
 		m->opts.fuse_qkv = 1;
+	if ((rc = open_threads(m, err)))
+		goto fail;
 
 	path = sb_path_join(dir, "config.json");
 	if (!path) {
@@ -532,11 +576,20 @@ void sb_model_close(struct sb_model **mp)
 	free(m->tok_id);
 	free(m->tok_type);
 	free(m->out);
-	free(m->qkv);
-	free(m->ctx);
-	free(m->tmp);
-	free(m->ffn);
-	free(m->scores);
+	sb_par_close(&m->par);
+	if (m->scr) {
+		for (int i = 0; i < m->opts.threads; i++) {
+			free(m->scr[i].qkv);
+			free(m->scr[i].ctx);
+			free(m->scr[i].tmp);
+			free(m->scr[i].ffn);
+			free(m->scr[i].scores);
+		}
+		free(m->scr);
+	}
+	free(m->split);
+	free(m->part_rc);
+	free(m->part_err);
 	free(m);
 	*mp = NULL;
 }
@@ -651,7 +704,7 @@ static int gather(struct sb_model *m, const struct sb_tensor *ids, const struct 
 }
 
 /* Self-attention of rows [r0, r1) whose tokens start at t0: qkv -> ctx (see top). */
-static void attention(struct sb_model *m, size_t r0, size_t r1, size_t t0)
+static void attention(struct sb_model *m, struct scratch *sc, size_t r0, size_t r1, size_t t0)
 {
 	size_t D = m->cfg.dim, H = m->cfg.n_heads, d = m->cfg.dim_head;
 	float scale = 1.0f / sqrtf((float)d);
@@ -659,20 +712,61 @@ static void attention(struct sb_model *m, size_t r0, size_t r1, size_t t0)
 	for (size_t r = r0; r < r1; r++) {
 		size_t s = m->row_off[r] - t0, L = m->row_off[r + 1] - m->row_off[r];
 		for (size_t h = 0; h < H; h++) {
-			const float *q = m->qkv + s * 3 * D + h * d;
+			const float *q = sc->qkv + s * 3 * D + h * d;
 			const float *k = q + D, *v = q + 2 * D;
 			/* scores[L, L] = Q_h[L, d] K_h[L, d]^T / sqrt(d) */
-			sb_ops_gemm(1, L, L, d, scale, q, 3 * D, k, 3 * D, 0.0f, m->scores, L);
-			sb_ops_softmax(m->scores, L, L, L, NULL);
+			sb_ops_gemm(1, L, L, d, scale, q, 3 * D, k, 3 * D, 0.0f, sc->scores, L);
+			sb_ops_softmax(sc->scores, L, L, L, NULL);
 			/* ctx_h[L, d] = scores[L, L] V_h[L, d] */
-			sb_ops_gemm(0, L, d, L, 1.0f, m->scores, L, v, 3 * D, 0.0f,
-				    m->ctx + s * D + h * d, D);
+			sb_ops_gemm(0, L, d, L, 1.0f, sc->scores, L, v, 3 * D, 0.0f,
+				    sc->ctx + s * D + h * d, D);
 		}
 	}
 }
 
-/* Runs embeddings and all layers for rows [r0, r1). */
-static int run_batch(struct sb_model *m, size_t r0, size_t r1, struct sb_error *err)
+/* One product Y[M, N] = X[M, K] W[N, K]^T, its columns shared by the team. */
+struct col_job {
+	size_t M, N, K, ldx, ldy;
+	const float *x, *w;
+	float *y;
+};
+
+static void col_part(void *arg, int i, int n)
+{
+	const struct col_job *j = arg;
+	/* Whole 16-column blocks per member, so the kernels' vector loops stay full. */
+	size_t blocks = (j->N + 15) / 16;
+	size_t c0 = blocks * (size_t)i / (size_t)n * 16, c1 = blocks * (size_t)(i + 1) / (size_t)n * 16;
+
+	c1 = c1 < j->N ? c1 : j->N;
+	if (c1 > c0)
+		sb_ops_linear(j->M, c1 - c0, j->K, j->x, j->ldx, j->w + c0 * j->K, j->y + c0,
+			      j->ldy);
+}
+
+/*
+ * Y[M, N] = X[M, K] W[N, K]^T on this thread, or with the columns split over the team
+ * when par is not NULL.
+ */
+static void linear(struct sb_par *par, size_t M, size_t N, size_t K, const float *x,
+		   size_t ldx, const float *w, float *y, size_t ldy)
+{
+	struct col_job j = { M, N, K, ldx, ldy, x, w, y };
+
+	if (!par) {
+		sb_ops_linear(M, N, K, x, ldx, w, y, ldy);
+		return;
+	}
+	sb_par_run(par, col_part, &j);
+}
+
+/*
+ * Runs embeddings and all layers for rows [r0, r1) with the scratch sc.  par: NULL to
+ * compute on this thread alone, or the team to split the columns of every product
+ * (used for batches too small to split by rows).
+ */
+static int run_batch(struct sb_model *m, struct scratch *sc, struct sb_par *par, size_t r0,
+		     size_t r1, struct sb_error *err)
 {
 	const struct sb_model_config *c = &m->cfg;
 	size_t D = c->dim, F = c->dim_ffn;
@@ -686,11 +780,11 @@ static int run_batch(struct sb_model *m, size_t r0, size_t r1, struct sb_error *
 		size_t L = m->row_off[r + 1] - m->row_off[r];
 		Lmax = L > Lmax ? L : Lmax;
 	}
-	if ((rc = grow(&m->qkv, &m->cap_qkv, Tb * 3 * D, sizeof(float), "qkv", err)) ||
-	    (rc = grow(&m->ctx, &m->cap_ctx, Tb * D, sizeof(float), "context", err)) ||
-	    (rc = grow(&m->tmp, &m->cap_tmp, Tb * D, sizeof(float), "projection", err)) ||
-	    (rc = grow(&m->ffn, &m->cap_ffn, Tb * F, sizeof(float), "feed-forward", err)) ||
-	    (rc = grow(&m->scores, &m->cap_scores, Lmax * Lmax, sizeof(float), "scores", err)))
+	if ((rc = grow(&sc->qkv, &sc->cap_qkv, Tb * 3 * D, sizeof(float), "qkv", err)) ||
+	    (rc = grow(&sc->ctx, &sc->cap_ctx, Tb * D, sizeof(float), "context", err)) ||
+	    (rc = grow(&sc->tmp, &sc->cap_tmp, Tb * D, sizeof(float), "projection", err)) ||
+	    (rc = grow(&sc->ffn, &sc->cap_ffn, Tb * F, sizeof(float), "feed-forward", err)) ||
+	    (rc = grow(&sc->scores, &sc->cap_scores, Lmax * Lmax, sizeof(float), "scores", err)))
 		return rc;
 
 	/* x[Tb, D] = LayerNorm(word[id] + pos[p] (+ type[tt])) */
@@ -713,32 +807,82 @@ static int run_batch(struct sb_model *m, size_t r0, size_t r1, struct sb_error *
 		const struct layer *l = &m->layers[i];
 		/* qkv[Tb, 3D] = x[Tb, D] Wqkv[3D, D]^T + bqkv */
 		if (l->wqkv) {
-			sb_ops_linear(Tb, 3 * D, D, x, D, l->wqkv, m->qkv, 3 * D);
+			linear(par, Tb, 3 * D, D, x, D, l->wqkv, sc->qkv, 3 * D);
 		} else {
-			sb_ops_linear(Tb, D, D, x, D, l->wq, m->qkv, 3 * D);
-			sb_ops_linear(Tb, D, D, x, D, l->wk, m->qkv + D, 3 * D);
-			sb_ops_linear(Tb, D, D, x, D, l->wv, m->qkv + 2 * D, 3 * D);
+			linear(par, Tb, D, D, x, D, l->wq, sc->qkv, 3 * D);
+			linear(par, Tb, D, D, x, D, l->wk, sc->qkv + D, 3 * D);
+			linear(par, Tb, D, D, x, D, l->wv, sc->qkv + 2 * D, 3 * D);
 		}
-		sb_ops_bias_add(m->qkv, Tb, 3 * D, 3 * D, l->bqkv);
-		attention(m, r0, r1, t0);
+		sb_ops_bias_add(sc->qkv, Tb, 3 * D, 3 * D, l->bqkv);
+		attention(m, sc, r0, r1, t0);
 		/* x = LayerNorm(ctx Wo^T + bo + x) */
-		sb_ops_linear(Tb, D, D, m->ctx, D, l->wo, m->tmp, D);
-		sb_ops_bias_residual_layernorm(x, m->tmp, l->bo, x, Tb, D, l->ln1_g, l->ln1_b,
+		linear(par, Tb, D, D, sc->ctx, D, l->wo, sc->tmp, D);
+		sb_ops_bias_residual_layernorm(x, sc->tmp, l->bo, x, Tb, D, l->ln1_g, l->ln1_b,
 					       c->eps);
 		/* ffn[Tb, F] = act(x W1^T + b1); x = LayerNorm(ffn W2^T + b2 + x) */
-		sb_ops_linear(Tb, F, D, x, D, l->w1, m->ffn, F);
-		sb_ops_bias_act(c->act, m->ffn, Tb, F, F, l->b1);
-		sb_ops_linear(Tb, D, F, m->ffn, F, l->w2, m->tmp, D);
-		sb_ops_bias_residual_layernorm(x, m->tmp, l->b2, x, Tb, D, l->ln2_g, l->ln2_b,
+		linear(par, Tb, F, D, x, D, l->w1, sc->ffn, F);
+		sb_ops_bias_act(c->act, sc->ffn, Tb, F, F, l->b1);
+		linear(par, Tb, D, F, sc->ffn, F, l->w2, sc->tmp, D);
+		sb_ops_bias_residual_layernorm(x, sc->tmp, l->b2, x, Tb, D, l->ln2_g, l->ln2_b,
 					       c->eps);
 	}
 	return SB_OK;
 }
 
+/*
+ * Rows [r0, end) in sub-batches of whole rows under the token budget, on scratch sc.
+ * A row longer than the budget is a sub-batch of its own.
+ */
+static int run_rows(struct sb_model *m, struct scratch *sc, struct sb_par *par, size_t r0,
+		    size_t end, struct sb_error *err)
+{
+	size_t budget = m->opts.max_batch_tokens;
+	int rc;
+
+	while (r0 < end) {
+		size_t r1 = r0 + 1;
+		while (r1 < end && m->row_off[r1 + 1] - m->row_off[r0] <= budget)
+			r1++;
+		if ((rc = run_batch(m, sc, par, r0, r1, err)))
+			return rc;
+		r0 = r1;
+	}
+	return SB_OK;
+}
+
+/* Member i of the team: its share of the rows (m->split), on its own scratch. */
+static void row_part(void *arg, int i, int n)
+{
+	struct sb_model *m = arg;
+
+	(void)n;
+	m->part_rc[i] = run_rows(m, &m->scr[i], NULL, m->split[i], m->split[i + 1],
+				 &m->part_err[i]);
+}
+
+/*
+ * Splits the rows into n contiguous shares of about T / n tokens each: share i ends
+ * at the first row boundary at or past (i + 1) T / n tokens.
+ */
+static void split_rows(struct sb_model *m, int n)
+{
+	size_t T = m->n_tok, r = 0;
+
+	m->split[0] = 0;
+	for (int i = 1; i < n; i++) {
+		size_t goal = T * (size_t)i / (size_t)n;
+		while (r < m->rows && m->row_off[r] < goal)
+			r++;
+		m->split[i] = r;
+	}
+	m->split[n] = m->rows;
+}
+
 int sb_model_forward(struct sb_model *m, const struct sb_tensor *ids, const struct sb_tensor *mask,
 		     const struct sb_tensor *types, struct sb_error *err)
 {
-	size_t budget = m->opts.max_batch_tokens, r0 = 0, n;
+	int nt = sb_par_size(m->par);
+	size_t n;
 	int rc;
 
 	m->rows = m->seq = m->n_tok = 0;
@@ -755,13 +899,22 @@ int sb_model_forward(struct sb_model *m, const struct sb_tensor *ids, const stru
 	n = m->n_tok ? m->n_tok : 1;
 	if ((rc = grow(&m->out, &m->cap_out, n * m->cfg.dim, sizeof(float), "output", err)))
 		goto fail;
-	while (r0 < m->rows) {
-		size_t r1 = r0 + 1;
-		while (r1 < m->rows && m->row_off[r1 + 1] - m->row_off[r0] <= budget)
-			r1++;
-		if ((rc = run_batch(m, r0, r1, err)))
+	if (nt == 1 || m->rows < (size_t)nt || m->n_tok < (size_t)nt * ROW_SPLIT_MIN_TOKENS) {
+		/* One thread, or too little work to share by rows: share each product. */
+		rc = run_rows(m, &m->scr[0], nt > 1 ? m->par : NULL, 0, m->rows, err);
+		if (rc)
 			goto fail;
-		r0 = r1;
+		return SB_OK;
+	}
+	split_rows(m, nt);
+	sb_par_run(m->par, row_part, m);
+	for (int i = 0; i < nt; i++) {
+		if (m->part_rc[i]) {
+			rc = m->part_rc[i];
+			if (err)
+				*err = m->part_err[i];
+			goto fail;
+		}
 	}
 	return SB_OK;
 fail:

@@ -16,6 +16,14 @@
  * buffers are owned by the model, grown on demand and reused, so steady-state
  * forwards allocate nothing.  A struct sb_model is not thread-safe: one forward at a
  * time (the weights may be shared by opening the folder once per thread).
+ *
+ * With opts.threads = n > 1 the model keeps a team of n threads (the caller is one of
+ * them).  A batch with enough tokens is split by rows into n shares of about equal
+ * token counts; each thread runs its sentences through every layer with its own
+ * scratch, so nothing is shared or synchronised within the forward pass.  Its matrix
+ * products then run best with one-thread BLAS (sb_ops_set_threads(1)).  A smaller
+ * batch (one short sentence) is computed by the caller with the columns of every
+ * product split over the team.  The token budget applies per thread.
  */
 #ifndef SB_MODEL_H
 #define SB_MODEL_H
@@ -50,6 +58,8 @@ struct sb_model_opts {
 	size_t max_batch_tokens;        /* sub-batch token budget; 0: 2048 */
 	int fuse_qkv;                   /* copy Wq|Wk|Wv into one [3 dim, dim] matrix at load
 					 * (one product per layer instead of three); -1: default */
+	int threads;                    /* threads of the forward pass (default 1); see
+					 * below */
 };
 
 /* Fills defaults. */

@@ -330,6 +330,16 @@ INLINE void linear_small_body(size_t M, size_t N, size_t K, const float *x, size
 			vf a20 = a00, a21 = a00, a22 = a00, a23 = a00;
 			vf a30 = a00, a31 = a00, a32 = a00, a33 = a00;
 			for (size_t k = 0; k < kv; k += VL) {
+				/*
+				 * The next block of 4 weight rows follows this one in memory:
+				 * ask for it now, so the loads of the next block find it in
+				 * cache (the hardware prefetcher alone leaves this loop
+				 * waiting on memory).
+				 */
+				__builtin_prefetch(wr[0] + 4 * K + k);
+				__builtin_prefetch(wr[1] + 4 * K + k);
+				__builtin_prefetch(wr[2] + 4 * K + k);
+				__builtin_prefetch(wr[3] + 4 * K + k);
 				vf w0 = vload(wr[0] + k), w1 = vload(wr[1] + k);
 				vf w2 = vload(wr[2] + k), w3 = vload(wr[3] + k);
 				vf x0 = vload(xr[0] + k), x1 = vload(xr[1] + k);

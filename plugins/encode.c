@@ -8,8 +8,11 @@
  *                        and Normalize from the folder's 1_Pooling / modules.json
  *   normalize=0|1        L2-normalize pooled embeddings (default: the model's Normalize
  *                        module with pool=model, else 0)
- *   threads=N            OpenBLAS threads (default: OpenBLAS's own choice)
- *   max_batch_tokens=N   real tokens per forward sub-batch (default 2048)
+ *   threads=N            threads of the forward pass, each running whole sentences
+ *                        with one-thread BLAS (default 1; see model.h)
+ *   blas_threads=N       instead: one forward thread, N OpenBLAS threads in each
+ *                        product (default: OpenBLAS's own choice)
+ *   max_batch_tokens=N   real tokens per forward sub-batch and thread (default 2048)
  *   kernels=ISA          auto (default), generic, avx2, avx512
  *   fuse_qkv=0|1         one Q|K|V product per layer (default 1)
  *
@@ -27,6 +30,7 @@
 #include "frame.h"
 #include "model.h"
 #include "ops.h"
+#include "par.h"
 #include "pooling.h"
 #include "stage.h"
 
@@ -45,37 +49,6 @@ struct encode {
 	size_t row_cap;
 	struct sb_frame out;
 };
-
-static int parse_count(const char *key, const char *v, size_t lo, size_t hi, size_t *out,
-		       struct sb_error *err)
-{
-	char *end;
-	unsigned long long x;
-
-	errno = 0;
-	if (v[0] < '0' || v[0] > '9')
-		return sb_error_set(err, SB_EINVAL, "encode: %s: expected a number, got '%s'",
-				    key, v);
-	x = strtoull(v, &end, 10);
-	if (errno || *end || x < lo || x > hi)
-		return sb_error_set(err, SB_EINVAL, "encode: %s: '%s' is not a number from %zu "
-				    "to %zu", key, v, lo, hi);
-	*out = (size_t)x;
-	return SB_OK;
-}
-
-static int parse_flag(const char *key, const char *v, int *out, struct sb_error *err)
-{
-	if (!strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "yes")) {
-		*out = 1;
-	} else if (!strcmp(v, "0") || !strcmp(v, "false") || !strcmp(v, "no")) {
-		*out = 0;
-	} else {
-		return sb_error_set(err, SB_EINVAL, "encode: %s: expected 0 or 1, got '%s'", key,
-				    v);
-	}
-	return SB_OK;
-}
 
 static int grow(float **p, size_t *cap, size_t n, struct sb_error *err)
 {
@@ -112,11 +85,12 @@ static int encode_open(void **state, const struct sb_kv *opts, size_t n_opts,
 		       struct sb_error *err)
 {
 	static const char *const known[] = { "model", "pool", "normalize", "threads",
-					     "max_batch_tokens", "kernels", "fuse_qkv" };
+					     "blas_threads", "max_batch_tokens", "kernels",
+					     "fuse_qkv" };
 	struct sb_model_opts mo;
 	struct encode *s;
 	const char *v, *dir;
-	size_t n;
+	size_t n, nb = 0;
 	int rc, flag;
 
 	*state = NULL;
@@ -142,12 +116,26 @@ static int encode_open(void **state, const struct sb_kv *opts, size_t n_opts,
 		goto fail;
 	}
 	if ((v = sb_kv_get(opts, n_opts, "threads"))) {
-		if ((rc = parse_count("threads", v, 1, 1024, &n, err)))
+		if ((rc = sb_kv_count("encode", "threads", v, 1, SB_PAR_MAX, &n, err)))
 			goto fail;
-		sb_ops_set_threads((int)n);
+		mo.threads = (int)n;
 	}
+	if ((v = sb_kv_get(opts, n_opts, "blas_threads"))) {
+		if ((rc = sb_kv_count("encode", "blas_threads", v, 1, SB_PAR_MAX, &nb, err)))
+			goto fail;
+		if (mo.threads > 1) {
+			rc = sb_error_set(err, SB_EINVAL, "encode: threads and blas_threads "
+					  "exclude each other");
+			goto fail;
+		}
+	}
+	/* Each thread of the team runs its own products: BLAS must not fork again. */
+	if (mo.threads > 1)
+		sb_ops_set_threads(1);
+	else if (nb)
+		sb_ops_set_threads((int)nb);
 	if ((v = sb_kv_get(opts, n_opts, "max_batch_tokens")) &&
-	    (rc = parse_count("max_batch_tokens", v, 1, (size_t)1 << 30, &mo.max_batch_tokens,
+	    (rc = sb_kv_count("encode", "max_batch_tokens", v, 1, (size_t)1 << 30, &mo.max_batch_tokens,
 			      err)))
 		goto fail;
 	if ((v = sb_kv_get(opts, n_opts, "kernels"))) {
@@ -158,7 +146,7 @@ static int encode_open(void **state, const struct sb_kv *opts, size_t n_opts,
 		}
 	}
 	if ((v = sb_kv_get(opts, n_opts, "fuse_qkv"))) {
-		if ((rc = parse_flag("fuse_qkv", v, &flag, err)))
+		if ((rc = sb_kv_bool("encode", "fuse_qkv", v, &flag, err)))
 			goto fail;
 		mo.fuse_qkv = flag;
 	}
@@ -183,7 +171,7 @@ static int encode_open(void **state, const struct sb_kv *opts, size_t n_opts,
 					  "encode: normalize is only used with pool");
 			goto fail;
 		}
-		if ((rc = parse_flag("normalize", v, &s->pooling.normalize, err)))
+		if ((rc = sb_kv_bool("encode", "normalize", v, &s->pooling.normalize, err)))
 			goto fail;
 	}
 	if ((rc = sb_model_open(&s->model, dir, &mo, err)))

@@ -8,7 +8,7 @@ M=$SB_SRCDIR/tests/models
 G=$SB_SRCDIR/tests/golden/encode
 T=$SB_TMP
 
-plan 40
+plan 44
 
 gzip -dc "$G/sts.ids.gz" > "$T/sts.ids" && gzip -dc "$G/sts-pairs.ids.gz" > "$T/pairs.ids" ||
 	{ echo "Bail out! cannot read $G"; exit 1; }
@@ -91,6 +91,11 @@ sb-encode -m "$M/tiny-distilbert" -p mean --max-batch-tokens 40 -t 1 < "$T/sts32
 	> "$T/o.sbf"
 compare "int32 ids, 17-row frames, 40-token sub-batches, 1 thread" \
 	"$T/tiny-distilbert.pooled" < "$T/o.sbf"
+sb-encode -m "$M/tiny-distilbert" -p mean -t 3 --max-batch-tokens 100 < "$T/sts.sbf" \
+	> "$T/o.sbf"
+compare "3 threads, 100-token sub-batches" "$T/tiny-distilbert.pooled" < "$T/o.sbf"
+sb-encode -m "$M/tiny-distilbert" -p mean --blas-threads 2 < "$T/sts.sbf" > "$T/o.sbf"
+compare "one thread with 2 BLAS threads" "$T/tiny-distilbert.pooled" < "$T/o.sbf"
 sb-encode -m "$M/tiny-distilbert" -p mean --no-fuse-qkv < "$T/sts.sbf" > "$T/o.sbf"
 compare "--no-fuse-qkv" "$T/tiny-distilbert.pooled" < "$T/o.sbf"
 for k in generic avx2 avx512; do
@@ -178,6 +183,10 @@ run sb-encode -i "$T/s500.sbf"
 check "no -m: usage and exit 2" test "$rc" = 2 -a -n "$err"
 run sb-encode -m "$M/tiny-distilbert" --threads 0
 check "--threads 0: exit 2" test "$rc" = 2
+run sb-encode -m "$M/tiny-distilbert" --threads 257
+like "--threads 257: exit 2" "$rc $err" "^2 sb-encode: --threads: expected 1 to 256"
+run sb-encode -m "$M/tiny-distilbert" --threads 2 --blas-threads 2
+like "--threads with --blas-threads: exit 2" "$rc $err" "exclude each other"
 run sb-encode -m "$M/tiny-distilbert" --kernels sse9
 like "--kernels with an unknown name: exit 2" "$rc $err" "^2 sb-encode: --kernels: kernels 'sse9'"
 run sb-encode -m "$M/tiny-distilbert" --normalize

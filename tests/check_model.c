@@ -153,6 +153,94 @@ START_TEST(test_packing)
 }
 END_TEST
 
+static struct sb_model *open_threads(const char *dir, size_t max_batch_tokens, int threads)
+{
+	struct sb_model_opts o;
+	struct sb_model *m = NULL;
+	struct sb_error err;
+
+	sb_model_opts_init(&o);
+	o.max_batch_tokens = max_batch_tokens;
+	o.threads = threads;
+	ck_assert_msg(sb_model_open(&m, dir, &o, &err) == SB_OK, "%s: %s", dir, err.msg);
+	return m;
+}
+
+/*
+ * A thread team gives the states of one thread: batches split by rows (many rows),
+ * by columns (one row, or fewer rows than threads), with sub-batches, for both
+ * architectures.  Values may differ in the last bits only where a product of few
+ * rows takes the small-m kernel instead of BLAS.
+ */
+START_TEST(test_threads)
+{
+	static const size_t row_counts[] = { 1, 2, 3, 40 };
+	static const int teams[] = { 2, 3, 5 };
+	const char *dirs[2] = { distil, bert };
+	size_t D[2] = { 32, 24 }, seq = 40;
+	unsigned seed = 12345;
+
+	for (size_t d = 0; d < 2; d++) {
+		struct sb_model *one = open_threads(dirs[d], 0, 1);
+		for (size_t rc = 0; rc < sizeof(row_counts) / sizeof(row_counts[0]); rc++) {
+			size_t rows = row_counts[rc];
+			int64_t *v = malloc(rows * seq * sizeof(int64_t));
+			struct sb_tensor ids, mask;
+			struct sb_error err;
+			float *want = malloc(rows * seq * D[d] * sizeof(float));
+			float *got = malloc(rows * seq * D[d] * sizeof(float));
+
+			for (size_t r = 0; r < rows; r++) {
+				size_t len = 1 + (seed = seed * 1103515245u + 12345u) % seq;
+				for (size_t p = 0; p < seq; p++)
+					v[r * seq + p] = p < len ?
+						(int64_t)((seed = seed * 1103515245u + 12345u) % 900)
+						: -1;
+			}
+			make_batch(&ids, &mask, rows, seq, v);
+			ck_assert_int_eq(sb_model_forward(one, &ids, &mask, NULL, &err), SB_OK);
+			sb_model_hidden(one, want);
+			for (size_t t = 0; t < sizeof(teams) / sizeof(teams[0]); t++) {
+				for (size_t budget = 0; budget <= 37; budget += 37) {
+					struct sb_model *m = open_threads(dirs[d], budget, teams[t]);
+					ck_assert_int_eq(sb_model_forward(m, &ids, &mask, NULL, &err),
+							 SB_OK);
+					ck_assert_uint_eq(sb_model_tokens(m), sb_model_tokens(one));
+					sb_model_hidden(m, got);
+					ck_assert_msg(max_diff(want, got, rows * seq * D[d]) < 1e-5,
+						      "%s rows %zu threads %d budget %zu: %g",
+						      dirs[d], rows, teams[t], budget,
+						      max_diff(want, got, rows * seq * D[d]));
+					/* Again: the team is reused. */
+					ck_assert_int_eq(sb_model_forward(m, &ids, &mask, NULL, &err),
+							 SB_OK);
+					sb_model_hidden(m, got);
+					ck_assert(max_diff(want, got, rows * seq * D[d]) < 1e-5);
+					sb_model_close(&m);
+				}
+			}
+			sb_tensor_destroy(&ids);
+			sb_tensor_destroy(&mask);
+			free(v);
+			free(want);
+			free(got);
+		}
+		sb_model_close(&one);
+	}
+	/* A team too large is refused by name. */
+	{
+		struct sb_model_opts o;
+		struct sb_model *m = NULL;
+		struct sb_error err;
+		sb_model_opts_init(&o);
+		o.threads = 100000;
+		ck_assert_int_eq(sb_model_open(&m, distil, &o, &err), SB_EINVAL);
+		ck_assert_ptr_null(m);
+		ck_assert_msg(strstr(err.msg, "100000 threads") != NULL, "%s", err.msg);
+	}
+}
+END_TEST
+
 START_TEST(test_mask_holes)
 {
 	/* A masked token in the middle: its id must not matter, the others keep their
@@ -467,6 +555,7 @@ static Suite *model_suite(void)
 
 	tcase_add_test(tc, test_config);
 	tcase_add_test(tc, test_packing);
+	tcase_add_test(tc, test_threads);
 	tcase_add_test(tc, test_mask_holes);
 	tcase_add_test(tc, test_token_types);
 	tcase_add_test(tc, test_input_errors);
