@@ -492,6 +492,9 @@ static int open_threads(struct sb_model *m, struct sb_error *err)
 		sb_error_prefix(err, "model: ");
 		return rc;
 	}
+	/* The members call BLAS at once; its own threads would only contend with them. */
+	if (n > 1)
+		sb_ops_set_threads(1);
 	return SB_OK;
 }
 

@@ -20,8 +20,9 @@
  * With opts.threads = n > 1 the model keeps a team of n threads (the caller is one of
  * them).  A batch with enough tokens is split by rows into n shares of about equal
  * token counts; each thread runs its sentences through every layer with its own
- * scratch, so nothing is shared or synchronised within the forward pass.  Its matrix
- * products then run best with one-thread BLAS (sb_ops_set_threads(1)).  A smaller
+ * scratch, so nothing is shared or synchronised within the forward pass.  Opening
+ * such a model sets BLAS to one thread for the whole process (sb_ops_set_threads(1)),
+ * as the members already use every core.  A smaller
  * batch (one short sentence) is computed by the caller with the columns of every
  * product split over the team.  The token budget applies per thread.
  */

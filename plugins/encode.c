@@ -129,10 +129,8 @@ static int encode_open(void **state, const struct sb_kv *opts, size_t n_opts,
 			goto fail;
 		}
 	}
-	/* Each thread of the team runs its own products: BLAS must not fork again. */
-	if (mo.threads > 1)
-		sb_ops_set_threads(1);
-	else if (nb)
+	/* With threads > 1, sb_model_open() sets BLAS to one thread itself. */
+	if (nb)
 		sb_ops_set_threads((int)nb);
 	if ((v = sb_kv_get(opts, n_opts, "max_batch_tokens")) &&
 	    (rc = sb_kv_count("encode", "max_batch_tokens", v, 1, (size_t)1 << 30, &mo.max_batch_tokens,
