@@ -1,7 +1,8 @@
 #!/bin/sh
 # The farm: results in input order, load balancing by readiness, credits, late joiners,
 # bounded memory, worker errors, a cut input.  Workers are tests/farm-worker (an echo
-# stage that can be slowed down), so the farm's output must equal its input.
+# stage that can be slowed down), so the farm's output must equal its input.  Times are
+# scaled by slow (tests/setup): ten times longer under valgrind.
 . ./tests/setup
 
 plan 19
@@ -16,7 +17,7 @@ ep="ipc://$SB_TMP/farm"
 # worker NAME [options]: starts an echo worker in the background.
 worker() {
 	_n=$1; shift
-	farm-worker --connect ">$ep" --heartbeat-ms 100 --name "$_n" "$@" \
+	farm-worker --connect ">$ep" --heartbeat-ms "$(slow 100)" --name "$_n" "$@" \
 		2>> "$SB_TMP/workers.err" &
 	pids="$pids $!"
 }
@@ -26,7 +27,8 @@ stop_workers() {
 	pids=
 }
 farm() {
-	timeout 120 sb-farm --bind "@$ep" --heartbeat-ms 100 --worker-timeout 20 -v "$@"
+	timeout "$(slow 120)" sb-farm --bind "@$ep" --heartbeat-ms "$(slow 100)" \
+		--worker-timeout "$(slow 20)" -v "$@"
 }
 # frames_of NAME: frames the farm's -v statistics credit to worker NAME.
 frames_of() {
@@ -61,8 +63,8 @@ like "slow worker held at most its 1 credit" "$(cat "$SB_TMP/err")" \
 stop_workers
 
 # A late joiner gets work.
-worker early --delay-ms 40
-(sleep 1; farm-worker --connect ">$ep" --heartbeat-ms 100 --name late \
+worker early --delay-ms "$(slow 40)"
+(slow_sleep 1; farm-worker --connect ">$ep" --heartbeat-ms "$(slow 100)" --name late \
 	2>> "$SB_TMP/workers.err") &
 pids="$pids $!"
 farm < "$SB_TMP/in.sbf" > "$SB_TMP/out.sbf" 2> "$SB_TMP/err"
@@ -88,10 +90,15 @@ like "worker error: message names the worker and the row" "$(cat "$SB_TMP/err")"
 	"sb-farm: worker bad: frame at seq 96: echo: row 100 refused on purpose"
 stop_workers
 
-# The same while the producer is still writing: the farm does not wait for it.
+# The same while the producer is still writing (until the farm is gone, or longer than
+# the timeout): the farm does not wait for it.
 worker bad --fail-seq 100
-(head -c 20000 "$SB_TMP/in.sbf"; sleep 30) |
-	timeout 10 sb-farm --bind "@$ep" --heartbeat-ms 100 > /dev/null 2> "$SB_TMP/err"
+(head -c 20000 "$SB_TMP/in.sbf"; _i=0
+	while [ ! -e "$SB_TMP/farm.done" ] && [ $_i -lt $(($(slow 100) + 200)) ]; do
+		sleep 0.1; _i=$((_i + 1))
+	done) |
+	(timeout "$(slow 10)" sb-farm --bind "@$ep" --heartbeat-ms "$(slow 100)" \
+		> /dev/null 2> "$SB_TMP/err"; _r=$?; touch "$SB_TMP/farm.done"; exit $_r)
 rc=$?
 check "worker error with the input still open: exit 1 at once (exit $rc)" test $rc = 1
 stop_workers
@@ -111,4 +118,5 @@ check "no --bind: exit 2 with usage" test "$rc" = 2 -a -n "$err"
 run sb-farm --bind tcp://0.0.0.0:1 < /dev/null
 like "plain text on a non-loopback address is refused" "$err" "plain text on a non-loopback"
 check "the workers' logs show no sanitizer report" \
-	test -z "$(grep -E 'AddressSanitizer|LeakSanitizer|runtime error' "$SB_TMP/workers.err")"
+	test -z "$(grep -E 'AddressSanitizer|LeakSanitizer|runtime error|^==[0-9]+== ' \
+		"$SB_TMP/workers.err")"

@@ -2,7 +2,8 @@
 # A network partition between the farm and its worker, made with network namespaces
 # (unshare -rn, a veth pair, a second namespace for the worker): a partition that heals
 # in time ends with every row once, in order; one that does not heal ends with a clear
-# error listing the missing seqs.  Addresses are inside the namespaces we create.
+# error listing the missing seqs.  Addresses are inside the namespaces we create.  Times
+# are scaled by slow (tests/setup): ten times longer under valgrind.
 . ./tests/setup
 
 plan 7
@@ -13,9 +14,11 @@ fi
 farm-worker --gen 2000 --batch 32 > "$SB_TMP/in.sbf"
 
 cat > "$SB_TMP/inner.sh" << 'INNER'
-# Runs as root of a new user and network namespace.  $1: scratch folder, $2: heal or not.
+# Runs as root of a new user and network namespace.  $1: scratch folder, $2: heal or not,
+# $3: the factor of the times (SB_SLOW).
 T=$1
 mode=$2
+f=$3
 set -u
 ip link set lo up
 ip link add v0 type veth peer name v1
@@ -27,20 +30,20 @@ ip addr add 10.77.0.1/24 dev v0
 ip link set v0 up
 nsenter -t "$holder" -n sh -c 'ip link set lo up; ip addr add 10.77.0.2/24 dev v1; ip link set v1 up'
 ep=tcp://10.77.0.1:5555
-timeout=10
-[ "$mode" = heal ] || timeout=2
-sb-farm --bind "@$ep" --insecure --heartbeat-ms 100 --worker-timeout $timeout -v \
+timeout=$((10 * f))
+[ "$mode" = heal ] || timeout=$((2 * f))
+sb-farm --bind "@$ep" --insecure --heartbeat-ms $((100 * f)) --worker-timeout $timeout -v \
 	< "$T/in.sbf" > "$T/out-$mode.sbf" 2> "$T/err-$mode" &
 farm=$!
-nsenter -t "$holder" -n farm-worker --connect ">$ep" --insecure --heartbeat-ms 100 \
+nsenter -t "$holder" -n farm-worker --connect ">$ep" --insecure --heartbeat-ms $((100 * f)) \
 	--delay-ms 30 --trace "$T/trace-$mode" 2> "$T/worker-$mode.err" &
 worker=$!
 i=0
-while [ "$(cat "$T/trace-$mode" 2> /dev/null | wc -l)" -lt 4 ] && [ $i -lt 400 ]; do
+while [ "$(cat "$T/trace-$mode" 2> /dev/null | wc -l)" -lt 4 ] && [ $i -lt $((400 * f)) ]; do
 	sleep 0.05; i=$((i + 1))
 done
 ip link set v0 down
-sleep 1.5
+sleep "$(awk -v f="$f" 'BEGIN { print 1.5 * f }')"
 [ "$mode" = heal ] && ip link set v0 up
 wait "$farm"
 echo $? > "$T/rc-$mode"
@@ -48,7 +51,7 @@ kill "$worker" "$holder" 2> /dev/null
 wait 2> /dev/null
 INNER
 
-unshare -rn sh "$SB_TMP/inner.sh" "$SB_TMP" heal
+unshare -rn sh "$SB_TMP/inner.sh" "$SB_TMP" heal "$SB_SLOW"
 is "partition healed in time: the farm exits 0" "$(cat "$SB_TMP/rc-heal")" 0
 check "partition healed in time: output equals the input" \
 	cmp -s "$SB_TMP/in.sbf" "$SB_TMP/out-heal.sbf"
@@ -57,9 +60,9 @@ like "partition healed in time: the worker was lost, its frames handed out again
 like "partition healed in time: the worker came back and finished" "$(cat "$SB_TMP/err-heal")" \
 	"out: 63 frames, 2000 rows"
 
-unshare -rn sh "$SB_TMP/inner.sh" "$SB_TMP" cut
+unshare -rn sh "$SB_TMP/inner.sh" "$SB_TMP" cut "$SB_SLOW"
 is "partition not healed: the farm exits 1" "$(cat "$SB_TMP/rc-cut")" 1
 like "partition not healed: a clear error listing the missing seqs" "$(cat "$SB_TMP/err-cut")" \
-	"sb-farm: no worker for 2000 ms; [0-9]+ rows written, seqs not done: [0-9]+-[0-9]+"
+	"sb-farm: no worker for $(slow 2000) ms; [0-9]+ rows written, seqs not done: [0-9]+-[0-9]+"
 farm-worker --in "$SB_TMP/out-cut.sbf" --out /dev/null 2> /dev/null
 check "partition not healed: the output has no end frame" test $? != 0

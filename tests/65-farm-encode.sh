@@ -2,7 +2,8 @@
 # The farm with real sb-encode workers on the tiny model, 2000 STS sentences:
 # sb-tokenize | sb-farm | sb-pool equals sb-tokenize | sb-encode | sb-pool byte for
 # byte, with three workers, when one of them is killed with -9 in the middle, and when
-# one is stopped past the heartbeat timeout and continued (no row twice).
+# one is stopped past the heartbeat timeout and continued (no row twice).  Times are scaled
+# by slow (tests/setup): ten times longer under valgrind.
 . ./tests/setup
 
 require_shared data/sts-b/sts-test.tsv
@@ -23,7 +24,7 @@ sb-encode -m "$M" < "$SB_TMP/tok.sbf" | sb-pool -m "$M" > "$SB_TMP/local.sbf"
 check "the single-process pipeline ran" test -s "$SB_TMP/local.sbf"
 
 worker() {
-	sb-encode -m "$M" --worker ">$ep" --heartbeat 100 2>> "$SB_TMP/workers.err" &
+	sb-encode -m "$M" --worker ">$ep" --heartbeat "$(slow 100)" 2>> "$SB_TMP/workers.err" &
 	last=$!
 	pids="$pids $last"
 }
@@ -36,14 +37,16 @@ stop_workers() {
 # pooled embeddings out, in the background.
 farm_bg() {
 	farm-worker --in "$SB_TMP/tok.sbf" --out - --delay-ms "${1:-0}" |
-		timeout 120 sb-farm --bind "@$ep" --heartbeat-ms 100 --worker-timeout 30 -v \
+		timeout "$(slow 120)" sb-farm --bind "@$ep" --heartbeat-ms "$(slow 100)" \
+		--worker-timeout "$(slow 30)" -v \
 		2> "$SB_TMP/err" | sb-pool -m "$M" > "$SB_TMP/farm.sbf" &
 	farm_pid=$!
 }
 # joined N: waits until N workers have joined the farm.
 joined() {
 	_i=0
-	while [ "$(grep -c joined "$SB_TMP/err" 2> /dev/null)" -lt "$1" ] && [ $_i -lt 400 ]; do
+	while [ "$(grep -c joined "$SB_TMP/err" 2> /dev/null)" -lt "$1" ] &&
+		[ $_i -lt "$(slow 400)" ]; do
 		sleep 0.05
 		_i=$((_i + 1))
 	done
@@ -62,9 +65,9 @@ stop_workers
 worker; victim=$last
 farm_bg 4
 joined 1
-sleep 0.3
+slow_sleep 0.3
 kill -STOP "$victim"
-sleep 0.1
+slow_sleep 0.1
 kill -9 "$victim"
 worker; worker
 wait "$farm_pid"
@@ -75,14 +78,14 @@ like "kill -9 of an sb-encode worker: the farm reports re-sent frames" "$(cat "$
 	"re-sent: [1-9]"
 stop_workers
 
-# kill -STOP past the heartbeat timeout (300 ms), then -CONT.
+# kill -STOP past the heartbeat timeout (3 heartbeats, 300 ms unscaled), then -CONT.
 worker; sleeper=$last
 farm_bg 4
 joined 1
-sleep 0.3
+slow_sleep 0.3
 kill -STOP "$sleeper"
 worker; worker
-sleep 1
+slow_sleep 1
 kill -CONT "$sleeper"
 wait "$farm_pid"
 check "STOP/CONT of an sb-encode worker: exit 0" test $? = 0
@@ -96,10 +99,10 @@ stop_workers
 cd "$SB_TMP" || exit 1
 sb-keygen farm > /dev/null && sb-keygen worker1 > /dev/null && cat worker1.pub > workers.allow
 port=$((20000 + ($$ + 11) % 20000))
-sb-encode -m "$M" --worker ">tcp://127.0.0.1:$port" --heartbeat 100 \
+sb-encode -m "$M" --worker ">tcp://127.0.0.1:$port" --heartbeat "$(slow 100)" \
 	--curve-secret worker1.key --curve-server farm.pub 2>> workers.err &
 pids="$pids $!"
-timeout 120 sb-tokenize -m "$M" -b 8 < s.txt |
+timeout "$(slow 120)" sb-tokenize -m "$M" -b 8 < s.txt |
 	sb-farm --bind "tcp://0.0.0.0:$port" --curve-secret farm.key \
 		--curve-allow workers.allow |
 	sb-pool -m "$M" > example.sbf
@@ -108,4 +111,5 @@ check "sb-farm(1) example: same bytes as the single-process pipeline" \
 	cmp -s local.sbf example.sbf
 stop_workers
 check "the workers' logs show no sanitizer report" \
-	test -z "$(grep -E 'AddressSanitizer|LeakSanitizer|runtime error' "$SB_TMP/workers.err")"
+	test -z "$(grep -E 'AddressSanitizer|LeakSanitizer|runtime error|^==[0-9]+== ' \
+		"$SB_TMP/workers.err")"
