@@ -59,6 +59,8 @@ struct layer {
 	const float *w1, *b1;           /* [F, D], [F] */
 	const float *w2, *b2;           /* [D, F], [D] */
 	const float *ln2_g, *ln2_b;     /* [D] */
+	/* Packed copies for the AVX-512 product kernel (data NULL when not packed). */
+	struct sb_ops_packed pqkv, po, p1, p2;
 };
 
 /* Scratch for one sub-batch of Tb tokens whose longest row has Lmax tokens. */
@@ -472,6 +474,52 @@ static void fingerprint(struct sb_model *m)
 
 /* ---- open / close ---- */
 
+/*
+ * Packs every layer's product weights for the AVX-512 kernel when it is in use (see
+ * ops.h), then gives the pages of the originals back: the forward pass reads only the
+ * packed copies, so resident memory stays about one copy of the weights.  The fused
+ * Q|K|V is packed straight from Wq, Wk, Wv.  Without packing nothing changes.
+ */
+static int pack_layers(struct sb_model *m, struct sb_error *err)
+{
+	size_t D = m->cfg.dim, F = m->cfg.dim_ffn;
+	int rc;
+
+	for (size_t i = 0; i < m->cfg.n_layers; i++) {
+		struct layer *l = &m->layers[i];
+		const float *qkv[3] = { l->wq, l->wk, l->wv };
+		size_t rows[3] = { D, D, D };
+		if ((m->opts.fuse_qkv && (rc = sb_ops_pack(&l->pqkv, qkv, rows, 3, D, err))) ||
+		    (rc = sb_ops_pack(&l->po, &l->wo, &D, 1, D, err)) ||
+		    (rc = sb_ops_pack(&l->p1, &l->w1, &F, 1, D, err)) ||
+		    (rc = sb_ops_pack(&l->p2, &l->w2, &D, 1, F, err))) {
+			sb_error_prefix(err, "model: layer %zu: ", i);
+			return rc;
+		}
+		/* The originals may be freed: the pointers go too, so no path can use them. */
+		if (l->pqkv.data) {
+			free(l->wqkv);
+			l->wqkv = NULL;
+			for (int j = 0; j < 3; j++)
+				sb_weights_drop(m->w, qkv[j], D * D * sizeof(float));
+			l->wq = l->wk = l->wv = NULL;
+		}
+		if (l->po.data) {
+			sb_weights_drop(m->w, l->wo, D * D * sizeof(float));
+			l->wo = NULL;
+		}
+		if (l->p1.data) {
+			sb_weights_drop(m->w, l->w1, F * D * sizeof(float));
+			l->w1 = NULL;
+		}
+		if (l->p2.data) {
+			sb_weights_drop(m->w, l->w2, D * F * sizeof(float));
+			l->w2 = NULL;
+		}
+	}
+	return SB_OK;
+}
+
 /* The thread team and the per-member arrays (opts.threads members). */
 static int open_threads(struct sb_model *m, struct sb_error *err)
 {
@@ -553,6 +601,8 @@ int sb_model_open(struct sb_model **out, const char *dir, const struct sb_model_
 		if ((rc = bind_layer(m, i, err)))
 			goto fail;
 	fingerprint(m);
+	if ((rc = pack_layers(m, err)))
+		goto fail;
 	*out = m;
 	return SB_OK;
 fail:
@@ -568,8 +618,13 @@ void sb_model_close(struct sb_model **mp)
 		return;
 	if (m->layers) {
 		for (size_t i = 0; i < m->cfg.n_layers; i++) {
-			free(m->layers[i].wqkv);
-			free(m->layers[i].bqkv);
+			struct layer *l = &m->layers[i];
+			free(l->wqkv);
+			free(l->bqkv);
+			sb_ops_packed_free(&l->pqkv);
+			sb_ops_packed_free(&l->po);
+			sb_ops_packed_free(&l->p1);
+			sb_ops_packed_free(&l->p2);
 		}
 		free(m->layers);
 	}
@@ -731,36 +786,49 @@ static void attention(struct sb_model *m, struct scratch *sc, size_t r0, size_t 
 struct col_job {
 	size_t M, N, K, ldx, ldy;
 	const float *x, *w;
+	const struct sb_ops_packed *pw;
 	float *y;
 };
 
 static void col_part(void *arg, int i, int n)
 {
 	const struct col_job *j = arg;
-	/* Whole 16-column blocks per member, so the kernels' vector loops stay full. */
-	size_t blocks = (j->N + 15) / 16;
-	size_t c0 = blocks * (size_t)i / (size_t)n * 16, c1 = blocks * (size_t)(i + 1) / (size_t)n * 16;
+	/*
+	 * Whole blocks of columns per member: 32-column panels of packed weights, else
+	 * 16 columns, so the kernels' vector loops stay full.
+	 */
+	size_t bw = j->pw ? 32 : 16, blocks = (j->N + bw - 1) / bw;
+	size_t c0 = blocks * (size_t)i / (size_t)n * bw;
+	size_t c1 = blocks * (size_t)(i + 1) / (size_t)n * bw;
 
 	c1 = c1 < j->N ? c1 : j->N;
-	if (c1 > c0)
+	if (c1 <= c0)
+		return;
+	if (j->pw)
+		sb_ops_linear_packed(j->M, j->pw, c0, c1, j->x, j->ldx, j->y, j->ldy);
+	else
 		sb_ops_linear(j->M, c1 - c0, j->K, j->x, j->ldx, j->w + c0 * j->K, j->y + c0,
 			      j->ldy);
 }
 
 /*
- * Y[M, N] = X[M, K] W[N, K]^T on this thread, or with the columns split over the team
- * when par is not NULL.
+ * Y[M, N] = X[M, K] W[N, K]^T, from the packed weights pw when they exist (else the
+ * plain w), on this thread, or with the columns split over the team when par is not
+ * NULL.
  */
 static void linear(struct sb_par *par, size_t M, size_t N, size_t K, const float *x,
-		   size_t ldx, const float *w, float *y, size_t ldy)
+		   size_t ldx, const struct sb_ops_packed *pw, const float *w, float *y,
+		   size_t ldy)
 {
-	struct col_job j = { M, N, K, ldx, ldy, x, w, y };
+	struct col_job j = { M, N, K, ldx, ldy, x, w, pw->data ? pw : NULL, y };
 
-	if (!par) {
+	if (par) {
+		sb_par_run(par, col_part, &j);
+	} else if (j.pw) {
+		sb_ops_linear_packed(M, pw, 0, N, x, ldx, y, ldy);
+	} else {
 		sb_ops_linear(M, N, K, x, ldx, w, y, ldy);
-		return;
 	}
-	sb_par_run(par, col_part, &j);
 }
 
 /*
@@ -771,6 +839,7 @@ static void linear(struct sb_par *par, size_t M, size_t N, size_t K, const float
 static int run_batch(struct sb_model *m, struct scratch *sc, struct sb_par *par, size_t r0,
 		     size_t r1, struct sb_error *err)
 {
+	static const struct sb_ops_packed nopack;
 	const struct sb_model_config *c = &m->cfg;
 	size_t D = c->dim, F = c->dim_ffn;
 	size_t t0 = m->row_off[r0], Tb = m->row_off[r1] - t0, Lmax = 0;
@@ -809,23 +878,23 @@ static int run_batch(struct sb_model *m, struct scratch *sc, struct sb_par *par,
 	for (size_t i = 0; i < c->n_layers; i++) {
 		const struct layer *l = &m->layers[i];
 		/* qkv[Tb, 3D] = x[Tb, D] Wqkv[3D, D]^T + bqkv */
-		if (l->wqkv) {
-			linear(par, Tb, 3 * D, D, x, D, l->wqkv, sc->qkv, 3 * D);
+		if (l->pqkv.data || l->wqkv) {
+			linear(par, Tb, 3 * D, D, x, D, &l->pqkv, l->wqkv, sc->qkv, 3 * D);
 		} else {
-			linear(par, Tb, D, D, x, D, l->wq, sc->qkv, 3 * D);
-			linear(par, Tb, D, D, x, D, l->wk, sc->qkv + D, 3 * D);
-			linear(par, Tb, D, D, x, D, l->wv, sc->qkv + 2 * D, 3 * D);
+			linear(par, Tb, D, D, x, D, &nopack, l->wq, sc->qkv, 3 * D);
+			linear(par, Tb, D, D, x, D, &nopack, l->wk, sc->qkv + D, 3 * D);
+			linear(par, Tb, D, D, x, D, &nopack, l->wv, sc->qkv + 2 * D, 3 * D);
 		}
 		sb_ops_bias_add(sc->qkv, Tb, 3 * D, 3 * D, l->bqkv);
 		attention(m, sc, r0, r1, t0);
 		/* x = LayerNorm(ctx Wo^T + bo + x) */
-		linear(par, Tb, D, D, sc->ctx, D, l->wo, sc->tmp, D);
+		linear(par, Tb, D, D, sc->ctx, D, &l->po, l->wo, sc->tmp, D);
 		sb_ops_bias_residual_layernorm(x, sc->tmp, l->bo, x, Tb, D, l->ln1_g, l->ln1_b,
 					       c->eps);
 		/* ffn[Tb, F] = act(x W1^T + b1); x = LayerNorm(ffn W2^T + b2 + x) */
-		linear(par, Tb, F, D, x, D, l->w1, sc->ffn, F);
+		linear(par, Tb, F, D, x, D, &l->p1, l->w1, sc->ffn, F);
 		sb_ops_bias_act(c->act, sc->ffn, Tb, F, F, l->b1);
-		linear(par, Tb, D, F, sc->ffn, F, l->w2, sc->tmp, D);
+		linear(par, Tb, D, F, sc->ffn, F, &l->p2, l->w2, sc->tmp, D);
 		sb_ops_bias_residual_layernorm(x, sc->tmp, l->b2, x, Tb, D, l->ln2_g, l->ln2_b,
 					       c->eps);
 	}

@@ -92,6 +92,36 @@ void sb_ops_linear(size_t m, size_t n, size_t k, const float *x, size_t ldx, con
 #define SB_OPS_SMALL_M_DEFAULT 24
 void sb_ops_set_small_m(size_t m);
 
+/*
+ * Weights packed once for sb_ops_linear_packed(): W[n, k] in panels of 32 rows (output
+ * columns), data NULL when not packed.
+ */
+struct sb_ops_packed {
+	float *data;                    /* [n / 32][k][32], 64-byte aligned, owned */
+	size_t n, k;
+};
+
+/*
+ * Packs the matrix made of n_parts row blocks stacked in order (part i: part_rows[i]
+ * rows of k floats at parts[i]), e.g. Wq | Wk | Wv.  Packs only when the AVX-512
+ * kernels are selected (sb_ops_select) and the total row count is a multiple of 32;
+ * otherwise returns SB_OK with out->data NULL, and the caller keeps using
+ * sb_ops_linear() on the plain weights.  SB_ENOMEM / SB_ELIMIT on failure.
+ */
+int sb_ops_pack(struct sb_ops_packed *out, const float *const *parts, const size_t *part_rows,
+		size_t n_parts, size_t k, struct sb_error *err);
+
+/* Frees the packed data and clears *w. */
+void sb_ops_packed_free(struct sb_ops_packed *w);
+
+/*
+ * Columns [c0, c1) of Y[m, n] = X[m, k] W[n, k]^T for packed W (data not NULL); c0 and
+ * c1 are multiples of 32, y points at column 0 of Y (row stride ldy >= n), X has row
+ * stride ldx.  Each element is one sum over k in order, whatever m, c0 and c1.
+ */
+void sb_ops_linear_packed(size_t m, const struct sb_ops_packed *w, size_t c0, size_t c1,
+			  const float *x, size_t ldx, float *y, size_t ldy);
+
 /* y[i] = erf(x[i]) for n floats, |error| <= 1.2e-7.  y may equal x. */
 void sb_ops_erf(float *y, const float *x, size_t n);
 

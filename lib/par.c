@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,9 @@ struct sb_par {
 	pthread_t *tid;                 /* [n - 1] */
 	struct member *members;         /* [n - 1] */
 	int started;                    /* threads started so far */
+	int spins;                      /* polls before sleeping: 0 when the team has more
+					 * members than this process has cores, where a
+					 * spinning member only delays the one it waits for */
 
 	pthread_mutex_t mu;
 	pthread_cond_t wake;            /* a new generation or stop */
@@ -57,7 +61,7 @@ static void *member_main(void *p)
 
 	for (;;) {
 		unsigned g = atomic_load_explicit(&t->gen, memory_order_acquire);
-		for (int s = 0; g == seen && s < SPINS; s++) {
+		for (int s = 0; g == seen && s < t->spins; s++) {
 			relax();
 			g = atomic_load_explicit(&t->gen, memory_order_acquire);
 		}
@@ -82,6 +86,16 @@ static void *member_main(void *p)
 	}
 }
 
+/* The cores this process may run on. */
+static int cores(void)
+{
+	cpu_set_t set;
+
+	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
+		return CPU_COUNT(&set);
+	return 1;
+}
+
 int sb_par_open(struct sb_par **out, int n, struct sb_error *err)
 {
 	struct sb_par *t;
@@ -95,6 +109,7 @@ int sb_par_open(struct sb_par **out, int n, struct sb_error *err)
 	if (!t)
 		return sb_error_set(err, SB_ENOMEM, "threads: out of memory");
 	t->n = n;
+	t->spins = n <= cores() ? SPINS : 0;
 	atomic_init(&t->gen, 0);
 	atomic_init(&t->pending, 0);
 	if ((rc = pthread_mutex_init(&t->mu, NULL))) {
@@ -178,7 +193,7 @@ void sb_par_run(struct sb_par *t, sb_par_fn fn, void *arg)
 
 	fn(arg, 0, t->n);
 
-	for (int s = 0; s < SPINS; s++) {
+	for (int s = 0; s < t->spins; s++) {
 		if (atomic_load_explicit(&t->pending, memory_order_acquire) == 0)
 			return;
 		relax();

@@ -113,6 +113,27 @@ static void drop_pages(const unsigned char *src, size_t n)
 		madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }
 
+void sb_weights_drop(struct sb_weights *w, const void *p, size_t bytes)
+{
+	const unsigned char *c = p, *m = w->map;
+
+	if (m && c >= m && bytes <= w->map_size && (size_t)(c - m) <= w->map_size - bytes) {
+		drop_pages(c, bytes);
+		return;
+	}
+	/* A converted copy: free it whole; its entry keeps its name and shape. */
+	for (size_t i = 0; i < w->n; i++) {
+		struct sb_tensor *t = &w->e[i].t;
+		if (t->owned && t->data == p && t->nbytes == bytes) {
+			free(t->data);
+			t->data = NULL;
+			t->owned = 0;
+			t->cap = 0;
+			return;
+		}
+	}
+}
+
 #if defined(__x86_64__)
 /* F16C and AVX from CPUID (clang's __builtin_cpu_supports does not know "f16c"). */
 static int has_f16c(void)

@@ -37,6 +37,16 @@ const char *sb_weights_source(const struct sb_weights *w);
 /* Unmaps/frees; sets *w to NULL.  No operation if *w is NULL. */
 void sb_weights_close(struct sb_weights **w);
 
+/*
+ * Tells the weights that the caller copied the bytes of tensor data at p (e.g. into a
+ * packed layout) and will not read them again, so that resident memory holds one copy.
+ * When p lies in the file mapping its whole pages leave the resident set (a stray read
+ * would still work: they come back from the page cache).  When p is the whole data of a
+ * tensor converted to F32 at load (F16, BF16, unaligned), that copy is freed and the
+ * tensor's data becomes NULL: no pointer to it may be used afterwards.
+ */
+void sb_weights_drop(struct sb_weights *w, const void *p, size_t bytes);
+
 /* ---- added by the weights module (helpers for the model code) ---- */
 
 /* Longest tensor name sb_weights_find() builds candidates for. */

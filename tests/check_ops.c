@@ -401,6 +401,83 @@ START_TEST(test_linear_small)
 }
 END_TEST
 
+START_TEST(test_packed)
+{
+	/*
+	 * Packed weights against a double reference: m 1..40 (full tiles of 12 and every
+	 * tail), k with and without vector-size multiples, n from stacked parts, column
+	 * ranges, and the same bits whatever the rows or columns asked for.
+	 */
+	static const size_t ks[] = { 1, 5, 16, 33, 100 };
+	static const size_t parts96[] = { 13, 19, 64 };
+	enum { MM = 40, NN = 96, KK = 100 };
+	float *x = malloc(MM * KK * sizeof(float)), *w = malloc(NN * KK * sizeof(float));
+	float *y = malloc(MM * NN * sizeof(float)), *y2 = malloc(MM * NN * sizeof(float));
+	struct sb_ops_packed pw;
+	struct sb_error err;
+
+	for (size_t i = 0; i < MM * KK; i++)
+		x[i] = sinf((float)i * 0.37f);
+	for (size_t i = 0; i < NN * KK; i++)
+		w[i] = cosf((float)i * 0.11f);
+	for (size_t ki = 0; ki < sizeof(ks) / sizeof(ks[0]); ki++) {
+		size_t K = ks[ki];
+		const float *parts[3] = { w, w + 13 * K, w + 32 * K };
+		ck_assert_int_eq(sb_ops_select(SB_OPS_GENERIC, &err), SB_OK);
+		ck_assert_int_eq(sb_ops_pack(&pw, parts, parts96, 3, K, &err), SB_OK);
+		ck_assert_ptr_null(pw.data);            /* generic kernels: no packing */
+		if (sb_ops_select(SB_OPS_AVX512, &err) != SB_OK)
+			continue;
+		{
+			size_t odd = 33;
+			ck_assert_int_eq(sb_ops_pack(&pw, parts, &odd, 1, K, &err), SB_OK);
+			ck_assert_ptr_null(pw.data);    /* 33 columns: not a panel multiple */
+		}
+		ck_assert_int_eq(sb_ops_pack(&pw, parts, parts96, 3, K, &err), SB_OK);
+		ck_assert_ptr_nonnull(pw.data);
+		ck_assert_uint_eq(pw.n, NN);
+		ck_assert_uint_eq(pw.k, K);
+		for (size_t m = 1; m <= MM; m++) {
+			for (size_t i = 0; i < MM * NN; i++)
+				y[i] = 7.0f;
+			sb_ops_linear_packed(m, &pw, 0, NN, x, KK, y, NN);
+			for (size_t r = 0; r < MM; r++)
+				for (size_t j = 0; j < NN; j++) {
+					double ref = 0;
+					if (r >= m) {
+						ck_assert(y[r * NN + j] == 7.0f);
+						continue;
+					}
+					for (size_t t = 0; t < K; t++)
+						ref += (double)x[r * KK + t] * w[j * K + t];
+					ck_assert_msg(fabs(y[r * NN + j] - ref) < 1e-5 * (double)K,
+						      "m %zu k %zu [%zu, %zu]: %g vs %g", m, K, r, j,
+						      y[r * NN + j], ref);
+				}
+		}
+		/* Columns 32..95 of rows 12..39 alone: the same bits, nothing else written. */
+		sb_ops_linear_packed(MM, &pw, 0, NN, x, KK, y, NN);
+		for (size_t i = 0; i < MM * NN; i++)
+			y2[i] = 7.0f;
+		sb_ops_linear_packed(MM - 12, &pw, 32, NN, x + 12 * KK, KK, y2 + 12 * NN, NN);
+		for (size_t r = 0; r < MM; r++)
+			for (size_t j = 0; j < NN; j++) {
+				if (r < 12 || j < 32)
+					ck_assert(y2[r * NN + j] == 7.0f);
+				else
+					ck_assert(memcmp(&y[r * NN + j], &y2[r * NN + j], 4) == 0);
+			}
+		sb_ops_packed_free(&pw);
+		ck_assert_ptr_null(pw.data);
+	}
+	sb_ops_select(SB_OPS_AUTO, NULL);
+	free(x);
+	free(w);
+	free(y);
+	free(y2);
+}
+END_TEST
+
 START_TEST(test_names)
 {
 	struct sb_error err;
@@ -445,6 +522,7 @@ static Suite *ops_suite(void)
 	tcase_add_test(tc, test_softmax);
 	tcase_add_test(tc, test_gemm);
 	tcase_add_test(tc, test_linear_small);
+	tcase_add_test(tc, test_packed);
 	tcase_add_test(tc, test_names);
 	suite_add_tcase(s, tc);
 	return s;
