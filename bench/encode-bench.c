@@ -5,8 +5,9 @@
  *   encode-bench latency MODEL "IDS" [N [THREADS [SMALL_M]]]   seconds per forward of
  *                                          one sentence, model loaded (median of N, after
  *                                          a warm-up); THREADS: the model's thread team
- *                                          (default 1) or bN for one thread with N BLAS
- *                                          threads; SMALL_M sets sb_ops_set_small_m()
+ *                                          (default 1) or bN for one thread with every
+ *                                          product by BLAS on N threads (weights not
+ *                                          packed); SMALL_M sets sb_ops_set_small_m()
  *   encode-bench sgemm M N K [N]           GFLOP/s of X[M, K] W[N, K]^T through the
  *                                          same wrapper as the encoder (best of N)
  *   encode-bench linear M N K [N]          the same with cblas_sgemm and with the
@@ -61,7 +62,7 @@ static void usage(void)
 	exit(2);
 }
 
-static struct sb_model *open_model(const char *dir, int threads)
+static struct sb_model *open_model(const char *dir, int threads, int pack)
 {
 	struct sb_model_opts o;
 	struct sb_model *m;
@@ -69,6 +70,7 @@ static struct sb_model *open_model(const char *dir, int threads)
 
 	sb_model_opts_init(&o);
 	o.threads = threads;
+	o.pack = pack;
 	if (sb_model_open(&m, dir, &o, &err)) {
 		fprintf(stderr, "encode-bench: %s\n", err.msg);
 		exit(1);
@@ -85,7 +87,7 @@ int main(int argc, char **argv)
 		double *t = calloc(n ? n : 1, sizeof(double));
 		for (size_t i = 0; i < n; i++) {
 			double t0 = now();
-			struct sb_model *m = open_model(argv[2], 1);
+			struct sb_model *m = open_model(argv[2], 1, 1);
 			t[i] = now() - t0;
 			sb_model_close(&m);
 		}
@@ -108,7 +110,7 @@ int main(int argc, char **argv)
 			sb_ops_set_threads(atoi(th + 1));
 		else
 			sb_ops_set_threads(1);
-		m = open_model(argv[2], team > 0 ? team : 1);
+		m = open_model(argv[2], team > 0 ? team : 1, th[0] != 'b');
 		if (argc > 6)
 			sb_ops_set_small_m(strtoul(argv[6], NULL, 10));
 

@@ -39,7 +39,7 @@ static void usage(FILE *fp, const char *prog)
 		"      --normalize           L2-normalize the pooled embeddings\n"
 		"  -t, --threads N           threads, each running whole sentences (default:\n"
 		"                            the cores available)\n"
-		"      --blas-threads N      one thread, N BLAS threads inside each product\n"
+		"      --blas-threads N      one thread, every product by OpenBLAS with N threads\n"
 		"      --max-batch-tokens N  real tokens per sub-batch and thread (default 2048)\n"
 		"      --kernels ISA         auto (default), avx512, avx2, generic\n"
 		"      --no-fuse-qkv         three Q, K, V products per layer instead of one\n"

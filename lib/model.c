@@ -105,6 +105,7 @@ void sb_model_opts_init(struct sb_model_opts *o)
 	o->max_batch_tokens = DEFAULT_MAX_BATCH_TOKENS;
 	o->fuse_qkv = -1;
 	o->threads = 1;
+	o->pack = 1;
 }
 
 /* ---- buffers ---- */
@@ -485,6 +486,8 @@ static int pack_layers(struct sb_model *m, struct sb_error *err)
 	size_t D = m->cfg.dim, F = m->cfg.dim_ffn;
 	int rc;
 
+	if (!m->opts.pack)
+		return SB_OK;
 	for (size_t i = 0; i < m->cfg.n_layers; i++) {
 		struct layer *l = &m->layers[i];
 		const float *qkv[3] = { l->wq, l->wk, l->wv };
@@ -564,6 +567,7 @@ int sb_model_open(struct sb_model **out, const char *dir, const struct sb_model_
 			m->opts.max_batch_tokens = opts->max_batch_tokens;
 		m->opts.fuse_qkv = opts->fuse_qkv;
 		m->opts.threads = opts->threads > 0 ? opts->threads : 1;
+		m->opts.pack = opts->pack;
 	}
 	if (m->opts.fuse_qkv < 0)
 		m->opts.fuse_qkv = 1;

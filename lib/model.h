@@ -25,6 +25,11 @@
  * as the members already use every core.  A smaller
  * batch (one short sentence) is computed by the caller with the columns of every
  * product split over the team.  The token budget applies per thread.
+ *
+ * With the AVX-512 kernels selected at open (and opts.pack), the product weights are
+ * packed once for
+ * sb_ops_linear_packed() (ops.h) and the originals released (sb_weights_drop), so the
+ * forward pass never reads the weights as loaded.
  */
 #ifndef SB_MODEL_H
 #define SB_MODEL_H
@@ -61,6 +66,9 @@ struct sb_model_opts {
 					 * (one product per layer instead of three); -1: default */
 	int threads;                    /* threads of the forward pass (default 1); see
 					 * below */
+	int pack;                       /* pack the product weights for the AVX-512 kernel
+					 * (see below): 1 when it is selected (default), 0
+					 * to run every product through BLAS */
 };
 
 /* Fills defaults. */

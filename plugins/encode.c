@@ -10,8 +10,8 @@
  *                        module with pool=model, else 0)
  *   threads=N            threads of the forward pass, each running whole sentences
  *                        with one-thread BLAS (default 1; see model.h)
- *   blas_threads=N       instead: one forward thread, N OpenBLAS threads in each
- *                        product (default: OpenBLAS's own choice)
+ *   blas_threads=N       instead: one forward thread, every product through OpenBLAS
+ *                        (weights not packed) with N threads
  *   max_batch_tokens=N   real tokens per forward sub-batch and thread (default 2048)
  *   kernels=ISA          auto (default), generic, avx2, avx512
  *   fuse_qkv=0|1         one Q|K|V product per layer (default 1)
@@ -129,9 +129,14 @@ static int encode_open(void **state, const struct sb_kv *opts, size_t n_opts,
 			goto fail;
 		}
 	}
-	/* With threads > 1, sb_model_open() sets BLAS to one thread itself. */
-	if (nb)
+	/*
+	 * With threads > 1, sb_model_open() sets BLAS to one thread itself.  blas_threads
+	 * is the mode where BLAS does the products: no packed weights.
+	 */
+	if (nb) {
 		sb_ops_set_threads((int)nb);
+		mo.pack = 0;
+	}
 	if ((v = sb_kv_get(opts, n_opts, "max_batch_tokens")) &&
 	    (rc = sb_kv_count("encode", "max_batch_tokens", v, 1, (size_t)1 << 30, &mo.max_batch_tokens,
 			      err)))

@@ -200,6 +200,21 @@ START_TEST(test_threads)
 			make_batch(&ids, &mask, rows, seq, v);
 			ck_assert_int_eq(sb_model_forward(one, &ids, &mask, NULL, &err), SB_OK);
 			sb_model_hidden(one, want);
+			/* Every product through BLAS (weights not packed): the same states. */
+			{
+				struct sb_model_opts o;
+				struct sb_model *m = NULL;
+				sb_model_opts_init(&o);
+				o.pack = 0;
+				ck_assert_int_eq(sb_model_open(&m, dirs[d], &o, &err), SB_OK);
+				ck_assert_int_eq(sb_model_forward(m, &ids, &mask, NULL, &err),
+						 SB_OK);
+				sb_model_hidden(m, got);
+				ck_assert_msg(max_diff(want, got, rows * seq * D[d]) < 1e-5,
+					      "%s rows %zu unpacked: %g", dirs[d], rows,
+					      max_diff(want, got, rows * seq * D[d]));
+				sb_model_close(&m);
+			}
 			for (size_t t = 0; t < sizeof(teams) / sizeof(teams[0]); t++) {
 				for (size_t budget = 0; budget <= 37; budget += 37) {
 					struct sb_model *m = open_threads(dirs[d], budget, teams[t]);
