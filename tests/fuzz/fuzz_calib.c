@@ -23,25 +23,9 @@
 #include "fuzz.h"
 #include "similarity.h"
 
+#define fail(what) fuzz_fail("fuzz_calib", what)
+
 #define PROBES 5
-
-static void fail(const char *what)
-{
-	fprintf(stderr, "fuzz_calib: property violated: %s\n", what);
-	abort();
-}
-
-/* A message is one line of printable text: no byte of the input may break it or
- * reach the terminal as a control character (C0, DEL, C1). */
-static int one_line(const char *msg)
-{
-	if (!msg[0])
-		return 0;
-	for (const unsigned char *c = (const unsigned char *)msg; *c; c++)
-		if (*c < 0x20 || *c == 0x7f || (c[0] == 0xc2 && c[1] >= 0x80 && c[1] < 0xa0))
-			return 0;
-	return 1;
-}
 
 static int mem_path(const void *p, size_t n, char *path, size_t cap)
 {
@@ -136,7 +120,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			quantize(&c);
 		sb_calibration_destroy(&c);
 	} else {
-		if (!one_line(err.msg))
+		if (!fuzz_one_line(err.msg))
 			fail("error message empty or not one printable line");
 		if (c.min || c.max || c.dim)
 			fail("a refused file left ranges");

@@ -32,26 +32,10 @@
 #include "fuzz.h"
 #include "internal.h"
 
+#define fail(what) fuzz_fail("fuzz_http", what)
+
 #define BASE_ORIGIN "http://127.0.0.1:8080"
 #define BASE BASE_ORIGIN "/org/model/resolve/main/config.json"
-
-static void fail(const char *what)
-{
-	fprintf(stderr, "fuzz_http: property violated: %s\n", what);
-	abort();
-}
-
-/* A message is one line of printable text: no byte of the input may break it or
- * reach the terminal as a control character (C0, DEL, C1). */
-static int one_line(const char *msg)
-{
-	if (!msg[0])
-		return 0;
-	for (const unsigned char *c = (const unsigned char *)msg; *c; c++)
-		if (*c < 0x20 || *c == 0x7f || (c[0] == 0xc2 && c[1] >= 0x80 && c[1] < 0xa0))
-			return 0;
-	return 1;
-}
 
 struct feed {
 	int fd;
@@ -159,7 +143,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (fstat(out, &st) != 0 || (uint64_t)st.st_size != done)
 		fail("bytes counted differ from the file's size");
 	if (rc != SB_OK) {
-		if (!one_line(err.msg))
+		if (!fuzz_one_line(err.msg))
 			fail("error message empty or not one printable line");
 	} else {
 		check_resp(&r);

@@ -25,26 +25,10 @@
 #include "fuzz.h"
 #include "internal.h"
 
+#define fail(what) fuzz_fail("fuzz_keys", what)
+
 static const char z85[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 			  ".-:+=^!/*?&<>()[]{}@%$#";
-
-static void fail(const char *what)
-{
-	fprintf(stderr, "fuzz_keys: property violated: %s\n", what);
-	abort();
-}
-
-/* A message is one line of printable text: no byte of the input may break it or
- * reach the terminal as a control character (C0, DEL, C1). */
-static int one_line(const char *msg)
-{
-	if (!msg[0])
-		return 0;
-	for (const unsigned char *c = (const unsigned char *)msg; *c; c++)
-		if (*c < 0x20 || *c == 0x7f || (c[0] == 0xc2 && c[1] >= 0x80 && c[1] < 0xa0))
-			return 0;
-	return 1;
-}
 
 /* 40 Z85 characters, NUL-terminated, that decode to 32 bytes and encode back. */
 static void check_key(const char *k, unsigned char raw[32])
@@ -59,7 +43,7 @@ static void check_key(const char *k, unsigned char raw[32])
 
 static void check_error(const struct sb_error *err)
 {
-	if (!one_line(err->msg))
+	if (!fuzz_one_line(err->msg))
 		fail("error message empty or not one printable line");
 }
 

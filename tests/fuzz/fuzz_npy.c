@@ -21,23 +21,7 @@
 #include "fuzz.h"
 #include "npy.h"
 
-static void fail(const char *what)
-{
-	fprintf(stderr, "fuzz_npy: property violated: %s\n", what);
-	abort();
-}
-
-/* A message is one line of printable text: no byte of the input may break it or
- * reach the terminal as a control character (C0, DEL, C1). */
-static int one_line(const char *msg)
-{
-	if (!msg[0])
-		return 0;
-	for (const unsigned char *c = (const unsigned char *)msg; *c; c++)
-		if (*c < 0x20 || *c == 0x7f || (c[0] == 0xc2 && c[1] >= 0x80 && c[1] < 0xa0))
-			return 0;
-	return 1;
-}
+#define fail(what) fuzz_fail("fuzz_npy", what)
 
 /* A FILE over a fresh memfd holding n bytes of p, positioned at 0. */
 static FILE *mem_file(const void *p, size_t n)
@@ -125,7 +109,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (sb_npy_header_read(fp, &h, &err) == SB_OK) {
 		check_header(&h, fp, size);
 		round_trip(&h);
-	} else if (!one_line(err.msg)) {
+	} else if (!fuzz_one_line(err.msg)) {
 		fail("error message empty or not one printable line");
 	}
 	fclose(fp);
