@@ -10,6 +10,7 @@
 
 #include "common.h"
 #include "ops.h"
+#include "par.h"
 
 extern const struct sb_stage sb_stage_encode;
 
@@ -100,9 +101,10 @@ int main(int argc, char **argv)
 			break;
 		case 't':
 		case OPT_BLAS_THREADS:
-			if (sb_cmd_parse_size(optarg, &n) < 0 || n < 1 || n > 256) {
-				fprintf(stderr, "%s: --%s: expected 1 to 256, got '%s'\n", c.prog,
-					opt == 't' ? "threads" : "blas-threads", optarg);
+			if (sb_cmd_parse_size(optarg, &n) < 0 || n < 1 || n > SB_PAR_MAX) {
+				fprintf(stderr, "%s: --%s: expected 1 to %d, got '%s'\n", c.prog,
+					opt == 't' ? "threads" : "blas-threads", SB_PAR_MAX,
+					optarg);
 				return 2;
 			}
 			if (opt == 't')

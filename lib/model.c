@@ -401,15 +401,6 @@ static int bind_layer(struct sb_model *m, size_t i, struct sb_error *err)
 	memcpy(l->bqkv, bq, D * sizeof(float));
 	memcpy(l->bqkv + D, bk, D * sizeof(float));
 	memcpy(l->bqkv + 2 * D, bv, D * sizeof(float));
-	if (m->opts.fuse_qkv) {
-		/* [3D, D]: the rows of Wq, then Wk, then Wv, so one product gives q|k|v. */
-		cap = 0;
-		if ((rc = grow(&l->wqkv, &cap, 3 * D * D, sizeof(float), "qkv weight", err)))
-			return rc;
-		memcpy(l->wqkv, l->wq, D * D * sizeof(float));
-		memcpy(l->wqkv + D * D, l->wk, D * D * sizeof(float));
-		memcpy(l->wqkv + 2 * D * D, l->wv, D * D * sizeof(float));
-	}
 	return SB_OK;
 }
 
@@ -476,33 +467,40 @@ static void fingerprint(struct sb_model *m)
 /* ---- open / close ---- */
 
 /*
- * Packs every layer's product weights for the AVX-512 kernel when it is in use (see
- * ops.h), then gives the pages of the originals back: the forward pass reads only the
- * packed copies, so resident memory stays about one copy of the weights.  The fused
- * Q|K|V is packed straight from Wq, Wk, Wv.  Without packing nothing changes.
+ * Prepares every layer's product weights.  When the AVX-512 kernel is in use (see
+ * ops.h) and opts.pack, they are packed for it and the pages of the originals given
+ * back: the forward pass reads only the packed copies, so resident memory stays about
+ * one copy of the weights.  The fused Q|K|V is packed straight from Wq, Wk, Wv; only
+ * when it is not packed is it made as a plain [3D, D] copy for sb_ops_linear().
  */
-static int pack_layers(struct sb_model *m, struct sb_error *err)
+static int prepare_products(struct sb_model *m, struct sb_error *err)
 {
 	size_t D = m->cfg.dim, F = m->cfg.dim_ffn;
 	int rc;
 
-	if (!m->opts.pack)
-		return SB_OK;
 	for (size_t i = 0; i < m->cfg.n_layers; i++) {
 		struct layer *l = &m->layers[i];
 		const float *qkv[3] = { l->wq, l->wk, l->wv };
-		size_t rows[3] = { D, D, D };
-		if ((m->opts.fuse_qkv && (rc = sb_ops_pack(&l->pqkv, qkv, rows, 3, D, err))) ||
-		    (rc = sb_ops_pack(&l->po, &l->wo, &D, 1, D, err)) ||
-		    (rc = sb_ops_pack(&l->p1, &l->w1, &F, 1, D, err)) ||
-		    (rc = sb_ops_pack(&l->p2, &l->w2, &D, 1, F, err))) {
+		size_t rows[3] = { D, D, D }, cap = 0;
+		if (m->opts.pack &&
+		    ((m->opts.fuse_qkv && (rc = sb_ops_pack(&l->pqkv, qkv, rows, 3, D, err))) ||
+		     (rc = sb_ops_pack(&l->po, &l->wo, &D, 1, D, err)) ||
+		     (rc = sb_ops_pack(&l->p1, &l->w1, &F, 1, D, err)) ||
+		     (rc = sb_ops_pack(&l->p2, &l->w2, &D, 1, F, err)))) {
 			sb_error_prefix(err, "model: layer %zu: ", i);
 			return rc;
 		}
+		if (m->opts.fuse_qkv && !l->pqkv.data) {
+			/* [3D, D]: the rows of Wq, then Wk, then Wv: one product gives q|k|v. */
+			if ((rc = grow(&l->wqkv, &cap, 3 * D * D, sizeof(float), "qkv weight",
+				       err)))
+				return rc;
+			memcpy(l->wqkv, l->wq, D * D * sizeof(float));
+			memcpy(l->wqkv + D * D, l->wk, D * D * sizeof(float));
+			memcpy(l->wqkv + 2 * D * D, l->wv, D * D * sizeof(float));
+		}
 		/* The originals may be freed: the pointers go too, so no path can use them. */
 		if (l->pqkv.data) {
-			free(l->wqkv);
-			l->wqkv = NULL;
 			for (int j = 0; j < 3; j++)
 				sb_weights_drop(m->w, qkv[j], D * D * sizeof(float));
 			l->wq = l->wk = l->wv = NULL;
@@ -605,7 +603,7 @@ int sb_model_open(struct sb_model **out, const char *dir, const struct sb_model_
 		if ((rc = bind_layer(m, i, err)))
 			goto fail;
 	fingerprint(m);
-	if ((rc = pack_layers(m, err)))
+	if ((rc = prepare_products(m, err)))
 		goto fail;
 	*out = m;
 	return SB_OK;
@@ -816,15 +814,15 @@ static void col_part(void *arg, int i, int n)
 }
 
 /*
- * Y[M, N] = X[M, K] W[N, K]^T, from the packed weights pw when they exist (else the
- * plain w), on this thread, or with the columns split over the team when par is not
+ * Y[M, N] = X[M, K] W[N, K]^T, from the packed weights pw when given and packed (else
+ * the plain w), on this thread, or with the columns split over the team when par is not
  * NULL.
  */
 static void linear(struct sb_par *par, size_t M, size_t N, size_t K, const float *x,
 		   size_t ldx, const struct sb_ops_packed *pw, const float *w, float *y,
 		   size_t ldy)
 {
-	struct col_job j = { M, N, K, ldx, ldy, x, w, pw->data ? pw : NULL, y };
+	struct col_job j = { M, N, K, ldx, ldy, x, w, pw && pw->data ? pw : NULL, y };
 
 	if (par) {
 		sb_par_run(par, col_part, &j);
@@ -843,7 +841,6 @@ static void linear(struct sb_par *par, size_t M, size_t N, size_t K, const float
 static int run_batch(struct sb_model *m, struct scratch *sc, struct sb_par *par, size_t r0,
 		     size_t r1, struct sb_error *err)
 {
-	static const struct sb_ops_packed nopack;
 	const struct sb_model_config *c = &m->cfg;
 	size_t D = c->dim, F = c->dim_ffn;
 	size_t t0 = m->row_off[r0], Tb = m->row_off[r1] - t0, Lmax = 0;
@@ -885,9 +882,9 @@ static int run_batch(struct sb_model *m, struct scratch *sc, struct sb_par *par,
 		if (l->pqkv.data || l->wqkv) {
 			linear(par, Tb, 3 * D, D, x, D, &l->pqkv, l->wqkv, sc->qkv, 3 * D);
 		} else {
-			linear(par, Tb, D, D, x, D, &nopack, l->wq, sc->qkv, 3 * D);
-			linear(par, Tb, D, D, x, D, &nopack, l->wk, sc->qkv + D, 3 * D);
-			linear(par, Tb, D, D, x, D, &nopack, l->wv, sc->qkv + 2 * D, 3 * D);
+			linear(par, Tb, D, D, x, D, NULL, l->wq, sc->qkv, 3 * D);
+			linear(par, Tb, D, D, x, D, NULL, l->wk, sc->qkv + D, 3 * D);
+			linear(par, Tb, D, D, x, D, NULL, l->wv, sc->qkv + 2 * D, 3 * D);
 		}
 		sb_ops_bias_add(sc->qkv, Tb, 3 * D, 3 * D, l->bqkv);
 		attention(m, sc, r0, r1, t0);
