@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -172,18 +173,56 @@ static void human(double v, char *buf, size_t n)
 	snprintf(buf, n, i ? "%.1f%s" : "%.0f%s", v, u[i]);
 }
 
+/* --progress: bytes the input holds when it is a regular file (read from where it
+ * stands), 0 when unknown (a pipe, a socket). */
+static uint64_t progress_total;
+
+static uint64_t input_size(const char *spec)
+{
+	struct stat sb;
+	off_t at = 0;
+
+	if (!spec || strcmp(spec, "-") == 0) {
+		if (fstat(STDIN_FILENO, &sb) != 0 || !S_ISREG(sb.st_mode))
+			return 0;
+		at = lseek(STDIN_FILENO, 0, SEEK_CUR);
+	} else if (spec[0] == '@' || spec[0] == '>' || strstr(spec, "://") ||
+		   stat(spec, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		return 0;
+	}
+	return at >= 0 && sb.st_size > at ? (uint64_t)(sb.st_size - at) : 0;
+}
+
 static void on_progress(const struct sb_stats *st, int final, void *ctx)
 {
 	const struct sb_cmd *c = ctx;
-	char rows[32], rate[32], bytes[32];
+	char rows[32], rate[32], bytes[32], total[32];
 	double secs = st->seconds_total > 0 ? st->seconds_total : 1e-9;
 
 	human((double)st->rows_in, rows, sizeof rows);
 	human((double)st->rows_in / secs, rate, sizeof rate);
 	human((double)st->bytes_in, bytes, sizeof bytes);
 	/* \r and erase-line keep it on one terminal line, as pv does. */
-	fprintf(stderr, "\r\033[K%s: %s rows  %s rows/s  %sB in  %.1f s", c->prog, rows, rate, bytes,
-		st->seconds_total);
+	fprintf(stderr, "\r\033[K%s: %s rows  %s rows/s  %sB", c->prog, rows, rate, bytes);
+	if (progress_total) {
+		/* The part of the input read so far tells how long the rest will take. */
+		double part = (double)st->bytes_in / (double)progress_total;
+
+		human((double)progress_total, total, sizeof total);
+		fprintf(stderr, " of %sB (%.0f%%)  %.1f s", total, 100 * (part < 1 ? part : 1),
+			st->seconds_total);
+		if (!final && part > 0 && part < 1) {
+			double eta = st->seconds_total * (1 - part) / part;
+			unsigned long e = eta < 1e9 ? (unsigned long)(eta + 0.5) : 999999999UL;
+
+			if (e < 60)
+				fprintf(stderr, "  ETA %lu s", e);
+			else
+				fprintf(stderr, "  ETA %lu min %02lu s", e / 60, e % 60);
+		}
+	} else {
+		fprintf(stderr, " in  %.1f s", st->seconds_total);
+	}
 	if (final)
 		fputc('\n', stderr);
 	fflush(stderr);
@@ -241,6 +280,7 @@ int sb_cmd_run(struct sb_cmd *c, const struct sb_stage *stage)
 	if (c->progress && isatty(2)) {
 		c->ro.progress = on_progress;
 		c->ro.progress_ctx = c;
+		progress_total = c->worker ? 0 : input_size(c->ro.input);
 	}
 	if (c->worker)
 		rc = run_worker(c, stage, &st, &err);

@@ -45,7 +45,8 @@ enum {
 	"  -i, --input SPEC        read from SPEC: -, a file, @tcp://*:P, >tcp://host:P (default -)\n" \
 	"  -o, --output SPEC       write to SPEC (default -)\n"                                 \
 	"  -v, --verbose           print settings and statistics on stderr\n"                   \
-	"      --progress          show rows/s on stderr while running (when it is a terminal)\n" \
+	"      --progress          show rows/s on stderr while running (when it is a terminal;\n" \
+	"                          with a file as input, also the part read and an ETA)\n"      \
 	"      --max-msg-bytes N   refuse frames larger than N bytes (default 2 GiB)\n"         \
 	"      --worker ENDPOINT   serve an sb-farm at ENDPOINT instead of -i/-o\n"             \
 	"      --credits N         worker: frames the farm may hand it at once (default 2)\n"  \

@@ -1,7 +1,7 @@
 /*
  * sb-cat - the frame inspector: prints a frame stream as JSON lines, one tensor as
- * TSV or a .npy file, validates a stream, or builds a stream from .npy or TSV data.
- * See sb-cat(1).
+ * TSV or a .npy file, validates a stream, joins streams (keeping the whole frames of
+ * cut ones with --salvage), or builds a stream from .npy or TSV data.  See sb-cat(1).
  *
  * libsb decodes; this program only formats.  Output is produced one whole frame at
  * a time (formatted into a buffer, then written), so a stream that turns bad in its
@@ -32,6 +32,7 @@
 #include "internal.h"
 #include "npy.h"
 #include "tensor.h"
+#include "tokenizer.h"
 #include "transport.h"
 
 /* Frame data is little-endian on the wire and read here with memcpy. */
@@ -76,7 +77,16 @@ struct opts {
 	const char *meta[SB_FRAME_MAX_META];
 	size_t n_meta;
 	struct sb_transport_opts topts; /* ZeroMQ keys, limits, timeout */
+	int salvage;            /* -F: keep the whole frames of cut inputs */
+	const char *model;      /* reading: token ids are shown as the model's tokens */
+	size_t dim;             /* --npy: width of an empty array (0: unknown) */
 };
+
+/* -m MODEL: the tokenizer that turns ids into token strings, and its fingerprint as the
+ * tokens frames' meta spells it. */
+static struct sb_tokenizer *tok;
+static const char *tok_name;    /* MODEL as given, for messages */
+static char tok_fingerprint[24];
 
 /* ------------------------------------------------------------------ reporting */
 
@@ -157,11 +167,11 @@ static void finish_output(FILE *out)
 
 static void usage(FILE *fp)
 {
-	fputs("usage: sb-cat [-f] [-i SPEC] [-o FILE] [FILE...]\n"
-	      "       sb-cat --tsv NAME [-t] [--unpad] [-i SPEC] [-o FILE] [FILE...]\n"
-	      "       sb-cat --npy NAME -o FILE.npy [-i SPEC] [FILE...]\n"
+	fputs("usage: sb-cat [-f] [-m MODEL] [-i SPEC] [-o FILE] [FILE...]\n"
+	      "       sb-cat --tsv NAME [-t] [--unpad] [-m MODEL] [-i SPEC] [-o FILE] [FILE...]\n"
+	      "       sb-cat --npy NAME [--dim D] -o FILE.npy [-i SPEC] [FILE...]\n"
 	      "       sb-cat -c | -q [-i SPEC] [FILE...]\n"
-	      "       sb-cat -F [-i SPEC] [-o SPEC] [FILE...]\n"
+	      "       sb-cat -F [--salvage] [-i SPEC] [-o SPEC] [FILE...]\n"
 	      "       sb-cat --from-npy [NAME=]FILE.npy ... [-k KIND] [-b ROWS] [--text FILE]\n"
 	      "              [-m KEY=VALUE]... [-o SPEC]\n"
 	      "       sb-cat --from-tsv [NAME=]FILE [-t] [-k KIND] [-b ROWS] [--text FILE]\n"
@@ -175,14 +185,18 @@ static void usage(FILE *fp)
 	      "  -o, --output SPEC    write to SPEC instead of stdout\n"
 	      "  -f, --full           print every tensor value (default: dtype, shape, min, max,\n"
 	      "                       mean and the first 4 values)\n"
+	      "  -m, --model MODEL    JSON and TSV: show token ids as MODEL's token strings\n"
 	      "      --tsv NAME       print tensor NAME as TSV, one line per row\n"
 	      "  -t, --with-text      TSV: the row's text is the first column\n"
 	      "      --unpad          TSV: drop the positions where attention_mask is 0\n"
 	      "      --npy NAME       write tensor NAME of all frames, joined on axis 0, as .npy\n"
+	      "      --dim D          --npy: the width of the (0, D) array of an empty stream\n"
 	      "  -c, --check          only validate the stream; print a summary\n"
 	      "  -q, --quiet          only validate the stream; the exit status tells\n"
 	      "  -F, --frames         write the inputs' frames as one stream (seq renumbered,\n"
 	      "                       one end frame): join files, save a socket's stream\n"
+	      "      --salvage        -F: keep the whole frames of cut inputs, write a correct\n"
+	      "                       end frame and say where to resume\n"
 	      "      --from-npy [NAME=]FILE  build frames from a .npy array (repeatable)\n"
 	      "      --from-tsv [NAME=]FILE  build frames from TSV lines of numbers\n"
 	      "  -k, --kind KIND      kind of the frames built: embeddings (default), tokens,\n"
@@ -533,7 +547,71 @@ static void o_meta(struct out *o, const struct sb_frame *f)
 	o_chr(o, '}');
 }
 
-static void o_frame_json(struct out *o, const struct sb_frame *f, int full)
+/* ------------------------------------------------------------------ token strings */
+
+/*
+ * -m MODEL: the token string of ids[i] (convert_ids_to_tokens).  Dies naming where when the
+ * id is not in the model's vocabulary: the frames come from another tokenizer.
+ */
+static const char *token_str(const struct sb_tensor *ids, size_t i, const char *where)
+{
+	int64_t id = get_i(ids, i);
+	const char *s = id >= 0 && id <= INT32_MAX ? sb_tokenizer_id_token(tok, (int32_t)id) : NULL;
+
+	if (!s)
+		die("%s: token id %" PRId64 " is not in the vocabulary of %s (%zu tokens)", where,
+		    id, tok_name, sb_tokenizer_info(tok)->vocab_size);
+	return s;
+}
+
+/* -m MODEL and a frame's tokenizer_fingerprint meta must agree. */
+static void check_fingerprint(const struct sb_frame *f, const char *where)
+{
+	const struct sb_meta *m = sb_frame_meta_get(f, "tokenizer_fingerprint");
+
+	if (m && m->type == SB_META_STR && strcmp(m->v.s.p, tok_fingerprint) != 0)
+		die("%s: the tokens come from tokenizer %s, %s has tokenizer %s: their strings "
+		    "would be wrong", where, m->v.s.p, tok_name, tok_fingerprint);
+}
+
+/* With -m: a frame's input_ids as their token strings, "tokens":[["[CLS]",...],...], the
+ * positions where attention_mask is 0 left out. */
+static void o_tokens_json(struct out *o, const struct sb_frame *f, const char *where)
+{
+	const struct sb_tensor *ids = sb_frame_tensor(f, "input_ids");
+	const struct sb_tensor *mask = sb_frame_tensor(f, "attention_mask");
+	size_t rows, cols;
+
+	if (!ids || ids->n_dims != 2 || dtype_is_float(ids->dtype))
+		return;
+	check_fingerprint(f, where);
+	rows = ids->shape[0];
+	cols = ids->shape[1];
+	if (mask && (mask->n_dims != 2 || mask->shape[0] != rows || mask->shape[1] != cols ||
+		     dtype_is_float(mask->dtype)))
+		mask = NULL;
+	o_str(o, ",\"tokens\":[");
+	for (size_t r = 0; r < rows; r++) {
+		int first = 1;
+
+		o_str(o, r ? ",[" : "[");
+		for (size_t c = 0; c < cols; c++) {
+			const char *t;
+
+			if (mask && get_i(mask, r * cols + c) == 0)
+				continue;
+			t = token_str(ids, r * cols + c, where);
+			if (!first)
+				o_chr(o, ',');
+			o_json_str(o, t, strlen(t));
+			first = 0;
+		}
+		o_chr(o, ']');
+	}
+	o_chr(o, ']');
+}
+
+static void o_frame_json(struct out *o, const struct sb_frame *f, int full, const char *where)
 {
 	o_fmt(o, "{\"sb\":%u,\"kind\":", f->version);
 	o_json_str(o, sb_kind_name(f->kind), strlen(sb_kind_name(f->kind)));
@@ -555,6 +633,8 @@ static void o_frame_json(struct out *o, const struct sb_frame *f, int full)
 		}
 		o_chr(o, ']');
 	}
+	if (tok)
+		o_tokens_json(o, f, where);
 	o_str(o, ",\"tensors\":{");
 	for (size_t k = 0; k < f->n_tensors; k++) {
 		const struct sb_tensor *t = &f->tensors[k].t;
@@ -663,6 +743,12 @@ static void tsv_frame(struct reader *r, const char *where)
 	size_t rows = t->shape[0], cols = rows ? sb_tensor_numel(t) / rows : 0;
 	char s1[96], s2[96];
 
+	if (tok) {
+		if (dtype_is_float(t->dtype))
+			die("%s: -m: tensor '%s' holds %s values, not token ids", where,
+			    r->o->tensor, sb_dtype_name(t->dtype));
+		check_fingerprint(f, where);
+	}
 	if (r->o->with_text && f->has_text && f->rows != rows)
 		die("%s: tensor '%s': shape %s has %zu rows, the frame has %" PRIu64 " texts",
 		    where, r->o->tensor, sb_shape_str(t->n_dims, t->shape, s1, sizeof s1), rows,
@@ -693,7 +779,12 @@ static void tsv_frame(struct reader *r, const char *where)
 				continue;
 			if (!first)
 				o_chr(&r->line, '\t');
-			o_value(&r->line, t, i, 1);
+			if (tok) {
+				const char *ts = token_str(t, i, where);
+				o_tsv_str(&r->line, ts, strlen(ts));
+			} else {
+				o_value(&r->line, t, i, 1);
+			}
 			first = 0;
 		}
 		o_chr(&r->line, '\n');
@@ -726,6 +817,9 @@ static void npy_frame(struct reader *r, const char *where)
 	struct sb_error err;
 
 	if (!r->npy_started) {
+		if (r->o->dim && (t->n_dims != 2 || t->shape[1] != r->o->dim))
+			die("%s: tensor '%s' is %s, --dim says %zu columns", where, r->o->tensor,
+			    sb_shape_str(t->n_dims, t->shape, s1, sizeof s1), r->o->dim);
 		r->npy_src = t->dtype;
 		r->npy_dtype = t->dtype == SB_DTYPE_BF16 ? SB_DTYPE_F32 : t->dtype;
 		r->npy_dims = t->n_dims;
@@ -778,8 +872,21 @@ static void npy_finish(struct reader *r)
 	char hdr[1024];
 	size_t len;
 
-	if (!r->npy_started)
-		die("no frame has a tensor '%s'", r->o->tensor);
+	if (!r->npy_started) {
+		/*
+		 * No data frame at all: an empty run writes only its end frame, which says
+		 * nothing of the width (a frame of 0 rows would: its tensor is [0, D]).  An
+		 * empty float32 array of shape (0, D) when --dim gives D.
+		 */
+		if (r->o->dim == 0)
+			die("tensor '%s': the input holds no frame, so the width of its rows is "
+			    "unknown: give it with --dim D to write an empty (0, D) array",
+			    r->o->tensor);
+		r->npy_dtype = SB_DTYPE_F32;
+		r->npy_dims = 2;
+		r->npy_shape[1] = r->o->dim;
+		r->npy_seekable = 0;    /* nothing written yet: header and (no) data at once */
+	}
 	len = sb_npy_header_write(hdr, sizeof hdr, r->npy_dtype, r->npy_dims, r->npy_shape,
 				  r->npy_rows);
 	if (len == 0)
@@ -824,14 +931,40 @@ static void check_frame(const struct sb_frame *f, uint64_t seq_next, int kind,
 	}
 }
 
-/* Reads one input stream.  Streams may follow one another (each closed by its own
- * end frame); ending anywhere else is an error. */
+/*
+ * --salvage: says on stderr where input spec stopped being usable and what was kept of
+ * it.  fault is the error that stopped it, or NULL when it just ended without an end
+ * frame.
+ */
+static void salvage_report(const struct reader *r, const char *spec, const struct sb_error *fault,
+			   uint64_t frames, unsigned long long n_msgs, unsigned long long at)
+{
+	const char *s = frames == 1 ? "" : "s";
+
+	if (fault)
+		fprintf(stderr, PROG ": salvage: %s: kept the %" PRIu64 " whole frame%s before it (%"
+			PRIu64 " rows)\n", fault->msg[0] ? fault->msg : sb_strerror(fault->code),
+			frames, s, r->rows);
+	else if (n_msgs == 0)
+		fprintf(stderr, PROG ": salvage: %s: empty input: nothing to keep\n", spec);
+	else
+		fprintf(stderr, PROG ": salvage: %s: no end frame after frame %llu at byte %llu: "
+			"kept its %" PRIu64 " frame%s (%" PRIu64 " rows)\n", spec, n_msgs, at, frames,
+			s, r->rows);
+}
+
+/*
+ * Reads one input stream.  Streams may follow one another (each closed by its own end
+ * frame); ending anywhere else is an error, unless --salvage: then the input is read up
+ * to its first fault (a cut frame, a bad frame, a gap in seq, a wrong end frame, no end
+ * frame), its whole frames before it are kept and the next input is read.
+ */
 static void read_stream(struct reader *r, const char *spec)
 {
 	struct sb_transport *t = NULL;
 	struct sb_error err;
-	uint64_t seq_next = 0, stream_rows = 0;
-	int complete = 1, any = 0, message_based, stream_kind = -1;
+	uint64_t seq_next = 0, stream_rows = 0, data_frames = 0;
+	int complete = 1, any = 0, message_based, stream_kind = -1, fault = 0;
 	char where[256];
 
 	sb_error_clear(&err);
@@ -848,6 +981,10 @@ static void read_stream(struct reader *r, const char *spec)
 		if (rc == SB_EOF)
 			break;
 		if (rc != SB_OK) {
+			if (r->o->salvage) {
+				fault = 1;
+				break;
+			}
 			sb_transport_close(&t);
 			die_err(&err);
 		}
@@ -856,8 +993,31 @@ static void read_stream(struct reader *r, const char *spec)
 		rc = sb_frame_decode(msg, len, &r->f, &err);
 		if (rc != SB_OK) {
 			sb_error_prefix(&err, "%s: ", where);
+			if (r->o->salvage) {
+				fault = 1;
+				break;
+			}
 			sb_transport_close(&t);
 			die_err(&err);
+		}
+		if (r->o->salvage) {
+			/* Keep only what an uninterrupted run would have written. */
+			int bad = SB_OK;
+
+			if (r->f.kind != SB_KIND_END && r->f.seq != stream_rows)
+				bad = sb_error_set(&err, SB_EFORMAT,
+						   "%s: seq %" PRIu64 ", expected %" PRIu64
+						   " (rows missing or out of order)",
+						   where, r->f.seq, stream_rows);
+			else if (r->f.kind == SB_KIND_END && r->f.rows_total != stream_rows)
+				bad = sb_error_set(&err, SB_EFORMAT,
+						   "%s: end frame says %" PRIu64
+						   " rows, the stream had %" PRIu64,
+						   where, r->f.rows_total, stream_rows);
+			if (bad) {
+				fault = 1;
+				break;
+			}
 		}
 		any = 1;
 		r->frames++;
@@ -874,6 +1034,7 @@ static void read_stream(struct reader *r, const char *spec)
 			if (stream_kind < 0)
 				stream_kind = (int)r->f.kind;
 			complete = 0;
+			data_frames++;
 			r->rows += r->f.rows;
 			stream_rows += r->f.rows;
 			seq_next = r->f.seq + r->f.rows;
@@ -881,7 +1042,7 @@ static void read_stream(struct reader *r, const char *spec)
 		sb_buf_clear(&r->line.b);
 		switch (r->o->mode) {
 		case M_JSON:
-			o_frame_json(&r->line, &r->f, r->o->full);
+			o_frame_json(&r->line, &r->f, r->o->full, where);
 			break;
 		case M_TSV:
 			if (r->f.kind != SB_KIND_END)
@@ -913,6 +1074,12 @@ static void read_stream(struct reader *r, const char *spec)
 		put(r->out, r->line.b.data, r->line.b.len);
 		if (message_based && r->f.kind == SB_KIND_END)
 			break;
+	}
+	if (r->o->salvage && (fault || !complete || !any)) {
+		salvage_report(r, t->spec, fault ? &err : NULL, data_frames,
+			       (unsigned long long)t->n_msgs, (unsigned long long)t->n_bytes);
+		sb_transport_close(&t);
+		return;
 	}
 	if (!complete || !any) {
 		unsigned long long n = t->n_msgs, at = t->n_bytes;
@@ -992,6 +1159,11 @@ static void run_reader(const struct opts *o)
 			die_err(&err);
 		}
 		sb_transport_close(&r.fout);
+		if (o->salvage)
+			fprintf(stderr,
+				PROG ": salvage: wrote %" PRIu64 " rows and an end frame; a run over "
+				"one input line per row resumes at line %" PRIu64 " (tail -n +%" PRIu64
+				")\n", r.out_rows, r.out_rows + 1, r.out_rows + 1);
 	} else {
 		finish_output(r.out);
 	}
@@ -1458,7 +1630,7 @@ int main(int argc, char **argv)
 {
 	enum {
 		O_TSV = SB_OPT_FIRST_PRIVATE, O_NPY, O_FROM_NPY, O_FROM_TSV, O_TEXT, O_UNPAD,
-		O_TIMEOUT
+		O_TIMEOUT, O_SALVAGE, O_MODEL, O_DIM
 	};
 	static const struct option longopts[] = {
 		{ "input", required_argument, NULL, 'i' },
@@ -1484,6 +1656,9 @@ int main(int argc, char **argv)
 		{ "curve-allow", required_argument, NULL, SB_OPT_CURVE_ALLOW },
 		{ "insecure", no_argument, NULL, SB_OPT_INSECURE },
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
+		{ "salvage", no_argument, NULL, O_SALVAGE },
+		{ "model", required_argument, NULL, O_MODEL },
+		{ "dim", required_argument, NULL, O_DIM },
 		{ NULL, 0, NULL, 0 }
 	};
 	static struct opts o;
@@ -1508,6 +1683,19 @@ int main(int argc, char **argv)
 		case O_NPY: set_mode(&o, M_NPY, "--npy"); o.tensor = optarg; break;
 		case 'c': set_mode(&o, M_CHECK, "--check"); break;
 		case 'F': set_mode(&o, M_FRAMES, "--frames"); break;
+		case O_SALVAGE: set_mode(&o, M_FRAMES, "--salvage"); o.salvage = 1; break;
+		case O_MODEL: o.model = optarg; break;
+		case O_DIM: {
+			char *end;
+			unsigned long long v;
+
+			errno = 0;
+			v = strtoull(optarg, &end, 10);
+			if (errno || *end || optarg[0] == '-' || v == 0 || v > (1ULL << 31))
+				bad_usage("--dim '%s': expected a width, 1 to %llu", optarg, 1ULL << 31);
+			o.dim = (size_t)v;
+			break;
+		}
 		case 'q': set_mode(&o, M_CHECK, "--quiet"); o.quiet = 1; break;
 		case O_FROM_NPY:
 			set_mode(&o, M_FROM_NPY, "--from-npy");
@@ -1569,6 +1757,17 @@ int main(int argc, char **argv)
 			bad_usage("more than %d inputs", MAX_INPUTS);
 		o.inputs[o.n_inputs++] = argv[optind];
 	}
+	/* -m is --meta KEY=VALUE when building frames and --model MODEL when reading them. */
+	if (o.mode != M_FROM_NPY && o.mode != M_FROM_TSV && o.n_meta) {
+		if (o.n_meta > 1 || o.model)
+			bad_usage("-m MODEL given twice");
+		o.model = o.meta[0];
+		o.n_meta = 0;
+	}
+	if (o.model && o.mode != M_JSON && o.mode != M_TSV)
+		bad_usage("-m MODEL (token strings) applies to the JSON and --tsv outputs");
+	if (o.dim && o.mode != M_NPY)
+		bad_usage("--dim applies to --npy");
 	if (o.mode == M_FROM_NPY || o.mode == M_FROM_TSV) {
 		if (o.n_inputs)
 			bad_usage("--from-npy and --from-tsv take no frame inputs");
@@ -1603,6 +1802,24 @@ int main(int argc, char **argv)
 	    isatty(STDOUT_FILENO))
 		bad_usage("refusing to write binary data to a terminal: redirect it or use -o");
 
+	if (o.model) {
+		struct sb_cmd cmd;
+		struct sb_tokenizer_opts topt;
+		struct sb_error err;
+		const char *dir;
+
+		sb_cmd_init(&cmd, PROG);
+		dir = sb_cmd_model(&cmd, o.model);
+		if (!dir)
+			return 1;
+		sb_tokenizer_opts_init(&topt);
+		if (sb_tokenizer_open(&tok, dir, &topt, &err) != SB_OK)
+			die("%s: %s", o.model, err.msg);
+		tok_name = o.model;
+		snprintf(tok_fingerprint, sizeof tok_fingerprint, "%016llx",
+			 (unsigned long long)sb_tokenizer_info(tok)->fingerprint);
+	}
+
 	/* A closed output pipe is seen as EPIPE and ends the run quietly, instead of a
 	 * signal killing us half-way through a write. */
 	signal(SIGPIPE, SIG_IGN);
@@ -1611,5 +1828,6 @@ int main(int argc, char **argv)
 	case M_FROM_TSV: run_from_tsv(&o); break;
 	default: run_reader(&o); break;
 	}
+	sb_tokenizer_close(&tok);
 	return 0;
 }

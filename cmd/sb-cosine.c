@@ -1,9 +1,12 @@
 /*
  * sb-cosine - similarity scores between sentence embeddings: pairs, the first row
- * against the others, all pairs (or top-k per row), or top-k search in a corpus file.
- * Prints TSV by default, or writes scores frames; --gold computes the STS Spearman.
+ * against the others, all pairs (or top-k per row), paraphrase mining (the best pairs
+ * overall), or top-k search in a corpus file.  Prints TSV by default, or writes scores
+ * frames; --gold computes the STS Spearman and Pearson correlations.
  */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,26 +27,33 @@ enum {
 	OPT_FRAMES,
 	OPT_GOLD,
 	OPT_GOLD_COLUMN,
-	OPT_QUERY_BATCH
+	OPT_QUERY_BATCH,
+	OPT_MINE,
+	OPT_MAX_PAIRS,
+	OPT_THRESHOLD
 };
 
 static void usage(FILE *fp, const char *prog)
 {
 	fprintf(
 	    fp,
-	    "usage: %s [options] [--pairs | --all | --matrix | --corpus FILE]\n"
+	    "usage: %s [options] [--pairs | --all | --mine | --matrix | --corpus FILE]\n"
 	    "Score embeddings frames against each other; print TSV (a, b, score, texts).\n\n"
 	    "      --first             the first row against every other row (default)\n"
 	    "      --pairs             rows 2k and 2k+1: one score per pair\n"
 	    "      --all               every pair i < j (with --top-k: the k best per row)\n"
+	    "      --mine              paraphrase mining: the best pairs i < j overall, best\n"
+	    "                          first, among each row's top-k neighbours (k 100)\n"
 	    "      --matrix            the full N x N matrix, one line per row\n"
 	    "      --corpus FILE       top-k rows of an embeddings file (sb-pool -o FILE)\n"
-	    "  -k, --top-k K           with --all or --corpus (corpus default 10)\n"
+	    "  -k, --top-k K           with --all, --mine or --corpus (corpus default 10)\n"
+	    "      --max-pairs N       --mine: print at most N pairs (default 500000)\n"
+	    "      --threshold T       --all, --mine, --corpus: drop scores below T\n"
 	    "      --metric M          cosine (default), dot, euclidean, manhattan, hamming\n"
 	    "      --allow-mixed       compare embeddings of different models or poolings\n"
 	    "      --frames            write scores frames instead of TSV\n"
-	    "      --gold FILE         with --pairs: print the Spearman correlation of the scores\n"
-	    "                          with column 5 of the TSV FILE (STS benchmark layout)\n"
+	    "      --gold FILE         with --pairs: print the Spearman and Pearson correlations\n"
+	    "                          of the scores with column 5 of the TSV FILE (STS layout)\n"
 	    "      --gold-column N     take the gold scores from column N instead\n"
 	    "      --query-batch N     --corpus: queries per pass over the corpus "
 	    "(1024)\n" SB_CMD_COMMON_HELP,
@@ -57,7 +67,22 @@ struct tsv {
 	int gold; /* collect pair scores instead of printing them */
 	double *scores;
 	size_t n, cap;
+	uint64_t bytes; /* printed so far: the runner's bytes out */
 };
+
+/* fprintf that counts what it printed into o->bytes. */
+static void out_printf(struct tsv *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void out_printf(struct tsv *o, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vfprintf(o->fp, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		o->bytes += (uint64_t)n;
+}
 
 static int tsv_frame(void *ctx, const struct sb_frame *f, struct sb_error *err)
 {
@@ -75,8 +100,8 @@ static int tsv_frame(void *ctx, const struct sb_frame *f, struct sb_error *err)
 		const float *x = sc->data;
 		for (size_t i = 0; i < sc->shape[0]; i++)
 			for (size_t j = 0; j < sc->shape[1]; j++)
-				fprintf(o->fp, "%.6f%c", (double)x[i * sc->shape[1] + j],
-					j + 1 < sc->shape[1] ? '\t' : '\n');
+				out_printf(o, "%.6f%c", (double)x[i * sc->shape[1] + j],
+					   j + 1 < sc->shape[1] ? '\t' : '\n');
 	} else if (o->gold) {
 		if (o->n + f->rows > o->cap) {
 			size_t cap = (o->n + f->rows) * 2;
@@ -90,12 +115,12 @@ static int tsv_frame(void *ctx, const struct sb_frame *f, struct sb_error *err)
 			o->scores[o->n++] = ((const float *)sc->data)[i];
 	} else {
 		for (size_t i = 0; i < f->rows; i++) {
-			fprintf(o->fp, "%lld\t%lld\t%.6f", (long long)((const int64_t *)a->data)[i],
-				b ? (long long)((const int64_t *)b->data)[i] : -1LL,
-				(double)((const float *)sc->data)[i]);
+			out_printf(o, "%lld\t%lld\t%.6f", (long long)((const int64_t *)a->data)[i],
+				   b ? (long long)((const int64_t *)b->data)[i] : -1LL,
+				   (double)((const float *)sc->data)[i]);
 			if (f->has_text)
-				fprintf(o->fp, "\t%s", f->text[i].p);
-			fputc('\n', o->fp);
+				out_printf(o, "\t%s", f->text[i].p);
+			out_printf(o, "\n");
 		}
 	}
 	if (ferror(o->fp)) {
@@ -106,7 +131,11 @@ static int tsv_frame(void *ctx, const struct sb_frame *f, struct sb_error *err)
 	return SB_OK;
 }
 
-/* Reads column col (1-based) of every line of a TSV file as numbers. */
+/*
+ * Reads column col (1-based) of every line of a TSV file as numbers.  A first line whose
+ * column is not a number is a header (the Hugging Face STS-B files have one) and is
+ * skipped; anywhere else it is an error.
+ */
 static int read_gold(const char *path, int col, double **out, size_t *n_out, struct sb_error *err)
 {
 	FILE *fp = fopen(path, "r");
@@ -144,6 +173,8 @@ static int read_gold(const char *path, int col, double **out, size_t *n_out, str
 		errno = 0;
 		v[n] = strtod(p, &end);
 		if (end == p || (*end != '\t' && *end != '\n' && *end != '\r' && *end != '\0')) {
+			if (lineno == 1)
+				continue; /* a header */
 			rc =
 			    sb_error_set(err, SB_EFORMAT, "%s: line %zu: column %d is not a number",
 					 path, lineno, col);
@@ -188,6 +219,9 @@ int main(int argc, char **argv)
 	    {"gold", required_argument, NULL, OPT_GOLD},
 	    {"gold-column", required_argument, NULL, OPT_GOLD_COLUMN},
 	    {"query-batch", required_argument, NULL, OPT_QUERY_BATCH},
+	    {"mine", no_argument, NULL, OPT_MINE},
+	    {"max-pairs", required_argument, NULL, OPT_MAX_PAIRS},
+	    {"threshold", required_argument, NULL, OPT_THRESHOLD},
 	    {NULL, 0, NULL, 0}};
 	const char *mode = NULL, *gold = NULL, *metric = "cosine";
 	int opt, rc, frames = 0, gold_col = 5, n_modes = 0;
@@ -224,6 +258,16 @@ int main(int argc, char **argv)
 		case OPT_MATRIX:
 			mode = "matrix";
 			n_modes++;
+			break;
+		case OPT_MINE:
+			mode = "mine";
+			n_modes++;
+			break;
+		case OPT_MAX_PAIRS:
+			sb_cmd_kv(&c, "max_pairs", optarg);
+			break;
+		case OPT_THRESHOLD:
+			sb_cmd_kv(&c, "threshold", optarg);
 			break;
 		case OPT_CORPUS:
 			mode = "corpus";
@@ -266,8 +310,8 @@ int main(int argc, char **argv)
 	if (optind != argc || n_modes > 1) {
 		if (n_modes > 1)
 			fprintf(stderr,
-				"%s: choose one of --first, --pairs, --all, --matrix, "
-				"--corpus\n",
+				"%s: choose one of --first, --pairs, --all, --mine, "
+				"--matrix, --corpus\n",
 				c.prog);
 		usage(stderr, c.prog);
 		return 2;
@@ -297,6 +341,7 @@ int main(int argc, char **argv)
 		sink.frame = tsv_frame;
 		sink.ctx = &out;
 		c.ro.sink = &sink;
+		c.ro.sink_bytes = &out.bytes;
 	}
 	stage.close = wrapped_close;
 	rc = sb_cmd_run(&c, &stage);
@@ -314,21 +359,25 @@ int main(int argc, char **argv)
 			fclose(out.fp);
 	}
 	if (rc == 0 && gold) {
-		double *g = NULL, rho;
+		double *g = NULL, rho, r;
 		size_t n = 0;
 
 		rc = read_gold(gold, gold_col, &g, &n, &err);
 		if (!rc && n != out.n)
 			rc = sb_error_set(&err, SB_EMISMATCH,
 					  "%s: %zu gold scores, %zu pairs scored", gold, n, out.n);
+		/* Both, as sentence-transformers' EmbeddingSimilarityEvaluator reports them. */
 		if (!rc)
 			rc = sb_sim_spearman(g, out.scores, n, &rho, &err);
+		if (!rc)
+			rc = sb_sim_pearson(g, out.scores, n, &r, &err);
 		free(g);
 		if (rc) {
 			sb_cmd_error(&c, &err);
 			rc = 1;
 		} else {
 			printf("spearman\t%.6f\tpairs\t%zu\tmetric\t%s\n", rho, n, metric);
+			printf("pearson\t%.6f\tpairs\t%zu\tmetric\t%s\n", r, n, metric);
 		}
 	}
 	free(out.scores);

@@ -54,6 +54,8 @@ static int emit(void *ctx, const struct sb_frame *f, struct sb_error *err)
 				    (unsigned long long)r->st->rows_out);
 	if (r->ro->sink) {
 		rc = sb_emit_frame(r->ro->sink, f, err);
+		if (r->ro->sink_bytes)
+			r->st->bytes_out = *r->ro->sink_bytes;
 	} else {
 		sb_buf_clear(&r->enc);
 		rc = sb_frame_encode(f, &r->enc, err);

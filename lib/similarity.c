@@ -156,16 +156,63 @@ static void average_ranks(const double *x, size_t n, struct ranked *tmp, double 
 	}
 }
 
+/*
+ * Pearson correlation in two passes (means, then centred sums), as NumPy's corrcoef: the
+ * one-pass formula loses digits when the means are large.  -1 when a column is constant.
+ */
+static int correlation(const double *x, const double *y, size_t n, double *out)
+{
+	double mx = 0, my = 0, sxy = 0, sxx = 0, syy = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		mx += x[i];
+		my += y[i];
+	}
+	mx /= (double)n;
+	my /= (double)n;
+	for (size_t i = 0; i < n; i++) {
+		double a = x[i] - mx, b = y[i] - my;
+		sxy += a * b;
+		sxx += a * a;
+		syy += b * b;
+	}
+	if (sxx == 0 || syy == 0)
+		return -1;
+	*out = sxy / sqrt(sxx * syy);
+	return 0;
+}
+
+/* The checks both correlations make: n >= 2 and finite values. */
+static int check_pairs(const char *what, const double *x, const double *y, size_t n,
+		       struct sb_error *err)
+{
+	if (n < 2)
+		return sb_error_set(err, SB_EINVAL, "%s: %zu pairs, need at least 2", what, n);
+	for (size_t i = 0; i < n; i++)
+		if (!isfinite(x[i]) || !isfinite(y[i]))
+			return sb_error_set(err, SB_EINVAL, "%s: pair %zu is not finite", what, i);
+	return SB_OK;
+}
+
+int sb_sim_pearson(const double *x, const double *y, size_t n, double *out, struct sb_error *err)
+{
+	int rc = check_pairs("pearson", x, y, n, err);
+
+	if (rc)
+		return rc;
+	if (correlation(x, y, n, out) < 0)
+		return sb_error_set(err, SB_EINVAL, "pearson: a column is constant");
+	return SB_OK;
+}
+
 int sb_sim_spearman(const double *x, const double *y, size_t n, double *out, struct sb_error *err)
 {
 	struct ranked *tmp;
-	double *rx, *ry, mean, sxy = 0, sxx = 0, syy = 0;
+	double *rx, *ry;
+	int rc = check_pairs("spearman", x, y, n, err);
 
-	if (n < 2)
-		return sb_error_set(err, SB_EINVAL, "spearman: %zu pairs, need at least 2", n);
-	for (size_t i = 0; i < n; i++)
-		if (!isfinite(x[i]) || !isfinite(y[i]))
-			return sb_error_set(err, SB_EINVAL, "spearman: pair %zu is not finite", i);
+	if (rc)
+		return rc;
 	tmp = calloc(n, sizeof *tmp);
 	rx = calloc(n, sizeof *rx);
 	ry = calloc(n, sizeof *ry);
@@ -177,20 +224,12 @@ int sb_sim_spearman(const double *x, const double *y, size_t n, double *out, str
 	}
 	average_ranks(x, n, tmp, rx);
 	average_ranks(y, n, tmp, ry);
-	/* Both rank vectors have mean (n + 1) / 2. */
-	mean = ((double)n + 1.0) / 2.0;
-	for (size_t i = 0; i < n; i++) {
-		double a = rx[i] - mean, b = ry[i] - mean;
-		sxy += a * b;
-		sxx += a * a;
-		syy += b * b;
-	}
+	rc = correlation(rx, ry, n, out);
 	free(tmp);
 	free(rx);
 	free(ry);
-	if (sxx == 0 || syy == 0)
+	if (rc < 0)
 		return sb_error_set(err, SB_EINVAL, "spearman: a column is constant");
-	*out = sxy / sqrt(sxx * syy);
 	return SB_OK;
 }
 
@@ -285,6 +324,13 @@ void sb_topk_push(struct sb_topk *t, double score, uint64_t index)
 		swap_items(&h[i], &h[m]);
 		i = m;
 	}
+}
+
+int sb_topk_holds(const struct sb_topk *t, double score, uint64_t index)
+{
+	struct sb_topk_item it = {score, index};
+
+	return t->n < t->k || !worse(&it, &t->items[0]);
 }
 
 static int better_first(const void *pa, const void *pb)

@@ -76,6 +76,13 @@ int sb_sim_finite(const float *a, size_t n, size_t *bad);
 int sb_sim_spearman(const double *x, const double *y, size_t n, double *out, struct sb_error *err);
 
 /*
+ * Pearson correlation of x and y (n pairs) as scipy.stats.pearsonr and numpy.corrcoef:
+ * the centred cross product over the product of the centred norms, in double.  The
+ * errors of sb_sim_spearman().
+ */
+int sb_sim_pearson(const double *x, const double *y, size_t n, double *out, struct sb_error *err);
+
+/*
  * Bounded top-k selection: keeps the k best (score, index) pairs seen so far in a
  * min-heap, O(log k) per push, k entries of memory whatever the number of candidates.
  * Ties are broken towards the lower index, so results are deterministic.
@@ -96,6 +103,14 @@ int sb_topk_init(struct sb_topk *t, size_t k, struct sb_error *err);
 
 /* Offers a candidate; kept if it beats the worst held item (or fewer than k are held). */
 void sb_topk_push(struct sb_topk *t, double score, uint64_t index);
+
+/*
+ * Whether a candidate that was pushed is held: 1 when (score, index) is not worse than
+ * the worst held item or the selection is not full.  Valid while the items are a heap
+ * (before sb_topk_sort()); O(1).  Lets a caller that pushed the same score into two
+ * selections (row i's and row j's) tell whether both kept it.
+ */
+int sb_topk_holds(const struct sb_topk *t, double score, uint64_t index);
 
 /* Sorts the held items best first (score descending, then index ascending) and returns
  * their count.  The heap order is lost: call sb_topk_clear() before pushing again. */

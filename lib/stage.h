@@ -103,6 +103,9 @@ struct sb_runner_opts {
 	/* When set, output frames (and the final end frame) go to this sink instead of the
 	 * output transport: programs that print text (sb-cosine's TSV) use it. */
 	struct sb_emit *sink;
+	/* With a sink, when set: the bytes the sink has written so far, read after each
+	 * frame, so that the statistics' bytes_out count what a text sink printed. */
+	const uint64_t *sink_bytes;
 };
 
 void sb_runner_opts_init(struct sb_runner_opts *o);

@@ -2,16 +2,21 @@
  * cosine.c - the cosine stage: `embeddings` frames in, `scores` frames out.
  *
  * Options (key=value):
- *   mode=first|pairs|all|matrix|corpus
+ *   mode=first|pairs|all|matrix|corpus|mine
  *       first   the first row against every other row (default; streams)
  *       pairs   rows 2k and 2k+1, one score per pair (streams; the STS shape)
  *       all     every pair i < j, or with top_k the k best j != i for every row i
- *               (paraphrase mining; holds all rows)
+ *               (one list per row: a pair can appear twice; holds all rows)
  *       matrix  the full N x N matrix (holds all rows)
  *       corpus  the top_k best rows of corpus=FILE for every input row (semantic search;
  *               the corpus is streamed from the file once per batch of queries)
+ *       mine    paraphrase mining as sentence-transformers' paraphrase_mining: the
+ *               max_pairs best pairs i < j among every row's top_k neighbours, best
+ *               first, each pair once (holds all rows)
  *   metric=cosine|dot|euclidean|manhattan|hamming
- *   top_k=K            (corpus: default 10)
+ *   top_k=K            (corpus: default 10; mine: default 100)
+ *   max_pairs=N        mine: pairs kept (default 500000)
+ *   threshold=T        all, corpus, mine: drop the scores below T
  *   corpus=FILE        an embeddings frame stream saved earlier (sb-pool -o FILE)
  *   query_batch=N      corpus mode: input rows scored per pass over the corpus (1024)
  *   allow_mixed=1      compare embeddings whose meta names different models or poolings
@@ -21,6 +26,8 @@
  * When the embeddings carry texts, each scores row's text is the two texts joined by a
  * tab (tabs inside them become spaces); matrix rows carry their row's text.
  */
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +39,10 @@
 #include "stage.h"
 #include "transport.h"
 
-enum mode { MODE_FIRST, MODE_PAIRS, MODE_ALL, MODE_MATRIX, MODE_CORPUS };
+enum mode { MODE_FIRST, MODE_PAIRS, MODE_ALL, MODE_MATRIX, MODE_CORPUS, MODE_MINE };
+
+#define MINE_TOP_K 100	       /* sentence-transformers' paraphrase_mining defaults */
+#define MINE_MAX_PAIRS 500000
 
 #define OUT_CHUNK 4096 /* scores rows per output frame */
 
@@ -68,6 +78,9 @@ struct cosine {
 	enum mode mode;
 	enum sb_metric metric;
 	size_t top_k;
+	size_t max_pairs;  /* mine */
+	int has_threshold; /* drop scores below threshold (all, corpus, mine) */
+	double threshold;
 	int allow_mixed;
 	char *corpus_path;
 	size_t query_batch;
@@ -153,9 +166,11 @@ static void cosine_close(void *state)
 
 static int cosine_open(void **state, const struct sb_kv *opts, size_t n_opts, struct sb_error *err)
 {
-	static const char *const known[] = {"mode",   "metric",	     "top_k",
-					    "corpus", "query_batch", "allow_mixed"};
-	static const char *const modes[] = {"first", "pairs", "all", "matrix", "corpus"};
+	static const char *const known[] = {"mode",	   "metric",	  "top_k",
+					    "corpus",	   "query_batch", "allow_mixed",
+					    "max_pairs", "threshold"};
+	static const char *const modes[] = {"first", "pairs", "all", "matrix", "corpus", "mine"};
+	const size_t n_modes = sizeof modes / sizeof modes[0];
 	struct cosine *s;
 	const char *v;
 	int rc = SB_OK;
@@ -178,12 +193,12 @@ static int cosine_open(void **state, const struct sb_kv *opts, size_t n_opts, st
 	v = sb_kv_get(opts, n_opts, "mode");
 	if (v) {
 		size_t k = 0;
-		while (k < 5 && strcmp(v, modes[k]) != 0)
+		while (k < n_modes && strcmp(v, modes[k]) != 0)
 			k++;
-		if (k == 5) {
+		if (k == n_modes) {
 			rc = sb_error_set(err, SB_EINVAL,
 					  "mode: unknown mode '%s' (first, pairs, all, "
-					  "matrix, corpus)",
+					  "matrix, corpus, mine)",
 					  v);
 			goto fail;
 		}
@@ -199,6 +214,23 @@ static int cosine_open(void **state, const struct sb_kv *opts, size_t n_opts, st
 	if (v && (rc = sb_kv_count("cosine", "query_batch", v, 1, (size_t)1 << 32,
 				     &s->query_batch, err)))
 		goto fail;
+	v = sb_kv_get(opts, n_opts, "max_pairs");
+	if (v && (rc = sb_kv_count("cosine", "max_pairs", v, 1, (size_t)1 << 40, &s->max_pairs,
+				     err)))
+		goto fail;
+	v = sb_kv_get(opts, n_opts, "threshold");
+	if (v) {
+		char *end;
+
+		errno = 0;
+		s->threshold = strtod(v, &end);
+		if (end == v || *end || errno || !isfinite(s->threshold)) {
+			rc = sb_error_set(err, SB_EINVAL, "cosine: threshold: '%s' is not a number",
+					  v);
+			goto fail;
+		}
+		s->has_threshold = 1;
+	}
 	v = sb_kv_get(opts, n_opts, "allow_mixed");
 	s->allow_mixed = v && strcmp(v, "0") != 0;
 	v = sb_kv_get(opts, n_opts, "corpus");
@@ -230,8 +262,22 @@ static int cosine_open(void **state, const struct sb_kv *opts, size_t n_opts, st
 			rc = sb_topk_init(&s->heaps[i], s->top_k, err);
 		if (rc)
 			goto fail;
-	} else if (s->top_k && s->mode != MODE_ALL) {
-		rc = sb_error_set(err, SB_EINVAL, "top_k: only with mode all or corpus");
+	} else if (s->top_k && s->mode != MODE_ALL && s->mode != MODE_MINE) {
+		rc = sb_error_set(err, SB_EINVAL, "top_k: only with mode all, mine or corpus");
+		goto fail;
+	}
+	if (s->mode == MODE_MINE) {
+		if (!s->top_k)
+			s->top_k = MINE_TOP_K;
+		if (!s->max_pairs)
+			s->max_pairs = MINE_MAX_PAIRS;
+	} else if (s->max_pairs) {
+		rc = sb_error_set(err, SB_EINVAL, "max_pairs: only with mode mine");
+		goto fail;
+	}
+	if (s->has_threshold && s->mode != MODE_ALL && s->mode != MODE_MINE &&
+	    s->mode != MODE_CORPUS) {
+		rc = sb_error_set(err, SB_EINVAL, "threshold: only with mode all, mine or corpus");
 		goto fail;
 	}
 	*state = s;
@@ -291,19 +337,23 @@ static int frame_ident(const struct sb_frame *f, struct ident *id, struct sb_ten
 	return SB_OK;
 }
 
-/* Refuses to compare rows of another model, pooling, precision or width. */
+/*
+ * Refuses to compare rows of another model, pooling, precision or width.  what names the
+ * rows checked ("row 12", "corpus FILE"), other the rows they are compared with ("earlier
+ * rows" of the input, or "the queries" when a corpus is checked).
+ */
 static int ident_check(const struct cosine *s, const struct ident *want, const struct ident *got,
-		       const char *what, struct sb_error *err)
+		       const char *what, const char *other, struct sb_error *err)
 {
 	if (got->width != want->width || got->dtype != want->dtype)
 		return sb_error_set(err, SB_EMISMATCH,
-				    "%s: embeddings of %zu x %s, earlier rows "
+				    "%s: embeddings of %zu x %s, %s "
 				    "%zu x %s: dimension mismatch",
-				    what, got->width, sb_dtype_name(got->dtype), want->width,
+				    what, got->width, sb_dtype_name(got->dtype), other, want->width,
 				    sb_dtype_name(want->dtype));
 	if (got->precision[0] && want->precision[0] && strcmp(got->precision, want->precision) != 0)
-		return sb_error_set(err, SB_EMISMATCH, "%s: precision '%s', earlier rows '%s'",
-				    what, got->precision, want->precision);
+		return sb_error_set(err, SB_EMISMATCH, "%s: precision '%s', %s '%s'", what,
+				    got->precision, other, want->precision);
 	if (s->allow_mixed)
 		return SB_OK;
 	/*
@@ -314,23 +364,22 @@ static int ident_check(const struct cosine *s, const struct ident *want, const s
 	if (got->fingerprint[0] && want->fingerprint[0]) {
 		if (strcmp(got->fingerprint, want->fingerprint) != 0)
 			return sb_error_set(err, SB_EMISMATCH,
-					    "%s: embeddings of model '%s' (%s), earlier rows of "
+					    "%s: embeddings of model '%s' (%s), %s of "
 					    "'%s' (%s): scores across models are meaningless "
 					    "(allow_mixed=1 / --allow-mixed to compare anyway)",
-					    what, got->model, got->fingerprint, want->model,
+					    what, got->model, got->fingerprint, other, want->model,
 					    want->fingerprint);
 	} else if (got->model[0] && want->model[0] && strcmp(got->model, want->model) != 0)
 		return sb_error_set(err, SB_EMISMATCH,
-				    "%s: embeddings of model '%s', earlier rows "
+				    "%s: embeddings of model '%s', %s "
 				    "of '%s': scores across models are meaningless "
 				    "(allow_mixed=1 / --allow-mixed to compare anyway)",
-				    what, got->model, want->model);
+				    what, got->model, other, want->model);
 	if (got->pooling[0] && want->pooling[0] && strcmp(got->pooling, want->pooling) != 0)
-		return sb_error_set(
-		    err, SB_EMISMATCH,
-		    "%s: embeddings pooled with '%s', earlier "
-		    "rows with '%s' (allow_mixed=1 / --allow-mixed to compare anyway)",
-		    what, got->pooling, want->pooling);
+		return sb_error_set(err, SB_EMISMATCH,
+				    "%s: embeddings pooled with '%s', %s with '%s' "
+				    "(allow_mixed=1 / --allow-mixed to compare anyway)",
+				    what, got->pooling, other, want->pooling);
 	return SB_OK;
 }
 
@@ -565,6 +614,12 @@ static int add_score(struct cosine *s, struct sb_emit *emit, uint64_t a, uint64_
 	return SB_OK;
 }
 
+/* Whether --threshold drops this score. */
+static int below(const struct cosine *s, double sc)
+{
+	return s->has_threshold && sc < s->threshold;
+}
+
 /* ---- processing ---- */
 
 static int scan_corpus(struct cosine *s, struct sb_emit *emit, struct sb_error *err);
@@ -595,7 +650,7 @@ static int cosine_process(void *state, const struct sb_frame *in, struct sb_emit
 	} else {
 		char what[64];
 		snprintf(what, sizeof what, "row %llu", (unsigned long long)in->seq);
-		rc = ident_check(s, &s->id, &id, what, err);
+		rc = ident_check(s, &s->id, &id, what, "earlier rows", err);
 		if (rc)
 			return rc;
 	}
@@ -631,6 +686,7 @@ static int cosine_process(void *state, const struct sb_frame *in, struct sb_emit
 			store_clear(&s->st);
 			break;
 		case MODE_ALL:
+		case MODE_MINE:
 		case MODE_MATRIX:
 			rc = store_add(&s->st, x, s->row_bytes, nx, tx, idx, err);
 			break;
@@ -812,7 +868,7 @@ static int scan_corpus(struct cosine *s, struct sb_emit *emit, struct sb_error *
 			sb_error_prefix(err, "%sframe %llu: ", where, c.frames);
 			break;
 		}
-		rc = ident_check(s, &s->id, &cid, name, err);
+		rc = ident_check(s, &s->id, &cid, name, "the queries", err);
 		if (!rc)
 			rc = working_rows(s, e, c.f.seq, where, &rows, err);
 		if (rc)
@@ -848,6 +904,8 @@ static int scan_corpus(struct cosine *s, struct sb_emit *emit, struct sb_error *
 			const struct sb_topk_item *it = &s->heaps[q].items[i];
 			const char *ct = NULL;
 
+			if (below(s, it->score))
+				break; /* sorted: the rest is lower still */
 			if (texts) {
 				uint64_t *hit =
 				    bsearch(&it->index, tidx, n_texts, sizeof *tidx, cmp_u64);
@@ -874,11 +932,13 @@ static int all_pairs(struct cosine *s, struct sb_emit *emit, struct sb_error *er
 
 	if (!s->top_k) {
 		for (size_t i = 0; !rc && i < n; i++)
-			for (size_t j = i + 1; !rc && j < n; j++)
-				rc = add_score(s, emit, s->st.index[i], s->st.index[j],
-					       score(s, store_row(s, i), s->st.norm[i],
-						     store_row(s, j), s->st.norm[j]),
-					       s->st.text[i], s->st.text[j], err);
+			for (size_t j = i + 1; !rc && j < n; j++) {
+				double sc = score(s, store_row(s, i), s->st.norm[i],
+						  store_row(s, j), s->st.norm[j]);
+				if (!below(s, sc))
+					rc = add_score(s, emit, s->st.index[i], s->st.index[j], sc,
+						       s->st.text[i], s->st.text[j], err);
+			}
 		return rc;
 	}
 	rc = sb_topk_init(&heap, s->top_k, err);
@@ -891,13 +951,93 @@ static int all_pairs(struct cosine *s, struct sb_emit *emit, struct sb_error *er
 						   store_row(s, j), s->st.norm[j]),
 					     j);
 		sb_topk_sort(&heap);
-		for (size_t k = 0; !rc && k < heap.n; k++) {
+		for (size_t k = 0; !rc && k < heap.n && !below(s, heap.items[k].score); k++) {
 			size_t j = (size_t)heap.items[k].index;
 			rc = add_score(s, emit, s->st.index[i], s->st.index[j], heap.items[k].score,
 				       s->st.text[i], s->st.text[j], err);
 		}
 	}
 	sb_topk_destroy(&heap);
+	return rc;
+}
+
+/*
+ * Paraphrase mining, as sentence-transformers' paraphrase_mining_embeddings():
+ *   1. every row's top_k + 1 best rows, itself included (it usually ranks first, and is
+ *      then dropped: what is left are its top_k neighbours);
+ *   2. the pairs i != j of those lists, each unordered pair once (row i may list j, row j
+ *      list i, or both);
+ *   3. the max_pairs best, best first.
+ * Each score is computed once, exact in double, and offered to both rows' heaps (the
+ * metrics are symmetric).  Ties are ordered by (i, j), lower first, in both selections.
+ * sentence-transformers counts both orientations of a pair (and keeps max_pairs - 1)
+ * before removing duplicates, so when max_pairs cuts its list is a prefix of this one.
+ * Memory: n heaps of top_k + 1 items (16 bytes each) and max_pairs items.
+ */
+static int mine_pairs(struct cosine *s, struct sb_emit *emit, struct sb_error *err)
+{
+	size_t n = s->st.n, per = s->top_k < n ? s->top_k + 1 : n, n_cand = 0, cap;
+	struct sb_topk *rows, best;
+	int rc = SB_OK;
+
+	/* A pair (i, j), i < j, is ranked by the index i * n + j: ties go to lower (i, j). */
+	if (n > UINT32_MAX)
+		return sb_error_set(err, SB_ELIMIT, "mine: %zu rows, at most %lu", n,
+				    (unsigned long)UINT32_MAX);
+	rows = calloc(n, sizeof *rows);
+	if (!rows)
+		return sb_error_set(err, SB_ENOMEM, "mine: cannot hold %zu top-k lists", n);
+	for (size_t i = 0; !rc && i < n; i++)
+		rc = sb_topk_init(&rows[i], per, err);
+	for (size_t i = 0; !rc && i < n; i++) {
+		const unsigned char *x = store_row(s, i);
+
+		sb_topk_push(&rows[i], score(s, x, s->st.norm[i], x, s->st.norm[i]), i);
+		for (size_t j = i + 1; j < n; j++) {
+			double sc = score(s, x, s->st.norm[i], store_row(s, j), s->st.norm[j]);
+			sb_topk_push(&rows[i], sc, j);
+			sb_topk_push(&rows[j], sc, i);
+		}
+	}
+	/* Row i offers (i, j) unless j < i and row j already offered it. */
+	for (int pass = 0; pass < 2 && !rc; pass++) {
+		if (pass == 1) {
+			cap = n_cand < s->max_pairs ? n_cand : s->max_pairs;
+			if (cap == 0)
+				break;
+			rc = sb_topk_init(&best, cap, err);
+			if (rc)
+				break;
+		}
+		for (size_t i = 0; i < n; i++)
+			for (size_t k = 0; k < rows[i].n; k++) {
+				const struct sb_topk_item *it = &rows[i].items[k];
+				size_t j = (size_t)it->index;
+
+				if (j == i || below(s, it->score) ||
+				    (j < i && sb_topk_holds(&rows[j], it->score, i)))
+					continue;
+				if (pass == 0)
+					n_cand++;
+				else
+					sb_topk_push(&best, it->score,
+						     j < i ? (uint64_t)j * n + i
+							   : (uint64_t)i * n + j);
+			}
+	}
+	for (size_t i = 0; i < n; i++)
+		sb_topk_destroy(&rows[i]);
+	free(rows);
+	if (rc || n_cand == 0)
+		return rc;
+	sb_topk_sort(&best);
+	for (size_t k = 0; !rc && k < best.n; k++) {
+		size_t i = (size_t)(best.items[k].index / n), j = (size_t)(best.items[k].index % n);
+
+		rc = add_score(s, emit, s->st.index[i], s->st.index[j], best.items[k].score,
+			       s->st.text[i], s->st.text[j], err);
+	}
+	sb_topk_destroy(&best);
 	return rc;
 }
 
@@ -970,6 +1110,9 @@ static int cosine_flush(void *state, struct sb_emit *emit, struct sb_error *err)
 		break;
 	case MODE_ALL:
 		rc = all_pairs(s, emit, err);
+		break;
+	case MODE_MINE:
+		rc = mine_pairs(s, emit, err);
 		break;
 	case MODE_MATRIX:
 		return matrix(s, emit, err);

@@ -2,7 +2,9 @@
 # sb-cat on good streams: frames written by hand with Python's msgpack
 # (tests/tools/mkframes.py) print exactly as the golden files computed by Python say;
 # .npy and TSV in and out; frames sb-cat writes read back by Python's msgpack + NumPy
-# (tests/tools/readframes.py); the examples of sb-cat(1); closed pipes and full disks.
+# (tests/tools/readframes.py); the examples of sb-cat(1); closed pipes and full disks;
+# token strings with -m MODEL against the ids of tokenizer.json; empty --npy arrays.
+# (--salvage and the resume recipe of sb-cat(1): 58-salvage.sh.)
 . ./tests/setup
 
 F=$SB_SRCDIR/tests/fixtures/frames
@@ -225,8 +227,9 @@ done < "$T/examples.txt"
 flush_example
 check "sb-cat(1) has at least 8 examples with a prompt" test "$n_ex" -ge 8
 
-# The pipelines of sb(7) and sb-cat(1) (commands without a prompt), with MODEL the
-# tiny test model and a few sentences.
+# The pipelines of sb(7) and sb-cat(1) (commands without a prompt, starting with sb-
+# or tail; lines like "sb-cat: ..." are messages, not commands), with MODEL the tiny
+# test model and a few sentences.
 M=$SB_SRCDIR/tests/models/tiny-distilbert
 if [ ! -d "$M" ]; then
 	echo "Bail out! $M is missing"
@@ -243,7 +246,7 @@ for page in sb.7 sb-cat.1; do
 		ex && lit {
 			if (cont)
 				line = line " " $0
-			else if ($0 ~ /^sb-/)
+			else if ($0 ~ /^(sb-|tail )/ && $0 !~ /^sb-[a-z]+: /)
 				line = $0
 			else
 				next
@@ -269,6 +272,81 @@ is "sb(7) example: the saved embeddings are complete" "$rc:$out" "0:emb.sbf: 2 f
 run "$PY" -c 'import numpy; print(numpy.load("emb.npy").shape)'
 is "sb(7) example: emb.npy holds one vector per sentence" "$rc:$out" "0:(3, 32)"
 cd "$T" || exit 99
+
+# ---- -m MODEL: token ids as token strings, as convert_ids_to_tokens (the id -> token
+# map of tokenizer.json's model.vocab and added_tokens)
+printf 'hello world\nwhat a time to be alive!\n[CLS] tab\there, caf\303\251 na\303\257ve\n' > "$T/tok.txt"
+sb-tokenize -m "$M" < "$T/tok.txt" > "$T/tok.sbf"
+sb-cat --tsv input_ids --unpad "$T/tok.sbf" > "$T/tok.ids"
+"$PY" -c '
+import json, sys
+t = json.load(open(sys.argv[1] + "/tokenizer.json"))
+inv = {i: s for s, i in t["model"]["vocab"].items()}
+inv.update({a["id"]: a["content"] for a in t["added_tokens"]})
+esc = lambda s: s.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+for line in open(sys.argv[2]):
+    print("\t".join(esc(inv[int(i)]) for i in line.split()))
+' "$M" "$T/tok.ids" > "$T/tok.want"
+same "-m MODEL --tsv input_ids --unpad: the token strings of tokenizer.json" "$T/tok.want" \
+	sb-cat --tsv input_ids --unpad -m "$M" "$T/tok.sbf"
+same "--model MODEL is -m MODEL" "$T/tok.want" sb-cat --tsv input_ids --unpad --model "$M" "$T/tok.sbf"
+sb-cat -m "$M" "$T/tok.sbf" > "$T/tok.jsonl"
+run "$PY" -c '
+import json, sys
+rows = [r for f in map(json.loads, open(sys.argv[1])) if f["kind"] == "tokens" for r in f["tokens"]]
+want = [l.rstrip("\n").split("\t") for l in open(sys.argv[2])]
+want = [[w.replace("\\t", "\t") for w in r] for r in want]
+print("same" if rows == want else "differ: %r %r" % (rows, want))
+' "$T/tok.jsonl" "$T/tok.want"
+is "-m MODEL: JSON lines carry each row's tokens, unpadded" "$rc:$out" "0:same"
+sb-cat "$T/tok.sbf" > "$T/plain.jsonl"
+run "$PY" -c '
+import re, sys
+a = [re.sub(r",\"tokens\":.*?(?=,\"tensors\":)", "", l) for l in open(sys.argv[1])]
+print("same" if a == list(open(sys.argv[2])) else "differ")
+' "$T/tok.jsonl" "$T/plain.jsonl"
+is "-m MODEL: the JSON lines are the plain ones plus \"tokens\"" "$rc:$out" "0:same"
+printf '5\t6\n' | sb-cat --from-tsv - -k tokens -m tokenizer_fingerprint=00000000deadbeef > "$T/other.sbf"
+run sb-cat --tsv input_ids -m "$M" "$T/other.sbf"
+like "-m: tokens of another tokenizer are refused by their fingerprint" "$rc:$err" \
+	"^1:sb-cat: .*other.sbf: frame 1 at byte 0: the tokens come from tokenizer 00000000deadbeef, .*tiny-distilbert has tokenizer 362b918e6f1433ac: their strings would be wrong$"
+printf '5\t1000000\n' | sb-cat --from-tsv - -k tokens > "$T/badid.sbf"
+run sb-cat --tsv input_ids -m "$M" "$T/badid.sbf"
+like "-m: an id outside the vocabulary is named" "$rc:$err" \
+	"^1:sb-cat: .*badid.sbf: frame 1 at byte 0: token id 1000000 is not in the vocabulary of .*tiny-distilbert \([0-9]+ tokens\)$"
+run sb-cat --tsv sentence_embedding -m "$M" "$G/meta.sbf"
+like "-m on float values: refused" "$rc:$err" "^1:sb-cat: .*tensor 'sentence_embedding' holds float.* values, not token ids$"
+run sb-cat -c -m "$M" "$T/tok.sbf"
+like "-m with --check: usage" "$rc:$err" "^2:sb-cat: -m MODEL \(token strings\) applies to the JSON and --tsv outputs"
+
+# ---- --npy on a stream without rows: an empty (0, D) array
+printf '' | sb-cat --from-tsv - > "$T/empty.sbf"
+run sb-cat --npy sentence_embedding -o "$T/e.npy" "$T/empty.sbf"
+like "npy of an empty stream: says the width is unknown" "$rc:$err" \
+	"^1:sb-cat: tensor 'sentence_embedding': the input holds no frame, so the width of its rows is unknown: give it with --dim D"
+check "... and leaves no file" test ! -e "$T/e.npy"
+sb-cat --npy sentence_embedding --dim 384 -o "$T/e.npy" "$T/empty.sbf"
+run "$PY" -c 'import numpy, sys; a = numpy.load(sys.argv[1]); print(a.shape, a.dtype)' "$T/e.npy"
+is "npy --dim 384 of an empty stream: numpy reads a (0, 384) float32 array" "$rc:$out" "0:(0, 384) float32"
+sb-cat --npy sentence_embedding --dim 384 "$T/empty.sbf" > "$T/e2.npy"
+check "... the same bytes through a pipe" cmp -s "$T/e.npy" "$T/e2.npy"
+"$PY" -c 'import numpy; numpy.save("'"$T"'/np-empty.npy", numpy.zeros((0, 384), numpy.float32))'
+check "... and the bytes numpy.save writes" cmp -s "$T/e.npy" "$T/np-empty.npy"
+# Frames of 0 rows say the width themselves.
+"$PY" -c '
+import msgpack, sys
+t = {"dtype": "float32", "shape": [0, 5], "data": b""}
+for f in ({"sb": 1, "kind": "embeddings", "seq": 0, "rows": 0, "tensors": {"sentence_embedding": t}},
+          {"sb": 1, "kind": "end", "rows_total": 0}):
+    sys.stdout.buffer.write(msgpack.packb(f))
+' > "$T/zero.sbf"
+sb-cat --npy sentence_embedding -o "$T/e5.npy" "$T/zero.sbf"
+run "$PY" -c 'import numpy, sys; a = numpy.load(sys.argv[1]); print(a.shape, a.dtype)' "$T/e5.npy"
+is "npy of a stream of 0-row [0, 5] frames: a (0, 5) array" "$rc:$out" "0:(0, 5) float32"
+run sb-cat --npy sentence_embedding --dim 3 -o "$T/x.npy" "$G/meta.sbf"
+like "npy --dim that disagrees with the frames: refused" "$rc:$err" "^1:sb-cat: .*tensor 'sentence_embedding' is \[[0-9]+, [0-9]+\], --dim says 3 columns"
+run sb-cat --dim 3 "$T/empty.sbf"
+like "--dim without --npy: usage" "$rc:$err" "^2:sb-cat: --dim applies to --npy"
 
 # ---- --frames: streams joined into one
 cat "$G/tokens.input_ids.tsv" "$G/text.input_ids.tsv" > "$T/joined.tsv"

@@ -1,10 +1,11 @@
 #!/bin/sh
 # sb-cosine: every mode and metric against the NumPy goldens of tests/tools/pool-ref.py,
-# the STS Spearman, and the bad inputs.
+# the STS Spearman and Pearson, -v figures, and the bad inputs.  (--mine and --threshold:
+# 57-mining.sh.)
 . ./tests/setup
 
 G=$SB_SRCDIR/tests/golden/pool
-plan 37
+plan 43
 
 # cmp_scores DESC GOLDEN COLUMN: column COLUMN of $SB_TMP/out (TSV) against the golden
 # matrix flattened row by row, within 1e-6 relative to max(1, |expected|) (scores travel
@@ -98,8 +99,24 @@ awk 'NR > 1 { printf "1 0\n%.17g %.17g\n", $2, sqrt(1 - $2 * $2) }' "$G/spearman
 awk 'NR > 1 { printf "g\tf\ty\t%d\t%s\ta\tb\n", NR, $1 }' "$G/spearman.txt" > "$SB_TMP/gold.tsv"
 pooldump emb "$SB_TMP/sp.txt" > "$SB_TMP/sp.sbf"
 run sb-cosine --pairs --gold "$SB_TMP/gold.tsv" -i "$SB_TMP/sp.sbf"
-is "--gold: Spearman with average ranks for ties, as scipy" "$out" \
+is "--gold: Spearman with average ranks for ties, as scipy" "$(printf '%s' "$out" | head -1)" \
 	"spearman	$(awk 'NR == 1 { printf "%.6f", $1 }' "$G/spearman.txt")	pairs	10	metric	cosine"
+# Pearson of the gold scores and the predictions, two-pass in awk (NumPy: 0.913090).
+pearson=$(awk 'NR > 1 { x[NR] = $1; y[NR] = $2; mx += $1; my += $2; n++ }
+	END { mx /= n; my /= n
+	      for (i in x) { a = x[i] - mx; b = y[i] - my; sxy += a * b; sxx += a * a; syy += b * b }
+	      printf "%.6f", sxy / sqrt(sxx * syy) }' "$G/spearman.txt")
+is "--gold: Pearson on a second line, as EmbeddingSimilarityEvaluator reports both" \
+	"$(printf '%s' "$out" | sed -n 2p)" "pearson	$pearson	pairs	10	metric	cosine"
+{ printf 'genre\tfilename\tyear\tid\tscore\tsentence1\tsentence2\n'; cat "$SB_TMP/gold.tsv"; } \
+	> "$SB_TMP/gold-header.tsv"
+want=$out
+run sb-cosine --pairs --gold "$SB_TMP/gold-header.tsv" -i "$SB_TMP/sp.sbf"
+is "--gold: a header line (score not a number) is skipped" "$rc:$out" "0:$want"
+{ head -3 "$SB_TMP/gold.tsv"; printf 'g\tf\ty\t1\tscore\ta\tb\n'; tail -n +4 "$SB_TMP/gold.tsv"; } \
+	> "$SB_TMP/gold-bad.tsv"
+run sb-cosine --pairs --gold "$SB_TMP/gold-bad.tsv" -i "$SB_TMP/sp.sbf"
+like "--gold: ... but not a word on a later line" "$rc:$err" "^1:sb-cosine: .*gold-bad.tsv: line 4: column 5 is not a number$"
 head -5 "$SB_TMP/gold.tsv" > "$SB_TMP/gold5.tsv"
 run sb-cosine --pairs --gold "$SB_TMP/gold5.tsv" -i "$SB_TMP/sp.sbf"
 like "--gold with a different pair count is refused" "$rc $err" "5 gold scores, 10 pairs scored"
@@ -124,13 +141,18 @@ like "NaN in an embedding: an error naming the row" "$rc $err" \
 	"^1 sb-cosine: .*row 2: embedding has NaN at dimension 6$"
 pooldump emb "$G/vectors.txt" --split 3 --meta model=m2 --meta pooling=mean > "$SB_TMP/m2.sbf"
 run sb-cosine --corpus "$SB_TMP/m2.sbf" -i "$SB_TMP/v.sbf"
-like "embeddings of another model are refused" "$rc $err" \
-	"^1 sb-cosine: .*model 'm2', earlier rows of 'm1': scores across models are meaningless"
+like "a corpus of another model is refused, compared with the queries" "$rc $err" \
+	"^1 sb-cosine: .*corpus .*m2.sbf: embeddings of model 'm2', the queries of 'm1': scores across models are meaningless"
+pooldump emb "$G/vectors.txt" --meta model=m2 > "$SB_TMP/m2only.sbf"
+sb-cat -F "$SB_TMP/v.sbf" "$SB_TMP/m2only.sbf" > "$SB_TMP/vm2.sbf"
+run sb-cosine --all -i "$SB_TMP/vm2.sbf"
+like "input rows of another model are refused, compared with the earlier rows" "$rc $err" \
+	"^1 sb-cosine: .*row 8: embeddings of model 'm2', earlier rows of 'm1'"
 run sb-cosine --corpus "$SB_TMP/m2.sbf" --allow-mixed -i "$SB_TMP/v.sbf"
 check "--allow-mixed compares them anyway" test "$rc" = 0 -a -n "$out"
 pooldump emb "$G/vectors.txt" --meta model=m1 --meta pooling=cls > "$SB_TMP/cls.sbf"
 run sb-cosine --corpus "$SB_TMP/cls.sbf" -i "$SB_TMP/v.sbf"
-like "embeddings of another pooling are refused" "$rc $err" "pooled with 'cls', earlier rows with 'mean'"
+like "embeddings of another pooling are refused" "$rc $err" "pooled with 'cls', the queries with 'mean'"
 pooldump emb "$G/vectors.txt" --meta model=/a/m --meta model_fingerprint=f1 > "$SB_TMP/f1.sbf"
 pooldump emb "$G/vectors.txt" --meta model=/b/m --meta model_fingerprint=f1 \
 	--meta precision=float32 > "$SB_TMP/f1b.sbf"
@@ -139,18 +161,25 @@ run sb-cosine --corpus "$SB_TMP/f1b.sbf" -i "$SB_TMP/f1.sbf"
 check "the same weights in another folder compare (fingerprints decide)" test "$rc" = 0
 run sb-cosine --corpus "$SB_TMP/f2.sbf" -i "$SB_TMP/f1.sbf"
 like "other weights under the same name are refused" "$rc $err" \
-	"model '/a/m' \(f2\), earlier rows of '/a/m' \(f1\)"
+	"model '/a/m' \(f2\), the queries of '/a/m' \(f1\)"
 pooldump emb "$G/vectors.txt" > "$SB_TMP/plain.sbf"
 run sb-cosine --corpus "$SB_TMP/f1b.sbf" -i "$SB_TMP/plain.sbf"
 check "meta missing on one side refuses nothing" test "$rc" = 0
 run sb-cosine --corpus "$SB_TMP/big.sbf" -i "$SB_TMP/v.sbf"
-like "a corpus of another dimension is refused" "$rc $err" \
-	"^1 sb-cosine: .*corpus .*: embeddings of 768 x float32, earlier rows 16 x float32: dimension mismatch"
+like "a corpus of another dimension is refused, naming the queries' dimension" "$rc $err" \
+	"^1 sb-cosine: .*corpus .*: embeddings of 768 x float32, the queries 16 x float32: dimension mismatch"
 head -c 200 "$SB_TMP/corpus.sbf" > "$SB_TMP/cut.sbf"
 run sb-cosine --corpus "$SB_TMP/cut.sbf" -i "$SB_TMP/v.sbf"
 like "a cut corpus file is refused" "$rc $err" "^1 sb-cosine: "
 run sb-cosine --corpus "$SB_TMP/missing.sbf" -i "$SB_TMP/v.sbf"
 like "a missing corpus file is named" "$rc $err" "missing.sbf"
+
+# -v: the statistics count the bytes of TSV printed (they said 0).
+sb-cosine -v --all < "$SB_TMP/v.sbf" > "$SB_TMP/out" 2> "$SB_TMP/err"
+like "-v: bytes out are the bytes printed" "$(grep ' in: ' "$SB_TMP/err")" \
+	"; out: [0-9]+ frames, 28 rows, $(wc -c < "$SB_TMP/out" | tr -d ' ') bytes; "
+check "... which are not 0" test "$(wc -c < "$SB_TMP/out")" -gt 0
+
 run sb-cosine --metric jaccard
 like "an unknown metric: usage error" "$rc $err" "^2 sb-cosine: --metric: unknown metric 'jaccard'"
 

@@ -1,5 +1,5 @@
 /*
- * check_similarity.c - metrics, top-k, Spearman and quantization against NumPy goldens
+ * check_similarity.c - metrics, top-k, Spearman, Pearson and quantization against NumPy goldens
  * (tests/tools/pool-ref.py in tests/golden/pool).
  */
 #include <check.h>
@@ -218,6 +218,63 @@ START_TEST(test_spearman)
 }
 END_TEST
 
+/*
+ * Pearson of the same columns: 0.9130900533611555 from NumPy 1.24,
+ * np.corrcoef(*np.loadtxt("spearman.txt", skiprows=1).T)[0, 1].  A shift by 1e8 changes
+ * nothing in exact arithmetic; the two-pass sums keep it to 1e-9.
+ */
+START_TEST(test_pearson)
+{
+	FILE *f = fopen(golden("spearman.txt"), "r");
+	double want = 0.9130900533611555, x[10], y[10], r, c[3] = {2, 2, 2}, skip;
+	struct sb_error err;
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(fscanf(f, "%lf", &skip), 1);
+	for (int i = 0; i < 10; i++)
+		ck_assert_int_eq(fscanf(f, "%lf %lf", &x[i], &y[i]), 2);
+	fclose(f);
+	ck_assert_int_eq(sb_sim_pearson(x, y, 10, &r, &err), SB_OK);
+	ck_assert_msg(fabs(r - want) < 1e-12, "%.17g vs %.17g", r, want);
+	printf("pearson: %.17g (numpy %.17g)\n", r, want);
+	for (int i = 0; i < 10; i++)
+		x[i] += 1e8;
+	ck_assert_int_eq(sb_sim_pearson(x, y, 10, &r, &err), SB_OK);
+	ck_assert_msg(fabs(r - want) < 1e-9, "shifted: %.17g vs %.17g", r, want);
+	ck_assert_int_eq(sb_sim_pearson(y, y, 10, &r, &err), SB_OK);
+	ck_assert_msg(fabs(r - 1) < 1e-15, "%.17g", r);
+	ck_assert_int_eq(sb_sim_pearson(x, y, 1, &r, &err), SB_EINVAL);
+	ck_assert_int_eq(sb_sim_pearson(c, x, 3, &r, &err), SB_EINVAL);
+	ck_assert_str_eq(err.msg, "pearson: a column is constant");
+	y[2] = INFINITY;
+	ck_assert_int_eq(sb_sim_pearson(x, y, 10, &r, &err), SB_EINVAL);
+	ck_assert_str_eq(err.msg, "pearson: pair 2 is not finite");
+}
+END_TEST
+
+/* sb_topk_holds() says which pushed candidates a full selection kept. */
+START_TEST(test_topk_holds)
+{
+	struct sb_topk t;
+	struct sb_error err;
+	double sc[8] = {0.5, 0.9, 0.1, 0.9, 0.7, 0.3, 0.7, 0.2};
+
+	ck_assert_int_eq(sb_topk_init(&t, 3, &err), SB_OK);
+	ck_assert(sb_topk_holds(&t, -1e300, 99)); /* not full: anything pushed is held */
+	for (uint64_t i = 0; i < 8; i++)
+		sb_topk_push(&t, sc[i], i);
+	/* held: (0.9, 1), (0.9, 3), (0.7, 4); the tie (0.7, 6) lost to the lower index */
+	ck_assert(sb_topk_holds(&t, 0.9, 1));
+	ck_assert(sb_topk_holds(&t, 0.9, 3));
+	ck_assert(sb_topk_holds(&t, 0.7, 4));
+	ck_assert(!sb_topk_holds(&t, 0.7, 6));
+	ck_assert(!sb_topk_holds(&t, 0.5, 0));
+	ck_assert_uint_eq(sb_topk_sort(&t), 3);
+	ck_assert_uint_eq(t.items[2].index, 4);
+	sb_topk_destroy(&t);
+}
+END_TEST
+
 static void quant_golden(struct sb_calibration *cal, enum sb_precision p, const char *file,
 			 size_t trunc)
 {
@@ -376,6 +433,8 @@ static Suite *similarity_suite(void)
 	tcase_add_test(tc, test_metric_names);
 	tcase_add_test(tc, test_topk);
 	tcase_add_test(tc, test_spearman);
+	tcase_add_test(tc, test_pearson);
+	tcase_add_test(tc, test_topk_holds);
 	tcase_add_test(tc, test_quantize_golden);
 	tcase_add_test(tc, test_calibration);
 	tcase_add_test(tc, test_calibration_bad);

@@ -7,8 +7,9 @@
 #
 # MODEL defaults to $SB_MODEL, else sentence-transformers/stsb-distilbert-base from the
 # Hugging Face cache (sb-fetch --offline).  STS_TSV defaults to
-# ../shared/data/sts-b/sts-test.tsv beside the source tree.  Prints one line per metric
-# (cosine, manhattan, euclidean, dot), e.g. `spearman 0.8xxx pairs 1379 metric cosine`.
+# ../shared/data/sts-b/sts-test.tsv beside the source tree.  Prints two lines per metric
+# (cosine, manhattan, euclidean, dot), e.g. `spearman 0.8xxx pairs 1379 metric cosine`
+# and the Pearson correlation, `pearson 0.8xxx pairs 1379 metric cosine`.
 # The published figure for stsb-distilbert-base is about 0.85 (cosine).
 # Needs only the sb programs, cut, tr and head: no Python.
 set -u
