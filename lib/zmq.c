@@ -1182,6 +1182,11 @@ static int farm_send_req(struct farm *f, int wi, uint64_t id)
 	if (send_hdr(f->front, w->ident, w->ident_len, &h, 1) != 0 ||
 	    zmq_send(f->front, r->in.data, r->in.len, ZMQ_DONTWAIT) < 0)
 		return -1;
+	/* From this line on the worker holds a frame: tests wait for it before they
+	 * stop or kill a worker, rather than hoping a sleep was long enough. */
+	if (w->frames == 0 && w->n_inflight == 1)
+		farm_event(f, "worker %s was handed its first frame (seq %" PRIu64 ")", w->name,
+			   r->seq);
 	return 0;
 }
 

@@ -2,7 +2,9 @@
 # CurveZMQ: sb-keygen key files; a farm with an allow-list serves legitimate workers
 # while clients with no key, a wrong server key or a key not on the list get nothing
 # and inject nothing; a message over --max-msg-bytes is refused and the farm stays up;
-# a direct link with keys.
+# a direct link with keys.  Every check is on what happened, not on when: the port
+# comes from tcp_port (tests/setup), heartbeats and bounds are scaled by slow (ten
+# times longer under valgrind).
 . ./tests/setup
 
 plan 14
@@ -14,11 +16,12 @@ cleanup() {
 }
 trap cleanup EXIT
 cd "$SB_TMP" || exit 1
-port=$((20000 + ($$ + 7) % 20000))
+port=$(tcp_port) || { echo "Bail out! no free TCP port"; exit 1; }
 ep="tcp://127.0.0.1:$port"
 worker() {
 	_n=$1; shift
-	farm-worker --connect ">$ep" --heartbeat-ms 100 --name "$_n" "$@" 2>> workers.err &
+	farm-worker --connect ">$ep" --heartbeat-ms "$(slow 100)" --name "$_n" "$@" \
+		2>> workers.err &
 	pids="$pids $!"
 }
 stop_workers() {
@@ -42,14 +45,18 @@ worker good --curve-secret w1.key --curve-server farm.pub
 worker nokey
 worker rogue --curve-secret rogue.key --curve-server farm.pub
 worker wrongserver --curve-secret w2.key --curve-server w2.pub
-timeout 60 sb-farm --bind "@$ep" --heartbeat-ms 100 --worker-timeout 20 -v \
+timeout "$(slow 60)" sb-farm --bind "@$ep" --heartbeat-ms "$(slow 100)" \
+	--worker-timeout "$(slow 20)" -v \
 	--curve-secret farm.key --curve-allow allow < in.sbf > out.sbf 2> err
 check "curve farm: exit 0" test $? = 0
 check "curve farm: output equals the input" cmp -s in.sbf out.sbf
-like "curve farm: the legitimate worker did all 63 frames" "$(cat err)" \
-	"worker good: 63 frames done"
-check "curve farm: no other worker joined (no key, key not allowed, wrong server key)" \
-	test "$(grep -c 'joined' err)" = 1
+# On a loaded machine the farm may give the good worker up for a moment and see it
+# join again: its frames are then counted over its entries, and only it joins.
+is "curve farm: the legitimate worker did all 63 frames" \
+	"$(sed -n 's/^sb-farm: worker good: \([0-9]*\) frames done.*/\1/p' err |
+		awk '{ n += $1 } END { print n + 0 }')" 63
+is "curve farm: no other worker joined (no key, key not allowed, wrong server key)" \
+	"$(grep joined err | grep -cv 'worker good joined')" 0
 stop_workers
 for w in nokey rogue wrongserver; do
 	like "curve farm: worker $w received no frame" "$(cat workers.err)" \
@@ -60,7 +67,8 @@ done
 # the others.
 worker good --curve-secret w1.key --curve-server farm.pub --delay-ms 5
 worker bloated --curve-secret w2.key --curve-server farm.pub --bloat 200000
-timeout 60 sb-farm --bind "@$ep" --heartbeat-ms 100 --worker-timeout 20 -v \
+timeout "$(slow 60)" sb-farm --bind "@$ep" --heartbeat-ms "$(slow 100)" \
+	--worker-timeout "$(slow 20)" -v \
 	--max-msg-bytes 100000 --curve-secret farm.key --curve-allow allow \
 	< in.sbf > out.sbf 2> err
 check "oversized results: the farm completes with exit 0" test $? = 0
@@ -72,7 +80,7 @@ stop_workers
 farm-worker --in "@$ep" --out link.sbf --curve-secret farm.key --curve-allow allow \
 	2> link.err &
 reader=$!
-timeout 60 farm-worker --gen 2000 --out ">$ep" --curve-secret w1.key --curve-server farm.pub
+timeout "$(slow 60)" farm-worker --gen 2000 --out ">$ep" --curve-secret w1.key --curve-server farm.pub
 wait "$reader"
 check "curve link: reader exit 0 and the stream arrived whole" \
 	test $? = 0 -a "$(cmp in.sbf link.sbf && echo same)" = same

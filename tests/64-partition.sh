@@ -2,8 +2,13 @@
 # A network partition between the farm and its worker, made with network namespaces
 # (unshare -rn, a veth pair, a second namespace for the worker): a partition that heals
 # in time ends with every row once, in order; one that does not heal ends with a clear
-# error listing the missing seqs.  Addresses are inside the namespaces we create.  Times
-# are scaled by slow (tests/setup): ten times longer under valgrind.
+# error listing the missing seqs.  Addresses are inside the namespaces we create.
+#
+# No step waits on a clock: the link goes down once the farm has seen the worker join,
+# the farm's input opens only then (farm-worker --wait-start), so frames go to a worker
+# it cannot reach whatever the machine's speed, the link comes back once the farm has
+# given the worker up (its -v line), and the input's end frame is released only then
+# (--wait-end).  Times are scaled by slow (tests/setup): ten times longer under valgrind.
 . ./tests/setup
 
 plan 7
@@ -22,9 +27,21 @@ f=$3
 set -u
 ip link set lo up
 ip link add v0 type veth peer name v1
+# upto N CMD...: runs CMD every 50 ms until it succeeds, at most N seconds (times f).
+upto() {
+	_w=$(($1 * f * 20))
+	shift
+	while ! "$@"; do
+		[ "$_w" -gt 0 ] || return 1
+		sleep 0.05
+		_w=$((_w - 1))
+	done
+}
 unshare -n sleep 600 &
 holder=$!
-sleep 0.2
+# The holder has its own network namespace once unshare has run.
+other_ns() { [ "$(readlink "/proc/$holder/ns/net")" != "$(readlink /proc/self/ns/net)" ]; }
+upto 30 other_ns
 ip link set v1 netns "$holder"
 ip addr add 10.77.0.1/24 dev v0
 ip link set v0 up
@@ -32,22 +49,26 @@ nsenter -t "$holder" -n sh -c 'ip link set lo up; ip addr add 10.77.0.2/24 dev v
 ep=tcp://10.77.0.1:5555
 timeout=$((10 * f))
 [ "$mode" = heal ] || timeout=$((2 * f))
-sb-farm --bind "@$ep" --insecure --heartbeat-ms $((100 * f)) --worker-timeout $timeout -v \
-	< "$T/in.sbf" > "$T/out-$mode.sbf" 2> "$T/err-$mode" &
+farm-worker --in "$T/in.sbf" --out - --wait-start "$T/go-$mode" --wait-end "$T/end-$mode" \
+	2>> "$T/producer.err" |
+	sb-farm --bind "@$ep" --insecure --heartbeat-ms $((100 * f)) --worker-timeout $timeout -v \
+	> "$T/out-$mode.sbf" 2> "$T/err-$mode" &
 farm=$!
 nsenter -t "$holder" -n farm-worker --connect ">$ep" --insecure --heartbeat-ms $((100 * f)) \
-	--delay-ms 30 --trace "$T/trace-$mode" 2> "$T/worker-$mode.err" &
+	--delay-ms 30 2> "$T/worker-$mode.err" &
 worker=$!
-i=0
-while [ "$(cat "$T/trace-$mode" 2> /dev/null | wc -l)" -lt 4 ] && [ $i -lt $((400 * f)) ]; do
-	sleep 0.05; i=$((i + 1))
-done
+upto 30 grep -q "joined" "$T/err-$mode"
 ip link set v0 down
-sleep "$(awk -v f="$f" 'BEGIN { print 1.5 * f }')"
-[ "$mode" = heal ] && ip link set v0 up
+touch "$T/go-$mode"
+if [ "$mode" = heal ]; then
+	upto 30 grep -q "stopped answering" "$T/err-$mode"
+	ip link set v0 up
+	touch "$T/end-$mode"
+fi
 wait "$farm"
 echo $? > "$T/rc-$mode"
 kill "$worker" "$holder" 2> /dev/null
+touch "$T/end-$mode"
 wait 2> /dev/null
 INNER
 

@@ -6,8 +6,9 @@
 M=$SB_SRCDIR/tests/models/tiny-distilbert
 plan 4
 in=$SB_SRCDIR/tests/sample.txt
-base=$((20000 + $$ % 20000))
-p1=$base p2=$((base + 1)) p3=$((base + 2))
+# Ports no other test holds (tests/setup), so tests running side by side never share one.
+p1=$(tcp_port) && p2=$(tcp_port) && p3=$(tcp_port) ||
+	{ echo "Bail out! no free TCP port"; exit 1; }
 
 sb-tokenize -m "$M" < "$in" | sb-encode -m "$M" | sb-pool -m "$M" > "$SB_TMP/local.sbf"
 

@@ -6,9 +6,13 @@
  *     farm-worker --in SPEC [--out SPEC]       copy a frame stream (transport test)
  *
  * The echo stage returns each frame unchanged after --delay-ms, so tests can make
- * slow workers; --fail-seq S makes the frame holding row S fail.
+ * slow workers; --fail-seq S makes the frame holding row S fail.  In --in mode,
+ * --wait-start FILE copies nothing until FILE exists and --wait-end FILE holds the
+ * end frame back until FILE exists: a test opens and closes a farm's input when the
+ * state it arranged (a worker stopped, a link cut) is in place, not after a sleep.
  */
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +26,7 @@
 static volatile int stop_flag;
 static long copy_delay_ms;      /* --delay-ms in --in mode: a slow producer */
 static FILE *trace;     /* --trace: one line per frame taken, so tests can see progress */
+static const char *wait_start, *wait_end;       /* --wait-start, --wait-end FILE */
 
 static void on_signal(int sig)
 {
@@ -163,6 +168,27 @@ fail:
 	return 1;
 }
 
+/* Waits until path exists.  Gives up (-1) when stdout is a pipe whose reader has
+ * gone, so a producer whose test died does not wait forever. */
+static int wait_file(const char *path)
+{
+	for (;;) {
+		FILE *fp = fopen(path, "r");
+		struct pollfd p = { 1, POLLOUT, 0 };
+
+		if (fp != NULL) {
+			fclose(fp);
+			return 0;
+		}
+		if (poll(&p, 1, 10) > 0 && (p.revents & (POLLERR | POLLHUP | POLLNVAL)))
+			return -1;
+		if (stop_flag)
+			return -1;
+		struct timespec ts = { 0, 10000000L };
+		nanosleep(&ts, NULL);
+	}
+}
+
 /* Copies a frame stream message by message (a transport-level cat): what the
  * runner does for any stage, without decoding, so links are tested on their own. */
 static int copy(const char *in, const char *out, const struct sb_transport_opts *to)
@@ -174,6 +200,8 @@ static int copy(const char *in, const char *out, const struct sb_transport_opts 
 	int rc;
 
 	sb_zmq_init();
+	if (wait_start != NULL && wait_file(wait_start) != 0)
+		return 1;
 	rc = sb_transport_open(&ti, in, SB_TRANSPORT_READ, to, &err);
 	if (rc == SB_OK)
 		rc = sb_transport_open(&tout, out, SB_TRANSPORT_WRITE, to, &err);
@@ -186,6 +214,13 @@ static int copy(const char *in, const char *out, const struct sb_transport_opts 
 		rc = sb_frame_decode(msg, len, &f, &err);
 		int end = f.kind == SB_KIND_END;
 		sb_frame_destroy(&f);
+		if (rc == SB_OK && end && wait_end != NULL) {
+			/* What was copied goes out first: a file or pipe output is buffered. */
+			rc = sb_transport_flush(tout, &err);
+			if (rc == SB_OK && wait_file(wait_end) != 0)
+				rc = sb_error_set(&err, SB_EINTR, "%s: gave up waiting for %s", in,
+						  wait_end);
+		}
 		if (rc == SB_OK && copy_delay_ms > 0) {
 			struct timespec ts = { copy_delay_ms / 1000, (copy_delay_ms % 1000) * 1000000L };
 			nanosleep(&ts, NULL);
@@ -232,6 +267,8 @@ int main(int argc, char **argv)
 		{ "max-msg-bytes", required_argument, NULL, 'M' },
 		{ "in", required_argument, NULL, 'i' },
 		{ "out", required_argument, NULL, 'o' },
+		{ "wait-start", required_argument, NULL, 'w' },
+		{ "wait-end", required_argument, NULL, 'W' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct sb_worker_opts wo;
@@ -284,6 +321,8 @@ int main(int argc, char **argv)
 		case 'M': wo.topts.max_msg_bytes = (size_t)atol(optarg); break;
 		case 'i': in = optarg; break;
 		case 'o': out = optarg; break;
+		case 'w': wait_start = optarg; break;
+		case 'W': wait_end = optarg; break;
 		default: return 2;
 		}
 	}
