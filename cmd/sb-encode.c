@@ -8,11 +8,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../plugins/encode.h"
 #include "common.h"
+#include "modules.h"
 #include "ops.h"
 #include "par.h"
-
-extern const struct sb_stage sb_stage_encode;
+#include "pooling.h"
 
 enum {
 	OPT_POOL = SB_OPT_FIRST_PRIVATE,
@@ -21,7 +22,8 @@ enum {
 	OPT_MAX_BATCH_TOKENS,
 	OPT_KERNELS,
 	OPT_NO_FUSE_QKV,
-	OPT_BLAS_THREADS
+	OPT_BLAS_THREADS,
+	OPT_ALLOW_MIXED
 };
 
 static void usage(FILE *fp, const char *prog)
@@ -36,7 +38,8 @@ static void usage(FILE *fp, const char *prog)
 		"  -p, --pool MODES          pool in-process and write embeddings: cls, max,\n"
 		"                            mean, mean_sqrt_len_tokens, weightedmean,\n"
 		"                            lasttoken (comma-separated), or 'model' for the\n"
-		"                            model's 1_Pooling config\n"
+		"                            model's 1_Pooling config and its Dense and\n"
+		"                            LayerNorm modules\n"
 		"      --normalize           L2-normalize the pooled embeddings\n"
 		"  -t, --threads N           threads, each running whole sentences (default:\n"
 		"                            the cores available)\n"
@@ -44,7 +47,62 @@ static void usage(FILE *fp, const char *prog)
 		"      --max-batch-tokens N  real tokens per sub-batch and thread (default 2048)\n"
 		"      --kernels ISA         auto (default), avx512, avx2, generic\n"
 		"      --no-fuse-qkv         three Q, K, V products per layer instead of one\n"
+		"      --allow-mixed         encode tokens whose tokenizer_fingerprint is not\n"
+		"                            that of MODEL's tokenizer (default: refused)\n"
 		SB_CMD_COMMON_HELP, prog);
+}
+
+/* ---- the stage, wrapped to read its report before it is closed ---- */
+
+static struct sb_encode_report report;
+static int report_seen;
+
+static void wrapped_close(void *state)
+{
+	if (state) {
+		sb_encode_report(state, &report);
+		report_seen = 1;
+	}
+	sb_stage_encode.close(state);
+}
+
+/*
+ * What -p MODES leaves out of a model whose modules.json has Dense or LayerNorm
+ * modules after Pooling (--pool model applies them): a warning, since the
+ * embeddings are then not the model's.  With -v, what --pool model applies.
+ */
+static int pool_notice(const struct sb_cmd *c, const char *model, const char *pool)
+{
+	struct sb_pooling p;
+	struct sb_modules *m = NULL;
+	struct sb_error err;
+	char buf[512], modes[96];
+
+	sb_error_clear(&err);
+	if (strcmp(pool, "model") != 0) {
+		/* Explicit modes need nothing from the folder: its problems are a warning. */
+		if (sb_pooling_from_model(&p, model, &err))
+			fprintf(stderr, "%s: --pool %s: not the model's embeddings: %s\n", c->prog,
+				pool, err.msg);
+		else if (p.n_modules)
+			fprintf(stderr, "%s: --pool %s: the modules after Pooling in %s/modules.json "
+				"(Dense, LayerNorm) are not applied; --pool model applies them\n",
+				c->prog, pool, model);
+		return 0;
+	}
+	if (!c->verbose)
+		return 0;
+	if (sb_pooling_from_model(&p, model, &err) || sb_modules_open(&m, model, &err)) {
+		sb_cmd_error(c, &err);
+		return -1;
+	}
+	fprintf(stderr, "%s: pooling %s%s%s%s%s\n", c->prog,
+		sb_pooling_modes_str(p.modes, modes, sizeof(modes)),
+		p.include_prompt ? "" : " without the prompt's tokens (include_prompt false)",
+		sb_modules_count(m) ? ", then " : "", sb_modules_describe(m, buf, sizeof(buf)),
+		p.normalize ? ", normalize" : "");
+	sb_modules_close(&m);
+	return 0;
 }
 
 static int cores_available(void)
@@ -69,13 +127,15 @@ int main(int argc, char **argv)
 		{ "max-batch-tokens", required_argument, NULL, OPT_MAX_BATCH_TOKENS },
 		{ "kernels", required_argument, NULL, OPT_KERNELS },
 		{ "no-fuse-qkv", no_argument, NULL, OPT_NO_FUSE_QKV },
+		{ "allow-mixed", no_argument, NULL, OPT_ALLOW_MIXED },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *model = NULL, *threads = NULL, *blas_threads = NULL, *pool = NULL;
 	char mbt[32], thr[16];
+	struct sb_stage stage = sb_stage_encode;
 	struct sb_cmd c;
 	size_t n;
-	int opt, rc, normalize = 0;
+	int opt, rc, normalize = 0, allow_mixed = 0;
 
 	sb_cmd_init(&c, argv[0]);
 	while ((opt = getopt_long(argc, argv, SB_CMD_SHORTOPTS "m:p:t:", longopts, NULL)) != -1) {
@@ -134,6 +194,10 @@ int main(int argc, char **argv)
 		case OPT_NO_FUSE_QKV:
 			sb_cmd_kv(&c, "fuse_qkv", "0");
 			break;
+		case OPT_ALLOW_MIXED:
+			allow_mixed = 1;
+			sb_cmd_kv(&c, "allow_mixed", "1");
+			break;
 		default:
 			usage(stderr, c.prog);
 			return 2;
@@ -168,8 +232,21 @@ int main(int argc, char **argv)
 		sb_cmd_kv(&c, "threads", threads);
 	}
 	if (c.verbose)
-		fprintf(stderr, "%s: model %s, %s, BLAS kernel %s, cpu kernels %s\n", c.prog,
-			model, blas_threads ? "1 thread" : threads,
+		fprintf(stderr, "%s: model %s; threads: %s%s%s; blas: OpenBLAS core %s; "
+			"kernels: %s\n", c.prog, model, blas_threads ? "1" : threads,
+			blas_threads ? ", blas threads: " : "", blas_threads ? blas_threads : "",
 			sb_ops_blas_core(), sb_ops_isa_name());
-	return sb_cmd_run(&c, &sb_stage_encode);
+	if (pool && pool_notice(&c, model, pool))
+		return 1;
+	stage.close = wrapped_close;
+	rc = sb_cmd_run(&c, &stage);
+	if (c.verbose && allow_mixed)
+		fprintf(stderr, "%s: tokenizer fingerprints not checked (--allow-mixed)\n", c.prog);
+	else if (c.verbose && report_seen && !report.tokenizer_found)
+		fprintf(stderr, "%s: %s has no tokenizer: tokenizer fingerprints not checked\n",
+			c.prog, model);
+	else if (c.verbose && report.frames_unchecked)
+		fprintf(stderr, "%s: %llu tokens frames without a tokenizer_fingerprint accepted "
+			"unchecked\n", c.prog, (unsigned long long)report.frames_unchecked);
+	return rc;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "modules.h"
 #include "pooling.h"
 
 extern const struct sb_stage sb_stage_pool;
@@ -27,7 +28,8 @@ static void usage(FILE *fp, const char *prog)
 	    "usage: %s [options] [-m MODEL]\n"
 	    "Pool hidden frames (last_hidden_state + attention_mask) into embeddings frames\n"
 	    "(sentence_embedding), as sentence-transformers' Pooling does.\n\n"
-	    "  -m, --model MODEL       take pooling and Normalize from the model folder or hub id\n"
+	    "  -m, --model MODEL       take pooling, the Dense and LayerNorm modules after it\n"
+	    "                          and Normalize from the model folder or hub id\n"
 	    "  -p, --pooling MODES     cls,max,mean,mean_sqrt_len_tokens,weightedmean,lasttoken\n"
 	    "                          (several are concatenated in that order; default: the\n"
 	    "                          model's 1_Pooling/config.json, else mean)\n"
@@ -39,6 +41,24 @@ static void usage(FILE *fp, const char *prog)
 	    "      --calibrate FILE    write per-dimension ranges of the whole stream to "
 	    "FILE\n" SB_CMD_COMMON_HELP,
 	    prog);
+}
+
+/* -v: the modules after Pooling that the stage applies (Dense, LayerNorm). */
+static int modules_notice(const struct sb_cmd *c, const char *model)
+{
+	struct sb_modules *m = NULL;
+	struct sb_error err;
+	char buf[512];
+
+	sb_error_clear(&err);
+	if (sb_modules_open(&m, model, &err)) {
+		sb_cmd_error(c, &err);
+		return -1;
+	}
+	if (sb_modules_count(m))
+		fprintf(stderr, "%s: then %s\n", c->prog, sb_modules_describe(m, buf, sizeof buf));
+	sb_modules_close(&m);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -128,10 +148,13 @@ int main(int argc, char **argv)
 				"(1_Pooling/config.json): using mean pooling\n",
 				c.prog, model);
 		} else if (c.verbose) {
-			fprintf(stderr, "%s: pooling %s%s (from %s)\n", c.prog,
+			fprintf(stderr, "%s: pooling %s%s%s (from %s)\n", c.prog,
 				sb_pooling_modes_str(p.modes, buf, sizeof buf),
+				p.include_prompt ? "" : " without the prompt's tokens",
 				p.normalize ? " + normalize" : "", model);
 		}
 	}
+	if (model && c.verbose && modules_notice(&c, model))
+		return 1;
 	return sb_cmd_run(&c, &sb_stage_pool);
 }

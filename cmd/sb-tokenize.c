@@ -23,7 +23,8 @@ enum {
 	OPT_REPLACE_INVALID,
 	OPT_TOKEN_TYPES,
 	OPT_NO_TOKEN_TYPES,
-	OPT_CHUNK
+	OPT_CHUNK,
+	OPT_PROMPT_NAME
 };
 
 static void usage(FILE *fp, const char *prog)
@@ -44,7 +45,10 @@ static void usage(FILE *fp, const char *prog)
 		"      --pad-to-multiple-of N round padded lengths up to a multiple of N\n"
 		"  -b, --batch N              rows per frame (default 32)\n"
 		"      --prompt TEXT          prepend TEXT to every line (sentence-transformers\n"
-		"                             prompts)\n"
+		"                             prompts); '' for none, not even the default\n"
+		"      --prompt-name NAME     the prompt called NAME in the model's\n"
+		"                             config_sentence_transformers.json (default: its\n"
+		"                             default_prompt_name, if any)\n"
 		"      --no-text              do not carry the lines in the frames\n"
 		"      --replace-invalid      replace invalid UTF-8 with U+FFFD instead of failing\n"
 		"      --token-type-ids       always emit token_type_ids\n"
@@ -64,6 +68,34 @@ static void wrapped_close(void *state)
 	if (state)
 		sb_tokenize_counts(state, &counts);
 	sb_stage_tokenize.close(state);
+}
+
+/* -v: the prompt the stage chose, printed once it is open. */
+static int verbose_prompt;
+static const char *prog_name;
+
+static int wrapped_open(void **state, const struct sb_kv *opts, size_t n_opts,
+			struct sb_error *err)
+{
+	struct sb_tokenize_prompt p;
+	int rc = sb_stage_tokenize.open(state, opts, n_opts, err);
+
+	if (rc || !verbose_prompt)
+		return rc;
+	sb_tokenize_prompt(*state, &p);
+	if (p.is_default)
+		fprintf(stderr, "%s: prompt '%s' (default_prompt_name of "
+			"config_sentence_transformers.json, --prompt '' for none): %zu bytes, "
+			"prompt_length %llu\n", prog_name, p.name, p.len,
+			(unsigned long long)p.prompt_length);
+	else if (p.text)
+		fprintf(stderr, "%s: prompt%s%s%s: %zu bytes, prompt_length %llu\n", prog_name,
+			p.name ? " '" : "", p.name ? p.name : "", p.name ? "'" : "", p.len,
+			(unsigned long long)p.prompt_length);
+	else
+		fprintf(stderr, "%s: no prompt\n", prog_name);
+	verbose_prompt = 0;     /* once, also in worker mode */
+	return rc;
 }
 
 /* -v: every setting and the file it came from. */
@@ -108,11 +140,12 @@ int main(int argc, char **argv)
 		{ "token-type-ids", no_argument, NULL, OPT_TOKEN_TYPES },
 		{ "no-token-type-ids", no_argument, NULL, OPT_NO_TOKEN_TYPES },
 		{ "chunk-bytes", required_argument, NULL, OPT_CHUNK },
+		{ "prompt-name", required_argument, NULL, OPT_PROMPT_NAME },
 		{ NULL, 0, NULL, 0 }
 	};
 	static char max_length_str[32], multiple_str[32];
 	struct sb_stage stage = sb_stage_tokenize;
-	const char *model = NULL;
+	const char *model = NULL, *prompt = NULL, *prompt_name = NULL;
 	size_t max_length = 0, n;
 	enum sb_trunc tr;
 	struct sb_cmd c;
@@ -183,7 +216,12 @@ int main(int argc, char **argv)
 			c.ro.batch_rows = n;
 			break;
 		case OPT_PROMPT:
+			prompt = optarg;
 			sb_cmd_kv(&c, "prompt", optarg);
+			break;
+		case OPT_PROMPT_NAME:
+			prompt_name = optarg;
+			sb_cmd_kv(&c, "prompt_name", optarg);
 			break;
 		case OPT_NO_TEXT:
 			sb_cmd_kv(&c, "text", "0");
@@ -216,6 +254,11 @@ int main(int argc, char **argv)
 		usage(stderr, c.prog);
 		return 2;
 	}
+	if (prompt && prompt_name) {
+		fprintf(stderr, "%s: --prompt and --prompt-name exclude each other\n", c.prog);
+		usage(stderr, c.prog);
+		return 2;
+	}
 	model = sb_cmd_model(&c, model);
 	if (!model)
 		return 1;
@@ -223,6 +266,9 @@ int main(int argc, char **argv)
 	if (c.verbose && print_settings(&c, model, max_length))
 		return 1;
 	stage.close = wrapped_close;
+	stage.open = wrapped_open;
+	verbose_prompt = c.verbose;
+	prog_name = c.prog;
 	rc = sb_cmd_run(&c, &stage);
 	if (counts.rows_replaced)
 		fprintf(stderr, "%s: replaced %llu invalid UTF-8 sequences with U+FFFD in %llu "

@@ -19,6 +19,7 @@
 
 #include "internal.h"
 #include "json.h"
+#include "modules.h"
 #include "pooling.h"
 
 static const struct {
@@ -173,85 +174,39 @@ static int modes_from_json(const struct sb_json *cfg, unsigned *modes, const cha
 	return SB_OK;
 }
 
-/* Finds the Pooling and Normalize modules in modules.json.  *pool_dir is malloc'd or NULL. */
-static int read_modules(const char *model_dir, char **pool_dir, int *normalize,
-			struct sb_error *err)
-{
-	char *path = sb_path_join(model_dir, "modules.json");
-	struct sb_json *j = NULL;
-	int rc = SB_OK;
-
-	*pool_dir = NULL;
-	if (!path)
-		return sb_error_set(err, SB_ENOMEM, "out of memory");
-	if (!sb_file_exists(path))
-		goto out;
-	rc = sb_json_parse_file(path, 0, (size_t)1 << 20, &j, err);
-	if (rc)
-		goto out;
-	if (j->type != SB_JSON_ARRAY) {
-		rc = sb_error_set(err, SB_EFORMAT, "%s: expected a list of modules", path);
-		goto out;
-	}
-	for (size_t i = 0; i < j->n_items; i++) {
-		const struct sb_json *m = &j->items[i];
-		const char *type = NULL, *mpath = NULL;
-
-		if (m->type != SB_JSON_OBJECT)
-			continue;
-		if (sb_json_get_str(m, "type", &type, NULL) != SB_OK)
-			continue;
-		/* Both "sentence_transformers.models.Pooling" and the v5.4 module path
-		 * ("...modules.pooling.Pooling") end in ".Pooling". */
-		if (strlen(type) >= 8 && strcmp(type + strlen(type) - 8, ".Pooling") == 0 &&
-		    !*pool_dir && sb_json_get_str(m, "path", &mpath, NULL) == SB_OK && mpath[0]) {
-			if (strstr(mpath, "..") || mpath[0] == '/') {
-				rc = sb_error_set(err, SB_EFORMAT,
-						  "%s: module path '%.64s' leaves "
-						  "the model folder",
-						  path, mpath);
-				goto out;
-			}
-			*pool_dir = sb_path_join(model_dir, mpath);
-			if (!*pool_dir) {
-				rc = sb_error_set(err, SB_ENOMEM, "out of memory");
-				goto out;
-			}
-		}
-		if (strlen(type) >= 10 && strcmp(type + strlen(type) - 10, ".Normalize") == 0)
-			*normalize = 1;
-	}
-out:
-	if (rc) {
-		free(*pool_dir);
-		*pool_dir = NULL;
-	}
-	sb_json_free(&j);
-	free(path);
-	return rc;
-}
-
 int sb_pooling_from_model(struct sb_pooling *p, const char *model_dir, struct sb_error *err)
 {
 	char *pool_dir = NULL, *cfg_path = NULL;
 	struct sb_json *cfg = NULL;
-	int normalize = 0, rc;
+	struct sb_module_list *l;
+	int rc;
 
 	memset(p, 0, sizeof *p);
 	p->modes = SB_POOL_MEAN;
 	p->include_prompt = 1;
 	if (!sb_dir_exists(model_dir))
 		return sb_error_set(err, SB_ENOTFOUND, "%s: no such model folder", model_dir);
-	rc = read_modules(model_dir, &pool_dir, &normalize, err);
-	if (rc)
+	l = malloc(sizeof *l);
+	if (!l)
+		return sb_error_set(err, SB_ENOMEM, "%s: out of memory", model_dir);
+	rc = sb_module_list_read(l, model_dir, err);
+	if (rc) {
+		free(l);
 		return rc;
-	cfg_path = sb_path_join(pool_dir ? pool_dir : model_dir,
-				pool_dir ? "config.json" : "1_Pooling/config.json");
+	}
+	/* The Pooling entry's folder; without one (or with path ""), 1_Pooling. */
+	if (l->pooling < l->n && l->items[l->pooling].path[0])
+		pool_dir = sb_path_join(model_dir, l->items[l->pooling].path);
+	else
+		pool_dir = sb_path_join(model_dir, "1_Pooling");
+	p->normalize = l->normalize;
+	p->n_modules = l->n_steps;
+	free(l);
+	cfg_path = pool_dir ? sb_path_join(pool_dir, "config.json") : NULL;
 	if (!cfg_path) {
 		rc = sb_error_set(err, SB_ENOMEM, "out of memory");
 		goto out;
 	}
-	p->normalize = normalize;
 	if (!sb_file_exists(cfg_path))
 		goto out;
 	rc = sb_json_parse_file(cfg_path, 0, (size_t)1 << 20, &cfg, err);
@@ -358,8 +313,8 @@ static void pool_max(const float *restrict h, const float *mask, size_t seq, siz
 			out[d] = out[d] > -1e9f ? out[d] : -1e9f;
 }
 
-size_t sb_pool_row(const struct sb_pooling *p, const float *h, const float *mask, size_t seq,
-		   size_t dim, float *out)
+size_t sb_pool_tokens(const struct sb_pooling *p, const float *h, const float *mask, size_t seq,
+		      size_t dim, float *out)
 {
 	unsigned modes = p->modes ? p->modes : SB_POOL_MEAN;
 	size_t width = 0, first = 0, last = 0;
@@ -407,16 +362,42 @@ size_t sb_pool_row(const struct sb_pooling *p, const float *h, const float *mask
 		}
 		}
 	}
+	return width;
+}
+
+size_t sb_pooling_finish(const struct sb_pooling *p, float *x, size_t dim)
+{
+	size_t width = dim;
+
 	if (p->truncate_dim && p->truncate_dim < width)
 		width = p->truncate_dim;
 	if (p->normalize) {
 		double norm = 0.0;
 		for (size_t d = 0; d < width; d++)
-			norm += (double)out[d] * (double)out[d];
+			norm += (double)x[d] * (double)x[d];
 		norm = sqrt(norm);
 		norm = norm > 1e-12 ? norm : 1e-12;
 		for (size_t d = 0; d < width; d++)
-			out[d] = (float)((double)out[d] / norm);
+			x[d] = (float)((double)x[d] / norm);
 	}
 	return width;
+}
+
+size_t sb_pool_row(const struct sb_pooling *p, const float *h, const float *mask, size_t seq,
+		   size_t dim, float *out)
+{
+	return sb_pooling_finish(p, out, sb_pool_tokens(p, h, mask, seq, dim, out));
+}
+
+void sb_pooling_exclude_prompt(float *mask, size_t seq, size_t prompt_length)
+{
+	size_t first = 0;
+
+	/* sentence-transformers: argmax of the mask, the first real token (0 if none). */
+	while (first < seq && mask[first] == 0.0f)
+		first++;
+	if (first == seq)
+		return;
+	for (size_t t = first; t < seq && t - first < prompt_length; t++)
+		mask[t] = 0.0f;
 }

@@ -4,10 +4,13 @@
  *
  * Options (key=value):
  *   model=DIR            the model folder (required)
- *   pool=MODES|model     pool in-process: cls,max,mean,...; "model" reads the modes
+ *   pool=MODES|model     pool in-process: cls,max,mean,...; "model" reads the modes,
+ *                        include_prompt, the modules after Pooling (Dense, LayerNorm)
  *                        and Normalize from the folder's 1_Pooling / modules.json
  *   normalize=0|1        L2-normalize pooled embeddings (default: the model's Normalize
  *                        module with pool=model, else 0)
+ *   allow_mixed=0|1      encode tokens frames whose tokenizer_fingerprint is not that
+ *                        of the model folder's tokenizer (default 0: refused)
  *   threads=N            threads of the forward pass, each running whole sentences
  *                        with one-thread BLAS (default 1; see model.h)
  *   blas_threads=N       instead: one forward thread, every product through OpenBLAS
@@ -15,6 +18,12 @@
  *   max_batch_tokens=N   real tokens per forward sub-batch and thread (default 2048)
  *   kernels=ISA          auto (default), generic, avx2, avx512
  *   fuse_qkv=0|1         one Q|K|V product per layer (default 1)
+ *
+ * Tokens frames carry the tokenizer_fingerprint of the tokenizer that made them
+ * (sb-tokenize); ids of another vocabulary would index the wrong embeddings, so a
+ * frame whose fingerprint differs from the model folder's tokenizer is refused unless
+ * allow_mixed=1.  Frames without one (other producers) are accepted and counted
+ * (sb_encode_report).
  *
  * Hidden frames hold last_hidden_state [rows, seq, dim] float32 with zeros at padded
  * positions (PyTorch computes values there that no pooling uses) and the input's
@@ -24,29 +33,41 @@
  */
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "encode.h"
 #include "frame.h"
+#include "internal.h"
 #include "model.h"
+#include "modules.h"
 #include "ops.h"
 #include "par.h"
 #include "pooling.h"
 #include "stage.h"
+#include "tokenizer.h"
 
 struct encode {
 	struct sb_model *model;
 	char *model_dir;
 	int pool;                       /* output embeddings */
 	struct sb_pooling pooling;
+	struct sb_modules *mods;        /* pool=model: the modules after Pooling */
 	char pooling_str[96];
-	size_t width;                   /* pooled width (pool) */
+	size_t pooled;                  /* pooled width (pool) */
+	size_t full;                    /* width after the modules, before truncation */
+	size_t width;                   /* final width (pool) */
 	float *scratch;                 /* [seq, dim] padded row for pooling odd masks */
 	size_t scratch_cap;
 	float *maskf;                   /* [seq] */
 	size_t maskf_cap;
-	float *row;                     /* [pooled width before truncation] */
-	size_t row_cap;
+	float *pooledv;                 /* [rows, pooled] */
+	size_t pooledv_cap;
+	int allow_mixed;
+	int have_fp;                    /* the model folder has a tokenizer */
+	char fingerprint[24];           /* its fingerprint, as sb-tokenize writes it */
+	struct sb_encode_report report;
 	struct sb_frame out;
 };
 
@@ -73,12 +94,73 @@ static void encode_close(void *state)
 	if (!s)
 		return;
 	sb_model_close(&s->model);
+	sb_modules_close(&s->mods);
 	free(s->model_dir);
 	free(s->scratch);
 	free(s->maskf);
-	free(s->row);
+	free(s->pooledv);
 	sb_frame_destroy(&s->out);
 	free(s);
+}
+
+/*
+ * The fingerprint of the model folder's own tokenizer, which the tokens frames must
+ * carry.  A folder without a tokenizer leaves have_fp 0 (nothing to compare with).
+ */
+static int tokenizer_fingerprint(struct encode *s, const char *dir, struct sb_error *err)
+{
+	struct sb_tokenizer_opts to;
+	struct sb_tokenizer *t = NULL;
+	int rc;
+
+	sb_tokenizer_opts_init(&to);
+	rc = sb_tokenizer_open(&t, dir, &to, err);
+	if (rc == SB_ENOTFOUND)
+		return SB_OK;
+	if (rc)
+		return sb_error_prefix(err, "encode: the model's tokenizer (read to check the "
+				       "tokens' fingerprint; allow_mixed=1 / --allow-mixed skips "
+				       "it): ");
+	snprintf(s->fingerprint, sizeof(s->fingerprint), "%016llx",
+		 (unsigned long long)sb_tokenizer_info(t)->fingerprint);
+	s->have_fp = 1;
+	s->report.tokenizer_found = 1;
+	sb_tokenizer_close(&t);
+	return SB_OK;
+}
+
+/* Refuses a tokens frame made by another tokenizer than the model's. */
+static int check_fingerprint(struct encode *s, const struct sb_frame *in, struct sb_error *err)
+{
+	const struct sb_meta *fp, *from;
+	char a[40], b[80];
+
+	if (s->allow_mixed || !s->have_fp)
+		return SB_OK;
+	fp = sb_frame_meta_get(in, "tokenizer_fingerprint");
+	if (!fp) {
+		s->report.frames_unchecked++;
+		return SB_OK;
+	}
+	if (fp->type == SB_META_STR && fp->v.s.n == strlen(s->fingerprint) &&
+	    memcmp(fp->v.s.p, s->fingerprint, fp->v.s.n) == 0)
+		return SB_OK;
+	from = sb_frame_meta_get(in, "model");
+	return sb_error_set(err, SB_EMISMATCH, "tokenizer_fingerprint %s (tokenizer of %s) is "
+			    "not %s, the fingerprint of %s's tokenizer: its ids index another "
+			    "vocabulary (allow_mixed=1 / --allow-mixed to encode anyway)",
+			    fp->type == SB_META_STR ? sb_printable(fp->v.s.p, fp->v.s.n, a, sizeof(a))
+						    : "(not a string)",
+			    from && from->type == SB_META_STR ?
+			    sb_printable(from->v.s.p, from->v.s.n, b, sizeof(b)) : "an unnamed model",
+			    s->fingerprint, s->model_dir);
+}
+
+void sb_encode_report(const void *state, struct sb_encode_report *out)
+{
+	const struct encode *s = state;
+
+	*out = s->report;
 }
 
 static int encode_open(void **state, const struct sb_kv *opts, size_t n_opts,
@@ -86,7 +168,7 @@ static int encode_open(void **state, const struct sb_kv *opts, size_t n_opts,
 {
 	static const char *const known[] = { "model", "pool", "normalize", "threads",
 					     "blas_threads", "max_batch_tokens", "kernels",
-					     "fuse_qkv" };
+					     "fuse_qkv", "allow_mixed" };
 	struct sb_model_opts mo;
 	struct encode *s;
 	const char *v, *dir;
@@ -156,7 +238,8 @@ static int encode_open(void **state, const struct sb_kv *opts, size_t n_opts,
 	if ((v = sb_kv_get(opts, n_opts, "pool"))) {
 		s->pool = 1;
 		if (!strcmp(v, "model")) {
-			if ((rc = sb_pooling_from_model(&s->pooling, dir, err)))
+			if ((rc = sb_pooling_from_model(&s->pooling, dir, err)) ||
+			    (rc = sb_modules_open(&s->mods, dir, err)))
 				goto fail;
 		} else {
 			memset(&s->pooling, 0, sizeof(s->pooling));
@@ -177,13 +260,21 @@ static int encode_open(void **state, const struct sb_kv *opts, size_t n_opts,
 		if ((rc = sb_kv_bool("encode", "normalize", v, &s->pooling.normalize, err)))
 			goto fail;
 	}
+	if ((v = sb_kv_get(opts, n_opts, "allow_mixed")) &&
+	    (rc = sb_kv_bool("encode", "allow_mixed", v, &s->allow_mixed, err)))
+		goto fail;
+	if (!s->allow_mixed && (rc = tokenizer_fingerprint(s, dir, err)))
+		goto fail;
 	if ((rc = sb_model_open(&s->model, dir, &mo, err)))
 		goto fail;
 	if (s->pool) {
 		size_t dim = sb_model_config(s->model)->dim;
-		s->width = sb_pooling_out_dim(&s->pooling, dim);
-		if ((rc = grow(&s->row, &s->row_cap, s->width, err)))
+
+		s->pooled = sb_pooling_out_dim(&s->pooling, dim);
+		s->full = s->pooled;
+		if (s->mods && (rc = sb_modules_check(s->mods, s->pooled, &s->full, err)))
 			goto fail;
+		s->width = s->full;
 	}
 	*state = s;
 	return SB_OK;
@@ -215,14 +306,44 @@ static int set_meta(struct encode *s, const struct sb_frame *in, struct sb_error
 	return rc;
 }
 
-/* Pools every row of the last forward into sentence_embedding [rows, width]. */
-static int pool_rows(struct encode *s, struct sb_error *err)
+/* The frame's prompt_length when the pooling leaves the prompt out, else 0. */
+static int prompt_length(const struct encode *s, const struct sb_frame *in, size_t *out,
+			 struct sb_error *err)
+{
+	const struct sb_meta *pl = sb_frame_meta_get(in, "prompt_length");
+
+	*out = 0;
+	if (s->pooling.include_prompt || !pl)
+		return SB_OK;
+	if (pl->type == SB_META_UINT && pl->v.u <= SIZE_MAX)
+		*out = (size_t)pl->v.u;
+	else if (pl->type == SB_META_INT && pl->v.i >= 0)
+		*out = (size_t)pl->v.i;
+	else
+		return sb_error_set(err, SB_EFORMAT, "meta 'prompt_length': expected a count of "
+				    "tokens");
+	return SB_OK;
+}
+
+/*
+ * Pools every row of the last forward into sentence_embedding [rows, width]: the
+ * pooling, the model's modules after it, then truncate_dim and normalize.
+ */
+static int pool_rows(struct encode *s, const struct sb_frame *in, struct sb_error *err)
 {
 	size_t rows = sb_model_rows(s->model), seq = sb_model_seq(s->model);
-	size_t D = sb_model_config(s->model)->dim, shape[2] = { rows, s->width };
+	size_t D = sb_model_config(s->model)->dim, shape[2] = { rows, s->width }, plen;
+	const float *emb;
 	struct sb_tensor *o;
 	int rc;
 
+	if ((rc = prompt_length(s, in, &plen, err)))
+		return rc;
+	if (rows > SIZE_MAX / s->pooled)
+		return sb_error_set(err, SB_ELIMIT, "encode: %zu rows of %zu floats", rows,
+				    s->pooled);
+	if ((rc = grow(&s->pooledv, &s->pooledv_cap, rows ? rows * s->pooled : 1, err)))
+		return rc;
 	rc = sb_frame_tensor_resize(&s->out, "sentence_embedding", SB_DTYPE_F32, 2, shape, &o,
 				    err);
 	if (rc)
@@ -231,12 +352,20 @@ static int pool_rows(struct encode *s, struct sb_error *err)
 		const size_t *pos;
 		size_t n;
 		const float *h = sb_model_row(s->model, r, &n, &pos);
-		float *dst = (float *)o->data + r * s->width;
+		float *dst = s->pooledv + r * s->pooled;
 		int prefix = n > 0 && pos[n - 1] == n - 1;
 
-		if (prefix) {
+		if (prefix && !plen) {
 			/* The usual case (trailing padding): the packed tokens are the row. */
-			sb_pool_row(&s->pooling, h, NULL, n, D, s->row);
+			sb_pool_tokens(&s->pooling, h, NULL, n, D, dst);
+		} else if (prefix) {
+			/* The same with the prompt's positions masked out. */
+			if ((rc = grow(&s->maskf, &s->maskf_cap, n, err)))
+				return rc;
+			for (size_t t = 0; t < n; t++)
+				s->maskf[t] = 1.0f;
+			sb_pooling_exclude_prompt(s->maskf, n, plen);
+			sb_pool_tokens(&s->pooling, h, s->maskf, n, D, dst);
 		} else {
 			/* Holes in the mask or no real token: pool the padded row as PyTorch
 			 * would see it, zeros at padding, with the mask. */
@@ -250,9 +379,20 @@ static int pool_rows(struct encode *s, struct sb_error *err)
 				memcpy(s->scratch + pos[t] * D, h + t * D, D * sizeof(float));
 				s->maskf[pos[t]] = 1.0f;
 			}
-			sb_pool_row(&s->pooling, s->scratch, s->maskf, seq, D, s->row);
+			if (plen)
+				sb_pooling_exclude_prompt(s->maskf, seq, plen);
+			sb_pool_tokens(&s->pooling, s->scratch, s->maskf, seq, D, dst);
 		}
-		memcpy(dst, s->row, s->width * sizeof(float));
+	}
+	emb = s->pooledv;
+	if (s->mods && (rc = sb_modules_apply(s->mods, s->pooledv, rows, s->pooled, &emb, err)))
+		return rc;
+	for (size_t r = 0; r < rows; r++) {
+		float *dst = (float *)o->data + r * s->width;
+
+		/* width is the truncated width: finish() only normalizes what is kept. */
+		memcpy(dst, emb + r * s->full, s->width * sizeof(float));
+		sb_pooling_finish(&s->pooling, dst, s->width);
 	}
 	return SB_OK;
 }
@@ -277,6 +417,8 @@ static int encode_process(void *state, const struct sb_frame *in, struct sb_emit
 	if (!mask)
 		return sb_error_set(err, SB_EFORMAT, "tokens frame: no tensor 'attention_mask': "
 				    "padded positions cannot be told from real tokens");
+	if ((rc = check_fingerprint(s, in, err)))
+		return rc;
 	if (ids->n_dims != 2 || ids->shape[0] != in->rows)
 		return sb_error_set(err, SB_EFORMAT, "tensor 'input_ids': %d dimensions, %zu rows; "
 				    "expected [rows, seq] with the frame's %llu rows", ids->n_dims,
@@ -291,7 +433,7 @@ static int encode_process(void *state, const struct sb_frame *in, struct sb_emit
 	s->out.rows = rows;
 	if (s->pool) {
 		s->out.kind = SB_KIND_EMBEDDINGS;
-		if ((rc = pool_rows(s, err)))
+		if ((rc = pool_rows(s, in, err)))
 			return rc;
 	} else {
 		size_t shape[3] = { rows, seq, sb_model_config(s->model)->dim };

@@ -2,7 +2,8 @@
  * pool.c - the pool stage: `hidden` frames in, `embeddings` frames out.
  *
  * Options (key=value):
- *   model=DIR          read pooling (1_Pooling/config.json) and Normalize from the folder
+ *   model=DIR          read pooling (1_Pooling/config.json), the modules after it
+ *                      (Dense, LayerNorm: modules.h) and Normalize from the folder
  *   pooling=MODES      cls,max,mean,mean_sqrt_len_tokens,weightedmean,lasttoken (overrides)
  *   normalize=0|1      L2-normalize after truncation (default: the model's Normalize module)
  *   truncate_dim=N     keep the first N dimensions (Matryoshka), then normalize
@@ -10,6 +11,10 @@
  *   calibration=FILE   per-dimension ranges for int8 / uint8 (sb-pool --calibrate makes it)
  *   calibrate=FILE     gather ranges over the whole stream and write FILE at the end
  *                      (output stays float32)
+ *
+ * Each row: pooling (without the prompt's tokens when the model's pooling has
+ * include_prompt false and the frame's meta has prompt_length), the model's Dense and
+ * LayerNorm modules, truncate_dim, normalize, quantization.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -17,22 +22,28 @@
 
 #include "buf.h"
 #include "frame.h"
+#include "modules.h"
 #include "pooling.h"
 #include "similarity.h"
 #include "stage.h"
 
 struct pool {
 	struct sb_pooling p;
+	struct sb_modules *mods; /* the model's modules after Pooling, or NULL */
 	enum sb_precision precision;
 	struct sb_calibration cal; /* int8 / uint8 ranges, or the ranges being gathered */
 	int have_cal;
 	char *calibrate_path; /* write ranges here at the end */
 	size_t dim_in;	      /* token width of the first frame (0: none yet) */
-	size_t width;	      /* pooled width after truncation */
+	size_t pooled;	      /* pooled width */
+	size_t full;	      /* width after the modules, before truncation */
+	size_t width;	      /* final width after truncation */
 	char pooling_str[96];
 	float *mask; /* [seq] scratch */
 	size_t mask_cap;
-	float *row; /* [out_dim] scratch */
+	float *pool; /* [rows, pooled] scratch */
+	size_t pool_cap;
+	float *row; /* [full] scratch */
 	size_t row_cap;
 	struct sb_frame out;
 };
@@ -44,8 +55,10 @@ static void pool_close(void *state)
 	if (!s)
 		return;
 	sb_calibration_destroy(&s->cal);
+	sb_modules_close(&s->mods);
 	free(s->calibrate_path);
 	free(s->mask);
+	free(s->pool);
 	free(s->row);
 	sb_frame_destroy(&s->out);
 	free(s);
@@ -77,6 +90,8 @@ static int pool_open(void **state, const struct sb_kv *opts, size_t n_opts, stru
 	v = sb_kv_get(opts, n_opts, "model");
 	if (v && v[0]) {
 		rc = sb_pooling_from_model(&s->p, v, err);
+		if (!rc)
+			rc = sb_modules_open(&s->mods, v, err);
 		if (rc)
 			goto fail;
 	}
@@ -167,10 +182,33 @@ static int grow(float **p, size_t *cap, size_t n, struct sb_error *err)
 	return SB_OK;
 }
 
+/*
+ * The prompt tokens to leave out of the pooling: the frame's prompt_length (what
+ * sb-tokenize --prompt writes) when the model's Pooling has include_prompt false.
+ */
+static int prompt_length(const struct pool *s, const struct sb_frame *in, size_t *out,
+			 struct sb_error *err)
+{
+	const struct sb_meta *pl = sb_frame_meta_get(in, "prompt_length");
+
+	*out = 0;
+	if (s->p.include_prompt || !pl)
+		return SB_OK;
+	if (pl->type == SB_META_UINT && pl->v.u <= SIZE_MAX)
+		*out = (size_t)pl->v.u;
+	else if (pl->type == SB_META_INT && pl->v.i >= 0)
+		*out = (size_t)pl->v.i;
+	else
+		return sb_error_set(err, SB_EFORMAT,
+				    "meta 'prompt_length': expected a count of "
+				    "tokens");
+	return SB_OK;
+}
+
 /* Sets the width on the first frame and checks every later frame against it. */
 static int check_dims(struct pool *s, size_t dim, struct sb_error *err)
 {
-	size_t full;
+	size_t pooled;
 	int rc;
 
 	if (s->dim_in) {
@@ -183,17 +221,22 @@ static int check_dims(struct pool *s, size_t dim, struct sb_error *err)
 	}
 	if (dim == 0)
 		return sb_error_set(err, SB_EFORMAT, "tensor 'last_hidden_state': width 0");
-	full = sb_pooling_out_dim(&s->p, dim);
-	if (s->p.truncate_dim > full)
-		return sb_error_set(err, SB_EINVAL, "truncate_dim %zu exceeds the pooled width %zu",
-				    s->p.truncate_dim, full);
+	pooled = sb_pooling_out_dim(&s->p, dim);
+	s->full = pooled;
+	if (s->mods && (rc = sb_modules_check(s->mods, pooled, &s->full, err)))
+		return rc;
+	if (s->p.truncate_dim > s->full)
+		return sb_error_set(err, SB_EINVAL, "truncate_dim %zu exceeds the %s width %zu",
+				    s->p.truncate_dim,
+				    sb_modules_count(s->mods) ? "embedding" : "pooled", s->full);
 	s->dim_in = dim;
-	s->width = s->p.truncate_dim ? s->p.truncate_dim : full;
+	s->pooled = pooled;
+	s->width = s->p.truncate_dim ? s->p.truncate_dim : s->full;
 	if (s->have_cal && s->cal.dim != s->width)
 		return sb_error_set(err, SB_EMISMATCH,
 				    "calibration ranges have %zu dimensions, embeddings %zu",
 				    s->cal.dim, s->width);
-	rc = grow(&s->row, &s->row_cap, full, err);
+	rc = grow(&s->row, &s->row_cap, s->full, err);
 	if (rc)
 		return rc;
 	if (s->calibrate_path)
@@ -222,7 +265,8 @@ static int pool_process(void *state, const struct sb_frame *in, struct sb_emit *
 	struct pool *s = state;
 	struct sb_tensor *h, *m, *o;
 	enum sb_dtype odt;
-	size_t rows, seq, dim, shape[2], rb;
+	size_t rows, seq, dim, shape[2], rb, plen;
+	const float *emb;
 	int rc;
 
 	if (in->kind != SB_KIND_HIDDEN)
@@ -252,6 +296,12 @@ static int pool_process(void *state, const struct sb_frame *in, struct sb_emit *
 	rc = check_dims(s, dim, err);
 	if (!rc)
 		rc = grow(&s->mask, &s->mask_cap, seq ? seq : 1, err);
+	if (!rc && rows > SIZE_MAX / s->pooled)
+		rc = sb_error_set(err, SB_ELIMIT, "pool: %zu rows of %zu floats", rows, s->pooled);
+	if (!rc)
+		rc = grow(&s->pool, &s->pool_cap, rows ? rows * s->pooled : 1, err);
+	if (!rc)
+		rc = prompt_length(s, in, &plen, err);
 	if (rc)
 		return rc;
 
@@ -271,7 +321,6 @@ static int pool_process(void *state, const struct sb_frame *in, struct sb_emit *
 		return rc;
 	for (size_t r = 0; r < rows; r++) {
 		const float *hr = (const float *)h->data + r * seq * dim;
-		size_t w, bad;
 
 		for (size_t t = 0; t < seq; t++) {
 			int64_t mv = m->dtype == SB_DTYPE_I64
@@ -279,7 +328,18 @@ static int pool_process(void *state, const struct sb_frame *in, struct sb_emit *
 					 : ((const int32_t *)m->data)[r * seq + t];
 			s->mask[t] = (float)mv;
 		}
-		w = sb_pool_row(&s->p, hr, s->mask, seq, dim, s->row);
+		if (plen)
+			sb_pooling_exclude_prompt(s->mask, seq, plen);
+		sb_pool_tokens(&s->p, hr, s->mask, seq, dim, s->pool + r * s->pooled);
+	}
+	emb = s->pool;
+	if (s->mods && (rc = sb_modules_apply(s->mods, s->pool, rows, s->pooled, &emb, err)))
+		return rc;
+	for (size_t r = 0; r < rows; r++) {
+		size_t w, bad;
+
+		memcpy(s->row, emb + r * s->full, s->full * sizeof *s->row);
+		w = sb_pooling_finish(&s->p, s->row, s->full);
 		if (!sb_sim_finite(s->row, w, &bad))
 			return sb_error_set(err, SB_EFORMAT,
 					    "row %llu: pooled embedding has %s at dimension %zu "

@@ -15,7 +15,11 @@
  *                             tokens at all, so consecutive rows of equal length
  *                             share a frame
  *   pad_to_multiple_of=N      round the padded length up to a multiple of N
- *   prompt=TEXT               prepended to every text (sentence-transformers prompts)
+ *   prompt=TEXT               prepended to every text (sentence-transformers prompts);
+ *                             an empty TEXT means no prompt, not even the default
+ *   prompt_name=NAME          the prompt called NAME in the model's
+ *                             config_sentence_transformers.json ("prompts"); without
+ *                             prompt or prompt_name, its default_prompt_name applies
  *   text=0|1                  carry each row's line in the frame (default 1)
  *   replace_invalid=0|1       replace invalid UTF-8 with U+FFFD (default 0: error)
  *   token_type_ids=auto|0|1   emit token_type_ids (auto: when the model has segment
@@ -26,7 +30,8 @@
  * input_ids, attention_mask, token_type_ids (see above), truncated uint8 [rows]
  * (1 when the row lost tokens to max_length).  Meta: model, tokenizer,
  * tokenizer_fingerprint, max_seq_length, truncation, padding, pairs, prompt_length
- * (with a prompt: [CLS] + prompt tokens, as sentence-transformers counts it) and
+ * (with a prompt: the prompt's tokens with the template minus one, [CLS] + prompt
+ * tokens for BERT, as sentence-transformers counts it) and
  * replaced_invalid (with replace_invalid=1: sequences replaced in the frame).
  */
 #include <errno.h>
@@ -36,6 +41,8 @@
 #include <string.h>
 
 #include "frame.h"
+#include "internal.h"
+#include "json.h"
 #include "stage.h"
 #include "tokenize.h"
 #include "tokenizer.h"
@@ -54,6 +61,8 @@ struct tokenize {
 	char *prompt;
 	size_t prompt_len;
 	uint64_t prompt_tokens;         /* sentence-transformers' prompt_length */
+	char *prompt_name;              /* its config_sentence_transformers.json name */
+	int prompt_default;             /* ... applied as default_prompt_name */
 
 	/* The rows of the current input frame, before padding. */
 	int32_t *ids;                   /* all rows' ids, concatenated */
@@ -88,6 +97,7 @@ static void tokenize_close(void *state)
 	sb_tokenizer_close(&s->tok);
 	free(s->model_dir);
 	free(s->prompt);
+	free(s->prompt_name);
 	free(s->ids);
 	free(s->types);
 	free(s->off);
@@ -106,12 +116,121 @@ void sb_tokenize_counts(const void *state, struct sb_tokenize_counts *out)
 	*out = s->counts;
 }
 
+void sb_tokenize_prompt(const void *state, struct sb_tokenize_prompt *out)
+{
+	const struct tokenize *s = state;
+
+	out->text = s->prompt;
+	out->len = s->prompt_len;
+	out->name = s->prompt_name;
+	out->is_default = s->prompt_default;
+	out->prompt_length = s->prompt_tokens;
+}
+
+static int set_prompt(struct tokenize *s, const char *p, size_t n, struct sb_error *err)
+{
+	s->prompt = malloc(n + 1);
+	if (!s->prompt)
+		return sb_error_set(err, SB_ENOMEM, "tokenize: out of memory");
+	memcpy(s->prompt, p, n);
+	s->prompt[n] = '\0';
+	s->prompt_len = n;
+	return SB_OK;
+}
+
+/* "query, passage": the names of a prompts object, cut to fit buf. */
+static const char *prompt_names(const struct sb_json *prompts, char *buf, size_t size)
+{
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; prompts && i < prompts->n_items && len + 1 < size; i++) {
+		const struct sb_json *it = &prompts->items[i];
+		char k[48];
+		int n = snprintf(buf + len, size - len, "%s%s", i ? ", " : "",
+				 sb_printable(it->key, it->key_len, k, sizeof(k)));
+		if (n < 0)
+			break;
+		len += (size_t)n;
+	}
+	return buf;
+}
+
+/*
+ * The prompt called name (or, when name is NULL, the default_prompt_name) of the
+ * model's config_sentence_transformers.json, as SentenceTransformer.encode() picks
+ * it: an unknown name is an error listing the known ones; no default, no prompt.
+ */
+static int named_prompt(struct tokenize *s, const char *dir, const char *name,
+			struct sb_error *err)
+{
+	static const char file[] = "config_sentence_transformers.json";
+	char *path = sb_path_join(dir, file), names[200], shown[72];
+	const struct sb_json *prompts, *dflt, *p;
+	struct sb_json *cfg = NULL;
+	int rc = SB_OK;
+
+	if (!path)
+		return sb_error_set(err, SB_ENOMEM, "tokenize: out of memory");
+	if (!sb_file_exists(path)) {
+		if (name)
+			rc = sb_error_set(err, SB_ENOTFOUND, "tokenize: prompt name '%s': %s has no "
+					  "%s", sb_printable(name, strlen(name), shown, sizeof(shown)),
+					  dir, file);
+		goto out;
+	}
+	if ((rc = sb_json_parse_file(path, 0, (size_t)1 << 22, &cfg, err)))
+		goto out;
+	prompts = sb_json_get(cfg, "prompts");
+	dflt = sb_json_get(cfg, "default_prompt_name");
+	if (cfg->type != SB_JSON_OBJECT ||
+	    (prompts && prompts->type != SB_JSON_OBJECT && prompts->type != SB_JSON_NULL) ||
+	    (dflt && dflt->type != SB_JSON_STRING && dflt->type != SB_JSON_NULL)) {
+		rc = sb_error_set(err, SB_EFORMAT, "%s: expected an object with a 'prompts' "
+				  "object and a string or null 'default_prompt_name'", path);
+		goto out;
+	}
+	if (prompts && prompts->type != SB_JSON_OBJECT)
+		prompts = NULL;
+	if (!name) {
+		if (!dflt || dflt->type != SB_JSON_STRING)
+			goto out;
+		name = dflt->str;
+		s->prompt_default = 1;
+	}
+	p = sb_json_get(prompts, name);
+	sb_printable(name, strlen(name), shown, sizeof(shown));
+	if (!p) {
+		rc = sb_error_set(err, SB_EINVAL, "tokenize: %s '%s' is not in %s (prompts: %s)",
+				  s->prompt_default ? "default_prompt_name" : "prompt name", shown, path,
+				  prompts && prompts->n_items ? prompt_names(prompts, names,
+									     sizeof(names))
+							      : "none");
+		goto out;
+	}
+	if (p->type != SB_JSON_STRING) {
+		rc = sb_error_set(err, SB_EFORMAT, "%s: prompts.%s is not a string", path, shown);
+		goto out;
+	}
+	if (!(s->prompt_name = strdup(name))) {
+		rc = sb_error_set(err, SB_ENOMEM, "tokenize: out of memory");
+		goto out;
+	}
+	/* An empty prompt is no prompt, as in encode() (len(prompt) > 0). */
+	if (p->len)
+		rc = set_prompt(s, p->str, p->len, err);
+out:
+	sb_json_free(&cfg);
+	free(path);
+	return rc;
+}
+
 static int tokenize_open(void **state, const struct sb_kv *opts, size_t n_opts,
 			 struct sb_error *err)
 {
 	static const char *const known[] = { "model", "max_length", "truncation", "pairs",
 					     "padding", "pad_to_multiple_of", "prompt", "text",
-					     "replace_invalid", "token_type_ids" };
+					     "replace_invalid", "token_type_ids", "prompt_name" };
 	struct sb_tokenizer_opts to;
 	const struct sb_tokenizer_info *info;
 	struct tokenize *s;
@@ -177,14 +296,16 @@ static int tokenize_open(void **state, const struct sb_kv *opts, size_t n_opts,
 	if ((v = sb_kv_get(opts, n_opts, "pad_to_multiple_of")) &&
 	    (rc = sb_kv_count("tokenize", "pad_to_multiple_of", v, 1, 65536, &s->multiple, err)))
 		goto fail;
-	if ((v = sb_kv_get(opts, n_opts, "prompt")) && v[0]) {
-		s->prompt = strdup(v);
-		if (!s->prompt) {
-			rc = sb_error_set(err, SB_ENOMEM, "tokenize: out of memory");
-			goto fail;
-		}
-		s->prompt_len = strlen(v);
+	v = sb_kv_get(opts, n_opts, "prompt");
+	if (v && sb_kv_get(opts, n_opts, "prompt_name")) {
+		rc = sb_error_set(err, SB_EINVAL, "tokenize: prompt and prompt_name exclude each "
+				  "other");
+		goto fail;
 	}
+	if (v && v[0] && (rc = set_prompt(s, v, strlen(v), err)))
+		goto fail;
+	if (!v && (rc = named_prompt(s, dir, sb_kv_get(opts, n_opts, "prompt_name"), err)))
+		goto fail;
 	s->model_dir = strdup(dir);
 	if (!s->model_dir) {
 		rc = sb_error_set(err, SB_ENOMEM, "tokenize: out of memory");
@@ -219,7 +340,14 @@ static int tokenize_open(void **state, const struct sb_kv *opts, size_t n_opts,
 			sb_error_prefix(err, "tokenize: prompt: ");
 			goto fail;
 		}
-		s->prompt_tokens = c + (info->n_special_single ? 1 : 0);
+		/*
+		 * sentence-transformers: len(tokenize([prompt])["input_ids"][0]) - 1, the
+		 * prompt alone with the template, truncated to max_length like any text.
+		 */
+		c += info->n_special_single;
+		if (s->trunc != SB_TRUNC_NONE && c > info->max_length)
+			c = info->max_length;
+		s->prompt_tokens = c ? c - 1 : 0;
 	}
 	*state = s;
 	return SB_OK;

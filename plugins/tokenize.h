@@ -5,6 +5,7 @@
 #ifndef SB_PLUGIN_TOKENIZE_H
 #define SB_PLUGIN_TOKENIZE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "stage.h"
@@ -20,5 +21,16 @@ struct sb_tokenize_counts {
 
 /* Counts so far; state is what sb_stage_tokenize.open() returned (valid until close). */
 void sb_tokenize_counts(const void *state, struct sb_tokenize_counts *out);
+
+/* The prompt in use; the strings are borrowed from the state (valid until close). */
+struct sb_tokenize_prompt {
+	const char *text;               /* NULL: no prompt */
+	size_t len;                     /* bytes of text */
+	const char *name;               /* its name in config_sentence_transformers.json,
+					 * or NULL for prompt=TEXT */
+	int is_default;                 /* applied as the config's default_prompt_name */
+	uint64_t prompt_length;         /* what the tokens frames' meta says */
+};
+void sb_tokenize_prompt(const void *state, struct sb_tokenize_prompt *out);
 
 #endif

@@ -1,6 +1,7 @@
 /*
  * check_pooling.c - sb_pool_row and the pooling config against sentence-transformers'
- * math (goldens from tests/tools/pool-ref.py in tests/golden/pool).
+ * math (goldens from tests/tools/pool-ref.py in tests/golden/pool), and the prompt's
+ * positions left out with include_prompt false.
  */
 #include <check.h>
 #include <math.h>
@@ -182,6 +183,51 @@ START_TEST(test_limits)
 }
 END_TEST
 
+START_TEST(test_exclude_prompt)
+{
+	struct sb_pooling p = {.modes = SB_POOL_CLS | SB_POOL_MEAN | SB_POOL_LASTTOKEN};
+	float h[10] = {1, 10, 2, 20, 3, 30, 4, 40, 5, 50}, out[6], twice[6];
+	float right[5] = {1, 1, 1, 1, 0}, left[5] = {0, 1, 1, 1, 1}, none[5] = {0};
+	float hole[5] = {1, 0, 1, 1, 0};
+
+	/* right padding: the first prompt_length positions ([CLS] + prompt) */
+	sb_pooling_exclude_prompt(right, 5, 2);
+	ck_assert(right[0] == 0 && right[1] == 0 && right[2] == 1 && right[3] == 1 &&
+		  right[4] == 0);
+	/* left padding: from the first real token on */
+	sb_pooling_exclude_prompt(left, 5, 2);
+	ck_assert(left[0] == 0 && left[1] == 0 && left[2] == 0 && left[3] == 1 && left[4] == 1);
+	/* positions, not real tokens: a hole counts as a prompt position */
+	sb_pooling_exclude_prompt(hole, 5, 2);
+	ck_assert(hole[0] == 0 && hole[1] == 0 && hole[2] == 1);
+	/* no real token, a prompt longer than the row, 0 */
+	sb_pooling_exclude_prompt(none, 5, 3);
+	ck_assert(none[0] == 0 && none[4] == 0);
+	sb_pooling_exclude_prompt(left, 5, 100);
+	ck_assert(left[3] == 0 && left[4] == 0);
+	sb_pooling_exclude_prompt(right, 5, 0);
+	ck_assert(right[2] == 1 && right[3] == 1);
+
+	/* pooled without the prompt: cls is the first token kept, lasttoken the last */
+	ck_assert_uint_eq(sb_pool_tokens(&p, h, right, 5, 2, out), 6);
+	ck_assert(out[0] == 3 && out[1] == 30);	   /* cls */
+	ck_assert(out[2] == 3.5f && out[3] == 35); /* mean of tokens 2, 3 */
+	ck_assert(out[4] == 4 && out[5] == 40);	   /* lasttoken */
+	/* everything masked: cls token 0, mean 0, lasttoken 0 */
+	sb_pool_tokens(&p, h, left, 5, 2, out);
+	ck_assert(out[0] == 1 && out[1] == 10 && out[2] == 0 && out[4] == 0 && out[5] == 0);
+
+	/* sb_pool_row is sb_pool_tokens then sb_pooling_finish */
+	p.normalize = 1;
+	p.truncate_dim = 3;
+	ck_assert_uint_eq(sb_pool_row(&p, h, right, 5, 2, twice), 3);
+	sb_pool_tokens(&p, h, right, 5, 2, out);
+	ck_assert_uint_eq(sb_pooling_finish(&p, out, 6), 3);
+	ck_assert(memcmp(out, twice, 3 * sizeof(float)) == 0);
+	ck_assert_float_eq_tol(out[0] * out[0] + out[1] * out[1] + out[2] * out[2], 1.0f, 1e-6f);
+}
+END_TEST
+
 static void write_file(const char *path, const char *text)
 {
 	FILE *f = fopen(path, "w");
@@ -253,7 +299,24 @@ START_TEST(test_from_model)
 	ck_assert_int_eq(sb_pooling_from_model(&p, dir, &err), SB_OK);
 	ck_assert_uint_eq(p.modes, SB_POOL_MAX);
 	ck_assert_int_eq(p.normalize, 1);
+	ck_assert_uint_eq(p.n_modules, 0);
+	/* a Normalize before a Dense is the Dense's input, not the final normalize */
 	snprintf(path, sizeof path, "%s/modules.json", dir);
+	write_file(path,
+		   "[{\"path\":\"\",\"type\":\"sentence_transformers.models.Transformer\"},"
+		   "{\"path\":\"2_Pool\",\"type\":\"sentence_transformers.models.Pooling\"},"
+		   "{\"path\":\"3_Normalize\",\"type\":\"sentence_transformers.models.Normalize\"},"
+		   "{\"path\":\"4_Dense\",\"type\":\"sentence_transformers.models.Dense\"}]");
+	ck_assert_int_eq(sb_pooling_from_model(&p, dir, &err), SB_OK);
+	ck_assert_int_eq(p.normalize, 0);
+	ck_assert_uint_eq(p.n_modules, 2);
+	ck_assert_uint_eq(p.modes, SB_POOL_MAX);
+	/* a module sb does not run: refused, named */
+	write_file(path, "[{\"path\":\"\",\"type\":\"sentence_transformers.models.Transformer\"},"
+			 "{\"path\":\"2_Pool\",\"type\":\"sentence_transformers.models.Pooling\"},"
+			 "{\"path\":\"3_LSTM\",\"type\":\"sentence_transformers.models.LSTM\"}]");
+	ck_assert_int_eq(sb_pooling_from_model(&p, dir, &err), SB_EUNSUPPORTED);
+	ck_assert_msg(strstr(err.msg, "module 2 ('3_LSTM')") != NULL, "%s", err.msg);
 	write_file(path, "[{\"path\":\"../x\",\"type\":\"sentence_transformers.models.Pooling\"}]");
 	ck_assert_int_eq(sb_pooling_from_model(&p, dir, &err), SB_EFORMAT);
 
@@ -276,6 +339,7 @@ static Suite *pooling_suite(void)
 	tcase_add_test(tc, test_modes_parse);
 	tcase_add_test(tc, test_limits);
 	tcase_add_test(tc, test_from_model);
+	tcase_add_test(tc, test_exclude_prompt);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -15,9 +15,10 @@
  * OpenBLAS) are not counted.  LD_PRELOAD would not do: the sanitizers own malloc.
  *
  * Scenarios: the frame codec (encode, scan, decode), model loading (tokenizer, weights,
- * model, pooling config) and a pipeline (tokenize, encode, pool, in-process through
- * sb_run(), file to file).  Usage: failmalloc [SCENARIO...]; the model is
- * $SB_SRCDIR/tests/models/tiny-distilbert.
+ * model, pooling config), the modules after Pooling (tests/models/tiny-bert-modules:
+ * Dense, LayerNorm, Normalize loaded and applied) and a pipeline (tokenize, encode,
+ * pool, in-process through sb_run(), file to file).  Usage: failmalloc [SCENARIO...];
+ * the model is $SB_SRCDIR/tests/models/tiny-distilbert.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -27,6 +28,7 @@
 
 #include "frame.h"
 #include "model.h"
+#include "modules.h"
 #include "pooling.h"
 #include "stage.h"
 #include "tokenizer.h"
@@ -231,6 +233,30 @@ static int scenario_model(struct sb_error *err)
 	return rc;
 }
 
+/* ---- scenario: the modules after Pooling, loaded and applied ---- */
+
+static int scenario_modules(struct sb_error *err)
+{
+	const char *src = getenv("SB_SRCDIR");
+	char dir[4200];
+	struct sb_modules *m = NULL;
+	float x[3 * 24] = { 0 };
+	const float *y;
+	size_t d;
+	int rc;
+
+	snprintf(dir, sizeof dir, "%s/tests/models/tiny-bert-modules", src ? src : ".");
+	rc = sb_modules_open(&m, dir, err);
+	if (!rc)
+		rc = sb_modules_check(m, 24, &d, err);
+	if (!rc)
+		rc = sb_modules_apply(m, x, 1, 24, &y, err);
+	if (!rc)
+		rc = sb_modules_apply(m, x, 3, 24, &y, err);   /* the scratch grows */
+	sb_modules_close(&m);
+	return rc;
+}
+
 /* ---- scenario: a pipeline run, tokenize, encode, pool, file to file ---- */
 
 static char text_path[4200], tok_path[4200], hid_path[4200], emb_path[4200];
@@ -335,6 +361,7 @@ struct scenario {
 static const struct scenario scenarios[] = {
 	{ "frame", scenario_frame, 0 },
 	{ "model", scenario_model, 0 },
+	{ "modules", scenario_modules, 0 },
 	{ "pipeline", scenario_pipeline, 1 },
 };
 
