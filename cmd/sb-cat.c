@@ -109,10 +109,12 @@ static void die(const char *fmt, ...)
 		unlink(out_unlink);
 	if (out_frames) {
 		/* The frames sent are whole: deliver them, without an end frame, as the
-		 * runner does, so a cut input gives a cut output. */
+		 * runner does, so a cut input gives a cut output.  Closing lets a ZeroMQ
+		 * socket hand its queued frames over before we exit. */
 		struct sb_error e;
 
 		sb_transport_flush(out_frames, &e);
+		sb_transport_close(&out_frames);
 	}
 	exit(1);
 }

@@ -2,7 +2,8 @@
 # sb-cat --salvage: the whole frames of a cut stream with a correct end frame, and the
 # resume recipe of sb-cat(1) run as written: the joined stream equals, byte for byte,
 # the one an uninterrupted run writes.  Also a real interruption (SIGINT to sb-pool once
-# it has written two frames), several streams in one input, a bad frame, a gap in seq.
+# it has written two frames), several streams in one input, a bad frame, a gap in seq,
+# a ZeroMQ stream ended by --timeout.
 . ./tests/setup
 
 T=$SB_TMP
@@ -129,6 +130,25 @@ is "... in one complete stream of 128 rows" "$rc:$out" "0:ts.sbf: 5 frames, 128 
 run sb-cat --salvage -o both.sbf part1.sbf part1.sbf full.sbf
 like "several cut inputs: each reported, all joined" "$rc:$(printf '%s' "$err" | grep -c 'part1.sbf: frame 3'):$(printf '%s' "$err" | tail -1)" \
 	"^0:2:sb-cat: salvage: wrote 228 rows and an end frame; .* resumes at line 229 "
+
+# ---- over ZeroMQ: a writer whose input is cut hands over its whole frames before it
+# exits 1 (they were lost when it exited without closing its socket), and the reader
+# salvages them when the stream ends without its end frame (the writer gone, or
+# --timeout).
+sb-cat --salvage -i "@ipc://$T/z.sock" --timeout "$(slow 10)" -o z.sbf 2> z.err &
+reader=$!
+tries=0
+until [ -S "$T/z.sock" ] || [ "$tries" -gt "$(slow 600)" ]; do
+	tries=$((tries + 1))
+	sleep 0.1
+done
+sb-cat -F -o ">ipc://$T/z.sock" part1.sbf 2> zw.err
+wrc=$?
+wait "$reader"
+rrc=$?
+like "zeromq: the cut input's whole frames reach the salvaging reader" \
+	"$wrc:$rrc:$(sb-cat -c z.sbf 2>&1):$(head -1 z.err)" \
+	"^1:0:z.sbf: 3 frames, 64 rows, complete:sb-cat: salvage: @ipc://.*/z.sock: .*: kept the 2 whole frames before it \(64 rows\)$"
 
 # ---- faults inside a stream
 "$PY" -c '
