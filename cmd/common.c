@@ -13,7 +13,9 @@
 #include "common.h"
 #include "farm.h"
 #include "hub.h"
+#include "internal.h"
 #include "transport.h"
+#include "version.h"
 
 static volatile int stop_flag;
 static volatile sig_atomic_t stop_signal;
@@ -71,7 +73,7 @@ int sb_cmd_option(struct sb_cmd *c, int opt, const char *arg)
 
 	switch (opt) {
 	case 'i': c->ro.input = arg; return 1;
-	case 'o': c->ro.output = arg; return 1;
+	case 'o': c->ro.output = arg; c->output_given = 1; return 1;
 	case 'v': c->verbose++; return 1;
 	case SB_OPT_PROGRESS: c->progress = 1; return 1;
 	case SB_OPT_WORKER: c->worker = arg; return 1;
@@ -79,6 +81,7 @@ int sb_cmd_option(struct sb_cmd *c, int opt, const char *arg)
 	case SB_OPT_CURVE_SERVER: c->curve_server = arg; return 1;
 	case SB_OPT_CURVE_ALLOW: c->curve_allow = arg; return 1;
 	case SB_OPT_INSECURE: c->insecure = 1; return 1;
+	case SB_OPT_VERSION: c->version = 1; return 1;
 	case SB_OPT_CREDITS:
 		if (sb_cmd_parse_size(arg, &v) < 0 || v == 0 || v > 1024) {
 			fprintf(stderr, "%s: --credits: expected 1 to 1024, got '%s'\n", c->prog, arg);
@@ -156,9 +159,200 @@ const char *sb_cmd_model(struct sb_cmd *c, const char *model)
 	return model_dir;
 }
 
+/* ---- messages in the program's option names ---- */
+
+struct out {
+	char *p;
+	size_t n, cap;          /* cap >= 1; p[n] is always '\0' */
+};
+
+static void out_add(struct out *o, const char *s, size_t k)
+{
+	if (k > o->cap - 1 - o->n)
+		k = o->cap - 1 - o->n;
+	memcpy(o->p + o->n, s, k);
+	o->n += k;
+	o->p[o->n] = '\0';
+}
+
+static int word_char(int ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+	       ch == '_' || ch == '-' || ch == '.' || ch == '/';
+}
+
+/* The long option named prefix + key[0..n), a key's underscores matching dashes. */
+static const struct option *long_option(const struct option *lo, const char *prefix,
+					const char *key, size_t n)
+{
+	size_t np = strlen(prefix);
+
+	for (; lo && lo->name; lo++) {
+		const char *name = lo->name;
+		size_t k;
+
+		if (strlen(name) != np + n || strncmp(name, prefix, np) != 0)
+			continue;
+		for (k = 0; k < n; k++)
+			if (name[np + k] != key[k] && !(key[k] == '_' && name[np + k] == '-'))
+				break;
+		if (k == n)
+			return lo;
+	}
+	return NULL;
+}
+
+/* The value the program gave stage key[0..n), or NULL when it gave none. */
+static const char *kv_value(const struct sb_cmd *c, const char *key, size_t n)
+{
+	for (size_t i = c->n_kv; i-- > 0;)
+		if (strlen(c->kv[i].key) == n && strncmp(c->kv[i].key, key, n) == 0)
+			return c->kv[i].value;
+	return NULL;
+}
+
+/*
+ * Stages name their settings as sb-run's users give them, key=value ("calibration=FILE",
+ * "allow_mixed=1", "truncate_dim: ..."); a program with its own options says them as
+ * its user typed them.  In msg: KEY=VALUE, where KEY is a long option of the program
+ * (underscores as dashes), becomes "--key VALUE", or "--key" for a switch set to 1,
+ * "--no-key" for 0; a KEY the program passed that opens the message (after at most
+ * one "word: " prefix) becomes "--key" when the value given follows it, or a ':' if
+ * the key has an underscore.  A message that gave both spellings ("allow_mixed=1 /
+ * --allow-mixed") says it once.
+ */
+static void speak_options(const struct sb_cmd *c, const char *msg, char *buf, size_t cap)
+{
+	struct out o = { buf, 0, cap };
+	size_t i = 0, len = strlen(msg), lead = 0;
+
+	buf[0] = '\0';
+	while (lead < len && msg[lead] >= 'a' && msg[lead] <= 'z')
+		lead++;
+	lead = lead > 0 && msg[lead] == ':' && msg[lead + 1] == ' ' ? lead + 2 : 0;
+	while (i < len) {
+		const struct option *opt = NULL;
+		char said[160];
+		size_t k = i, end;
+
+		said[0] = '\0';
+		if (msg[i] >= 'a' && msg[i] <= 'z' && (i == 0 || !word_char(msg[i - 1]))) {
+			while (k < len && ((msg[k] >= 'a' && msg[k] <= 'z') ||
+					   (msg[k] >= '0' && msg[k] <= '9') || msg[k] == '_'))
+				k++;
+		}
+		end = k;
+		if (k > i && msg[k] == '=') {
+			const char *v = msg + k + 1;
+			size_t vn = 0;
+
+			while (v[vn] && !strchr(" \t,;)]'\"", v[vn]))
+				vn++;
+			opt = long_option(c->longopts, "", msg + i, k - i);
+			if (vn && opt && opt->has_arg != no_argument)
+				snprintf(said, sizeof said, "--%s %.*s", opt->name, (int)vn, v);
+			else if (opt && ((vn == 1 && v[0] == '1') ||
+					 (vn == 4 && !strncmp(v, "true", 4))))
+				snprintf(said, sizeof said, "--%s", opt->name);
+			else if (((vn == 1 && v[0] == '0') ||
+				  (vn == 5 && !strncmp(v, "false", 5))) &&
+				 (opt = long_option(c->longopts, "no-", msg + i, k - i)))
+				snprintf(said, sizeof said, "--%s", opt->name);
+			end = k + 1 + vn;
+		} else if (k > i && (i == 0 || i == lead)) {
+			const char *v = kv_value(c, msg + i, k - i);
+			size_t vn = v ? strlen(v) : 0;
+
+			/* "model:", "threads:", "pool:" also open messages of the modules of
+			 * those names: only keys with an underscore are taken before a ':'. */
+			opt = v ? long_option(c->longopts, "", msg + i, k - i) : NULL;
+			if (opt && ((msg[k] == ':' && memchr(msg + i, '_', k - i)) ||
+				    (msg[k] == ' ' && vn && !strncmp(msg + k + 1, v, vn) &&
+				     !word_char(msg[k + 1 + vn]))))
+				snprintf(said, sizeof said, "--%s", opt->name);
+		}
+		if (!said[0]) {
+			/* Not a setting: copy the word (or the character) as it is. */
+			k = k > i ? k : i + 1;
+			out_add(&o, msg + i, k - i);
+			i = k;
+			continue;
+		}
+		out_add(&o, said, strlen(said));
+		i = end;
+		if (!strncmp(msg + i, " / ", 3) && !strncmp(msg + i + 3, said, strlen(said)) &&
+		    !word_char(msg[i + 3 + strlen(said)]))
+			i += 3 + strlen(said);
+	}
+}
+
 void sb_cmd_error(const struct sb_cmd *c, const struct sb_error *err)
 {
-	fprintf(stderr, "%s: %s\n", c->prog, err->msg[0] ? err->msg : sb_strerror(err->code));
+	char buf[SB_ERROR_MSG_MAX + 256];
+	const char *msg = err->msg[0] ? err->msg : sb_strerror(err->code);
+
+	if (c->longopts) {
+		speak_options(c, msg, buf, sizeof buf);
+		msg = buf;
+	}
+	fprintf(stderr, "%s: %s\n", c->prog, msg);
+}
+
+/* ---- the end of option parsing: --version, stray arguments, terminals ---- */
+
+int sb_cmd_version(const char *prog, int verbose)
+{
+	struct sb_version v;
+
+	sb_version_get(&v);
+	printf("%s %s\n", prog, v.version);
+	if (verbose) {
+		printf("kernels: %s compiled in; this cpu runs %s; in use: %s\n", v.kernels_built,
+		       v.kernels_cpu, v.kernels_in_use);
+		printf("openblas: %s; core %s\n", v.blas, v.blas_core);
+		printf("zeromq: %s\nmsgpack-c: %s\nutf8proc: %s\n", v.zmq, v.msgpack, v.utf8proc);
+		printf("build: %s\n", v.build[0] ? v.build : "(configure options not recorded)");
+	}
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "%s: write: %s\n", prog, strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
+int sb_cmd_no_args(const char *prog, int n_args, char *const *args, const char *what)
+{
+	char shown[128];
+
+	if (n_args <= 0)
+		return 0;
+	fprintf(stderr, "%s: unexpected argument '%s'%s%s\n", prog,
+		sb_printable(args[0], strlen(args[0]), shown, sizeof shown), what ? " " : "",
+		what ? what : "");
+	return -1;
+}
+
+int sb_cmd_no_tty(const char *prog, const char *output, const char *what)
+{
+	if (output || !isatty(STDOUT_FILENO))
+		return 0;
+	fprintf(stderr, "%s: refusing to write binary %s to a terminal: redirect or pipe it, or "
+		"give -o - to insist\n", prog, what);
+	return -1;
+}
+
+int sb_cmd_args(struct sb_cmd *c, int n_args, char *const *args, const struct option *longopts,
+		int frames_out)
+{
+	c->longopts = longopts;
+	if (c->version)
+		exit(sb_cmd_version(c->prog, c->verbose));
+	if (sb_cmd_no_args(c->prog, n_args, args, "(input is read from -i or standard input)"))
+		return -1;
+	if (frames_out && !c->worker &&
+	    sb_cmd_no_tty(c->prog, c->output_given ? c->ro.output : NULL, "frames"))
+		return -1;
+	return 0;
 }
 
 static void human(double v, char *buf, size_t n)

@@ -21,6 +21,7 @@ enum {
 	SB_OPT_INSECURE,
 	SB_OPT_CREDITS,
 	SB_OPT_HEARTBEAT,
+	SB_OPT_VERSION,
 	SB_OPT_FIRST_PRIVATE = 0x1100     /* programs number their own long options from here */
 };
 
@@ -38,7 +39,8 @@ enum {
 	{ "curve-allow", required_argument, NULL, SB_OPT_CURVE_ALLOW },         \
 	{ "insecure", no_argument, NULL, SB_OPT_INSECURE },                     \
 	{ "credits", required_argument, NULL, SB_OPT_CREDITS },                 \
-	{ "heartbeat", required_argument, NULL, SB_OPT_HEARTBEAT }
+	{ "heartbeat", required_argument, NULL, SB_OPT_HEARTBEAT },             \
+	{ "version", no_argument, NULL, SB_OPT_VERSION }
 
 /* Text for usage(): the common options, one per line, indented like the rest. */
 #define SB_CMD_COMMON_HELP                                                                  \
@@ -53,7 +55,8 @@ enum {
 	"      --heartbeat MS      worker: heartbeat interval (default 1000)\n"                \
 	"      --curve-secret FILE, --curve-server FILE, --curve-allow FILE, --insecure\n"     \
 	"                          CurveZMQ keys for TCP links; see sb-keygen(1)\n"            \
-	"  -h, --help              show this help\n"
+	"  -h, --help              show this help\n"                                            \
+	"      --version           print the version (-v: kernels, libraries, build)\n"
 
 #define SB_CMD_MAX_KV 64
 
@@ -69,6 +72,9 @@ struct sb_cmd {
 	int insecure;
 	unsigned credits;               /* --worker: 0 for the default */
 	int heartbeat_ms;               /* --worker: 0 for the default */
+	int version;                    /* --version given */
+	int output_given;               /* -o given (even as "-") */
+	const struct option *longopts;  /* the program's options, for messages (sb_cmd_args) */
 };
 
 /* Sets defaults; prog is the program name for messages. */
@@ -79,6 +85,33 @@ void sb_cmd_init(struct sb_cmd *c, const char *prog);
  * it), -1 after printing an error for a bad value (exit 2).
  */
 int sb_cmd_option(struct sb_cmd *c, int opt, const char *arg);
+
+/*
+ * Ends option parsing; call it after the getopt_long() loop, before anything else.
+ * --version prints the version (with -v the build's details) and exits.  The
+ * n_args arguments left in args are refused, the first one named (the input is read
+ * from -i or standard input).  With frames_out, binary frames bound for a terminal
+ * are refused: the default output, standard output, when it is one (-o - insists).
+ * longopts (may be NULL) lets error messages name the program's options instead of
+ * the stages' key=value syntax (sb_cmd_error).  Returns 0, or -1 after a message:
+ * exit 2.
+ */
+int sb_cmd_args(struct sb_cmd *c, int n_args, char *const *args, const struct option *longopts,
+		int frames_out);
+
+/* Prints "prog VERSION" on stdout, with verbose the kernel sets, library versions and
+ * configure options too.  Returns the exit status: 0, or 1 when stdout failed. */
+int sb_cmd_version(const char *prog, int verbose);
+
+/* For programs that take no arguments (or no more than they used): if args[0..n)
+ * is not empty, says "prog: unexpected argument 'ARG'" and what (may be NULL) and
+ * returns -1 (exit 2); else 0. */
+int sb_cmd_no_args(const char *prog, int n_args, char *const *args, const char *what);
+
+/* Refuses binary output (what: "frames", ".npy data") to a terminal: when output
+ * is NULL (not given: standard output) and standard output is a terminal, says so and
+ * returns -1 (exit 2); else 0.  "-o -" given explicitly writes to the terminal. */
+int sb_cmd_no_tty(const char *prog, const char *output, const char *what);
 
 /* Adds a stage option; exits 2 with a message when there are too many. */
 void sb_cmd_kv(struct sb_cmd *c, const char *key, const char *value);

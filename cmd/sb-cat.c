@@ -210,7 +210,9 @@ static void usage(FILE *fp)
 	      "      --timeout SECONDS   ZeroMQ: give up waiting for a frame (default: never)\n"
 	      "      --curve-secret FILE, --curve-server FILE, --curve-allow FILE, --insecure\n"
 	      "                       ZeroMQ security, as for every sb program (see sb(7))\n"
-	      "  -h, --help           show this help\n", fp);
+	      "  -h, --help           show this help\n"
+	      "      --version        print the version; with -v the kernels, libraries, build\n",
+	      fp);
 }
 
 static void bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
@@ -1657,6 +1659,8 @@ int main(int argc, char **argv)
 		{ "curve-server", required_argument, NULL, SB_OPT_CURVE_SERVER },
 		{ "curve-allow", required_argument, NULL, SB_OPT_CURVE_ALLOW },
 		{ "insecure", no_argument, NULL, SB_OPT_INSECURE },
+		{ "version", no_argument, NULL, SB_OPT_VERSION },
+		{ "verbose", no_argument, NULL, 'v' },
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
 		{ "salvage", no_argument, NULL, O_SALVAGE },
 		{ "model", required_argument, NULL, O_MODEL },
@@ -1664,13 +1668,13 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	static struct opts o;
-	int c, kind_set = 0;
+	int c, kind_set = 0, version = 0, verbose = 0, first_arg;
 
 	o.kind = SB_KIND_EMBEDDINGS;
 	o.batch = 32;
 	o.topts.timeout_ms = -1;
 	sb_zmq_init();
-	while ((c = getopt_long(argc, argv, "i:o:ftcFqk:b:m:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "i:o:ftcFqk:b:m:hv", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'i':
 			if (o.n_inputs == MAX_INPUTS)
@@ -1749,11 +1753,16 @@ int main(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return fflush(stdout) == 0 ? 0 : 1;
+		case SB_OPT_VERSION: version = 1; break;
+		case 'v': verbose = 1; break;
 		default:
 			usage(stderr);
 			return 2;
 		}
 	}
+	if (version)
+		return sb_cmd_version(PROG, verbose);
+	first_arg = optind;
 	for (; optind < argc; optind++) {
 		if (o.n_inputs == MAX_INPUTS)
 			bad_usage("more than %d inputs", MAX_INPUTS);
@@ -1771,6 +1780,9 @@ int main(int argc, char **argv)
 	if (o.dim && o.mode != M_NPY)
 		bad_usage("--dim applies to --npy");
 	if (o.mode == M_FROM_NPY || o.mode == M_FROM_TSV) {
+		if (first_arg < argc)
+			bad_usage("unexpected argument '%s': --from-npy and --from-tsv take no "
+				  "frame inputs", argv[first_arg]);
 		if (o.n_inputs)
 			bad_usage("--from-npy and --from-tsv take no frame inputs");
 		if (o.full || o.unpad)
@@ -1799,10 +1811,11 @@ int main(int argc, char **argv)
 			bad_usage("-o '%s': a ZeroMQ endpoint takes frames (-F, --from-npy, "
 				  "--from-tsv), not text or .npy", o.output);
 	}
+	/* As every program writing frames (cmd/common.c): -o - insists. */
 	if ((o.mode == M_NPY || o.mode == M_FRAMES || o.mode == M_FROM_NPY ||
-	     o.mode == M_FROM_TSV) && (!o.output || strcmp(o.output, "-") == 0) &&
-	    isatty(STDOUT_FILENO))
-		bad_usage("refusing to write binary data to a terminal: redirect it or use -o");
+	     o.mode == M_FROM_TSV) &&
+	    sb_cmd_no_tty(PROG, o.output, o.mode == M_NPY ? ".npy data" : "frames"))
+		return 2;
 
 	if (o.model) {
 		struct sb_cmd cmd;

@@ -307,6 +307,8 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (sb_cmd_args(&c, argc - optind, argv + optind, longopts, frames))
+		return 2;
 	if (optind != argc || n_modes > 1) {
 		if (n_modes > 1)
 			fprintf(stderr,

@@ -203,6 +203,8 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (sb_cmd_args(&c, argc - optind, argv + optind, longopts, 1))
+		return 2;
 	if (optind != argc || !model) {
 		if (!model)
 			fprintf(stderr, "%s: no model given (-m MODEL)\n", c.prog);

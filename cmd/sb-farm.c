@@ -53,7 +53,9 @@ static void usage(FILE *fp, const char *prog)
 		"      --insecure          allow plain text TCP on non-loopback addresses\n"
 		"      --max-msg-bytes N   refuse messages larger than N bytes (default 2G)\n"
 		"  -v, --verbose           report workers joining and leaving, and statistics\n"
-		"  -h, --help              show this help\n", prog);
+		"  -h, --help              show this help\n"
+		"      --version           print the version (-v: kernels, libraries, build)\n",
+		prog);
 }
 
 static void on_event(void *ctx, const char *line)
@@ -97,6 +99,7 @@ int main(int argc, char **argv)
 		{ "curve-server", required_argument, NULL, SB_OPT_CURVE_SERVER },
 		{ "curve-allow", required_argument, NULL, SB_OPT_CURVE_ALLOW },
 		{ "insecure", no_argument, NULL, SB_OPT_INSECURE },
+		{ "version", no_argument, NULL, SB_OPT_VERSION },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *slash = strrchr(argv[0], '/');
@@ -105,7 +108,7 @@ int main(int argc, char **argv)
 	struct sb_farm_stats st;
 	struct sb_error err;
 	struct sigaction sa;
-	int opt, verbose = 0, rc;
+	int opt, verbose = 0, rc, version = 0, output_given = 0;
 	long v;
 
 	sb_farm_opts_init(&o);
@@ -115,7 +118,8 @@ int main(int argc, char **argv)
 		switch (opt) {
 		case 'b': o.bind = optarg; break;
 		case 'i': o.input = optarg; break;
-		case 'o': o.output = optarg; break;
+		case 'o': o.output = optarg; output_given = 1; break;
+		case SB_OPT_VERSION: version = 1; break;
 		case 'v': verbose++; break;
 		case 'h': usage(stdout, prog); return 0;
 		case OPT_HEARTBEAT:
@@ -166,12 +170,19 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (version)
+		return sb_cmd_version(prog, verbose);
+	if (sb_cmd_no_args(prog, argc - optind, argv + optind,
+			   "(input is read from -i or standard input)"))
+		return 2;
 	if (optind != argc || o.bind == NULL) {
 		if (o.bind == NULL)
 			fprintf(stderr, "%s: --bind ENDPOINT is required\n", prog);
 		usage(stderr, prog);
 		return 2;
 	}
+	if (sb_cmd_no_tty(prog, output_given ? o.output : NULL, "frames"))
+		return 2;
 	sb_zmq_init();
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;

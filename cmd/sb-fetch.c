@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common.h"
 #include "errors.h"
 #include "hub.h"
 
@@ -23,6 +24,7 @@ static void usage(FILE *f)
 		"  -p, --progress   report downloads on standard error\n"
 		"  -c, --curl       use curl(1) for http:// too (it honours proxy settings)\n"
 		"  -h, --help       show this help\n"
+		"      --version    print the version (with -v: kernels, libraries, build)\n"
 		"environment: HF_HUB_CACHE HF_HOME HF_ENDPOINT HF_TOKEN HF_HUB_OFFLINE\n",
 		prog);
 }
@@ -59,17 +61,25 @@ int main(int argc, char **argv)
 		{ "progress", no_argument, NULL, 'p' },
 		{ "curl", no_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, SB_OPT_VERSION },
+		{ "verbose", no_argument, NULL, 'v' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct sb_hub_env env;
 	struct sb_error err = { 0 };
 	struct progress pr = { NULL, 0, 0 };
 	char *dir = NULL, *end;
-	int c;
+	int c, version = 0, verbose = 0;
 
 	sb_hub_env_from(&env, getenv);
-	while ((c = getopt_long(argc, argv, "r:oa:pch", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "r:oa:pchv", opts, NULL)) != -1) {
 		switch (c) {
+		case SB_OPT_VERSION:
+			version = 1;
+			break;
+		case 'v':
+			verbose = 1;
+			break;
 		case 'r':
 			env.revision = optarg;
 			break;
@@ -100,6 +110,10 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (version)
+		return sb_cmd_version(prog, verbose);
+	if (optind < argc && sb_cmd_no_args(prog, argc - optind - 1, argv + optind + 1, NULL))
+		return 2;
 	if (argc - optind != 1) {
 		usage(stderr);
 		return 2;

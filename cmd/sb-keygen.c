@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common.h"
 #include "farm.h"
 
 static void usage(FILE *fp, const char *prog)
@@ -17,7 +18,8 @@ static void usage(FILE *fp, const char *prog)
 		"Write a CurveZMQ key pair: NAME.key (secret and public key, mode 0600) and\n"
 		"NAME.pub (public key only), and print the public key.\n\n"
 		"  -f, --force     overwrite existing files\n"
-		"  -h, --help      show this help\n", prog);
+		"  -h, --help      show this help\n"
+		"      --version   print the version (with -v: kernels, libraries, build)\n", prog);
 }
 
 static int write_file(const char *prog, const char *path, const char *text, int mode, int force)
@@ -43,21 +45,29 @@ int main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "force", no_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, SB_OPT_VERSION },
+		{ "verbose", no_argument, NULL, 'v' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *slash = strrchr(argv[0], '/');
 	const char *prog = slash ? slash + 1 : argv[0];
 	char pub[41], sec[41], path[4096], text[512];
 	struct sb_error err;
-	int opt, force = 0;
+	int opt, force = 0, version = 0, verbose = 0;
 
-	while ((opt = getopt_long(argc, argv, "fh", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "fhv", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'f': force = 1; break;
+		case 'v': verbose = 1; break;
+		case SB_OPT_VERSION: version = 1; break;
 		case 'h': usage(stdout, prog); return 0;
 		default: usage(stderr, prog); return 2;
 		}
 	}
+	if (version)
+		return sb_cmd_version(prog, verbose);
+	if (optind < argc && sb_cmd_no_args(prog, argc - optind - 1, argv + optind + 1, NULL))
+		return 2;
 	if (optind + 1 != argc || argv[optind][0] == '\0') {
 		usage(stderr, prog);
 		return 2;

@@ -119,6 +119,8 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (sb_cmd_args(&c, argc - optind, argv + optind, longopts, 1))
+		return 2;
 	if (optind != argc) {
 		usage(stderr, c.prog);
 		return 2;

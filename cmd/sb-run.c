@@ -41,6 +41,10 @@ int main(int argc, char **argv)
 		usage(stderr, c.prog);
 		return 2;
 	}
+	/* Stray arguments are sb-run's own (key=value, below); stage messages keep the
+	 * key=value spelling its user typed. */
+	if (sb_cmd_args(&c, 0, NULL, NULL, 1))
+		return 2;
 	if (optind >= argc) {
 		usage(stderr, c.prog);
 		return 2;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common.h"
 #include "internal.h"
 #include "weights.h"
 
@@ -22,6 +23,7 @@ static void usage(FILE *f)
 		"              file, and '-' for tensors that are not weights (integer buffers)\n"
 		"  info        how the file was loaded, tensor and parameter counts, load time\n"
 		"  -h, --help  show this help\n"
+		"  --version   print the version (with -v: kernels, libraries, build)\n"
 		"The checks are sb-encode's: a broken or hostile file is reported, exit 1.\n",
 		prog);
 }
@@ -73,15 +75,23 @@ int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, SB_OPT_VERSION },
+		{ "verbose", no_argument, NULL, 'v' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct sb_weights *w = NULL;
 	const char *cmd;
 	double secs;
-	int c;
+	int c, version = 0, verbose = 0;
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "hv", opts, NULL)) != -1) {
 		switch (c) {
+		case SB_OPT_VERSION:
+			version = 1;
+			break;
+		case 'v':
+			verbose = 1;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -90,6 +100,10 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (version)
+		return sb_cmd_version(prog, verbose);
+	if (argc - optind > 2 && sb_cmd_no_args(prog, argc - optind - 2, argv + optind + 2, NULL))
+		return 2;
 	if (argc - optind != 2) {
 		usage(stderr);
 		return 2;

@@ -58,6 +58,9 @@ void sb_zmq_init(void);
  */
 int sb_zmq_keypair(char public_z85[41], char secret_z85[41], struct sb_error *err);
 
+/* The version of the libzmq linked in, for --version. */
+void sb_zmq_version(int *major, int *minor, int *patch);
+
 /* ---- the farm ---- */
 
 struct sb_farm_opts {

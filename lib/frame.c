@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "frame.h"
+#include "internal.h"
 
 static const char *const kind_names[] = {
 	[SB_KIND_TOKENS] = "tokens",
@@ -1072,4 +1073,70 @@ int sb_frame_scan(struct sb_frame_scan *s, const void *buf, size_t n, size_t *si
 		return SB_EAGAIN;
 	*size = s->pos;
 	return SB_OK;
+}
+
+/* ---- streams that are not frames ---- */
+
+#define SNIFF_TEXT_BYTES 512    /* how much of a stream is judged as text */
+
+static const unsigned char npy_magic[6] = { 0x93, 'N', 'U', 'M', 'P', 'Y' };
+
+/*
+ * 1 if p[0..n) reads as text: well-formed UTF-8 without control characters other
+ * than tab, line feed, vertical tab, form feed and carriage return.  A sequence cut
+ * by the end of the bytes counts as well-formed when more may follow (cut_ok).
+ */
+static int looks_like_text(const unsigned char *p, size_t n, int cut_ok)
+{
+	size_t i = 0;
+
+	if (n > SNIFF_TEXT_BYTES) {
+		n = SNIFF_TEXT_BYTES;
+		cut_ok = 1;
+	}
+	while (i < n) {
+		int valid;
+		size_t k;
+
+		if (p[i] < 0x80) {
+			if ((p[i] < 0x20 && (p[i] < '\t' || p[i] > '\r')) || p[i] == 0x7f)
+				return 0;
+			i++;
+			continue;
+		}
+		k = sb_utf8_seq(p + i, n - i, &valid);
+		if (!valid)
+			return cut_ok && i + k == n;
+		i += k;
+	}
+	return 1;
+}
+
+int sb_frame_sniff(const void *buf, size_t n, int at_eof, struct sb_error *err)
+{
+	const unsigned char *p = buf;
+	size_t m = n < sizeof npy_magic ? n : sizeof npy_magic;
+
+	if (n == 0)
+		return at_eof ? SB_OK : SB_EAGAIN;
+	/* A frame is a map: whatever else is wrong with it, the decoder says. */
+	if ((p[0] >= 0x80 && p[0] <= 0x8f) || p[0] == 0xde || p[0] == 0xdf)
+		return SB_OK;
+	/* The stream is no frame stream anyway: a few bytes more tell .npy from text. */
+	if (n < sizeof npy_magic && !at_eof)
+		return SB_EAGAIN;
+	if (m == sizeof npy_magic && memcmp(p, npy_magic, m) == 0)
+		return sb_error_set(err, SB_EFORMAT,
+				    "this looks like a .npy file, not sb frames: make frames of it "
+				    "with sb-cat --from-npy FILE.npy");
+	if (looks_like_text(p, n, !at_eof))
+		return sb_error_set(err, SB_EFORMAT,
+				    "this looks like text, not sb frames: run sb-tokenize -m MODEL "
+				    "first");
+	return SB_OK;
+}
+
+const char *sb_frame_msgpack_version(void)
+{
+	return msgpack_version();
 }

@@ -171,6 +171,20 @@ void sb_frame_scan_init(struct sb_frame_scan *s, size_t max_bytes);
 int sb_frame_scan(struct sb_frame_scan *s, const void *p, size_t n, size_t *size,
 		  struct sb_error *err);
 
+/*
+ * Looks at the first n bytes of a stream that should hold frames (at_eof: the stream
+ * ends there), so that a reader can say what was given instead.  SB_OK when they may
+ * start a frame (a MessagePack map) or look like nothing in particular (the scanner
+ * and the decoder then say what is wrong); SB_EAGAIN when they do not start a map
+ * and, with fewer than 6 bytes and more to come, more are needed to tell; SB_EFORMAT
+ * with a message saying what they look like and what to run first: text (lines for
+ * sb-tokenize) or a .npy array (for sb-cat --from-npy).  At most 512 bytes are read.
+ */
+int sb_frame_sniff(const void *p, size_t n, int at_eof, struct sb_error *err);
+
+/* The version of the msgpack-c library linked in ("6.0.0"), for --version. */
+const char *sb_frame_msgpack_version(void);
+
 /* Checks that a decoded frame of kind tokens/hidden/embeddings has the tensors its
  * kind requires with consistent leading dimensions (rows).  Used by stages. */
 int sb_frame_check_tensor(const struct sb_frame *f, const char *name, enum sb_dtype dt,

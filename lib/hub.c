@@ -12,6 +12,9 @@
  * first file names the commit, atomically (temporary file + rename) so a reader never
  * sees half a hash; a snapshot counts as complete only once config, vocabulary and
  * weights (fetched last) are all there, so an interrupted download is resumed, not used.
+ * Nothing is created in the cache before the first file's HEAD succeeds: a model that
+ * is not on the hub (a typo) leaves no models--X folder; a fetch that fails before its
+ * first byte leaves no empty part file, and the folders it made are removed again.
  *
  * Transport: http:// URLs use the small HTTP/1.1 client below (one request per
  * connection, "Connection: close"; Content-Length, chunked or until-close bodies);
@@ -155,6 +158,55 @@ static int mkdir_p(const char *path, struct sb_error *err)
 	if (!sb_dir_exists(path))
 		return sb_error_set(err, SB_EIO, "%s: not a folder", path);
 	return SB_OK;
+}
+
+/* Length of the longest prefix of path (at a '/' or the whole) that is an existing
+ * folder: what mkdir_p(path) would not create. */
+static size_t existing_prefix(const char *path)
+{
+	char *p = sb_strdup(path);
+	size_t n = strlen(path);
+
+	if (!p)
+		return n;       /* removes nothing later */
+	while (n > 0 && !sb_dir_exists(p)) {
+		while (n > 0 && p[n - 1] != '/')
+			n--;
+		while (n > 1 && p[n - 1] == '/')
+			n--;
+		p[n] = '\0';
+	}
+	free(p);
+	return n;
+}
+
+/* Removes path and its parents while they are empty and longer than keep bytes: the
+ * folders mkdir_p made for a fetch that then failed.  Folders in use stay. */
+static void rmdir_up(const char *path, size_t keep)
+{
+	char *p = sb_strdup(path);
+	size_t n = p ? strlen(p) : 0;
+
+	while (p && n > keep && rmdir(p) == 0) {
+		while (n > 0 && p[n - 1] != '/')
+			n--;
+		while (n > 1 && p[n - 1] == '/')
+			n--;
+		p[n] = '\0';
+	}
+	free(p);
+}
+
+/* Which variable chose the cache folder (for messages). */
+static const char *cache_source(const struct sb_hub_env *env)
+{
+	if (set(env->hf_hub_cache))
+		return "HF_HUB_CACHE";
+	if (set(env->hf_home))
+		return "HF_HOME";
+	if (set(env->xdg_cache_home))
+		return "XDG_CACHE_HOME";
+	return "HOME";
 }
 
 /* Writes s to path atomically: a temporary file in the same folder, then rename. */
@@ -1303,29 +1355,49 @@ static int download_blob(struct job *j, const char *path, const char *url, const
 	char *blob = strf("%s/blobs/%s", j->repo, name);
 	char *part = strf("%s/blobs/%s.incomplete", j->repo, name);
 	char *hdrs = strf("%s/blobs/%s.headers.%ld", j->repo, name, (long)getpid());
+	char *blobs = strf("%s/blobs", j->repo);
 	int attempts = j->env->attempts > 0 ? j->env->attempts : 3;
 	struct sink s = { .fd = -1, .path = path, .env = j->env };
 	struct sb_http_resp r;
-	struct stat st;
+	struct stat st, at_path;
 	int rc = SB_OK;
 
-	if (!blob || !part || !hdrs) {
+	if (!blob || !part || !hdrs || !blobs) {
 		rc = nomem(err);
 		goto out;
 	}
 	s.total = size > 0 ? (uint64_t)size : 0;
-	s.fd = open(part, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
-	if (s.fd < 0) {
-		rc = sb_error_sys(err, SB_EIO, errno, "%s", part);
-		goto out;
+	for (int tries = 0;; tries++) {
+		/* blobs/ is made by the first download, not before (a typo creates nothing). */
+		rc = mkdir_p(blobs, err);
+		if (rc)
+			goto out;
+		s.fd = open(part, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
+		if (s.fd < 0 && errno == ENOENT && tries < 5)
+			continue;       /* blobs/ was just removed by a fetch that failed */
+		if (s.fd < 0) {
+			rc = sb_error_sys(err, SB_EIO, errno, "%s", part);
+			goto out;
+		}
+		/* Another process may be fetching the same blob: wait for it. */
+		if (flock(s.fd, LOCK_EX) < 0) {
+			rc = sb_error_sys(err, SB_EIO, errno, "%s: lock failed", part);
+			goto out;
+		}
+		if (sb_file_exists(blob))
+			goto out;       /* the other process finished it */
+		/* The other process failed before its first byte and removed its empty
+		 * part file (below): start over on the file now at the path. */
+		if (fstat(s.fd, &st) == 0 && stat(part, &at_path) == 0 &&
+		    st.st_dev == at_path.st_dev && st.st_ino == at_path.st_ino)
+			break;
+		close(s.fd);
+		s.fd = -1;
+		if (tries == 5) {
+			rc = sb_error_set(err, SB_EIO, "%s: removed again and again", part);
+			goto out;
+		}
 	}
-	/* Another process may be fetching the same blob: wait for it. */
-	if (flock(s.fd, LOCK_EX) < 0) {
-		rc = sb_error_sys(err, SB_EIO, errno, "%s: lock failed", part);
-		goto out;
-	}
-	if (sb_file_exists(blob))
-		goto out;       /* the other process finished it */
 	for (int a = 0; a < attempts; a++) {
 		if (fstat(s.fd, &st) < 0) {
 			rc = sb_error_sys(err, SB_EIO, errno, "%s", part);
@@ -1378,11 +1450,19 @@ static int download_blob(struct job *j, const char *path, const char *url, const
 		j->env->progress(j->env->progress_ctx, path, (uint64_t)st.st_size,
 				 (uint64_t)st.st_size);
 out:
-	if (s.fd >= 0)
+	if (s.fd >= 0) {
+		/* Only partial data is kept, for the next attempt to resume: an empty part
+		 * file (nothing arrived, or the blob was found done) is removed while the
+		 * lock is still held. */
+		if (part && fstat(s.fd, &st) == 0 && st.st_size == 0 && stat(part, &at_path) == 0 &&
+		    st.st_dev == at_path.st_dev && st.st_ino == at_path.st_ino)
+			unlink(part);
 		close(s.fd);    /* releases the lock */
+	}
 	free(blob);
 	free(part);
 	free(hdrs);
+	free(blobs);
 	return rc;
 }
 
@@ -1567,7 +1647,8 @@ int sb_hub_resolve(const char *model, const struct sb_hub_env *env, char **dir_o
 		   struct sb_error *err)
 {
 	struct job j;
-	char *cache = NULL, *snap = NULL, *ref = NULL;
+	char *cache = NULL, *snap = NULL, *ref = NULL, *blobs = NULL;
+	size_t keep = 0;
 	int rc;
 
 	*dir_out = NULL;
@@ -1640,10 +1721,12 @@ int sb_hub_resolve(const char *model, const struct sb_hub_env *env, char **dir_o
 			goto out;
 		}
 	}
+	/* Neither a folder nor in the cache: most often a typo, so say that first. */
 	if (env->offline) {
 		rc = sb_error_set(err, SB_ENOTFOUND,
-				  "%s: not in the hugging face cache %s, and HF_HUB_OFFLINE is set",
-				  model, cache);
+				  "%s: no such folder, and not in the Hugging Face cache %s "
+				  "(from %s); HF_HUB_OFFLINE is set", model, cache,
+				  cache_source(env));
 		goto out;
 	}
 	{
@@ -1669,21 +1752,37 @@ int sb_hub_resolve(const char *model, const struct sb_hub_env *env, char **dir_o
 			}
 		}
 	}
-	rc = mkdir_p(j.repo, err);
-	if (!rc) {
-		char *b = strf("%s/blobs", j.repo);
-
-		rc = b ? mkdir_p(b, err) : nomem(err);
-		free(b);
+	/* Folders are made by the first download (download_blob); those it made are
+	 * removed again if the fetch fails before anything is kept. */
+	blobs = strf("%s/blobs", j.repo);
+	if (!blobs) {
+		rc = nomem(err);
+		goto out;
 	}
-	if (!rc)
-		rc = download(&j, err);
+	keep = existing_prefix(blobs);
+	rc = download(&j, err);
+	if (rc) {
+		rmdir_up(blobs, keep);
+		/* The first request failed (no commit known): the hub may not have it. */
+		if (!j.commit && err) {
+			struct sb_error e = *err;
+			size_t n = strlen(model);
+			const char *m = e.msg;
+
+			if (!strncmp(m, model, n) && m[n] == ':' && m[n + 1] == ' ')
+				m += n + 2;
+			sb_error_set(err, rc, "%s: no such folder, and not in the Hugging Face "
+				     "cache %s (from %s); from the hub: %s", model, cache,
+				     cache_source(env), m);
+		}
+	}
 	if (!rc) {
 		*dir_out = strf("%s/snapshots/%s", j.repo, j.commit);
 		if (!*dir_out)
 			rc = nomem(err);
 	}
 out:
+	free(blobs);
 	free((char *)j.endpoint);
 	free(j.repo);
 	free(j.commit);

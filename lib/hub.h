@@ -66,7 +66,8 @@ void sb_hub_env_from(struct sb_hub_env *env, char *(*get)(const char *name));
 /*
  * Returns 1 if s has the shape of a hub model id ("name" or "org/name": letters,
  * digits, '-', '_', '.', at most 96 characters per part, no "--" or "..", not
- * starting or ending with '-' or '.'), else 0.
+ * starting or ending with '-' or '.'), else 0.  "name" alone is kept: the hub still
+ * serves legacy models without an organisation ("bert-base-uncased", "gpt2").
  */
 int sb_hub_is_id(const char *s);
 
@@ -85,6 +86,13 @@ int sb_hub_cache_dir(const struct sb_hub_env *env, char **out, struct sb_error *
  *    tokenizer.json) is used as is, without network.  Otherwise, unless env->offline,
  *    the model's files are downloaded (optional ones that the hub does not have are
  *    skipped); in offline mode an existing partial snapshot is returned as is.
+ *    Nothing is created in the cache until the first file's HEAD request succeeds,
+ *    and the folders made are removed again when the fetch then fails before any
+ *    byte is kept (a partial file stays, for the next attempt to resume).
+ * A model neither a folder nor in the cache (often a typo) gets a message saying so
+ * first, "MODEL: no such folder, and not in the Hugging Face cache CACHE (from VAR)",
+ * then "; HF_HUB_OFFLINE is set" or "; from the hub: " and what the first request
+ * gave.
  * Errors: SB_ENOTFOUND (not a directory and not an id, not cached while offline,
  * a required file missing on the hub), SB_EIO (network or disk), SB_EFORMAT (a
  * malformed HTTP response), SB_ETRUNCATED (a connection cut after the retries; the

@@ -32,6 +32,7 @@
 void openblas_set_num_threads(int num_threads);
 int openblas_get_num_threads(void);
 char *openblas_get_corename(void);
+char *openblas_get_config(void);
 
 /* ---- activation names ---- */
 
@@ -77,6 +78,12 @@ int sb_ops_threads(void)
 const char *sb_ops_blas_core(void)
 {
 	const char *s = openblas_get_corename();
+	return s ? s : "unknown";
+}
+
+const char *sb_ops_blas_config(void)
+{
+	const char *s = openblas_get_config();
 	return s ? s : "unknown";
 }
 
@@ -629,6 +636,20 @@ void sb_ops_linear(size_t m, size_t n, size_t k, const float *x, size_t ldx, con
 const char *sb_ops_isa_name(void)
 {
 	return K()->name;
+}
+
+int sb_ops_isa_built(enum sb_ops_isa isa)
+{
+#ifdef SB_OPS_X86
+	return isa == SB_OPS_GENERIC || isa == SB_OPS_AVX2 || isa == SB_OPS_AVX512;
+#else
+	return isa == SB_OPS_GENERIC;
+#endif
+}
+
+int sb_ops_isa_supported(enum sb_ops_isa isa)
+{
+	return sb_ops_isa_built(isa) && cpu_has(isa);
 }
 
 void sb_ops_erf(float *y, const float *x, size_t n)

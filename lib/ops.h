@@ -54,6 +54,11 @@ int sb_ops_isa_parse(const char *s, enum sb_ops_isa *out, struct sb_error *err);
 /* Name of the kernel set in use ("avx512", "avx2", "generic"). */
 const char *sb_ops_isa_name(void);
 
+/* 1 if the kernel set isa (not SB_OPS_AUTO) is compiled in; sb_ops_isa_supported():
+ * compiled in and runnable on this CPU and OS.  For --version. */
+int sb_ops_isa_built(enum sb_ops_isa isa);
+int sb_ops_isa_supported(enum sb_ops_isa isa);
+
 /*
  * BLAS threads.  sb_ops_set_threads(n) with n >= 1 sets OpenBLAS's thread count;
  * sb_ops_threads() returns the current one.  sb_ops_blas_core() returns the kernel
@@ -62,6 +67,8 @@ const char *sb_ops_isa_name(void);
 void sb_ops_set_threads(int n);
 int sb_ops_threads(void);
 const char *sb_ops_blas_core(void);
+/* OpenBLAS's build configuration (version, DYNAMIC_ARCH, MAX_THREADS...), static. */
+const char *sb_ops_blas_config(void);
 
 /*
  * C[m, n] = alpha * A[m, k] * op(B) + beta * C, through cblas_sgemm.  op(B) is B[k, n]

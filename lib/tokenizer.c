@@ -1077,6 +1077,11 @@ const char *sb_tokenizer_id_token(const struct sb_tokenizer *t, int32_t id)
 	return t->id_tok[id];
 }
 
+const char *sb_tokenizer_utf8proc_version(void)
+{
+	return utf8proc_version();
+}
+
 
 void sb_tokenizer_set_ascii(struct sb_tokenizer *t)
 {

@@ -102,6 +102,9 @@ int32_t sb_tokenizer_token_id(const struct sb_tokenizer *t, const char *s, size_
 /* The text of token id, or NULL when id is not in the vocabulary. */
 const char *sb_tokenizer_id_token(const struct sb_tokenizer *t, int32_t id);
 
+/* The version of the utf8proc library linked in ("2.8.0"), for --version. */
+const char *sb_tokenizer_utf8proc_version(void);
+
 enum {
 	/* Replace invalid UTF-8 with U+FFFD (which clean_text then drops, as Hugging
 	 * Face does with text decoded by errors="replace") instead of failing. */

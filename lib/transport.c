@@ -53,10 +53,14 @@ static int fd_recv(struct sb_transport *t, const unsigned char **msg, size_t *le
 	}
 	sb_frame_scan_init(&im->scan, im->max_bytes);
 	for (;;) {
+		const unsigned char *p = im->buf.data ? im->buf.data + im->start : NULL;
+		size_t avail = im->buf.len - im->start;
 		ssize_t n;
 
-		rc = sb_frame_scan(&im->scan, im->buf.data ? im->buf.data + im->start : NULL,
-				   im->buf.len - im->start, &size, err);
+		/* Text or a .npy file given in place of frames is named as such. */
+		rc = t->n_msgs == 0 && avail > 0 ? sb_frame_sniff(p, avail, im->eof, err) : SB_OK;
+		if (rc == SB_OK)
+			rc = sb_frame_scan(&im->scan, p, avail, &size, err);
 		if (rc == SB_OK)
 			break;
 		if (rc != SB_EAGAIN)

@@ -2015,3 +2015,8 @@ done:
 	st->seconds_total = now_s() - t0;
 	return rc;
 }
+
+void sb_zmq_version(int *major, int *minor, int *patch)
+{
+	zmq_version(major, minor, patch);
+}

@@ -97,7 +97,7 @@ is "a commit as revision needs no ref" "$out" "$C/snapshots/$COMMIT"
 run env HF_HUB_CACHE="$SB_TMP/hf/hub" HF_HUB_OFFLINE=1 sb-fetch org/absent
 is "offline and not cached: exit 1" "$rc" 1
 like "  and the message names the cache and offline mode" "$err" \
-	"org/absent: not in the hugging face cache .*/hf/hub, and HF_HUB_OFFLINE is set"
+	"org/absent: no such folder, and not in the Hugging Face cache .*/hf/hub \(from HF_HUB_CACHE\); HF_HUB_OFFLINE is set"
 run env HF_HUB_CACHE="$SB_TMP/hf/hub" sb-fetch -o org/absent
 is "-o is offline mode too" "$rc" 1
 
@@ -161,7 +161,7 @@ EP=http://127.0.0.1:$port
 run env -u HF_TOKEN HF_HUB_CACHE="$SB_TMP/c3" HF_ENDPOINT="$EP" sb-fetch org/m3
 is "a private model without HF_TOKEN: exit 1" "$rc" 1
 like "  says access was denied and names HF_TOKEN" "$err" \
-	"org/m3: config.json: access denied by http://127.0.0.1:[0-9]+ \(http 401\); .*HF_TOKEN"
+	"org/m3: .*; from the hub: config.json: access denied by http://127.0.0.1:[0-9]+ \(http 401\); .*HF_TOKEN"
 run env HF_TOKEN=s3cret HF_HUB_CACHE="$SB_TMP/c3" HF_ENDPOINT="$EP" sb-fetch org/m3
 is "with HF_TOKEN it downloads" "$rc" 0
 check "  intact" same_files "$out" m3
@@ -174,7 +174,7 @@ start_server m4
 run env HF_HUB_CACHE="$SB_TMP/c4" HF_ENDPOINT="http://127.0.0.1:$port/" sb-fetch org/m4
 is "a required file missing on the hub: exit 1" "$rc" 1
 like "  with a clear message" "$err" \
-	"^sb-fetch: org/m4: config.json: not found on http://127.0.0.1:[0-9]+ \(http 404\)$"
+	"^sb-fetch: org/m4: .*; from the hub: config.json: not found on http://127.0.0.1:[0-9]+ \(http 404\)$"
 make_model m5
 rm "$SB_TMP/m5.model/model.safetensors"
 start_server m5

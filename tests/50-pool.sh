@@ -95,7 +95,7 @@ cmp_matrix "ubinary of 12 dimensions pads each row to 2 bytes" "$G/quant-ubinary
 # Bad input and usage.
 run sb-pool -p mean --precision int8 -i "$SB_TMP/hidden.sbf"
 like "int8 without calibration ranges is refused" "$rc $err" \
-	"^1 sb-pool: precision int8 needs calibration ranges"
+	"^1 sb-pool: --precision int8 needs calibration ranges \(--calibration FILE"
 printf 'sb-calibration 1\ndim 8\nrows 1\n' > "$SB_TMP/badcal"
 i=0; while [ $i -lt 8 ]; do echo "0 1" >> "$SB_TMP/badcal"; i=$((i + 1)); done
 run sb-pool -p mean --precision uint8 --calibration "$SB_TMP/badcal" -i "$SB_TMP/hidden.sbf"

@@ -489,6 +489,42 @@ START_TEST(test_check_tensor)
 }
 END_TEST
 
+/* What a stream that is not frames looks like: text, .npy, or nothing in particular. */
+START_TEST(test_sniff)
+{
+	static const unsigned char npy[] = "\x93NUMPY\x01\x00v\x00{'descr'";
+	static const unsigned char map[] = { 0x85, 0xa2, 's', 'b', 0x01 };
+	static const unsigned char bad[] = { 0xc1, 'x', 'y', 'z', 'w', 'v' };
+	static const unsigned char nul[] = { 'a', 'b', 0x00, 'c', 'd', 'e' };
+	const char *text = "hello world\nsecond line\n";
+	const char *utf8 = "\xc4\x84 ogonek, \xd7\xa9 shin\n";
+	struct sb_error e;
+
+	sb_error_clear(&e);
+	ck_assert_int_eq(sb_frame_sniff(text, strlen(text), 0, &e), SB_EFORMAT);
+	ck_assert_ptr_nonnull(strstr(e.msg, "looks like text"));
+	ck_assert_ptr_nonnull(strstr(e.msg, "sb-tokenize"));
+	ck_assert_int_eq(sb_frame_sniff(utf8, strlen(utf8), 1, &e), SB_EFORMAT);
+	/* A UTF-8 sequence cut by the end of what was read is text if more may come. */
+	ck_assert_int_eq(sb_frame_sniff(utf8, 12, 0, &e), SB_EFORMAT);
+	ck_assert_int_eq(sb_frame_sniff(utf8, 12, 1, &e), SB_OK);
+	ck_assert_int_eq(sb_frame_sniff(npy, sizeof npy - 1, 0, &e), SB_EFORMAT);
+	ck_assert_ptr_nonnull(strstr(e.msg, ".npy"));
+	ck_assert_ptr_nonnull(strstr(e.msg, "--from-npy"));
+	/* Fewer than 6 bytes that start no map: wait for more, unless the stream ended. */
+	ck_assert_int_eq(sb_frame_sniff(npy, 4, 0, &e), SB_EAGAIN);
+	ck_assert_int_eq(sb_frame_sniff("hi", 2, 0, &e), SB_EAGAIN);
+	ck_assert_int_eq(sb_frame_sniff("hi", 2, 1, &e), SB_EFORMAT);
+	ck_assert_int_eq(sb_frame_sniff("", 0, 0, &e), SB_EAGAIN);
+	ck_assert_int_eq(sb_frame_sniff("", 0, 1, &e), SB_OK);
+	/* A map (a frame, maybe), bytes that are no text: left to the scanner and decoder. */
+	ck_assert_int_eq(sb_frame_sniff(map, 1, 0, &e), SB_OK);
+	ck_assert_int_eq(sb_frame_sniff(map, sizeof map, 1, &e), SB_OK);
+	ck_assert_int_eq(sb_frame_sniff(bad, sizeof bad, 0, &e), SB_OK);
+	ck_assert_int_eq(sb_frame_sniff(nul, sizeof nul, 1, &e), SB_OK);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("frame");
@@ -503,6 +539,7 @@ int main(void)
 	tcase_add_test(tc, test_deep_nesting);
 	tcase_add_test(tc, test_scan_incremental);
 	tcase_add_test(tc, test_check_tensor);
+	tcase_add_test(tc, test_sniff);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

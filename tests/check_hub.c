@@ -341,7 +341,10 @@ START_TEST(test_http_errors)
 	ck_assert_msg(strstr(err.msg, "closed in the headers"), "%s", err.msg);
 	ck_assert_int_eq(against_s("", &err), SB_ETRUNCATED);
 	ck_assert_int_eq(against_s("HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n", &err), SB_EIO);
-	ck_assert_msg(strstr(err.msg, "org/x: config.json: http status 500"), "%s", err.msg);
+	ck_assert_msg(strstr(err.msg, "org/x: no such folder, and not in the Hugging Face cache "),
+		      "%s", err.msg);
+	ck_assert_msg(strstr(err.msg, "; from the hub: config.json: http status 500"), "%s",
+		      err.msg);
 	ck_assert_int_eq(against_s("HTTP/1.1 404 No\r\nContent-Length: 0\r\n\r\n", &err),
 			 SB_ENOTFOUND);
 	ck_assert_msg(strstr(err.msg, "config.json: not found on http://127.0.0.1:"), "%s",

@@ -393,7 +393,7 @@ def bad_fixtures(good):
     b["truncated-head"] = (stream[:cut + 1], T, "ends inside")
     b["no-end"] = (stream[:cut], T, "without an end frame")
     b["empty-input"] = (b"", "-", "no frames")
-    b["garbage"] = (b"hello, world\nthis is not a frame\n", "-", "map")
+    b["garbage"] = (b"hello, world\nthis is not a frame\n", "-", "looks like text")
     b["byte-c1"] = (ok + b"\xc1" + ok, E, "0xc1")
     b["not-map-array"] = (ok + pack([1, 2, 3]), E, "map")
     b["not-map-int"] = (pack(7), "-", "map")
