@@ -5,10 +5,11 @@
  *
  *     regress_TARGET [FILE|DIR ...]
  *
- * Without arguments it replays $SB_SRCDIR/tests/fuzz/corpus/TARGET (TARGET is compiled
- * in as SB_FUZZ_TARGET).  An empty or missing corpus is a failure, so a test can never
- * pass by running nothing.  A property violation or sanitizer report aborts the run,
- * naming the file on stderr just before.
+ * Without arguments it replays $SB_SRCDIR/tests/fuzz/corpus/TARGET, TARGET being the
+ * program's own name after "regress_" (one regress.o serves every target).  An empty
+ * or missing corpus is a failure, so a test can never pass by running nothing.  A
+ * property violation or sanitizer report aborts the run, naming the file on stderr
+ * just before.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -19,9 +20,23 @@
 
 #include "fuzz.h"
 
-#ifndef SB_FUZZ_TARGET
-#error "SB_FUZZ_TARGET must name the target"
-#endif
+/* The target's name: argv[0]'s base name after "regress_" (set by main). */
+static const char *target = "?";
+
+static int set_target(const char *argv0)
+{
+	const char *base = strrchr(argv0, '/');
+
+	base = base ? base + 1 : argv0;
+	if (strncmp(base, "lt-", 3) == 0) /* a libtool wrapper's name */
+		base += 3;
+	if (strncmp(base, "regress_", 8) != 0 || !base[8]) {
+		fprintf(stderr, "%s: the program must be named regress_TARGET\n", argv0);
+		return -1;
+	}
+	target = base + 8;
+	return 0;
+}
 
 static int run_file(const char *path)
 {
@@ -30,7 +45,7 @@ static int run_file(const char *path)
 	FILE *fp = fopen(path, "rb");
 
 	if (!fp) {
-		fprintf(stderr, "regress_%s: %s: %s\n", SB_FUZZ_TARGET, path, strerror(errno));
+		fprintf(stderr, "regress_%s: %s: %s\n", target, path, strerror(errno));
 		return -1;
 	}
 	buf = malloc(cap);
@@ -49,14 +64,14 @@ static int run_file(const char *path)
 		}
 	}
 	if (!buf || ferror(fp)) {
-		fprintf(stderr, "regress_%s: %s: cannot read\n", SB_FUZZ_TARGET, path);
+		fprintf(stderr, "regress_%s: %s: cannot read\n", target, path);
 		free(buf);
 		fclose(fp);
 		return -1;
 	}
 	fclose(fp);
 	/* Named first, so a crash report follows the name of its input. */
-	fprintf(stderr, "regress_%s: %s (%zu bytes)\n", SB_FUZZ_TARGET, path, n);
+	fprintf(stderr, "regress_%s: %s (%zu bytes)\n", target, path, n);
 	/* A copy of exactly n bytes, so ASan sees reads past the input's end. */
 	{
 		unsigned char *exact = malloc(n ? n : 1);
@@ -88,7 +103,7 @@ static long run_dir(const char *dir)
 	long count = 0;
 
 	if (!d) {
-		fprintf(stderr, "regress_%s: %s: %s\n", SB_FUZZ_TARGET, dir, strerror(errno));
+		fprintf(stderr, "regress_%s: %s: %s\n", target, dir, strerror(errno));
 		return -1;
 	}
 	while ((de = readdir(d)) != NULL) {
@@ -128,16 +143,18 @@ int main(int argc, char **argv)
 	char def[4096];
 	long total = 0;
 
+	if (set_target(argv[0]))
+		return 1;
 	if (argc < 2) {
 		snprintf(def, sizeof def, "%s/tests/fuzz/corpus/%s", srcdir ? srcdir : ".",
-			 SB_FUZZ_TARGET);
+			 target);
 		total = run_dir(def);
 	}
 	for (int i = 1; i < argc && total >= 0; i++) {
 		struct stat st;
 
 		if (stat(argv[i], &st) != 0) {
-			fprintf(stderr, "regress_%s: %s: %s\n", SB_FUZZ_TARGET, argv[i],
+			fprintf(stderr, "regress_%s: %s: %s\n", target, argv[i],
 				strerror(errno));
 			total = -1;
 		} else if (S_ISDIR(st.st_mode)) {
@@ -149,10 +166,10 @@ int main(int argc, char **argv)
 		}
 	}
 	if (total <= 0) {
-		fprintf(stderr, "regress_%s: %s\n", SB_FUZZ_TARGET,
+		fprintf(stderr, "regress_%s: %s\n", target,
 			total < 0 ? "failed" : "no inputs: the corpus is missing or empty");
 		return 1;
 	}
-	printf("regress_%s: %ld inputs replayed without a fault\n", SB_FUZZ_TARGET, total);
+	printf("regress_%s: %ld inputs replayed without a fault\n", target, total);
 	return 0;
 }
