@@ -186,7 +186,7 @@ int sb_tok_bpe_new(struct tok_model *out, const struct sb_tokenizer *t,
 			return sb_error_set(err, SB_EFORMAT, "%s: model.unk_token '%s' is not in "
 					    "model.vocab", file, cfg->unk);
 	}
-	while (cap < 2 * n_merges + 2)
+	while (cap < 2 * n_merges + 2 && cap < 2 * MAX_MERGES)
 		cap *= 2;
 	m->merges = malloc(cap * sizeof(*m->merges));
 	if (!m->merges)
@@ -249,6 +249,35 @@ int sb_tok_bpe_new(struct tok_model *out, const struct sb_tokenizer *t,
 	return SB_OK;
 }
 
+/* Doubles the merge table; -1 when out of memory (the table is left as it was). */
+static int grow_merges(struct tok_bpe *m)
+{
+	size_t cap = 2 * (m->merge_mask + 1);
+	struct merge_slot *t = malloc(cap * sizeof(*t));
+
+	if (!t)
+		return -1;
+	for (size_t i = 0; i < cap; i++) {
+		t[i].key = 0;
+		t[i].rank = NO_RANK;
+		t[i].id = -1;
+	}
+	for (size_t i = 0; i <= m->merge_mask; i++) {
+		size_t j;
+
+		if (m->merges[i].rank == NO_RANK)
+			continue;
+		j = mix64(m->merges[i].key) & (cap - 1);
+		while (t[j].rank != NO_RANK)
+			j = (j + 1) & (cap - 1);
+		t[j] = m->merges[i];
+	}
+	free(m->merges);
+	m->merges = t;
+	m->merge_mask = cap - 1;
+	return 0;
+}
+
 int sb_tok_bpe_add_merge(struct tok_model *model, const char *a, size_t na, const char *b,
 			 size_t nb, size_t rank, const char *vocab, struct sb_error *err)
 {
@@ -288,14 +317,16 @@ int sb_tok_bpe_add_merge(struct tok_model *model, const char *a, size_t na, cons
 					    "%s", (int)((na + nb - skip) > 64 ? 64 : (na + nb - skip)),
 					    buf, vocab);
 	}
+	if (rank >= MAX_MERGES)
+		return sb_error_set(err, SB_ELIMIT, "more than %zu merges", (size_t)MAX_MERGES);
+	if (2 * (m->n_merges + 1) > m->merge_mask + 1 && grow_merges(m))
+		return sb_error_set(err, SB_ENOMEM, "tokenizer: out of memory");
 	key = (uint64_t)(uint32_t)ia << 32 | (uint32_t)ib;
 	i = mix64(key) & m->merge_mask;
 	while (m->merges[i].rank != NO_RANK && m->merges[i].key != key)
 		i = (i + 1) & m->merge_mask;
 	if (m->merges[i].rank == NO_RANK)
 		m->n_merges++;
-	if (m->n_merges > m->merge_mask / 2 + 1)
-		return sb_error_set(err, SB_ELIMIT, "more merges than announced");
 	/* A later duplicate replaces the earlier one, as Hugging Face's HashMap. */
 	m->merges[i].key = key;
 	m->merges[i].rank = (uint32_t)rank;

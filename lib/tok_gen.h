@@ -33,6 +33,7 @@
 #define TOK_MAX_PRE 4                   /* pre-tokenizers in a chain */
 #define TOK_MAX_PIECE ((size_t)1 << 20) /* longest pre-token held whole, bytes */
 #define TOK_MAX_ADDED_BYTES 256         /* longest added token */
+#define MAX_MERGES ((size_t)1 << 24)    /* BPE merges */
 
 /* ---- normalizers ---- */
 
@@ -208,8 +209,8 @@ struct tok_bpe_config {
 };
 
 /*
- * Makes the BPE model of t's vocabulary (built already) into *out, with room for
- * n_merges merges.  On failure *out may hold a partial model: free it with
+ * Makes the BPE model of t's vocabulary (built already) into *out, its merge table
+ * sized for n_merges merges (it grows past them).  On failure *out may hold a partial model: free it with
  * out->ops->free(out->impl).  Messages start with file.
  */
 int sb_tok_bpe_new(struct tok_model *out, const struct sb_tokenizer *t,

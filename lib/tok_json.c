@@ -22,7 +22,6 @@
 #include "tokenizer_impl.h"
 
 #define JF "tokenizer.json"
-#define MAX_MERGES ((size_t)1 << 24)
 
 /* A path in the JSON document, built as the loaders descend. */
 struct jpath {
@@ -109,6 +108,526 @@ static char *dup_n(const char *s, size_t n)
 	}
 	return c;
 }
+
+/* Splits a merges.txt-style line "a b" at its only space. */
+static int split_merge(const char *s, size_t n, size_t *at)
+{
+	const char *sp = memchr(s, ' ', n);
+
+	if (!sp || memchr(sp + 1, ' ', n - (size_t)(sp - s) - 1))
+		return -1;
+	*at = (size_t)(sp - s);
+	return 0;
+}
+
+/* ---- the two big members, read without building a tree ---- */
+
+/*
+ * model.vocab and model.merges hold nearly all of a tokenizer.json (Qwen3's: 151,643
+ * entries and 151,387 merges in 11 MB); a tree of them costs more time and memory than
+ * the tokenizer itself.  sb_tok_doc_read() finds their values in the text, hands the
+ * rest of the document (with those values blanked to {} and [] padded with spaces, so
+ * that byte offsets in messages stay right) to the JSON reader, and the loaders read
+ * the two values directly from the text with the same rules as lib/json.c: strings of
+ * valid UTF-8 without raw control characters, escapes and surrogate pairs checked,
+ * integers without leading zeros.
+ */
+struct scan {
+	const unsigned char *s;
+	size_t n, pos;
+	const char *what;               /* "tokenizer.json: model.vocab" */
+	struct sb_error *err;
+};
+
+static void sws(struct scan *c)
+{
+	while (c->pos < c->n && (c->s[c->pos] == ' ' || c->s[c->pos] == '\t' ||
+				 c->s[c->pos] == '\n' || c->s[c->pos] == '\r'))
+		c->pos++;
+}
+
+static int sfail(struct scan *c, const char *msg)
+{
+	return sb_error_set(c->err, SB_EFORMAT, "%s: byte %zu: %s", c->what, c->pos, msg);
+}
+
+static int hexval(const unsigned char *p, unsigned *v)
+{
+	*v = 0;
+	for (int i = 0; i < 4; i++) {
+		unsigned h = p[i];
+
+		if (h >= '0' && h <= '9')
+			h -= '0';
+		else if ((h | 0x20) >= 'a' && (h | 0x20) <= 'f')
+			h = (h | 0x20) - 'a' + 10;
+		else
+			return -1;
+		*v = *v << 4 | h;
+	}
+	return 0;
+}
+
+/* Decodes the string whose quote is at c->pos into out (emptied first). */
+static int sstring(struct scan *c, struct sb_buf *out)
+{
+	size_t i;
+	int rc;
+
+	out->len = 0;
+	if (c->pos >= c->n || c->s[c->pos] != '"')
+		return sfail(c, "expected a string");
+	i = c->pos + 1;
+	for (;;) {
+		size_t run = i;
+		unsigned ch;
+
+		/* The plain ASCII run first. */
+		while (run < c->n && c->s[run] >= 0x20 && c->s[run] < 0x80 && c->s[run] != '"' &&
+		       c->s[run] != '\\')
+			run++;
+		if (run > i && (rc = sb_buf_append(out, c->s + i, run - i, c->err)))
+			return rc;
+		i = run;
+		if (i >= c->n) {
+			c->pos = i;
+			return sfail(c, "unterminated string");
+		}
+		ch = c->s[i];
+		if (ch == '"')
+			break;
+		if (ch < 0x20) {
+			c->pos = i;
+			return sfail(c, "control character in string");
+		}
+		if (ch >= 0x80) {
+			uint32_t cp;
+			int k = get_utf8(c->s + i, c->n - i, &cp);
+
+			if (k < 0) {
+				c->pos = i;
+				return sfail(c, "invalid utf-8 in string");
+			}
+			if ((rc = sb_buf_append(out, c->s + i, (size_t)k, c->err)))
+				return rc;
+			i += (size_t)k;
+			continue;
+		}
+		/* An escape. */
+		{
+			char o[4];
+			size_t k = 1;
+			unsigned cp, lo;
+
+			if (i + 1 >= c->n) {
+				c->pos = i;
+				return sfail(c, "unterminated string");
+			}
+			switch (c->s[i + 1]) {
+			case '"': o[0] = '"'; break;
+			case '\\': o[0] = '\\'; break;
+			case '/': o[0] = '/'; break;
+			case 'b': o[0] = '\b'; break;
+			case 'f': o[0] = '\f'; break;
+			case 'n': o[0] = '\n'; break;
+			case 'r': o[0] = '\r'; break;
+			case 't': o[0] = '\t'; break;
+			case 'u':
+				c->pos = i;
+				if (c->n - i < 6 || hexval(c->s + i + 2, &cp))
+					return sfail(c, "invalid \\u escape in string");
+				if (cp >= 0xDC00 && cp <= 0xDFFF)
+					return sfail(c, "lone low surrogate in string");
+				if (cp >= 0xD800 && cp <= 0xDBFF) {
+					if (c->n - i < 12 || c->s[i + 6] != '\\' || c->s[i + 7] != 'u' ||
+					    hexval(c->s + i + 8, &lo) || lo < 0xDC00 || lo > 0xDFFF)
+						return sfail(c, "lone high surrogate in string");
+					cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+					i += 6;
+				}
+				k = put_utf8(o, cp);
+				i += 4;
+				break;
+			default:
+				c->pos = i;
+				return sfail(c, "invalid escape in string");
+			}
+			if ((rc = sb_buf_append(out, o, k, c->err)))
+				return rc;
+			i += 2;
+		}
+	}
+	c->pos = i + 1;
+	return SB_OK;
+}
+
+/* An integer (JSON syntax, no fraction or exponent) into *v. */
+static int sint(struct scan *c, int64_t *v)
+{
+	size_t i = c->pos;
+	int neg = 0;
+	uint64_t m = 0;
+
+	if (i < c->n && c->s[i] == '-') {
+		neg = 1;
+		i++;
+	}
+	if (i >= c->n || c->s[i] < '0' || c->s[i] > '9')
+		return sfail(c, "expected an integer id");
+	if (c->s[i] == '0' && i + 1 < c->n && c->s[i + 1] >= '0' && c->s[i + 1] <= '9')
+		return sfail(c, "invalid number: leading zero");
+	while (i < c->n && c->s[i] >= '0' && c->s[i] <= '9') {
+		if (m > (UINT64_C(1) << 62))
+			return sfail(c, "number out of range");
+		m = m * 10 + (uint64_t)(c->s[i++] - '0');
+	}
+	if (i < c->n && (c->s[i] == '.' || c->s[i] == 'e' || c->s[i] == 'E'))
+		return sfail(c, "expected an integer id");
+	c->pos = i;
+	*v = neg ? -(int64_t)m : (int64_t)m;
+	return SB_OK;
+}
+
+/* The bytes that end a number or literal. */
+static inline int delim(unsigned char ch)
+{
+	return ch == ',' || ch == '}' || ch == ']' || ch == ' ' || ch == '\n' || ch == ':' ||
+	       ch == '"' || ch == '{' || ch == '[' || ch == '\t' || ch == '\r';
+}
+
+/* Skips one value (to find where it ends); nesting is bounded. */
+static int sskip(struct scan *c)
+{
+	size_t depth = 0;
+
+	for (;;) {
+		sws(c);
+		if (c->pos >= c->n)
+			return sfail(c, "unexpected end");
+		switch (c->s[c->pos]) {
+		case '{':
+		case '[':
+			if (++depth > SB_JSON_DEFAULT_MAX_DEPTH)
+				return sfail(c, "nesting too deep");
+			c->pos++;
+			continue;
+		case '}':
+		case ']':
+			if (!depth)
+				return sfail(c, "unexpected close");
+			depth--;
+			c->pos++;
+			break;
+		case '"': {
+			/* The next quote not escaped: an even run of backslashes before it. */
+			const unsigned char *q = c->s + c->pos + 1, *e = c->s + c->n;
+
+			for (;;) {
+				size_t k = 0;
+
+				q = memchr(q, '"', (size_t)(e - q));
+				if (!q) {
+					c->pos = c->n;
+					return sfail(c, "unterminated string");
+				}
+				while (q - k - 1 > c->s + c->pos && q[-(ptrdiff_t)k - 1] == '\\')
+					k++;
+				if (!(k & 1))
+					break;
+				q++;
+			}
+			c->pos = (size_t)(q - c->s) + 1;
+			break;
+		}
+		case ',':
+		case ':':
+			c->pos++;
+			continue;
+		default:
+			while (c->pos < c->n && !delim(c->s[c->pos]))
+				c->pos++;
+			break;
+		}
+		if (!depth)
+			return SB_OK;
+	}
+}
+
+/* Finds the spans of model.vocab (an object) and model.merges (an array); a document
+ * it cannot follow is left whole to the JSON reader, which says what is wrong. */
+static void locate(struct tok_doc *d)
+{
+	struct scan c = {d->text.data, d->text.len, 0, "", NULL};
+	struct sb_buf key;
+	int in_model = 0, seen_model = 0;
+
+	sb_buf_init(&key);
+	sws(&c);
+	if (c.pos >= c.n || c.s[c.pos] != '{')
+		goto out;
+	c.pos++;
+	for (;;) {
+		sws(&c);
+		if (c.pos < c.n && c.s[c.pos] == '}') {
+			if (!in_model)
+				goto out;
+			in_model = 0;
+			c.pos++;
+			sws(&c);
+			if (c.pos < c.n && c.s[c.pos] == ',')
+				c.pos++;
+			continue;
+		}
+		if (sstring(&c, &key))
+			goto out;
+		sws(&c);
+		if (c.pos >= c.n || c.s[c.pos] != ':')
+			goto out;
+		c.pos++;
+		sws(&c);
+		if (c.pos >= c.n)
+			goto out;
+		if (!in_model && !seen_model && key.len == 5 && memcmp(key.data, "model", 5) == 0 &&
+		    c.s[c.pos] == '{') {
+			in_model = seen_model = 1;
+			c.pos++;
+			continue;
+		}
+		if (in_model && key.len == 5 && memcmp(key.data, "vocab", 5) == 0 &&
+		    c.s[c.pos] == '{' && !d->vocab_len) {
+			d->vocab_off = c.pos;
+			if (sskip(&c))
+				goto fail;
+			d->vocab_len = c.pos - d->vocab_off;
+		} else if (in_model && key.len == 6 && memcmp(key.data, "merges", 6) == 0 &&
+			   c.s[c.pos] == '[' && !d->merges_len) {
+			d->merges_off = c.pos;
+			if (sskip(&c))
+				goto fail;
+			d->merges_len = c.pos - d->merges_off;
+		} else if (sskip(&c)) {
+			goto fail;
+		}
+		sws(&c);
+		if (c.pos < c.n && c.s[c.pos] == ',')
+			c.pos++;
+	}
+fail:
+	d->vocab_len = d->merges_len = 0;
+out:
+	sb_buf_destroy(&key);
+}
+
+int sb_tok_doc_read(struct tok_doc *d, const char *path, struct sb_error *err)
+{
+	struct sb_buf rest;
+	size_t at = 0;
+	int rc;
+
+	memset(d, 0, sizeof(*d));
+	sb_buf_init(&d->text);
+	sb_buf_init(&rest);
+	if ((rc = sb_file_read(path, MAX_TOKENIZER_JSON, &d->text, err)))
+		return rc;
+	locate(d);
+	/* The rest: the text with the two values cut to {} and [].  Hugging Face writes
+	 * model last, so byte offsets in the JSON reader's messages rarely move. */
+	if (d->vocab_len && d->merges_len && d->merges_off < d->vocab_off)
+		d->vocab_len = d->merges_len = 0;       /* not Hugging Face's order: whole */
+	if ((rc = sb_buf_reserve(&rest, d->text.len + 4, err)))
+		goto out;
+	if (d->vocab_len) {
+		sb_buf_append(&rest, d->text.data, d->vocab_off, NULL);
+		sb_buf_append(&rest, "{}", 2, NULL);
+		at = d->vocab_off + d->vocab_len;
+	}
+	if (d->merges_len) {
+		sb_buf_append(&rest, d->text.data + at, d->merges_off - at, NULL);
+		sb_buf_append(&rest, "[]", 2, NULL);
+		at = d->merges_off + d->merges_len;
+	}
+	sb_buf_append(&rest, d->text.data + at, d->text.len - at, NULL);
+	rc = sb_json_parse((const char *)rest.data, rest.len, 0, 0, &d->root, err);
+	if (rc)
+		sb_error_prefix(err, "%s: ", path);
+out:
+	sb_buf_destroy(&rest);
+	return rc;
+}
+
+void sb_tok_doc_free(struct tok_doc *d)
+{
+	sb_json_free(&d->root);
+	sb_buf_destroy(&d->text);
+}
+
+int sb_tok_vocab_parse(const unsigned char *s, size_t n, struct tok_list *l, const char *what,
+		       struct sb_error *err)
+{
+	struct scan c = {s, n, 0, what, err};
+	struct sb_buf key;
+	int rc = SB_OK;
+
+	sb_buf_init(&key);
+	sws(&c);
+	if (c.pos >= c.n || c.s[c.pos] != '{') {
+		rc = sfail(&c, "expected an object");
+		goto out;
+	}
+	c.pos++;
+	sws(&c);
+	if (c.pos < c.n && c.s[c.pos] == '}') {
+		c.pos++;
+		goto end;
+	}
+	for (;;) {
+		int64_t id = 0;
+
+		sws(&c);
+		if ((rc = sstring(&c, &key)))
+			goto out;
+		sws(&c);
+		if (c.pos >= c.n || c.s[c.pos] != ':') {
+			rc = sfail(&c, "expected ':'");
+			goto out;
+		}
+		c.pos++;
+		sws(&c);
+		if (sint(&c, &id)) {
+			char shown[61];
+			size_t k = key.len < 60 ? key.len : 60;
+
+			/* The key as one printable line. */
+			for (size_t j = 0; j < k; j++)
+				shown[j] = key.data[j] < 0x20 || key.data[j] == 0x7f ? '?' :
+					   (char)key.data[j];
+			shown[k] = 0;
+			rc = sb_error_set(err, SB_EFORMAT, "%s['%s']: expected an integer id", what,
+					  shown);
+			goto out;
+		}
+		if ((rc = sb_tok_list_add(l, (const char *)key.data, key.len, id, what, err)))
+			goto out;
+		sws(&c);
+		if (c.pos < c.n && c.s[c.pos] == ',') {
+			c.pos++;
+			continue;
+		}
+		if (c.pos < c.n && c.s[c.pos] == '}') {
+			c.pos++;
+			break;
+		}
+		rc = sfail(&c, "expected ',' or '}'");
+		goto out;
+	}
+end:
+	sws(&c);
+	if (c.pos != c.n)
+		rc = sfail(&c, "trailing characters");
+out:
+	sb_buf_destroy(&key);
+	return rc;
+}
+
+/*
+ * The merges array s[0..n) (both forms: "a b" strings and ["a", "b"] pairs), each
+ * added to the model in order.  Messages name the merge's index.
+ */
+static int merges_parse(struct tok_model *model, const unsigned char *s, size_t n,
+			struct sb_error *err)
+{
+	struct scan c = {s, n, 0, JF ": model.merges", err};
+	struct sb_buf a, b;
+	size_t i = 0;
+	int rc = SB_OK;
+
+	sb_buf_init(&a);
+	sb_buf_init(&b);
+	sws(&c);
+	if (c.pos >= c.n || c.s[c.pos] != '[') {
+		rc = sfail(&c, "expected an array");
+		goto out;
+	}
+	c.pos++;
+	sws(&c);
+	if (c.pos < c.n && c.s[c.pos] == ']') {
+		c.pos++;
+		goto end;
+	}
+	for (;; i++) {
+		const char *pa, *pb;
+		size_t na, nb, at;
+
+		sws(&c);
+		if (c.pos < c.n && c.s[c.pos] == '"') {
+			if ((rc = sstring(&c, &a)))
+				goto out;
+			if (split_merge((const char *)a.data, a.len, &at)) {
+				rc = sb_error_set(err, SB_EFORMAT, JF ": model.merges[%zu]: expected "
+						  "\"a b\" (one space)", i);
+				goto out;
+			}
+			pa = (const char *)a.data;
+			na = at;
+			pb = pa + at + 1;
+			nb = a.len - at - 1;
+		} else if (c.pos < c.n && c.s[c.pos] == '[') {
+			c.pos++;
+			sws(&c);
+			if ((rc = sstring(&c, &a)))
+				goto out;
+			sws(&c);
+			if (c.pos >= c.n || c.s[c.pos] != ',') {
+				rc = sb_error_set(err, SB_EFORMAT, JF ": model.merges[%zu]: expected "
+						  "[\"a\", \"b\"]", i);
+				goto out;
+			}
+			c.pos++;
+			sws(&c);
+			if ((rc = sstring(&c, &b)))
+				goto out;
+			sws(&c);
+			if (c.pos >= c.n || c.s[c.pos] != ']') {
+				rc = sb_error_set(err, SB_EFORMAT, JF ": model.merges[%zu]: expected "
+						  "[\"a\", \"b\"]", i);
+				goto out;
+			}
+			c.pos++;
+			pa = (const char *)a.data;
+			na = a.len;
+			pb = (const char *)b.data;
+			nb = b.len;
+		} else {
+			rc = sb_error_set(err, SB_EFORMAT, JF ": model.merges[%zu]: expected \"a b\" "
+					  "or [\"a\", \"b\"]", i);
+			goto out;
+		}
+		if ((rc = sb_tok_bpe_add_merge(model, pa, na, pb, nb, i, "model.vocab", err))) {
+			sb_error_prefix(err, JF ": model.merges[%zu]: ", i);
+			goto out;
+		}
+		sws(&c);
+		if (c.pos < c.n && c.s[c.pos] == ',') {
+			c.pos++;
+			continue;
+		}
+		if (c.pos < c.n && c.s[c.pos] == ']') {
+			c.pos++;
+			break;
+		}
+		rc = sfail(&c, "expected ',' or ']'");
+		goto out;
+	}
+end:
+	sws(&c);
+	if (c.pos != c.n)
+		rc = sfail(&c, "trailing characters");
+out:
+	sb_buf_destroy(&a);
+	sb_buf_destroy(&b);
+	return rc;
+}
+
 
 /* ---- normalizers ---- */
 
@@ -534,17 +1053,6 @@ static int load_post(struct sb_tokenizer *t, const struct sb_json *o, struct sb_
 
 /* ---- the BPE model ---- */
 
-/* Splits a merges.txt-style line "a b" at its only space. */
-static int split_merge(const char *s, size_t n, size_t *at)
-{
-	const char *sp = memchr(s, ' ', n);
-
-	if (!sp || memchr(sp + 1, ' ', n - (size_t)(sp - s) - 1))
-		return -1;
-	*at = (size_t)(sp - s);
-	return 0;
-}
-
 static int check_vocab(const struct sb_tokenizer *t, const struct tok_list *l, const char *file,
 		       struct sb_error *err)
 {
@@ -563,38 +1071,12 @@ static int check_vocab(const struct sb_tokenizer *t, const struct tok_list *l, c
 	return SB_OK;
 }
 
-static int load_model(struct sb_tokenizer *t, const struct sb_json *model, struct sb_error *err)
+/* The merges of the tree (a document the text scan could not follow). */
+static int merges_tree(struct tok_model *model, const struct sb_json *merges,
+		       struct sb_error *err)
 {
-	struct tok_gen *g = t->gen;
-	const struct sb_json *merges = sb_json_get(model, "merges"), *d;
-	struct tok_bpe_config cfg = {0};
-	int fb = 0, rc;
+	int rc;
 
-	cfg.byte_level = g->byte_level;
-	d = sb_json_get(model, "dropout");
-	if (d && d->type != SB_JSON_NULL) {
-		if (d->type != SB_JSON_NUMBER)
-			return bad(err, SB_EFORMAT, "model.dropout", "expected a number or null");
-		if (d->num != 0)
-			return bad(err, SB_EUNSUPPORTED, "model.dropout", "%g: BPE dropout (random "
-				   "merges) is not supported", d->num);
-	}
-	if ((rc = get_str(model, "unk_token", &cfg.unk, NULL, "model", err)) ||
-	    (rc = get_str(model, "continuing_subword_prefix", &cfg.prefix, NULL, "model", err)) ||
-	    (rc = get_str(model, "end_of_word_suffix", &cfg.suffix, NULL, "model", err)) ||
-	    (rc = get_bool(model, "fuse_unk", 0, &cfg.fuse_unk, "model", err)) ||
-	    (rc = get_bool(model, "byte_fallback", 0, &fb, "model", err)) ||
-	    (rc = get_bool(model, "ignore_merges", 0, &cfg.ignore_merges, "model", err)))
-		return rc;
-	if (fb)
-		return bad(err, SB_EUNSUPPORTED, "model.byte_fallback", "true is not supported yet");
-	if (!merges || merges->type != SB_JSON_ARRAY)
-		return bad(err, SB_EFORMAT, "model.merges", "expected an array");
-	if (merges->n_items > MAX_MERGES)
-		return bad(err, SB_ELIMIT, "model.merges", "%zu merges, limit %zu", merges->n_items,
-			   MAX_MERGES);
-	if ((rc = sb_tok_bpe_new(&g->model, t, &cfg, merges->n_items, JF, err)))
-		return rc;
 	for (size_t i = 0; i < merges->n_items; i++) {
 		const struct sb_json *m = &merges->items[i];
 		const char *a, *b;
@@ -619,10 +1101,51 @@ static int load_model(struct sb_tokenizer *t, const struct sb_json *model, struc
 			return sb_error_set(err, SB_EFORMAT, JF ": model.merges[%zu]: expected "
 					    "\"a b\" or [\"a\", \"b\"]", i);
 		}
-		if ((rc = sb_tok_bpe_add_merge(&g->model, a, na, b, nb, i, "model.vocab", err)))
+		if ((rc = sb_tok_bpe_add_merge(model, a, na, b, nb, i, "model.vocab", err)))
 			return sb_error_prefix(err, JF ": model.merges[%zu]: ", i);
 	}
 	return SB_OK;
+}
+
+static int load_model(struct sb_tokenizer *t, const struct tok_doc *doc,
+		      const struct sb_json *model, struct sb_error *err)
+{
+	struct tok_gen *g = t->gen;
+	const struct sb_json *merges = sb_json_get(model, "merges"), *d;
+	const unsigned char *mtext = doc->text.data + doc->merges_off;
+	struct tok_bpe_config cfg = {0};
+	size_t n_merges;
+	int fb = 0, rc;
+
+	cfg.byte_level = g->byte_level;
+	d = sb_json_get(model, "dropout");
+	if (d && d->type != SB_JSON_NULL) {
+		if (d->type != SB_JSON_NUMBER)
+			return bad(err, SB_EFORMAT, "model.dropout", "expected a number or null");
+		if (d->num != 0)
+			return bad(err, SB_EUNSUPPORTED, "model.dropout", "%g: BPE dropout (random "
+				   "merges) is not supported", d->num);
+	}
+	if ((rc = get_str(model, "unk_token", &cfg.unk, NULL, "model", err)) ||
+	    (rc = get_str(model, "continuing_subword_prefix", &cfg.prefix, NULL, "model", err)) ||
+	    (rc = get_str(model, "end_of_word_suffix", &cfg.suffix, NULL, "model", err)) ||
+	    (rc = get_bool(model, "fuse_unk", 0, &cfg.fuse_unk, "model", err)) ||
+	    (rc = get_bool(model, "byte_fallback", 0, &fb, "model", err)) ||
+	    (rc = get_bool(model, "ignore_merges", 0, &cfg.ignore_merges, "model", err)))
+		return rc;
+	if (fb)
+		return bad(err, SB_EUNSUPPORTED, "model.byte_fallback", "true is not supported yet");
+	if (!merges || merges->type != SB_JSON_ARRAY)
+		return bad(err, SB_EFORMAT, "model.merges", "expected an array");
+	/* A hint for the table, which grows: a merge takes 6 bytes at least. */
+	n_merges = doc->merges_len ? doc->merges_len / 16 : merges->n_items;
+	if (n_merges > MAX_MERGES)
+		n_merges = MAX_MERGES;
+	if ((rc = sb_tok_bpe_new(&g->model, t, &cfg, n_merges, JF, err)))
+		return rc;
+	if (doc->merges_len)
+		return merges_parse(&g->model, mtext, doc->merges_len, err);
+	return merges_tree(&g->model, merges, err);
 }
 
 static void describe(struct sb_tokenizer *t, const char *source)
@@ -673,9 +1196,10 @@ static int new_gen(struct sb_tokenizer *t, struct sb_error *err)
 	return SB_OK;
 }
 
-int sb_tok_load_json(struct sb_tokenizer *t, const struct sb_json *root, struct tok_list *l,
+int sb_tok_load_json(struct sb_tokenizer *t, const struct tok_doc *doc, struct tok_list *l,
 		     struct sb_error *err)
 {
+	const struct sb_json *root = doc->root;
 	const struct sb_json *model = sb_json_get(root, "model"), *vocab, *m;
 	const char *ver = NULL;
 	size_t vocab_size;
@@ -689,6 +1213,11 @@ int sb_tok_load_json(struct sb_tokenizer *t, const struct sb_json *root, struct 
 	vocab = sb_json_get(model, "vocab");
 	if (!vocab || vocab->type != SB_JSON_OBJECT)
 		return bad(err, SB_EFORMAT, "model.vocab", "expected an object");
+	if (doc->vocab_len) {
+		if ((rc = sb_tok_vocab_parse(doc->text.data + doc->vocab_off, doc->vocab_len, l,
+					     JF ": model.vocab", err)))
+			return rc;
+	}
 	for (size_t i = 0; i < vocab->n_items; i++) {
 		const struct sb_json *e = &vocab->items[i];
 
@@ -707,7 +1236,7 @@ int sb_tok_load_json(struct sb_tokenizer *t, const struct sb_json *root, struct 
 	    (rc = load_norm(t->gen, sb_json_get(root, "normalizer"), "normalizer", err)) ||
 	    (rc = sb_tok_norm_prepare(t->gen, err)) ||
 	    (rc = load_pre(t->gen, sb_json_get(root, "pre_tokenizer"), "pre_tokenizer", err)) ||
-	    (rc = load_model(t, model, err)) ||
+	    (rc = load_model(t, doc, model, err)) ||
 	    (rc = load_added(t, sb_json_get(root, "added_tokens"), vocab_size, err)))
 		return rc;
 	sb_tok_added_index(&t->gen->raw);

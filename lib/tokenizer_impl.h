@@ -181,9 +181,33 @@ const char *sb_tok_special_or(const struct sb_json *a, const struct sb_json *b, 
 /* A json bool: 1/0, -1 when absent or null, -2 for another type. */
 int sb_tok_json_bool(const struct sb_json *o, const char *key);
 
+/*
+ * A tokenizer.json as read (tok_json.c).  model.vocab and model.merges hold nearly all
+ * of a large file (Qwen3's: 151,643 entries and 151,387 merges); a tree of them costs
+ * more time and memory than the tokenizer itself.  sb_tok_doc_read() finds their
+ * values in the text (vocab_len / merges_len 0 when it cannot: a document it does not
+ * follow is left whole to the JSON reader, which says what is wrong), parses the rest
+ * with those two values blanked to {} and [] (byte offsets in messages stay right),
+ * and the loaders read the two values from the text with the rules of lib/json.c.
+ */
+struct tok_doc {
+	struct sb_buf text;             /* the file */
+	struct sb_json *root;           /* the tree of the rest */
+	size_t vocab_off, vocab_len;    /* model.vocab's value in text */
+	size_t merges_off, merges_len;  /* model.merges's value in text */
+};
+
+/* Reads path into d (memset first, so sb_tok_doc_free() is safe on any failure). */
+int sb_tok_doc_read(struct tok_doc *d, const char *path, struct sb_error *err);
+void sb_tok_doc_free(struct tok_doc *d);
+
+/* Adds the entries of the object s[0..n) ("token": id, ...) to l; what names it. */
+int sb_tok_vocab_parse(const unsigned char *s, size_t n, struct tok_list *l, const char *what,
+		       struct sb_error *err);
+
 /* The generic pipeline's loaders (tok_json.c): a tokenizer.json whose model is BPE, and
  * the vocab.json + merges.txt layout (RoBERTa, GPT-2) with its tokenizer_config.json. */
-int sb_tok_load_json(struct sb_tokenizer *t, const struct sb_json *root, struct tok_list *l,
+int sb_tok_load_json(struct sb_tokenizer *t, const struct tok_doc *doc, struct tok_list *l,
 		     struct sb_error *err);
 int sb_tok_load_bpe_files(struct sb_tokenizer *t, const char *dir, const struct sb_json *tcfg,
 			  const struct sb_json *smap, const struct sb_json *mcfg,

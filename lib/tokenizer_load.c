@@ -381,22 +381,23 @@ static int load_tokenizer_json(struct sb_tokenizer *t, const char *path, struct 
 			       struct sb_error *err)
 {
 	const char *file = "tokenizer.json";
-	struct sb_json *root = NULL;
-	const struct sb_json *m, *norm, *model, *vocab, *added, *post, *pre;
+	struct tok_doc doc;
+	const struct sb_json *root, *m, *norm, *model, *vocab, *added, *post, *pre;
 	const char *s;
 	int rc, v;
 	int64_t mi;
 
-	rc = sb_json_parse_file(path, 0, MAX_TOKENIZER_JSON, &root, err);
+	rc = sb_tok_doc_read(&doc, path, err);
+	root = doc.root;
 	if (rc)
-		return rc;
+		goto out;
 	model = sb_json_get(root, "model");
 	if (!model || model->type != SB_JSON_OBJECT) {
 		rc = sb_error_set(err, SB_EFORMAT, "%s: no model", file);
 		goto out;
 	}
 	if (sb_json_get_str(model, "type", &s, NULL) == SB_OK && strcmp(s, "BPE") == 0) {
-		rc = sb_tok_load_json(t, root, l, err);
+		rc = sb_tok_load_json(t, &doc, l, err);
 		goto out;
 	}
 	if (sb_json_get_str(model, "type", &s, NULL) == SB_OK && strcmp(s, "WordPiece")) {
@@ -426,6 +427,10 @@ static int load_tokenizer_json(struct sb_tokenizer *t, const char *path, struct 
 		rc = sb_error_set(err, SB_EFORMAT, "%s: model.vocab: expected an object", file);
 		goto out;
 	}
+	if (doc.vocab_len && (rc = sb_tok_vocab_parse(doc.text.data + doc.vocab_off,
+						      doc.vocab_len, l, "tokenizer.json: "
+						      "model.vocab", err)))
+		goto out;
 	for (size_t i = 0; i < vocab->n_items; i++) {
 		const struct sb_json *e = &vocab->items[i];
 
@@ -560,7 +565,7 @@ static int load_tokenizer_json(struct sb_tokenizer *t, const char *path, struct 
 	}
 	rc = SB_OK;
 out:
-	sb_json_free(&root);
+	sb_tok_doc_free(&doc);
 	return rc;
 }
 

@@ -287,6 +287,12 @@ START_TEST(test_small_models)
 	t = open_ok(tmp);
 	expect(t, "cabc", "2 4");
 	sb_tokenizer_close(&t);
+	/* Merges before the vocabulary: not Hugging Face's order, read from the tree. */
+	put("tokenizer.json", "{\"model\": {\"type\": \"BPE\", \"merges\": [\"a b\", \"ab c\"], "
+	    VOCAB "}}");
+	t = open_ok(tmp);
+	expect(t, "abcab", "4 3");
+	sb_tokenizer_close(&t);
 	/* Unknown characters: dropped without unk_token, else <u> (fused or not). */
 	t = open_ok(tmp);
 	expect(t, "axxb", "3");
