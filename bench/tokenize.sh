@@ -4,21 +4,28 @@
 # alternating ROUNDS times; prints MB/s of text for both and the ratio (best round
 # of each, and the median), by wall time and by CPU time (the machine is shared:
 # CPU time is the steadier figure when other jobs run).
-# usage, from a build tree:  sh SRC/bench/tokenize.sh [SIZE_MB] [ROUNDS]
-# Needs ../shared (data, reference/mkmodel.py) and node with the Hugging Face
+# usage, from a build tree:  sh SRC/bench/tokenize.sh [SIZE_MB] [ROUNDS] [MODEL_DIR]
+# MODEL_DIR defaults to a DistilBERT folder (WordPiece, bert-base-uncased's vocabulary)
+# made by ../shared/reference/mkmodel.py; bench/tokenize-bpe.sh passes byte-level BPE
+# folders.  Needs ../shared (data, reference/mkmodel.py) and node with the Hugging Face
 # binding (../shared/reference/setup.sh).  sb-tokenize is timed end to end (process
 # start, model loading, reading, tokenizing, writing frames to /dev/null); the
 # Hugging Face figure is its encoding loop alone.
 set -eu
 SIZE_MB=${1:-8}
 ROUNDS=${2:-5}
+MODEL=${3:-}
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 SHARED=${SB_SHARED:-$SRC/../shared}
 SB=${SB_TOKENIZE:-./cmd/sb-tokenize}
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 
-/usr/bin/python3 "$SHARED/reference/mkmodel.py" "$T/m" --arch distilbert > /dev/null
+if [ -n "$MODEL" ]; then
+	ln -s "$(cd "$MODEL" && pwd)" "$T/m"
+else
+	/usr/bin/python3 "$SHARED/reference/mkmodel.py" "$T/m" --arch distilbert > /dev/null
+fi
 cut -f6,7 "$SHARED/data/sts-b/sts-test.tsv" | tr '\t' '\n' > "$T/sts.txt"
 : > "$T/in.txt"
 while [ "$(wc -c < "$T/in.txt")" -lt $((SIZE_MB * 1000000)) ]; do
@@ -33,7 +40,7 @@ echo "input: $LINES lines, $BYTES bytes (STS sentences repeated)"
 : > "$T/hf.times"
 i=0
 while [ $i -lt "$ROUNDS" ]; do
-	/usr/bin/time -f '%e %U %S' -o "$T/t" "$SB" -m "$T/m" < "$T/in.txt" > /dev/null
+	/usr/bin/time -f '%e %U %S' -o "$T/t" "$SB" -m "$T/m" -l 128 < "$T/in.txt" > /dev/null
 	awk '{ print $1, $2 + $3 }' "$T/t" >> "$T/sb.times"
 	RAYON_NUM_THREADS=1 TOKENIZERS_PARALLELISM=false node "$SRC/bench/tokenize-hf.js" \
 		"$T/m" "$T/in.txt" 128 | cut -d' ' -f1,2 >> "$T/hf.times"

@@ -23,6 +23,7 @@
 
 #include "buf.h"
 #include "internal.h"
+#include "tok_gen.h"
 #include "tokenizer.h"
 #include "tokenizer_impl.h"
 
@@ -191,83 +192,7 @@ static int to_lower(uint32_t c, uint32_t out[2])
 	return 1;
 }
 
-/* ---- UTF-8 ---- */
-
-static size_t put_utf8(char *p, uint32_t c)
-{
-	if (c < 0x80) {
-		p[0] = (char)c;
-		return 1;
-	}
-	if (c < 0x800) {
-		p[0] = (char)(0xC0 | (c >> 6));
-		p[1] = (char)(0x80 | (c & 0x3F));
-		return 2;
-	}
-	if (c < 0x10000) {
-		p[0] = (char)(0xE0 | (c >> 12));
-		p[1] = (char)(0x80 | ((c >> 6) & 0x3F));
-		p[2] = (char)(0x80 | (c & 0x3F));
-		return 3;
-	}
-	p[0] = (char)(0xF0 | (c >> 18));
-	p[1] = (char)(0x80 | ((c >> 12) & 0x3F));
-	p[2] = (char)(0x80 | ((c >> 6) & 0x3F));
-	p[3] = (char)(0x80 | (c & 0x3F));
-	return 4;
-}
-
-/*
- * Decodes one code point at p[0..n) (n >= 1, p[0] >= 0x80).  Returns its length and
- * sets *c, or returns -(length of the maximal invalid subpart) (Unicode's "maximal
- * subpart" rule, as Python and WHATWG decoders replace).
- */
-static int get_utf8(const unsigned char *p, size_t n, uint32_t *c)
-{
-	unsigned b0 = p[0];
-	uint32_t v;
-	int len;
-	unsigned lo = 0x80, hi = 0xBF;
-
-	if (b0 >= 0xC2 && b0 <= 0xDF) {
-		len = 2;
-		v = b0 & 0x1F;
-	} else if (b0 >= 0xE0 && b0 <= 0xEF) {
-		len = 3;
-		v = b0 & 0x0F;
-		if (b0 == 0xE0)
-			lo = 0xA0;
-		else if (b0 == 0xED)
-			hi = 0x9F;
-	} else if (b0 >= 0xF0 && b0 <= 0xF4) {
-		len = 4;
-		v = b0 & 0x07;
-		if (b0 == 0xF0)
-			lo = 0x90;
-		else if (b0 == 0xF4)
-			hi = 0x8F;
-	} else {
-		return -1;
-	}
-	for (int i = 1; i < len; i++) {
-		if ((size_t)i >= n || p[i] < lo || p[i] > hi)
-			return -i;
-		v = (v << 6) | (p[i] & 0x3F);
-		lo = 0x80;
-		hi = 0xBF;
-	}
-	*c = v;
-	return len;
-}
-
 /* ---- encoding state ---- */
-
-struct seq {
-	int32_t *ids;
-	size_t n_kept, cap, keep;       /* store at most keep ids */
-	uint64_t n_total;               /* ids produced, stored or not */
-	int oom;
-};
 
 struct priv {
 	const struct sb_tokenizer *t;
@@ -275,8 +200,9 @@ struct priv {
 	size_t wlen, wcap;
 	size_t wchars;                  /* code points in the word (also past wcap) */
 	uint32_t last_ccc;              /* combining class of the last code point appended */
-	struct seq a, b;
-	struct seq *cur;
+	struct tok_seq a, b;
+	struct tok_seq *cur;
+	struct tok_gen_state *gen;      /* the generic pipeline's state, or NULL */
 	uint64_t n_replaced;
 	size_t cap_out;
 
@@ -292,7 +218,7 @@ struct priv {
 	int in_b, started;
 };
 
-static void seq_reset(struct seq *s, size_t keep)
+static void seq_reset(struct tok_seq *s, size_t keep)
 {
 	s->n_kept = 0;
 	s->n_total = 0;
@@ -300,25 +226,22 @@ static void seq_reset(struct seq *s, size_t keep)
 	s->oom = 0;
 }
 
+void sb_tok_seq_grow(struct tok_seq *s)
+{
+	size_t nc = s->cap ? s->cap * 2 : 64;
+	int32_t *p = realloc(s->ids, nc * sizeof(*p));
+
+	if (!p) {
+		s->oom = 1;
+		return;
+	}
+	s->ids = p;
+	s->cap = nc;
+}
+
 static inline void push_id(struct priv *st, int32_t id)
 {
-	struct seq *s = st->cur;
-
-	s->n_total++;
-	if (s->n_kept < s->keep) {
-		if (s->n_kept == s->cap) {
-			size_t nc = s->cap ? s->cap * 2 : 64;
-			int32_t *p = realloc(s->ids, nc * sizeof(*p));
-
-			if (!p) {
-				s->oom = 1;
-				return;
-			}
-			s->ids = p;
-			s->cap = nc;
-		}
-		s->ids[s->n_kept++] = id;
-	}
+	tok_seq_push(st->cur, id);
 }
 
 /* WordPiece on the current word, then empties it. */
@@ -712,6 +635,16 @@ int sb_tokenizer_enc_init(struct sb_tokenizer_enc *e, const struct sb_tokenizer 
 		free(st);
 		return sb_error_set(err, SB_ENOMEM, "tokenizer: out of memory");
 	}
+	if (t->gen) {
+		int rc = sb_tok_gen_state_new(&st->gen, t, err);
+
+		if (rc) {
+			free(st->word);
+			free(st->pend);
+			free(st);
+			return rc;
+		}
+	}
 	e->priv = st;
 	return SB_OK;
 }
@@ -724,6 +657,7 @@ void sb_tokenizer_enc_destroy(struct sb_tokenizer_enc *e)
 		return;
 	st = e->priv;
 	if (st) {
+		sb_tok_gen_state_free(st->gen);
 		free(st->word);
 		free(st->pend);
 		free(st->a.ids);
@@ -804,6 +738,8 @@ int sb_tokenizer_begin(struct sb_tokenizer_enc *e, enum sb_trunc trunc, unsigned
 	st->prev_raw = -1;
 	st->in_b = 0;
 	st->started = 1;
+	if (st->gen)
+		sb_tok_gen_begin(st->gen, &st->a, flags);
 	return SB_OK;
 }
 
@@ -825,6 +761,17 @@ int sb_tokenizer_feed(struct sb_tokenizer_enc *e, const char *text, size_t n,
 
 	if (!st->started)
 		return sb_error_set(err, SB_EINVAL, "tokenizer: feed without begin");
+	if (st->gen) {
+		uint64_t bad = 0, nr = 0;
+
+		rc = sb_tok_gen_feed(st->gen, p, n, &bad, &nr, err);
+		if (rc) {
+			e->bad_offset = (size_t)bad;
+			e->bad_in_b = st->in_b;
+			st->started = 0;
+		}
+		return rc;
+	}
 	if (st->pend_len) {
 		/* Held-back bytes first, with enough of the new piece to decide them; the
 		 * new bytes they did not use are taken from p again below. */
@@ -859,7 +806,21 @@ int sb_tokenizer_feed(struct sb_tokenizer_enc *e, const char *text, size_t n,
 static int end_text(struct sb_tokenizer_enc *e, struct priv *st, struct sb_error *err)
 {
 	size_t c = 0;
-	int rc = run_text(st, st->pend, st->pend_len, 1, &c, err);
+	int rc;
+
+	if (st->gen) {
+		uint64_t bad = 0, nr = 0;
+
+		rc = sb_tok_gen_end(st->gen, &bad, &nr, err);
+		st->n_replaced += nr;
+		if (rc) {
+			e->bad_offset = (size_t)bad;
+			e->bad_in_b = st->in_b;
+			st->started = 0;
+		}
+		return rc;
+	}
+	rc = run_text(st, st->pend, st->pend_len, 1, &c, err);
 
 	if (rc)
 		return feed_error(e, st, c, rc);
@@ -882,6 +843,8 @@ int sb_tokenizer_next(struct sb_tokenizer_enc *e, struct sb_error *err)
 		return rc;
 	st->in_b = 1;
 	st->cur = &st->b;
+	if (st->gen)
+		sb_tok_gen_begin(st->gen, &st->b, st->flags);
 	return SB_OK;
 }
 
@@ -974,12 +937,21 @@ int sb_tokenizer_end(struct sb_tokenizer_enc *e, struct sb_error *err)
 	if (rc)
 		return rc;
 	if (st->flags & SB_TOKENIZER_NO_SPECIAL) {
+		/* The texts' type ids are still the template's (RoBERTa: 0 for both). */
+		uint8_t ta = 0, tb = 1;
+
+		for (size_t i = 0; i < tp->n; i++) {
+			if (tp->items[i].kind == TPL_A)
+				ta = tp->items[i].type_id;
+			else if (tp->items[i].kind == TPL_B)
+				tb = tp->items[i].type_id;
+		}
 		if (ka)
 			memcpy(e->ids, st->a.ids, ka * sizeof(int32_t));
-		memset(e->type_ids, 0, ka);
+		memset(e->type_ids, ta, ka);
 		if (kb) {
 			memcpy(e->ids + ka, st->b.ids, kb * sizeof(int32_t));
-			memset(e->type_ids + ka, 1, kb);
+			memset(e->type_ids + ka, tb, kb);
 		}
 		e->n = ka + kb;
 	} else {
@@ -1072,16 +1044,19 @@ int32_t sb_tokenizer_token_id(const struct sb_tokenizer *t, const char *s, size_
 
 const char *sb_tokenizer_id_token(const struct sb_tokenizer *t, int32_t id)
 {
-	if (id < 0 || (size_t)id >= t->n_ids)
-		return NULL;
-	return t->id_tok[id];
+	if (id >= 0 && (size_t)id < t->n_ids && t->id_tok[id])
+		return t->id_tok[id];
+	/* Added tokens outside the model's vocabulary (Qwen's <|im_start|>...). */
+	for (size_t k = 0; k < t->n_added; k++)
+		if (t->added[k].id == id)
+			return t->added[k].s;
+	return NULL;
 }
 
 const char *sb_tokenizer_utf8proc_version(void)
 {
 	return utf8proc_version();
 }
-
 
 void sb_tokenizer_set_ascii(struct sb_tokenizer *t)
 {

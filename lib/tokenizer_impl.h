@@ -1,8 +1,17 @@
 /*
- * tokenizer_impl.h - what the two halves of the tokenizer share (private to libsb):
- * tokenizer.c runs it (normalizer, pre-tokenizer and WordPiece in one pass over the
- * text), tokenizer_load.c builds it from a model folder (tokenizer.json, or vocab.txt
- * with tokenizer_config.json and special_tokens_map.json).
+ * tokenizer_impl.h - what the parts of the tokenizer share (private to libsb).
+ *
+ * Two run-time paths serve the files of Hugging Face tokenizers:
+ *   - WordPiece files (BERT) take the fused path of tokenizer.c: BertNormalizer,
+ *     BertPreTokenizer and WordPiece in one pass over the text, code point by code
+ *     point;
+ *   - every other model takes the generic pipeline of tok_gen.c, the stages of
+ *     Hugging Face's own: added tokens (tok_gen.c) -> normalizers (tok_norm.c) ->
+ *     pre-tokenizers (tok_pretok.c) -> the model, one pre-token at a time, behind a
+ *     small vtable (struct tok_model_ops; BPE in tok_bpe.c) -> the post-processor
+ *     template and truncation, shared with the fused path (tokenizer.c).
+ * tokenizer_load.c reads a model folder (tokenizer.json, vocab.txt, vocab.json +
+ * merges.txt and the configs); tok_json.c reads the generic components.
  */
 #ifndef SB_TOKENIZER_IMPL_H
 #define SB_TOKENIZER_IMPL_H
@@ -11,6 +20,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "buf.h"
+#include "json.h"
 #include "tokenizer.h"
 
 #define MAX_VOCAB ((size_t)1 << 24)             /* ids and entries */
@@ -21,6 +32,8 @@
 #define MAX_TOKENIZER_JSON ((size_t)256 << 20)
 #define MAX_VOCAB_TXT ((size_t)64 << 20)
 #define MAX_SETTINGS 24
+
+struct tok_gen;
 
 /* ---- vocabulary: open addressing hash table over a string pool ---- */
 
@@ -81,6 +94,8 @@ struct sb_tokenizer {
 	unsigned char ascii_class[128];
 	unsigned char ascii_lower[128];
 
+	struct tok_gen *gen;            /* the generic pipeline, NULL on the fused path */
+
 	struct sb_tokenizer_info info;
 	struct setting_store store[MAX_SETTINGS];
 	struct sb_tokenizer_setting settings[MAX_SETTINGS];
@@ -122,5 +137,203 @@ static inline int32_t lookup(const struct sb_tokenizer *t, uint32_t h0, const ch
 
 /* Fills the ASCII fast-path tables of t from its normalizer settings (tokenizer.c). */
 void sb_tokenizer_set_ascii(struct sb_tokenizer *t);
+
+/* ---- loading (tokenizer_load.c), shared with the generic loader (tok_json.c) ---- */
+
+/* Token entries collected before the vocabulary table is built. */
+struct tok_list {
+	struct sb_buf pool;
+	struct { size_t off, len; int32_t id; } *e;
+	size_t n, cap;
+};
+
+/* Adds token s (n bytes) with id; file names the source in messages. */
+int sb_tok_list_add(struct tok_list *l, const char *s, size_t n, int64_t id, const char *file,
+		    struct sb_error *err);
+
+/* Builds t's vocabulary table from l (takes its pool). */
+int sb_tok_vocab_build(struct sb_tokenizer *t, struct tok_list *l, struct sb_error *err);
+
+/* Records a setting for -v (see struct sb_tokenizer_setting). */
+void sb_tok_setting(struct sb_tokenizer *t, const char *name, const char *source,
+		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* Registers an added token (content -> id) for sb_tokenizer_token_id() and the
+ * fingerprint; duplicates are ignored. */
+int sb_tok_add_added(struct sb_tokenizer *t, const char *s, size_t n, int32_t id,
+		     int single_word, int normalized, const char *file, struct sb_error *err);
+
+/* Template items: a special token of known id, or a sequence (A or B). */
+int sb_tok_tpl_id(struct tpl *tp, int32_t id, uint8_t type_id, const char *file,
+		  struct sb_error *err);
+int sb_tok_tpl_seq(struct tpl *tp, enum tpl_kind k, uint8_t type_id, const char *file,
+		   struct sb_error *err);
+
+/* TemplateProcessing's "single" or "pair" list (path: "post_processor.single"). */
+int sb_tok_tpl_parse(struct tpl *tp, const struct sb_json *list, const struct sb_json *specials,
+		     const char *path, struct sb_error *err);
+
+/* The special token key ("pad_token") of config a, else of b, else dflt; written as a
+ * string or as {"content": ...}. */
+const char *sb_tok_special_or(const struct sb_json *a, const struct sb_json *b, const char *key,
+			      const char *dflt);
+
+/* A json bool: 1/0, -1 when absent or null, -2 for another type. */
+int sb_tok_json_bool(const struct sb_json *o, const char *key);
+
+/*
+ * A tokenizer.json as read (tok_json.c).  model.vocab and model.merges hold nearly all
+ * of a large file (Qwen3's: 151,643 entries and 151,387 merges); a tree of them costs
+ * more time and memory than the tokenizer itself.  sb_tok_doc_read() finds their
+ * values in the text (vocab_len / merges_len 0 when it cannot: a document it does not
+ * follow is left whole to the JSON reader, which says what is wrong), parses the rest
+ * with those two values blanked to {} and [] (byte offsets in messages stay right),
+ * and the loaders read the two values from the text with the rules of lib/json.c.
+ */
+struct tok_doc {
+	struct sb_buf text;             /* the file */
+	struct sb_json *root;           /* the tree of the rest */
+	size_t vocab_off, vocab_len;    /* model.vocab's value in text */
+	size_t merges_off, merges_len;  /* model.merges's value in text */
+};
+
+/* Reads path into d (memset first, so sb_tok_doc_free() is safe on any failure). */
+int sb_tok_doc_read(struct tok_doc *d, const char *path, struct sb_error *err);
+void sb_tok_doc_free(struct tok_doc *d);
+
+/* Adds the entries of the object s[0..n) ("token": id, ...) to l; what names it. */
+int sb_tok_vocab_parse(const unsigned char *s, size_t n, struct tok_list *l, const char *what,
+		       struct sb_error *err);
+
+/* The generic pipeline's loaders (tok_json.c): a tokenizer.json whose model is BPE, and
+ * the vocab.json + merges.txt layout (RoBERTa, GPT-2) with its tokenizer_config.json. */
+int sb_tok_load_json(struct sb_tokenizer *t, const struct tok_doc *doc, struct tok_list *l,
+		     struct sb_error *err);
+int sb_tok_load_bpe_files(struct sb_tokenizer *t, const char *dir, const struct sb_json *tcfg,
+			  const struct sb_json *smap, const struct sb_json *mcfg,
+			  struct tok_list *l, struct sb_error *err);
+
+/* ---- the ids of one text, kept up to a bound and counted past it ---- */
+
+struct tok_seq {
+	int32_t *ids;
+	size_t n_kept, cap, keep;       /* store at most keep ids */
+	uint64_t n_total;               /* ids produced, stored or not */
+	int oom;
+};
+
+/* Grows s->ids for one more id; sets s->oom on failure (tokenizer.c). */
+void sb_tok_seq_grow(struct tok_seq *s);
+
+static inline void tok_seq_push(struct tok_seq *s, int32_t id)
+{
+	s->n_total++;
+	if (s->n_kept < s->keep) {
+		if (s->n_kept == s->cap) {
+			sb_tok_seq_grow(s);
+			if (s->n_kept == s->cap)
+				return;
+		}
+		s->ids[s->n_kept++] = id;
+	}
+}
+
+/* ---- UTF-8 ---- */
+
+/* Writes c as UTF-8 to p (room for 4 bytes); returns the length. */
+static inline size_t put_utf8(char *p, uint32_t c)
+{
+	if (c < 0x80) {
+		p[0] = (char)c;
+		return 1;
+	}
+	if (c < 0x800) {
+		p[0] = (char)(0xC0 | (c >> 6));
+		p[1] = (char)(0x80 | (c & 0x3F));
+		return 2;
+	}
+	if (c < 0x10000) {
+		p[0] = (char)(0xE0 | (c >> 12));
+		p[1] = (char)(0x80 | ((c >> 6) & 0x3F));
+		p[2] = (char)(0x80 | (c & 0x3F));
+		return 3;
+	}
+	p[0] = (char)(0xF0 | (c >> 18));
+	p[1] = (char)(0x80 | ((c >> 12) & 0x3F));
+	p[2] = (char)(0x80 | ((c >> 6) & 0x3F));
+	p[3] = (char)(0x80 | (c & 0x3F));
+	return 4;
+}
+
+/*
+ * Decodes one code point at p[0..n) (n >= 1, p[0] >= 0x80).  Returns its length and
+ * sets *c, or returns -(length of the maximal invalid subpart) (Unicode's "maximal
+ * subpart" rule, as Python and WHATWG decoders replace).  A sequence cut by the end
+ * of the buffer is invalid here: streaming callers hold such tails back first.
+ */
+static inline int get_utf8(const unsigned char *p, size_t n, uint32_t *c)
+{
+	unsigned b0 = p[0];
+	uint32_t v;
+	int len;
+	unsigned lo = 0x80, hi = 0xBF;
+
+	if (b0 >= 0xC2 && b0 <= 0xDF) {
+		len = 2;
+		v = b0 & 0x1F;
+	} else if (b0 >= 0xE0 && b0 <= 0xEF) {
+		len = 3;
+		v = b0 & 0x0F;
+		if (b0 == 0xE0)
+			lo = 0xA0;
+		else if (b0 == 0xED)
+			hi = 0x9F;
+	} else if (b0 >= 0xF0 && b0 <= 0xF4) {
+		len = 4;
+		v = b0 & 0x07;
+		if (b0 == 0xF0)
+			lo = 0x90;
+		else if (b0 == 0xF4)
+			hi = 0x8F;
+	} else {
+		return -1;
+	}
+	for (int i = 1; i < len; i++) {
+		if ((size_t)i >= n || p[i] < lo || p[i] > hi)
+			return -i;
+		v = (v << 6) | (p[i] & 0x3F);
+		lo = 0x80;
+		hi = 0xBF;
+	}
+	*c = v;
+	return len;
+}
+
+/* Length of the UTF-8 sequence that starts with byte b (1 for continuation bytes). */
+static inline size_t utf8_len(unsigned char b)
+{
+	return b < 0xC0 ? 1 : b < 0xE0 ? 2 : b < 0xF0 ? 3 : 4;
+}
+
+/* Decodes the code point of valid UTF-8 at p (which holds all of it). */
+static inline uint32_t utf8_decode(const unsigned char *p, size_t *len)
+{
+	uint32_t c = p[0];
+
+	if (c < 0x80) {
+		*len = 1;
+	} else if (c < 0xE0) {
+		c = ((c & 0x1F) << 6) | (p[1] & 0x3F);
+		*len = 2;
+	} else if (c < 0xF0) {
+		c = ((c & 0x0F) << 12) | ((uint32_t)(p[1] & 0x3F) << 6) | (p[2] & 0x3F);
+		*len = 3;
+	} else {
+		c = ((c & 0x07) << 18) | ((uint32_t)(p[1] & 0x3F) << 12) |
+		    ((uint32_t)(p[2] & 0x3F) << 6) | (p[3] & 0x3F);
+		*len = 4;
+	}
+	return c;
+}
 
 #endif

@@ -15,6 +15,7 @@
 #include "buf.h"
 #include "internal.h"
 #include "json.h"
+#include "tok_gen.h"
 #include "tokenizer.h"
 #include "tokenizer_impl.h"
 
@@ -23,11 +24,8 @@ void sb_tokenizer_opts_init(struct sb_tokenizer_opts *o)
 	memset(o, 0, sizeof(*o));
 }
 
-static void add_setting(struct sb_tokenizer *t, const char *name, const char *source,
-			const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static void add_setting(struct sb_tokenizer *t, const char *name, const char *source,
-			const char *fmt, ...)
+void sb_tok_setting(struct sb_tokenizer *t, const char *name, const char *source,
+		    const char *fmt, ...)
 {
 	struct setting_store *s;
 	va_list ap;
@@ -46,14 +44,7 @@ static void add_setting(struct sb_tokenizer *t, const char *name, const char *so
 	t->info.n_settings++;
 }
 
-/* Token entries collected before the table is built. */
-struct tok_list {
-	struct sb_buf pool;
-	struct { size_t off, len; int32_t id; } *e;
-	size_t n, cap;
-};
-
-static int tok_add(struct tok_list *l, const char *s, size_t n, int64_t id, const char *file,
+int sb_tok_list_add(struct tok_list *l, const char *s, size_t n, int64_t id, const char *file,
 		   struct sb_error *err)
 {
 	if (n > MAX_TOKEN_BYTES)
@@ -85,7 +76,7 @@ static int tok_add(struct tok_list *l, const char *s, size_t n, int64_t id, cons
 }
 
 /* Builds the hash table; a later duplicate overrides an earlier one (as a HashMap). */
-static int build_vocab(struct sb_tokenizer *t, struct tok_list *l, struct sb_error *err)
+int sb_tok_vocab_build(struct sb_tokenizer *t, struct tok_list *l, struct sb_error *err)
 {
 	size_t cap = 1024, max_id = 0, distinct = 0;
 
@@ -167,7 +158,7 @@ static int read_vocab_txt(const char *path, struct tok_list *l, struct sb_error 
 
 		if (n && s[n - 1] == '\r')
 			n--;
-		rc = tok_add(l, s, n, (int64_t)line, "vocab.txt", err);
+		rc = sb_tok_list_add(l, s, n, (int64_t)line, "vocab.txt", err);
 		if (rc)
 			break;
 		line++;
@@ -195,7 +186,7 @@ static const char *special_name(const struct sb_json *cfg, const char *key)
 	return NULL;
 }
 
-static int add_added(struct sb_tokenizer *t, const char *s, size_t n, int32_t id, int single_word,
+int sb_tok_add_added(struct sb_tokenizer *t, const char *s, size_t n, int32_t id, int single_word,
 		     int normalized, const char *file, struct sb_error *err)
 {
 	struct added *a;
@@ -240,15 +231,11 @@ static int add_added(struct sb_tokenizer *t, const char *s, size_t n, int32_t id
 	return SB_OK;
 }
 
-static int tpl_special(struct sb_tokenizer *t, struct tpl *tp, const char *name, uint8_t type_id,
-		       const char *file, struct sb_error *err)
+int sb_tok_tpl_id(struct tpl *tp, int32_t id, uint8_t type_id, const char *file,
+		  struct sb_error *err)
 {
-	int32_t id = sb_tokenizer_token_id(t, name, strlen(name));
 	struct tpl_item *it;
 
-	if (id < 0)
-		return sb_error_set(err, SB_EFORMAT, "%s: special token '%s' is not in the "
-				    "vocabulary", file, name);
 	if (tp->n >= MAX_TEMPLATE)
 		return sb_error_set(err, SB_ELIMIT, "%s: template too long", file);
 	it = &tp->items[tp->n++];
@@ -263,7 +250,18 @@ static int tpl_special(struct sb_tokenizer *t, struct tpl *tp, const char *name,
 	return SB_OK;
 }
 
-static int tpl_seq(struct tpl *tp, enum tpl_kind k, uint8_t type_id, const char *file,
+static int tpl_special(struct sb_tokenizer *t, struct tpl *tp, const char *name, uint8_t type_id,
+		       const char *file, struct sb_error *err)
+{
+	int32_t id = sb_tokenizer_token_id(t, name, strlen(name));
+
+	if (id < 0)
+		return sb_error_set(err, SB_EFORMAT, "%s: special token '%s' is not in the "
+				    "vocabulary", file, name);
+	return sb_tok_tpl_id(tp, id, type_id, file, err);
+}
+
+int sb_tok_tpl_seq(struct tpl *tp, enum tpl_kind k, uint8_t type_id, const char *file,
 		   struct sb_error *err)
 {
 	if (tp->n >= MAX_TEMPLATE)
@@ -283,26 +281,25 @@ static int bert_template(struct sb_tokenizer *t, const char *cls, const char *se
 	int rc;
 
 	if ((rc = tpl_special(t, &t->single, cls, 0, file, err)) ||
-	    (rc = tpl_seq(&t->single, TPL_A, 0, file, err)) ||
+	    (rc = sb_tok_tpl_seq(&t->single, TPL_A, 0, file, err)) ||
 	    (rc = tpl_special(t, &t->single, sep, 0, file, err)) ||
 	    (rc = tpl_special(t, &t->pair, cls, 0, file, err)) ||
-	    (rc = tpl_seq(&t->pair, TPL_A, 0, file, err)) ||
+	    (rc = sb_tok_tpl_seq(&t->pair, TPL_A, 0, file, err)) ||
 	    (rc = tpl_special(t, &t->pair, sep, 0, file, err)) ||
-	    (rc = tpl_seq(&t->pair, TPL_B, 1, file, err)) ||
+	    (rc = sb_tok_tpl_seq(&t->pair, TPL_B, 1, file, err)) ||
 	    (rc = tpl_special(t, &t->pair, sep, 1, file, err)))
 		return rc;
 	return SB_OK;
 }
 
 /* TemplateProcessing: "single"/"pair" lists of SpecialToken / Sequence items. */
-static int parse_template(struct sb_tokenizer *t, struct tpl *tp, const struct sb_json *list,
-			  const struct sb_json *specials, const char *what, struct sb_error *err)
+int sb_tok_tpl_parse(struct tpl *tp, const struct sb_json *list, const struct sb_json *specials,
+		     const char *what, struct sb_error *err)
 {
 	const char *file = "tokenizer.json";
 
 	if (!list || list->type != SB_JSON_ARRAY)
-		return sb_error_set(err, SB_EFORMAT, "%s: post_processor.%s: expected an array",
-				    file, what);
+		return sb_error_set(err, SB_EFORMAT, "%s: %s: expected an array", file, what);
 	for (size_t i = 0; i < list->n_items; i++) {
 		const struct sb_json *it = &list->items[i];
 		const struct sb_json *sp = sb_json_get(it, "SpecialToken");
@@ -315,21 +312,21 @@ static int parse_template(struct sb_tokenizer *t, struct tpl *tp, const struct s
 			return sb_error_set(err, SB_ELIMIT, "%s: template too long", file);
 		if (sq) {
 			if (sb_json_get_str(sq, "id", &id, err))
-				return sb_error_set(err, SB_EFORMAT, "%s: post_processor.%s[%zu]: "
+				return sb_error_set(err, SB_EFORMAT, "%s: %s[%zu]: "
 						    "bad Sequence", file, what, i);
 			sb_json_get_int(sq, "type_id", &ty, NULL);
 			if (ty < 0 || ty > 255)
 				return sb_error_set(err, SB_EFORMAT, "%s: type_id %lld", file,
 						    (long long)ty);
 			if (strcmp(id, "A") && strcmp(id, "B"))
-				return sb_error_set(err, SB_EFORMAT, "%s: post_processor.%s[%zu]: "
+				return sb_error_set(err, SB_EFORMAT, "%s: %s[%zu]: "
 						    "sequence '%s'", file, what, i, id);
-			tpl_seq(tp, id[0] == 'A' ? TPL_A : TPL_B, (uint8_t)ty, file, err);
+			sb_tok_tpl_seq(tp, id[0] == 'A' ? TPL_A : TPL_B, (uint8_t)ty, file, err);
 		} else if (sp) {
 			const struct sb_json *def, *ids;
 
 			if (sb_json_get_str(sp, "id", &id, err))
-				return sb_error_set(err, SB_EFORMAT, "%s: post_processor.%s[%zu]: "
+				return sb_error_set(err, SB_EFORMAT, "%s: %s[%zu]: "
 						    "bad SpecialToken", file, what, i);
 			sb_json_get_int(sp, "type_id", &ty, NULL);
 			if (ty < 0 || ty > 255)
@@ -338,8 +335,8 @@ static int parse_template(struct sb_tokenizer *t, struct tpl *tp, const struct s
 			def = sb_json_get(specials, id);
 			ids = def ? sb_json_get(def, "ids") : NULL;
 			if (!ids || ids->type != SB_JSON_ARRAY || ids->n_items > 64)
-				return sb_error_set(err, SB_EFORMAT, "%s: post_processor: special "
-						    "token '%s' has no ids", file, id);
+				return sb_error_set(err, SB_EFORMAT, "%s: %s[%zu]: special "
+						    "token '%s' has no ids", file, what, i, id);
 			ti = &tp->items[tp->n];
 			ti->kind = TPL_SPECIAL;
 			ti->type_id = (uint8_t)ty;
@@ -359,7 +356,7 @@ static int parse_template(struct sb_tokenizer *t, struct tpl *tp, const struct s
 			}
 			tp->n_special += ids->n_items;
 		} else {
-			return sb_error_set(err, SB_EFORMAT, "%s: post_processor.%s[%zu]: expected "
+			return sb_error_set(err, SB_EFORMAT, "%s: %s[%zu]: expected "
 					    "SpecialToken or Sequence", file, what, i);
 		}
 	}
@@ -367,7 +364,7 @@ static int parse_template(struct sb_tokenizer *t, struct tpl *tp, const struct s
 }
 
 /* A tri-state json bool: 1/0, or -1 when absent or null. */
-static int json_tristate(const struct sb_json *o, const char *key)
+int sb_tok_json_bool(const struct sb_json *o, const char *key)
 {
 	const struct sb_json *m = sb_json_get(o, key);
 
@@ -384,23 +381,28 @@ static int load_tokenizer_json(struct sb_tokenizer *t, const char *path, struct 
 			       struct sb_error *err)
 {
 	const char *file = "tokenizer.json";
-	struct sb_json *root = NULL;
-	const struct sb_json *m, *norm, *model, *vocab, *added, *post, *pre;
+	struct tok_doc doc;
+	const struct sb_json *root, *m, *norm, *model, *vocab, *added, *post, *pre;
 	const char *s;
 	int rc, v;
 	int64_t mi;
 
-	rc = sb_json_parse_file(path, 0, MAX_TOKENIZER_JSON, &root, err);
+	rc = sb_tok_doc_read(&doc, path, err);
+	root = doc.root;
 	if (rc)
-		return rc;
+		goto out;
 	model = sb_json_get(root, "model");
 	if (!model || model->type != SB_JSON_OBJECT) {
 		rc = sb_error_set(err, SB_EFORMAT, "%s: no model", file);
 		goto out;
 	}
+	if (sb_json_get_str(model, "type", &s, NULL) == SB_OK && strcmp(s, "BPE") == 0) {
+		rc = sb_tok_load_json(t, &doc, l, err);
+		goto out;
+	}
 	if (sb_json_get_str(model, "type", &s, NULL) == SB_OK && strcmp(s, "WordPiece")) {
-		rc = sb_error_set(err, SB_EUNSUPPORTED, "%s: model.type '%s': only WordPiece is "
-				  "supported", file, s);
+		rc = sb_error_set(err, SB_EUNSUPPORTED, "%s: model.type '%s': only WordPiece and "
+				  "BPE are supported", file, s);
 		goto out;
 	}
 	if (sb_json_get_str(model, "continuing_subword_prefix", &s, NULL) == SB_OK) {
@@ -425,6 +427,10 @@ static int load_tokenizer_json(struct sb_tokenizer *t, const char *path, struct 
 		rc = sb_error_set(err, SB_EFORMAT, "%s: model.vocab: expected an object", file);
 		goto out;
 	}
+	if (doc.vocab_len && (rc = sb_tok_vocab_parse(doc.text.data + doc.vocab_off,
+						      doc.vocab_len, l, "tokenizer.json: "
+						      "model.vocab", err)))
+		goto out;
 	for (size_t i = 0; i < vocab->n_items; i++) {
 		const struct sb_json *e = &vocab->items[i];
 
@@ -433,7 +439,7 @@ static int load_tokenizer_json(struct sb_tokenizer *t, const char *path, struct 
 					  "integer id", file, e->key);
 			goto out;
 		}
-		rc = tok_add(l, e->key, e->key_len, e->i, file, err);
+		rc = sb_tok_list_add(l, e->key, e->key_len, e->i, file, err);
 		if (rc)
 			goto out;
 	}
@@ -445,28 +451,28 @@ static int load_tokenizer_json(struct sb_tokenizer *t, const char *path, struct 
 					  "BertNormalizer is supported", file, s ? s : "?");
 			goto out;
 		}
-		v = json_tristate(norm, "clean_text");
+		v = sb_tok_json_bool(norm, "clean_text");
 		t->info.clean_text = v < 0 ? 1 : v;
-		v = json_tristate(norm, "handle_chinese_chars");
+		v = sb_tok_json_bool(norm, "handle_chinese_chars");
 		t->info.handle_chinese_chars = v < 0 ? 1 : v;
-		v = json_tristate(norm, "lowercase");
+		v = sb_tok_json_bool(norm, "lowercase");
 		t->info.lowercase = v < 0 ? 1 : v;
-		v = json_tristate(norm, "strip_accents");
+		v = sb_tok_json_bool(norm, "strip_accents");
 		t->info.strip_accents = v < 0 ? t->info.lowercase : v;
-		add_setting(t, "lowercase", "tokenizer.json (normalizer.lowercase)", "%s",
+		sb_tok_setting(t, "lowercase", "tokenizer.json (normalizer.lowercase)", "%s",
 			    t->info.lowercase ? "true" : "false");
-		add_setting(t, "strip_accents", v < 0 ? "tokenizer.json (normalizer.strip_accents "
+		sb_tok_setting(t, "strip_accents", v < 0 ? "tokenizer.json (normalizer.strip_accents "
 			    "null: follows lowercase)" : "tokenizer.json (normalizer.strip_accents)",
 			    "%s", t->info.strip_accents ? "true" : "false");
-		add_setting(t, "clean_text", "tokenizer.json (normalizer.clean_text)", "%s",
+		sb_tok_setting(t, "clean_text", "tokenizer.json (normalizer.clean_text)", "%s",
 			    t->info.clean_text ? "true" : "false");
-		add_setting(t, "handle_chinese_chars",
+		sb_tok_setting(t, "handle_chinese_chars",
 			    "tokenizer.json (normalizer.handle_chinese_chars)", "%s",
 			    t->info.handle_chinese_chars ? "true" : "false");
 	} else {
 		t->info.clean_text = t->info.handle_chinese_chars = 0;
 		t->info.lowercase = t->info.strip_accents = 0;
-		add_setting(t, "normalizer", "tokenizer.json (normalizer null)", "none");
+		sb_tok_setting(t, "normalizer", "tokenizer.json (normalizer null)", "none");
 	}
 	pre = sb_json_get(root, "pre_tokenizer");
 	s = NULL;
@@ -476,7 +482,7 @@ static int load_tokenizer_json(struct sb_tokenizer *t, const char *path, struct 
 				  "BertPreTokenizer is supported", file, s ? s : "null");
 		goto out;
 	}
-	rc = build_vocab(t, l, err);
+	rc = sb_tok_vocab_build(t, l, err);
 	if (rc)
 		goto out;
 	added = sb_json_get(root, "added_tokens");
@@ -485,8 +491,8 @@ static int load_tokenizer_json(struct sb_tokenizer *t, const char *path, struct 
 			const struct sb_json *a = &added->items[i];
 			const char *c = NULL;
 			int64_t id;
-			int sw = json_tristate(a, "single_word") == 1;
-			int nz = json_tristate(a, "normalized") == 1;
+			int sw = sb_tok_json_bool(a, "single_word") == 1;
+			int nz = sb_tok_json_bool(a, "normalized") == 1;
 			const struct sb_json *cm = sb_json_get(a, "content");
 
 			if (sb_json_get_int(a, "id", &id, NULL) != SB_OK || !cm ||
@@ -496,7 +502,7 @@ static int load_tokenizer_json(struct sb_tokenizer *t, const char *path, struct 
 				goto out;
 			}
 			c = cm->str;
-			rc = add_added(t, c, cm->len, (int32_t)id, sw, nz, file, err);
+			rc = sb_tok_add_added(t, c, cm->len, (int32_t)id, sw, nz, file, err);
 			if (rc)
 				goto out;
 		}
@@ -508,14 +514,14 @@ static int load_tokenizer_json(struct sb_tokenizer *t, const char *path, struct 
 		if (s && strcmp(s, "TemplateProcessing") == 0) {
 			const struct sb_json *sp = sb_json_get(post, "special_tokens");
 
-			rc = parse_template(t, &t->single, sb_json_get(post, "single"), sp,
-					    "single", err);
+			rc = sb_tok_tpl_parse(&t->single, sb_json_get(post, "single"), sp,
+					      "post_processor.single", err);
 			if (!rc)
-				rc = parse_template(t, &t->pair, sb_json_get(post, "pair"), sp,
-						    "pair", err);
+				rc = sb_tok_tpl_parse(&t->pair, sb_json_get(post, "pair"), sp,
+						      "post_processor.pair", err);
 			if (rc)
 				goto out;
-			add_setting(t, "post_processor", "tokenizer.json", "TemplateProcessing");
+			sb_tok_setting(t, "post_processor", "tokenizer.json", "TemplateProcessing");
 		} else if (s && strcmp(s, "BertProcessing") == 0) {
 			const struct sb_json *cls = sb_json_get(post, "cls");
 			const struct sb_json *sep = sb_json_get(post, "sep");
@@ -531,7 +537,7 @@ static int load_tokenizer_json(struct sb_tokenizer *t, const char *path, struct 
 			rc = bert_template(t, cls->items[0].str, sep->items[0].str, file, err);
 			if (rc)
 				goto out;
-			add_setting(t, "post_processor", "tokenizer.json", "BertProcessing");
+			sb_tok_setting(t, "post_processor", "tokenizer.json", "BertProcessing");
 		} else {
 			rc = sb_error_set(err, SB_EUNSUPPORTED, "%s: post_processor '%s': only "
 					  "TemplateProcessing and BertProcessing are supported",
@@ -539,7 +545,7 @@ static int load_tokenizer_json(struct sb_tokenizer *t, const char *path, struct 
 			goto out;
 		}
 	} else {
-		add_setting(t, "post_processor", "tokenizer.json (null)", "none");
+		sb_tok_setting(t, "post_processor", "tokenizer.json (null)", "none");
 	}
 	m = sb_json_get(root, "padding");
 	if (m && m->type == SB_JSON_OBJECT && sb_json_get_int(m, "pad_id", &mi, NULL) == SB_OK &&
@@ -559,7 +565,7 @@ static int load_tokenizer_json(struct sb_tokenizer *t, const char *path, struct 
 	}
 	rc = SB_OK;
 out:
-	sb_json_free(&root);
+	sb_tok_doc_free(&doc);
 	return rc;
 }
 
@@ -603,6 +609,10 @@ void sb_tokenizer_close(struct sb_tokenizer **tp)
 	free(t->added);
 	free_tpl(&t->single);
 	free_tpl(&t->pair);
+	if (t->gen) {
+		sb_tok_gen_free(t->gen);
+		free(t->gen);
+	}
 	free(t->dir);
 	free(t);
 	*tp = NULL;
@@ -629,10 +639,12 @@ static uint64_t fingerprint(const struct sb_tokenizer *t)
 	for (size_t k = 0; k < t->n_added; k++)
 		for (size_t j = 0; j < t->added[k].n; j++)
 			h = (h ^ (unsigned char)t->added[k].s[j]) * 1099511628211ull;
+	if (t->gen)
+		h = sb_tok_gen_fingerprint(t->gen, h);
 	return h;
 }
 
-static const char *special_or(const struct sb_json *a, const struct sb_json *b, const char *key,
+const char *sb_tok_special_or(const struct sb_json *a, const struct sb_json *b, const char *key,
 			      const char *dflt)
 {
 	const char *s = special_name(a, key);
@@ -664,29 +676,29 @@ static void set_max_length(struct sb_tokenizer *t, const struct sb_tokenizer_opt
 	}
 	if (opts && opts->max_length) {
 		t->info.max_length = opts->max_length;
-		add_setting(t, "max_length", "option --max-length", "%zu",
+		sb_tok_setting(t, "max_length", "option --max-length", "%zu",
 			    t->info.max_length);
 	} else if (stcfg && sb_json_get_int(stcfg, "max_seq_length", &iv, NULL) == SB_OK &&
 		   iv > 0) {
 		t->info.max_length = (size_t)iv;
-		add_setting(t, "max_length", "sentence_bert_config.json (max_seq_length)",
+		sb_tok_setting(t, "max_length", "sentence_bert_config.json (max_seq_length)",
 			    "%zu", t->info.max_length);
 		if (strcmp(stname, "sentence_bert_config.json"))
 			snprintf(t->store[t->info.n_settings - 1].source,
 				 sizeof(t->store[0].source), "%s (max_seq_length)", stname);
 	} else if (have_mml && (!have_mpe || mml <= mpe)) {
 		t->info.max_length = (size_t)mml;
-		add_setting(t, "max_length", "tokenizer_config.json (model_max_length)",
+		sb_tok_setting(t, "max_length", "tokenizer_config.json (model_max_length)",
 			    "%zu", t->info.max_length);
 	} else if (have_mpe) {
 		t->info.max_length = (size_t)mpe;
-		add_setting(t, "max_length", have_mml ?
+		sb_tok_setting(t, "max_length", have_mml ?
 			    "config.json (max_position_embeddings, caps model_max_length)" :
 			    "config.json (max_position_embeddings)", "%zu",
 			    t->info.max_length);
 	} else {
 		t->info.max_length = 512;
-		add_setting(t, "max_length", "default", "512");
+		sb_tok_setting(t, "max_length", "default", "512");
 	}
 }
 
@@ -701,16 +713,16 @@ static void set_token_types(struct sb_tokenizer *t, const struct sb_json *mcfg)
 		sb_json_get_str(mcfg, "model_type", &mt, NULL);
 		if (sb_json_get_int(mcfg, "type_vocab_size", &iv, NULL) == SB_OK && iv > 0) {
 			t->info.has_token_types = 1;
-			add_setting(t, "token_type_ids", "config.json (type_vocab_size)", "yes");
+			sb_tok_setting(t, "token_type_ids", "config.json (type_vocab_size)", "yes");
 		} else if (mt && strcmp(mt, "bert") == 0) {
 			t->info.has_token_types = 1;
-			add_setting(t, "token_type_ids", "config.json (model_type bert)", "yes");
+			sb_tok_setting(t, "token_type_ids", "config.json (model_type bert)", "yes");
 		} else {
-			add_setting(t, "token_type_ids", "config.json (no type_vocab_size)",
+			sb_tok_setting(t, "token_type_ids", "config.json (no type_vocab_size)",
 				    "no (pairs only)");
 		}
 	} else {
-		add_setting(t, "token_type_ids", "no config.json", "no (pairs only)");
+		sb_tok_setting(t, "token_type_ids", "no config.json", "no (pairs only)");
 	}
 }
 
@@ -731,30 +743,30 @@ static int load_vocab_txt(struct sb_tokenizer *t, const char *path, const struct
 	rc = read_vocab_txt(path, l, err);
 	if (rc)
 		return rc;
-	rc = build_vocab(t, l, err);
+	rc = sb_tok_vocab_build(t, l, err);
 	if (rc)
 		return rc;
-	v = json_tristate(tcfg, "do_lower_case");
+	v = sb_tok_json_bool(tcfg, "do_lower_case");
 	t->info.lowercase = v < 0 ? 1 : v;
-	add_setting(t, "lowercase", v < 0 ? "default (BertTokenizer do_lower_case)" :
+	sb_tok_setting(t, "lowercase", v < 0 ? "default (BertTokenizer do_lower_case)" :
 		    "tokenizer_config.json (do_lower_case)", "%s",
 		    t->info.lowercase ? "true" : "false");
-	v = json_tristate(tcfg, "strip_accents");
+	v = sb_tok_json_bool(tcfg, "strip_accents");
 	t->info.strip_accents = v < 0 ? t->info.lowercase : v;
-	add_setting(t, "strip_accents", v < 0 ? "tokenizer_config.json (strip_accents "
+	sb_tok_setting(t, "strip_accents", v < 0 ? "tokenizer_config.json (strip_accents "
 		    "unset: follows lowercase)" : "tokenizer_config.json (strip_accents)",
 		    "%s", t->info.strip_accents ? "true" : "false");
-	v = json_tristate(tcfg, "tokenize_chinese_chars");
+	v = sb_tok_json_bool(tcfg, "tokenize_chinese_chars");
 	t->info.handle_chinese_chars = v < 0 ? 1 : v;
 	t->info.clean_text = 1;
-	add_setting(t, "handle_chinese_chars", v < 0 ? "default" :
+	sb_tok_setting(t, "handle_chinese_chars", v < 0 ? "default" :
 		    "tokenizer_config.json (tokenize_chinese_chars)", "%s",
 		    t->info.handle_chinese_chars ? "true" : "false");
-	unk = special_or(tcfg, smap, "unk_token", "[UNK]");
-	cls = special_or(tcfg, smap, "cls_token", "[CLS]");
-	sep = special_or(tcfg, smap, "sep_token", "[SEP]");
-	pad = special_or(tcfg, smap, "pad_token", "[PAD]");
-	mask = special_or(tcfg, smap, "mask_token", "[MASK]");
+	unk = sb_tok_special_or(tcfg, smap, "unk_token", "[UNK]");
+	cls = sb_tok_special_or(tcfg, smap, "cls_token", "[CLS]");
+	sep = sb_tok_special_or(tcfg, smap, "sep_token", "[SEP]");
+	pad = sb_tok_special_or(tcfg, smap, "pad_token", "[PAD]");
+	mask = sb_tok_special_or(tcfg, smap, "mask_token", "[MASK]");
 	/* transformers adds the special tokens as non-normalized added tokens. */
 	{
 		const char *names[5] = {pad, unk, cls, sep, mask};
@@ -764,7 +776,7 @@ static int load_vocab_txt(struct sb_tokenizer *t, const char *path, const struct
 
 			if (id < 0)
 				continue;
-			rc = add_added(t, names[k], strlen(names[k]), id, 0, 0,
+			rc = sb_tok_add_added(t, names[k], strlen(names[k]), id, 0, 0,
 				       "vocab.txt", err);
 			if (rc)
 				return rc;
@@ -784,9 +796,9 @@ static int load_vocab_txt(struct sb_tokenizer *t, const char *path, const struct
 						    "added_tokens_decoder['%s']: bad entry",
 						    a->key);
 			}
-			rc = add_added(t, cm->str, cm->len, (int32_t)id,
-				       json_tristate(a, "single_word") == 1,
-				       json_tristate(a, "normalized") == 1,
+			rc = sb_tok_add_added(t, cm->str, cm->len, (int32_t)id,
+				       sb_tok_json_bool(a, "single_word") == 1,
+				       sb_tok_json_bool(a, "normalized") == 1,
 				       "tokenizer_config.json", err);
 			if (rc)
 				return rc;
@@ -806,7 +818,7 @@ int sb_tokenizer_open(struct sb_tokenizer **out, const char *dir,
 	struct sb_tokenizer *t;
 	struct sb_json *tcfg = NULL, *smap = NULL, *stcfg = NULL, *mcfg = NULL;
 	struct tok_list l;
-	char *tj = NULL, *vt = NULL;
+	char *tj = NULL, *vt = NULL, *vj = NULL, *mt = NULL;
 	const char *stname = "sentence_bert_config.json";
 	int rc, v;
 
@@ -819,7 +831,9 @@ int sb_tokenizer_open(struct sb_tokenizer **out, const char *dir,
 	t->dir = sb_strdup(dir);
 	tj = sb_path_join(dir, "tokenizer.json");
 	vt = sb_path_join(dir, "vocab.txt");
-	if (!t->dir || !tj || !vt) {
+	vj = sb_path_join(dir, "vocab.json");
+	mt = sb_path_join(dir, "merges.txt");
+	if (!t->dir || !tj || !vt || !vj || !mt) {
 		rc = sb_error_set(err, SB_ENOMEM, "tokenizer: out of memory");
 		goto fail;
 	}
@@ -849,7 +863,7 @@ int sb_tokenizer_open(struct sb_tokenizer **out, const char *dir,
 
 	if (stcfg && sb_json_get_bool(stcfg, "do_lower_case", &v, NULL) == SB_OK) {
 		t->info.st_lowercase = v;
-		add_setting(t, "st_do_lower_case", stname, "%s", v ? "true" : "false");
+		sb_tok_setting(t, "st_do_lower_case", stname, "%s", v ? "true" : "false");
 	}
 
 	if (sb_file_exists(tj)) {
@@ -862,20 +876,33 @@ int sb_tokenizer_open(struct sb_tokenizer **out, const char *dir,
 		rc = load_vocab_txt(t, vt, tcfg, smap, &l, err);
 		if (rc)
 			goto fail;
+	} else if (sb_file_exists(vj) || sb_file_exists(mt)) {
+		t->info.source = "vocab.json + merges.txt";
+		rc = sb_tok_load_bpe_files(t, dir, tcfg, smap, mcfg, &l, err);
+		if (rc)
+			goto fail;
 	} else {
-		rc = sb_error_set(err, SB_ENOTFOUND, "%s: no tokenizer.json or vocab.txt", dir);
+		rc = sb_error_set(err, SB_ENOTFOUND, "%s: no tokenizer.json, vocab.txt or "
+				  "vocab.json + merges.txt", dir);
+		goto fail;
+	}
+	if (t->gen && t->info.st_lowercase) {
+		rc = sb_error_set(err, SB_EUNSUPPORTED, "%s: do_lower_case with a %s tokenizer is "
+				  "not supported (lowercase the text, or use a normalizer)", stname,
+				  t->gen->model.ops->name);
 		goto fail;
 	}
 	if (t->info.pad_id < 0) {
-		const char *pad = special_or(tcfg, smap, "pad_token", "[PAD]");
+		const char *pad = sb_tok_special_or(tcfg, smap, "pad_token", "[PAD]");
 
 		t->info.pad_id = sb_tokenizer_token_id(t, pad, strlen(pad));
 		if (t->info.pad_id < 0)
 			t->info.pad_id = 0;
 	}
-	add_setting(t, "vocabulary", t->info.source, "%zu tokens", t->info.vocab_size);
-	add_setting(t, "max_input_chars_per_word", t->info.source, "%zu",
-		    t->info.max_input_chars_per_word);
+	sb_tok_setting(t, "vocabulary", t->info.source, "%zu tokens", t->info.vocab_size);
+	if (!t->gen)
+		sb_tok_setting(t, "max_input_chars_per_word", t->info.source, "%zu",
+			       t->info.max_input_chars_per_word);
 	t->info.n_special_single = t->single.n_special;
 	t->info.n_special_pair = t->pair.n_special;
 
@@ -899,6 +926,8 @@ done:
 	sb_json_free(&mcfg);
 	free(tj);
 	free(vt);
+	free(vj);
+	free(mt);
 	*out = t;
 	return rc;
 }

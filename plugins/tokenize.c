@@ -81,6 +81,7 @@ struct tokenize {
 	int streaming;                  /* a row is in progress */
 	int stream_in_b;                /* pairs: its tab was seen */
 	uint64_t stream_fed;            /* bytes of the line seen so far */
+	int stream_cr;                  /* a CR that ended the last piece, held back */
 	struct sb_buf stream_text;      /* its first STREAM_TEXT_MAX bytes, for `text` */
 };
 
@@ -575,6 +576,7 @@ static int feed_piece(struct tokenize *s, const struct sb_frame *in, size_t r, i
 		s->streaming = 1;
 		s->stream_in_b = 0;
 		s->stream_fed = 0;
+		s->stream_cr = 0;
 		s->stream_text.len = 0;
 		if (in->seq + r == 0 && n >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0) {
 			p += 3;
@@ -587,6 +589,19 @@ static int feed_piece(struct tokenize *s, const struct sb_frame *in, size_t r, i
 	keep = STREAM_TEXT_MAX - s->stream_text.len;
 	if (!rc && keep)
 		rc = sb_buf_append(&s->stream_text, p, n < keep ? n : keep, err);
+	/* A CR that ends a piece may end the line (CRLF), which is not text: it is held
+	 * until more of the line comes (byte-level tokenizers would see it). */
+	if (!rc && s->stream_cr && n) {
+		rc = sb_tokenizer_feed(&s->enc, "\r", 1, err);
+		s->stream_cr = 0;
+	}
+	if (last)
+		s->stream_cr = 0;
+	if (n && p[n - 1] == '\r') {
+		s->stream_cr = !last;
+		n--;
+		s->stream_fed++;
+	}
 	if (!rc && s->pairs && !s->stream_in_b) {
 		const char *tab = memchr(p, '\t', n);
 

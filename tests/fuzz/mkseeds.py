@@ -182,6 +182,24 @@ def modeldir():
     put("modeldir", "vocab-tiny", bytes([1]) + b"[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nhello\n##s\n")
 
 
+def tokbpe():
+    b = "tests/golden/tokenize/bpe"
+    for k, name in enumerate(["tokenizer.json", "vocab.json", "merges.txt",
+                              "tokenizer_config.json"]):
+        with open(os.path.join(ROOT, b, "tiny-roberta", name), "rb") as f:
+            data = f.read()
+        put("tokbpe", "roberta-" + name, bytes([k + 1 if k else 0]) + data)
+    with open(os.path.join(ROOT, b, "tiny-qwen", "tokenizer.json"), "rb") as f:
+        put("tokbpe", "qwen-tokenizer.json", bytes([1]) + f.read())
+    text = ("Hello, world! <|im_start|>user <w> a<w>b <l>  x <r>  y caf\u00e9 cafe\u0301 "
+            "it's IT'S 12345 \u4e2d\u6587 \U0001F469\u200D\U0001F467 \t\u3000\u00a0 "
+            "e\u0327\u0301 \r\n\n  end").encode("utf-8")
+    put("tokbpe", "text", bytes([5, 0]) + text)
+    put("tokbpe", "text-pieces", bytes([5, 6]) + text)
+    put("tokbpe", "text-pair", bytes([6, 2]) + text)
+    put("tokbpe", "text-invalid", bytes([7, 1]) + b"a\xff\xc3 \xe4\xb8 <|im_end|>\xf0\x9f")
+
+
 def farm():
     # op bytes: 0 join(ident, credits) 1 input(rows) 2 dispatch 3 result(parts, who,
     # mode, id) 4 lose(w) 5 pop 6 hedge 7 missing
@@ -327,6 +345,7 @@ if __name__ == "__main__":
     weights()
     tokenize()
     modeldir()
+    tokbpe()
     farm()
     npys()
     http()

@@ -1,0 +1,783 @@
+/*
+ * tok_bpe.c - the BPE model of Hugging Face tokenizers 0.22 (models/bpe/model.rs,
+ * word.rs), byte-level or not.
+ *
+ * A pre-token starts as one symbol per unit -- a byte when a ByteLevel pre-tokenizer
+ * maps bytes to characters (GPT-2, RoBERTa, Qwen), else a UTF-8 character, with
+ * continuing_subword_prefix before every unit but the first and end_of_word_suffix
+ * after the last -- looked up in the vocabulary; a unit that is not there becomes
+ * unk_token (consecutive ones fused into one with fuse_unk) or is dropped when there
+ * is none, as Hugging Face does.  Then, while two neighbours form a pair of the
+ * merges, the pair of lowest rank is merged, the leftmost first among equal ranks:
+ * Hugging Face's priority queue gives this order (merge entries go stale only when
+ * two token strings share an id, which the loader refuses).  ignore_merges looks the
+ * whole pre-token up first.
+ *
+ * The merges are a hash table from the pair of ids to (rank, id of the merged token).
+ * In byte-level mode the vocabulary's strings are written in GPT-2's alphabet of 256
+ * printable characters; the model works on the raw bytes instead (a table from byte to
+ * id), which needs no conversion of the text.  Each encoder keeps a cache of the
+ * pre-tokens it has seen (most words of a text repeat), which changes nothing but the
+ * speed, as Hugging Face's.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "internal.h"
+#include "tok_gen.h"
+#include "tokenizer_impl.h"
+
+#define NO_RANK UINT32_MAX
+
+struct merge_slot {
+	uint64_t key;                   /* a << 32 | b; 0 with rank NO_RANK: empty */
+	uint32_t rank;
+	int32_t id;
+};
+
+struct tok_bpe {
+	const struct sb_tokenizer *t;   /* the vocabulary (token text -> id) */
+	int byte_level;
+	int32_t byte_id[256];           /* byte-level: id of each byte's character, -1 */
+	struct slot *mslots;            /* byte-level with prefix/suffix/ignore_merges: */
+	size_t mmask;                   /* the vocabulary keyed by bytes, over mpool */
+	char *mpool;
+	char *prefix, *suffix;          /* in the model's units (bytes in byte-level mode) */
+	size_t nprefix, nsuffix;
+	size_t nprefix_src;             /* the prefix's length as written in the file */
+	int32_t unk_id;                 /* -1: none */
+	int fuse_unk, ignore_merges;
+	struct merge_slot *merges;
+	size_t merge_mask, n_merges;
+	uint64_t merge_hash;            /* of the merges in rank order (fingerprint) */
+};
+
+/* GPT-2's bytes_to_unicode(): printable Latin-1 bytes stand for themselves, the 68
+ * others for U+0100 onwards in byte order. */
+static uint32_t char_of_byte(unsigned b)
+{
+	unsigned n = 0;
+
+	if ((b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE))
+		return b;
+	for (unsigned k = 0; k < b; k++)
+		if (!((k >= 0x21 && k <= 0x7E) || (k >= 0xA1 && k <= 0xAC) || (k >= 0xAE)))
+			n++;
+	return 0x100 + n;
+}
+
+int sb_tok_byte_of_char(uint32_t c)
+{
+	static int16_t table[0x144];
+	static int ready;
+
+	if (!ready) {
+		/* Idempotent: racing threads write the same values. */
+		for (unsigned k = 0; k < 0x144; k++)
+			table[k] = -1;
+		for (unsigned b = 0; b < 256; b++)
+			table[char_of_byte(b)] = (int16_t)b;
+		__atomic_store_n(&ready, 1, __ATOMIC_RELEASE);
+	}
+	if (c >= 0x144)
+		return -1;
+	(void)__atomic_load_n(&ready, __ATOMIC_ACQUIRE);
+	return table[c];
+}
+
+/* Converts s (GPT-2's alphabet) to the bytes it stands for; -1 when a character is
+ * not of the alphabet (such a token can never be produced from bytes). */
+static long to_bytes(const char *s, size_t n, char *out)
+{
+	size_t i = 0, k = 0;
+
+	while (i < n) {
+		uint32_t c;
+		int len = (unsigned char)s[i] < 0x80 ? 1 : get_utf8((const unsigned char *)s + i,
+								     n - i, &c);
+		int b;
+
+		if (len == 1)
+			c = (unsigned char)s[i];
+		if (len < 1)
+			return -1;
+		b = sb_tok_byte_of_char(c);
+		if (b < 0)
+			return -1;
+		out[k++] = (char)b;
+		i += (size_t)len;
+	}
+	return (long)k;
+}
+
+static inline uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	return x;
+}
+
+static inline const struct merge_slot *merge_find(const struct tok_bpe *m, int32_t a, int32_t b)
+{
+	uint64_t key = (uint64_t)(uint32_t)a << 32 | (uint32_t)b;
+	size_t i = mix64(key) & m->merge_mask;
+
+	for (;;) {
+		const struct merge_slot *s = &m->merges[i];
+
+		if (s->rank == NO_RANK)
+			return NULL;
+		if (s->key == key)
+			return s;
+		i = (i + 1) & m->merge_mask;
+	}
+}
+
+/* ---- building ---- */
+
+/* Copies a prefix or suffix into the model's units (bytes in byte-level mode). */
+static int affix(struct tok_bpe *m, const char *s, char **out, size_t *nout, const char *what,
+		 const char *file, struct sb_error *err)
+{
+	size_t n = strlen(s);
+	char *c = malloc(n + 1);
+	long k = (long)n;
+
+	if (!c)
+		return sb_error_set(err, SB_ENOMEM, "tokenizer: out of memory");
+	if (m->byte_level)
+		k = to_bytes(s, n, c);
+	else
+		memcpy(c, s, n);
+	if (k < 0) {
+		free(c);
+		return sb_error_set(err, SB_EUNSUPPORTED, "%s: model.%s '%s': not of the "
+				    "byte-level alphabet", file, what, s);
+	}
+	c[k] = 0;
+	*out = c;
+	*nout = (size_t)k;
+	return SB_OK;
+}
+
+int sb_tok_bpe_new(struct tok_model *out, const struct sb_tokenizer *t,
+		   const struct tok_bpe_config *cfg, size_t n_merges, const char *file,
+		   struct sb_error *err)
+{
+	struct tok_bpe *m = calloc(1, sizeof(*m));
+	size_t cap = 1024;
+	int rc;
+
+	out->ops = &sb_tok_bpe_ops;
+	out->impl = m;
+	if (!m)
+		return sb_error_set(err, SB_ENOMEM, "tokenizer: out of memory");
+	m->t = t;
+	m->byte_level = cfg->byte_level;
+	m->fuse_unk = cfg->fuse_unk;
+	m->ignore_merges = cfg->ignore_merges;
+	m->unk_id = -1;
+	m->merge_hash = 1469598103934665603ull;
+	if (cfg->unk) {
+		m->unk_id = *cfg->unk ? lookup(t, HASH_INIT, "", 0, cfg->unk, strlen(cfg->unk)) : -1;
+		if (m->unk_id < 0)
+			return sb_error_set(err, SB_EFORMAT, "%s: model.unk_token '%s' is not in "
+					    "model.vocab", file, cfg->unk);
+	}
+	while (cap < 2 * n_merges + 2 && cap < 2 * MAX_MERGES)
+		cap *= 2;
+	m->merges = malloc(cap * sizeof(*m->merges));
+	if (!m->merges)
+		return sb_error_set(err, SB_ENOMEM, "tokenizer: out of memory");
+	for (size_t i = 0; i < cap; i++) {
+		m->merges[i].key = 0;
+		m->merges[i].rank = NO_RANK;
+		m->merges[i].id = -1;
+	}
+	m->merge_mask = cap - 1;
+	m->nprefix_src = cfg->prefix ? strlen(cfg->prefix) : 0;
+	if (m->nprefix_src && (rc = affix(m, cfg->prefix, &m->prefix, &m->nprefix,
+					  "continuing_subword_prefix", file, err)))
+		return rc;
+	if (cfg->suffix && *cfg->suffix && (rc = affix(m, cfg->suffix, &m->suffix, &m->nsuffix,
+						       "end_of_word_suffix", file, err)))
+		return rc;
+	if (m->byte_level) {
+		for (unsigned b = 0; b < 256; b++) {
+			char u[4];
+			size_t k = put_utf8(u, char_of_byte(b));
+
+			m->byte_id[b] = lookup(t, HASH_INIT, "", 0, u, k);
+		}
+		if (m->nprefix || m->nsuffix || m->ignore_merges) {
+			/* The vocabulary keyed by the bytes its strings stand for. */
+			size_t mcap = 1024;
+
+			while (mcap < 2 * t->n_ids)
+				mcap *= 2;
+			m->mslots = calloc(mcap, sizeof(*m->mslots));
+			m->mpool = malloc(t->pool_len + 1);
+			if (!m->mslots || !m->mpool)
+				return sb_error_set(err, SB_ENOMEM, "tokenizer: out of memory");
+			m->mmask = mcap - 1;
+			for (size_t i = 0, off = 0; i < t->n_ids; i++) {
+				const char *s = t->id_tok[i];
+				long k;
+				uint32_t h;
+				size_t j;
+
+				if (!s || !*s)
+					continue;
+				k = to_bytes(s, strlen(s), m->mpool + off);
+				if (k <= 0)
+					continue;
+				h = hash_step(HASH_INIT, (const unsigned char *)m->mpool + off,
+					      (size_t)k);
+				j = h & m->mmask;
+				while (m->mslots[j].len)
+					j = (j + 1) & m->mmask;
+				m->mslots[j].hash = h;
+				m->mslots[j].len = (uint32_t)k;
+				m->mslots[j].off = (uint32_t)off;
+				m->mslots[j].id = (int32_t)i;
+				off += (size_t)k;
+			}
+		}
+	}
+	return SB_OK;
+}
+
+/* Doubles the merge table; -1 when out of memory (the table is left as it was). */
+static int grow_merges(struct tok_bpe *m)
+{
+	size_t cap = 2 * (m->merge_mask + 1);
+	struct merge_slot *t = malloc(cap * sizeof(*t));
+
+	if (!t)
+		return -1;
+	for (size_t i = 0; i < cap; i++) {
+		t[i].key = 0;
+		t[i].rank = NO_RANK;
+		t[i].id = -1;
+	}
+	for (size_t i = 0; i <= m->merge_mask; i++) {
+		size_t j;
+
+		if (m->merges[i].rank == NO_RANK)
+			continue;
+		j = mix64(m->merges[i].key) & (cap - 1);
+		while (t[j].rank != NO_RANK)
+			j = (j + 1) & (cap - 1);
+		t[j] = m->merges[i];
+	}
+	free(m->merges);
+	m->merges = t;
+	m->merge_mask = cap - 1;
+	return 0;
+}
+
+int sb_tok_bpe_add_merge(struct tok_model *model, const char *a, size_t na, const char *b,
+			 size_t nb, size_t rank, const char *vocab, struct sb_error *err)
+{
+	struct tok_bpe *m = model->impl;
+	const struct sb_tokenizer *t = m->t;
+	int32_t ia = lookup(t, HASH_INIT, "", 0, a, na);
+	int32_t ib = lookup(t, HASH_INIT, "", 0, b, nb);
+	size_t skip = 0, i;
+	int32_t inew;
+	uint64_t key;
+
+	if (!na || ia < 0)
+		return sb_error_set(err, SB_EFORMAT, "'%.*s' is not in %s",
+				    (int)(na > 64 ? 64 : na), a, vocab);
+	if (!nb || ib < 0)
+		return sb_error_set(err, SB_EFORMAT, "'%.*s' is not in %s",
+				    (int)(nb > 64 ? 64 : nb), b, vocab);
+	if (m->nprefix_src) {
+		/* Hugging Face takes b past the prefix's length, whatever b starts with (and
+		 * fails on a b shorter than that or cut inside a character). */
+		skip = m->nprefix_src;
+		if (skip > nb || (skip < nb && ((unsigned char)b[skip] & 0xC0) == 0x80))
+			return sb_error_set(err, SB_EFORMAT, "'%.*s' is shorter than "
+					    "continuing_subword_prefix or cut inside a character",
+					    (int)(nb > 64 ? 64 : nb), b);
+	}
+	if (na + nb - skip > MAX_TOKEN_BYTES)
+		return sb_error_set(err, SB_EFORMAT, "merged token too long");
+	{
+		char buf[MAX_TOKEN_BYTES];
+
+		memcpy(buf, a, na);
+		memcpy(buf + na, b + skip, nb - skip);
+		inew = lookup(t, HASH_INIT, "", 0, buf, na + nb - skip);
+		if (inew < 0)
+			return sb_error_set(err, SB_EFORMAT, "the merged token '%.*s' is not in "
+					    "%s", (int)((na + nb - skip) > 64 ? 64 : (na + nb - skip)),
+					    buf, vocab);
+	}
+	if (rank >= MAX_MERGES)
+		return sb_error_set(err, SB_ELIMIT, "more than %zu merges", (size_t)MAX_MERGES);
+	if (2 * (m->n_merges + 1) > m->merge_mask + 1 && grow_merges(m))
+		return sb_error_set(err, SB_ENOMEM, "tokenizer: out of memory");
+	key = (uint64_t)(uint32_t)ia << 32 | (uint32_t)ib;
+	i = mix64(key) & m->merge_mask;
+	while (m->merges[i].rank != NO_RANK && m->merges[i].key != key)
+		i = (i + 1) & m->merge_mask;
+	if (m->merges[i].rank == NO_RANK)
+		m->n_merges++;
+	/* A later duplicate replaces the earlier one, as Hugging Face's HashMap. */
+	m->merges[i].key = key;
+	m->merges[i].rank = (uint32_t)rank;
+	m->merges[i].id = inew;
+	for (int k = 0; k < 3; k++) {
+		uint32_t v = k == 0 ? (uint32_t)ia : k == 1 ? (uint32_t)ib : (uint32_t)inew;
+
+		for (int j = 0; j < 4; j++)
+			m->merge_hash = (m->merge_hash ^ ((v >> (8 * j)) & 0xFF)) *
+					1099511628211ull;
+	}
+	return SB_OK;
+}
+
+size_t sb_tok_bpe_merges(const struct tok_model *model)
+{
+	return ((const struct tok_bpe *)model->impl)->n_merges;
+}
+
+static void bpe_free(void *impl)
+{
+	struct tok_bpe *m = impl;
+
+	if (!m)
+		return;
+	free(m->merges);
+	free(m->mslots);
+	free(m->mpool);
+	free(m->prefix);
+	free(m->suffix);
+	free(m);
+}
+
+static uint64_t bpe_fingerprint(const void *impl, uint64_t h)
+{
+	const struct tok_bpe *m = impl;
+	unsigned char f[4] = {(unsigned char)m->byte_level, (unsigned char)m->fuse_unk,
+			      (unsigned char)m->ignore_merges, (unsigned char)(m->unk_id >= 0)};
+
+	for (int j = 0; j < 8; j++)
+		h = (h ^ ((m->merge_hash >> (8 * j)) & 0xFF)) * 1099511628211ull;
+	for (size_t k = 0; k < sizeof(f); k++)
+		h = (h ^ f[k]) * 1099511628211ull;
+	for (size_t k = 0; k < m->nprefix; k++)
+		h = (h ^ (unsigned char)m->prefix[k]) * 1099511628211ull;
+	h = (h ^ 0xFF) * 1099511628211ull;
+	for (size_t k = 0; k < m->nsuffix; k++)
+		h = (h ^ (unsigned char)m->suffix[k]) * 1099511628211ull;
+	return h;
+}
+
+/* ---- run time ---- */
+
+#define CACHE_SLOTS 32768               /* power of two */
+#define CACHE_KEY 26
+#define CACHE_IDS 8
+#define SMALL_WORD 64                   /* symbols: up to this, merge by scanning */
+
+struct cache_entry {
+	uint32_t hash;
+	uint8_t len;                    /* 0: empty */
+	uint8_t n_ids;
+	char key[CACHE_KEY];
+	int32_t ids[CACHE_IDS];
+};
+
+struct heap_item {
+	uint32_t rank;
+	uint32_t pos;
+};
+
+struct scratch {
+	struct cache_entry *cache;
+	/* A word's symbols: ids and, for long words, a linked list and a heap. */
+	int32_t *ids;
+	uint32_t *rank;                 /* [i]: rank of the pair (i, next) */
+	int32_t *newid;
+	int32_t *next, *prev;
+	size_t *len;
+	struct heap_item *heap;
+	size_t cap, hcap;
+};
+
+static void *bpe_scratch_new(const void *impl)
+{
+	struct scratch *s = calloc(1, sizeof(*s));
+
+	(void)impl;
+	if (!s)
+		return NULL;
+	s->cache = calloc(CACHE_SLOTS, sizeof(*s->cache));
+	if (!s->cache) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+static void bpe_scratch_free(void *p)
+{
+	struct scratch *s = p;
+
+	if (!s)
+		return;
+	free(s->cache);
+	free(s->ids);
+	free(s->rank);
+	free(s->newid);
+	free(s->next);
+	free(s->prev);
+	free(s->len);
+	free(s->heap);
+	free(s);
+}
+
+static int reserve(struct scratch *s, size_t n)
+{
+	if (n <= s->cap)
+		return 0;
+	{
+		size_t c = s->cap ? s->cap : 64;
+		void *a, *b, *c2, *d, *e, *f;
+
+		while (c < n)
+			c *= 2;
+		a = realloc(s->ids, c * sizeof(*s->ids));
+		if (a)
+			s->ids = a;
+		b = realloc(s->rank, c * sizeof(*s->rank));
+		if (b)
+			s->rank = b;
+		c2 = realloc(s->newid, c * sizeof(*s->newid));
+		if (c2)
+			s->newid = c2;
+		d = realloc(s->next, c * sizeof(*s->next));
+		if (d)
+			s->next = d;
+		e = realloc(s->prev, c * sizeof(*s->prev));
+		if (e)
+			s->prev = e;
+		f = realloc(s->len, c * sizeof(*s->len));
+		if (f)
+			s->len = f;
+		if (!a || !b || !c2 || !d || !e || !f)
+			return -1;
+		s->cap = c;
+	}
+	return 0;
+}
+
+static inline uint32_t word_hash(const unsigned char *p, size_t n)
+{
+	uint64_t h = 0x9E3779B97F4A7C15ull ^ n;
+
+	while (n >= 8) {
+		uint64_t v;
+
+		memcpy(&v, p, 8);
+		h = mix64(h ^ v) * 0x9E3779B97F4A7C15ull;
+		p += 8;
+		n -= 8;
+	}
+	if (n) {
+		uint64_t v = 0;
+
+		memcpy(&v, p, n);
+		h = mix64(h ^ v ^ 0xA5);
+	}
+	return (uint32_t)(h >> 32);
+}
+
+/* The id of the model-space string p (+ affixes) in the vocabulary, or -1. */
+static int32_t unit_id(const struct tok_bpe *m, const char *pre, size_t npre,
+		       const unsigned char *p, size_t n, const char *suf, size_t nsuf)
+{
+	char buf[MAX_TOKEN_BYTES];
+	size_t k = 0;
+
+	if (npre + n + nsuf > sizeof(buf))
+		return -1;
+	memcpy(buf, pre, npre);
+	k = npre;
+	memcpy(buf + k, p, n);
+	k += n;
+	memcpy(buf + k, suf, nsuf);
+	k += nsuf;
+	if (m->byte_level) {
+		const struct slot *sl;
+		uint32_t h;
+		size_t i;
+
+		if (!m->mslots)
+			return k == 1 ? m->byte_id[(unsigned char)buf[0]] : -1;
+		h = hash_step(HASH_INIT, (const unsigned char *)buf, k);
+		i = h & m->mmask;
+		for (;; i = (i + 1) & m->mmask) {
+			sl = &m->mslots[i];
+			if (!sl->len)
+				return -1;
+			if (sl->hash == h && sl->len == k && memcmp(m->mpool + sl->off, buf, k) == 0)
+				return sl->id;
+		}
+	}
+	return lookup(m->t, HASH_INIT, "", 0, buf, k);
+}
+
+/* The initial symbols of the word (units, unknowns); returns their count. */
+static size_t initial_symbols(const struct tok_bpe *m, struct scratch *s,
+			      const unsigned char *p, size_t n)
+{
+	size_t k = 0, i = 0;
+	int32_t unk_pending = -1;
+
+	while (i < n) {
+		size_t len = m->byte_level ? 1 : utf8_len(p[i]);
+		int first = i == 0, last;
+		int32_t id;
+
+		if (i + len > n)
+			len = n - i;
+		last = i + len == n;
+		if (m->byte_level && !m->mslots)
+			id = m->byte_id[p[i]];
+		else if (m->byte_level || !first || last)
+			id = unit_id(m, first ? "" : m->prefix ? m->prefix : "", first ? 0 : m->nprefix,
+				     p + i, len, last && m->suffix ? m->suffix : "",
+				     last ? m->nsuffix : 0);
+		else
+			id = lookup(m->t, HASH_INIT, "", 0, (const char *)p + i, len);
+		if (id >= 0) {
+			if (unk_pending >= 0) {
+				s->ids[k++] = unk_pending;
+				unk_pending = -1;
+			}
+			s->ids[k++] = id;
+		} else if (m->unk_id >= 0) {
+			if (unk_pending >= 0 && !m->fuse_unk)
+				s->ids[k++] = unk_pending;
+			unk_pending = m->unk_id;
+		}
+		i += len;
+	}
+	if (unk_pending >= 0)
+		s->ids[k++] = unk_pending;
+	return k;
+}
+
+static inline void pair_rank(const struct tok_bpe *m, struct scratch *s, size_t i, int32_t a,
+			     int32_t b)
+{
+	const struct merge_slot *ms = merge_find(m, a, b);
+
+	s->rank[i] = ms ? ms->rank : NO_RANK;
+	s->newid[i] = ms ? ms->id : -1;
+}
+
+/* Merges a short word in place by scanning for the lowest rank; returns its length. */
+static size_t merge_small(const struct tok_bpe *m, struct scratch *s, size_t k)
+{
+	int32_t *ids = s->ids;
+
+	for (size_t i = 0; i + 1 < k; i++)
+		pair_rank(m, s, i, ids[i], ids[i + 1]);
+	while (k > 1) {
+		uint32_t best = NO_RANK;
+		size_t at = 0;
+
+		for (size_t i = 0; i + 1 < k; i++) {
+			if (s->rank[i] < best) {
+				best = s->rank[i];
+				at = i;
+			}
+		}
+		if (best == NO_RANK)
+			break;
+		ids[at] = s->newid[at];
+		memmove(ids + at + 1, ids + at + 2, (k - at - 2) * sizeof(*ids));
+		memmove(s->rank + at + 1, s->rank + at + 2, (k - at - 2) * sizeof(*s->rank));
+		memmove(s->newid + at + 1, s->newid + at + 2, (k - at - 2) * sizeof(*s->newid));
+		k--;
+		if (at > 0)
+			pair_rank(m, s, at - 1, ids[at - 1], ids[at]);
+		if (at + 1 < k)
+			pair_rank(m, s, at, ids[at], ids[at + 1]);
+	}
+	return k;
+}
+
+static inline int heap_less(struct heap_item a, struct heap_item b)
+{
+	return a.rank < b.rank || (a.rank == b.rank && a.pos < b.pos);
+}
+
+static void heap_push(struct scratch *s, size_t *n, struct heap_item it)
+{
+	size_t i = (*n)++;
+
+	while (i > 0) {
+		size_t p = (i - 1) / 2;
+
+		if (!heap_less(it, s->heap[p]))
+			break;
+		s->heap[i] = s->heap[p];
+		i = p;
+	}
+	s->heap[i] = it;
+}
+
+static struct heap_item heap_pop(struct scratch *s, size_t *n)
+{
+	struct heap_item top = s->heap[0], last = s->heap[--(*n)];
+	size_t i = 0;
+
+	for (;;) {
+		size_t c = 2 * i + 1;
+
+		if (c >= *n)
+			break;
+		if (c + 1 < *n && heap_less(s->heap[c + 1], s->heap[c]))
+			c++;
+		if (!heap_less(s->heap[c], last))
+			break;
+		s->heap[i] = s->heap[c];
+		i = c;
+	}
+	if (*n)
+		s->heap[i] = last;
+	return top;
+}
+
+/*
+ * Merges a long word with a priority queue of (rank, position) over a linked list of
+ * symbols, as word.rs; returns its length (the ids compacted to the front), or
+ * (size_t)-1 when the queue cannot be allocated.
+ */
+static size_t merge_large(const struct tok_bpe *m, struct scratch *s, size_t k)
+{
+	int32_t *ids = s->ids;
+	size_t nh = 0, out = 0;
+
+	/* Each merge pushes at most two entries: 3k bounds the queue. */
+	if (s->hcap < 3 * k) {
+		void *h = realloc(s->heap, 3 * k * sizeof(*s->heap));
+
+		if (!h)
+			return (size_t)-1;
+		s->heap = h;
+		s->hcap = 3 * k;
+	}
+	for (size_t i = 0; i < k; i++) {
+		s->next[i] = i + 1 < k ? (int32_t)(i + 1) : -1;
+		s->prev[i] = (int32_t)i - 1;
+		s->len[i] = 1;
+	}
+	for (size_t i = 0; i + 1 < k; i++) {
+		const struct merge_slot *ms = merge_find(m, ids[i], ids[i + 1]);
+
+		if (ms)
+			heap_push(s, &nh, (struct heap_item){ms->rank, (uint32_t)i});
+	}
+	while (nh) {
+		struct heap_item top = heap_pop(s, &nh);
+		size_t at = top.pos;
+		int32_t nx = s->next[at];
+		const struct merge_slot *ms;
+
+		if (!s->len[at] || nx < 0)
+			continue;
+		ms = merge_find(m, ids[at], ids[nx]);
+		if (!ms || ms->rank != top.rank)
+			continue;       /* stale: a neighbour changed since */
+		ids[at] = ms->id;
+		s->len[nx] = 0;
+		s->next[at] = s->next[nx];
+		if (s->next[at] >= 0)
+			s->prev[s->next[at]] = (int32_t)at;
+		if (s->prev[at] >= 0) {
+			const struct merge_slot *pm = merge_find(m, ids[s->prev[at]], ids[at]);
+
+			if (pm)
+				heap_push(s, &nh, (struct heap_item){pm->rank,
+								     (uint32_t)s->prev[at]});
+		}
+		if (s->next[at] >= 0) {
+			const struct merge_slot *nm = merge_find(m, ids[at], ids[s->next[at]]);
+
+			if (nm)
+				heap_push(s, &nh, (struct heap_item){nm->rank, (uint32_t)at});
+		}
+	}
+	for (int32_t i = 0; i >= 0; i = s->next[i])
+		ids[out++] = ids[i];
+	return out;
+}
+
+static int bpe_encode(const void *impl, void *scratch, const unsigned char *p, size_t n,
+		      struct tok_seq *out)
+{
+	const struct tok_bpe *m = impl;
+	struct scratch *s = scratch;
+	struct cache_entry *ce = NULL;
+	uint32_t h = 0;
+	size_t k;
+
+	if (m->byte_level && n == 1 && !m->mslots) {
+		if (m->byte_id[p[0]] >= 0)
+			tok_seq_push(out, m->byte_id[p[0]]);
+		else if (m->unk_id >= 0)
+			tok_seq_push(out, m->unk_id);
+		return SB_OK;
+	}
+	if (m->ignore_merges) {
+		int32_t id = unit_id(m, "", 0, p, n, "", 0);
+
+		if (id >= 0) {
+			tok_seq_push(out, id);
+			return SB_OK;
+		}
+	}
+	if (n <= CACHE_KEY) {
+		h = word_hash(p, n);
+		ce = &s->cache[h & (CACHE_SLOTS - 1)];
+		if (ce->len == n && ce->hash == h && memcmp(ce->key, p, n) == 0) {
+			for (size_t i = 0; i < ce->n_ids; i++)
+				tok_seq_push(out, ce->ids[i]);
+			return SB_OK;
+		}
+	}
+	if (reserve(s, n + 1))
+		return SB_ENOMEM;
+	k = initial_symbols(m, s, p, n);
+	k = k <= SMALL_WORD ? merge_small(m, s, k) : merge_large(m, s, k);
+	if (k == (size_t)-1)
+		return SB_ENOMEM;
+	for (size_t i = 0; i < k; i++)
+		tok_seq_push(out, s->ids[i]);
+	if (ce && k <= CACHE_IDS) {
+		ce->hash = h;
+		ce->len = (uint8_t)n;
+		ce->n_ids = (uint8_t)k;
+		memcpy(ce->key, p, n);
+		memcpy(ce->ids, s->ids, k * sizeof(int32_t));
+	}
+	return SB_OK;
+}
+
+const struct tok_model_ops sb_tok_bpe_ops = {
+	.name = "BPE",
+	.scratch_new = bpe_scratch_new,
+	.scratch_free = bpe_scratch_free,
+	.encode = bpe_encode,
+	.fingerprint = bpe_fingerprint,
+	.free = bpe_free,
+};
