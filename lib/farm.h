@@ -74,9 +74,8 @@ struct sb_farm_opts {
 	unsigned max_credits;           /* cap on the credits one worker may claim (16) */
 	unsigned max_inflight;          /* cap on the frames held in total (256) */
 	volatile int *stop;             /* non-zero: stop with SB_EINTR */
-	/* Optional: one line per event (worker joined, lost, re-sent frames). */
-	void (*event)(void *ctx, const char *line);
-	void *event_ctx;
+	/* Events go to topts.event: SB_EVENT_INFO for workers joining, lost, frames
+	 * re-sent; SB_EVENT_WARN for handshakes that failed. */
 };
 
 struct sb_farm_worker_stats {

@@ -359,6 +359,51 @@ START_TEST(test_rules_and_keys)
 }
 END_TEST
 
+/* Collects the transport's event lines. */
+static char events[2048];
+
+static void on_event(void *ctx, int level, const char *line)
+{
+	(void)ctx;
+	snprintf(events + strlen(events), sizeof(events) - strlen(events), "%d %s\n", level, line);
+}
+
+START_TEST(test_endpoints_and_events)
+{
+	struct sb_transport *t = NULL;
+	struct sb_transport_opts o;
+	struct sb_error err;
+	char spec[96];
+
+	sb_zmq_init();
+	memset(&o, 0, sizeof(o));
+	/* No default role: the user says which side binds. */
+	ck_assert_int_eq(sb_transport_open(&t, "tcp://127.0.0.1:1", SB_TRANSPORT_WRITE, &o, &err),
+			 SB_EINVAL);
+	ck_assert_str_eq(err.msg, "tcp://127.0.0.1:1: a ZeroMQ endpoint needs @ to bind or > to "
+			 "connect ('@tcp://127.0.0.1:1' or '>tcp://127.0.0.1:1')");
+	ck_assert_int_eq(sb_transport_open(&t, "ipc:///tmp/x", SB_TRANSPORT_READ, &o, &err),
+			 SB_EINVAL);
+	ck_assert_ptr_null(t);
+	/* A bound writer without a reader says it waits (under -v), then times out. */
+	events[0] = '\0';
+	o.timeout_ms = 300;
+	o.event = on_event;
+	snprintf(spec, sizeof(spec), "@inproc://check-events-%d", (int)getpid());
+	ck_assert_int_eq(sb_transport_open(&t, spec, SB_TRANSPORT_WRITE, &o, &err), SB_OK);
+	for (int i = 0; i < 2 * 8 + 2; i++) {
+		int rc = sb_transport_send(t, "x", 1, &err);
+		if (rc != SB_OK) {
+			ck_assert_int_eq(rc, SB_ETIMEOUT);
+			break;
+		}
+	}
+	sb_transport_close(&t);
+	ck_assert_ptr_nonnull(strstr(events, "1 @inproc://check-events-"));
+	ck_assert_ptr_nonnull(strstr(events, ": waiting for a reader\n"));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("zmq");
@@ -373,6 +418,7 @@ int main(void)
 	tcase_add_test(tc, test_core_hedge);
 	tcase_add_test(tc, test_inproc_stream);
 	tcase_add_test(tc, test_rules_and_keys);
+	tcase_add_test(tc, test_endpoints_and_events);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
