@@ -59,7 +59,7 @@ static void usage(FILE *fp, const char *prog)
 		prog);
 }
 
-/* Warnings (a handshake failed) always; progress under -v. */
+/* Warnings (a worker refused, a handshake failed) always; progress under -v. */
 static void on_event(void *ctx, int level, const char *line)
 {
 	if (level == SB_EVENT_WARN || verbose)
@@ -203,7 +203,8 @@ int main(int argc, char **argv)
 				"at most %u in flight%s\n", prog, st.workers[i].name,
 				(unsigned long long)st.workers[i].frames,
 				(unsigned long long)st.workers[i].lost, st.workers[i].credits,
-				st.workers[i].max_inflight, st.workers[i].alive ? "" : " (gone)");
+				st.workers[i].max_inflight, st.workers[i].refused ? " (refused)"
+				: st.workers[i].alive ? "" : " (gone)");
 		fprintf(stderr,
 			"%s: in: %llu frames, %llu rows; out: %llu frames, %llu rows; re-sent: "
 			"%llu (%llu from lost workers, %llu behind a slow one); duplicates "

@@ -1307,6 +1307,17 @@ static void *pump_out_main(void *arg)
 	return NULL;
 }
 
+/* A worker refused for results of another provenance, known by routing id and name
+ * (it comes back under a new routing id when it reconnects). */
+struct refused {
+	unsigned char ident[256];
+	size_t ident_len;
+	char name[64];
+	char why[400];
+};
+
+#define FARM_REFUSED_MAX 64
+
 struct farm {
 	const struct sb_farm_opts *o;
 	void *ctx;
@@ -1318,6 +1329,8 @@ struct farm {
 	uint64_t run;
 	double hb_s, dead_s;
 	struct sb_farm_stats *st;
+	struct refused *refused;
+	size_t n_refused;
 };
 
 #define farm_event(f, ...) link_event(&(f)->o->topts, SB_EVENT_INFO, __VA_ARGS__)
@@ -1354,6 +1367,70 @@ static void farm_lose(struct farm *f, int wi, const char *why)
 	farm_event(f, "worker %s %s: %u frames handed out again", f->core.workers[wi].name, why, n);
 }
 
+/* The refused worker with this routing id or (when name is not NULL) this name. */
+static struct refused *refused_find(struct farm *f, const void *ident, size_t len,
+				    const char *name)
+{
+	for (size_t i = 0; i < f->n_refused; i++) {
+		struct refused *r = &f->refused[i];
+		if ((r->ident_len == len && memcmp(r->ident, ident, len) == 0) ||
+		    (name != NULL && strcmp(r->name, name) == 0))
+			return r;
+	}
+	return NULL;
+}
+
+/* Remembers a refused worker; past FARM_REFUSED_MAX the oldest is forgotten. */
+static struct refused *refused_add(struct farm *f, const void *ident, size_t len,
+				   const char *name, const char *why)
+{
+	struct refused *r;
+
+	if (f->refused == NULL && (f->refused = calloc(FARM_REFUSED_MAX, sizeof(*r))) == NULL)
+		return NULL;
+	if (f->n_refused == FARM_REFUSED_MAX) {
+		memmove(f->refused, f->refused + 1, (FARM_REFUSED_MAX - 1) * sizeof(*r));
+		f->n_refused--;
+	}
+	r = &f->refused[f->n_refused++];
+	memset(r, 0, sizeof(*r));
+	if (len > sizeof(r->ident))
+		len = sizeof(r->ident);
+	memcpy(r->ident, ident, len);
+	r->ident_len = len;
+	snprintf(r->name, sizeof(r->name), "%s", name);
+	snprintf(r->why, sizeof(r->why), "%s", why);
+	return r;
+}
+
+static void farm_send_refuse(struct farm *f, const void *ident, size_t len, const char *why)
+{
+	struct sb_farm_hdr h = { SB_FARM_REFUSE, 0, 0, f->run };
+
+	if (send_hdr(f->front, ident, len, &h, 1) == 0)
+		zmq_send(f->front, why, strlen(why), ZMQ_DONTWAIT);
+}
+
+/*
+ * Refuses worker wi for the rest of the run: its result differs in provenance from
+ * the first ones (why says how).  None of its results is written; what it held goes
+ * to the other workers; it is told why, and ignored when it comes back.
+ */
+static void farm_refuse(struct farm *f, int wi, const char *why, uint64_t lost_before)
+{
+	struct sb_farm_wk *w = &f->core.workers[wi];
+	char text[400];
+
+	snprintf(text, sizeof(text), "results of %s (worker %s)", why, f->core.pin_worker);
+	sb_farm_core_lose_worker(&f->core, wi);
+	w->refused = 1;
+	farm_warn(f, "worker %s refused for the rest of the run: %s; %" PRIu64 " frames handed "
+		  "to the other workers, none of its results written", w->name, text,
+		  w->lost - lost_before);
+	refused_add(f, w->ident, w->ident_len, w->name, text);
+	farm_send_refuse(f, w->ident, w->ident_len, text);
+}
+
 /* Handles one message from a worker.  Returns SB_OK or a fatal status. */
 static int farm_on_worker(struct farm *f, struct sb_error *err)
 {
@@ -1373,6 +1450,8 @@ static int farm_on_worker(struct farm *f, struct sb_error *err)
 	double now = now_s();
 	if (wi >= 0)
 		f->core.workers[wi].expires = now + f->dead_s;
+	if (wi < 0 && h.cmd != SB_FARM_READY && refused_find(f, ident, ident_len, NULL) != NULL)
+		goto out;       /* a refused worker: not asked to announce itself again */
 	switch (h.cmd) {
 	case SB_FARM_READY: {
 		char name[64];
@@ -1385,6 +1464,17 @@ static int farm_on_worker(struct farm *f, struct sb_error *err)
 		for (size_t i = 0; i < nl; i++)
 			if (name[i] < 0x20 || name[i] == 0x7f)
 				name[i] = '?';
+		struct refused *rf = refused_find(f, ident, ident_len, nl ? name : NULL);
+		if (rf != NULL) {
+			/* Back under a new routing id: still refused in this run. */
+			if (rf->ident_len != ident_len || memcmp(rf->ident, ident, ident_len) != 0)
+				rf = refused_add(f, ident, ident_len, rf->name, rf->why);
+			if (rf != NULL)
+				farm_send_refuse(f, ident, ident_len, rf->why);
+			if (wi >= 0)
+				farm_lose(f, wi, "was refused before");
+			break;
+		}
 		if (wi >= 0)
 			farm_lose(f, wi, "announced itself again");
 		wi = sb_farm_core_add_worker(&f->core, ident, ident_len, nl ? name : "?", h.count,
@@ -1437,10 +1527,23 @@ static int farm_on_worker(struct farm *f, struct sb_error *err)
 					   zmq_msg_size(&m[2 + i]), err);
 		}
 		if (rc == SB_OK) {
-			int acc = sb_farm_core_result(&f->core, wi, h.id, parts, np, err);
-			if (acc < 0) {
+			int pinned = f->core.pinned;
+			uint64_t lost_before = wi >= 0 ? f->core.workers[wi].lost : 0;
+			struct sb_error rerr;
+			sb_error_clear(&rerr);
+			int acc = sb_farm_core_result(&f->core, wi, h.id, parts, np, &rerr);
+			if (acc == SB_EMISMATCH) {
+				if (wi >= 0)
+					farm_refuse(f, wi, rerr.msg, lost_before);
+			} else if (acc < 0) {
+				*err = rerr;
 				rc = sb_error_prefix(err, "worker %s: ",
 						     wi >= 0 ? f->core.workers[wi].name : "?");
+			} else if (acc == 1 && !pinned && f->core.pinned) {
+				char shown[400];
+				sb_farm_prov_show(&f->core.pin, shown, sizeof(shown));
+				farm_event(f, "the first results, from worker %s, set what every "
+					   "result must match: %s", f->core.pin_worker, shown);
 			}
 		}
 		for (size_t i = 0; i < np; i++)
@@ -1494,6 +1597,7 @@ static void fill_stats(struct farm *f, double t0)
 		ws->credits = w->credits;
 		ws->max_inflight = w->max_inflight;
 		ws->alive = w->alive;
+		ws->refused = w->refused;
 	}
 }
 
@@ -1820,6 +1924,7 @@ done:
 	close_sock(&f.out_s, 0);
 	monitor_stop(f.front, &f.mon);
 	close_sock(&f.front, 100);
+	free(f.refused);
 	sb_transport_close(&f.in.t);
 	sb_transport_close(&f.out.t);
 	fill_stats(&f, t0);
@@ -1858,6 +1963,7 @@ struct wio {
 	char name[64];
 	struct endpoint ep;
 	struct monitor mon;     /* of the current socket: handshakes that fail */
+	uint64_t told_refuse;   /* hash of the last refusal reported, 0 none */
 	struct sb_error err;
 	int rc;
 };
@@ -1868,6 +1974,23 @@ static void wio_close(struct wio *w, void **s)
 		return;
 	monitor_stop(*s, &w->mon);
 	close_sock(s, 0);
+}
+
+/* A farm refused our results (another model...): say so once per reason. */
+static void wio_refused(struct wio *w, const zmq_msg_t *why)
+{
+	const unsigned char *p = zmq_msg_data((zmq_msg_t *)why);
+	size_t n = zmq_msg_size((zmq_msg_t *)why);
+	uint64_t h = 0xcbf29ce484222325ULL;
+	char shown[400];
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 0x100000001b3ULL;
+	if (h == w->told_refuse)
+		return;
+	w->told_refuse = h;
+	link_event(&w->o->topts, SB_EVENT_WARN, "%s: the farm refuses this worker's results "
+		   "in its current run: %s", w->o->connect, sb_printable(p, n, shown, sizeof(shown)));
 }
 
 static void *wio_connect(struct wio *w, struct sb_error *err)
@@ -1974,7 +2097,7 @@ static void *wio_main(void *arg)
 				    sb_farm_hdr_unpack(zmq_msg_data(&m[0]), zmq_msg_size(&m[0]), &h,
 						       NULL) == SB_OK) {
 					heard = last_farm = now;
-					if (!contact)
+					if (!contact && h.cmd != SB_FARM_REFUSE)
 						link_event(&w->o->topts, SB_EVENT_INFO,
 							   "%s: serving a farm", w->o->connect);
 					contact = 1;
@@ -1988,6 +2111,8 @@ static void *wio_main(void *arg)
 					} else if (h.cmd == SB_FARM_BYE) {
 						heard = 0;      /* look for the next farm now */
 						contact = 1;
+					} else if (h.cmd == SB_FARM_REFUSE && n == 2) {
+						wio_refused(w, &m[1]);
 					}
 				}
 				close_multi(m, n, 2);
