@@ -18,7 +18,7 @@
 
 static const char *const prec_names[] = { "f32", "bf16", "int8" };
 static const char *const isa_names[] = { "auto", "generic", "avx_vnni", "avx512_vnni",
-					 "avx512_bf16" };
+					 "avx512_bf16", "avx512" };
 
 int sb_lowp_parse(const char *s, enum sb_lowp *out, struct sb_error *err)
 {
@@ -38,14 +38,14 @@ const char *sb_lowp_name(enum sb_lowp p)
 
 int sb_lowp_isa_parse(const char *s, enum sb_lowp_isa *out, struct sb_error *err)
 {
-	for (int i = 0; i < 5; i++) {
+	for (int i = 0; i < 6; i++) {
 		if (strcmp(s, isa_names[i]) == 0) {
 			*out = (enum sb_lowp_isa)i;
 			return SB_OK;
 		}
 	}
 	return sb_error_set(err, SB_EINVAL, "product kernels '%s': expected auto, generic, "
-			    "avx_vnni, avx512_vnni or avx512_bf16", s);
+			    "avx_vnni, avx512_vnni, avx512_bf16 or avx512", s);
 }
 
 /* ---- dispatch ---- */
@@ -63,6 +63,8 @@ int sb_lowp_isa_supported(enum sb_lowp_isa isa)
 	case SB_LOWP_ISA_AVX512_BF16:
 		return __builtin_cpu_supports("avx512bf16") &&
 		       __builtin_cpu_supports("avx512bw");
+	case SB_LOWP_ISA_AVX512:
+		return __builtin_cpu_supports("avx512f");
 	default:
 		break;
 	}
@@ -88,15 +90,15 @@ static enum sb_lowp_isa isa_for(enum sb_lowp p)
 
 	if (forced != SB_LOWP_ISA_AUTO) {
 		if (p == SB_LOWP_BF16)
-			return forced == SB_LOWP_ISA_AVX512_BF16 ? forced : SB_LOWP_ISA_GENERIC;
+			return forced == SB_LOWP_ISA_AVX512_BF16 || forced == SB_LOWP_ISA_AVX512
+			       ? forced : SB_LOWP_ISA_GENERIC;
 		return forced == SB_LOWP_ISA_AVX512_VNNI || forced == SB_LOWP_ISA_AVX_VNNI
 		       ? forced : SB_LOWP_ISA_GENERIC;
 	}
 	if (strcmp(ops, "generic") == 0)
 		return SB_LOWP_ISA_GENERIC;
 	if (p == SB_LOWP_BF16)
-		return strcmp(ops, "avx512") == 0 && sb_lowp_isa_supported(SB_LOWP_ISA_AVX512_BF16)
-		       ? SB_LOWP_ISA_AVX512_BF16 : SB_LOWP_ISA_GENERIC;
+		return strcmp(ops, "avx512") == 0 ? SB_LOWP_ISA_AVX512 : SB_LOWP_ISA_GENERIC;
 	if (strcmp(ops, "avx512") == 0 && sb_lowp_isa_supported(SB_LOWP_ISA_AVX512_VNNI))
 		return SB_LOWP_ISA_AVX512_VNNI;
 	return sb_lowp_isa_supported(SB_LOWP_ISA_AVX_VNNI) ? SB_LOWP_ISA_AVX_VNNI
@@ -108,13 +110,13 @@ const char *sb_lowp_kernel_name(enum sb_lowp p)
 	return p == SB_LOWP_F32 ? sb_ops_isa_name() : isa_names[isa_for(p)];
 }
 
-static lowp_kernel kernel_for(enum sb_lowp p)
+static lowp_kernel kernel_for(enum sb_lowp p, enum sb_lowp_isa isa)
 {
-	enum sb_lowp_isa isa = isa_for(p);
-
 #ifdef LOWP_X86
 	if (isa == SB_LOWP_ISA_AVX512_BF16)
 		return sb_lowp_bf16_avx512;
+	if (isa == SB_LOWP_ISA_AVX512)
+		return sb_lowp_bf16_fma;
 	if (isa == SB_LOWP_ISA_AVX512_VNNI)
 		return sb_lowp_int8_avx512;
 	if (isa == SB_LOWP_ISA_AVX_VNNI)
@@ -324,7 +326,9 @@ static void quantize_row(const float *x, size_t k, size_t kp, uint8_t *q, float 
 int sb_lowp_act_set(struct sb_lowp_act *a, const struct sb_lowp_weights *w, size_t m,
 		    const float *x, size_t ldx, struct sb_error *err)
 {
-	size_t el = w->prec == SB_LOWP_BF16 ? 2 : 1, bytes;
+	enum sb_lowp_isa isa = isa_for(w->prec);
+	int wide = isa == SB_LOWP_ISA_AVX512;
+	size_t el = w->prec == SB_LOWP_BF16 ? (wide ? 4 : 2) : 1, bytes;
 	int rc;
 
 	if (sb_size_mul(m ? m : 1, w->kp, &bytes) || sb_size_mul(bytes, el, &bytes))
@@ -332,11 +336,18 @@ int sb_lowp_act_set(struct sb_lowp_act *a, const struct sb_lowp_weights *w, size
 				    "large", m, w->kp);
 	if ((rc = act_grow(a, m ? m : 1, bytes, err)))
 		return rc;
+	a->isa = isa;
 	a->m = m;
 	a->kp = w->kp;
 	for (size_t r = 0; r < m; r++) {
 		const float *xr = x + r * ldx;
-		if (w->prec == SB_LOWP_BF16) {
+		if (wide) {
+			float *q = (float *)a->q + r * w->kp;
+			for (size_t j = 0; j < w->k; j++)
+				q[j] = sb_lowp_bf16_float(sb_lowp_bf16(xr[j]));
+			for (size_t j = w->k; j < w->kp; j++)
+				q[j] = 0.0f;
+		} else if (w->prec == SB_LOWP_BF16) {
 			uint16_t *q = (uint16_t *)a->q + r * w->kp;
 			for (size_t j = 0; j < w->k; j++)
 				q[j] = sb_lowp_bf16(xr[j]);
@@ -356,5 +367,5 @@ void sb_lowp_linear(const struct sb_lowp_weights *w, const struct sb_lowp_act *a
 	assert(a->kp == w->kp && c0 % LOWP_NR == 0 && c1 <= w->n);
 	if (a->m == 0 || c1 <= c0)
 		return;
-	kernel_for(w->prec)(w, a, c0, c1, y, ldy);
+	kernel_for(w->prec, a->isa)(w, a, c0, c1, y, ldy);
 }

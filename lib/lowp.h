@@ -44,18 +44,23 @@ int sb_lowp_parse(const char *s, enum sb_lowp *out, struct sb_error *err);
 const char *sb_lowp_name(enum sb_lowp p);
 
 /*
- * Kernel sets of the products.  SB_LOWP_ISA_AUTO takes, per precision, the widest the
+ * Kernel sets of the products.  SB_LOWP_ISA_AUTO takes, per precision, the fastest the
  * CPU has within the float32 kernel set selected by sb_ops_select() (generic: the
- * generic code; avx2: AVX-VNNI for int8; avx512: AVX512_VNNI or AVX-VNNI for int8,
- * AVX512_BF16 for bf16).  The others force a set for tests: a precision that the set
+ * generic code; avx2: AVX-VNNI for int8; avx512: AVX512_VNNI or AVX-VNNI for int8, and
+ * for bf16 the avx512 widening kernel, which runs faster than vdpbf16ps where that was
+ * measured: bench/precision.sh).  The others force a set for tests: a precision that the set
  * has no kernel for uses the generic code.
  */
 enum sb_lowp_isa {
 	SB_LOWP_ISA_AUTO, SB_LOWP_ISA_GENERIC, SB_LOWP_ISA_AVX_VNNI, SB_LOWP_ISA_AVX512_VNNI,
-	SB_LOWP_ISA_AVX512_BF16
+	SB_LOWP_ISA_AVX512_BF16, SB_LOWP_ISA_AVX512
 };
 
-/* Parses "auto", "generic", "avx_vnni", "avx512_vnni", "avx512_bf16" (SB_EINVAL). */
+/*
+ * Parses "auto", "generic", "avx_vnni", "avx512_vnni", "avx512_bf16", "avx512"
+ * (SB_EINVAL).  "avx512" is a bf16 kernel without the bfloat16 instructions: the
+ * bf16 weights widened to float32 in registers and FMA, the same sums in the same order.
+ */
 int sb_lowp_isa_parse(const char *s, enum sb_lowp_isa *out, struct sb_error *err);
 
 /* 1 if the CPU (and OS) can run the set. */
@@ -96,7 +101,9 @@ void sb_lowp_free(struct sb_lowp_weights *w);
 
 /* Activations X[m, k] rounded or quantized for one product; buffers grown on demand. */
 struct sb_lowp_act {
-	void *q;                        /* bf16: uint16 [m][kp]; int8: uint8 [m][kp] */
+	enum sb_lowp_isa isa;           /* the kernels the activations are laid out for */
+	void *q;                        /* bf16: uint16 [m][kp] (float [m][kp], the values
+					 * rounded, for the avx512 kernel); int8: uint8 */
 	float *scale;                   /* int8: [m] scale_x */
 	int32_t *zp;                    /* int8: [m] zero points */
 	size_t m, kp;
@@ -105,7 +112,8 @@ struct sb_lowp_act {
 
 /*
  * Rounds (bf16) or quantizes (int8) X[m, k] (row stride ldx) for products with w
- * (precision and k from w) into a.  SB_ENOMEM / SB_ELIMIT when a buffer cannot grow.
+ * (precision and k from w) into a, laid out for the kernels selected now (a->isa:
+ * sb_lowp_linear() runs those, whatever is selected later).  SB_ENOMEM / SB_ELIMIT when a buffer cannot grow.
  */
 int sb_lowp_act_set(struct sb_lowp_act *a, const struct sb_lowp_weights *w, size_t m,
 		    const float *x, size_t ldx, struct sb_error *err);

@@ -22,6 +22,8 @@ void sb_lowp_int8_generic(const struct sb_lowp_weights *w, const struct sb_lowp_
 			  size_t c0, size_t c1, float *y, size_t ldy);
 #if defined(__x86_64__) && defined(__GNUC__)
 #define LOWP_X86 1
+void sb_lowp_bf16_fma(const struct sb_lowp_weights *w, const struct sb_lowp_act *a,
+		      size_t c0, size_t c1, float *y, size_t ldy);
 void sb_lowp_bf16_avx512(const struct sb_lowp_weights *w, const struct sb_lowp_act *a,
 			 size_t c0, size_t c1, float *y, size_t ldy);
 void sb_lowp_int8_avx512(const struct sb_lowp_weights *w, const struct sb_lowp_act *a,

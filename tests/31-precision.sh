@@ -10,7 +10,7 @@ M=$SB_SRCDIR/tests/models
 G=$SB_SRCDIR/tests/golden/encode
 T=$SB_TMP
 
-plan 34
+plan 36
 
 n=
 [ -n "${SB_VALGRIND:-}" ] && n=200
@@ -60,7 +60,7 @@ head -n 300 "$T/tiny-distilbert.pooled" > "$T/g300"
 # set (which takes the generic products), threads and sub-batch sizes.
 for p in bf16 int8; do
 	sb-encode -m "$M/tiny-distilbert" --precision $p -t 1 < "$T/s300.sbf" > "$T/ref.sbf"
-	for k in generic avx_vnni avx512_vnni avx512_bf16; do
+	for k in generic avx_vnni avx512_vnni avx512_bf16 avx512; do
 		if ! sb-encode -m "$M/tiny-distilbert" --precision $p --lowp-kernels $k -t 1 \
 			< "$T/s300.sbf" > "$T/k.sbf" 2> "$T/err"; then
 			if grep -q "not supported by this cpu" "$T/err"; then

@@ -15,9 +15,10 @@
 #include "ops.h"
 
 static const enum sb_lowp_isa isas[] = { SB_LOWP_ISA_GENERIC, SB_LOWP_ISA_AVX_VNNI,
-					 SB_LOWP_ISA_AVX512_VNNI, SB_LOWP_ISA_AVX512_BF16 };
+					 SB_LOWP_ISA_AVX512_VNNI, SB_LOWP_ISA_AVX512_BF16,
+					 SB_LOWP_ISA_AVX512 };
 static const char *const isa_names[] = { "generic", "avx_vnni", "avx512_vnni",
-					 "avx512_bf16" };
+					 "avx512_bf16", "avx512" };
 #define N_ISAS (sizeof(isas) / sizeof(isas[0]))
 
 /* m, n, k: single rows, tails of tiles (12, 6 rows), of panels (32 columns), odd k. */
@@ -147,6 +148,8 @@ START_TEST(test_bf16_kernels)
 			float *y;
 			if (!use_isa(i))
 				continue;
+			/* The activations are laid out for the kernels selected. */
+			ck_assert_int_eq(sb_lowp_act_set(&a, &pw, m, x, ldx, &err), SB_OK);
 			y = run(&pw, &a, m, n);
 			for (size_t r = 0; r < m; r++) {
 				for (size_t c = 0; c < n; c++) {
@@ -236,6 +239,7 @@ START_TEST(test_int8_kernels)
 			float *y;
 			if (!use_isa(i))
 				continue;
+			ck_assert_int_eq(sb_lowp_act_set(&a, &pw, m, x, ldx, &err), SB_OK);
 			y = run(&pw, &a, m, n);
 			for (size_t r = 0; r < m; r++) {
 				const uint8_t *q = (const uint8_t *)a.q + r * a.kp;
@@ -333,8 +337,31 @@ START_TEST(test_dispatch)
 	ck_assert_int_eq(sb_lowp_select(SB_LOWP_ISA_GENERIC, NULL), SB_OK);
 	ck_assert_str_eq(sb_lowp_kernel_name(SB_LOWP_INT8), "generic");
 	ck_assert_int_eq(sb_lowp_select(SB_LOWP_ISA_AUTO, NULL), SB_OK);
-	if (sb_lowp_isa_supported(SB_LOWP_ISA_AVX512_BF16) && strcmp(sb_ops_isa_name(), "avx512") == 0)
-		ck_assert_str_eq(sb_lowp_kernel_name(SB_LOWP_BF16), "avx512_bf16");
+	if (strcmp(sb_ops_isa_name(), "avx512") == 0)
+		ck_assert_str_eq(sb_lowp_kernel_name(SB_LOWP_BF16), "avx512");
+	/* Activations set for one set are run by it, whatever is selected after. */
+	{
+		size_t n = 32, k = 8;
+		float *w = rand_matrix(n, k, k, 1.0f), x[8], y1[32], y2[32];
+		const float *parts[1] = { w };
+		struct sb_lowp_weights pw;
+		struct sb_lowp_act a = { 0 };
+		struct sb_error err;
+		for (size_t j = 0; j < k; j++)
+			x[j] = frand();
+		ck_assert_int_eq(sb_lowp_pack(&pw, SB_LOWP_BF16, parts, &n, 1, k, &err), SB_OK);
+		ck_assert_int_eq(sb_lowp_select(SB_LOWP_ISA_GENERIC, NULL), SB_OK);
+		ck_assert_int_eq(sb_lowp_act_set(&a, &pw, 1, x, k, &err), SB_OK);
+		sb_lowp_linear(&pw, &a, 0, n, y1, n);
+		if (sb_lowp_select(SB_LOWP_ISA_AVX512, NULL) == SB_OK) {
+			sb_lowp_linear(&pw, &a, 0, n, y2, n);
+			ck_assert(memcmp(y1, y2, sizeof(y1)) == 0);
+		}
+		sb_lowp_select(SB_LOWP_ISA_AUTO, NULL);
+		sb_lowp_act_free(&a);
+		sb_lowp_free(&pw);
+		free(w);
+	}
 }
 END_TEST
 
