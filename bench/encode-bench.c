@@ -1,7 +1,8 @@
 /*
  * encode-bench - in-process measurements for bench/encode-full.sh (not installed).
  *
- *   encode-bench load MODEL [N]            seconds to open the model (median of N)
+ *   encode-bench load MODEL [N]            seconds to open the model (median of N) and
+ *                                          the resident memory once it is open
  *   encode-bench latency MODEL "IDS" [N [THREADS [SMALL_M]]]   seconds per forward of
  *                                          one sentence, model loaded (median of N, after
  *                                          a warm-up); THREADS: the model's thread team
@@ -45,6 +46,21 @@ static double cpu_seconds(void)
 	getrusage(RUSAGE_SELF, &ru);
 	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
 	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
+}
+
+/* VmRSS of this process in kB (0 if unknown). */
+static long rss_kb(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long kb = 0;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kb;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -153,13 +169,16 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "load")) {
 		size_t n = argc > 3 ? strtoul(argv[3], NULL, 10) : 5;
 		double *t = calloc(n ? n : 1, sizeof(double));
+		long rss = 0;
 		for (size_t i = 0; i < n; i++) {
 			double t0 = now();
 			struct sb_model *m = open_model(argv[2], 1, 1);
 			t[i] = now() - t0;
+			rss = rss_kb();
 			sb_model_close(&m);
 		}
-		printf("load %.4f s (median of %zu)\n", median(t, n), n);
+		printf("load %.4f s (median of %zu), resident %.0f MB once open\n", median(t, n), n,
+		       (double)rss / 1024.0);
 		free(t);
 		return 0;
 	}

@@ -53,7 +53,8 @@ static void usage(FILE *fp, const char *prog)
 		"      --precision P         f32 (default), bf16 or int8: arithmetic of the\n"
 		"                            dense products (weights converted at load)\n"
 		"      --lowp-kernels SET    auto (default), generic, avx_vnni, avx512_vnni,\n"
-		"                            avx512_bf16: kernels of the bf16 / int8 products\n"
+		"                            avx512_bf16, avx512: kernels of the bf16 / int8\n"
+		"                            products\n"
 		"      --allow-mixed         encode tokens whose tokenizer_fingerprint is not\n"
 		"                            that of MODEL's tokenizer (default: refused)\n"
 		SB_CMD_COMMON_HELP, prog);

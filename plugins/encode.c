@@ -19,8 +19,8 @@
  *   kernels=ISA          auto (default), generic, avx2, avx512
  *   precision=P          f32 (default), bf16, int8: arithmetic of the dense products
  *                        (lowp.h)
- *   lowp_kernels=SET     auto (default), generic, avx_vnni, avx512_vnni, avx512_bf16:
- *                        forces the kernels of the bf16 / int8 products (tests)
+ *   lowp_kernels=SET     auto (default), generic, avx_vnni, avx512_vnni, avx512_bf16,
+ *                        avx512: forces the kernels of the bf16 / int8 products
  *   fuse_qkv=0|1         one Q|K|V product per layer (default 1)
  *
  * Tokens frames carry the tokenizer_fingerprint of the tokenizer that made them

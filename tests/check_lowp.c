@@ -148,7 +148,23 @@ START_TEST(test_bf16_kernels)
 			float *y;
 			if (!use_isa(i))
 				continue;
-			/* The activations are laid out for the kernels selected. */
+			/* The activations are laid out for the kernels selected, with the
+			 * values sb_lowp_bf16() gives (NaN, subnormals and ties included). */
+			x[0] = NAN;
+			x[1] = from_bits(0x00000123);
+			x[2] = from_bits(0x3f808000);
+			x[3] = from_bits(0x7f7fffff);
+			ck_assert_int_eq(sb_lowp_act_set(&a, &pw, m, x, ldx, &err), SB_OK);
+			for (size_t r = 0; r < m; r++) {
+				for (size_t j = 0; j < a.kp; j++) {
+					float v = isas[i] == SB_LOWP_ISA_AVX512
+						  ? ((const float *)a.q)[r * a.kp + j]
+						  : sb_lowp_bf16_float(((const uint16_t *)a.q)[r * a.kp + j]);
+					float want = j < k ? bf(x[r * ldx + j]) : 0.0f;
+					ck_assert(bits(v) == bits(want));
+				}
+			}
+			x[0] = x[1] = x[2] = x[3] = 0.5f;
 			ck_assert_int_eq(sb_lowp_act_set(&a, &pw, m, x, ldx, &err), SB_OK);
 			y = run(&pw, &a, m, n);
 			for (size_t r = 0; r < m; r++) {
@@ -201,7 +217,7 @@ START_TEST(test_int8_kernels)
 		float *w = rand_matrix(n, k, k, 0.05f), *x = rand_matrix(m, ldx, ldx, 2.0f);
 		const float *parts[1] = { w };
 		struct sb_lowp_weights pw;
-		struct sb_lowp_act a;
+		struct sb_lowp_act a, g;
 		struct sb_error err;
 
 		/* One row of all zeros (scale 0), one all positive (zero point 0). */
@@ -209,7 +225,11 @@ START_TEST(test_int8_kernels)
 		for (size_t j = 0; m > 1 && j < k; j++)
 			x[ldx + j] = fabsf(x[ldx + j]);
 		memset(&a, 0, sizeof(a));
+		memset(&g, 0, sizeof(g));
 		ck_assert_int_eq(sb_lowp_pack(&pw, SB_LOWP_INT8, parts, &n, 1, k, &err), SB_OK);
+		ck_assert_int_eq(sb_lowp_select(SB_LOWP_ISA_GENERIC, &err), SB_OK);
+		ck_assert_int_eq(sb_lowp_act_set(&g, &pw, m, x, ldx, &err), SB_OK);
+		ck_assert_int_eq(sb_lowp_select(SB_LOWP_ISA_AUTO, &err), SB_OK);
 		ck_assert_int_eq(sb_lowp_act_set(&a, &pw, m, x, ldx, &err), SB_OK);
 		/* Quantizers: error at most half a step, column sums, zero points. */
 		for (size_t c = 0; c < n; c++) {
@@ -240,6 +260,10 @@ START_TEST(test_int8_kernels)
 			if (!use_isa(i))
 				continue;
 			ck_assert_int_eq(sb_lowp_act_set(&a, &pw, m, x, ldx, &err), SB_OK);
+			/* Every set's quantizer gives the generic one's bytes. */
+			ck_assert(memcmp(a.q, g.q, m * a.kp) == 0);
+			ck_assert(memcmp(a.scale, g.scale, m * sizeof(float)) == 0);
+			ck_assert(memcmp(a.zp, g.zp, m * sizeof(int32_t)) == 0);
 			y = run(&pw, &a, m, n);
 			for (size_t r = 0; r < m; r++) {
 				const uint8_t *q = (const uint8_t *)a.q + r * a.kp;
@@ -260,6 +284,7 @@ START_TEST(test_int8_kernels)
 			free(y);
 		}
 		sb_lowp_act_free(&a);
+		sb_lowp_act_free(&g);
 		sb_lowp_free(&pw);
 		free(w);
 		free(x);
