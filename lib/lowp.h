@@ -21,10 +21,10 @@
  * Both layouts are panels of 32 output columns: panel p holds, for each group of
  * g = 2 (bf16) or 4 (int8) consecutive k, the g values of each of its 32 columns in a
  * row (128 bytes per group, two 64-byte vectors), K padded with zeros to a multiple
- * of g and N to a multiple of 32.  Each kernel set (generic C, AVX512_BF16, AVX512_VNNI, AVX-VNNI)
- * reads the same layout and computes every element as the same sum in the same
- * order, so all give the same floats (int8: exactly; bf16: up to the flushing of
- * subnormal values, which vdpbf16ps does and the generic code does not).
+ * of g and N to a multiple of 32.  Each kernel set (generic C, AVX512_BF16, AVX-512F
+ * for bf16, AVX512_VNNI, AVX-VNNI) reads the same weights and computes every element as
+ * the same sum in the same order, so all give the same floats (int8: exactly; bf16: up
+ * to the flushing of subnormal sums, which vdpbf16ps does and the others do not).
  */
 #ifndef SB_LOWP_H
 #define SB_LOWP_H
@@ -113,7 +113,8 @@ struct sb_lowp_act {
 /*
  * Rounds (bf16) or quantizes (int8) X[m, k] (row stride ldx) for products with w
  * (precision and k from w) into a, laid out for the kernels selected now (a->isa:
- * sb_lowp_linear() runs those, whatever is selected later).  SB_ENOMEM / SB_ELIMIT when a buffer cannot grow.
+ * sb_lowp_linear() runs those, whatever is selected later).  SB_ENOMEM / SB_ELIMIT
+ * when a buffer cannot grow.
  */
 int sb_lowp_act_set(struct sb_lowp_act *a, const struct sb_lowp_weights *w, size_t m,
 		    const float *x, size_t ldx, struct sb_error *err);
