@@ -1,7 +1,8 @@
 /*
  * encode-bench - in-process measurements for bench/encode-full.sh (not installed).
  *
- *   encode-bench load MODEL [N]            seconds to open the model (median of N)
+ *   encode-bench load MODEL [N]            seconds to open the model (median of N) and
+ *                                          the resident memory once it is open
  *   encode-bench latency MODEL "IDS" [N [THREADS [SMALL_M]]]   seconds per forward of
  *                                          one sentence, model loaded (median of N, after
  *                                          a warm-up); THREADS: the model's thread team
@@ -12,6 +13,11 @@
  *                                          same wrapper as the encoder (best of N)
  *   encode-bench linear M N K [N]          the same with cblas_sgemm and with the
  *                                          small-m kernel of lib/ops.c, for its threshold
+ *   encode-bench lowp bf16|int8 M N K [N]  G products/s x 2 of the bf16 or int8 kernel
+ *                                          (lowp.h, one thread, weights from memory as
+ *                                          in "packed"), rounding or quantizing X each
+ *                                          time, and of the kernel alone
+ * load and latency open the model in the precision named by $SB_PRECISION (default f32).
  * Each prints one line "what value unit" and the BLAS kernel and thread count.
  */
 #include <stdio.h>
@@ -20,6 +26,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "lowp.h"
 #include "model.h"
 #include "ops.h"
 #include "tensor.h"
@@ -39,6 +46,21 @@ static double cpu_seconds(void)
 	getrusage(RUSAGE_SELF, &ru);
 	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
 	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
+}
+
+/* VmRSS of this process in kB (0 if unknown). */
+static long rss_kb(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long kb = 0;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kb;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -71,11 +93,73 @@ static struct sb_model *open_model(const char *dir, int threads, int pack)
 	sb_model_opts_init(&o);
 	o.threads = threads;
 	o.pack = pack;
+	if (getenv("SB_PRECISION") && sb_lowp_parse(getenv("SB_PRECISION"), &o.precision, &err)) {
+		fprintf(stderr, "encode-bench: SB_PRECISION: %s\n", err.msg);
+		exit(2);
+	}
 	if (sb_model_open(&m, dir, &o, &err)) {
 		fprintf(stderr, "encode-bench: %s\n", err.msg);
 		exit(1);
 	}
 	return m;
+}
+
+/* encode-bench lowp PREC M N K [N]: see the top. */
+static int lowp_rate(int argc, char **argv)
+{
+	size_t M = strtoul(argv[1], NULL, 10), N = strtoul(argv[2], NULL, 10);
+	size_t K = strtoul(argv[3], NULL, 10), reps = argc > 4 ? strtoul(argv[4], NULL, 10) : 20;
+	size_t nw = 8;
+	float *x = malloc(M * K * sizeof(float)), *w = malloc(N * K * sizeof(float));
+	float *y = malloc(M * N * sizeof(float));
+	struct sb_lowp_weights pw[8];
+	struct sb_lowp_act a = { 0 };
+	struct sb_error err;
+	enum sb_lowp p;
+	double best = 0, best_kernel = 0, ops = 2.0 * (double)M * (double)N * (double)K * nw;
+
+	if (sb_lowp_parse(argv[0], &p, &err) || p == SB_LOWP_F32) {
+		fprintf(stderr, "encode-bench: lowp: bf16 or int8, not '%s'\n", argv[0]);
+		return 2;
+	}
+	for (size_t i = 0; i < M * K; i++)
+		x[i] = (float)(i % 17) * 0.01f - 0.05f;
+	for (size_t i = 0; i < N * K; i++)
+		w[i] = (float)(i % 13) * 0.01f - 0.06f;
+	for (size_t i = 0; i < nw; i++) {
+		const float *parts[1] = { w };
+		if (sb_lowp_pack(&pw[i], p, parts, &N, 1, K, &err)) {
+			fprintf(stderr, "encode-bench: %s\n", err.msg);
+			return 1;
+		}
+	}
+	for (size_t r = 0; r < reps + 2; r++) {
+		double t0 = now(), t1;
+		for (size_t i = 0; i < nw; i++) {
+			if (sb_lowp_act_set(&a, &pw[i], M, x, K, &err)) {
+				fprintf(stderr, "encode-bench: %s\n", err.msg);
+				return 1;
+			}
+			sb_lowp_linear(&pw[i], &a, 0, N, y, N);
+		}
+		t1 = now();
+		for (size_t i = 0; i < nw; i++)
+			sb_lowp_linear(&pw[i], &a, 0, N, y, N);
+		if (r >= 2 && ops / (t1 - t0) * 1e-9 > best)
+			best = ops / (t1 - t0) * 1e-9;
+		if (r >= 2 && ops / (now() - t1) * 1e-9 > best_kernel)
+			best_kernel = ops / (now() - t1) * 1e-9;
+	}
+	printf("lowp %s %.1f GOP/s with the input conversion, %.1f the kernel alone, for "
+	       "[%zu x %zu] x [%zu x %zu]^T (%s kernels, best of %zu)\n", argv[0], best,
+	       best_kernel, M, K, N, K, sb_lowp_kernel_name(p), reps);
+	for (size_t i = 0; i < nw; i++)
+		sb_lowp_free(&pw[i]);
+	sb_lowp_act_free(&a);
+	free(x);
+	free(w);
+	free(y);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -85,13 +169,16 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "load")) {
 		size_t n = argc > 3 ? strtoul(argv[3], NULL, 10) : 5;
 		double *t = calloc(n ? n : 1, sizeof(double));
+		long rss = 0;
 		for (size_t i = 0; i < n; i++) {
 			double t0 = now();
 			struct sb_model *m = open_model(argv[2], 1, 1);
 			t[i] = now() - t0;
+			rss = rss_kb();
 			sb_model_close(&m);
 		}
-		printf("load %.4f s (median of %zu)\n", median(t, n), n);
+		printf("load %.4f s (median of %zu), resident %.0f MB once open\n", median(t, n), n,
+		       (double)rss / 1024.0);
 		free(t);
 		return 0;
 	}
@@ -198,6 +285,8 @@ int main(int argc, char **argv)
 		free(y);
 		return 0;
 	}
+	if (!strcmp(argv[1], "lowp") && argc >= 6)
+		return lowp_rate(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "packed") && argc >= 5) {
 		/*
 		 * The packed kernel on 8 weight matrices used in turn, so that they come from

@@ -10,6 +10,7 @@
 
 #include "../plugins/encode.h"
 #include "common.h"
+#include "lowp.h"
 #include "modules.h"
 #include "ops.h"
 #include "par.h"
@@ -23,7 +24,9 @@ enum {
 	OPT_KERNELS,
 	OPT_NO_FUSE_QKV,
 	OPT_BLAS_THREADS,
-	OPT_ALLOW_MIXED
+	OPT_ALLOW_MIXED,
+	OPT_PRECISION,
+	OPT_LOWP_KERNELS
 };
 
 static void usage(FILE *fp, const char *prog)
@@ -47,6 +50,11 @@ static void usage(FILE *fp, const char *prog)
 		"      --max-batch-tokens N  real tokens per sub-batch and thread (default 2048)\n"
 		"      --kernels ISA         auto (default), avx512, avx2, generic\n"
 		"      --no-fuse-qkv         three Q, K, V products per layer instead of one\n"
+		"      --precision P         f32 (default), bf16 or int8: arithmetic of the\n"
+		"                            dense products (weights converted at load)\n"
+		"      --lowp-kernels SET    auto (default), generic, avx_vnni, avx512_vnni,\n"
+		"                            avx512_bf16, avx512: kernels of the bf16 / int8\n"
+		"                            products\n"
 		"      --allow-mixed         encode tokens whose tokenizer_fingerprint is not\n"
 		"                            that of MODEL's tokenizer (default: refused)\n"
 		SB_CMD_COMMON_HELP, prog);
@@ -128,6 +136,8 @@ int main(int argc, char **argv)
 		{ "kernels", required_argument, NULL, OPT_KERNELS },
 		{ "no-fuse-qkv", no_argument, NULL, OPT_NO_FUSE_QKV },
 		{ "allow-mixed", no_argument, NULL, OPT_ALLOW_MIXED },
+		{ "precision", required_argument, NULL, OPT_PRECISION },
+		{ "lowp-kernels", required_argument, NULL, OPT_LOWP_KERNELS },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *model = NULL, *threads = NULL, *blas_threads = NULL, *pool = NULL;
@@ -136,6 +146,9 @@ int main(int argc, char **argv)
 	struct sb_cmd c;
 	size_t n;
 	int opt, rc, normalize = 0, allow_mixed = 0;
+	enum sb_lowp prec = SB_LOWP_F32;
+	enum sb_lowp_isa lowp_isa = SB_LOWP_ISA_AUTO;
+	enum sb_ops_isa isa = SB_OPS_AUTO;
 
 	sb_cmd_init(&c, argv[0]);
 	while ((opt = getopt_long(argc, argv, SB_CMD_SHORTOPTS "m:p:t:", longopts, NULL)) != -1) {
@@ -182,13 +195,30 @@ int main(int argc, char **argv)
 			sb_cmd_kv(&c, "max_batch_tokens", mbt);
 			break;
 		case OPT_KERNELS: {
-			enum sb_ops_isa isa;
 			struct sb_error err;
 			if (sb_ops_isa_parse(optarg, &isa, &err)) {
 				fprintf(stderr, "%s: --kernels: %s\n", c.prog, err.msg);
 				return 2;
 			}
 			sb_cmd_kv(&c, "kernels", optarg);
+			break;
+		}
+		case OPT_PRECISION: {
+			struct sb_error err;
+			if (sb_lowp_parse(optarg, &prec, &err)) {
+				fprintf(stderr, "%s: --precision: %s\n", c.prog, err.msg);
+				return 2;
+			}
+			sb_cmd_kv(&c, "precision", optarg);
+			break;
+		}
+		case OPT_LOWP_KERNELS: {
+			struct sb_error err;
+			if (sb_lowp_isa_parse(optarg, &lowp_isa, &err)) {
+				fprintf(stderr, "%s: --lowp-kernels: %s\n", c.prog, err.msg);
+				return 2;
+			}
+			sb_cmd_kv(&c, "lowp_kernels", optarg);
 			break;
 		}
 		case OPT_NO_FUSE_QKV:
@@ -233,11 +263,21 @@ int main(int argc, char **argv)
 		}
 		sb_cmd_kv(&c, "threads", threads);
 	}
-	if (c.verbose)
+	if (blas_threads && prec != SB_LOWP_F32) {
+		fprintf(stderr, "%s: --precision %s and --blas-threads exclude each other\n",
+			c.prog, sb_lowp_name(prec));
+		return 2;
+	}
+	if (c.verbose) {
+		/* The stage selects the kernels again; a set the cpu lacks is its error. */
+		sb_ops_select(isa, NULL);
+		sb_lowp_select(lowp_isa, NULL);
 		fprintf(stderr, "%s: model %s; threads: %s%s%s; blas: OpenBLAS core %s; "
-			"kernels: %s\n", c.prog, model, blas_threads ? "1" : threads,
-			blas_threads ? ", blas threads: " : "", blas_threads ? blas_threads : "",
-			sb_ops_blas_core(), sb_ops_isa_name());
+			"kernels: %s; precision %s, products by %s kernels\n", c.prog, model,
+			blas_threads ? "1" : threads, blas_threads ? ", blas threads: " : "",
+			blas_threads ? blas_threads : "", sb_ops_blas_core(), sb_ops_isa_name(),
+			sb_lowp_name(prec), blas_threads ? "OpenBLAS" : sb_lowp_kernel_name(prec));
+	}
 	if (pool && pool_notice(&c, model, pool))
 		return 1;
 	stage.close = wrapped_close;

@@ -61,6 +61,8 @@ struct layer {
 	const float *ln2_g, *ln2_b;     /* [D] */
 	/* Packed copies for the AVX-512 product kernel (data NULL when not packed). */
 	struct sb_ops_packed pqkv, po, p1, p2;
+	/* bf16 / int8 weights (opts.precision; data NULL in float32). */
+	struct sb_lowp_weights lqkv, lo, l1, l2;
 };
 
 /* Scratch for one sub-batch of Tb tokens whose longest row has Lmax tokens. */
@@ -70,6 +72,7 @@ struct scratch {
 	float *tmp;                     /* [Tb, D] */
 	float *ffn;                     /* [Tb, F] */
 	float *scores;                  /* [Lmax, Lmax] */
+	struct sb_lowp_act act;         /* the input of the current bf16 / int8 product */
 	size_t cap_qkv, cap_ctx, cap_tmp, cap_ffn, cap_scores;
 };
 
@@ -106,6 +109,7 @@ void sb_model_opts_init(struct sb_model_opts *o)
 	o->fuse_qkv = -1;
 	o->threads = 1;
 	o->pack = 1;
+	o->precision = SB_LOWP_F32;
 }
 
 /* ---- buffers ---- */
@@ -467,6 +471,37 @@ static void fingerprint(struct sb_model *m)
 /* ---- open / close ---- */
 
 /*
+ * bf16 / int8 (opts.precision): every layer's four products packed in that arithmetic,
+ * Q|K|V as one, and the pages of the float32 originals given back.
+ */
+static int prepare_lowp(struct sb_model *m, struct sb_error *err)
+{
+	size_t D = m->cfg.dim, F = m->cfg.dim_ffn;
+	enum sb_lowp p = m->opts.precision;
+	int rc;
+
+	for (size_t i = 0; i < m->cfg.n_layers; i++) {
+		struct layer *l = &m->layers[i];
+		const float *qkv[3] = { l->wq, l->wk, l->wv };
+		size_t rows[3] = { D, D, D };
+		if ((rc = sb_lowp_pack(&l->lqkv, p, qkv, rows, 3, D, err)) ||
+		    (rc = sb_lowp_pack(&l->lo, p, &l->wo, &D, 1, D, err)) ||
+		    (rc = sb_lowp_pack(&l->l1, p, &l->w1, &F, 1, D, err)) ||
+		    (rc = sb_lowp_pack(&l->l2, p, &l->w2, &D, 1, F, err))) {
+			sb_error_prefix(err, "model: layer %zu: ", i);
+			return rc;
+		}
+		for (int j = 0; j < 3; j++)
+			sb_weights_drop(m->w, qkv[j], D * D * sizeof(float));
+		sb_weights_drop(m->w, l->wo, D * D * sizeof(float));
+		sb_weights_drop(m->w, l->w1, F * D * sizeof(float));
+		sb_weights_drop(m->w, l->w2, D * F * sizeof(float));
+		l->wq = l->wk = l->wv = l->wo = l->w1 = l->w2 = NULL;
+	}
+	return SB_OK;
+}
+
+/*
  * Prepares every layer's product weights.  When the AVX-512 kernel is in use (see
  * ops.h) and opts.pack, they are packed for it and the pages of the originals given
  * back: the forward pass reads only the packed copies, so resident memory stays about
@@ -477,6 +512,9 @@ static int prepare_products(struct sb_model *m, struct sb_error *err)
 {
 	size_t D = m->cfg.dim, F = m->cfg.dim_ffn;
 	int rc;
+
+	if (m->opts.precision != SB_LOWP_F32)
+		return prepare_lowp(m, err);
 
 	for (size_t i = 0; i < m->cfg.n_layers; i++) {
 		struct layer *l = &m->layers[i];
@@ -566,6 +604,7 @@ int sb_model_open(struct sb_model **out, const char *dir, const struct sb_model_
 		m->opts.fuse_qkv = opts->fuse_qkv;
 		m->opts.threads = opts->threads > 0 ? opts->threads : 1;
 		m->opts.pack = opts->pack;
+		m->opts.precision = opts->precision;
 	}
 	if (m->opts.fuse_qkv < 0)
 		m->opts.fuse_qkv = 1;
@@ -627,6 +666,10 @@ void sb_model_close(struct sb_model **mp)
 			sb_ops_packed_free(&l->po);
 			sb_ops_packed_free(&l->p1);
 			sb_ops_packed_free(&l->p2);
+			sb_lowp_free(&l->lqkv);
+			sb_lowp_free(&l->lo);
+			sb_lowp_free(&l->l1);
+			sb_lowp_free(&l->l2);
 		}
 		free(m->layers);
 	}
@@ -644,6 +687,7 @@ void sb_model_close(struct sb_model **mp)
 			free(m->scr[i].tmp);
 			free(m->scr[i].ffn);
 			free(m->scr[i].scores);
+			sb_lowp_act_free(&m->scr[i].act);
 		}
 		free(m->scr);
 	}
@@ -784,11 +828,20 @@ static void attention(struct sb_model *m, struct scratch *sc, size_t r0, size_t 
 	}
 }
 
+/* The weights of one product, in the forms it may take (see struct layer). */
+struct product {
+	const struct sb_ops_packed *pw; /* float32 packed (data NULL when not) */
+	const float *w;                 /* float32 as loaded, or NULL */
+	const struct sb_lowp_weights *lw; /* bf16 / int8 (data NULL in float32) */
+};
+
 /* One product Y[M, N] = X[M, K] W[N, K]^T, its columns shared by the team. */
 struct col_job {
 	size_t M, N, K, ldx, ldy;
 	const float *x, *w;
 	const struct sb_ops_packed *pw;
+	const struct sb_lowp_weights *lw;
+	const struct sb_lowp_act *la;
 	float *y;
 };
 
@@ -799,14 +852,16 @@ static void col_part(void *arg, int i, int n)
 	 * Whole blocks of columns per member: 32-column panels of packed weights, else
 	 * 16 columns, so the kernels' vector loops stay full.
 	 */
-	size_t bw = j->pw ? 32 : 16, blocks = (j->N + bw - 1) / bw;
+	size_t bw = j->pw || j->lw ? 32 : 16, blocks = (j->N + bw - 1) / bw;
 	size_t c0 = blocks * (size_t)i / (size_t)n * bw;
 	size_t c1 = blocks * (size_t)(i + 1) / (size_t)n * bw;
 
 	c1 = c1 < j->N ? c1 : j->N;
 	if (c1 <= c0)
 		return;
-	if (j->pw)
+	if (j->lw)
+		sb_lowp_linear(j->lw, j->la, c0, c1, j->y, j->ldy);
+	else if (j->pw)
 		sb_ops_linear_packed(j->M, j->pw, c0, c1, j->x, j->ldx, j->y, j->ldy);
 	else
 		sb_ops_linear(j->M, c1 - c0, j->K, j->x, j->ldx, j->w + c0 * j->K, j->y + c0,
@@ -814,23 +869,30 @@ static void col_part(void *arg, int i, int n)
 }
 
 /*
- * Y[M, N] = X[M, K] W[N, K]^T, from the packed weights pw when given and packed (else
- * the plain w), on this thread, or with the columns split over the team when par is not
- * NULL.
+ * Y[M, N] = X[M, K] W[N, K]^T from the first form of the weights p has (bf16 / int8,
+ * float32 packed, float32 as loaded), on this thread, or with the columns split over
+ * the team when par is not NULL.  bf16 / int8 inputs are rounded or quantized first,
+ * once, into the scratch sc: SB_ENOMEM / SB_ELIMIT when that buffer cannot grow.
  */
-static void linear(struct sb_par *par, size_t M, size_t N, size_t K, const float *x,
-		   size_t ldx, const struct sb_ops_packed *pw, const float *w, float *y,
-		   size_t ldy)
+static int linear(struct sb_par *par, struct scratch *sc, size_t M, size_t N, size_t K,
+		  const float *x, size_t ldx, struct product p, float *y, size_t ldy,
+		  struct sb_error *err)
 {
-	struct col_job j = { M, N, K, ldx, ldy, x, w, pw && pw->data ? pw : NULL, y };
+	struct col_job j = { M, N, K, ldx, ldy, x, p.w, p.pw && p.pw->data ? p.pw : NULL,
+			     p.lw && p.lw->data ? p.lw : NULL, &sc->act, y };
+	int rc;
 
-	if (par) {
+	if (j.lw && (rc = sb_lowp_act_set(&sc->act, j.lw, M, x, ldx, err)))
+		return rc;
+	if (par)
 		sb_par_run(par, col_part, &j);
-	} else if (j.pw) {
-		sb_ops_linear_packed(M, pw, 0, N, x, ldx, y, ldy);
-	} else {
-		sb_ops_linear(M, N, K, x, ldx, w, y, ldy);
-	}
+	else if (j.lw)
+		sb_lowp_linear(j.lw, &sc->act, 0, N, y, ldy);
+	else if (j.pw)
+		sb_ops_linear_packed(M, j.pw, 0, N, x, ldx, y, ldy);
+	else
+		sb_ops_linear(M, N, K, x, ldx, p.w, y, ldy);
+	return SB_OK;
 }
 
 /*
@@ -879,23 +941,35 @@ static int run_batch(struct sb_model *m, struct scratch *sc, struct sb_par *par,
 	for (size_t i = 0; i < c->n_layers; i++) {
 		const struct layer *l = &m->layers[i];
 		/* qkv[Tb, 3D] = x[Tb, D] Wqkv[3D, D]^T + bqkv */
-		if (l->pqkv.data || l->wqkv) {
-			linear(par, Tb, 3 * D, D, x, D, &l->pqkv, l->wqkv, sc->qkv, 3 * D);
+		if (l->lqkv.data || l->pqkv.data || l->wqkv) {
+			struct product pq = { &l->pqkv, l->wqkv, &l->lqkv };
+			rc = linear(par, sc, Tb, 3 * D, D, x, D, pq, sc->qkv, 3 * D, err);
 		} else {
-			linear(par, Tb, D, D, x, D, NULL, l->wq, sc->qkv, 3 * D);
-			linear(par, Tb, D, D, x, D, NULL, l->wk, sc->qkv + D, 3 * D);
-			linear(par, Tb, D, D, x, D, NULL, l->wv, sc->qkv + 2 * D, 3 * D);
+			struct product pq = { NULL, l->wq, NULL }, pk = { NULL, l->wk, NULL },
+				       pv = { NULL, l->wv, NULL };
+			if (!(rc = linear(par, sc, Tb, D, D, x, D, pq, sc->qkv, 3 * D, err)) &&
+			    !(rc = linear(par, sc, Tb, D, D, x, D, pk, sc->qkv + D, 3 * D, err)))
+				rc = linear(par, sc, Tb, D, D, x, D, pv, sc->qkv + 2 * D, 3 * D,
+					    err);
 		}
+		if (rc)
+			return rc;
 		sb_ops_bias_add(sc->qkv, Tb, 3 * D, 3 * D, l->bqkv);
 		attention(m, sc, r0, r1, t0);
 		/* x = LayerNorm(ctx Wo^T + bo + x) */
-		linear(par, Tb, D, D, sc->ctx, D, &l->po, l->wo, sc->tmp, D);
+		if ((rc = linear(par, sc, Tb, D, D, sc->ctx, D,
+				 (struct product){ &l->po, l->wo, &l->lo }, sc->tmp, D, err)))
+			return rc;
 		sb_ops_bias_residual_layernorm(x, sc->tmp, l->bo, x, Tb, D, l->ln1_g, l->ln1_b,
 					       c->eps);
 		/* ffn[Tb, F] = act(x W1^T + b1); x = LayerNorm(ffn W2^T + b2 + x) */
-		linear(par, Tb, F, D, x, D, &l->p1, l->w1, sc->ffn, F);
+		if ((rc = linear(par, sc, Tb, F, D, x, D,
+				 (struct product){ &l->p1, l->w1, &l->l1 }, sc->ffn, F, err)))
+			return rc;
 		sb_ops_bias_act(c->act, sc->ffn, Tb, F, F, l->b1);
-		linear(par, Tb, D, F, sc->ffn, F, &l->p2, l->w2, sc->tmp, D);
+		if ((rc = linear(par, sc, Tb, D, F, sc->ffn, F,
+				 (struct product){ &l->p2, l->w2, &l->l2 }, sc->tmp, D, err)))
+			return rc;
 		sb_ops_bias_residual_layernorm(x, sc->tmp, l->b2, x, Tb, D, l->ln2_g, l->ln2_b,
 					       c->eps);
 	}

@@ -30,6 +30,12 @@
  * packed once for
  * sb_ops_linear_packed() (ops.h) and the originals released (sb_weights_drop), so the
  * forward pass never reads the weights as loaded.
+ *
+ * With opts.precision bf16 or int8 the four products of every layer (Q|K|V, output
+ * projection, the two feed-forward ones) run in that arithmetic (lowp.h): weights
+ * converted once at open, activations rounded or quantized at each product's input.
+ * Everything else stays float32: embeddings, LayerNorm, GELU, residuals, biases and
+ * attention (Q K^T, softmax, the product with V).
  */
 #ifndef SB_MODEL_H
 #define SB_MODEL_H
@@ -38,6 +44,7 @@
 #include <stdint.h>
 
 #include "errors.h"
+#include "lowp.h"
 #include "ops.h"
 #include "tensor.h"
 
@@ -69,6 +76,10 @@ struct sb_model_opts {
 	int pack;                       /* pack the product weights for the AVX-512 kernel
 					 * (see below): 1 when it is selected (default), 0
 					 * to run every product through BLAS */
+	enum sb_lowp precision;         /* arithmetic of the dense products (lowp.h):
+					 * SB_LOWP_F32 (default), or BF16 / INT8, whose
+					 * weights are packed at load whatever the kernels,
+					 * Q|K|V fused, and the originals' pages given back */
 };
 
 /* Fills defaults. */

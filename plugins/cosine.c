@@ -19,7 +19,8 @@
  *   threshold=T        all, corpus, mine: drop the scores below T
  *   corpus=FILE        an embeddings frame stream saved earlier (sb-pool -o FILE)
  *   query_batch=N      corpus mode: input rows scored per pass over the corpus (1024)
- *   allow_mixed=1      compare embeddings whose meta names different models or poolings
+ *   allow_mixed=1      compare embeddings whose meta names different models, poolings
+ *                      or encoder arithmetics (encode_precision)
  *
  * A scores frame holds `score` float32 [n] with `a` and `b` int64 [n], the row indices
  * (b indexes the corpus in corpus mode); in matrix mode `score` is [n, N] and `a` [n].
@@ -53,6 +54,7 @@ struct ident {
 	char model[256];       /* meta model: the name or folder given */
 	char pooling[96];
 	char precision[16];
+	char encode_precision[16]; /* meta encode_precision: arithmetic of the encoder */
 	enum sb_dtype dtype;
 	size_t width; /* tensor columns: floats, or bytes when packed binary */
 };
@@ -331,6 +333,7 @@ static int frame_ident(const struct sb_frame *f, struct ident *id, struct sb_ten
 	meta_copy_str(f, "model", id->model, sizeof id->model);
 	meta_copy_str(f, "pooling", id->pooling, sizeof id->pooling);
 	meta_copy_str(f, "precision", id->precision, sizeof id->precision);
+	meta_copy_str(f, "encode_precision", id->encode_precision, sizeof id->encode_precision);
 	id->dtype = e->dtype;
 	id->width = e->shape[1];
 	*t = e;
@@ -338,7 +341,8 @@ static int frame_ident(const struct sb_frame *f, struct ident *id, struct sb_ten
 }
 
 /*
- * Refuses to compare rows of another model, pooling, precision or width.  what names the
+ * Refuses to compare rows of another model, pooling, precision, encoder arithmetic
+ * (encode_precision) or width.  what names the
  * rows checked ("row 12", "corpus FILE"), other the rows they are compared with ("earlier
  * rows" of the input, or "the queries" when a corpus is checked).
  */
@@ -375,6 +379,12 @@ static int ident_check(const struct cosine *s, const struct ident *want, const s
 				    "of '%s': scores across models are meaningless "
 				    "(allow_mixed=1 / --allow-mixed to compare anyway)",
 				    what, got->model, other, want->model);
+	if (got->encode_precision[0] && want->encode_precision[0] &&
+	    strcmp(got->encode_precision, want->encode_precision) != 0)
+		return sb_error_set(err, SB_EMISMATCH,
+				    "%s: embeddings encoded in %s, %s in %s "
+				    "(allow_mixed=1 / --allow-mixed to compare anyway)",
+				    what, got->encode_precision, other, want->encode_precision);
 	if (got->pooling[0] && want->pooling[0] && strcmp(got->pooling, want->pooling) != 0)
 		return sb_error_set(err, SB_EMISMATCH,
 				    "%s: embeddings pooled with '%s', %s with '%s' "

@@ -17,6 +17,10 @@
  *                        (weights not packed) with N threads
  *   max_batch_tokens=N   real tokens per forward sub-batch and thread (default 2048)
  *   kernels=ISA          auto (default), generic, avx2, avx512
+ *   precision=P          f32 (default), bf16, int8: arithmetic of the dense products
+ *                        (lowp.h)
+ *   lowp_kernels=SET     auto (default), generic, avx_vnni, avx512_vnni, avx512_bf16,
+ *                        avx512: forces the kernels of the bf16 / int8 products
  *   fuse_qkv=0|1         one Q|K|V product per layer (default 1)
  *
  * Tokens frames carry the tokenizer_fingerprint of the tokenizer that made them
@@ -28,8 +32,8 @@
  * Hidden frames hold last_hidden_state [rows, seq, dim] float32 with zeros at padded
  * positions (PyTorch computes values there that no pooling uses) and the input's
  * attention_mask as int64.  Texts (and sb-tokenize's per-row 'truncated' flags) are
- * carried through; meta gets model, model_type, model_fingerprint and dim (plus
- * pooling, normalized, precision when pooling).
+ * carried through; meta gets model, model_type, model_fingerprint, encode_precision
+ * (f32, bf16, int8) and dim (plus pooling, normalized, precision when pooling).
  */
 #include <errno.h>
 #include <stdint.h>
@@ -40,6 +44,7 @@
 #include "encode.h"
 #include "frame.h"
 #include "internal.h"
+#include "lowp.h"
 #include "model.h"
 #include "modules.h"
 #include "ops.h"
@@ -65,6 +70,7 @@ struct encode {
 	float *pooledv;                 /* [rows, pooled] */
 	size_t pooledv_cap;
 	int allow_mixed;
+	enum sb_lowp precision;         /* of the products */
 	int have_fp;                    /* the model folder has a tokenizer */
 	char fingerprint[24];           /* its fingerprint, as sb-tokenize writes it */
 	struct sb_encode_report report;
@@ -168,7 +174,8 @@ static int encode_open(void **state, const struct sb_kv *opts, size_t n_opts,
 {
 	static const char *const known[] = { "model", "pool", "normalize", "threads",
 					     "blas_threads", "max_batch_tokens", "kernels",
-					     "fuse_qkv", "allow_mixed" };
+					     "fuse_qkv", "allow_mixed", "precision",
+					     "lowp_kernels" };
 	struct sb_model_opts mo;
 	struct encode *s;
 	const char *v, *dir;
@@ -230,6 +237,25 @@ static int encode_open(void **state, const struct sb_kv *opts, size_t n_opts,
 			goto fail;
 		}
 	}
+	if ((v = sb_kv_get(opts, n_opts, "precision")) &&
+	    (rc = sb_lowp_parse(v, &mo.precision, err))) {
+		sb_error_prefix(err, "encode: ");
+		goto fail;
+	}
+	if (nb && mo.precision != SB_LOWP_F32) {
+		rc = sb_error_set(err, SB_EINVAL, "encode: precision %s and blas_threads "
+				  "exclude each other (OpenBLAS computes in float32)",
+				  sb_lowp_name(mo.precision));
+		goto fail;
+	}
+	if ((v = sb_kv_get(opts, n_opts, "lowp_kernels"))) {
+		enum sb_lowp_isa isa;
+		if ((rc = sb_lowp_isa_parse(v, &isa, err)) || (rc = sb_lowp_select(isa, err))) {
+			sb_error_prefix(err, "encode: ");
+			goto fail;
+		}
+	}
+	s->precision = mo.precision;
 	if ((v = sb_kv_get(opts, n_opts, "fuse_qkv"))) {
 		if ((rc = sb_kv_bool("encode", "fuse_qkv", v, &flag, err)))
 			goto fail;
@@ -295,6 +321,9 @@ static int set_meta(struct encode *s, const struct sb_frame *in, struct sb_error
 	if (!rc)
 		rc = sb_frame_meta_str(&s->out, "model_fingerprint",
 				       sb_model_fingerprint(s->model), err);
+	if (!rc)
+		rc = sb_frame_meta_str(&s->out, "encode_precision", sb_lowp_name(s->precision),
+				       err);
 	if (!rc)
 		rc = sb_frame_meta_uint(&s->out, "dim", s->pool ? s->width : c->dim, err);
 	if (!rc && s->pool)

@@ -15,9 +15,10 @@
  * OpenBLAS) are not counted.  LD_PRELOAD would not do: the sanitizers own malloc.
  *
  * Scenarios: the frame codec (encode, scan, decode), model loading (tokenizer, weights,
- * model, pooling config), the modules after Pooling (tests/models/tiny-bert-modules:
- * Dense, LayerNorm, Normalize loaded and applied) and a pipeline (tokenize, encode,
- * pool, in-process through sb_run(), file to file).  Usage: failmalloc [SCENARIO...];
+ * model, pooling config), the model in bf16 and in int8 (packed at load, one forward),
+ * the modules after Pooling (tests/models/tiny-bert-modules: Dense, LayerNorm,
+ * Normalize loaded and applied) and a pipeline (tokenize, encode, pool, in-process
+ * through sb_run(), file to file).  Usage: failmalloc [SCENARIO...];
  * the model is $SB_SRCDIR/tests/models/tiny-distilbert.
  */
 #include <errno.h>
@@ -233,6 +234,34 @@ static int scenario_model(struct sb_error *err)
 	return rc;
 }
 
+/* ---- scenario: bf16 and int8 products, loaded and run ---- */
+
+/* Opens the model in precision p and runs one forward of two rows. */
+static int lowp_forward(enum sb_lowp p, struct sb_error *err)
+{
+	int64_t ids[8] = { 2, 10, 11, 3, 2, 12, 3, 0 }, mask[8] = { 1, 1, 1, 1, 1, 1, 1, 0 };
+	struct sb_tensor ti = { SB_DTYPE_I64, 2, { 2, 4 }, ids, sizeof ids, 0, 0 };
+	struct sb_tensor tm = { SB_DTYPE_I64, 2, { 2, 4 }, mask, sizeof mask, 0, 0 };
+	struct sb_model_opts o;
+	struct sb_model *m = NULL;
+	int rc;
+
+	sb_model_opts_init(&o);
+	o.precision = p;
+	rc = sb_model_open(&m, model_dir, &o, err);
+	if (!rc)
+		rc = sb_model_forward(m, &ti, &tm, NULL, err);
+	sb_model_close(&m);
+	return rc;
+}
+
+static int scenario_lowp(struct sb_error *err)
+{
+	int rc = lowp_forward(SB_LOWP_BF16, err);
+
+	return rc ? rc : lowp_forward(SB_LOWP_INT8, err);
+}
+
 /* ---- scenario: the modules after Pooling, loaded and applied ---- */
 
 static int scenario_modules(struct sb_error *err)
@@ -362,6 +391,7 @@ static const struct scenario scenarios[] = {
 	{ "frame", scenario_frame, 0 },
 	{ "model", scenario_model, 0 },
 	{ "modules", scenario_modules, 0 },
+	{ "lowp", scenario_lowp, 0 },
 	{ "pipeline", scenario_pipeline, 1 },
 };
 

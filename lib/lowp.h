@@ -1,0 +1,137 @@
+/*
+ * lowp.h - linear layers in narrower arithmetic than float32, opt-in (sb-encode
+ * --precision): bfloat16 products with float32 accumulation, and int8 products with
+ * int32 accumulation.
+ *
+ * bf16: the weights are rounded to bfloat16 (to nearest, ties to even) once, when
+ * packed; the activations are rounded the same way at the product's input; every
+ * product of two bfloat16 values is exact in float32 and is added to a float32
+ * accumulator, two k at a time in the order of the AVX512_BF16 instruction vdpbf16ps
+ * (the odd k of a pair first, then the even one, each addition rounded).
+ *
+ * int8: the weights are quantized per output channel, symmetric: scale_w[n] =
+ * max |W[n, :]| / 127, q = round(W / scale_w) in [-127, 127].  The activations are
+ * quantized per token (row) at the product's input, asymmetric uint8 as ONNX Runtime's
+ * DynamicQuantizeLinear does per tensor: the range [min(0, min x), max(0, max x)] over
+ * 255 steps, zero point zp = round(-min / scale) so that 0 is exact.  The products
+ * are summed exactly in int32 (u8 x s8, the operand types of vpdpbusd), and
+ *   Y[m, n] = (sum_k qx[m, k] qw[n, k] - zp[m] colsum[n]) * (scale_x[m] * scale_w[n])
+ * with colsum[n] = sum_k qw[n, k].  K is limited to 65536 so that no sum overflows.
+ *
+ * Both layouts are panels of 32 output columns: panel p holds, for each group of
+ * g = 2 (bf16) or 4 (int8) consecutive k, the g values of each of its 32 columns in a
+ * row (128 bytes per group, two 64-byte vectors), K padded with zeros to a multiple
+ * of g and N to a multiple of 32.  Each kernel set (generic C, AVX512_BF16, AVX-512F
+ * for bf16, AVX512_VNNI, AVX-VNNI) reads the same weights and computes every element as
+ * the same sum in the same order, so all give the same floats (int8: exactly; bf16: up
+ * to the flushing of subnormal sums, which vdpbf16ps does and the others do not).
+ */
+#ifndef SB_LOWP_H
+#define SB_LOWP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "errors.h"
+
+/* Arithmetic of the products. */
+enum sb_lowp { SB_LOWP_F32, SB_LOWP_BF16, SB_LOWP_INT8 };
+
+/* Parses "f32", "bf16", "int8"; SB_EINVAL names a bad value. */
+int sb_lowp_parse(const char *s, enum sb_lowp *out, struct sb_error *err);
+
+/* "f32", "bf16", "int8". */
+const char *sb_lowp_name(enum sb_lowp p);
+
+/*
+ * Kernel sets of the products.  SB_LOWP_ISA_AUTO takes, per precision, the fastest the
+ * CPU has within the float32 kernel set selected by sb_ops_select() (generic: the
+ * generic code; avx2: AVX-VNNI for int8; avx512: AVX512_VNNI or AVX-VNNI for int8, and
+ * for bf16 the avx512 widening kernel, which runs faster than vdpbf16ps where that was
+ * measured: bench/precision.sh).  The others force a set for tests: a precision that the set
+ * has no kernel for uses the generic code.
+ */
+enum sb_lowp_isa {
+	SB_LOWP_ISA_AUTO, SB_LOWP_ISA_GENERIC, SB_LOWP_ISA_AVX_VNNI, SB_LOWP_ISA_AVX512_VNNI,
+	SB_LOWP_ISA_AVX512_BF16, SB_LOWP_ISA_AVX512
+};
+
+/*
+ * Parses "auto", "generic", "avx_vnni", "avx512_vnni", "avx512_bf16", "avx512"
+ * (SB_EINVAL).  "avx512" is a bf16 kernel without the bfloat16 instructions: the
+ * bf16 weights widened to float32 in registers and FMA, the same sums in the same order.
+ */
+int sb_lowp_isa_parse(const char *s, enum sb_lowp_isa *out, struct sb_error *err);
+
+/* 1 if the CPU (and OS) can run the set. */
+int sb_lowp_isa_supported(enum sb_lowp_isa isa);
+
+/*
+ * Selects the kernel set for the process; SB_EUNSUPPORTED (the previous choice stays)
+ * when the CPU cannot run it.  Call it before computing (not thread-safe with products
+ * in flight).
+ */
+int sb_lowp_select(enum sb_lowp_isa isa, struct sb_error *err);
+
+/* The kernel that products of precision p run on now: "avx512_bf16", "generic"... */
+const char *sb_lowp_kernel_name(enum sb_lowp p);
+
+/* Packed weights W[n, k] of one product (see the top for the layout). */
+struct sb_lowp_weights {
+	enum sb_lowp prec;              /* SB_LOWP_BF16 or SB_LOWP_INT8 */
+	void *data;                     /* [np / 32][kp / g][32][g], 64-byte aligned, owned */
+	float *scale;                   /* int8: [np] scale_w (0 past n); bf16: NULL */
+	int32_t *colsum;                /* int8: [np] sum_k qw[n, k]; bf16: NULL */
+	size_t n, k, kp, np;            /* kp: k padded to g; np: n padded to 32 */
+};
+
+/*
+ * Packs the matrix made of n_parts row blocks stacked in order (part i: part_rows[i]
+ * rows of k floats at parts[i]) for precision prec (BF16 or INT8).  SB_ENOMEM,
+ * SB_ELIMIT (too large; int8 with k > 65536) on failure, *out then cleared.
+ */
+int sb_lowp_pack(struct sb_lowp_weights *out, enum sb_lowp prec, const float *const *parts,
+		 const size_t *part_rows, size_t n_parts, size_t k, struct sb_error *err);
+
+/* Bytes held by the packed weights (data, scales, column sums). */
+size_t sb_lowp_bytes(const struct sb_lowp_weights *w);
+
+/* Frees the packed weights and clears *w. */
+void sb_lowp_free(struct sb_lowp_weights *w);
+
+/* Activations X[m, k] rounded or quantized for one product; buffers grown on demand. */
+struct sb_lowp_act {
+	enum sb_lowp_isa isa;           /* the kernels the activations are laid out for */
+	void *q;                        /* bf16: uint16 [m][kp] (float [m][kp], the values
+					 * rounded, for the avx512 kernel); int8: uint8 */
+	float *scale;                   /* int8: [m] scale_x */
+	int32_t *zp;                    /* int8: [m] zero points */
+	size_t m, kp;
+	size_t cap_q, cap_m;            /* bytes of q, entries of scale and zp */
+};
+
+/*
+ * Rounds (bf16) or quantizes (int8) X[m, k] (row stride ldx) for products with w
+ * (precision and k from w) into a, laid out for the kernels selected now (a->isa:
+ * sb_lowp_linear() runs those, whatever is selected later).  SB_ENOMEM / SB_ELIMIT
+ * when a buffer cannot grow.
+ */
+int sb_lowp_act_set(struct sb_lowp_act *a, const struct sb_lowp_weights *w, size_t m,
+		    const float *x, size_t ldx, struct sb_error *err);
+
+/* Frees the buffers and clears *a. */
+void sb_lowp_act_free(struct sb_lowp_act *a);
+
+/*
+ * Columns [c0, c1) of Y[m, n] = X[m, k] W[n, k]^T for the activations a set for w:
+ * c0 a multiple of 32, c1 <= n a multiple of 32 or n; y points at column 0 of Y
+ * (row stride ldy >= n).  Each element is the same sum whatever m, c0, c1.
+ */
+void sb_lowp_linear(const struct sb_lowp_weights *w, const struct sb_lowp_act *a, size_t c0,
+		    size_t c1, float *y, size_t ldy);
+
+/* Round to nearest even of a float to bfloat16 (NaN stays a quiet NaN), and back. */
+uint16_t sb_lowp_bf16(float x);
+float sb_lowp_bf16_float(uint16_t b);
+
+#endif
