@@ -316,12 +316,10 @@ char *sb_hub_blob_name(const char *etag, const char *commit, const char *path)
 	}
 	/* FNV-1a 64 of "commit/path": stable across runs, so resumes still match. */
 	{
-		uint64_t h = 0xcbf29ce484222325ULL;
-		const char *parts[3] = { commit, "/", path };
+		uint64_t h = sb_fnv1a64(SB_FNV1A64_INIT, commit, strlen(commit));
 
-		for (int k = 0; k < 3; k++)
-			for (const char *p = parts[k]; *p; p++)
-				h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
+		h = sb_fnv1a64(h, "/", 1);
+		h = sb_fnv1a64(h, path, strlen(path));
 		return sb_strf("noetag-%016llx", (unsigned long long)h);
 	}
 }

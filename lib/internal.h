@@ -57,6 +57,21 @@ size_t sb_utf8_seq(const unsigned char *p, size_t n, int *valid);
  */
 const char *sb_printable(const void *s, size_t n, char *out, size_t cap);
 
+/*
+ * FNV-1a 64 of the n bytes at p, continuing from h (SB_FNV1A64_INIT to start): parts
+ * hashed one after the other give the hash of their concatenation.  For fingerprints
+ * and stable names, not for anything an adversary should not collide.
+ */
+#define SB_FNV1A64_INIT 0xcbf29ce484222325ULL
+static inline uint64_t sb_fnv1a64(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 0x100000001b3ULL;
+	return h;
+}
+
 /* Little-endian loads and stores, independent of alignment. */
 static inline uint16_t sb_le16(const unsigned char *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
 static inline uint32_t sb_le32(const unsigned char *p)
