@@ -18,8 +18,9 @@ Prints, for the source tree TREE (a checkout: lib/, cmd/, plugins/, Makefile.am)
     pointer variables "(*";
   - Makefile.am lines;
   - the places that check a stream's order or end: functions of lib/, cmd/ and
-    plugins/ that compare a seq with "!=" or rows_total with "!=" (farm bookkeeping of
-    result frames included, as it checks a worker's stream);
+    plugins/ that compare a frame's seq field (x.seq, x->seq) or a rows_total with
+    "!=" (the runner's check of what a stage emits and the farm's check of a worker's
+    results included: they are listed, to be read);
   - with LIBSB_SO: exported symbols, `nm -D --defined-only LIBSB_SO | wc -l`, and of
     them functions (type T).
 """
@@ -103,7 +104,9 @@ def installed_headers(tree):
     return hs
 
 
-ORDER_RE = re.compile(r"(\bseq\w*\s*!=|!=\s*[\w.>\-\[\]]*\bseq\b|rows_total\w*\s*!=|"
+# A frame's seq field (f->seq, pk.seq) or rows_total compared with "!=" (a tensor
+# dimension called seq is not a frame's seq).
+ORDER_RE = re.compile(r"([.>]seq\s*!=|!=\s*[\w.>\-\[\]]*[.>]seq\b|rows_total\w*\s*!=|"
                       r"!=\s*[\w.>\-\[\]]*rows_total)")
 
 

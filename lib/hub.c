@@ -72,7 +72,6 @@ void sb_hub_env_from(struct sb_hub_env *env, char *(*get)(const char *name))
 	env->offline = truthy(get("HF_HUB_OFFLINE"));
 }
 
-
 /* ---- downloads ---- */
 
 struct job {
