@@ -31,6 +31,7 @@
 #include "frame.h"
 #include "internal.h"
 #include "npy.h"
+#include "reader.h"
 #include "tensor.h"
 #include "tokenizer.h"
 #include "transport.h"
@@ -669,7 +670,7 @@ struct reader {
 	const struct opts *o;
 	FILE *out;
 	struct out line;
-	struct sb_frame f;
+	struct sb_frame *f;             /* the frame being shown: the stream reader's */
 	/* --check: counts of the current input */
 	uint64_t frames, rows;
 	/* --npy */
@@ -741,7 +742,7 @@ static const struct sb_tensor *want_tensor(const struct sb_frame *f, const char 
 
 static void tsv_frame(struct reader *r, const char *where)
 {
-	const struct sb_frame *f = &r->f;
+	const struct sb_frame *f = r->f;
 	const struct sb_tensor *t = want_tensor(f, r->o->tensor, where);
 	const struct sb_tensor *mask = NULL;
 	size_t rows = t->shape[0], cols = rows ? sb_tensor_numel(t) / rows : 0;
@@ -814,7 +815,7 @@ static void write_fd(int fd, const void *p, size_t n)
 
 static void npy_frame(struct reader *r, const char *where)
 {
-	const struct sb_tensor *t = want_tensor(&r->f, r->o->tensor, where);
+	const struct sb_tensor *t = want_tensor(r->f, r->o->tensor, where);
 	char hdr[1024], s1[96], s2[96];
 	unsigned char tmp[4096];
 	size_t n = sb_tensor_numel(t);
@@ -913,18 +914,15 @@ static void npy_finish(struct reader *r)
 	}
 }
 
-/* --check: what a consumer relies on beyond a frame's own validity. */
-static void check_frame(const struct sb_frame *f, uint64_t seq_next, int kind,
-			const char *where)
+/* --check: what a consumer relies on beyond the stream's rules (the reader checks
+ * those) and a frame's own validity. */
+static void check_frame(const struct sb_frame *f, int kind, const char *where)
 {
 	char s1[96];
 
 	if (kind >= 0 && (int)f->kind != kind)
 		die("%s: a frame of kind %s in a stream of kind %s", where, sb_kind_name(f->kind),
 		    sb_kind_name((enum sb_kind)kind));
-	if (f->seq != seq_next)
-		die("%s: seq %" PRIu64 ", expected %" PRIu64 " (rows must follow each other)",
-		    where, f->seq, seq_next);
 	for (size_t k = 0; k < f->n_tensors; k++) {
 		const struct sb_tensor *x = &f->tensors[k].t;
 
@@ -957,154 +955,113 @@ static void salvage_report(const struct reader *r, const char *spec, const struc
 			s, r->rows);
 }
 
+/* Prints or converts one frame of the input as the mode asks. */
+static void show_frame(struct reader *r, const char *where)
+{
+	sb_buf_clear(&r->line.b);
+	switch (r->o->mode) {
+	case M_JSON:
+		o_frame_json(&r->line, r->f, r->o->full, where);
+		break;
+	case M_TSV:
+		if (r->f->kind != SB_KIND_END)
+			tsv_frame(r, where);
+		break;
+	case M_NPY:
+		if (r->f->kind != SB_KIND_END)
+			npy_frame(r, where);
+		break;
+	case M_FRAMES:
+		/* One output stream: rows renumbered across inputs, one end frame. */
+		if (r->f->kind != SB_KIND_END) {
+			if (r->out_kind < 0)
+				r->out_kind = (int)r->f->kind;
+			if ((int)r->f->kind != r->out_kind)
+				die("%s: a frame of kind %s cannot join a stream "
+				    "of kind %s", where, sb_kind_name(r->f->kind),
+				    sb_kind_name((enum sb_kind)r->out_kind));
+			r->f->seq = r->out_rows;
+			frames_send(r, r->f);
+			r->out_rows += r->f->rows;
+		}
+		break;
+	default:
+		break;
+	}
+	if (r->line.failed)
+		die("%s: out of memory formatting the frame", where);
+	put(r->out, r->line.b.data, r->line.b.len);
+}
+
+/* The input could not be read to a complete end: --salvage says what was kept, else
+ * --check prints its cut summary and the error ends the run. */
+static void stream_fault(struct reader *r, struct sb_reader *in, const struct sb_error *err)
+{
+	if (r->o->salvage) {
+		salvage_report(r, in->t->spec, in->cut ? NULL : err, in->frames,
+			       (unsigned long long)in->t->n_msgs,
+			       (unsigned long long)in->t->n_bytes);
+		sb_reader_close(in);
+		return;
+	}
+	if (in->cut && r->o->mode == M_CHECK && !r->o->quiet) {
+		printf("%s: %llu frames, %" PRIu64 " rows, cut (no end frame)\n", in->t->spec,
+		       (unsigned long long)in->t->n_msgs, r->rows);
+		fflush(stdout);
+	}
+	sb_reader_close(in);
+	die_err(err);
+}
+
 /*
  * Reads one input stream.  Streams may follow one another (each closed by its own end
  * frame); ending anywhere else is an error, unless --salvage: then the input is read up
  * to its first fault (a cut frame, a bad frame, a gap in seq, a wrong end frame, no end
- * frame), its whole frames before it are kept and the next input is read.
+ * frame), its whole frames before it are kept and the next input is read.  The stream's
+ * rules are checked by --check and --salvage; printing shows a stream as it is.
  */
 static void read_stream(struct reader *r, const char *spec)
 {
-	struct sb_transport *t = NULL;
+	int strict = r->o->salvage || r->o->mode == M_CHECK, stream_kind = -1;
+	struct sb_reader in;
 	struct sb_error err;
-	uint64_t seq_next = 0, stream_rows = 0, data_frames = 0;
-	int complete = 1, any = 0, message_based, stream_kind = -1, fault = 0;
 	char where[256];
 
 	sb_error_clear(&err);
-	if (sb_transport_open(&t, spec, SB_TRANSPORT_READ, &r->o->topts, &err) != SB_OK)
+	if (sb_reader_open(&in, spec, &r->o->topts,
+			   SB_READER_STREAMS | (strict ? 0 : SB_READER_NO_ORDER), &err) != SB_OK)
 		die_err(&err);
-	/* A socket has no end of file: its stream ends with the end frame. */
-	message_based = strcmp(t->ops->name, "fd") != 0;
 	r->frames = r->rows = 0;
 	for (;;) {
-		const unsigned char *msg;
-		size_t len;
-		int rc = sb_transport_recv(t, &msg, &len, &err);
+		int rc = sb_reader_next(&in, &err);
 
 		if (rc == SB_EOF)
 			break;
 		if (rc != SB_OK) {
-			if (r->o->salvage) {
-				fault = 1;
-				break;
-			}
-			sb_transport_close(&t);
-			die_err(&err);
+			stream_fault(r, &in, &err);
+			return;
 		}
-		snprintf(where, sizeof where, "%s: frame %llu at byte %llu", t->spec,
-			 (unsigned long long)t->n_msgs, (unsigned long long)t->offset);
-		rc = sb_frame_decode(msg, len, &r->f, &err);
-		if (rc != SB_OK) {
-			sb_error_prefix(&err, "%s: ", where);
-			if (r->o->salvage) {
-				fault = 1;
-				break;
-			}
-			sb_transport_close(&t);
-			die_err(&err);
-		}
-		if (r->o->salvage) {
-			/* Keep only what an uninterrupted run would have written. */
-			int bad = SB_OK;
-
-			if (r->f.kind != SB_KIND_END && r->f.seq != stream_rows)
-				bad = sb_error_set(&err, SB_EFORMAT,
-						   "%s: seq %" PRIu64 ", expected %" PRIu64
-						   " (rows missing or out of order)",
-						   where, r->f.seq, stream_rows);
-			else if (r->f.kind == SB_KIND_END && r->f.rows_total != stream_rows)
-				bad = sb_error_set(&err, SB_EFORMAT,
-						   "%s: end frame says %" PRIu64
-						   " rows, the stream had %" PRIu64,
-						   where, r->f.rows_total, stream_rows);
-			if (bad) {
-				fault = 1;
-				break;
-			}
-		}
-		any = 1;
+		snprintf(where, sizeof where, "%s: frame %llu at byte %llu", in.t->spec,
+			 (unsigned long long)in.fno, (unsigned long long)in.at);
 		r->frames++;
-		if (r->f.kind == SB_KIND_END) {
-			if (r->o->mode == M_CHECK && r->f.rows_total != stream_rows)
-				die("%s: end frame says %" PRIu64 " rows, the stream had %" PRIu64,
-				    where, r->f.rows_total, stream_rows);
-			complete = 1;
-			seq_next = stream_rows = 0;
+		if (in.f.kind == SB_KIND_END) {
 			stream_kind = -1;
 		} else {
 			if (r->o->mode == M_CHECK)
-				check_frame(&r->f, seq_next, stream_kind, where);
+				check_frame(&in.f, stream_kind, where);
 			if (stream_kind < 0)
-				stream_kind = (int)r->f.kind;
-			complete = 0;
-			data_frames++;
-			r->rows += r->f.rows;
-			stream_rows += r->f.rows;
-			seq_next = r->f.seq + r->f.rows;
+				stream_kind = (int)in.f.kind;
+			r->rows += in.f.rows;
 		}
-		sb_buf_clear(&r->line.b);
-		switch (r->o->mode) {
-		case M_JSON:
-			o_frame_json(&r->line, &r->f, r->o->full, where);
-			break;
-		case M_TSV:
-			if (r->f.kind != SB_KIND_END)
-				tsv_frame(r, where);
-			break;
-		case M_NPY:
-			if (r->f.kind != SB_KIND_END)
-				npy_frame(r, where);
-			break;
-		case M_FRAMES:
-			/* One output stream: rows renumbered across inputs, one end frame. */
-			if (r->f.kind != SB_KIND_END) {
-				if (r->out_kind < 0)
-					r->out_kind = (int)r->f.kind;
-				if ((int)r->f.kind != r->out_kind)
-					die("%s: a frame of kind %s cannot join a stream "
-					    "of kind %s", where, sb_kind_name(r->f.kind),
-					    sb_kind_name((enum sb_kind)r->out_kind));
-				r->f.seq = r->out_rows;
-				frames_send(r, &r->f);
-				r->out_rows += r->f.rows;
-			}
-			break;
-		default:
-			break;
-		}
-		if (r->line.failed)
-			die("%s: out of memory formatting the frame", where);
-		put(r->out, r->line.b.data, r->line.b.len);
-		if (message_based && r->f.kind == SB_KIND_END)
-			break;
-	}
-	if (r->o->salvage && (fault || !complete || !any)) {
-		salvage_report(r, t->spec, fault ? &err : NULL, data_frames,
-			       (unsigned long long)t->n_msgs, (unsigned long long)t->n_bytes);
-		sb_transport_close(&t);
-		return;
-	}
-	if (!complete || !any) {
-		unsigned long long n = t->n_msgs, at = t->n_bytes;
-		char name[256];
-
-		snprintf(name, sizeof name, "%s", t->spec);
-		sb_transport_close(&t);
-		if (r->o->mode == M_CHECK && !r->o->quiet) {
-			printf("%s: %llu frames, %" PRIu64 " rows, cut (no end frame)\n", name, n,
-			       r->rows);
-			fflush(stdout);
-		}
-		if (!any)
-			die("%s: empty input: no frames, no end frame", name);
-		die("%s: input ended after frame %llu at byte %llu without an end frame", name, n,
-		    at);
+		/* --frames renumbers the reader's frame: the reader has checked it already. */
+		r->f = &in.f;
+		show_frame(r, where);
+		r->f = NULL;
 	}
 	if (r->o->mode == M_CHECK && !r->o->quiet)
-		printf("%s: %" PRIu64 " frames, %" PRIu64 " rows, complete\n", t->spec, r->frames,
-		       r->rows);
-	sb_transport_close(&t);
+		printf("%s: %" PRIu64 " frames, %" PRIu64 " rows, complete\n", in.t->spec,
+		       r->frames, r->rows);
+	sb_reader_close(&in);
 }
 
 static void run_reader(const struct opts *o)
@@ -1115,7 +1072,6 @@ static void run_reader(const struct opts *o)
 	r.o = o;
 	r.out = stdout;
 	r.out_kind = -1;
-	sb_frame_init(&r.f);
 	sb_buf_init(&r.line.b);
 	sb_buf_init(&r.npy_buf);
 	if (o->mode == M_NPY) {
@@ -1149,13 +1105,14 @@ static void run_reader(const struct opts *o)
 		npy_finish(&r);
 	} else if (o->mode == M_FRAMES) {
 		struct sb_error err;
+		struct sb_frame end;
 
 		sb_error_clear(&err);
-		sb_frame_reset(&r.f);
-		r.f.version = SB_FRAME_VERSION;
-		r.f.kind = SB_KIND_END;
-		r.f.rows_total = r.out_rows;
-		frames_send(&r, &r.f);
+		sb_frame_init(&end);
+		end.kind = SB_KIND_END;
+		end.rows_total = r.out_rows;
+		frames_send(&r, &end);
+		sb_frame_destroy(&end);
 		out_frames = NULL;
 		if (sb_transport_flush(r.fout, &err) != SB_OK) {
 			if (err.code == SB_EPIPE)
@@ -1171,7 +1128,6 @@ static void run_reader(const struct opts *o)
 	} else {
 		finish_output(r.out);
 	}
-	sb_frame_destroy(&r.f);
 	sb_buf_destroy(&r.line.b);
 	sb_buf_destroy(&r.npy_buf);
 	sb_buf_destroy(&r.enc);

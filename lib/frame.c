@@ -822,101 +822,166 @@ static int rd_meta_value(struct rd *r, struct sb_frame *f, const char *key)
 	}
 }
 
+/* The top-level keys of a frame: scalars, and where the containers start. */
+struct head {
+	struct sb_frame_head h;
+	unsigned version;
+	size_t tensors_at, text_at, meta_at;
+	int have_sb, have_kind, have_seq, have_rows, have_total;
+	int have_tensors, have_text, have_meta;
+};
+
+/* A key seen twice: the wire format has no use for it and a reader must not guess. */
+static int key_twice(const struct head *hd, const unsigned char *k, size_t kn)
+{
+	return (key_is(k, kn, "sb") && hd->have_sb) || (key_is(k, kn, "kind") && hd->have_kind) ||
+	       (key_is(k, kn, "seq") && hd->have_seq) || (key_is(k, kn, "rows") && hd->have_rows) ||
+	       (key_is(k, kn, "rows_total") && hd->have_total) ||
+	       (key_is(k, kn, "tensors") && hd->have_tensors) ||
+	       (key_is(k, kn, "text") && hd->have_text) || (key_is(k, kn, "meta") && hd->have_meta);
+}
+
+/* Reads the value of top-level key k into hd (containers are skipped, their start kept). */
+static int rd_head_value(struct rd *r, struct head *hd, const unsigned char *k, size_t kn)
+{
+	const unsigned char *s;
+	size_t sn;
+	uint64_t u;
+	char msg[200];
+	int rc;
+
+	if (key_is(k, kn, "sb")) {
+		rc = rd_uint(r, &u, "'sb'");
+		if (!rc && u != SB_FRAME_VERSION) {
+			snprintf(msg, sizeof msg, "unknown sb version %llu (this program reads %d)",
+				 (unsigned long long)u, SB_FRAME_VERSION);
+			return rd_fail(r, SB_EUNSUPPORTED, msg);
+		}
+		hd->version = (unsigned)u;
+		hd->have_sb = 1;
+	} else if (key_is(k, kn, "kind")) {
+		rc = rd_bytes(r, 's', &s, &sn, "'kind'");
+		if (!rc && sb_kind_parse((const char *)s, sn, &hd->h.kind) != SB_OK) {
+			snprintf(msg, sizeof msg, "unknown kind '%.*s'", (int)(sn > 32 ? 32 : sn),
+				 (const char *)s);
+			return rd_fail(r, SB_EFORMAT, msg);
+		}
+		hd->have_kind = 1;
+	} else if (key_is(k, kn, "seq")) {
+		rc = rd_uint(r, &hd->h.seq, "'seq'");
+		hd->have_seq = 1;
+	} else if (key_is(k, kn, "rows")) {
+		rc = rd_uint(r, &hd->h.rows, "'rows'");
+		hd->have_rows = 1;
+	} else if (key_is(k, kn, "rows_total")) {
+		rc = rd_uint(r, &hd->h.rows_total, "'rows_total'");
+		hd->have_total = 1;
+	} else if (key_is(k, kn, "tensors")) {
+		hd->tensors_at = r->pos;
+		hd->have_tensors = 1;
+		rc = rd_skip(r);
+	} else if (key_is(k, kn, "text")) {
+		hd->text_at = r->pos;
+		hd->have_text = 1;
+		rc = rd_skip(r);
+	} else if (key_is(k, kn, "meta")) {
+		hd->meta_at = r->pos;
+		hd->have_meta = 1;
+		rc = rd_skip(r);
+	} else {
+		rc = rd_skip(r);        /* unknown keys: ignored, for forward compatibility */
+	}
+	return rc;
+}
+
+/*
+ * Pass 1 of a decode: the map's keys in any order, the scalars read, the containers
+ * skipped (and so bounded) with their start kept, and the keys the frame's kind needs
+ * checked.  r->pos is 0 again on success.
+ */
+static int rd_head(struct rd *r, struct head *hd)
+{
+	const unsigned char *k;
+	uint64_t count;
+	size_t kn;
+	char msg[200];
+	int rc;
+
+	memset(hd, 0, sizeof *hd);
+	rc = rd_container(r, 'm', &count, "frame");
+	if (rc)
+		return rc;
+	for (uint64_t i = 0; i < count; i++) {
+		size_t key_at = r->pos;
+
+		rc = rd_bytes(r, 's', &k, &kn, "frame key");
+		if (rc)
+			return rc;
+		if (key_twice(hd, k, kn)) {
+			r->pos = key_at;
+			snprintf(msg, sizeof msg, "key '%.*s' appears twice", (int)kn, (const char *)k);
+			return rd_fail(r, SB_EFORMAT, msg);
+		}
+		rc = rd_head_value(r, hd, k, kn);
+		if (rc)
+			return rc;
+	}
+	if (r->pos != r->n) {
+		snprintf(msg, sizeof msg, "%zu trailing bytes after the frame", r->n - r->pos);
+		return rd_fail(r, SB_EFORMAT, msg);
+	}
+	r->pos = 0;
+	if (!hd->have_sb)
+		return rd_fail(r, SB_EFORMAT, "frame without 'sb' version");
+	if (!hd->have_kind)
+		return rd_fail(r, SB_EFORMAT, "frame without 'kind'");
+	if (hd->h.kind == SB_KIND_END) {
+		if (!hd->have_total)
+			return rd_fail(r, SB_EFORMAT, "end frame without 'rows_total'");
+		return SB_OK;
+	}
+	if (!hd->have_seq || !hd->have_rows || !hd->have_tensors) {
+		snprintf(msg, sizeof msg, "%s frame without '%s'", sb_kind_name(hd->h.kind),
+			 !hd->have_seq ? "seq" : !hd->have_rows ? "rows" : "tensors");
+		return rd_fail(r, SB_EFORMAT, msg);
+	}
+	return SB_OK;
+}
+
+int sb_frame_peek(const void *p, size_t n, struct sb_frame_head *h, struct sb_error *err)
+{
+	struct rd r = { p, n, 0, err };
+	struct head hd;
+	int rc = rd_head(&r, &hd);
+
+	memset(h, 0, sizeof *h);
+	if (!rc)
+		*h = hd.h;
+	return rc;
+}
+
 int sb_frame_decode(const void *p, size_t n, struct sb_frame *f, struct sb_error *err)
 {
 	struct rd r = { p, n, 0, err };
-	uint64_t count, u, text_n = 0;
+	struct head hd;
+	uint64_t count, text_n = 0;
 	const unsigned char *k, *s;
-	size_t kn, sn, text_at = 0, meta_at = 0, tensors_at = 0;
-	int have_sb = 0, have_kind = 0, have_seq = 0, have_rows = 0, have_total = 0;
-	int have_tensors = 0, have_text = 0, have_meta = 0, rc;
+	size_t kn, sn;
+	int rc;
 	char msg[200];
 
 	sb_frame_reset(f);
-	rc = rd_container(&r, 'm', &count, "frame");
+	rc = rd_head(&r, &hd);
 	if (rc)
 		return rc;
-	/* Pass 1: scalars, and where the containers start; containers are read once rows
-	 * and kind are known, whatever the key order. */
-	for (uint64_t i = 0; i < count; i++) {
-		size_t key_at = r.pos;
-
-		rc = rd_bytes(&r, 's', &k, &kn, "frame key");
-		if (rc)
-			return rc;
-		if ((key_is(k, kn, "sb") && have_sb) || (key_is(k, kn, "kind") && have_kind) ||
-		    (key_is(k, kn, "seq") && have_seq) || (key_is(k, kn, "rows") && have_rows) ||
-		    (key_is(k, kn, "rows_total") && have_total) ||
-		    (key_is(k, kn, "tensors") && have_tensors) ||
-		    (key_is(k, kn, "text") && have_text) || (key_is(k, kn, "meta") && have_meta)) {
-			r.pos = key_at;
-			snprintf(msg, sizeof msg, "key '%.*s' appears twice", (int)kn, (const char *)k);
-			return rd_fail(&r, SB_EFORMAT, msg);
-		}
-		if (key_is(k, kn, "sb")) {
-			rc = rd_uint(&r, &u, "'sb'");
-			if (!rc && u != SB_FRAME_VERSION) {
-				snprintf(msg, sizeof msg, "unknown sb version %llu (this program reads %d)",
-					 (unsigned long long)u, SB_FRAME_VERSION);
-				return rd_fail(&r, SB_EUNSUPPORTED, msg);
-			}
-			f->version = (unsigned)u;
-			have_sb = 1;
-		} else if (key_is(k, kn, "kind")) {
-			rc = rd_bytes(&r, 's', &s, &sn, "'kind'");
-			if (!rc && sb_kind_parse((const char *)s, sn, &f->kind) != SB_OK) {
-				snprintf(msg, sizeof msg, "unknown kind '%.*s'", (int)(sn > 32 ? 32 : sn),
-					 (const char *)s);
-				return rd_fail(&r, SB_EFORMAT, msg);
-			}
-			have_kind = 1;
-		} else if (key_is(k, kn, "seq")) {
-			rc = rd_uint(&r, &f->seq, "'seq'");
-			have_seq = 1;
-		} else if (key_is(k, kn, "rows")) {
-			rc = rd_uint(&r, &f->rows, "'rows'");
-			have_rows = 1;
-		} else if (key_is(k, kn, "rows_total")) {
-			rc = rd_uint(&r, &f->rows_total, "'rows_total'");
-			have_total = 1;
-		} else if (key_is(k, kn, "tensors")) {
-			tensors_at = r.pos;
-			have_tensors = 1;
-			rc = rd_skip(&r);
-		} else if (key_is(k, kn, "text")) {
-			text_at = r.pos;
-			have_text = 1;
-			rc = rd_skip(&r);
-		} else if (key_is(k, kn, "meta")) {
-			meta_at = r.pos;
-			have_meta = 1;
-			rc = rd_skip(&r);
-		} else {
-			rc = rd_skip(&r);       /* unknown keys: ignored, for forward compatibility */
-		}
-		if (rc)
-			return rc;
-	}
-	if (r.pos != n) {
-		snprintf(msg, sizeof msg, "%zu trailing bytes after the frame", n - r.pos);
-		return rd_fail(&r, SB_EFORMAT, msg);
-	}
-	r.pos = 0;
-	if (!have_sb)
-		return rd_fail(&r, SB_EFORMAT, "frame without 'sb' version");
-	if (!have_kind)
-		return rd_fail(&r, SB_EFORMAT, "frame without 'kind'");
-	if (f->kind == SB_KIND_END) {
-		if (!have_total)
-			return rd_fail(&r, SB_EFORMAT, "end frame without 'rows_total'");
+	f->version = hd.version;
+	f->kind = hd.h.kind;
+	f->seq = hd.h.seq;
+	f->rows = hd.h.rows;
+	f->rows_total = hd.h.rows_total;
+	if (f->kind == SB_KIND_END)
 		return SB_OK;
-	}
-	if (!have_seq || !have_rows || !have_tensors) {
-		snprintf(msg, sizeof msg, "%s frame without '%s'", sb_kind_name(f->kind),
-			 !have_seq ? "seq" : !have_rows ? "rows" : "tensors");
-		return rd_fail(&r, SB_EFORMAT, msg);
-	}
-	r.pos = tensors_at;
+	r.pos = hd.tensors_at;
 	rc = rd_container(&r, 'm', &count, "'tensors'");
 	if (rc)
 		return rc;
@@ -940,8 +1005,8 @@ int sb_frame_decode(const void *p, size_t n, struct sb_frame *f, struct sb_error
 			return rd_fail(&r, SB_EFORMAT, msg);
 		}
 	}
-	if (have_text) {
-		r.pos = text_at;
+	if (hd.have_text) {
+		r.pos = hd.text_at;
 		rc = rd_container(&r, 'a', &text_n, "'text'");
 		if (rc)
 			return rc;
@@ -963,8 +1028,8 @@ int sb_frame_decode(const void *p, size_t n, struct sb_frame *f, struct sb_error
 	} else if (f->rows > SIZE_MAX / 2) {
 		return rd_fail(&r, SB_ELIMIT, "row count too large");
 	}
-	if (have_meta) {
-		r.pos = meta_at;
+	if (hd.have_meta) {
+		r.pos = hd.meta_at;
 		rc = rd_container(&r, 'm', &count, "'meta'");
 		if (rc)
 			return rc;

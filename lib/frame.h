@@ -146,6 +146,22 @@ int sb_frame_encode(const struct sb_frame *f, struct sb_buf *out, struct sb_erro
  */
 int sb_frame_decode(const void *p, size_t n, struct sb_frame *f, struct sb_error *err);
 
+/* The envelope of a frame: what a stream's rules need, without the payload. */
+struct sb_frame_head {
+	enum sb_kind kind;
+	uint64_t seq;                   /* data frames */
+	uint64_t rows;                  /* data frames */
+	uint64_t rows_total;            /* SB_KIND_END */
+};
+
+/*
+ * Reads only the top-level keys of one encoded frame into *h, with the checks and
+ * messages of sb_frame_decode() on them (version, kind, the keys the kind needs, no
+ * key twice, no trailing bytes); tensors, text and meta are skipped, bounded by the
+ * bytes there are but not decoded.  Allocates nothing.  *h is zeroed on failure.
+ */
+int sb_frame_peek(const void *p, size_t n, struct sb_frame_head *h, struct sb_error *err);
+
 /*
  * Incremental delimiter for concatenated MessagePack objects on a byte stream.
  * Feed it the buffered bytes (always starting at the object's first byte, with

@@ -1,8 +1,10 @@
 /*
- * fs.c - small file-system and time helpers shared inside libsb.
+ * fs.c - small file-system, time and string helpers shared inside libsb.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -102,4 +104,16 @@ double sb_now(void)
 char *sb_strdup(const char *s)
 {
 	return s ? strdup(s) : NULL;
+}
+
+char *sb_strf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	return n < 0 ? NULL : s;
 }

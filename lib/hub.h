@@ -82,10 +82,12 @@ int sb_hub_cache_dir(const struct sb_hub_env *env, char **out, struct sb_error *
  * frees; NULL on failure):
  *  - an existing directory: that directory, unchanged;
  *  - a hub id: its snapshot folder in the cache.  A snapshot holding config.json,
- *    weights (model.safetensors or pytorch_model.bin) and a vocabulary (vocab.txt or
- *    tokenizer.json) is used as is, without network.  Otherwise, unless env->offline,
- *    the model's files are downloaded (optional ones that the hub does not have are
- *    skipped); in offline mode an existing partial snapshot is returned as is.
+ *    weights (model.safetensors or pytorch_model.bin), a vocabulary (vocab.txt or
+ *    tokenizer.json) and the config.json and weights of each Dense or LayerNorm
+ *    module modules.json names is used as is, without network.  Otherwise, unless
+ *    env->offline, the model's files are downloaded (the module folders of
+ *    modules.json included; optional ones that the hub does not have are skipped);
+ *    in offline mode an existing partial snapshot is returned as is.
  *    Nothing is created in the cache until the first file's HEAD request succeeds,
  *    and the folders made are removed again when the fetch then fails before any
  *    byte is kept (a partial file stays, for the next attempt to resume).

@@ -10,6 +10,17 @@
 #include "buf.h"
 #include "errors.h"
 
+/*
+ * Marks a function shared between libsb's own files and nobody else: it is left out
+ * of libsb.so's dynamic symbol table (programs and tests that link libsb statically
+ * still reach it).
+ */
+#define SB_LOCAL __attribute__((visibility("hidden")))
+
+/* printf into a malloc'd string; NULL on ENOMEM. */
+__attribute__((format(printf, 1, 2)))
+SB_LOCAL char *sb_strf(const char *fmt, ...);
+
 /* Reads a whole file into out (appending), refusing files over max_bytes. */
 int sb_file_read(const char *path, size_t max_bytes, struct sb_buf *out, struct sb_error *err);
 
@@ -46,6 +57,21 @@ size_t sb_utf8_seq(const unsigned char *p, size_t n, int *valid);
  */
 const char *sb_printable(const void *s, size_t n, char *out, size_t cap);
 
+/*
+ * FNV-1a 64 of the n bytes at p, continuing from h (SB_FNV1A64_INIT to start): parts
+ * hashed one after the other give the hash of their concatenation.  For fingerprints
+ * and stable names, not for anything an adversary should not collide.
+ */
+#define SB_FNV1A64_INIT 0xcbf29ce484222325ULL
+static inline uint64_t sb_fnv1a64(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 0x100000001b3ULL;
+	return h;
+}
+
 /* Little-endian loads and stores, independent of alignment. */
 static inline uint16_t sb_le16(const unsigned char *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
 static inline uint32_t sb_le32(const unsigned char *p)
@@ -56,41 +82,6 @@ static inline uint64_t sb_le64(const unsigned char *p)
 {
 	return (uint64_t)sb_le32(p) | ((uint64_t)sb_le32(p + 4) << 32);
 }
-
-/*
- * The hub's HTTP/1.1 response reader (hub.c), declared here for its fuzz target.
- * -1 marks an absent number; strings are cut to their buffers, NUL-terminated.
- */
-struct sb_http_resp {
-	int status;
-	int64_t length;                 /* Content-Length */
-	int chunked;
-	int64_t range_start;            /* Content-Range of a 206 */
-	int64_t linked_size;            /* X-Linked-Size */
-	char location[2048];
-	char etag[160];
-	char linked_etag[160];
-	char commit[160];
-};
-
-/*
- * Reads one response from fd (a socket the request went out on): status line and
- * headers into r, 1xx interim responses skipped; the body of a GET answered 200 or 206
- * is appended to out_fd, which holds *done bytes (the start of the asked Range; a 200
- * restarts it from 0).  *done is updated with what was written.
- */
-int sb_http_response_read(int fd, int head, int out_fd, uint64_t *done, struct sb_http_resp *r,
-			  struct sb_error *err);
-
-/* Parses header text as curl prints it (several responses possibly), NUL-terminated,
- * modified in place. */
-int sb_http_headers_parse(struct sb_http_resp *r, char *text, struct sb_error *err);
-
-/* Resolves a Location value against the URL it came from (malloc'd; NULL on ENOMEM). */
-char *sb_http_url_resolve(const char *base, const char *loc);
-
-/* SB_OK if url is an http:// or https:// URL the client can request. */
-int sb_http_url_check(const char *url, struct sb_error *err);
 
 /*
  * CurveZMQ key files (zmq.c), declared here for their fuzz target.  A key file holds

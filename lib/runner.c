@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "reader.h"
 #include "stage.h"
 #include "transport.h"
 
@@ -100,74 +101,37 @@ static int stopped(const struct sb_runner_opts *ro, struct sb_error *err)
 static int run_frames(const struct sb_stage *stage, void *state, struct run *r,
 		      struct sb_emit *em, struct sb_error *err)
 {
-	struct sb_transport *in = NULL;
-	struct sb_frame f;
+	struct sb_reader in;
+	const struct sb_frame *f = &in.f;
 	int rc;
 
-	sb_frame_init(&f);
-	rc = sb_transport_open(&in, r->ro->input, SB_TRANSPORT_READ, &r->ro->topts, err);
+	rc = sb_reader_open(&in, r->ro->input, &r->ro->topts, 0, err);
 	if (rc)
 		return rc;
 	for (;;) {
-		const unsigned char *msg;
-		size_t len;
-		unsigned long long fno, at;
-
 		rc = stopped(r->ro, err);
 		if (rc)
 			break;
-		rc = sb_transport_recv(in, &msg, &len, err);
-		if (rc == SB_EOF) {
-			rc = sb_error_set(err, SB_ETRUNCATED,
-					  "%s: input ended after %llu frames (%llu rows) without an "
-					  "end frame: the stream was cut", in->spec,
-					  (unsigned long long)r->st->frames_in,
-					  (unsigned long long)r->st->rows_in);
-			break;
-		}
+		rc = sb_reader_next(&in, err);
+		r->st->bytes_in = in.bytes;
 		if (rc)
 			break;
-		fno = (unsigned long long)in->n_msgs;
-		at = (unsigned long long)in->offset;
-		r->st->bytes_in += len;
-		rc = sb_frame_decode(msg, len, &f, err);
-		if (rc) {
-			sb_error_prefix(err, "%s: frame %llu at byte %llu: ", in->spec, fno, at);
-			break;
-		}
-		if (f.kind == SB_KIND_END) {
-			if (f.rows_total != r->st->rows_in) {
-				rc = sb_error_set(err, SB_EFORMAT,
-						  "%s: frame %llu at byte %llu: end frame counts %llu "
-						  "rows, the stream had %llu", in->spec, fno, at,
-						  (unsigned long long)f.rows_total,
-						  (unsigned long long)r->st->rows_in);
-				break;
-			}
+		if (f->kind == SB_KIND_END) {
 			rc = timed_process(stage, state, NULL, em, r->st, err);
 			break;
 		}
-		if (f.seq != r->st->rows_in) {
-			rc = sb_error_set(err, SB_EFORMAT,
-					  "%s: frame %llu at byte %llu: seq %llu, expected %llu "
-					  "(rows missing or out of order)", in->spec, fno, at,
-					  (unsigned long long)f.seq,
-					  (unsigned long long)r->st->rows_in);
-			break;
-		}
-		r->st->frames_in++;
-		r->st->rows_in += f.rows;
-		rc = timed_process(stage, state, &f, em, r->st, err);
+		r->st->frames_in = in.frames;
+		r->st->rows_in = in.rows;
+		rc = timed_process(stage, state, f, em, r->st, err);
 		if (rc) {
 			if (rc != SB_EPIPE)
-				sb_error_prefix(err, "%s: frame %llu (rows %llu-%llu): ", in->spec, fno,
-						(unsigned long long)f.seq,
-						(unsigned long long)(f.seq + f.rows) - (f.rows > 0));
+				sb_error_prefix(err, "%s: frame %llu (rows %llu-%llu): ", in.t->spec,
+						(unsigned long long)in.fno, (unsigned long long)f->seq,
+						(unsigned long long)(f->seq + f->rows) - (f->rows > 0));
 			break;
 		}
 	}
-	sb_frame_destroy(&f);
-	sb_transport_close(&in);
+	sb_reader_close(&in);
 	return rc;
 }
 

@@ -15,6 +15,7 @@ extern "C" {
 #include "tensor.h"
 #include "frame.h"
 #include "transport.h"
+#include "reader.h"
 #include "stage.h"
 #include "json.h"
 #include "hub.h"

@@ -15,7 +15,7 @@ if [ ! -x "$PYTHON3" ]; then
 	exit 1
 fi
 
-plan 58
+plan 63
 
 # start_server NAME ARGS...: serves $SB_TMP/NAME.model as org/NAME; sets $port, $log.
 start_server() {
@@ -190,6 +190,35 @@ run env HF_HUB_CACHE="$SB_TMP/c6" HF_ENDPOINT="http://127.0.0.1:$port" sb-fetch 
 is "pytorch_model.bin when there is no safetensors; no X-Repo-Commit: snapshot 'main'" \
 	"$rc $out" "0 $SB_TMP/c6/models--org--m6/snapshots/main"
 check "  intact" same_files "$out" m6
+
+# ---- module folders named by modules.json (Dense as LaBSE has it, LayerNorm) ----
+make_model m10
+_d=$SB_TMP/m10.model
+printf '%s\n' '[{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},' \
+	'{"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},' \
+	'{"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"},' \
+	'{"idx": 3, "name": "3", "path": "3_LayerNorm", "type": "sentence_transformers.models.LayerNorm"},' \
+	'{"idx": 4, "name": "4", "path": "4_Normalize", "type": "sentence_transformers.models.Normalize"}]' \
+	> "$_d/modules.json"
+mkdir -p "$_d/2_Dense" "$_d/3_LayerNorm"
+printf '{"in_features": 32, "out_features": 16, "bias": true}\n' > "$_d/2_Dense/config.json"
+head -c 3000 /dev/urandom > "$_d/2_Dense/pytorch_model.bin"
+printf '{"dimension": 16}\n' > "$_d/3_LayerNorm/config.json"
+head -c 300 /dev/urandom > "$_d/3_LayerNorm/model.safetensors"
+start_server m10 --lfs 2_Dense/pytorch_model.bin
+EP=http://127.0.0.1:$port
+S=$SB_TMP/c11/models--org--m10/snapshots/$COMMIT
+run env HF_HUB_CACHE="$SB_TMP/c11" HF_ENDPOINT="$EP" sb-fetch org/m10
+is "a model with Dense and LayerNorm modules downloads" "$rc $out" "0 $S"
+check "  with the module folders (2_Dense/pytorch_model.bin, 3_LayerNorm/model.safetensors)" \
+	same_files "$S" m10
+# A snapshot an older download left without the module folders is not complete.
+rm -r "$S/2_Dense" "$S/3_LayerNorm"
+run env HF_HUB_CACHE="$SB_TMP/c11" HF_ENDPOINT="$EP" sb-fetch org/m10
+is "a snapshot missing a module's files is completed" "$rc $out" "0 $S"
+check "  intact" same_files "$S" m10
+is "  without fetching the transformer's weights again" \
+	"$(count '"method": "GET", "path": "/org/m10/resolve/[a-z0-9]*/model.safetensors"' "$log")" 1
 
 # ---- curl(1): https, and http with --curl ----
 run env PATH=/nonexistent HF_HUB_CACHE="$SB_TMP/c7" HF_ENDPOINT=https://127.0.0.1:9 \

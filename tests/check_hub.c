@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "hub.h"
+#include "hub_cache.h"
 
 #define COMMIT "0123456789abcdef0123456789abcdef01234567"
 
@@ -158,6 +159,32 @@ static void env_for(struct sb_hub_env *env, const char *endpoint)
 	env->timeout_s = 5;
 	env->attempts = 1;
 }
+
+/* Blob names: the ETag when it is a safe file name, else a stable hash. */
+START_TEST(test_blob_names)
+{
+	const char *c = "0123456789abcdef0123456789abcdef01234567";
+	char *n;
+
+	/* The published FNV-1a 64 test vector. */
+	ck_assert_uint_eq(sb_fnv1a64(SB_FNV1A64_INIT, "a", 1), 0xaf63dc4c8601ec8cULL);
+	n = sb_hub_blob_name("W/\"abc-1.x\"", c, "config.json");
+	ck_assert_str_eq(n, "abc-1.x");
+	free(n);
+	n = sb_hub_blob_name("\"../x\"", c, "config.json");
+	ck_assert_str_eq(n, "noetag-aad1f408adf6aa54");   /* FNV-1a 64 of "C/config.json" */
+	free(n);
+	n = sb_hub_blob_name("", c, "config.json");
+	ck_assert_str_eq(n, "noetag-aad1f408adf6aa54");
+	free(n);
+	ck_assert(sb_hub_safe_path("refs/pr/1"));
+	ck_assert(sb_hub_safe_path("2_Dense"));
+	ck_assert(!sb_hub_safe_path("../2_Dense"));
+	ck_assert(!sb_hub_safe_path("2_Dense/"));
+	ck_assert(!sb_hub_safe_path("a//b"));
+	ck_assert(!sb_hub_safe_path("a b"));
+}
+END_TEST
 
 START_TEST(test_resolve_local_and_cache)
 {
@@ -431,6 +458,7 @@ static Suite *hub_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_ids);
 	tcase_add_test(tc, test_env);
+	tcase_add_test(tc, test_blob_names);
 	tcase_add_test(tc, test_resolve_local_and_cache);
 	tcase_add_test(tc, test_resolve_partial_offline);
 	tcase_add_test(tc, test_http_errors);

@@ -196,7 +196,7 @@ START_TEST(test_bad_order_and_count)
 	ck_assert_ptr_nonnull(strstr(e.msg, "seq 3, expected 2"));
 	write_stream(in_path, 4, 1, UINT64_MAX, 1, -2);
 	ck_assert_int_eq(run(NULL, &e), SB_EFORMAT);
-	ck_assert_ptr_nonnull(strstr(e.msg, "end frame counts 5 rows, the stream had 4"));
+	ck_assert_ptr_nonnull(strstr(e.msg, "end frame says 5 rows, the stream had 4"));
 }
 END_TEST
 

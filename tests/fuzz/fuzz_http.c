@@ -30,7 +30,7 @@
 
 #include "errors.h"
 #include "fuzz.h"
-#include "internal.h"
+#include "http.h"
 
 #define fail(what) fuzz_fail("fuzz_http", what)
 
