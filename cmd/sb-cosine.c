@@ -30,7 +30,10 @@ enum {
 	OPT_QUERY_BATCH,
 	OPT_MINE,
 	OPT_MAX_PAIRS,
-	OPT_THRESHOLD
+	OPT_THRESHOLD,
+	OPT_EXACT,
+	OPT_BLOCK_ROWS,
+	OPT_KERNELS
 };
 
 static void usage(FILE *fp, const char *prog)
@@ -57,7 +60,14 @@ static void usage(FILE *fp, const char *prog)
 	    "                          of the scores with column 5 of the TSV FILE (STS layout)\n"
 	    "      --gold-column N     take the gold scores from column N instead\n"
 	    "      --query-batch N     --corpus: queries per pass over the corpus "
-	    "(1024)\n" SB_CMD_COMMON_HELP,
+	    "(1024)\n"
+	    "  -t, --threads N         --corpus, --all -k, --mine: threads sharing the queries\n"
+	    "                          (default: the cores available)\n"
+	    "      --block-rows N      rows per float32 product of the search (2048)\n"
+	    "      --kernels ISA       auto (default), avx512, avx2, generic: avx512 runs the\n"
+	    "                          search on sb's own product kernel, others on OpenBLAS\n"
+	    "      --exact             score every pair one double dot product at a time\n"
+	    "                          (the reference path; same output, slower)\n" SB_CMD_COMMON_HELP,
 	    prog);
 }
 
@@ -197,10 +207,12 @@ static int read_gold(const char *path, int col, double **out, size_t *n_out, str
 /* ---- the stage, wrapped to read its zero-vector count before it is closed ---- */
 
 static uint64_t zero_rows;
+static struct sb_cosine_search search_stats;
 
 static void wrapped_close(void *state)
 {
 	zero_rows = sb_cosine_zero_rows(state);
+	sb_cosine_search_stats(state, &search_stats);
 	sb_stage_cosine.close(state);
 }
 
@@ -223,6 +235,10 @@ int main(int argc, char **argv)
 	    {"mine", no_argument, NULL, OPT_MINE},
 	    {"max-pairs", required_argument, NULL, OPT_MAX_PAIRS},
 	    {"threshold", required_argument, NULL, OPT_THRESHOLD},
+	    {"threads", required_argument, NULL, 't'},
+	    {"exact", no_argument, NULL, OPT_EXACT},
+	    {"block-rows", required_argument, NULL, OPT_BLOCK_ROWS},
+	    {"kernels", required_argument, NULL, OPT_KERNELS},
 	    {NULL, 0, NULL, 0}};
 	const char *mode = NULL, *gold = NULL, *metric = "cosine";
 	int opt, rc, frames = 0, gold_col = 5, n_modes = 0;
@@ -234,7 +250,7 @@ int main(int argc, char **argv)
 	enum sb_metric m;
 
 	sb_cmd_init(&c, argv[0]);
-	while ((opt = getopt_long(argc, argv, SB_CMD_SHORTOPTS "k:", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, SB_CMD_SHORTOPTS "k:t:", longopts, NULL)) != -1) {
 		rc = sb_cmd_option(&c, opt, optarg);
 		if (rc < 0)
 			return 2;
@@ -303,6 +319,18 @@ int main(int argc, char **argv)
 		case OPT_QUERY_BATCH:
 			sb_cmd_kv(&c, "query_batch", optarg);
 			break;
+		case 't':
+			sb_cmd_kv(&c, "threads", optarg);
+			break;
+		case OPT_EXACT:
+			sb_cmd_kv(&c, "exact", "1");
+			break;
+		case OPT_BLOCK_ROWS:
+			sb_cmd_kv(&c, "block_rows", optarg);
+			break;
+		case OPT_KERNELS:
+			sb_cmd_kv(&c, "kernels", optarg);
+			break;
 		default:
 			usage(stderr, c.prog);
 			return 2;
@@ -348,6 +376,15 @@ int main(int argc, char **argv)
 	}
 	stage.close = wrapped_close;
 	rc = sb_cmd_run(&c, &stage);
+	if (c.verbose && search_stats.threads)
+		fprintf(stderr,
+			"%s: search: products on %s, %d threads; rescored %llu pairs in double "
+			"(%.1f per query row)\n",
+			c.prog, search_stats.kernel, search_stats.threads,
+			(unsigned long long)search_stats.rescored,
+			search_stats.queries ? (double)search_stats.rescored /
+						   (double)search_stats.queries
+					     : 0.0);
 	if (zero_rows)
 		fprintf(stderr,
 			"%s: warning: %llu zero vectors: their cosine with anything is 0 "

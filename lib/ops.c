@@ -105,6 +105,23 @@ void sb_ops_gemm(int trans_b, size_t m, size_t n, size_t k, float alpha, const f
 		    (int)n, (int)k, alpha, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
 }
 
+void sb_ops_dgemm(int trans_b, size_t m, size_t n, size_t k, const double *a, size_t lda,
+		  const double *b, size_t ldb, double *c, size_t ldc)
+{
+	assert(m <= INT_MAX && n <= INT_MAX && k <= INT_MAX);
+	assert(lda <= INT_MAX && ldb <= INT_MAX && ldc <= INT_MAX);
+	if (m == 0 || n == 0)
+		return;
+	if (k == 0) {
+		for (size_t i = 0; i < m; i++)
+			for (size_t j = 0; j < n; j++)
+				c[i * ldc + j] = 0;
+		return;
+	}
+	/* C = A op(B), beta 0 */
+	cblas_dgemm(CblasRowMajor, CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, (int)m,
+		    (int)n, (int)k, 1.0, a, (int)lda, b, (int)ldb, 0.0, c, (int)ldc);
+}
 
 /* ---- vector kernels ---- */
 

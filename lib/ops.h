@@ -80,6 +80,10 @@ const char *sb_ops_blas_config(void);
 void sb_ops_gemm(int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a,
 		 size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc);
 
+/* The same in double precision, through cblas_dgemm (exact scores, lib/scores.c). */
+void sb_ops_dgemm(int trans_b, size_t m, size_t n, size_t k, const double *a, size_t lda,
+		  const double *b, size_t ldb, double *c, size_t ldc);
+
 /*
  * Linear layer without bias: Y[m, n] = X[m, k] W[n, k]^T.  Y (row stride ldy) must not
  * overlap X or W.  The bias is added by the fused passes below.  Up to a few rows

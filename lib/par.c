@@ -96,6 +96,13 @@ static int cores(void)
 	return 1;
 }
 
+int sb_par_cores(void)
+{
+	int n = cores();
+
+	return n < SB_PAR_MAX ? n : SB_PAR_MAX;
+}
+
 int sb_par_open(struct sb_par **out, int n, struct sb_error *err)
 {
 	struct sb_par *t;

@@ -30,6 +30,9 @@ typedef void (*sb_par_fn)(void *arg, int i, int n);
 #define SB_PAR_MAX 256
 int sb_par_open(struct sb_par **out, int n, struct sb_error *err);
 
+/* The cores this process may run on (its CPU affinity), at most SB_PAR_MAX. */
+int sb_par_cores(void);
+
 /* Stops and joins the members, frees the team, sets *p to NULL.  NULL is a no-op. */
 void sb_par_close(struct sb_par **p);
 

@@ -21,6 +21,17 @@
  *   query_batch=N      corpus mode: input rows scored per pass over the corpus (1024)
  *   allow_mixed=1      compare embeddings whose meta names different models, poolings
  *                      or encoder arithmetics (encode_precision)
+ *   threads=N          corpus, all with top_k, mine: threads sharing the queries
+ *                      (default: the cores available)
+ *   block_rows=N       corpus rows per float32 product (lib/search.h; 2048)
+ *   kernels=ISA        auto (default), generic, avx2, avx512: with avx512 the search
+ *                      runs on the packed kernel of lib/gemm.c, else on cblas_sgemm
+ *   exact=1            score every pair one double dot product at a time (the
+ *                      reference path the products are checked against)
+ *
+ * Corpus search, all with top_k and mine go through lib/search.h for the metrics it
+ * supports (cosine, dot, euclidean): the same rows, order and scores as the pair-by-pair
+ * path, at BLAS speed.  Manhattan and hamming stay on the pair-by-pair path.
  *
  * A scores frame holds `score` float32 [n] with `a` and `b` int64 [n], the row indices
  * (b indexes the corpus in corpus mode); in matrix mode `score` is [n, N] and `a` [n].
@@ -36,6 +47,10 @@
 #include "buf.h"
 #include "cosine.h"
 #include "frame.h"
+#include "ops.h"
+#include "par.h"
+#include "scores.h"
+#include "search.h"
 #include "similarity.h"
 #include "stage.h"
 #include "transport.h"
@@ -86,6 +101,13 @@ struct cosine {
 	int allow_mixed;
 	char *corpus_path;
 	size_t query_batch;
+	int exact;	   /* exact=1: the pair-by-pair path */
+	size_t block_rows; /* 0: the default of lib/search.h */
+	int threads;
+
+	struct sb_search *search; /* NULL: the pair-by-pair path */
+	uint64_t *self;		  /* [query_batch] all with top_k: each query's own index */
+	uint64_t search_queries;  /* query rows searched, for the statistics */
 
 	struct ident id;  /* of the input stream */
 	size_t row_bytes; /* working representation */
@@ -108,6 +130,19 @@ uint64_t sb_cosine_zero_rows(const void *state)
 	const struct cosine *s = state;
 
 	return s ? s->zero_rows : 0;
+}
+
+void sb_cosine_search_stats(const void *state, struct sb_cosine_search *out)
+{
+	const struct cosine *s = state;
+
+	memset(out, 0, sizeof *out);
+	if (!s || !s->search)
+		return;
+	out->threads = s->threads;
+	out->kernel = sb_search_packed(s->search) ? "sb avx512 kernel" : "OpenBLAS sgemm";
+	out->queries = s->search_queries;
+	out->rescored = sb_search_rescored(s->search);
 }
 
 /* ---- options ---- */
@@ -155,6 +190,8 @@ static void cosine_close(void *state)
 		for (size_t i = 0; i < s->query_batch; i++)
 			sb_topk_destroy(&s->heaps[i]);
 	free(s->heaps);
+	sb_search_close(&s->search);
+	free(s->self);
 	outbuf_clear(&s->ob);
 	free(s->ob.score);
 	free(s->ob.a);
@@ -170,7 +207,8 @@ static int cosine_open(void **state, const struct sb_kv *opts, size_t n_opts, st
 {
 	static const char *const known[] = {"mode",	   "metric",	  "top_k",
 					    "corpus",	   "query_batch", "allow_mixed",
-					    "max_pairs", "threshold"};
+					    "max_pairs", "threshold",	  "exact",
+					    "block_rows", "threads",	  "kernels"};
 	static const char *const modes[] = {"first", "pairs", "all", "matrix", "corpus", "mine"};
 	const size_t n_modes = sizeof modes / sizeof modes[0];
 	struct cosine *s;
@@ -216,6 +254,28 @@ static int cosine_open(void **state, const struct sb_kv *opts, size_t n_opts, st
 	if (v && (rc = sb_kv_count("cosine", "query_batch", v, 1, (size_t)1 << 32,
 				     &s->query_batch, err)))
 		goto fail;
+	v = sb_kv_get(opts, n_opts, "block_rows");
+	if (v && (rc = sb_kv_count("cosine", "block_rows", v, 1, (size_t)1 << 24, &s->block_rows,
+				     err)))
+		goto fail;
+	s->threads = sb_par_cores();
+	v = sb_kv_get(opts, n_opts, "threads");
+	if (v) {
+		size_t n;
+		if ((rc = sb_kv_count("cosine", "threads", v, 1, SB_PAR_MAX, &n, err)))
+			goto fail;
+		s->threads = (int)n;
+	}
+	v = sb_kv_get(opts, n_opts, "kernels");
+	if (v) {
+		enum sb_ops_isa isa;
+		if ((rc = sb_ops_isa_parse(v, &isa, err)) || (rc = sb_ops_select(isa, err))) {
+			sb_error_prefix(err, "cosine: ");
+			goto fail;
+		}
+	}
+	v = sb_kv_get(opts, n_opts, "exact");
+	s->exact = v && strcmp(v, "0") != 0;
 	v = sb_kv_get(opts, n_opts, "max_pairs");
 	if (v && (rc = sb_kv_count("cosine", "max_pairs", v, 1, (size_t)1 << 40, &s->max_pairs,
 				     err)))
@@ -248,13 +308,13 @@ static int cosine_open(void **state, const struct sb_kv *opts, size_t n_opts, st
 			goto fail;
 		}
 	}
-	if (s->mode == MODE_CORPUS) {
-		if (!s->corpus_path) {
-			rc = sb_error_set(err, SB_EINVAL, "mode corpus needs corpus=FILE");
-			goto fail;
-		}
-		if (!s->top_k)
-			s->top_k = 10;
+	if (s->mode == MODE_CORPUS && !s->corpus_path) {
+		rc = sb_error_set(err, SB_EINVAL, "mode corpus needs corpus=FILE");
+		goto fail;
+	}
+	if (s->mode == MODE_CORPUS && !s->top_k)
+		s->top_k = 10;
+	if (s->mode == MODE_CORPUS || (s->mode == MODE_ALL && s->top_k)) {
 		s->heaps = calloc(s->query_batch, sizeof *s->heaps);
 		if (!s->heaps) {
 			rc = sb_error_set(err, SB_ENOMEM, "cosine: out of memory");
@@ -398,6 +458,37 @@ static int packed_binary(const struct ident *id)
 	return !strcmp(id->precision, "binary") || !strcmp(id->precision, "ubinary");
 }
 
+/*
+ * Opens the blocked search when the mode and metric have one (see the top), with BLAS at
+ * one thread: the search's own threads share the queries.
+ */
+static int open_search(struct cosine *s, struct sb_error *err)
+{
+	struct sb_search_opts o;
+	int rc;
+
+	if (s->exact || !sb_search_supports(s->metric) ||
+	    !(s->mode == MODE_CORPUS || s->mode == MODE_MINE ||
+	      (s->mode == MODE_ALL && s->top_k)))
+		return SB_OK;
+	memset(&o, 0, sizeof o);
+	o.metric = s->metric;
+	o.dim = s->id.width;
+	o.max_queries = s->query_batch;
+	o.block_rows = s->block_rows;
+	o.threads = s->threads;
+	rc = sb_search_open(&s->search, &o, err);
+	if (rc)
+		return sb_error_prefix(err, "cosine: ");
+	if (s->mode == MODE_ALL) {
+		s->self = malloc(s->query_batch * sizeof *s->self);
+		if (!s->self)
+			return sb_error_set(err, SB_ENOMEM, "cosine: out of memory");
+	}
+	sb_ops_set_threads(1);
+	return SB_OK;
+}
+
 /* Decides the working representation on the first frame. */
 static int first_ident(struct cosine *s, const struct ident *id, struct sb_error *err)
 {
@@ -421,7 +512,7 @@ static int first_ident(struct cosine *s, const struct ident *id, struct sb_error
 					    id->width);
 	}
 	s->id = *id;
-	return SB_OK;
+	return open_search(s, err);
 }
 
 /*
@@ -860,6 +951,7 @@ static int scan_corpus(struct cosine *s, struct sb_emit *emit, struct sb_error *
 	uint64_t *tidx = NULL;
 	char **texts = NULL;
 	size_t n_texts = 0;
+	uint64_t zeros_before = 0;
 
 	if (s->st.n == 0)
 		return SB_OK;
@@ -867,6 +959,12 @@ static int scan_corpus(struct cosine *s, struct sb_emit *emit, struct sb_error *
 	snprintf(where, sizeof where, "%s: ", name);
 	for (size_t q = 0; q < s->st.n; q++)
 		sb_topk_clear(&s->heaps[q]);
+	if (s->search) {
+		zeros_before = sb_search_zero_rows(s->search);
+		s->search_queries += s->st.n;
+		sb_search_begin(s->search, (const float *)(const void *)s->st.data.data, s->st.n,
+				s->heaps, NULL);
+	}
 	rc = corpus_open(&c, s, err);
 	while (!rc && (rc = corpus_next(&c, err)) == SB_OK) {
 		struct sb_tensor *e;
@@ -885,6 +983,11 @@ static int scan_corpus(struct cosine *s, struct sb_emit *emit, struct sb_error *
 			break;
 		if (c.f.has_text)
 			corpus_text = 1;
+		if (s->search) {
+			sb_search_add(s->search, (const float *)(const void *)rows, c.f.rows,
+				      c.f.seq);
+			continue;
+		}
 		for (size_t r = 0; r < c.f.rows; r++) {
 			const unsigned char *x = rows + r * s->row_bytes;
 			double nx = row_norm(s, x);
@@ -894,6 +997,11 @@ static int scan_corpus(struct cosine *s, struct sb_emit *emit, struct sb_error *
 					     score(s, store_row(s, q), s->st.norm[q], x, nx),
 					     c.f.seq + r);
 		}
+	}
+	if (s->search) {
+		sb_search_end(s->search);
+		if (s->metric == SB_METRIC_COSINE) /* as row_norm() counts them */
+			s->zero_rows += sb_search_zero_rows(s->search) - zeros_before;
 	}
 	if (rc == SB_EOF)
 		rc = c.rows
@@ -934,6 +1042,51 @@ static int scan_corpus(struct cosine *s, struct sb_emit *emit, struct sb_error *
 
 /* ---- all rows ---- */
 
+/*
+ * Offers every stored row to the selections of stored rows i0 .. i0 + m - 1 (m <=
+ * query_batch) through the blocked search; self as sb_search_begin().
+ */
+static void search_stored(struct cosine *s, size_t i0, size_t m, struct sb_topk *heaps,
+			  const uint64_t *self)
+{
+	const float *rows = (const float *)(const void *)s->st.data.data;
+
+	s->search_queries += m;
+	sb_search_begin(s->search, rows + i0 * s->id.width, m, heaps, self);
+	sb_search_add(s->search, rows, s->st.n, 0);
+	sb_search_end(s->search);
+}
+
+/* all with top_k through the blocked search: query_batch rows at a time. */
+static int all_top_k(struct cosine *s, struct sb_emit *emit, struct sb_error *err)
+{
+	size_t n = s->st.n;
+	int rc = SB_OK;
+
+	for (size_t i0 = 0; !rc && i0 < n; i0 += s->query_batch) {
+		size_t m = n - i0 < s->query_batch ? n - i0 : s->query_batch;
+
+		for (size_t q = 0; q < m; q++) {
+			sb_topk_clear(&s->heaps[q]);
+			s->self[q] = i0 + q;
+		}
+		search_stored(s, i0, m, s->heaps, s->self);
+		for (size_t q = 0; !rc && q < m; q++) {
+			struct sb_topk *h = &s->heaps[q];
+			size_t i = i0 + q;
+
+			sb_topk_sort(h);
+			for (size_t k = 0; !rc && k < h->n && !below(s, h->items[k].score); k++) {
+				size_t j = (size_t)h->items[k].index;
+				rc = add_score(s, emit, s->st.index[i], s->st.index[j],
+					       h->items[k].score, s->st.text[i], s->st.text[j],
+					       err);
+			}
+		}
+	}
+	return rc;
+}
+
 static int all_pairs(struct cosine *s, struct sb_emit *emit, struct sb_error *err)
 {
 	struct sb_topk heap;
@@ -951,6 +1104,8 @@ static int all_pairs(struct cosine *s, struct sb_emit *emit, struct sb_error *er
 			}
 		return rc;
 	}
+	if (s->search)
+		return all_top_k(s, emit, err);
 	rc = sb_topk_init(&heap, s->top_k, err);
 	for (size_t i = 0; !rc && i < n; i++) {
 		sb_topk_clear(&heap);
@@ -999,7 +1154,10 @@ static int mine_pairs(struct cosine *s, struct sb_emit *emit, struct sb_error *e
 		return sb_error_set(err, SB_ENOMEM, "mine: cannot hold %zu top-k lists", n);
 	for (size_t i = 0; !rc && i < n; i++)
 		rc = sb_topk_init(&rows[i], per, err);
-	for (size_t i = 0; !rc && i < n; i++) {
+	for (size_t i0 = 0; !rc && s->search && i0 < n; i0 += s->query_batch)
+		search_stored(s, i0, n - i0 < s->query_batch ? n - i0 : s->query_batch, rows + i0,
+			      NULL);
+	for (size_t i = 0; !rc && !s->search && i < n; i++) {
 		const unsigned char *x = store_row(s, i);
 
 		sb_topk_push(&rows[i], score(s, x, s->st.norm[i], x, s->st.norm[i]), i);
@@ -1054,7 +1212,14 @@ static int mine_pairs(struct cosine *s, struct sb_emit *emit, struct sb_error *e
 static int matrix(struct cosine *s, struct sb_emit *emit, struct sb_error *err)
 {
 	size_t n = s->st.n, per = OUT_CHUNK / n ? OUT_CHUNK / n : 1;
+	struct sb_scores *ex = NULL;
 	int rc = SB_OK;
+
+	/* cosine, dot, euclidean: through a double product (lib/scores.h), same values */
+	if (!s->exact && sb_search_supports(s->metric) &&
+	    (rc = sb_scores_open(&ex, s->metric, (const float *)(const void *)s->st.data.data,
+				 n, s->id.width, per, err)))
+		return rc;
 
 	for (size_t i0 = 0; !rc && i0 < n; i0 += per) {
 		size_t m = n - i0 < per ? n - i0 : per, shape[2] = {m, n};
@@ -1071,9 +1236,11 @@ static int matrix(struct cosine *s, struct sb_emit *emit, struct sb_error *err)
 		if (rc)
 			break;
 		sc = t->data;
+		if (ex)
+			sb_scores_rows(ex, i0, m, sc, n);
 		for (size_t i = 0; i < m; i++) {
 			((int64_t *)a->data)[i] = (int64_t)s->st.index[i0 + i];
-			for (size_t j = 0; j < n; j++)
+			for (size_t j = 0; !ex && j < n; j++)
 				sc[i * n + j] =
 				    (float)score(s, store_row(s, i0 + i), s->st.norm[i0 + i],
 						 store_row(s, j), s->st.norm[j]);
@@ -1093,6 +1260,7 @@ static int matrix(struct cosine *s, struct sb_emit *emit, struct sb_error *err)
 			rc = sb_emit_frame(emit, &s->out, err);
 		s->out_rows += m;
 	}
+	sb_scores_close(&ex);
 	return rc;
 }
 

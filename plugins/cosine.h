@@ -18,4 +18,13 @@ extern const struct sb_stage sb_stage_cosine;
  */
 uint64_t sb_cosine_zero_rows(const void *state);
 
+/* What the blocked search (lib/search.h) did; threads 0 when it did not run. */
+struct sb_cosine_search {
+	int threads;
+	const char *kernel; /* "sb avx512 kernel" or "OpenBLAS sgemm" */
+	uint64_t queries;   /* query rows searched (each counted once per pass) */
+	uint64_t rescored;  /* pairs scored again in double */
+};
+void sb_cosine_search_stats(const void *state, struct sb_cosine_search *out);
+
 #endif
