@@ -812,6 +812,22 @@ static int load_vocab_txt(struct sb_tokenizer *t, const char *path, const struct
 	return bert_template(t, cls, sep, "vocab.txt", err);
 }
 
+/* A message quotes bytes of the files (a merges line, a token): control characters
+ * there (CR, NUL, C1) become '?' so that the message stays one printable line. */
+static void one_line(struct sb_error *err)
+{
+	unsigned char *c;
+
+	if (!err)
+		return;
+	for (c = (unsigned char *)err->msg; *c; c++) {
+		if (*c < 0x20 || *c == 0x7f)
+			*c = '?';
+		else if (c[0] == 0xc2 && c[1] >= 0x80 && c[1] < 0xa0)
+			c[0] = c[1] = '?';
+	}
+}
+
 int sb_tokenizer_open(struct sb_tokenizer **out, const char *dir,
 		      const struct sb_tokenizer_opts *opts, struct sb_error *err)
 {
@@ -917,6 +933,7 @@ fail_file:
 	goto fail;
 fail:
 	sb_tokenizer_close(&t);
+	one_line(err);
 done:
 	free(l.e);
 	sb_buf_destroy(&l.pool);

@@ -132,8 +132,10 @@ static void open_folder(void)
 	static const char s[] = "Hello, world! <mask> caf\xc3\xa9 it's 12345 \xe4\xb8\xad\t \r\n";
 
 	if (sb_tokenizer_open(&t, dir, NULL, &err) != SB_OK) {
-		if (!fuzz_one_line(err.msg))
+		if (!fuzz_one_line(err.msg)) {
+			fprintf(stderr, "message: '%s'\n", err.msg);
 			fuzz_fail("tokbpe", "a loader's message is not one line");
+		}
 		return;
 	}
 	if (sb_tokenizer_enc_init(&e, t, &err) == SB_OK) {
