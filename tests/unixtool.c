@@ -3,7 +3,7 @@
  *
  *     unixtool lines [-b ROWS] [-d MS] [common options]   text -> frames
  *     unixtool copy [-d MS] [common options]              frames -> the same frames
- *     unixtool storm lines|copy [-b ROWS]                 the same, with SIGUSR1 every ms
+ *     unixtool storm lines|copy [-b ROWS] [-r FILE]       the same, with SIGUSR1 every ms
  *     unixtool check                                      validates a frame stream
  *     unixtool trickle                                    stdin -> stdout, 1 byte per call
  *
@@ -17,7 +17,10 @@
  * SIGUSR1 handler installed without SA_RESTART, while a second thread sends the
  * process SIGUSR1 every millisecond: every blocking read and write the library does
  * is hit by EINTR.  A signal handler does not survive exec, hence in-process.  It
- * prints the number of signals handled on stderr.
+ * prints the number of signals handled on stderr.  With -r, FILE is created once
+ * STORM_READY signals have been handled: a test that feeds the stage only after FILE
+ * appears knows the storm hit the stage's blocked read that many times, however fast
+ * the machine (the run itself may be over in a few milliseconds).
  *
  * check reads frames from stdin and prints "frames N rows R end yes|no"; exit 0 when
  * every byte belongs to a whole, valid frame, 1 (with the error) otherwise.
@@ -116,7 +119,7 @@ static const struct sb_stage copy_stage = {
 static void usage(FILE *fp)
 {
 	fprintf(fp, "usage: unixtool lines|copy [-b ROWS] [-d MS] [options]\n"
-		"       unixtool storm lines|copy [-b ROWS]\n"
+		"       unixtool storm lines|copy [-b ROWS] [-r FILE]\n"
 		"       unixtool check | trickle\n");
 }
 
@@ -145,8 +148,11 @@ static int run_stage(int argc, char **argv, const struct sb_stage *stage)
 	return sb_cmd_run(&c, stage);
 }
 
+#define STORM_READY 50
+
 static volatile sig_atomic_t n_usr1;
 static volatile int storm_done;
+static const char *storm_ready_file;
 
 static void on_usr1(int sig)
 {
@@ -157,10 +163,18 @@ static void on_usr1(int sig)
 static void *storm(void *arg)
 {
 	pthread_t target = *(pthread_t *)arg;
+	int told = storm_ready_file == NULL;
 
 	while (!storm_done) {
 		pthread_kill(target, SIGUSR1);
 		pause_ms(1);
+		if (!told && n_usr1 >= STORM_READY) {
+			FILE *fp = fopen(storm_ready_file, "w");
+
+			if (fp)
+				fclose(fp);
+			told = 1;
+		}
 	}
 	return NULL;
 }
@@ -172,15 +186,27 @@ static int run_storm(int argc, char **argv)
 	struct sb_error err;
 	pthread_t self = pthread_self(), th;
 	sigset_t block;
-	int rc;
+	int rc, i;
 
 	if (argc < 2 || (strcmp(argv[1], "lines") && strcmp(argv[1], "copy"))) {
 		usage(stderr);
 		return 2;
 	}
 	sb_runner_opts_init(&ro);
-	if (argc > 3 && !strcmp(argv[2], "-b"))
-		ro.batch_rows = (size_t)atol(argv[3]);
+	for (i = 2; i + 1 < argc; i += 2) {
+		if (!strcmp(argv[i], "-b")) {
+			ro.batch_rows = (size_t)atol(argv[i + 1]);
+		} else if (!strcmp(argv[i], "-r")) {
+			storm_ready_file = argv[i + 1];
+		} else {
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (i != argc) {
+		usage(stderr);
+		return 2;
+	}
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_usr1;        /* no SA_RESTART: blocked calls fail with EINTR */
 	sigemptyset(&sa.sa_mask);
