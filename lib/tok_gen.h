@@ -169,6 +169,32 @@ int sb_tok_gen_end(struct tok_gen_state *g, uint64_t *bad_offset, uint64_t *n_re
 
 /* ---- stage helpers shared by the tok_*.c files ---- */
 
+/* A hash of the pre-token p[0..n) for the models' word caches. */
+static inline uint32_t sb_tok_word_hash(const unsigned char *p, size_t n)
+{
+	uint64_t h = 0x9E3779B97F4A7C15ull ^ n;
+
+	while (n >= 8) {
+		uint64_t v;
+
+		memcpy(&v, p, 8);
+		v ^= h;
+		v = (v ^ (v >> 33)) * 0xff51afd7ed558ccdull;
+		h = (v ^ (v >> 33)) * 0x9E3779B97F4A7C15ull;
+		p += 8;
+		n -= 8;
+	}
+	if (n) {
+		uint64_t v = 0;
+
+		memcpy(&v, p, n);
+		v ^= h ^ 0xA5;
+		v = (v ^ (v >> 33)) * 0xff51afd7ed558ccdull;
+		h = v ^ (v >> 33);
+	}
+	return (uint32_t)(h >> 32);
+}
+
 /* Character classes of the pre-tokenizer patterns (Oniguruma's, as Hugging Face). */
 enum { TOK_CL_L = 1, TOK_CL_N = 2, TOK_CL_S = 4, TOK_CL_CRLF = 8 };
 unsigned sb_tok_class(uint32_t c);

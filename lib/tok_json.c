@@ -608,7 +608,7 @@ static int unigram_vocab_parse(const unsigned char *s, size_t n, struct tok_list
 		goto end;
 	}
 	for (;;) {
-		double v;
+		double v = 0;
 
 		sws(&c);
 		if (c.pos >= c.n || c.s[c.pos] != '[') {
@@ -911,7 +911,7 @@ static int load_metaspace(struct tok_gen *g, const struct sb_json *o, const char
 	const char *r, *ps;
 	size_t nr;
 	uint32_t c;
-	int aps, split, rc;
+	int aps = -1, split = 1, rc;
 
 	if ((rc = get_str(o, "replacement", &r, &nr, path, err)) ||
 	    (rc = get_str(o, "prepend_scheme", &ps, NULL, path, err)) ||

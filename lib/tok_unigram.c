@@ -16,7 +16,8 @@
  * The vocabulary's strings are found with the tokenizer's hash table, extended one
  * character at a time: a bit set of the hashes of every proper prefix of a string
  * says when a longer match is still possible (a false positive costs a lookup, never
- * a wrong result).  Scores are doubles (Hugging Face's f64), added in its order.
+ * a wrong result).  Scores are doubles (Hugging Face's f64), added in its order.  Each
+ * encoder keeps a cache of the pre-tokens it has seen, as Hugging Face's model does.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -27,6 +28,9 @@
 #include "tokenizer_impl.h"
 
 #define UNK_PENALTY 10.0
+#define CACHE_SLOTS 16384               /* power of two */
+#define CACHE_KEY 26
+#define CACHE_IDS 8
 
 struct tok_unigram {
 	const struct sb_tokenizer *t;
@@ -47,10 +51,21 @@ struct node {
 	int32_t id;
 };
 
+/* A pre-token seen before and its ids (most words of a text repeat). */
+struct cache_entry {
+	uint32_t hash;
+	uint8_t len;                    /* 0: empty */
+	uint8_t n_ids;
+	char key[CACHE_KEY];
+	int32_t ids[CACHE_IDS];
+};
+
 struct scratch {
 	struct node *node;
 	size_t cap;
 	uint32_t *path;                 /* the best path's node ends, back to front */
+	int32_t *ids;                   /* the pre-token's ids */
+	struct cache_entry *cache;
 };
 
 static inline int32_t probe(const struct sb_tokenizer *t, uint32_t h, const unsigned char *p,
@@ -181,8 +196,17 @@ static uint64_t unigram_fingerprint(const void *impl, uint64_t h)
 
 static void *unigram_scratch_new(const void *impl)
 {
+	struct scratch *s = calloc(1, sizeof(*s));
+
 	(void)impl;
-	return calloc(1, sizeof(struct scratch));
+	if (!s)
+		return NULL;
+	s->cache = calloc(CACHE_SLOTS, sizeof(*s->cache));
+	if (!s->cache) {
+		free(s);
+		return NULL;
+	}
+	return s;
 }
 
 static void unigram_scratch_free(void *p)
@@ -193,13 +217,15 @@ static void unigram_scratch_free(void *p)
 		return;
 	free(s->node);
 	free(s->path);
+	free(s->ids);
+	free(s->cache);
 	free(s);
 }
 
 static int reserve(struct scratch *s, size_t n)
 {
 	size_t c = s->cap ? s->cap : 256;
-	void *a, *b;
+	void *a, *b, *d;
 
 	if (n <= s->cap)
 		return 0;
@@ -211,7 +237,10 @@ static int reserve(struct scratch *s, size_t n)
 	b = realloc(s->path, c * sizeof(*s->path));
 	if (b)
 		s->path = b;
-	if (!a || !b)
+	d = realloc(s->ids, c * sizeof(*s->ids));
+	if (d)
+		s->ids = d;
+	if (!a || !b || !d)
 		return -1;
 	s->cap = c;
 	return 0;
@@ -265,16 +294,17 @@ static void viterbi(const struct tok_unigram *m, struct node *node, const unsign
 	}
 }
 
-/* A run of unknown nodes p[a..b): its own id, its bytes, or unk_id. */
-static void put_unknown(const struct tok_unigram *m, const unsigned char *p, size_t a,
-			size_t b, struct tok_seq *out)
+/* A run of unknown nodes p[a..b): its own id, its bytes, or unk_id, written at ids;
+ * returns how many. */
+static size_t put_unknown(const struct tok_unigram *m, const unsigned char *p, size_t a,
+			  size_t b, int32_t *ids)
 {
 	int32_t id = b - a <= MAX_TOKEN_BYTES ? lookup(m->t, HASH_INIT, "", 0,
 							(const char *)p + a, b - a) : -1;
 
 	if (id >= 0) {
-		tok_seq_push(out, id);
-		return;
+		ids[0] = id;
+		return 1;
 	}
 	if (m->byte_fallback) {
 		size_t k = a;
@@ -283,22 +313,20 @@ static void put_unknown(const struct tok_unigram *m, const unsigned char *p, siz
 			k++;
 		if (k == b) {
 			for (k = a; k < b; k++)
-				tok_seq_push(out, m->byte_id[p[k]]);
-			return;
+				ids[k - a] = m->byte_id[p[k]];
+			return b - a;
 		}
 	}
-	tok_seq_push(out, m->unk_id);
+	ids[0] = m->unk_id;
+	return 1;
 }
 
-static int unigram_encode(const void *impl, void *scratch, const unsigned char *p, size_t n,
-			  struct tok_seq *out)
+/* The ids of p[0..n) into s->ids (at most n: every piece has a byte); their count. */
+static size_t best_pieces(const struct tok_unigram *m, struct scratch *s,
+			  const unsigned char *p, size_t n)
 {
-	const struct tok_unigram *m = impl;
-	struct scratch *s = scratch;
-	size_t k = 0, unk_from = SIZE_MAX;
+	size_t k = 0, nid = 0, unk_from = SIZE_MAX;
 
-	if (n >= UINT32_MAX || reserve(s, n + 1))
-		return SB_ENOMEM;
 	viterbi(m, s->node, p, n);
 	for (size_t j = n; j > 0; j = s->node[j].start)
 		s->path[k++] = (uint32_t)j;
@@ -312,13 +340,46 @@ static int unigram_encode(const void *impl, void *scratch, const unsigned char *
 			continue;
 		}
 		if (unk_from != SIZE_MAX) {
-			put_unknown(m, p, unk_from, nd->start, out);
+			nid += put_unknown(m, p, unk_from, nd->start, s->ids + nid);
 			unk_from = SIZE_MAX;
 		}
-		tok_seq_push(out, nd->id);
+		s->ids[nid++] = nd->id;
 	}
 	if (unk_from != SIZE_MAX)
-		put_unknown(m, p, unk_from, n, out);
+		nid += put_unknown(m, p, unk_from, n, s->ids + nid);
+	return nid;
+}
+
+static int unigram_encode(const void *impl, void *scratch, const unsigned char *p, size_t n,
+			  struct tok_seq *out)
+{
+	const struct tok_unigram *m = impl;
+	struct scratch *s = scratch;
+	struct cache_entry *ce = NULL;
+	uint32_t h = 0;
+	size_t nid;
+
+	if (n <= CACHE_KEY) {
+		h = sb_tok_word_hash(p, n);
+		ce = &s->cache[h & (CACHE_SLOTS - 1)];
+		if (ce->len == n && ce->hash == h && memcmp(ce->key, p, n) == 0) {
+			for (size_t i = 0; i < ce->n_ids; i++)
+				tok_seq_push(out, ce->ids[i]);
+			return SB_OK;
+		}
+	}
+	if (n >= UINT32_MAX || reserve(s, n + 1))
+		return SB_ENOMEM;
+	nid = best_pieces(m, s, p, n);
+	for (size_t i = 0; i < nid; i++)
+		tok_seq_push(out, s->ids[i]);
+	if (ce && nid <= CACHE_IDS) {
+		ce->hash = h;
+		ce->len = (uint8_t)n;
+		ce->n_ids = (uint8_t)nid;
+		memcpy(ce->key, p, n);
+		memcpy(ce->ids, s->ids, nid * sizeof(int32_t));
+	}
 	return SB_OK;
 }
 

@@ -13,6 +13,8 @@
 #   xlmr-uni-fb/   the same trained with byte_fallback: spm2json.py xlmr-legacy
 #   llama-bpe/     BPE with byte_fallback, Llama's options: spm2json.py llama
 #   llama-meta/    the same model: spm2json.py llama-meta
+#   tiny-uni/      a Unigram of 450 pieces with a charsmap of a few rules (the seed of
+#                  the fuzz target tokspm): spm2json.py xlmr-legacy
 # and prints how many lines of the whole man-page text SentencePiece and Hugging Face
 # tokenize alike (tests/tools/spm-check.py).
 set -eu
@@ -28,10 +30,11 @@ $PY tests/tools/spm2json.py xlmr "$T/unigram.model" "$G/xlmr-uni"
 $PY tests/tools/spm2json.py xlmr-legacy "$T/unigram-fb.model" "$G/xlmr-uni-fb"
 $PY tests/tools/spm2json.py llama "$T/bpe-fb.model" "$G/llama-bpe"
 $PY tests/tools/spm2json.py llama-meta "$T/bpe-fb.model" "$G/llama-meta"
+$PY tests/tools/spm2json.py xlmr-legacy "$T/tiny.model" "$G/tiny-uni"
 
 cat "$T/train.txt" "$G/man.txt" > "$T/all.txt"
 for x in xlmr:xlmr-uni:unigram xlmr-legacy:xlmr-uni-fb:unigram-fb llama:llama-bpe:bpe-fb \
-	llama-meta:llama-meta:bpe-fb; do
+	llama-meta:llama-meta:bpe-fb xlmr-legacy:tiny-uni:tiny; do
 	style=${x%%:*}; rest=${x#*:}; dir=${rest%%:*}; model=${rest#*:}
 	node "$SHARED/reference/hf_tokenize.js" "$G/$dir" "$T/all.txt" --max-length 1000000 \
 		> "$T/hf.jsonl"

@@ -5,8 +5,11 @@ usage: spm-train.py TRAIN.txt OUTDIR
 
 Writes OUTDIR/unigram.model (XLM-RoBERTa's kind: unigram, nmt_nfkc), OUTDIR/unigram-fb.model
 (the same with byte_fallback) and OUTDIR/bpe-fb.model (Llama's kind: BPE with byte_fallback,
-digits split, no normalization, white space kept), each of 4000 pieces, with Debian's
-python3-sentencepiece.  One thread and a fixed sample keep the output reproducible.
+digits split, no normalization, white space kept), each of 4000 pieces, and
+OUTDIR/tiny.model (unigram with byte_fallback, 450 pieces from the first 800 ASCII lines,
+normalized by the few rules of TINY_RULES: a charsmap of 1 KB for the fuzz target), with
+Debian's python3-sentencepiece.  One thread and a fixed sample keep the output
+reproducible.
 """
 import os
 import sys
@@ -24,6 +27,25 @@ MODELS = {
                    allow_whitespace_only_pieces=True),
 }
 
+# Code points (hex) -> replacement: a ligature, a full-width letter, a circled digit,
+# two compositions (one of three characters), an ideographic space, a deletion.
+TINY_RULES = "FB01\t66 69\nFF21\t41\n2460\t31\n65 301\tE9\n3000\t20\n41 30A\tC5\n200B\t\n"
+
+
+def tiny(train, out):
+    with open(train, encoding="utf-8") as f:
+        lines = [l for l in f if l.isascii()][:800]
+    with open(os.path.join(out, "tiny.txt"), "w", encoding="utf-8") as f:
+        f.writelines(lines)
+    with open(os.path.join(out, "tiny-rules.tsv"), "w", encoding="utf-8") as f:
+        f.write(TINY_RULES)
+    spm.SentencePieceTrainer.train(input=os.path.join(out, "tiny.txt"),
+                                   model_prefix=os.path.join(out, "tiny"), vocab_size=450,
+                                   model_type="unigram", byte_fallback=True,
+                                   normalization_rule_tsv=os.path.join(out, "tiny-rules.tsv"),
+                                   character_coverage=1.0, hard_vocab_limit=False,
+                                   num_threads=1, minloglevel=2)
+
 
 def main():
     train, out = sys.argv[1], sys.argv[2]
@@ -32,6 +54,8 @@ def main():
         spm.SentencePieceTrainer.train(input=train, model_prefix=os.path.join(out, name),
                                        **COMMON, **opts)
         print(f"{name}.model", file=sys.stderr)
+    tiny(train, out)
+    print("tiny.model", file=sys.stderr)
 
 
 if __name__ == "__main__":
