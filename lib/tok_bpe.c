@@ -17,8 +17,7 @@
  * In byte-level mode the vocabulary's strings are written in GPT-2's alphabet of 256
  * printable characters; the model works on the raw bytes instead (a table from byte to
  * id), which needs no conversion of the text.  Each encoder keeps a cache of the
- * pre-tokens it has seen (most words of a text repeat) up to 255 bytes, which changes
- * nothing but the speed, as Hugging Face's.
+ * pre-tokens it has seen (tok_cache.c).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -391,41 +390,15 @@ static uint64_t bpe_fingerprint(const void *impl, uint64_t h)
 
 /* ---- run time ---- */
 
-#define CACHE_SLOTS 32768               /* power of two */
-#define CACHE_KEY 26
-#define CACHE_IDS 8
 #define SMALL_WORD 64                   /* symbols: up to this, merge by scanning */
-
-struct cache_entry {
-	uint32_t hash;
-	uint8_t len;                    /* 0: empty */
-	uint8_t n_ids;
-	char key[CACHE_KEY];
-	int32_t ids[CACHE_IDS];
-};
 
 struct heap_item {
 	uint32_t rank;
 	uint32_t pos;
 };
 
-/*
- * Pre-tokens of CACHE_KEY to LONG_KEY bytes (whole lines when there is no
- * pre-tokenizer, as in Llama's files) in a second cache, key and ids in one block;
- * Hugging Face caches pre-tokens under 256 bytes too.
- */
-#define LONG_SLOTS 16384                /* power of two */
-#define LONG_KEY 255
-
-struct long_entry {
-	uint32_t hash;
-	uint32_t len, n_ids;
-	unsigned char *data;            /* len bytes of key, then n_ids int32 ids */
-};
-
 struct scratch {
-	struct cache_entry *cache;
-	struct long_entry *longc;       /* [LONG_SLOTS], NULL until a long pre-token */
+	struct tok_cache *cache;
 	/* A word's symbols: ids and, for long words, a linked list and a heap. */
 	int32_t *ids;
 	uint32_t *rank;                 /* [i]: rank of the pair (i, next) */
@@ -443,7 +416,7 @@ static void *bpe_scratch_new(const void *impl)
 	(void)impl;
 	if (!s)
 		return NULL;
-	s->cache = calloc(CACHE_SLOTS, sizeof(*s->cache));
+	s->cache = sb_tok_cache_new();
 	if (!s->cache) {
 		free(s);
 		return NULL;
@@ -457,11 +430,7 @@ static void bpe_scratch_free(void *p)
 
 	if (!s)
 		return;
-	if (s->longc)
-		for (size_t i = 0; i < LONG_SLOTS; i++)
-			free(s->longc[i].data);
-	free(s->longc);
-	free(s->cache);
+	sb_tok_cache_free(s->cache);
 	free(s->ids);
 	free(s->rank);
 	free(s->newid);
@@ -505,11 +474,6 @@ static int reserve(struct scratch *s, size_t n)
 		s->cap = c;
 	}
 	return 0;
-}
-
-static inline uint32_t word_hash(const unsigned char *p, size_t n)
-{
-	return sb_tok_word_hash(p, n);
 }
 
 /* The id of the model-space string p (+ affixes) in the vocabulary, or -1. */
@@ -765,49 +729,11 @@ static size_t merge_large(const struct tok_bpe *m, struct scratch *s, size_t k)
 	return out;
 }
 
-/* The ids of the long pre-token p[0..n) of hash h from the cache; 0 when not there. */
-static int long_hit(const struct scratch *s, uint32_t h, const unsigned char *p, size_t n,
-		    struct tok_seq *out)
-{
-	const struct long_entry *le = s->longc ? &s->longc[h & (LONG_SLOTS - 1)] : NULL;
-	int32_t id;
-
-	if (!le || !le->data || le->hash != h || le->len != n || memcmp(le->data, p, n))
-		return 0;
-	for (size_t i = 0; i < le->n_ids; i++) {
-		memcpy(&id, le->data + n + i * sizeof(id), sizeof(id));
-		tok_seq_push(out, id);
-	}
-	return 1;
-}
-
-/* Keeps the k ids of s->ids for p[0..n); without memory, nothing is kept. */
-static void long_store(struct scratch *s, uint32_t h, const unsigned char *p, size_t n,
-		       size_t k)
-{
-	struct long_entry *le;
-	unsigned char *d;
-
-	if (!s->longc && !(s->longc = calloc(LONG_SLOTS, sizeof(*s->longc))))
-		return;
-	if (!(d = malloc(n + k * sizeof(int32_t))))
-		return;
-	memcpy(d, p, n);
-	memcpy(d + n, s->ids, k * sizeof(int32_t));
-	le = &s->longc[h & (LONG_SLOTS - 1)];
-	free(le->data);
-	le->data = d;
-	le->hash = h;
-	le->len = (uint32_t)n;
-	le->n_ids = (uint32_t)k;
-}
-
 static int bpe_encode(const void *impl, void *scratch, const unsigned char *p, size_t n,
 		      struct tok_seq *out)
 {
 	const struct tok_bpe *m = impl;
 	struct scratch *s = scratch;
-	struct cache_entry *ce = NULL;
 	uint32_t h = 0;
 	size_t k;
 
@@ -826,19 +752,8 @@ static int bpe_encode(const void *impl, void *scratch, const unsigned char *p, s
 			return SB_OK;
 		}
 	}
-	if (n <= CACHE_KEY) {
-		h = word_hash(p, n);
-		ce = &s->cache[h & (CACHE_SLOTS - 1)];
-		if (ce->len == n && ce->hash == h && memcmp(ce->key, p, n) == 0) {
-			for (size_t i = 0; i < ce->n_ids; i++)
-				tok_seq_push(out, ce->ids[i]);
-			return SB_OK;
-		}
-	} else if (n <= LONG_KEY) {
-		h = word_hash(p, n);
-		if (long_hit(s, h, p, n, out))
-			return SB_OK;
-	}
+	if (sb_tok_cache_get(s->cache, p, n, &h, out))
+		return SB_OK;
 	/* Byte fallback may give a token per byte of the units and their affixes. */
 	if (reserve(s, m->byte_fallback ? n * (1 + m->nprefix) + m->nsuffix + 1 : n + 1))
 		return SB_ENOMEM;
@@ -848,15 +763,7 @@ static int bpe_encode(const void *impl, void *scratch, const unsigned char *p, s
 		return SB_ENOMEM;
 	for (size_t i = 0; i < k; i++)
 		tok_seq_push(out, s->ids[i]);
-	if (ce && k <= CACHE_IDS) {
-		ce->hash = h;
-		ce->len = (uint8_t)n;
-		ce->n_ids = (uint8_t)k;
-		memcpy(ce->key, p, n);
-		memcpy(ce->ids, s->ids, k * sizeof(int32_t));
-	} else if (!ce && n <= LONG_KEY) {
-		long_store(s, h, p, n, k);
-	}
+	sb_tok_cache_put(s->cache, h, p, n, s->ids, k);
 	return SB_OK;
 }
 

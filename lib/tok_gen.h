@@ -167,6 +167,23 @@ int sb_tok_gen_feed(struct tok_gen_state *g, const unsigned char *p, size_t n,
 int sb_tok_gen_end(struct tok_gen_state *g, uint64_t *bad_offset, uint64_t *n_replaced,
 		   struct sb_error *err);
 
+/* ---- the models' cache of pre-tokens (tok_cache.c) ---- */
+
+struct tok_cache;
+
+/* A new, empty cache; NULL when out of memory. */
+struct tok_cache *sb_tok_cache_new(void);
+void sb_tok_cache_free(struct tok_cache *c);
+
+/* When the pre-token p[0..n) is in c, pushes its ids to out and returns 1; else 0.
+ * *h is set to its hash for sb_tok_cache_put() (when n is one the cache holds). */
+int sb_tok_cache_get(const struct tok_cache *c, const unsigned char *p, size_t n, uint32_t *h,
+		     struct tok_seq *out);
+
+/* Keeps the k ids of p[0..n) (hash h) when they fit; out of memory, nothing is kept. */
+void sb_tok_cache_put(struct tok_cache *c, uint32_t h, const unsigned char *p, size_t n,
+		      const int32_t *ids, size_t k);
+
 /* ---- stage helpers shared by the tok_*.c files ---- */
 
 /* A hash of the pre-token p[0..n) for the models' word caches. */

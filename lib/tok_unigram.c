@@ -17,7 +17,7 @@
  * character at a time: a bit set of the hashes of every proper prefix of a string
  * says when a longer match is still possible (a false positive costs a lookup, never
  * a wrong result).  Scores are doubles (Hugging Face's f64), added in its order.  Each
- * encoder keeps a cache of the pre-tokens it has seen, as Hugging Face's model does.
+ * encoder keeps a cache of the pre-tokens it has seen (tok_cache.c).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -28,9 +28,6 @@
 #include "tokenizer_impl.h"
 
 #define UNK_PENALTY 10.0
-#define CACHE_SLOTS 16384               /* power of two */
-#define CACHE_KEY 26
-#define CACHE_IDS 8
 
 struct tok_unigram {
 	const struct sb_tokenizer *t;
@@ -51,21 +48,12 @@ struct node {
 	int32_t id;
 };
 
-/* A pre-token seen before and its ids (most words of a text repeat). */
-struct cache_entry {
-	uint32_t hash;
-	uint8_t len;                    /* 0: empty */
-	uint8_t n_ids;
-	char key[CACHE_KEY];
-	int32_t ids[CACHE_IDS];
-};
-
 struct scratch {
 	struct node *node;
 	size_t cap;
 	uint32_t *path;                 /* the best path's node ends, back to front */
 	int32_t *ids;                   /* the pre-token's ids */
-	struct cache_entry *cache;
+	struct tok_cache *cache;
 };
 
 static inline int32_t probe(const struct sb_tokenizer *t, uint32_t h, const unsigned char *p,
@@ -201,7 +189,7 @@ static void *unigram_scratch_new(const void *impl)
 	(void)impl;
 	if (!s)
 		return NULL;
-	s->cache = calloc(CACHE_SLOTS, sizeof(*s->cache));
+	s->cache = sb_tok_cache_new();
 	if (!s->cache) {
 		free(s);
 		return NULL;
@@ -218,7 +206,7 @@ static void unigram_scratch_free(void *p)
 	free(s->node);
 	free(s->path);
 	free(s->ids);
-	free(s->cache);
+	sb_tok_cache_free(s->cache);
 	free(s);
 }
 
@@ -355,31 +343,17 @@ static int unigram_encode(const void *impl, void *scratch, const unsigned char *
 {
 	const struct tok_unigram *m = impl;
 	struct scratch *s = scratch;
-	struct cache_entry *ce = NULL;
 	uint32_t h = 0;
 	size_t nid;
 
-	if (n <= CACHE_KEY) {
-		h = sb_tok_word_hash(p, n);
-		ce = &s->cache[h & (CACHE_SLOTS - 1)];
-		if (ce->len == n && ce->hash == h && memcmp(ce->key, p, n) == 0) {
-			for (size_t i = 0; i < ce->n_ids; i++)
-				tok_seq_push(out, ce->ids[i]);
-			return SB_OK;
-		}
-	}
+	if (sb_tok_cache_get(s->cache, p, n, &h, out))
+		return SB_OK;
 	if (n >= UINT32_MAX || reserve(s, n + 1))
 		return SB_ENOMEM;
 	nid = best_pieces(m, s, p, n);
 	for (size_t i = 0; i < nid; i++)
 		tok_seq_push(out, s->ids[i]);
-	if (ce && nid <= CACHE_IDS) {
-		ce->hash = h;
-		ce->len = (uint8_t)n;
-		ce->n_ids = (uint8_t)nid;
-		memcpy(ce->key, p, n);
-		memcpy(ce->ids, s->ids, nid * sizeof(int32_t));
-	}
+	sb_tok_cache_put(s->cache, h, p, n, s->ids, nid);
 	return SB_OK;
 }
 
