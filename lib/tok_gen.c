@@ -398,6 +398,9 @@ static int run_added(struct tok_gen_state *s, struct matcher *m, struct sb_buf *
 	size_t look = set->max_len + (set->any_single_word ? 4 : 0);
 	int rc;
 
+	/* An empty text: in->data may be NULL (nothing was ever held). */
+	if (!n)
+		return final ? flow(s, next, 1, err) : SB_OK;
 	while (i < n) {
 		unsigned b = p[i];
 		const struct tok_added *a;
@@ -493,9 +496,10 @@ static int flow(struct tok_gen_state *s, size_t k, int final, struct sb_error *e
 	case ST_NORM: {
 		size_t used = 0;
 
-		rc = sb_tok_norm_run(s->g, st->norm, &st->state, st->in.data, st->in.len, final,
-				     &used, &s->st[k + 1].in, err);
-		if (rc)
+		/* Nothing in: nothing out (and in.data may be NULL). */
+		if (st->in.len && (rc = sb_tok_norm_run(s->g, st->norm, &st->state, st->in.data,
+							st->in.len, final, &used,
+							&s->st[k + 1].in, err)))
 			return rc;
 		sb_buf_consume(&st->in, used);
 		if (st->in.len > TOK_MAX_PIECE)
