@@ -10,7 +10,8 @@
 # folders.  Needs ../shared (data, reference/mkmodel.py) and node with the Hugging Face
 # binding (../shared/reference/setup.sh).  sb-tokenize is timed end to end (process
 # start, model loading, reading, tokenizing, writing frames to /dev/null); the
-# Hugging Face figure is its encoding loop alone.
+# Hugging Face figure is its encoding loop alone.  BENCH_TEXT=FILE repeats the lines
+# of FILE instead of the STS sentences.
 set -eu
 SIZE_MB=${1:-8}
 ROUNDS=${2:-5}
@@ -26,14 +27,18 @@ if [ -n "$MODEL" ]; then
 else
 	/usr/bin/python3 "$SHARED/reference/mkmodel.py" "$T/m" --arch distilbert > /dev/null
 fi
-cut -f6,7 "$SHARED/data/sts-b/sts-test.tsv" | tr '\t' '\n' > "$T/sts.txt"
+if [ -n "${BENCH_TEXT:-}" ]; then
+	cp "$BENCH_TEXT" "$T/sts.txt"
+else
+	cut -f6,7 "$SHARED/data/sts-b/sts-test.tsv" | tr '\t' '\n' > "$T/sts.txt"
+fi
 : > "$T/in.txt"
 while [ "$(wc -c < "$T/in.txt")" -lt $((SIZE_MB * 1000000)) ]; do
 	cat "$T/sts.txt" >> "$T/in.txt"
 done
 BYTES=$(wc -c < "$T/in.txt")
 LINES=$(wc -l < "$T/in.txt")
-echo "input: $LINES lines, $BYTES bytes (STS sentences repeated)"
+echo "input: $LINES lines, $BYTES bytes (${BENCH_TEXT:-STS sentences} repeated)"
 
 # Each round: "WALL CPU" seconds for both, one line each.
 : > "$T/sb.times"

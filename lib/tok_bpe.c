@@ -17,8 +17,7 @@
  * In byte-level mode the vocabulary's strings are written in GPT-2's alphabet of 256
  * printable characters; the model works on the raw bytes instead (a table from byte to
  * id), which needs no conversion of the text.  Each encoder keeps a cache of the
- * pre-tokens it has seen (most words of a text repeat), which changes nothing but the
- * speed, as Hugging Face's.
+ * pre-tokens it has seen (tok_cache.c).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +47,8 @@ struct tok_bpe {
 	size_t nprefix_src;             /* the prefix's length as written in the file */
 	int32_t unk_id;                 /* -1: none */
 	int fuse_unk, ignore_merges;
+	int byte_fallback;              /* unknown units as <0xNN> tokens (fb_id) */
+	int32_t fb_id[256];
 	struct merge_slot *merges;
 	size_t merge_mask, n_merges;
 	uint64_t merge_hash;            /* of the merges in rank order (fingerprint) */
@@ -178,7 +179,14 @@ int sb_tok_bpe_new(struct tok_model *out, const struct sb_tokenizer *t,
 	m->byte_level = cfg->byte_level;
 	m->fuse_unk = cfg->fuse_unk;
 	m->ignore_merges = cfg->ignore_merges;
+	m->byte_fallback = cfg->byte_fallback;
 	m->unk_id = -1;
+	for (unsigned b = 0; b < 256; b++) {
+		static const char hex[] = "0123456789ABCDEF";
+		char name[6] = {'<', '0', 'x', hex[b >> 4], hex[b & 15], '>'};
+
+		m->fb_id[b] = cfg->byte_fallback ? lookup(t, HASH_INIT, "", 0, name, 6) : -1;
+	}
 	m->merge_hash = 1469598103934665603ull;
 	if (cfg->unk) {
 		m->unk_id = *cfg->unk ? lookup(t, HASH_INIT, "", 0, cfg->unk, strlen(cfg->unk)) : -1;
@@ -366,6 +374,8 @@ static uint64_t bpe_fingerprint(const void *impl, uint64_t h)
 	unsigned char f[4] = {(unsigned char)m->byte_level, (unsigned char)m->fuse_unk,
 			      (unsigned char)m->ignore_merges, (unsigned char)(m->unk_id >= 0)};
 
+	if (m->byte_fallback)
+		h = (h ^ 'F') * 1099511628211ull;
 	for (int j = 0; j < 8; j++)
 		h = (h ^ ((m->merge_hash >> (8 * j)) & 0xFF)) * 1099511628211ull;
 	for (size_t k = 0; k < sizeof(f); k++)
@@ -380,18 +390,7 @@ static uint64_t bpe_fingerprint(const void *impl, uint64_t h)
 
 /* ---- run time ---- */
 
-#define CACHE_SLOTS 32768               /* power of two */
-#define CACHE_KEY 26
-#define CACHE_IDS 8
 #define SMALL_WORD 64                   /* symbols: up to this, merge by scanning */
-
-struct cache_entry {
-	uint32_t hash;
-	uint8_t len;                    /* 0: empty */
-	uint8_t n_ids;
-	char key[CACHE_KEY];
-	int32_t ids[CACHE_IDS];
-};
 
 struct heap_item {
 	uint32_t rank;
@@ -399,7 +398,7 @@ struct heap_item {
 };
 
 struct scratch {
-	struct cache_entry *cache;
+	struct tok_cache *cache;
 	/* A word's symbols: ids and, for long words, a linked list and a heap. */
 	int32_t *ids;
 	uint32_t *rank;                 /* [i]: rank of the pair (i, next) */
@@ -417,7 +416,7 @@ static void *bpe_scratch_new(const void *impl)
 	(void)impl;
 	if (!s)
 		return NULL;
-	s->cache = calloc(CACHE_SLOTS, sizeof(*s->cache));
+	s->cache = sb_tok_cache_new();
 	if (!s->cache) {
 		free(s);
 		return NULL;
@@ -431,7 +430,7 @@ static void bpe_scratch_free(void *p)
 
 	if (!s)
 		return;
-	free(s->cache);
+	sb_tok_cache_free(s->cache);
 	free(s->ids);
 	free(s->rank);
 	free(s->newid);
@@ -477,27 +476,6 @@ static int reserve(struct scratch *s, size_t n)
 	return 0;
 }
 
-static inline uint32_t word_hash(const unsigned char *p, size_t n)
-{
-	uint64_t h = 0x9E3779B97F4A7C15ull ^ n;
-
-	while (n >= 8) {
-		uint64_t v;
-
-		memcpy(&v, p, 8);
-		h = mix64(h ^ v) * 0x9E3779B97F4A7C15ull;
-		p += 8;
-		n -= 8;
-	}
-	if (n) {
-		uint64_t v = 0;
-
-		memcpy(&v, p, n);
-		h = mix64(h ^ v ^ 0xA5);
-	}
-	return (uint32_t)(h >> 32);
-}
-
 /* The id of the model-space string p (+ affixes) in the vocabulary, or -1. */
 static int32_t unit_id(const struct tok_bpe *m, const char *pre, size_t npre,
 		       const unsigned char *p, size_t n, const char *suf, size_t nsuf)
@@ -533,6 +511,27 @@ static int32_t unit_id(const struct tok_bpe *m, const char *pre, size_t npre,
 	return lookup(m->t, HASH_INIT, "", 0, buf, k);
 }
 
+/*
+ * byte_fallback: the <0xNN> tokens of the unit p[0..n) with its affixes, appended at
+ * ids[k]; returns the new count, or k when a byte has no token (the unit is unknown).
+ */
+static size_t fallback(const struct tok_bpe *m, int32_t *ids, size_t k, const char *pre,
+		       size_t npre, const unsigned char *p, size_t n, const char *suf,
+		       size_t nsuf)
+{
+	size_t j = k;
+
+	for (size_t i = 0; i < npre + n + nsuf; i++) {
+		unsigned char b = i < npre ? (unsigned char)pre[i] :
+				  i < npre + n ? p[i - npre] : (unsigned char)suf[i - npre - n];
+
+		if (m->fb_id[b] < 0)
+			return k;
+		ids[j++] = m->fb_id[b];
+	}
+	return j;
+}
+
 /* The initial symbols of the word (units, unknowns); returns their count. */
 static size_t initial_symbols(const struct tok_bpe *m, struct scratch *s,
 			      const unsigned char *p, size_t n)
@@ -541,19 +540,23 @@ static size_t initial_symbols(const struct tok_bpe *m, struct scratch *s,
 	int32_t unk_pending = -1;
 
 	while (i < n) {
-		size_t len = m->byte_level ? 1 : utf8_len(p[i]);
+		size_t len = m->byte_level ? 1 : utf8_len(p[i]), fb;
 		int first = i == 0, last;
+		const char *pre, *suf;
+		size_t npre, nsuf;
 		int32_t id;
 
 		if (i + len > n)
 			len = n - i;
 		last = i + len == n;
+		pre = first || !m->prefix ? "" : m->prefix;
+		npre = first ? 0 : m->nprefix;
+		suf = last && m->suffix ? m->suffix : "";
+		nsuf = last ? m->nsuffix : 0;
 		if (m->byte_level && !m->mslots)
 			id = m->byte_id[p[i]];
 		else if (m->byte_level || !first || last)
-			id = unit_id(m, first ? "" : m->prefix ? m->prefix : "", first ? 0 : m->nprefix,
-				     p + i, len, last && m->suffix ? m->suffix : "",
-				     last ? m->nsuffix : 0);
+			id = unit_id(m, pre, npre, p + i, len, suf, nsuf);
 		else
 			id = lookup(m->t, HASH_INIT, "", 0, (const char *)p + i, len);
 		if (id >= 0) {
@@ -562,6 +565,10 @@ static size_t initial_symbols(const struct tok_bpe *m, struct scratch *s,
 				unk_pending = -1;
 			}
 			s->ids[k++] = id;
+		} else if (m->byte_fallback &&
+			   (fb = fallback(m, s->ids, k, pre, npre, p + i, len, suf, nsuf)) != k) {
+			/* As Hugging Face: a pending unknown stays pending after these. */
+			k = fb;
 		} else if (m->unk_id >= 0) {
 			if (unk_pending >= 0 && !m->fuse_unk)
 				s->ids[k++] = unk_pending;
@@ -727,7 +734,6 @@ static int bpe_encode(const void *impl, void *scratch, const unsigned char *p, s
 {
 	const struct tok_bpe *m = impl;
 	struct scratch *s = scratch;
-	struct cache_entry *ce = NULL;
 	uint32_t h = 0;
 	size_t k;
 
@@ -746,16 +752,10 @@ static int bpe_encode(const void *impl, void *scratch, const unsigned char *p, s
 			return SB_OK;
 		}
 	}
-	if (n <= CACHE_KEY) {
-		h = word_hash(p, n);
-		ce = &s->cache[h & (CACHE_SLOTS - 1)];
-		if (ce->len == n && ce->hash == h && memcmp(ce->key, p, n) == 0) {
-			for (size_t i = 0; i < ce->n_ids; i++)
-				tok_seq_push(out, ce->ids[i]);
-			return SB_OK;
-		}
-	}
-	if (reserve(s, n + 1))
+	if (sb_tok_cache_get(s->cache, p, n, &h, out))
+		return SB_OK;
+	/* Byte fallback may give a token per byte of the units and their affixes. */
+	if (reserve(s, m->byte_fallback ? n * (1 + m->nprefix) + m->nsuffix + 1 : n + 1))
 		return SB_ENOMEM;
 	k = initial_symbols(m, s, p, n);
 	k = k <= SMALL_WORD ? merge_small(m, s, k) : merge_large(m, s, k);
@@ -763,13 +763,7 @@ static int bpe_encode(const void *impl, void *scratch, const unsigned char *p, s
 		return SB_ENOMEM;
 	for (size_t i = 0; i < k; i++)
 		tok_seq_push(out, s->ids[i]);
-	if (ce && k <= CACHE_IDS) {
-		ce->hash = h;
-		ce->len = (uint8_t)n;
-		ce->n_ids = (uint8_t)k;
-		memcpy(ce->key, p, n);
-		memcpy(ce->ids, s->ids, k * sizeof(int32_t));
-	}
+	sb_tok_cache_put(s->cache, h, p, n, s->ids, k);
 	return SB_OK;
 }
 

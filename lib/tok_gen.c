@@ -86,6 +86,7 @@ struct stage {
 	struct sb_buf in;
 	unsigned state;                 /* ST_NORM: the normalizer's */
 	int started;                    /* ST_PRE: the text's first bytes were seen */
+	int prepend;                    /* ST_PRE, Metaspace: the replacement goes first */
 };
 
 /* The added-token matcher of one set over one stream of text. */
@@ -106,6 +107,7 @@ struct tok_gen_state {
 	unsigned char carry[4];         /* an incomplete UTF-8 sequence at the end of a piece */
 	size_t n_carry;
 	uint64_t off;                   /* bytes fed of the current text */
+	int at_start;                   /* no added token yet: text here starts at offset 0 */
 	uint64_t n_replaced;
 
 	struct sb_buf raw;              /* valid text not yet matched against g->raw */
@@ -175,6 +177,7 @@ void sb_tok_gen_begin(struct tok_gen_state *s, struct tok_seq *out, unsigned fla
 	s->flags = flags;
 	s->n_carry = 0;
 	s->off = 0;
+	s->at_start = 1;
 	s->n_replaced = 0;
 	s->raw.len = 0;
 	matcher_reset(&s->m1);
@@ -241,16 +244,87 @@ static int piece(struct tok_gen_state *s, size_t k, const unsigned char *p, size
 	return SB_OK;
 }
 
+/* Metaspace's piece p[0..n): spaces become the replacement, which goes first when
+ * st->prepend is still set (the text's first piece). */
+static int meta_piece(struct tok_gen_state *s, struct stage *st, const unsigned char *p,
+		      size_t n, struct sb_error *err)
+{
+	const struct tok_pre *pr = &s->g->pre[0];
+	struct sb_buf *b = &s->piece[0];
+	size_t done = 0;
+	int rc;
+
+	b->len = 0;
+	if (st->prepend && (rc = sb_buf_append(b, pr->rep, pr->nrep, err)))
+		return rc;
+	st->prepend = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] != ' ')
+			continue;
+		if ((rc = sb_buf_append(b, p + done, i - done, err)) ||
+		    (rc = sb_buf_append(b, pr->rep, pr->nrep, err)))
+			return rc;
+		done = i + 1;
+	}
+	if ((rc = sb_buf_append(b, p + done, n - done, err)))
+		return rc;
+	return model(s, b->data, b->len, err);
+}
+
+/*
+ * Metaspace (the only pre-tokenizer), streaming: with split, the text is cut before
+ * every space or replacement that does not start a piece (Hugging Face's split on the
+ * replacement, MergedWithNext, after spaces became replacements); the replacement is
+ * put before the text unless it starts with one (prepend_scheme always, or first for
+ * the text at offset 0 of the input: no added token before it).
+ */
+static int run_meta(struct tok_gen_state *s, struct stage *st, int final, struct sb_error *err)
+{
+	const struct tok_pre *pr = &s->g->pre[0];
+	const unsigned char *p = st->in.data;
+	size_t n = st->in.len, start = 0;
+	int rc;
+
+	if (!st->started) {
+		st->started = 1;
+		st->prepend = (pr->prepend == TOK_PREPEND_ALWAYS ||
+			       (pr->prepend == TOK_PREPEND_FIRST && s->at_start)) &&
+			      p[0] != ' ' && !(n >= pr->nrep && memcmp(p, pr->rep, pr->nrep) == 0);
+	}
+	if (pr->split) {
+		size_t i = utf8_len(p[0]);
+
+		while (i < n) {
+			if (p[i] == ' ' || ((unsigned char)pr->rep[0] == p[i] && n - i >= pr->nrep &&
+					    memcmp(p + i, pr->rep, pr->nrep) == 0)) {
+				if ((rc = meta_piece(s, st, p + start, i - start, err)))
+					return rc;
+				start = i;
+			}
+			i += utf8_len(p[i]);
+		}
+	}
+	if (final && start < n) {
+		if ((rc = meta_piece(s, st, p + start, n - start, err)))
+			return rc;
+		start = n;
+	}
+	sb_buf_consume(&st->in, start);
+	return st->in.len > TOK_MAX_PIECE ? too_long(s, err) : SB_OK;
+}
+
 /* The first pre-tokenizer, streaming over its text. */
 static int run_pre(struct tok_gen_state *s, struct stage *st, int final, struct sb_error *err)
 {
-	static const struct tok_pre none = {TOK_PRE_SPLIT, TOK_PAT_NONE, 0};
+	static const struct tok_pre none = {TOK_PRE_SPLIT, TOK_PAT_NONE, 0, "", 0, 0, 0};
 	const struct tok_pre *pr = s->g->n_pre ? &s->g->pre[0] : &none;
 	size_t i = 0;
 	int rc;
 
 	if (!st->in.len)
 		return SB_OK;
+	if (pr->kind == TOK_PRE_METASPACE)
+		return run_meta(s, st, final, err);
 	if (!st->started) {
 		st->started = 1;
 		if (pr->kind == TOK_PRE_BYTELEVEL && pr->prefix_space && st->in.data[0] != ' ') {
@@ -324,6 +398,9 @@ static int run_added(struct tok_gen_state *s, struct matcher *m, struct sb_buf *
 	size_t look = set->max_len + (set->any_single_word ? 4 : 0);
 	int rc;
 
+	/* An empty text: in->data may be NULL (nothing was ever held). */
+	if (!n)
+		return final ? flow(s, next, 1, err) : SB_OK;
 	while (i < n) {
 		unsigned b = p[i];
 		const struct tok_added *a;
@@ -377,6 +454,7 @@ static int run_added(struct tok_gen_state *s, struct matcher *m, struct sb_buf *
 		    (rc = flow(s, next, 1, err)))
 			return rc;
 		tok_seq_push(s->out, a->id);
+		s->at_start = 0;
 		i += a->n;
 		done = i;
 		m->skip = a->rstrip;
@@ -418,9 +496,10 @@ static int flow(struct tok_gen_state *s, size_t k, int final, struct sb_error *e
 	case ST_NORM: {
 		size_t used = 0;
 
-		rc = sb_tok_norm_run(s->g, st->norm, &st->state, st->in.data, st->in.len, final,
-				     &used, &s->st[k + 1].in, err);
-		if (rc)
+		/* Nothing in: nothing out (and in.data may be NULL). */
+		if (st->in.len && (rc = sb_tok_norm_run(s->g, st->norm, &st->state, st->in.data,
+							st->in.len, final, &used,
+							&s->st[k + 1].in, err)))
 			return rc;
 		sb_buf_consume(&st->in, used);
 		if (st->in.len > TOK_MAX_PIECE)
@@ -573,6 +652,7 @@ void sb_tok_gen_free(struct tok_gen *g)
 	for (size_t k = 0; k < g->n_norm; k++) {
 		free(g->norm[k].pat);
 		free(g->norm[k].rep);
+		sb_tok_charsmap_free(g->norm[k].map);
 	}
 	for (size_t k = 0; k < g->raw.n; k++)
 		free(g->raw.tok[k].s);
@@ -604,13 +684,18 @@ uint64_t sb_tok_gen_fingerprint(const struct tok_gen *g, uint64_t h)
 		h = fnv(h, f, sizeof(f));
 		h = fnv(fnv(h, nm->pat ? nm->pat : "", nm->npat), "\xFF", 1);
 		h = fnv(fnv(h, nm->rep ? nm->rep : "", nm->nrep), "\xFF", 1);
+		if (nm->map)
+			h = sb_tok_charsmap_fingerprint(nm->map, h);
 	}
 	for (size_t k = 0; k < g->n_pre; k++) {
-		unsigned char f[3] = {(unsigned char)g->pre[k].kind,
-				      (unsigned char)g->pre[k].pattern,
-				      (unsigned char)g->pre[k].prefix_space};
+		const struct tok_pre *pr = &g->pre[k];
+		unsigned char f[3] = {(unsigned char)pr->kind, (unsigned char)pr->pattern,
+				      (unsigned char)pr->prefix_space};
+		unsigned char f2[2] = {pr->prepend, pr->split};
 
 		h = fnv(h, f, sizeof(f));
+		if (pr->kind == TOK_PRE_METASPACE)
+			h = fnv(fnv(h, f2, sizeof(f2)), pr->rep, pr->nrep);
 	}
 	for (const struct tok_added_set *set = &g->raw; set; set = set == &g->raw ? &g->normd :
 								 NULL) {

@@ -42,16 +42,22 @@ enum tok_norm_kind {
 	TOK_NORM_LOWERCASE,             /* Rust's char::to_lowercase, character by character */
 	TOK_NORM_STRIP,                 /* white space off the left and/or right end */
 	TOK_NORM_REPLACE,               /* every occurrence of a literal string */
-	TOK_NORM_PREPEND                /* a string before any non-empty text */
+	TOK_NORM_PREPEND,               /* a string before any non-empty text */
+	TOK_NORM_PRECOMPILED,           /* SentencePiece's charsmap (tok_charsmap.c) */
+	TOK_NORM_REPLACE_SPACES         /* Replace with the regex " {2,}": runs of spaces */
 };
+
+struct tok_charsmap;
 
 struct tok_norm {
 	enum tok_norm_kind kind;
 	int left, right;                /* STRIP */
 	char *pat;                      /* REPLACE: the literal (npat > 0) */
 	size_t npat;
-	char *rep;                      /* REPLACE: the replacement; PREPEND: the prefix */
+	char *rep;                      /* REPLACE(_SPACES): the replacement; PREPEND: the
+					 * prefix */
 	size_t nrep;
+	struct tok_charsmap *map;       /* PRECOMPILED */
 };
 
 /* ---- pre-tokenizers ---- */
@@ -63,12 +69,19 @@ enum tok_pattern {
 	TOK_PAT_CL100K                  /* the same with \p{N}{1,3} (cl100k, Llama 3) */
 };
 
-enum tok_pre_kind { TOK_PRE_SPLIT, TOK_PRE_BYTELEVEL };
+enum tok_pre_kind { TOK_PRE_SPLIT, TOK_PRE_BYTELEVEL, TOK_PRE_METASPACE };
+
+/* Metaspace's prepend_scheme: where the replacement goes before a text. */
+enum tok_prepend { TOK_PREPEND_ALWAYS, TOK_PREPEND_FIRST, TOK_PREPEND_NEVER };
 
 struct tok_pre {
 	enum tok_pre_kind kind;
 	enum tok_pattern pattern;       /* SPLIT; BYTELEVEL with use_regex: GPT2 */
 	int prefix_space;               /* BYTELEVEL add_prefix_space */
+	char rep[5];                    /* METASPACE: the replacement character (UTF-8) */
+	unsigned char nrep;
+	unsigned char prepend;          /* METASPACE: enum tok_prepend */
+	unsigned char split;            /* METASPACE: cut before each replacement */
 };
 
 /* ---- added tokens ---- */
@@ -154,7 +167,50 @@ int sb_tok_gen_feed(struct tok_gen_state *g, const unsigned char *p, size_t n,
 int sb_tok_gen_end(struct tok_gen_state *g, uint64_t *bad_offset, uint64_t *n_replaced,
 		   struct sb_error *err);
 
+/* ---- the models' cache of pre-tokens (tok_cache.c) ---- */
+
+struct tok_cache;
+
+/* A new, empty cache; NULL when out of memory. */
+struct tok_cache *sb_tok_cache_new(void);
+void sb_tok_cache_free(struct tok_cache *c);
+
+/* When the pre-token p[0..n) is in c, pushes its ids to out and returns 1; else 0.
+ * *h is set to its hash for sb_tok_cache_put() (when n is one the cache holds). */
+int sb_tok_cache_get(const struct tok_cache *c, const unsigned char *p, size_t n, uint32_t *h,
+		     struct tok_seq *out);
+
+/* Keeps the k ids of p[0..n) (hash h) when they fit; out of memory, nothing is kept. */
+void sb_tok_cache_put(struct tok_cache *c, uint32_t h, const unsigned char *p, size_t n,
+		      const int32_t *ids, size_t k);
+
 /* ---- stage helpers shared by the tok_*.c files ---- */
+
+/* A hash of the pre-token p[0..n) for the models' word caches. */
+static inline uint32_t sb_tok_word_hash(const unsigned char *p, size_t n)
+{
+	uint64_t h = 0x9E3779B97F4A7C15ull ^ n;
+
+	while (n >= 8) {
+		uint64_t v;
+
+		memcpy(&v, p, 8);
+		v ^= h;
+		v = (v ^ (v >> 33)) * 0xff51afd7ed558ccdull;
+		h = (v ^ (v >> 33)) * 0x9E3779B97F4A7C15ull;
+		p += 8;
+		n -= 8;
+	}
+	if (n) {
+		uint64_t v = 0;
+
+		memcpy(&v, p, n);
+		v ^= h ^ 0xA5;
+		v = (v ^ (v >> 33)) * 0xff51afd7ed558ccdull;
+		h = v ^ (v >> 33);
+	}
+	return (uint32_t)(h >> 32);
+}
 
 /* Character classes of the pre-tokenizer patterns (Oniguruma's, as Hugging Face). */
 enum { TOK_CL_L = 1, TOK_CL_N = 2, TOK_CL_S = 4, TOK_CL_CRLF = 8 };
@@ -197,6 +253,37 @@ void sb_tok_added_index(struct tok_added_set *set);
 long sb_tok_added_longest(const struct tok_added_set *set, const unsigned char *p, size_t n,
 			  size_t i);
 
+/* ---- SentencePiece's precompiled charsmap (tok_charsmap.c) ---- */
+
+/*
+ * Reads the charsmap of a Precompiled normalizer from its base64 text b64[0..n) into
+ * *out; messages name path.  SB_EFORMAT for a blob that is not one (bad base64, a trie
+ * longer than the blob, replacements that are not UTF-8).
+ */
+int sb_tok_charsmap_new(struct tok_charsmap **out, const char *b64, size_t n,
+			const char *path, struct sb_error *err);
+void sb_tok_charsmap_free(struct tok_charsmap *m);
+uint64_t sb_tok_charsmap_fingerprint(const struct tok_charsmap *m, uint64_t h);
+
+/* The Precompiled normalizer on in[0..n), as sb_tok_norm_run(). */
+int sb_tok_charsmap_run(const struct tok_charsmap *m, const unsigned char *in, size_t n,
+			int final, size_t *consumed, struct sb_buf *out, struct sb_error *err);
+
+/* ---- the Unigram model (tok_unigram.c) ---- */
+
+extern const struct tok_model_ops sb_tok_unigram_ops;
+
+/*
+ * Makes the Unigram model of t's vocabulary (built already; ids 0..n_ids-1, each with
+ * its score in scores[id]) into *out.  unk_id is the id of unknown pieces; with
+ * byte_fallback, a run of unknown characters becomes the <0xNN> tokens of its bytes
+ * when all of them are in the vocabulary.  On failure *out may hold a partial model:
+ * free it with out->ops->free(out->impl).  Messages start with file.
+ */
+int sb_tok_unigram_new(struct tok_model *out, const struct sb_tokenizer *t,
+		       const double *scores, int32_t unk_id, int byte_fallback,
+		       const char *file, struct sb_error *err);
+
 /* ---- the BPE model (tok_bpe.c) ---- */
 
 extern const struct tok_model_ops sb_tok_bpe_ops;
@@ -206,6 +293,7 @@ struct tok_bpe_config {
 	const char *unk;                /* unk_token, NULL: none */
 	const char *prefix, *suffix;    /* continuing_subword_prefix, end_of_word_suffix */
 	int fuse_unk, ignore_merges;
+	int byte_fallback;              /* unknown units as their <0xNN> tokens */
 };
 
 /*

@@ -1,6 +1,6 @@
 /*
  * tok_json.c - reads the generic pipeline (tok_gen.h) of a model folder: the
- * normalizer, pre_tokenizer, BPE model, added_tokens and post_processor of a
+ * normalizer, pre_tokenizer, BPE or Unigram model, added_tokens and post_processor of a
  * tokenizer.json, or the older vocab.json + merges.txt pair of RoBERTa and GPT-2 with
  * tokenizer_config.json, built as transformers' RobertaConverter / GPT2Converter do.
  *
@@ -9,6 +9,7 @@
  * is refused with its JSON path ("tokenizer.json: pre_tokenizer.pretokenizers[0]:
  * Split pattern ... is not one sb implements"): nothing is approximated.
  */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -288,6 +289,45 @@ static int sint(struct scan *c, int64_t *v)
 	return SB_OK;
 }
 
+/* A JSON number into *v (a score: finite, at most 63 characters written). */
+static int snum(struct scan *c, double *v)
+{
+	size_t i = c->pos, start = c->pos;
+	char buf[64];
+
+	if (i < c->n && c->s[i] == '-')
+		i++;
+	if (i >= c->n || c->s[i] < '0' || c->s[i] > '9')
+		return sfail(c, "expected a number");
+	if (c->s[i] == '0' && i + 1 < c->n && c->s[i + 1] >= '0' && c->s[i + 1] <= '9')
+		return sfail(c, "invalid number: leading zero");
+	while (i < c->n && c->s[i] >= '0' && c->s[i] <= '9')
+		i++;
+	if (i < c->n && c->s[i] == '.') {
+		if (++i >= c->n || c->s[i] < '0' || c->s[i] > '9')
+			return sfail(c, "invalid number: no digit after '.'");
+		while (i < c->n && c->s[i] >= '0' && c->s[i] <= '9')
+			i++;
+	}
+	if (i < c->n && (c->s[i] == 'e' || c->s[i] == 'E')) {
+		if (++i < c->n && (c->s[i] == '+' || c->s[i] == '-'))
+			i++;
+		if (i >= c->n || c->s[i] < '0' || c->s[i] > '9')
+			return sfail(c, "invalid number: no digit in exponent");
+		while (i < c->n && c->s[i] >= '0' && c->s[i] <= '9')
+			i++;
+	}
+	if (i - start >= sizeof(buf))
+		return sfail(c, "number too long");
+	memcpy(buf, c->s + start, i - start);
+	buf[i - start] = 0;
+	*v = strtod(buf, NULL);
+	if (!isfinite(*v))
+		return sfail(c, "number out of range");
+	c->pos = i;
+	return SB_OK;
+}
+
 /* The bytes that end a number or literal. */
 static inline int delim(unsigned char ch)
 {
@@ -353,7 +393,8 @@ static int sskip(struct scan *c)
 	}
 }
 
-/* Finds the spans of model.vocab (an object) and model.merges (an array); a document
+/* Finds the spans of model.vocab (an object, or an array for Unigram) and model.merges
+ * (an array); a document
  * it cannot follow is left whole to the JSON reader, which says what is wrong. */
 static void locate(struct tok_doc *d)
 {
@@ -394,7 +435,7 @@ static void locate(struct tok_doc *d)
 			continue;
 		}
 		if (in_model && key.len == 5 && memcmp(key.data, "vocab", 5) == 0 &&
-		    c.s[c.pos] == '{' && !d->vocab_len) {
+		    (c.s[c.pos] == '{' || c.s[c.pos] == '[') && !d->vocab_len) {
 			d->vocab_off = c.pos;
 			if (sskip(&c))
 				goto fail;
@@ -438,7 +479,7 @@ int sb_tok_doc_read(struct tok_doc *d, const char *path, struct sb_error *err)
 		goto out;
 	if (d->vocab_len) {
 		sb_buf_append(&rest, d->text.data, d->vocab_off, NULL);
-		sb_buf_append(&rest, "{}", 2, NULL);
+		sb_buf_append(&rest, d->text.data[d->vocab_off] == '[' ? "[]" : "{}", 2, NULL);
 		at = d->vocab_off + d->vocab_len;
 	}
 	if (d->merges_len) {
@@ -527,6 +568,116 @@ end:
 out:
 	sb_buf_destroy(&key);
 	return rc;
+}
+
+/* Appends score v for the next id to *scores (grown by doubling). */
+static int push_score(double **scores, size_t n, double v, struct sb_error *err)
+{
+	if (!(n & (n - 1)) || !n) {
+		double *d = realloc(*scores, (n ? 2 * n : 1024) * sizeof(**scores));
+
+		if (!d)
+			return sb_error_set(err, SB_ENOMEM, "tokenizer: out of memory");
+		*scores = d;
+	}
+	(*scores)[n] = v;
+	return SB_OK;
+}
+
+/*
+ * Unigram's vocabulary, the array s[0..n) of [piece, score] pairs: the pieces go to l
+ * with their index as id, the scores to *scores (malloc'd, [l->n]).
+ */
+static int unigram_vocab_parse(const unsigned char *s, size_t n, struct tok_list *l,
+			       double **scores, struct sb_error *err)
+{
+	struct scan c = {s, n, 0, JF ": model.vocab", err};
+	struct sb_buf key;
+	int rc = SB_OK;
+
+	sb_buf_init(&key);
+	sws(&c);
+	if (c.pos >= c.n || c.s[c.pos] != '[') {
+		rc = sfail(&c, "expected an array");
+		goto out;
+	}
+	c.pos++;
+	sws(&c);
+	if (c.pos < c.n && c.s[c.pos] == ']') {
+		c.pos++;
+		goto end;
+	}
+	for (;;) {
+		double v = 0;
+
+		sws(&c);
+		if (c.pos >= c.n || c.s[c.pos] != '[') {
+			rc = sfail(&c, "expected [piece, score]");
+			goto out;
+		}
+		c.pos++;
+		sws(&c);
+		if ((rc = sstring(&c, &key)))
+			goto out;
+		sws(&c);
+		if (c.pos >= c.n || c.s[c.pos] != ',') {
+			rc = sfail(&c, "expected [piece, score]");
+			goto out;
+		}
+		c.pos++;
+		sws(&c);
+		if ((rc = snum(&c, &v)))
+			goto out;
+		sws(&c);
+		if (c.pos >= c.n || c.s[c.pos] != ']') {
+			rc = sfail(&c, "expected [piece, score]");
+			goto out;
+		}
+		c.pos++;
+		if ((rc = sb_tok_list_add(l, (const char *)key.data, key.len, (int64_t)l->n,
+					  JF ": model.vocab", err)) ||
+		    (rc = push_score(scores, l->n - 1, v, err)))
+			goto out;
+		sws(&c);
+		if (c.pos < c.n && c.s[c.pos] == ',') {
+			c.pos++;
+			continue;
+		}
+		if (c.pos < c.n && c.s[c.pos] == ']') {
+			c.pos++;
+			break;
+		}
+		rc = sfail(&c, "expected ',' or ']'");
+		goto out;
+	}
+end:
+	sws(&c);
+	if (c.pos != c.n)
+		rc = sfail(&c, "trailing characters");
+out:
+	sb_buf_destroy(&key);
+	return rc;
+}
+
+/* The same from the tree (a document the text scan could not follow). */
+static int unigram_vocab_tree(const struct sb_json *vocab, struct tok_list *l, double **scores,
+			      struct sb_error *err)
+{
+	int rc;
+
+	for (size_t i = 0; i < vocab->n_items; i++) {
+		const struct sb_json *e = &vocab->items[i];
+
+		if (e->type != SB_JSON_ARRAY || e->n_items != 2 ||
+		    e->items[0].type != SB_JSON_STRING || e->items[1].type != SB_JSON_NUMBER)
+			return sb_error_set(err, SB_EFORMAT, JF ": model.vocab[%zu]: expected [piece, "
+					    "score]", i);
+		if ((rc = sb_tok_list_add(l, e->items[0].str, e->items[0].len, (int64_t)l->n,
+					  JF ": model.vocab", err)) ||
+		    (rc = push_score(scores, l->n - 1, e->items[1].num, err)))
+			return rc;
+	}
+	return SB_OK;
 }
 
 /*
@@ -683,9 +834,22 @@ static int load_norm(struct tok_gen *g, const struct sb_json *o, const char *pat
 
 		if (!pat || pat->type != SB_JSON_OBJECT)
 			return bad(err, SB_EFORMAT, path, "pattern: expected an object");
-		if (sb_json_get(pat, "Regex"))
-			return bad(err, SB_EUNSUPPORTED, path, "Replace with a regex pattern is not "
-				   "supported (a String pattern is)");
+		if ((rc = get_str(pat, "Regex", &s, &ns, sub(&p, path, ".pattern"), err)))
+			return rc;
+		if (s && !(ns == 5 && memcmp(s, " {2,}", 5) == 0))
+			return bad(err, SB_EUNSUPPORTED, path, "Replace with the regex '%.40s' is not "
+				   "supported (a String pattern and the regex \" {2,}\" are)", s);
+		if (s) {
+			if ((rc = get_str(o, "content", &c, &nc, path, err)))
+				return rc;
+			if (!c)
+				return bad(err, SB_EFORMAT, path, "content: expected a string");
+			nm->kind = TOK_NORM_REPLACE_SPACES;
+			nm->rep = dup_n(c, nc);
+			nm->nrep = nc;
+			g->n_norm++;
+			return nm->rep ? SB_OK : sb_error_set(err, SB_ENOMEM, "tokenizer: out of memory");
+		}
 		if ((rc = get_str(pat, "String", &s, &ns, sub(&p, path, ".pattern"), err)) ||
 		    (rc = get_str(o, "content", &c, &nc, path, err)))
 			return rc;
@@ -716,15 +880,71 @@ static int load_norm(struct tok_gen *g, const struct sb_json *o, const char *pat
 		nm->nrep = ns;
 		if (!nm->rep)
 			return sb_error_set(err, SB_ENOMEM, "tokenizer: out of memory");
+	} else if (strcmp(ty, "Precompiled") == 0) {
+		const char *b;
+		size_t nb;
+
+		if ((rc = get_str(o, "precompiled_charsmap", &b, &nb, path, err)))
+			return rc;
+		if (!b)
+			return bad(err, SB_EFORMAT, path, "precompiled_charsmap: expected a string");
+		nm->kind = TOK_NORM_PRECOMPILED;
+		if ((rc = sb_tok_charsmap_new(&nm->map, b, nb, sub(&p, JF ": ", "%s", path), err)))
+			return rc;
 	} else {
 		return bad(err, SB_EUNSUPPORTED, path, "normalizer '%s' is not supported (NFC, NFD, "
-			   "NFKC, NFKD, Lowercase, Strip, Replace, Prepend and Sequence are)", ty);
+			   "NFKC, NFKD, Lowercase, Strip, Replace, Prepend, Precompiled and Sequence "
+			   "are)", ty);
 	}
 	g->n_norm++;
 	return SB_OK;
 }
 
 /* ---- pre-tokenizers ---- */
+
+/* Metaspace: replacement (one character), prepend_scheme (or the older
+ * add_prefix_space), split; only as the one pre-tokenizer. */
+static int load_metaspace(struct tok_gen *g, const struct sb_json *o, const char *path,
+			  struct sb_error *err)
+{
+	struct tok_pre *pr = &g->pre[g->n_pre];
+	const char *r, *ps;
+	size_t nr;
+	uint32_t c;
+	int aps = -1, split = 1, rc;
+
+	if ((rc = get_str(o, "replacement", &r, &nr, path, err)) ||
+	    (rc = get_str(o, "prepend_scheme", &ps, NULL, path, err)) ||
+	    (rc = get_bool(o, "add_prefix_space", -1, &aps, path, err)) ||
+	    (rc = get_bool(o, "split", 1, &split, path, err)))
+		return rc;
+	if (!r && (rc = get_str(o, "str_rep", &r, &nr, path, err)))
+		return rc;
+	if (!r || !nr || nr > 4 || (nr > 1 && get_utf8((const unsigned char *)r, nr, &c) !=
+				     (int)nr) || (nr == 1 && (unsigned char)r[0] >= 0x80))
+		return bad(err, SB_EFORMAT, path, "replacement: expected one character");
+	if (g->n_pre)
+		return bad(err, SB_EUNSUPPORTED, path, "Metaspace after another pre-tokenizer is "
+			   "not supported");
+	memset(pr, 0, sizeof(*pr));
+	pr->kind = TOK_PRE_METASPACE;
+	memcpy(pr->rep, r, nr);
+	pr->nrep = (unsigned char)nr;
+	pr->split = (unsigned char)split;
+	if (!ps)
+		pr->prepend = aps == 0 ? TOK_PREPEND_NEVER : TOK_PREPEND_ALWAYS;
+	else if (strcmp(ps, "always") == 0)
+		pr->prepend = TOK_PREPEND_ALWAYS;
+	else if (strcmp(ps, "first") == 0)
+		pr->prepend = TOK_PREPEND_FIRST;
+	else if (strcmp(ps, "never") == 0)
+		pr->prepend = TOK_PREPEND_NEVER;
+	else
+		return bad(err, SB_EFORMAT, path, "prepend_scheme '%.20s': expected always, first "
+			   "or never", ps);
+	g->n_pre++;
+	return SB_OK;
+}
 
 static int load_pre(struct tok_gen *g, const struct sb_json *o, const char *path,
 		    struct sb_error *err)
@@ -752,6 +972,9 @@ static int load_pre(struct tok_gen *g, const struct sb_json *o, const char *path
 	if (g->byte_level)
 		return bad(err, SB_EUNSUPPORTED, path, "a pre-tokenizer after ByteLevel is not "
 			   "supported (it would see the byte-level alphabet)");
+	if (g->n_pre && g->pre[0].kind == TOK_PRE_METASPACE)
+		return bad(err, SB_EUNSUPPORTED, path, "a pre-tokenizer after Metaspace is not "
+			   "supported");
 	if (g->n_pre == TOK_MAX_PRE)
 		return bad(err, SB_ELIMIT, path, "more than %d pre-tokenizers", TOK_MAX_PRE);
 	pr = &g->pre[g->n_pre];
@@ -803,8 +1026,10 @@ static int load_pre(struct tok_gen *g, const struct sb_json *o, const char *path
 		g->n_pre++;
 		return SB_OK;
 	}
+	if (strcmp(ty, "Metaspace") == 0)
+		return load_metaspace(g, o, path, err);
 	return bad(err, SB_EUNSUPPORTED, path, "pre-tokenizer '%s' is not supported (ByteLevel, "
-		   "Split and Sequence are)", ty);
+		   "Split, Metaspace and Sequence are)", ty);
 }
 
 /* ---- added tokens ---- */
@@ -1133,8 +1358,10 @@ static int load_model(struct sb_tokenizer *t, const struct tok_doc *doc,
 	    (rc = get_bool(model, "byte_fallback", 0, &fb, "model", err)) ||
 	    (rc = get_bool(model, "ignore_merges", 0, &cfg.ignore_merges, "model", err)))
 		return rc;
-	if (fb)
-		return bad(err, SB_EUNSUPPORTED, "model.byte_fallback", "true is not supported yet");
+	if (fb && g->byte_level)
+		return bad(err, SB_EUNSUPPORTED, "model.byte_fallback", "true with a ByteLevel "
+			   "pre-tokenizer is not supported");
+	cfg.byte_fallback = fb;
 	if (!merges || merges->type != SB_JSON_ARRAY)
 		return bad(err, SB_EFORMAT, "model.merges", "expected an array");
 	/* A hint for the table, which grows: a merge takes 6 bytes at least. */
@@ -1148,6 +1375,23 @@ static int load_model(struct sb_tokenizer *t, const struct tok_doc *doc,
 	return merges_tree(&g->model, merges, err);
 }
 
+static int load_unigram(struct sb_tokenizer *t, const struct sb_json *model,
+			const double *scores, struct sb_error *err)
+{
+	const struct sb_json *u = sb_json_get(model, "unk_id");
+	int fb = 0, rc;
+
+	if ((rc = get_bool(model, "byte_fallback", 0, &fb, "model", err)))
+		return rc;
+	if (!u || u->type == SB_JSON_NULL)
+		return bad(err, SB_EUNSUPPORTED, "model.unk_id", "null: a Unigram model without an "
+			   "unknown piece is not supported");
+	if (u->type != SB_JSON_NUMBER || !u->is_int || u->i < 0 || u->i >= (int64_t)t->n_ids)
+		return bad(err, SB_EFORMAT, "model.unk_id", "expected an id of model.vocab (0 to "
+			   "%zu)", t->n_ids ? t->n_ids - 1 : 0);
+	return sb_tok_unigram_new(&t->gen->model, t, scores, (int32_t)u->i, fb, JF, err);
+}
+
 static void describe(struct sb_tokenizer *t, const char *source)
 {
 	struct tok_gen *g = t->gen;
@@ -1156,7 +1400,8 @@ static void describe(struct sb_tokenizer *t, const char *source)
 
 	for (size_t k = 0; k < g->n_norm; k++) {
 		static const char *names[] = {"NFC", "NFD", "NFKC", "NFKD", "Lowercase", "Strip",
-					      "Replace", "Prepend"};
+					      "Replace", "Prepend", "Precompiled",
+					      "Replace(\" {2,}\")"};
 
 		n = strlen(d);
 		snprintf(d + n, sizeof(d) - n, "%s%s", n ? " " : "", names[g->norm[k].kind]);
@@ -1170,6 +1415,11 @@ static void describe(struct sb_tokenizer *t, const char *source)
 		if (pr->kind == TOK_PRE_SPLIT)
 			snprintf(d + n, sizeof(d) - n, "%sSplit(%s)", n ? " " : "",
 				 sb_tok_pattern_name(pr->pattern));
+		else if (pr->kind == TOK_PRE_METASPACE)
+			snprintf(d + n, sizeof(d) - n, "%sMetaspace(%s, %s%s)", n ? " " : "",
+				 pr->rep, pr->prepend == TOK_PREPEND_ALWAYS ? "always" :
+				 pr->prepend == TOK_PREPEND_FIRST ? "first" : "never",
+				 pr->split ? ", split" : "");
 		else
 			snprintf(d + n, sizeof(d) - n, "%sByteLevel(%s%s)", n ? " " : "",
 				 pr->pattern ? "gpt2" : "no regex", pr->prefix_space ?
@@ -1180,8 +1430,12 @@ static void describe(struct sb_tokenizer *t, const char *source)
 		snprintf(d + n, sizeof(d) - n, "%sByteLevel", n ? " " : "");
 	}
 	sb_tok_setting(t, "pre_tokenizer", source, "%s", *d ? d : "none");
-	sb_tok_setting(t, "model", source, "%s, %zu merges%s", g->model.ops->name,
-		       sb_tok_bpe_merges(&g->model), g->byte_level ? ", byte-level" : "");
+	if (g->model.ops == &sb_tok_unigram_ops)
+		sb_tok_setting(t, "model", source, "Unigram, %zu pieces", t->n_ids);
+	else
+		sb_tok_setting(t, "model", source, "%s, %zu merges%s", g->model.ops->name,
+			       sb_tok_bpe_merges(&g->model), g->byte_level ? ", byte-level" :
+			       "");
 	sb_tok_setting(t, "added_tokens", source, "%zu matched on the text, %zu on the normalized "
 		       "text", g->raw.n, g->normd.n);
 }
@@ -1196,28 +1450,30 @@ static int new_gen(struct sb_tokenizer *t, struct sb_error *err)
 	return SB_OK;
 }
 
-int sb_tok_load_json(struct sb_tokenizer *t, const struct tok_doc *doc, struct tok_list *l,
-		     struct sb_error *err)
+/* model.vocab: an object of ids (BPE), or [piece, score] pairs with *scores (Unigram). */
+static int load_vocab(const struct tok_doc *doc, const struct sb_json *model, int unigram,
+		      struct tok_list *l, double **scores, struct sb_error *err)
 {
-	const struct sb_json *root = doc->root;
-	const struct sb_json *model = sb_json_get(root, "model"), *vocab, *m;
-	const char *ver = NULL;
-	size_t vocab_size;
-	int64_t pad;
+	const struct sb_json *vocab = sb_json_get(model, "vocab");
 	int rc;
 
-	if ((rc = get_str(root, "version", &ver, NULL, "version", err)))
-		return rc;
-	if (ver && strcmp(ver, "1.0"))
-		return bad(err, SB_EUNSUPPORTED, "version", "'%s': only 1.0 is known", ver);
-	vocab = sb_json_get(model, "vocab");
+	if (unigram) {
+		if (!vocab || vocab->type != SB_JSON_ARRAY)
+			return bad(err, SB_EFORMAT, "model.vocab", "expected an array");
+		if (doc->vocab_len && (rc = unigram_vocab_parse(doc->text.data + doc->vocab_off,
+								doc->vocab_len, l, scores, err)))
+			return rc;
+		if ((rc = unigram_vocab_tree(vocab, l, scores, err)))
+			return rc;
+		if (!l->n)
+			return bad(err, SB_EFORMAT, "model.vocab", "empty");
+		return SB_OK;
+	}
 	if (!vocab || vocab->type != SB_JSON_OBJECT)
 		return bad(err, SB_EFORMAT, "model.vocab", "expected an object");
-	if (doc->vocab_len) {
-		if ((rc = sb_tok_vocab_parse(doc->text.data + doc->vocab_off, doc->vocab_len, l,
-					     JF ": model.vocab", err)))
-			return rc;
-	}
+	if (doc->vocab_len && (rc = sb_tok_vocab_parse(doc->text.data + doc->vocab_off,
+						       doc->vocab_len, l, JF ": model.vocab", err)))
+		return rc;
 	for (size_t i = 0; i < vocab->n_items; i++) {
 		const struct sb_json *e = &vocab->items[i];
 
@@ -1227,28 +1483,52 @@ int sb_tok_load_json(struct sb_tokenizer *t, const struct tok_doc *doc, struct t
 		if ((rc = sb_tok_list_add(l, e->key, e->key_len, e->i, JF ": model.vocab", err)))
 			return rc;
 	}
-	vocab_size = l->n;
-	if ((rc = sb_tok_vocab_build(t, l, err)))
-		return sb_error_prefix(err, JF ": ");
-	if ((rc = check_vocab(t, l, JF ": model.vocab", err)))
+	return SB_OK;
+}
+
+int sb_tok_load_json(struct sb_tokenizer *t, const struct tok_doc *doc, struct tok_list *l,
+		     struct sb_error *err)
+{
+	const struct sb_json *root = doc->root;
+	const struct sb_json *model = sb_json_get(root, "model"), *m;
+	const char *ver = NULL, *ty = type_of(model);
+	int unigram = ty && strcmp(ty, "Unigram") == 0;
+	double *scores = NULL;
+	size_t vocab_size;
+	int64_t pad;
+	int rc;
+
+	if ((rc = get_str(root, "version", &ver, NULL, "version", err)))
 		return rc;
-	if ((rc = new_gen(t, err)) ||
+	if (ver && strcmp(ver, "1.0"))
+		return bad(err, SB_EUNSUPPORTED, "version", "'%s': only 1.0 is known", ver);
+	if ((rc = load_vocab(doc, model, unigram, l, &scores, err)))
+		goto out;
+	vocab_size = l->n;
+	if ((rc = sb_tok_vocab_build(t, l, err))) {
+		sb_error_prefix(err, JF ": ");
+		goto out;
+	}
+	if ((rc = check_vocab(t, l, JF ": model.vocab", err)) ||
+	    (rc = new_gen(t, err)) ||
 	    (rc = load_norm(t->gen, sb_json_get(root, "normalizer"), "normalizer", err)) ||
 	    (rc = sb_tok_norm_prepare(t->gen, err)) ||
 	    (rc = load_pre(t->gen, sb_json_get(root, "pre_tokenizer"), "pre_tokenizer", err)) ||
-	    (rc = load_model(t, doc, model, err)) ||
+	    (rc = unigram ? load_unigram(t, model, scores, err) : load_model(t, doc, model, err)) ||
 	    (rc = load_added(t, sb_json_get(root, "added_tokens"), vocab_size, err)))
-		return rc;
+		goto out;
 	sb_tok_added_index(&t->gen->raw);
 	sb_tok_added_index(&t->gen->normd);
 	if ((rc = load_post(t, sb_json_get(root, "post_processor"), err)))
-		return rc;
+		goto out;
 	m = sb_json_get(root, "padding");
 	if (m && m->type == SB_JSON_OBJECT && sb_json_get_int(m, "pad_id", &pad, NULL) == SB_OK &&
 	    pad >= 0 && pad < (int64_t)MAX_VOCAB)
 		t->info.pad_id = (int32_t)pad;
 	describe(t, JF);
-	return SB_OK;
+out:
+	free(scores);
+	return rc;
 }
 
 /* ---- vocab.json + merges.txt ---- */

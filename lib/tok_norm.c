@@ -15,8 +15,9 @@
  *
  * Lowercase is Rust's char::to_lowercase (the full mapping: U+0130 gives "i" U+0307),
  * Strip and Prepend work on white space (White_Space) at the ends of the text, Replace
- * replaces a literal string left to right without overlaps (a regex Replace is refused
- * at load).
+ * replaces a literal string left to right without overlaps, or runs of two spaces or
+ * more for the one regex SentencePiece conversions write (" {2,}"; other regexes are
+ * refused at load).  Precompiled is in tok_charsmap.c.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -393,6 +394,40 @@ static int replace(const struct tok_norm *nm, const unsigned char *p, size_t n, 
 	return sb_buf_append(out, p + done, i - done, err);
 }
 
+/* Replace with the regex " {2,}": each run of two spaces or more becomes the
+ * replacement; a run at the end is held back until what follows it is known. */
+static int replace_spaces(const struct tok_norm *nm, const unsigned char *p, size_t n, int final,
+			  size_t *consumed, struct sb_buf *out, struct sb_error *err)
+{
+	size_t i = 0, done = 0;
+	int rc;
+
+	while (i < n) {
+		const unsigned char *q = memchr(p + i, ' ', n - i);
+		size_t j;
+
+		if (!q)
+			break;
+		i = (size_t)(q - p);
+		j = i;
+		while (j < n && p[j] == ' ')
+			j++;
+		if (j == n && !final)
+			break;
+		if (j - i >= 2) {
+			if ((rc = sb_buf_append(out, p + done, i - done, err)) ||
+			    (rc = sb_buf_append(out, nm->rep, nm->nrep, err)))
+				return rc;
+			done = j;
+		}
+		i = j;
+	}
+	if (i < n && !memchr(p + i, ' ', n - i))
+		i = n;
+	*consumed = i;
+	return sb_buf_append(out, p + done, i - done, err);
+}
+
 int sb_tok_norm_run(const struct tok_gen *g, const struct tok_norm *nm, unsigned *state,
 		    const unsigned char *in, size_t n, int final, size_t *consumed,
 		    struct sb_buf *out, struct sb_error *err)
@@ -410,6 +445,10 @@ int sb_tok_norm_run(const struct tok_gen *g, const struct tok_norm *nm, unsigned
 		return strip(nm, state, in, n, final, consumed, out, err);
 	case TOK_NORM_REPLACE:
 		return replace(nm, in, n, final, consumed, out, err);
+	case TOK_NORM_REPLACE_SPACES:
+		return replace_spaces(nm, in, n, final, consumed, out, err);
+	case TOK_NORM_PRECOMPILED:
+		return sb_tok_charsmap_run(nm->map, in, n, final, consumed, out, err);
 	case TOK_NORM_PREPEND:
 		*consumed = n;
 		if (n && !(*state & ST_STARTED)) {

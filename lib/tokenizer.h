@@ -84,8 +84,8 @@ struct sb_tokenizer_info {
 /*
  * Reads the tokenizer of the model folder dir.  On success *out is the new
  * tokenizer (free with sb_tokenizer_close).  On failure *out is NULL and err names
- * the file and the problem ("tokenizer.json: model.type 'BPE': only WordPiece is
- * supported"); SB_ENOTFOUND when the folder has neither tokenizer.json nor vocab.txt.
+ * the file and the problem ("tokenizer.json: model.type 'WordLevel': only WordPiece, BPE
+ * and Unigram are supported"); SB_ENOTFOUND when the folder has neither tokenizer.json nor vocab.txt.
  */
 int sb_tokenizer_open(struct sb_tokenizer **out, const char *dir,
 		      const struct sb_tokenizer_opts *opts, struct sb_error *err);

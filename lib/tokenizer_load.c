@@ -396,13 +396,14 @@ static int load_tokenizer_json(struct sb_tokenizer *t, const char *path, struct 
 		rc = sb_error_set(err, SB_EFORMAT, "%s: no model", file);
 		goto out;
 	}
-	if (sb_json_get_str(model, "type", &s, NULL) == SB_OK && strcmp(s, "BPE") == 0) {
+	if (sb_json_get_str(model, "type", &s, NULL) == SB_OK &&
+	    (strcmp(s, "BPE") == 0 || strcmp(s, "Unigram") == 0)) {
 		rc = sb_tok_load_json(t, &doc, l, err);
 		goto out;
 	}
 	if (sb_json_get_str(model, "type", &s, NULL) == SB_OK && strcmp(s, "WordPiece")) {
-		rc = sb_error_set(err, SB_EUNSUPPORTED, "%s: model.type '%s': only WordPiece and "
-				  "BPE are supported", file, s);
+		rc = sb_error_set(err, SB_EUNSUPPORTED, "%s: model.type '%s': only WordPiece, "
+				  "BPE and Unigram are supported", file, s);
 		goto out;
 	}
 	if (sb_json_get_str(model, "continuing_subword_prefix", &s, NULL) == SB_OK) {

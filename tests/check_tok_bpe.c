@@ -337,8 +337,9 @@ static const struct {
 	{MODEL("\"merges\": [\"a  b\"]") "}", SB_EFORMAT, "model.merges[0]: expected \"a b\""},
 	{MODEL("\"merges\": [[\"a\"]]") "}", SB_EFORMAT, "model.merges[0]: expected"},
 	{MODEL("\"merges\": [], \"dropout\": 0.1") "}", SB_EUNSUPPORTED, "model.dropout"},
-	{MODEL("\"merges\": [], \"byte_fallback\": true") "}", SB_EUNSUPPORTED,
-	 "model.byte_fallback"},
+	{"{\"pre_tokenizer\": {\"type\": \"ByteLevel\", \"add_prefix_space\": false}, "
+	 MODEL_M("\"merges\": [], \"byte_fallback\": true") "}", SB_EUNSUPPORTED,
+	 "model.byte_fallback: true with a ByteLevel pre-tokenizer"},
 	{MODEL("\"merges\": [], \"fuse_unk\": \"yes\"") "}", SB_EFORMAT,
 	 "model: fuse_unk: expected a boolean"},
 	{MODEL("\"merges\": [], \"unk_token\": \"zz\"") "}", SB_EFORMAT, "unk_token 'zz'"},
@@ -359,7 +360,7 @@ static const struct {
 	{"{\"normalizer\": {\"type\": \"Sequence\", \"normalizers\": [{\"type\": \"NFC\"}, "
 	 "{\"type\": \"Replace\", \"pattern\": {\"Regex\": \"a+\"}, \"content\": \"\"}]}, "
 	 MODEL_M("\"merges\": []") "}", SB_EUNSUPPORTED,
-	 "normalizer.normalizers[1]: Replace with a regex"},
+	 "normalizer.normalizers[1]: Replace with the regex 'a+' is not supported"},
 	{"{\"normalizer\": {\"type\": \"Strip\", \"strip_left\": 1}, " MODEL_M("\"merges\": []") "}",
 	 SB_EFORMAT, "normalizer: strip_left: expected a boolean"},
 	{"{\"normalizer\": [], " MODEL_M("\"merges\": []") "}", SB_EFORMAT,
@@ -374,8 +375,8 @@ static const struct {
 	 "\"ByteLevel\", \"add_prefix_space\": false}, {\"type\": \"Whitespace\"}]}, "
 	 MODEL_M("\"merges\": []") "}", SB_EUNSUPPORTED,
 	 "pre_tokenizer.pretokenizers[1]: a pre-tokenizer after ByteLevel"},
-	{"{\"pre_tokenizer\": {\"type\": \"Metaspace\"}, " MODEL_M("\"merges\": []") "}",
-	 SB_EUNSUPPORTED, "pre-tokenizer 'Metaspace' is not supported"},
+	{"{\"pre_tokenizer\": {\"type\": \"Whitespace\"}, " MODEL_M("\"merges\": []") "}",
+	 SB_EUNSUPPORTED, "pre-tokenizer 'Whitespace' is not supported"},
 	{"{\"pre_tokenizer\": {\"type\": \"ByteLevel\"}, " MODEL_M("\"merges\": []") "}",
 	 SB_EFORMAT, "add_prefix_space: expected a boolean"},
 	{"{\"post_processor\": {\"type\": \"RobertaProcessing\", \"cls\": [\"a\"], \"sep\": "
@@ -393,7 +394,8 @@ static const struct {
 	 SB_EFORMAT, "added_tokens[0]: content: expected a string"},
 	{"{\"added_tokens\": 1, " MODEL_M("\"merges\": []") "}", SB_EFORMAT,
 	 "added_tokens: expected an array"},
-	{"{\"model\": {\"type\": \"Unigram\"}}", SB_EUNSUPPORTED, "only WordPiece and BPE"},
+	{"{\"model\": {\"type\": \"WordLevel\"}}", SB_EUNSUPPORTED,
+	 "only WordPiece, BPE and Unigram"},
 };
 
 START_TEST(test_bad_json)

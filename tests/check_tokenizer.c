@@ -426,7 +426,7 @@ START_TEST(test_errors)
 	struct sb_tokenizer *t = (struct sb_tokenizer *)&err;
 	char d[64];
 	const char *bpe = "{\"model\": {\"type\": \"BPE\", \"vocab\": {}}}";
-	const char *uni = "{\"model\": {\"type\": \"Unigram\", \"vocab\": []}}";
+	const char *uni = "{\"model\": {\"type\": \"WordLevel\", \"vocab\": {}}}";
 	const char *badjson = "{\"model\": ";
 
 	ck_assert_int_eq(sb_tokenizer_open(&t, "/nonexistent/model", NULL, &err), SB_ENOTFOUND);
@@ -437,7 +437,7 @@ START_TEST(test_errors)
 	ck_assert_ptr_nonnull(mkdtemp(d));
 	write_file(d, "tokenizer.json", uni, strlen(uni));
 	ck_assert_int_eq(sb_tokenizer_open(&t, d, NULL, &err), SB_EUNSUPPORTED);
-	ck_assert_msg(strstr(err.msg, "only WordPiece and BPE") != NULL, "%s", err.msg);
+	ck_assert_msg(strstr(err.msg, "only WordPiece, BPE and Unigram") != NULL, "%s", err.msg);
 	write_file(d, "tokenizer.json", bpe, strlen(bpe));
 	ck_assert_int_eq(sb_tokenizer_open(&t, d, NULL, &err), SB_EFORMAT);
 	ck_assert_msg(strstr(err.msg, "model.merges") != NULL, "%s", err.msg);

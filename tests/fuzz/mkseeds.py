@@ -6,6 +6,7 @@ Run from anywhere:  /usr/bin/python3 tests/fuzz/mkseeds.py
 (needs the msgpack module; the seeds are committed, so make check does not).
 Existing files are overwritten; crash regressions (named crash-*) are left alone.
 """
+import base64
 import os
 import struct
 import sys
@@ -200,6 +201,31 @@ def tokbpe():
     put("tokbpe", "text-invalid", bytes([7, 1]) + b"a\xff\xc3 \xe4\xb8 <|im_end|>\xf0\x9f")
 
 
+def tokspm():
+    d = os.path.join(ROOT, "tests/golden/tokenize/spm")
+    with open(os.path.join(d, "tiny-uni", "tokenizer.json"), "rb") as f:
+        uni = f.read()
+    put("tokspm", "tiny-uni-tokenizer.json", bytes([0]) + uni)
+    key = b'"precompiled_charsmap":"'
+    at = uni.index(key) + len(key)
+    put("tokspm", "charsmap", bytes([1]) + base64.b64decode(uni[at:uni.index(b'"', at)]))
+    put("tokspm", "llama-bpe-tokenizer.json", bytes([0]) + (
+        '{"normalizer": null, "pre_tokenizer": {"type": "Metaspace", "replacement": "\u2581", '
+        '"prepend_scheme": "first", "split": false}, "added_tokens": [{"id": 1, "content": '
+        '"<s>", "special": true}], "model": {"type": "BPE", "unk_token": "<unk>", '
+        '"fuse_unk": true, "byte_fallback": true, "vocab": {"<unk>": 0, "<s>": 1, "a": 2, '
+        '"b": 3, "ab": 4, "\u2581": 5, "\u2581ab": 6, "<0xE2>": 7, "<0x98>": 8, '
+        '"<0x83>": 9}, "merges": ["a b", "\u2581 ab"]}}').encode("utf-8"))
+    text = ("Hello  world <mask> \ufb01\u0301 e\u0301 A\u030a\u0301 \uff21\u2460 "
+            "x\u200by \u3000 \u2581 \u2603 <s>ab \U0001F469\u200D\U0001F467 "
+            "\U0001F1EB\U0001F1F7\U0001F1E9 \r\n\n  end  ").encode("utf-8")
+    put("tokspm", "text", bytes([2, 0]) + text)
+    put("tokspm", "text-pieces", bytes([2, 6]) + text)
+    put("tokspm", "text-pair", bytes([3, 2]) + text)
+    put("tokspm", "text-llama", bytes([4, 1]) + text)
+    put("tokspm", "text-invalid", bytes([2, 1]) + b"a\xff\xc3 \xe4\xb8 <s>\xf0\x9f")
+
+
 def farm():
     # op bytes: 0 join(ident, credits) 1 input(rows) 2 dispatch 3 result(parts, who,
     # mode, id) 4 lose(w) 5 pop 6 hedge 7 missing
@@ -346,6 +372,7 @@ if __name__ == "__main__":
     tokenize()
     modeldir()
     tokbpe()
+    tokspm()
     farm()
     npys()
     http()
