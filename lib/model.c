@@ -736,6 +736,11 @@ const char *sb_model_fingerprint(const struct sb_model *m)
 	return m->fingerprint;
 }
 
+const struct sb_weights *sb_model_weights(const struct sb_model *m)
+{
+	return m->w;
+}
+
 const char *sb_model_weights_source(const struct sb_model *m)
 {
 	return sb_weights_source(m->w);

@@ -123,6 +123,14 @@ const struct sb_model_config *sb_model_config(const struct sb_model *m);
  */
 const char *sb_model_fingerprint(const struct sb_model *m);
 
+/*
+ * The model's weights, for the tensors of heads the encoder does not use (head.h);
+ * borrowed until close.  The encoder's product weights may have been released already
+ * (sb_weights_drop): only read tensors the encoder does not bind.
+ */
+struct sb_weights;
+const struct sb_weights *sb_model_weights(const struct sb_model *m);
+
 /* Where the weights came from ("model.safetensors (F32, mmap)"), and their file size. */
 const char *sb_model_weights_source(const struct sb_model *m);
 size_t sb_model_weights_bytes(const struct sb_model *m);

@@ -5,6 +5,7 @@ usage: mkroberta.py GPT2_DIR OUT [--type roberta|xlm-roberta|camembert] [--merge
                     [--hidden D] [--layers N] [--heads H] [--ffn F] [--max-pos P]
                     [--types K] [--eps E] [--seed S] [--format safetensors|bin]
                     [--prefix] [--extra] [--head none|roberta|bert] [--labels N]
+                    [--tokenizer DIR]
 
 GPT2_DIR holds GPT-2's encoder.json and vocab.bpe (../shared/data/tokenizers/gpt2).
 OUT receives:
@@ -25,7 +26,10 @@ OUT receives:
 classifier.out_proj) and architectures XLMRobertaForSequenceClassification (or
 Roberta/Camembert...); --head bert writes BertForSequenceClassification over a BERT
 encoder instead (model_type bert, bert.* keys, bert.pooler.dense, classifier); both
-with --labels N outputs (num_labels, id2label).
+with --labels N outputs (num_labels, id2label).  --tokenizer DIR copies DIR's tokenizer
+files (tokenizer.json, vocab.txt, tokenizer_config.json, special_tokens_map.json: a
+WordPiece BERT tokenizer, whose pairs have token types 0 and 1) instead of building the
+BPE one.
 
 Weights are N(0, 0.1) matrices, biases N(0, 0.1) and LayerNorm weights 1 + N(0, 0.1),
 so that every tensor, every position row included, changes the output visibly.
@@ -33,6 +37,7 @@ so that every tensor, every position row included, changes the output visibly.
 import argparse
 import json
 import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -111,10 +116,18 @@ def main():
     ap.add_argument("--extra", action="store_true")
     ap.add_argument("--head", default="none", choices=["none", "roberta", "bert"])
     ap.add_argument("--labels", type=int, default=1)
+    ap.add_argument("--tokenizer")
     a = ap.parse_args()
 
-    subprocess.run([sys.executable, os.path.join(HERE, "tokenize-mkbpe.py"), a.gpt2, a.out,
-                    "--style", "roberta", "--merges", str(a.merges)], check=True)
+    if a.tokenizer:
+        os.makedirs(a.out, exist_ok=True)
+        for n in ("tokenizer.json", "vocab.txt", "tokenizer_config.json",
+                  "special_tokens_map.json"):
+            if os.path.exists(os.path.join(a.tokenizer, n)):
+                shutil.copy(os.path.join(a.tokenizer, n), os.path.join(a.out, n))
+    else:
+        subprocess.run([sys.executable, os.path.join(HERE, "tokenize-mkbpe.py"), a.gpt2, a.out,
+                        "--style", "roberta", "--merges", str(a.merges)], check=True)
     with open(os.path.join(a.out, "tokenizer.json"), encoding="utf-8") as f:
         tj = json.load(f)
     vocab = max([v for v in tj["model"]["vocab"].values()] +
@@ -158,10 +171,12 @@ def main():
            "hidden_size": a.hidden, "num_hidden_layers": a.layers,
            "num_attention_heads": a.heads, "intermediate_size": a.ffn, "hidden_act": "gelu",
            "max_position_embeddings": a.max_pos, "type_vocab_size": a.types,
-           "layer_norm_eps": a.eps, "pad_token_id": 1, "bos_token_id": 0, "eos_token_id": 2,
+           "layer_norm_eps": a.eps, "pad_token_id": 0 if bert else 1,
            "position_embedding_type": "absolute", "hidden_dropout_prob": 0.1,
            "attention_probs_dropout_prob": 0.1, "initializer_range": 0.02,
            "torch_dtype": "float32"}
+    if not bert:
+        cfg.update({"bos_token_id": 0, "eos_token_id": 2})
     if a.head != "none":
         cfg["id2label"] = {str(i): "LABEL_%d" % i for i in range(a.labels)}
         cfg["label2id"] = {"LABEL_%d" % i: i for i in range(a.labels)}
