@@ -1,6 +1,7 @@
 /*
  * sb-encode - token ids (tokens frames) to the encoder's last hidden state (hidden
- * frames), or straight to pooled sentence embeddings with --pool.
+ * frames), or straight to pooled sentence embeddings with --pool, or to a
+ * cross-encoder's scores with --head classify.
  */
 #include <sched.h>
 #include <stdio.h>
@@ -26,16 +27,18 @@ enum {
 	OPT_BLAS_THREADS,
 	OPT_ALLOW_MIXED,
 	OPT_PRECISION,
-	OPT_LOWP_KERNELS
+	OPT_LOWP_KERNELS,
+	OPT_HEAD,
+	OPT_LOGITS
 };
 
 static void usage(FILE *fp, const char *prog)
 {
 	fprintf(fp,
 		"usage: %s [options] -m MODEL\n"
-		"Run a DistilBERT or BERT encoder over tokens frames (input_ids, attention_mask\n"
-		"[, token_type_ids]) and write hidden frames (last_hidden_state, attention_mask),\n"
-		"or embeddings frames with --pool.\n\n"
+		"Run a DistilBERT, BERT or RoBERTa-family encoder over tokens frames (input_ids,\n"
+		"attention_mask[, token_type_ids]) and write hidden frames (last_hidden_state,\n"
+		"attention_mask), embeddings frames with --pool, or scores frames with --head.\n\n"
 		"  -m, --model MODEL         model folder or hub id (config.json +\n"
 		"                            model.safetensors or pytorch_model.bin)\n"
 		"  -p, --pool MODES          pool in-process and write embeddings: cls, max,\n"
@@ -44,6 +47,10 @@ static void usage(FILE *fp, const char *prog)
 		"                            model's 1_Pooling config and its Dense and\n"
 		"                            LayerNorm modules\n"
 		"      --normalize           L2-normalize the pooled embeddings\n"
+		"      --head classify       a cross-encoder: the model's sequence-classification\n"
+		"                            head on each row (sb-tokenize --pairs), scores out\n"
+		"      --logits              with --head: the raw logits, not the sigmoid that\n"
+		"                            sentence-transformers applies to one label\n"
 		"  -t, --threads N           threads, each running whole sentences (default:\n"
 		"                            the cores available)\n"
 		"      --blas-threads N      one thread, every product by OpenBLAS with N threads\n"
@@ -138,6 +145,8 @@ int main(int argc, char **argv)
 		{ "allow-mixed", no_argument, NULL, OPT_ALLOW_MIXED },
 		{ "precision", required_argument, NULL, OPT_PRECISION },
 		{ "lowp-kernels", required_argument, NULL, OPT_LOWP_KERNELS },
+		{ "head", required_argument, NULL, OPT_HEAD },
+		{ "logits", no_argument, NULL, OPT_LOGITS },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *model = NULL, *threads = NULL, *blas_threads = NULL, *pool = NULL;
@@ -145,7 +154,8 @@ int main(int argc, char **argv)
 	struct sb_stage stage = sb_stage_encode;
 	struct sb_cmd c;
 	size_t n;
-	int opt, rc, normalize = 0, allow_mixed = 0;
+	int opt, rc, normalize = 0, allow_mixed = 0, logits = 0;
+	const char *head = NULL;
 	enum sb_lowp prec = SB_LOWP_F32;
 	enum sb_lowp_isa lowp_isa = SB_LOWP_ISA_AUTO;
 	enum sb_ops_isa isa = SB_OPS_AUTO;
@@ -228,6 +238,20 @@ int main(int argc, char **argv)
 			allow_mixed = 1;
 			sb_cmd_kv(&c, "allow_mixed", "1");
 			break;
+		case OPT_HEAD:
+			if (strcmp(optarg, "classify")) {
+				fprintf(stderr, "%s: --head: '%s' is not one of classify\n",
+					c.prog, optarg);
+				usage(stderr, c.prog);
+				return 2;
+			}
+			head = optarg;
+			sb_cmd_kv(&c, "head", optarg);
+			break;
+		case OPT_LOGITS:
+			logits = 1;
+			sb_cmd_kv(&c, "logits", "1");
+			break;
 		default:
 			usage(stderr, c.prog);
 			return 2;
@@ -243,6 +267,16 @@ int main(int argc, char **argv)
 	}
 	if (normalize && !pool) {
 		fprintf(stderr, "%s: --normalize needs --pool\n", c.prog);
+		usage(stderr, c.prog);
+		return 2;
+	}
+	if (logits && !head) {
+		fprintf(stderr, "%s: --logits needs --head\n", c.prog);
+		usage(stderr, c.prog);
+		return 2;
+	}
+	if (head && pool) {
+		fprintf(stderr, "%s: --head and --pool exclude each other\n", c.prog);
 		usage(stderr, c.prog);
 		return 2;
 	}

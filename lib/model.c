@@ -1,6 +1,7 @@
 /*
- * model.c - DistilBERT / BERT encoders: config.json, weight binding with shape
- * checks, and the packed forward pass (see model.h for the packing argument).
+ * model.c - DistilBERT / BERT / RoBERTa encoders: config.json, weight binding with
+ * shape checks, and the packed forward pass (see model.h for the packing argument and
+ * RoBERTa's position ids).
  *
  * Per sub-batch of T packed tokens, with D = dim, F = dim_ffn, H heads of d = D / H:
  *
@@ -91,9 +92,11 @@ struct sb_model {
 	size_t rows, seq, n_tok;
 	size_t *row_off;                /* [rows + 1]: row r is tokens [row_off[r], row_off[r+1]) */
 	size_t *tok_pos;                /* [T] position in the padded row */
+	size_t *tok_pe;                 /* [T] row of the position table (RoBERTa: see
+					 * model.h; others: tok_pos) */
 	int32_t *tok_id, *tok_type;     /* [T] */
 	float *out;                     /* [T, D] last hidden state, packed */
-	size_t cap_rows, cap_pos, cap_id, cap_type, cap_out;
+	size_t cap_rows, cap_pos, cap_pe, cap_id, cap_type, cap_out;
 
 	/* Threads: the team, and per member its scratch, its rows and its outcome. */
 	struct sb_par *par;
@@ -181,6 +184,21 @@ static int cfg_str(const struct sb_json *cfg, const char *key, const char *dflt,
 	return SB_OK;
 }
 
+#define SUPPORTED "distilbert, bert, roberta, xlm-roberta, camembert"
+
+/* model_type values and their architecture; model_type points at the static string. */
+static const struct {
+	const char *type, *prefix;      /* model_type; prefix of the class names */
+	enum sb_arch arch;
+} arch_names[] = {
+	{ "distilbert", "DistilBert", SB_ARCH_DISTILBERT },
+	{ "bert", "Bert", SB_ARCH_BERT },
+	{ "roberta", "Roberta", SB_ARCH_ROBERTA },
+	{ "xlm-roberta", "XLMRoberta", SB_ARCH_ROBERTA },
+	{ "camembert", "Camembert", SB_ARCH_ROBERTA },
+};
+#define N_ARCH_NAMES (sizeof(arch_names) / sizeof(arch_names[0]))
+
 /* model_type, or the first of "architectures" for configs written before it existed. */
 static int cfg_arch(const struct sb_json *cfg, struct sb_model_config *c, struct sb_error *err)
 {
@@ -195,30 +213,28 @@ static int cfg_arch(const struct sb_json *cfg, struct sb_model_config *c, struct
 		if (arch && arch->type == SB_JSON_ARRAY && arch->n_items > 0 &&
 		    arch->items[0].type == SB_JSON_STRING) {
 			const char *a = arch->items[0].str;
-			if (strncmp(a, "DistilBert", 10) == 0)
-				type = "distilbert";
-			else if (strncmp(a, "Bert", 4) == 0)
-				type = "bert";
-			else
+			for (size_t i = 0; i < N_ARCH_NAMES && !type; i++)
+				if (strncmp(a, arch_names[i].prefix,
+					    strlen(arch_names[i].prefix)) == 0)
+					type = arch_names[i].type;
+			if (!type)
 				return sb_error_set(err, SB_EUNSUPPORTED,
 						    "config.json: architecture '%s' is not "
-						    "supported (distilbert, bert)", a);
+						    "supported (" SUPPORTED ")", a);
 		}
 	}
 	if (!type)
 		return sb_error_set(err, SB_EFORMAT,
 				    "config.json: no 'model_type' and no 'architectures'");
-	if (strcmp(type, "distilbert") == 0) {
-		c->arch = SB_ARCH_DISTILBERT;
-		c->model_type = "distilbert";
-	} else if (strcmp(type, "bert") == 0) {
-		c->arch = SB_ARCH_BERT;
-		c->model_type = "bert";
-	} else {
-		return sb_error_set(err, SB_EUNSUPPORTED, "config.json: model_type '%s' is not "
-				    "supported (distilbert, bert)", type);
+	for (size_t i = 0; i < N_ARCH_NAMES; i++) {
+		if (strcmp(type, arch_names[i].type) == 0) {
+			c->arch = arch_names[i].arch;
+			c->model_type = arch_names[i].type;
+			return SB_OK;
+		}
 	}
-	return SB_OK;
+	return sb_error_set(err, SB_EUNSUPPORTED, "config.json: model_type '%s' is not "
+			    "supported (" SUPPORTED ")", type);
 }
 
 static int parse_config(const struct sb_json *cfg, struct sb_model_config *c,
@@ -275,6 +291,17 @@ static int parse_config(const struct sb_json *cfg, struct sb_model_config *c,
 	if ((rc = cfg_size(cfg, "max_position_embeddings", 0, 512, 1, MAX_POS, &c->max_pos, err)) ||
 	    (rc = cfg_size(cfg, "vocab_size", 0, 0, 1, MAX_VOCAB, &c->vocab_size, err)))
 		return rc;
+	/* RoBERTa's position ids start past pad_token_id (transformers' default 1), so
+	 * at least that row and one more must be in the table. */
+	if (c->arch == SB_ARCH_ROBERTA) {
+		if ((rc = cfg_size(cfg, "pad_token_id", 0, 1, 0, MAX_POS, &c->padding_idx, err)))
+			return rc;
+		if (c->padding_idx + 1 >= c->max_pos)
+			return sb_error_set(err, SB_EFORMAT, "config.json: 'pad_token_id' is %zu: "
+					    "position ids start at %zu, past "
+					    "max_position_embeddings %zu", c->padding_idx,
+					    c->padding_idx + 1, c->max_pos);
+	}
 	if ((rc = sb_act_parse(act, &c->act, err)))
 		return sb_error_prefix(err, "config.json: ");
 	if (c->dim % c->n_heads != 0)
@@ -438,7 +465,7 @@ static void fingerprint(struct sb_model *m)
 	size_t D = c->dim, F = c->dim_ffn;
 	uint64_t h = 0xcbf29ce484222325ULL;
 	size_t dims[] = { c->arch, D, c->n_layers, c->n_heads, F, c->vocab_size, c->max_pos,
-			  c->type_vocab_size, c->act };
+			  c->type_vocab_size, c->act, c->padding_idx };
 
 	h = fnv(h, dims, sizeof(dims));
 	h = fnv(h, &c->eps, sizeof(c->eps));
@@ -676,6 +703,7 @@ void sb_model_close(struct sb_model **mp)
 	sb_weights_close(&m->w);
 	free(m->row_off);
 	free(m->tok_pos);
+	free(m->tok_pe);
 	free(m->tok_id);
 	free(m->tok_type);
 	free(m->out);
@@ -706,6 +734,11 @@ const struct sb_model_config *sb_model_config(const struct sb_model *m)
 const char *sb_model_fingerprint(const struct sb_model *m)
 {
 	return m->fingerprint;
+}
+
+const struct sb_weights *sb_model_weights(const struct sb_model *m)
+{
+	return m->w;
 }
 
 const char *sb_model_weights_source(const struct sb_model *m)
@@ -771,30 +804,45 @@ static int gather(struct sb_model *m, const struct sb_tensor *ids, const struct 
 			T += int_at(mask, r * seq + p) != 0;
 	n = T ? T : 1;
 	if ((rc = grow(&m->tok_pos, &m->cap_pos, n, sizeof(size_t), "token index", err)) ||
+	    (rc = grow(&m->tok_pe, &m->cap_pe, n, sizeof(size_t), "token index", err)) ||
 	    (rc = grow(&m->tok_id, &m->cap_id, n, sizeof(int32_t), "token index", err)) ||
 	    (rc = grow(&m->tok_type, &m->cap_type, n, sizeof(int32_t), "token index", err)))
 		return rc;
 	T = 0;
 	for (size_t r = 0; r < rows; r++) {
+		size_t n_real = 0;      /* RoBERTa: non-pad ids so far in this row */
 		m->row_off[r] = T;
 		for (size_t p = 0; p < seq; p++) {
-			size_t i = r * seq + p;
+			size_t i = r * seq + p, pe = p;
 			int64_t id = int_at(ids, i), tt = types ? int_at(types, i) : 0;
 			if (id < 0 || (uint64_t)id >= c->vocab_size)
 				return sb_error_set(err, SB_EINVAL, "row %zu, position %zu: "
 						    "token id %lld out of range (vocab_size "
 						    "%zu)", r, p, (long long)id, c->vocab_size);
+			if (c->arch == SB_ARCH_ROBERTA) {
+				/* Counted over the whole row, masked or not, as the ids
+				 * alone decide it in transformers. */
+				n_real += (uint64_t)id != c->padding_idx;
+				pe = (uint64_t)id != c->padding_idx ? c->padding_idx + n_real
+								     : c->padding_idx;
+			}
 			if (int_at(mask, i) == 0)
 				continue;
-			if (p >= c->max_pos)
+			if (pe >= c->max_pos && c->arch != SB_ARCH_ROBERTA)
 				return sb_error_set(err, SB_ELIMIT, "row %zu: token at position "
 						    "%zu, past max_position_embeddings %zu "
 						    "(sequence too long)", r, p, c->max_pos);
+			if (pe >= c->max_pos)
+				return sb_error_set(err, SB_ELIMIT, "row %zu: token at position "
+						    "%zu has position id %zu, past "
+						    "max_position_embeddings %zu (sequence too "
+						    "long)", r, p, pe, c->max_pos);
 			if (c->type_vocab_size && (tt < 0 || (uint64_t)tt >= c->type_vocab_size))
 				return sb_error_set(err, SB_EINVAL, "row %zu, position %zu: token "
 						    "type %lld out of range (type_vocab_size %zu)",
 						    r, p, (long long)tt, c->type_vocab_size);
 			m->tok_pos[T] = p;
+			m->tok_pe[T] = pe;
 			m->tok_id[T] = (int32_t)id;
 			m->tok_type[T] = (int32_t)(c->type_vocab_size ? tt : 0);
 			T++;
@@ -925,7 +973,7 @@ static int run_batch(struct sb_model *m, struct scratch *sc, struct sb_par *par,
 	/* x[Tb, D] = LayerNorm(word[id] + pos[p] (+ type[tt])) */
 	for (size_t t = 0; t < Tb; t++) {
 		const float *we = m->word + (size_t)m->tok_id[t0 + t] * D;
-		const float *pe = m->pos + m->tok_pos[t0 + t] * D;
+		const float *pe = m->pos + m->tok_pe[t0 + t] * D;
 		float *xt = x + t * D;
 		if (m->type) {
 			const float *te = m->type + (size_t)m->tok_type[t0 + t] * D;

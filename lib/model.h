@@ -1,7 +1,14 @@
 /*
- * model.h - the transformer encoder (DistilBERT, BERT) of a Hugging Face model
- * folder: config, weights, and the forward pass from token ids to the last hidden
- * state.
+ * model.h - the transformer encoder (DistilBERT, BERT, RoBERTa / XLM-RoBERTa /
+ * CamemBERT) of a Hugging Face model folder: config, weights, and the forward pass
+ * from token ids to the last hidden state.
+ *
+ * RoBERTa and its relatives are BERT's layers with other position ids: a token's
+ * position embedding is row padding_idx + (number of non-pad ids up to and including
+ * it), and a token whose id is padding_idx takes row padding_idx (transformers'
+ * create_position_ids_from_input_ids), so a row of L real tokens reads rows
+ * padding_idx + 1 .. padding_idx + L and at most max_position_embeddings -
+ * padding_idx - 1 tokens fit.
  *
  * The forward pass packs the real tokens (attention_mask != 0) of all rows of a batch
  * into one [T, dim] matrix, so every dense product runs over T rows with no padding
@@ -48,11 +55,12 @@
 #include "ops.h"
 #include "tensor.h"
 
-enum sb_arch { SB_ARCH_DISTILBERT, SB_ARCH_BERT };
+enum sb_arch { SB_ARCH_DISTILBERT, SB_ARCH_BERT, SB_ARCH_ROBERTA };
 
 struct sb_model_config {
 	enum sb_arch arch;
-	const char *model_type;         /* "distilbert" or "bert" (static) */
+	const char *model_type;         /* "distilbert", "bert", "roberta", "xlm-roberta" or
+					 * "camembert" (static) */
 	size_t dim;                     /* hidden size: dim (DistilBERT), hidden_size (BERT) */
 	size_t n_layers;
 	size_t n_heads;
@@ -60,7 +68,10 @@ struct sb_model_config {
 	size_t dim_ffn;                 /* hidden_dim, intermediate_size */
 	size_t vocab_size;
 	size_t max_pos;                 /* max_position_embeddings */
-	size_t type_vocab_size;         /* BERT token types; 0 for DistilBERT */
+	size_t type_vocab_size;         /* BERT token types (RoBERTa: usually 1); 0 for
+					 * DistilBERT */
+	size_t padding_idx;             /* RoBERTa: pad_token_id, the origin of position
+					 * ids (see above); 0 otherwise */
 	enum sb_act act;
 	float eps;                      /* LayerNorm eps (DistilBERT: 1e-12) */
 	int sinusoidal;                 /* DistilBERT sinusoidal_pos_embds (the table is in
@@ -88,8 +99,8 @@ void sb_model_opts_init(struct sb_model_opts *o);
 struct sb_model;
 
 /*
- * Opens the model folder dir: config.json (model_type distilbert or bert, others are
- * refused by name), then the weights (sb_weights_open), checking every tensor the
+ * Opens the model folder dir: config.json (model_type distilbert, bert, roberta,
+ * xlm-roberta or camembert, others are refused by name), then the weights (sb_weights_open), checking every tensor the
  * forward pass uses against the config: a missing tensor or a shape mismatch is an
  * error naming the tensor and both shapes.  Extra tensors (heads, pooler) are
  * ignored.  opts may be NULL.  On success *out owns everything; on failure *out is
@@ -112,6 +123,14 @@ const struct sb_model_config *sb_model_config(const struct sb_model *m);
  */
 const char *sb_model_fingerprint(const struct sb_model *m);
 
+/*
+ * The model's weights, for the tensors of heads the encoder does not use (head.h);
+ * borrowed until close.  The encoder's product weights may have been released already
+ * (sb_weights_drop): only read tensors the encoder does not bind.
+ */
+struct sb_weights;
+const struct sb_weights *sb_model_weights(const struct sb_model *m);
+
 /* Where the weights came from ("model.safetensors (F32, mmap)"), and their file size. */
 const char *sb_model_weights_source(const struct sb_model *m);
 size_t sb_model_weights_bytes(const struct sb_model *m);
@@ -121,11 +140,12 @@ size_t sb_model_weights_bytes(const struct sb_model *m);
  * integer tensors (int64 or int32; the mask may also be int8/uint8); token_type_ids
  * is the same or NULL (zeros; DistilBERT ignores it).  A row's real tokens are the
  * positions where the mask is non-zero; they keep their position index for the
- * position embeddings.  Errors (SB_EINVAL, SB_ELIMIT, SB_EFORMAT) name the row and
- * position: a token id outside [0, vocab_size), a token type outside
- * [0, type_vocab_size), a real token at or past max_position_embeddings, a mask
- * missing or of another shape.  On success the hidden states are available through
- * sb_model_row() and sb_model_hidden() until the next forward or close.
+ * position embeddings (RoBERTa: position ids counted from padding_idx, see above).
+ * Errors (SB_EINVAL, SB_ELIMIT, SB_EFORMAT) name the row and position: a token id
+ * outside [0, vocab_size), a token type outside [0, type_vocab_size), a real token
+ * whose position id is at or past max_position_embeddings, a mask missing or of
+ * another shape.  On success the hidden states are available through sb_model_row()
+ * and sb_model_hidden() until the next forward or close.
  */
 int sb_model_forward(struct sb_model *m, const struct sb_tensor *input_ids,
 		     const struct sb_tensor *attention_mask, const struct sb_tensor *token_type_ids,

@@ -23,6 +23,7 @@ extern "C" {
 #include "weights.h"
 #include "ops.h"
 #include "model.h"
+#include "head.h"
 #include "pooling.h"
 #include "similarity.h"
 #include "farm.h"

@@ -452,13 +452,14 @@ void sb_weights_close(struct sb_weights **wp)
 /* ---- helpers for the model code (weights.h, second block) ---- */
 
 /*
- * The spellings tried for a name, in order: as given, with the distilbert. and bert.
- * prefixes (or without, when the name has one), each also with the legacy LayerNorm
- * suffix (.gamma for .weight, .beta for .bias, and back).  Writes up to 8 candidates.
+ * The spellings tried for a name, in order: as given, with the distilbert., bert. and
+ * roberta. prefixes (or without, when the name has one), each also with the legacy
+ * LayerNorm suffix (.gamma for .weight, .beta for .bias, and back).  Writes up to 8
+ * candidates.
  */
 static size_t candidates(const char *name, char out[][SB_WEIGHTS_NAME_MAX])
 {
-	static const char *const prefixes[] = { "", "distilbert.", "bert." };
+	static const char *const prefixes[] = { "", "distilbert.", "bert.", "roberta." };
 	static const char *const swaps[][2] = {
 		{ ".weight", ".gamma" }, { ".gamma", ".weight" },
 		{ ".bias", ".beta" }, { ".beta", ".bias" },
@@ -466,10 +467,10 @@ static size_t candidates(const char *name, char out[][SB_WEIGHTS_NAME_MAX])
 	const char *base = name;
 	size_t n = 0;
 
-	for (size_t i = 1; i < 3; i++)
+	for (size_t i = 1; i < 4; i++)
 		if (strncmp(name, prefixes[i], strlen(prefixes[i])) == 0)
 			base = name + strlen(prefixes[i]);
-	for (size_t i = 0; i < 3 && n < 8; i++) {
+	for (size_t i = 0; i < 4 && n < 8; i++) {
 		int len = snprintf(out[n], SB_WEIGHTS_NAME_MAX, "%s%s", prefixes[i], base);
 		if (len < 0 || len >= SB_WEIGHTS_NAME_MAX)
 			continue;
@@ -526,7 +527,8 @@ int sb_weights_require(const struct sb_weights *w, const char *name, int n_dims,
 							    w->label, w->all[j].name,
 							    w->all[j].file_dtype);
 		return sb_error_set(err, SB_ENOTFOUND, "%s: tensor '%s' not found (also tried "
-				    "the distilbert./bert. prefixes and gamma/beta names)",
+				    "the distilbert./bert./roberta. prefixes and gamma/beta "
+				    "names)",
 				    w->label, name);
 	}
 	if (n_dims >= 0) {

@@ -54,8 +54,9 @@ void sb_weights_drop(struct sb_weights *w, const void *p, size_t bytes);
 
 /*
  * The tensor called name as the model code spells it, or NULL: tries name, then
- * 'distilbert.' + name and 'bert.' + name (or name without such a prefix), each also
- * with the legacy LayerNorm spelling (".weight" <-> ".gamma", ".bias" <-> ".beta").
+ * 'distilbert.' + name, 'bert.' + name and 'roberta.' + name (or name without such a
+ * prefix), each also with the legacy LayerNorm spelling (".weight" <-> ".gamma",
+ * ".bias" <-> ".beta").
  */
 const struct sb_tensor *sb_weights_find(const struct sb_weights *w, const char *name);
 

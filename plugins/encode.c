@@ -1,6 +1,7 @@
 /*
  * encode.c - the encode stage: `tokens` frames in, `hidden` frames out (or, with
- * pool=MODES, `embeddings` frames, so the large hidden tensor need not cross a pipe).
+ * pool=MODES, `embeddings` frames, so the large hidden tensor need not cross a pipe;
+ * or, with head=classify, the `scores` of a cross-encoder's classification head).
  *
  * Options (key=value):
  *   model=DIR            the model folder (required)
@@ -22,6 +23,11 @@
  *   lowp_kernels=SET     auto (default), generic, avx_vnni, avx512_vnni, avx512_bf16,
  *                        avx512: forces the kernels of the bf16 / int8 products
  *   fuse_qkv=0|1         one Q|K|V product per layer (default 1)
+ *   head=classify        run the model's sequence-classification head (head.h):
+ *                        `scores` frames, score float32 [rows] for one label, [rows,
+ *                        num_labels] for more; meta labels and activation
+ *   logits=0|1           with head: the raw logits instead of CrossEncoder's default
+ *                        activation (sigmoid for one label)
  *
  * Tokens frames carry the tokenizer_fingerprint of the tokenizer that made them
  * (sb-tokenize); ids of another vocabulary would index the wrong embeddings, so a
@@ -43,6 +49,7 @@
 
 #include "encode.h"
 #include "frame.h"
+#include "head.h"
 #include "internal.h"
 #include "lowp.h"
 #include "model.h"
@@ -57,6 +64,7 @@ struct encode {
 	struct sb_model *model;
 	char *model_dir;
 	int pool;                       /* output embeddings */
+	struct sb_head *head;           /* head=classify: output scores */
 	struct sb_pooling pooling;
 	struct sb_modules *mods;        /* pool=model: the modules after Pooling */
 	char pooling_str[96];
@@ -99,6 +107,7 @@ static void encode_close(void *state)
 
 	if (!s)
 		return;
+	sb_head_close(&s->head);
 	sb_model_close(&s->model);
 	sb_modules_close(&s->mods);
 	free(s->model_dir);
@@ -175,12 +184,12 @@ static int encode_open(void **state, const struct sb_kv *opts, size_t n_opts,
 	static const char *const known[] = { "model", "pool", "normalize", "threads",
 					     "blas_threads", "max_batch_tokens", "kernels",
 					     "fuse_qkv", "allow_mixed", "precision",
-					     "lowp_kernels" };
+					     "lowp_kernels", "head", "logits" };
 	struct sb_model_opts mo;
 	struct encode *s;
 	const char *v, *dir;
 	size_t n, nb = 0;
-	int rc, flag;
+	int rc, flag, head = 0, logits = 0;
 
 	*state = NULL;
 	for (size_t i = 0; i < n_opts; i++) {
@@ -286,12 +295,35 @@ static int encode_open(void **state, const struct sb_kv *opts, size_t n_opts,
 		if ((rc = sb_kv_bool("encode", "normalize", v, &s->pooling.normalize, err)))
 			goto fail;
 	}
+	if ((v = sb_kv_get(opts, n_opts, "head"))) {
+		if (strcmp(v, "classify")) {
+			rc = sb_error_set(err, SB_EINVAL, "encode: head '%s' is not one of "
+					  "classify", v);
+			goto fail;
+		}
+		if (s->pool) {
+			rc = sb_error_set(err, SB_EINVAL, "encode: head and pool exclude each "
+					  "other");
+			goto fail;
+		}
+		head = 1;
+	}
+	if ((v = sb_kv_get(opts, n_opts, "logits"))) {
+		if ((rc = sb_kv_bool("encode", "logits", v, &logits, err)))
+			goto fail;
+		if (!head) {
+			rc = sb_error_set(err, SB_EINVAL, "encode: logits is only used with head");
+			goto fail;
+		}
+	}
 	if ((v = sb_kv_get(opts, n_opts, "allow_mixed")) &&
 	    (rc = sb_kv_bool("encode", "allow_mixed", v, &s->allow_mixed, err)))
 		goto fail;
 	if (!s->allow_mixed && (rc = tokenizer_fingerprint(s, dir, err)))
 		goto fail;
 	if ((rc = sb_model_open(&s->model, dir, &mo, err)))
+		goto fail;
+	if (head && (rc = sb_head_open(&s->head, s->model, dir, logits, err)))
 		goto fail;
 	if (s->pool) {
 		size_t dim = sb_model_config(s->model)->dim;
@@ -324,8 +356,12 @@ static int set_meta(struct encode *s, const struct sb_frame *in, struct sb_error
 	if (!rc)
 		rc = sb_frame_meta_str(&s->out, "encode_precision", sb_lowp_name(s->precision),
 				       err);
-	if (!rc)
+	if (!rc && !s->head)
 		rc = sb_frame_meta_uint(&s->out, "dim", s->pool ? s->width : c->dim, err);
+	if (!rc && s->head)
+		rc = sb_frame_meta_uint(&s->out, "labels", sb_head_labels(s->head), err);
+	if (!rc && s->head)
+		rc = sb_frame_meta_str(&s->out, "activation", sb_head_activation(s->head), err);
 	if (!rc && s->pool)
 		rc = sb_frame_meta_str(&s->out, "pooling", s->pooling_str, err);
 	if (!rc && s->pool)
@@ -460,7 +496,15 @@ static int encode_process(void *state, const struct sb_frame *in, struct sb_emit
 	sb_frame_reset(&s->out);
 	s->out.seq = in->seq;
 	s->out.rows = rows;
-	if (s->pool) {
+	if (s->head) {
+		size_t shape[2] = { rows, sb_head_labels(s->head) };
+
+		s->out.kind = SB_KIND_SCORES;
+		rc = sb_frame_tensor_resize(&s->out, "score", SB_DTYPE_F32, shape[1] > 1 ? 2 : 1,
+					    shape, &o, err);
+		if (rc || (rc = sb_head_forward(s->head, s->model, o->data, err)))
+			return rc;
+	} else if (s->pool) {
 		s->out.kind = SB_KIND_EMBEDDINGS;
 		if ((rc = pool_rows(s, in, err)))
 			return rc;

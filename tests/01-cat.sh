@@ -229,7 +229,7 @@ check "sb-cat(1) has at least 8 examples with a prompt" test "$n_ex" -ge 8
 
 # The pipelines of sb(7) and sb-cat(1) (commands without a prompt, starting with sb-
 # or tail; lines like "sb-cat: ..." are messages, not commands), with MODEL the tiny
-# test model and a few sentences.
+# test model, RERANKER the tiny cross-encoder and a few sentences.
 M=$SB_SRCDIR/tests/models/tiny-distilbert
 if [ ! -d "$M" ]; then
 	echo "Bail out! $M is missing"
@@ -237,6 +237,9 @@ if [ ! -d "$M" ]; then
 fi
 printf 'hello world\nwhat a time to be alive!\na cat sat on the mat\n' > sentences.txt
 cp sentences.txt text.txt
+cp sentences.txt passages.txt
+echo 'a cat on a mat' > query.txt
+R=$SB_SRCDIR/tests/models/tiny-xlmr-rerank
 for page in sb.7 sb-cat.1; do
 	awk '
 		/^\.Sh EXAMPLES/ { ex = 1; next }
@@ -256,13 +259,13 @@ for page in sb.7 sb-cat.1; do
 		}
 	' "$SB_SRCDIR/man/$page" > "$T/pipes.txt"
 	while IFS= read -r cmd; do
-		cmd=$(printf '%s' "$cmd" | sed "s|MODEL|$M|g; s/|  */| /g")
+		cmd=$(printf '%s' "$cmd" | sed "s|RERANKER|$R|g; s|MODEL|$M|g; s/|  */| /g")
 		sh -c "$cmd" > "$T/pipe.out" 2> "$T/pipe.err" < /dev/null
 		_rc=$?
 		if [ "$_rc" = 0 ]; then
-			ok "$page example: $(printf '%s' "$cmd" | sed "s|$M|MODEL|g" | cut -c1-70)"
+			ok "$page example: $(printf '%s' "$cmd" | sed "s|$R|RERANKER|g; s|$M|MODEL|g" | cut -c1-70)"
 		else
-			not_ok "$page example: $(printf '%s' "$cmd" | sed "s|$M|MODEL|g" | cut -c1-70)"
+			not_ok "$page example: $(printf '%s' "$cmd" | sed "s|$R|RERANKER|g; s|$M|MODEL|g" | cut -c1-70)"
 			diag "exit $_rc: $(head -c 600 "$T/pipe.err")"
 		fi
 	done < "$T/pipes.txt"

@@ -435,10 +435,33 @@ START_TEST(test_bad_models)
 {
 	open_fails("/nonexistent/model", SB_ENOTFOUND, "/nonexistent/model/config.json: ");
 	open_fails(fake_model("ok", DISTIL_CFG("")), SB_OK, "");
-	open_fails(fake_model("arch", "{\"architectures\": [\"RobertaModel\"]}"),
-		   SB_EUNSUPPORTED, "architecture 'RobertaModel' is not supported");
+	open_fails(fake_model("arch", "{\"architectures\": [\"MPNetModel\"]}"),
+		   SB_EUNSUPPORTED, "architecture 'MPNetModel' is not supported");
 	open_fails(fake_model("type", "{\"model_type\": \"gpt2\"}"), SB_EUNSUPPORTED,
-		   "model_type 'gpt2' is not supported (distilbert, bert)");
+		   "model_type 'gpt2' is not supported (distilbert, bert, roberta, xlm-roberta, "
+		   "camembert)");
+	/* The RoBERTa family: recognized by model_type or by class name, then bound with
+	 * BERT's names (here the DistilBERT file has none of them). */
+	open_fails(fake_model("xlmr-arch", "{\"architectures\": [\"XLMRobertaModel\"], "
+			      "\"hidden_size\": 32, \"num_attention_heads\": 4, "
+			      "\"max_position_embeddings\": 128}"),
+		   SB_ENOTFOUND, "tensor 'embeddings.token_type_embeddings.weight' not found "
+		   "(also tried the distilbert./bert./roberta. prefixes");
+	open_fails(fake_model("camembert", "{\"model_type\": \"camembert\", \"hidden_size\": 32, "
+			      "\"num_attention_heads\": 4, "
+			      "\"max_position_embeddings\": 128, \"vocab_size\": 914}"),
+		   SB_ENOTFOUND, "tensor 'embeddings.token_type_embeddings.weight' not found");
+	open_fails(fake_model("roberta-pad", "{\"model_type\": \"roberta\", "
+			      "\"max_position_embeddings\": 128, \"pad_token_id\": 127}"),
+		   SB_EFORMAT, "config.json: 'pad_token_id' is 127: position ids start at 128, "
+		   "past max_position_embeddings 128");
+	open_fails(fake_model("roberta-pad-neg", "{\"model_type\": \"roberta\", "
+			      "\"pad_token_id\": -1}"),
+		   SB_EFORMAT, "'pad_token_id' is -1");
+	open_fails(fake_model("roberta-rel", "{\"model_type\": \"xlm-roberta\", "
+			      "\"position_embedding_type\": \"relative_key_query\"}"),
+		   SB_EUNSUPPORTED, "position_embedding_type 'relative_key_query' is not "
+		   "supported");
 	open_fails(fake_model("none", "{}"), SB_EFORMAT, "no 'model_type' and no 'architectures'");
 	open_fails(fake_model("array", "[1]"), SB_EFORMAT, "not a JSON object");
 	open_fails(fake_model("neg", DISTIL_CFG("\"dim\": -32, ")), SB_EFORMAT,
