@@ -2,6 +2,7 @@
  * faiss.cc - the C interface of faiss.h over FAISS's C++ API.  Every entry point catches
  * what FAISS throws and turns it into a message.
  */
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -45,27 +46,22 @@ const char *short_what(const std::exception &e)
 	return w;
 }
 
-/* Reads FAISS's format from a block of memory, never past its end. */
-struct MemReader : faiss::IOReader {
-	const unsigned char *p;
-	size_t n, at = 0;
+/* Takes FAISS's input from a C callback. */
+struct CbReader : faiss::IOReader {
+	int (*cb)(void *, void *, size_t);
+	void *ctx;
 
-	MemReader(const void *data, size_t len)
-	    : p(static_cast<const unsigned char *>(data)), n(len)
+	CbReader(int (*f)(void *, void *, size_t), void *c) : cb(f), ctx(c)
 	{
 		name = "sb-index payload";
 	}
 	size_t operator()(void *ptr, size_t size, size_t nitems) override
 	{
-		size_t left = n - at, items;
-
-		if (size == 0)
+		if (size == 0 || nitems == 0)
+			return nitems;
+		if (nitems > SIZE_MAX / size)
 			return 0;
-		items = left / size < nitems ? left / size : nitems;
-		if (items)
-			memcpy(ptr, p + at, items * size);
-		at += items * size;
-		return items;
+		return cb(ctx, ptr, size * nitems) == 0 ? nitems : 0;
 	}
 };
 
@@ -196,19 +192,12 @@ int sb_faiss_write(const struct sb_faiss *x, int (*write)(void *ctx, const void 
 	return -1;
 }
 
-struct sb_faiss *sb_faiss_read(const void *p, size_t n, char *msg)
+struct sb_faiss *sb_faiss_read(int (*read)(void *ctx, void *p, size_t n), void *ctx, char *msg)
 {
 	try {
-		MemReader r(p, n);
+		CbReader r(read, ctx);
 		faiss::Index *ix = faiss::read_index(&r);
-		struct sb_faiss *x;
-
-		if (r.at != n) {
-			delete ix;
-			say(msg, "read", "the FAISS payload has bytes after the index");
-			return nullptr;
-		}
-		x = new struct sb_faiss;
+		struct sb_faiss *x = new struct sb_faiss;
 		x->index = ix;
 		return x;
 	} catch (const std::exception &e) {

@@ -58,9 +58,10 @@ int sb_faiss_search(struct sb_faiss *x, size_t n, const float *q, size_t k, floa
 int sb_faiss_write(const struct sb_faiss *x, int (*write)(void *ctx, const void *p, size_t n),
 		   void *ctx, char *msg);
 
-/* Reads an index from the n bytes at p (FAISS's format, trusted: see sb-index(1)).
- * NULL on failure. */
-struct sb_faiss *sb_faiss_read(const void *p, size_t n, char *msg);
+/* Reads an index in FAISS's format (trusted: see sb-index(1)) through read(ctx, p, n),
+ * which fills p with the next n bytes and returns 0, or -1 when it cannot.  NULL on
+ * failure. */
+struct sb_faiss *sb_faiss_read(int (*read)(void *ctx, void *p, size_t n), void *ctx, char *msg);
 
 /* OpenMP threads of FAISS's searches and training. */
 void sb_faiss_set_threads(int n);

@@ -199,40 +199,56 @@ static int read_footer(FILE *fp, off_t size, const char *path, uint64_t v[6],
 	return SB_OK;
 }
 
-int sb_index_file_read(struct sb_index_file *f, const char *path, struct sb_error *err)
+/* First pass over the F bytes of the FAISS index: their checksum. */
+static int hash_payload(struct sb_index_file *f, struct sb_error *err)
+{
+	unsigned char buf[1 << 16];
+	uint64_t left = f->payload_len, h = FNV_BASIS;
+
+	while (left) {
+		size_t n = left < sizeof buf ? (size_t)left : sizeof buf;
+		int rc = read_all(f->fp, buf, n, f->path, err);
+		if (rc)
+			return rc;
+		h = sb_fnv1a64(h, buf, n);
+		left -= n;
+	}
+	f->payload_hash = h;
+	return SB_OK;
+}
+
+int sb_index_file_open(struct sb_index_file *f, const char *path, struct sb_error *err)
 {
 	unsigned char foot[SB_INDEX_FOOTER];
 	uint64_t v[6], h;
 	struct stat st;
-	FILE *fp;
 	int rc;
 
 	memset(f, 0, sizeof *f);
-	fp = fopen(path, "rb");
-	if (!fp)
+	f->path = path;
+	f->hash = FNV_BASIS;
+	f->fp = fopen(path, "rb");
+	if (!f->fp)
 		return sb_error_sys(err, SB_EIO, errno, "%s", path);
-	if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
-		fclose(fp);
-		return sb_error_set(err, SB_EFORMAT, "%s: not a regular file", path);
-	}
-	rc = read_footer(fp, st.st_size, path, v, foot, err);
+	if (fstat(fileno(f->fp), &st) != 0 || !S_ISREG(st.st_mode))
+		rc = sb_error_set(err, SB_EFORMAT, "%s: not a regular file", path);
+	else
+		rc = read_footer(f->fp, st.st_size, path, v, foot, err);
 	if (!rc) {
-		f->payload_len = (size_t)v[0];
+		f->payload_len = v[0];
 		f->rows = v[3];
-		f->payload = malloc(f->payload_len ? f->payload_len : 1);
 		f->meta = malloc((size_t)(v[1] + v[2]) + 1);
-		if (!f->payload || !f->meta)
+		if (!f->meta)
 			rc = sb_error_set(err, SB_ENOMEM, "%s: out of memory for %llu bytes", path,
-					  (unsigned long long)st.st_size);
+					  (unsigned long long)(v[1] + v[2]));
 	}
-	if (!rc && fseeko(fp, 0, SEEK_SET) != 0)
+	if (!rc && fseeko(f->fp, 0, SEEK_SET) != 0)
 		rc = sb_error_sys(err, SB_EIO, errno, "%s", path);
 	if (!rc)
-		rc = read_all(fp, f->payload, f->payload_len, path, err);
+		rc = hash_payload(f, err);
 	if (!rc)
-		rc = read_all(fp, f->meta, (size_t)(v[1] + v[2]), path, err);
-	fclose(fp);
-	if (!rc && sb_fnv1a64(FNV_BASIS, f->payload, f->payload_len) != v[4])
+		rc = read_all(f->fp, f->meta, (size_t)(v[1] + v[2]), path, err);
+	if (!rc && f->payload_hash != v[4])
 		rc = sb_error_set(err, SB_EFORMAT,
 				  "%s: the checksum of the FAISS index does not match: damaged",
 				  path);
@@ -245,9 +261,34 @@ int sb_index_file_read(struct sb_index_file *f, const char *path, struct sb_erro
 	}
 	if (!rc)
 		rc = parse_meta(f, (size_t)v[1], (size_t)v[2], path, err);
+	if (!rc && fseeko(f->fp, 0, SEEK_SET) != 0)
+		rc = sb_error_sys(err, SB_EIO, errno, "%s", path);
 	if (rc)
 		sb_index_file_destroy(f);
 	return rc;
+}
+
+int sb_index_read_payload(void *file, void *p, size_t n)
+{
+	struct sb_index_file *f = file;
+
+	if (n > f->payload_len - f->done || fread(p, 1, n, f->fp) != n)
+		return -1;
+	f->hash = sb_fnv1a64(f->hash, p, n);
+	f->done += n;
+	return 0;
+}
+
+int sb_index_file_payload_done(struct sb_index_file *f, struct sb_error *err)
+{
+	if (f->done != f->payload_len)
+		return sb_error_set(
+		    err, SB_EFORMAT, "%s: FAISS read %llu bytes of an index of %llu: damaged",
+		    f->path, (unsigned long long)f->done, (unsigned long long)f->payload_len);
+	if (f->hash != f->payload_hash)
+		return sb_error_set(err, SB_EFORMAT, "%s: the file changed while it was read",
+				    f->path);
+	return SB_OK;
 }
 
 const char *sb_index_file_get(const struct sb_index_file *f, const char *key)
@@ -258,16 +299,10 @@ const char *sb_index_file_get(const struct sb_index_file *f, const char *key)
 	return NULL;
 }
 
-void sb_index_file_drop_payload(struct sb_index_file *f)
-{
-	free(f->payload);
-	f->payload = NULL;
-	f->payload_len = 0;
-}
-
 void sb_index_file_destroy(struct sb_index_file *f)
 {
-	free(f->payload);
+	if (f->fp)
+		fclose(f->fp);
 	free(f->meta);
 	free(f->text);
 	memset(f, 0, sizeof *f);

@@ -20,9 +20,12 @@
  *
  * FAISS reads an index from the start of a file and ignores what follows, so
  * faiss.read_index(FILE) opens it.  sb reads the footer first, checks that the sizes
- * add up to the file's, reads everything and checks both checksums before FAISS parses
- * a byte.  The checksums tell files sb-index wrote from foreign, cut or damaged ones;
- * they are no protection against a file crafted to pass them (see sb-index(1)).
+ * add up to the file's, reads the whole file once to check both checksums, and only
+ * then lets FAISS parse the index, in a second pass that checksums the bytes again (a
+ * file changed in between is refused too).  Memory holds FAISS's index, not a copy of
+ * the file besides.  The checksums tell files sb-index wrote from foreign, cut or
+ * damaged ones; they are no protection against a file crafted to pass them (see
+ * sb-index(1)).
  */
 #ifndef SB_PLUGIN_INDEX_FILE_H
 #define SB_PLUGIN_INDEX_FILE_H
@@ -41,12 +44,14 @@ struct sb_index_info {
 	const char *key[SB_INDEX_MAX_INFO], *value[SB_INDEX_MAX_INFO]; /* into the file's bytes */
 };
 
-/* A file read back: the FAISS bytes, info and texts, checked. */
+/* A file being read: its info and texts checked and held, the FAISS bytes still to read. */
 struct sb_index_file {
-	unsigned char
-	    *payload; /* [payload_len] FAISS's bytes; free with sb_index_file_drop_payload() */
-	size_t payload_len;
-	unsigned char *meta; /* [info bytes + text bytes] */
+	FILE *fp;
+	const char *path;      /* borrowed from sb_index_file_open()'s caller */
+	uint64_t payload_len;  /* F */
+	uint64_t payload_hash; /* FNV-1a 64 of the F bytes, as the first pass found it */
+	uint64_t done, hash;   /* the second pass: bytes handed to FAISS, their checksum */
+	unsigned char *meta;   /* [info bytes + text bytes] */
 	struct sb_index_info info;
 	const char **text; /* [rows] into meta, or NULL without texts */
 	uint64_t rows;
@@ -76,17 +81,24 @@ int sb_index_writer_finish(struct sb_index_writer *w, const void *info, size_t i
 void sb_index_writer_close(struct sb_index_writer *w);
 
 /*
- * Reads and checks path: SB_EFORMAT with a one-line message naming the file for a file
- * sb-index did not write, a cut or damaged one, a checksum that does not match, info
- * that does not parse or a text count other than rows; SB_EIO for read errors.
+ * Opens path and checks it whole (footer, sizes, both checksums, info, the text count):
+ * SB_EFORMAT with a one-line message naming the file for a file sb-index did not write,
+ * a cut or damaged one; SB_EIO for read errors.  Then the FAISS bytes are read through
+ * sb_index_read_payload() and sb_index_file_payload_done() says whether they were the
+ * bytes checked.
  */
-int sb_index_file_read(struct sb_index_file *f, const char *path, struct sb_error *err);
+int sb_index_file_open(struct sb_index_file *f, const char *path, struct sb_error *err);
+
+/* The callback of sb_faiss_read(): the next n bytes of the FAISS index, never past its
+ * end.  0 or -1. */
+int sb_index_read_payload(void *file, void *p, size_t n);
+
+/* After FAISS's read: SB_EFORMAT unless FAISS read all F bytes and they were those of
+ * the first pass. */
+int sb_index_file_payload_done(struct sb_index_file *f, struct sb_error *err);
 
 /* The value of key in f's info, or NULL. */
 const char *sb_index_file_get(const struct sb_index_file *f, const char *key);
-
-/* Frees the FAISS bytes once FAISS has parsed them. */
-void sb_index_file_drop_payload(struct sb_index_file *f);
 
 void sb_index_file_destroy(struct sb_index_file *f);
 

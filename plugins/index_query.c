@@ -29,7 +29,7 @@ struct query {
 	size_t top_k, batch;
 	int allow_mixed, threads;
 
-	struct sb_index_file file; /* info and texts; the FAISS bytes are dropped after read */
+	struct sb_index_file file; /* info and texts (the FAISS bytes go to FAISS) */
 	struct sb_faiss *index;
 	struct sb_ident index_id; /* of the rows in the index */
 	enum sb_index_metric metric;
@@ -123,14 +123,15 @@ static int load(struct query *s, const char *nprobe, const char *ef, struct sb_e
 	size_t v;
 	int rc;
 
-	rc = sb_index_file_read(&s->file, s->path, err);
+	rc = sb_index_file_open(&s->file, s->path, err);
 	if (rc)
 		return rc;
-	s->index = sb_faiss_read(s->file.payload, s->file.payload_len, msg);
-	sb_index_file_drop_payload(&s->file);
+	s->index = sb_faiss_read(sb_index_read_payload, &s->file, msg);
 	if (!s->index)
 		return sb_error_set(err, SB_EFORMAT, "%s: %s", s->path, msg);
-	rc = index_ident(s, err);
+	rc = sb_index_file_payload_done(&s->file, err);
+	if (!rc)
+		rc = index_ident(s, err);
 	if (!rc && nprobe && !(rc = sb_kv_count("index", "nprobe", nprobe, 1, 1 << 30, &v, err)) &&
 	    sb_faiss_set(s->index, "nprobe", (double)v, msg))
 		rc = sb_error_set(err, SB_EINVAL, "%s: nprobe: index '%s' has no inverted lists",

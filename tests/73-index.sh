@@ -19,7 +19,7 @@ PY=/usr/bin/python3
 # that makes training 10-100 times slower.  Waiting passively changes no result.
 OMP_WAIT_POLICY=passive
 export OMP_WAIT_POLICY
-plan 49
+plan 50
 
 # data NAME ROWS DIM SEED [UNIT [META...]]: $T/NAME.txt (the matrix) and $T/NAME.sbf
 # (frames of 50 rows, texts "row N", meta model=m1 model_fingerprint=f1 unless given).
@@ -189,6 +189,9 @@ cp "$T/good.index" "$T/flip2.index" && "$PY" "$REF" flip "$T/flip2.index" -70
 bad "a damaged text" "$T/flip2.index" "checksum of info and texts does not match"
 "$PY" "$REF" footer "$T/good.index" "$T/huge.index"
 bad "a footer claiming 2^63 bytes" "$T/huge.index" "footer counts 9223372036854775808 .* damaged"
+"$PY" "$REF" pad "$T/good.index" "$T/pad.index"
+bad "checksums right, FAISS's part longer than its index" "$T/pad.index" \
+	"FAISS read [0-9]+ bytes of an index of [0-9]+: damaged"
 bad "a folder" "$T" "not a regular file"
 bad "an embeddings stream" "$T/corpus.sbf" "not an sb-index file"
 

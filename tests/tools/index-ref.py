@@ -9,6 +9,10 @@
   index-ref.py footer FILE OUT             OUT = FILE whose footer claims 2^63 bytes of index
   index-ref.py flip FILE OFFSET            flips the bits of the byte at OFFSET (negative:
                                            from the end), in place
+  index-ref.py pad FILE OUT                OUT = FILE with 16 bytes after the FAISS index
+                                           counted in its part, footer and checksums
+                                           rewritten to match (a file FAISS reads only
+                                           part of)
 """
 import struct
 import sys
@@ -18,6 +22,12 @@ def matrix(path):
     with open(path) as f:
         rows, cols = map(int, f.readline().split())
         return [[float(v) for v in f.readline().split()] for _ in range(rows)], cols
+
+
+def fnv(data, h=0xCBF29CE484222325):
+    for b in data:
+        h = ((h ^ b) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return h
 
 
 def main():
@@ -42,6 +52,16 @@ def main():
         else:
             out = data[:-48] + struct.pack("<Q", 1 << 63) + data[-40:]
         open(sys.argv[3], "wb").write(out)
+    elif cmd == "pad":
+        data = open(sys.argv[2], "rb").read()
+        foot = bytearray(data[-64:])
+        f = struct.unpack("<Q", foot[16:24])[0]
+        payload = data[:f] + bytes(16)
+        rest = data[f:-64]
+        foot[16:24] = struct.pack("<Q", f + 16)
+        foot[48:56] = struct.pack("<Q", fnv(payload))
+        foot[56:64] = struct.pack("<Q", fnv(bytes(foot[:56]), fnv(rest)))
+        open(sys.argv[3], "wb").write(payload + rest + bytes(foot))
     elif cmd == "flip":
         data = bytearray(open(sys.argv[2], "rb").read())
         data[int(sys.argv[3])] ^= 0xFF
