@@ -3,7 +3,7 @@
 #
 #   index-ref.py faiss CORPUS.npy QUERIES.npy FACTORY K THREADS TRAIN PARAMS OUT.tsv SBFILE
 #       index_factory(FACTORY, inner product), trained on the first TRAIN rows when it
-#       needs it, all rows added; then SBFILE (the same kind, written by sb-index) read
+#       needs it, all rows added (not when TRAIN is "skip": build -1); then SBFILE (the same kind, written by sb-index) read
 #       with faiss.read_index, PARAMS ("nprobe=16", "efSearch=128" or "-") set through
 #       ParameterSpace, and the queries searched.  Prints "build SECONDS query SECONDS"
 #       (query: read_index + search, as `sb-index query` loads and searches) and writes
@@ -21,13 +21,15 @@ def run(corpus, queries, factory, k, threads, train, params, out, sbfile):
     faiss.omp_set_num_threads(int(threads))
     c = np.load(corpus)
     q = np.load(queries)
-    t = time.time()
-    ix = faiss.index_factory(c.shape[1], factory, faiss.METRIC_INNER_PRODUCT)
-    if not ix.is_trained:
-        ix.train(c[:int(train)])
-    ix.add(c)
-    build = time.time() - t
-    del ix
+    build = -1
+    if train != "skip":
+        t = time.time()
+        ix = faiss.index_factory(c.shape[1], factory, faiss.METRIC_INNER_PRODUCT)
+        if not ix.is_trained:
+            ix.train(c[:int(train)])
+        ix.add(c)
+        build = time.time() - t
+        del ix
     t = time.time()
     ix = faiss.read_index(sbfile)
     if params != "-":

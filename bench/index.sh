@@ -77,6 +77,7 @@ echo "== indexes (train on the first $TRAIN rows)"
 printf '%-16s %-16s %9s %7s %9s %7s %8s %7s | %9s %9s %7s %7s\n' kind query \
 	"build s" "RSS MB" "query s" "RSS MB" "file MB" recall "py build" "py query" \
 	"py RSS" "py rec"
+built=""
 for kind in $KINDS; do
 	f=${kind%%|*}
 	rest=${kind#*|}
@@ -95,11 +96,17 @@ for kind in $KINDS; do
 		< "$W/queries.sbf" > "$W/got.tsv"
 	read -r qs qrss < "$W/tq"
 	rec=$("$PY" "$REF" recall "$W/exact.tsv" "$W/got.tsv")
+	# Python builds each kind once (a second line of a kind only searches)
+	case "$built" in
+	*" $f "*) train=skip ;;
+	*) train=$TRAIN ;;
+	esac
 	timed "$W/tp" "$PY" "$REF" faiss "$W/corpus.npy" "$W/queries.npy" "$f" "$K" "$THREADS" \
-		"$TRAIN" "$param" "$W/py.tsv" "$file" > "$W/py.out" 2> "$W/py.err"
+		"$train" "$param" "$W/py.tsv" "$file" > "$W/py.out" 2> "$W/py.err"
 	read -r _ pb _ pq < "$W/py.out"
 	read -r _ prss < "$W/tp"
 	prec=$("$PY" "$REF" recall "$W/exact.tsv" "$W/py.tsv")
+	built="$built $f "
 	printf '%-16s %-16s %9s %7s %9s %7s %8s %7s | %9s %9s %7s %7s\n' "$f" "${qopt:--}" \
 		"$bs" "$(mb "$brss")" "$qs" "$(mb "$qrss")" \
 		"$(($(stat -c %s "$file") / 1048576))" "$rec" "$pb" "$pq" "$(mb "$prss")" "$prec"

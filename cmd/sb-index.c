@@ -122,15 +122,22 @@ int main(int argc, char **argv)
 		usage(stdout, c.prog);
 		return 0;
 	}
-	if (argc > 1 && !strcmp(cmd, "--version")) {
-		int verbose = argc > 2 && !strcmp(argv[2], "-v");
+	if (argc > 1 && cmd[0] == '-') { /* --version, -v --version */
+		int verbose = 0, version = 0;
 
+		for (int i = 1; i < argc; i++) {
+			verbose |= !strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose");
+			version |= !strcmp(argv[i], "--version");
+		}
+		if (!version)
+			goto usage;
 		rc = sb_cmd_version(c.prog, verbose);
 		if (!rc && verbose && printf("faiss: %s\n", sb_faiss_version()) < 0)
 			rc = 1;
 		return rc;
 	}
 	if (strcmp(cmd, "build") != 0 && strcmp(cmd, "query") != 0) {
+	usage:
 		fprintf(stderr, "%s: expected build or query%s%s\n", c.prog, *cmd ? ", not " : "",
 			cmd);
 		usage(stderr, c.prog);

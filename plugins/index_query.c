@@ -134,12 +134,14 @@ static int load(struct query *s, const char *nprobe, const char *ef, struct sb_e
 		rc = index_ident(s, err);
 	if (!rc && nprobe && !(rc = sb_kv_count("index", "nprobe", nprobe, 1, 1 << 30, &v, err)) &&
 	    sb_faiss_set(s->index, "nprobe", (double)v, msg))
-		rc = sb_error_set(err, SB_EINVAL, "%s: nprobe: index '%s' has no inverted lists",
-				  s->path, sb_index_file_get(&s->file, "factory"));
+		rc =
+		    sb_error_set(err, SB_EINVAL, "nprobe=%s: index %s ('%s') has no inverted lists",
+				 nprobe, s->path, sb_index_file_get(&s->file, "factory"));
 	if (!rc && ef && !(rc = sb_kv_count("index", "ef_search", ef, 1, 1 << 30, &v, err)) &&
 	    sb_faiss_set(s->index, "efSearch", (double)v, msg))
-		rc = sb_error_set(err, SB_EINVAL, "%s: ef_search: index '%s' is not an HNSW graph",
-				  s->path, sb_index_file_get(&s->file, "factory"));
+		rc = sb_error_set(err, SB_EINVAL,
+				  "ef_search=%s: index %s ('%s') is not an HNSW graph", ef, s->path,
+				  sb_index_file_get(&s->file, "factory"));
 	return rc;
 }
 

@@ -19,7 +19,7 @@ PY=/usr/bin/python3
 # that makes training 10-100 times slower.  Waiting passively changes no result.
 OMP_WAIT_POLICY=passive
 export OMP_WAIT_POLICY
-plan 50
+plan 52
 
 # data NAME ROWS DIM SEED [UNIT [META...]]: $T/NAME.txt (the matrix) and $T/NAME.sbf
 # (frames of 50 rows, texts "row N", meta model=m1 model_fingerprint=f1 unless given).
@@ -116,9 +116,9 @@ recall "IVF8,PQ16np (16 bytes a row), trained on 2000 rows, nprobe 8" "$T/exact"
 like "a training sample smaller than FAISS wants: FAISS's warning" "$(cat "$T/err")" \
 	"WARNING clustering"
 run sb-index query "$T/hnsw.index" --nprobe 4 < "$T/bigq.sbf"
-like "--nprobe on an HNSW index is refused" "$rc $err" "^1 .*nprobe.*no inverted lists"
+like "--nprobe on an HNSW index is refused" "$rc $err" "^1 sb-index: --nprobe 4: index .*hnsw.index \('HNSW32'\) has no inverted lists"
 run sb-index query "$T/ivf.index" --ef-search 4 < "$T/bigq.sbf"
-like "--ef-search on an IVF index is refused" "$rc $err" "^1 .*ef_search.*not an HNSW"
+like "--ef-search on an IVF index is refused" "$rc $err" "^1 sb-index: --ef-search 4: index .*ivf.index \('IVF16,Flat'\) is not an HNSW graph"
 run sb-index build -o "$T/x.index" --factory IVF4096,Flat < "$T/big.sbf"
 like "fewer training rows than lists: refused" "$rc $err" "^1 .*training on 3000 rows"
 check "... and no file is left" test ! -e "$T/x.index" -a -z "$(ls "$T" | grep tmp)"
@@ -219,5 +219,10 @@ run sb-index build -o "$T/x.index" --nprobe 3 < "$T/corpus.sbf"
 like "a query option given to build: exit 2" "$rc $err" "^2 .*--nprobe: an option of sb-index query"
 run sb-index query < "$T/queries.sbf"
 like "query without FILE: exit 2" "$rc $err" "^2 .*query needs the index FILE"
+run sb-index query "$T/good.index" extra < "$T/queries.sbf"
+like "a stray argument: exit 2, named" "$rc $err" "^2 sb-index: unexpected argument 'extra'"
+run sb-index -v --version
+like "-v --version: sb's libraries and FAISS's version" "$rc $(echo $out)" \
+	"^0 sb-index [0-9.]+ kernels: .* faiss: [0-9]+\.[0-9]+\.[0-9]+$"
 run sb-index query "$T/good.index" -k 0 < "$T/queries.sbf"
 like "-k 0 is refused" "$rc $err" "^1 .*--top-k: '0' is not a number"
