@@ -182,9 +182,12 @@ static int read_footer(FILE *fp, off_t size, const char *path, uint64_t v[6],
 				    "%s: not an sb-index file (no sb-index footer: a cut file, or "
 				    "not written by sb-index)",
 				    path);
+	/* the version (4 bytes) and the flags (4 bytes, none defined) in one */
 	if (get64(foot + 8) != FORMAT_VERSION)
-		return sb_error_set(err, SB_EFORMAT, "%s: sb-index format %llu, this sb reads %d",
-				    path, (unsigned long long)get64(foot + 8), FORMAT_VERSION);
+		return sb_error_set(err, SB_EFORMAT,
+				    "%s: sb-index format %u (flags %#x), this sb reads format %d",
+				    path, (unsigned)(get64(foot + 8) & 0xffffffff),
+				    (unsigned)(get64(foot + 8) >> 32), FORMAT_VERSION);
 	for (int i = 0; i < 6; i++)
 		v[i] = get64(foot + 16 + 8 * i);
 	/* F + I + T + footer == size, without overflow */

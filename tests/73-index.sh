@@ -19,7 +19,7 @@ PY=/usr/bin/python3
 # that makes training 10-100 times slower.  Waiting passively changes no result.
 OMP_WAIT_POLICY=passive
 export OMP_WAIT_POLICY
-plan 52
+plan 53
 
 # data NAME ROWS DIM SEED [UNIT [META...]]: $T/NAME.txt (the matrix) and $T/NAME.sbf
 # (frames of 50 rows, texts "row N", meta model=m1 model_fingerprint=f1 unless given).
@@ -187,6 +187,8 @@ cp "$T/good.index" "$T/flip.index" && "$PY" "$REF" flip "$T/flip.index" 100
 bad "a damaged FAISS index" "$T/flip.index" "checksum of the FAISS index does not match"
 cp "$T/good.index" "$T/flip2.index" && "$PY" "$REF" flip "$T/flip2.index" -70
 bad "a damaged text" "$T/flip2.index" "checksum of info and texts does not match"
+cp "$T/good.index" "$T/v2.index" && "$PY" "$REF" flip "$T/v2.index" -56
+bad "a format version this sb does not read" "$T/v2.index" "sb-index format 254 \(flags 0\), this sb reads format 1"
 "$PY" "$REF" footer "$T/good.index" "$T/huge.index"
 bad "a footer claiming 2^63 bytes" "$T/huge.index" "footer counts 9223372036854775808 .* damaged"
 "$PY" "$REF" pad "$T/good.index" "$T/pad.index"
