@@ -11,7 +11,9 @@
 #
 # Environment: WORK (default /tmp/sb-bench-index: data kept between runs), ROWS
 # (100000), DIM (768), QUERIES (1000), K (10), THREADS (2), TRAIN (50000: the rows IVF
-# and PQ train on, the first ones), KINDS (the factory strings, below).  FAISS's OpenMP
+# and PQ train on, the first ones), KINDS (the factory strings, below), PY_NO_BUILD
+# (factory strings Python only searches with, its build not timed: "HNSW32" saves the
+# half hour Debian's FAISS takes to build it again on 2 busy cores).  FAISS's OpenMP
 # threads wait passively (OMP_WAIT_POLICY=passive unless set): spinning threads on a
 # machine busier than its cores make training many times slower, for both sides.
 # Needs /usr/bin/python3 with numpy and faiss (Debian: python3-faiss), /usr/bin/time.
@@ -29,7 +31,8 @@ TRAIN=${TRAIN:-50000}
 # factory|sb-index query options|Python's parameter.  PQ64np: a PQ without polysemous
 # training (FAISS's "PQ64" adds it: minutes of training that only polysemous search,
 # which neither side uses, needs).
-KINDS=${KINDS:-"Flat||- HNSW32||- HNSW32|--ef-search 128|efSearch=128 IVF1024,Flat|--nprobe 16|nprobe=16 IVF1024,PQ64np|--nprobe 16|nprobe=16"}
+# Entries are separated by spaces: no spaces inside them (--nprobe=16, not --nprobe 16).
+KINDS=${KINDS:-"Flat||- IVF1024,Flat|--nprobe=16|nprobe=16 IVF1024,PQ64np|--nprobe=16|nprobe=16 HNSW32||- HNSW32|--ef-search=128|efSearch=128"}
 PY=/usr/bin/python3
 REF=$SRC/bench/index-ref.py
 export PATH="$B/cmd:$PATH"
@@ -77,7 +80,7 @@ echo "== indexes (train on the first $TRAIN rows)"
 printf '%-16s %-16s %9s %7s %9s %7s %8s %7s | %9s %9s %7s %7s\n' kind query \
 	"build s" "RSS MB" "query s" "RSS MB" "file MB" recall "py build" "py query" \
 	"py RSS" "py rec"
-built=""
+built=" ${PY_NO_BUILD:-} "
 for kind in $KINDS; do
 	f=${kind%%|*}
 	rest=${kind#*|}
