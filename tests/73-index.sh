@@ -68,12 +68,13 @@ recall() {
 
 # ---- Flat against sb-cosine --corpus ----
 for m in cosine dot euclidean; do
-	tol=0.0000011
+	tol=0.0000011 how="rows as they are"
 	[ $m = euclidean ] && tol=0.00001
+	[ $m = cosine ] && how="rows scaled to norm 1 by sb-index"
 	sb-index build -o "$T/flat-$m.index" --metric $m < "$T/corpus.sbf" 2> "$T/err"
 	sb-index query "$T/flat-$m.index" -k 10 < "$T/queries.sbf" > "$T/got" 2>> "$T/err"
 	sb-cosine --corpus "$T/corpus.sbf" -k 10 --metric $m < "$T/queries.sbf" > "$T/want"
-	same_rows "Flat, $m, rows scaled by sb-index: the rows of sb-cosine --corpus" \
+	same_rows "Flat, $m, $how: the rows of sb-cosine --corpus" \
 		"$T/want" "$T/got" $tol
 done
 sb-index build -o "$T/uflat.index" < "$T/ucorpus.sbf" 2> "$T/err"
