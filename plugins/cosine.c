@@ -47,6 +47,7 @@
 #include "buf.h"
 #include "cosine.h"
 #include "frame.h"
+#include "ident.h"
 #include "ops.h"
 #include "par.h"
 #include "scores.h"
@@ -61,18 +62,6 @@ enum mode { MODE_FIRST, MODE_PAIRS, MODE_ALL, MODE_MATRIX, MODE_CORPUS, MODE_MIN
 #define MINE_MAX_PAIRS 500000
 
 #define OUT_CHUNK 4096 /* scores rows per output frame */
-
-/* What the meta of an embeddings stream says it is, kept to refuse mixing. */
-struct ident {
-	int set;
-	char fingerprint[128]; /* meta model_fingerprint: the weights */
-	char model[256];       /* meta model: the name or folder given */
-	char pooling[96];
-	char precision[16];
-	char encode_precision[16]; /* meta encode_precision: arithmetic of the encoder */
-	enum sb_dtype dtype;
-	size_t width; /* tensor columns: floats, or bytes when packed binary */
-};
 
 /* Rows kept in memory: working representation (floats, or bytes for hamming). */
 struct store {
@@ -109,7 +98,7 @@ struct cosine {
 	uint64_t *self;		  /* [query_batch] all with top_k: each query's own index */
 	uint64_t search_queries;  /* query rows searched, for the statistics */
 
-	struct ident id;  /* of the input stream */
+	struct sb_ident id;  /* of the input stream */
 	size_t row_bytes; /* working representation */
 	uint64_t rows_seen;
 	uint64_t zero_rows;
@@ -351,109 +340,7 @@ fail:
 
 /* ---- identity of a stream ---- */
 
-static void meta_copy_str(const struct sb_frame *f, const char *key, char *dst, size_t size)
-{
-	const struct sb_meta *m = sb_frame_meta_get(f, key);
-
-	dst[0] = '\0';
-	if (m && m->type == SB_META_STR)
-		snprintf(dst, size, "%s", m->v.s.p);
-}
-
-/* Reads the identity of an embeddings frame: meta and the tensor's dtype and width. */
-static int frame_ident(const struct sb_frame *f, struct ident *id, struct sb_tensor **t,
-		       struct sb_error *err)
-{
-	struct sb_tensor *e;
-
-	if (f->kind != SB_KIND_EMBEDDINGS)
-		return sb_error_set(err, SB_EFORMAT, "expected an embeddings frame, got %s",
-				    sb_kind_name(f->kind));
-	e = sb_frame_tensor(f, "sentence_embedding");
-	if (!e)
-		return sb_error_set(err, SB_EFORMAT,
-				    "embeddings frame: no tensor "
-				    "'sentence_embedding'");
-	if (e->n_dims != 2 || e->shape[0] != f->rows || e->shape[1] == 0) {
-		char b[96];
-		return sb_error_set(err, SB_EFORMAT,
-				    "tensor 'sentence_embedding': shape %s, "
-				    "expected [%llu, D]",
-				    sb_shape_str(e->n_dims, e->shape, b, sizeof b),
-				    (unsigned long long)f->rows);
-	}
-	if (e->dtype != SB_DTYPE_F32 && e->dtype != SB_DTYPE_I8 && e->dtype != SB_DTYPE_U8)
-		return sb_error_set(err, SB_EUNSUPPORTED,
-				    "tensor 'sentence_embedding': dtype %s "
-				    "(float32, int8 or uint8 expected)",
-				    sb_dtype_name(e->dtype));
-	memset(id, 0, sizeof *id);
-	id->set = 1;
-	meta_copy_str(f, "model_fingerprint", id->fingerprint, sizeof id->fingerprint);
-	meta_copy_str(f, "model", id->model, sizeof id->model);
-	meta_copy_str(f, "pooling", id->pooling, sizeof id->pooling);
-	meta_copy_str(f, "precision", id->precision, sizeof id->precision);
-	meta_copy_str(f, "encode_precision", id->encode_precision, sizeof id->encode_precision);
-	id->dtype = e->dtype;
-	id->width = e->shape[1];
-	*t = e;
-	return SB_OK;
-}
-
-/*
- * Refuses to compare rows of another model, pooling, precision, encoder arithmetic
- * (encode_precision) or width.  what names the
- * rows checked ("row 12", "corpus FILE"), other the rows they are compared with ("earlier
- * rows" of the input, or "the queries" when a corpus is checked).
- */
-static int ident_check(const struct cosine *s, const struct ident *want, const struct ident *got,
-		       const char *what, const char *other, struct sb_error *err)
-{
-	if (got->width != want->width || got->dtype != want->dtype)
-		return sb_error_set(err, SB_EMISMATCH,
-				    "%s: embeddings of %zu x %s, %s "
-				    "%zu x %s: dimension mismatch",
-				    what, got->width, sb_dtype_name(got->dtype), other, want->width,
-				    sb_dtype_name(want->dtype));
-	if (got->precision[0] && want->precision[0] && strcmp(got->precision, want->precision) != 0)
-		return sb_error_set(err, SB_EMISMATCH, "%s: precision '%s', %s '%s'", what,
-				    got->precision, other, want->precision);
-	if (s->allow_mixed)
-		return SB_OK;
-	/*
-	 * Missing meta on one side proves nothing either way: only differing values refuse.
-	 * Fingerprints decide when both sides have one (the same weights may sit in two
-	 * folders); model names otherwise.
-	 */
-	if (got->fingerprint[0] && want->fingerprint[0]) {
-		if (strcmp(got->fingerprint, want->fingerprint) != 0)
-			return sb_error_set(err, SB_EMISMATCH,
-					    "%s: embeddings of model '%s' (%s), %s of "
-					    "'%s' (%s): scores across models are meaningless "
-					    "(allow_mixed=1 / --allow-mixed to compare anyway)",
-					    what, got->model, got->fingerprint, other, want->model,
-					    want->fingerprint);
-	} else if (got->model[0] && want->model[0] && strcmp(got->model, want->model) != 0)
-		return sb_error_set(err, SB_EMISMATCH,
-				    "%s: embeddings of model '%s', %s "
-				    "of '%s': scores across models are meaningless "
-				    "(allow_mixed=1 / --allow-mixed to compare anyway)",
-				    what, got->model, other, want->model);
-	if (got->encode_precision[0] && want->encode_precision[0] &&
-	    strcmp(got->encode_precision, want->encode_precision) != 0)
-		return sb_error_set(err, SB_EMISMATCH,
-				    "%s: embeddings encoded in %s, %s in %s "
-				    "(allow_mixed=1 / --allow-mixed to compare anyway)",
-				    what, got->encode_precision, other, want->encode_precision);
-	if (got->pooling[0] && want->pooling[0] && strcmp(got->pooling, want->pooling) != 0)
-		return sb_error_set(err, SB_EMISMATCH,
-				    "%s: embeddings pooled with '%s', %s with '%s' "
-				    "(allow_mixed=1 / --allow-mixed to compare anyway)",
-				    what, got->pooling, other, want->pooling);
-	return SB_OK;
-}
-
-static int packed_binary(const struct ident *id)
+static int packed_binary(const struct sb_ident *id)
 {
 	return !strcmp(id->precision, "binary") || !strcmp(id->precision, "ubinary");
 }
@@ -490,7 +377,7 @@ static int open_search(struct cosine *s, struct sb_error *err)
 }
 
 /* Decides the working representation on the first frame. */
-static int first_ident(struct cosine *s, const struct ident *id, struct sb_error *err)
+static int first_ident(struct cosine *s, const struct sb_ident *id, struct sb_error *err)
 {
 	int packed = packed_binary(id);
 
@@ -735,11 +622,11 @@ static int cosine_process(void *state, const struct sb_frame *in, struct sb_emit
 {
 	struct cosine *s = state;
 	struct sb_tensor *e;
-	struct ident id;
+	struct sb_ident id;
 	const unsigned char *rows;
 	int rc;
 
-	rc = frame_ident(in, &id, &e, err);
+	rc = sb_ident_read(in, &id, &e, err);
 	if (rc)
 		return rc;
 	if (!s->id.set) {
@@ -751,7 +638,7 @@ static int cosine_process(void *state, const struct sb_frame *in, struct sb_emit
 	} else {
 		char what[64];
 		snprintf(what, sizeof what, "row %llu", (unsigned long long)in->seq);
-		rc = ident_check(s, &s->id, &id, what, "earlier rows", err);
+		rc = sb_ident_check(s->allow_mixed, &s->id, &id, what, "earlier rows", err);
 		if (rc)
 			return rc;
 	}
@@ -968,15 +855,15 @@ static int scan_corpus(struct cosine *s, struct sb_emit *emit, struct sb_error *
 	rc = corpus_open(&c, s, err);
 	while (!rc && (rc = corpus_next(&c, err)) == SB_OK) {
 		struct sb_tensor *e;
-		struct ident cid;
+		struct sb_ident cid;
 		const unsigned char *rows;
 
-		rc = frame_ident(&c.f, &cid, &e, err);
+		rc = sb_ident_read(&c.f, &cid, &e, err);
 		if (rc) {
 			sb_error_prefix(err, "%sframe %llu: ", where, c.frames);
 			break;
 		}
-		rc = ident_check(s, &s->id, &cid, name, "the queries", err);
+		rc = sb_ident_check(s->allow_mixed, &s->id, &cid, name, "the queries", err);
 		if (!rc)
 			rc = working_rows(s, e, c.f.seq, where, &rows, err);
 		if (rc)
