@@ -13,7 +13,10 @@
  * that `end` counts the rows it saw.  Socket monitors tell both sides when the peer
  * goes away: a writer then fails with SB_EPIPE (frames queued to a dead reader are
  * lost), a reader waits a grace period for the writer to come back and then reports
- * a cut stream.
+ * a cut stream.  The monitors also report handshakes that fail (bad keys) through
+ * the caller's event function, since both sides would otherwise wait in silence.
+ * Either side says which it is ('@' binds, '>' connects); closing a socket never
+ * waits more than SB_ZMQ_LINGER_MS, and not at all after a signal.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -37,6 +40,14 @@
 #define DATA_HWM 8              /* messages queued per direct link */
 #define KEY_FILE_MAX 65536
 #define ZT_ACK "sb-end-ack"     /* reader -> writer once `end` arrived */
+/*
+ * The least ZMQ_MAXMSGSIZE of any socket.  libzmq applies that limit to the
+ * handshake's commands too, and a CurveZMQ client's INITIATE is about 300 bytes
+ * (more with metadata), so a smaller limit drops every connection in the middle of
+ * its handshake and both sides wait for ever.  A --max-msg-bytes below this is
+ * checked on each message instead.
+ */
+#define HANDSHAKE_MIN_BYTES 4096
 
 /* ---- context, shared by every socket of the process ---- */
 
@@ -93,7 +104,10 @@ static void ctx_put(void)
 		zmq_ctx_shutdown(ctx);
 		pthread_join(g_zap_thread, NULL);
 	}
-	zmq_ctx_term(ctx);
+	/* A signal interrupts the wait for lingering sockets; every socket's linger is
+	 * bounded (SB_ZMQ_LINGER_MS), so waiting again ends. */
+	while (zmq_ctx_term(ctx) != 0 && errno == EINTR)
+		;
 	pthread_mutex_lock(&g_lock);
 	for (size_t i = 0; i < g_n_allow; i++)
 		free(g_allow[i].keys);
@@ -117,6 +131,30 @@ static double now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* One line about a link for the user, when the caller asked for them. */
+static void link_event(const struct sb_transport_opts *o, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void link_event(const struct sb_transport_opts *o, int level, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	if (o == NULL || o->event == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	o->event(o->event_ctx, level, line);
+}
+
+/* The ZMQ_MAXMSGSIZE of a receiving socket: the caller's limit, raised to what a
+ * handshake needs; the caller's own limit is then checked per message. */
+static size_t max_msg_bytes(const struct sb_transport_opts *o)
+{
+	return o && o->max_msg_bytes ? o->max_msg_bytes : SB_FRAME_DEFAULT_MAX_BYTES;
 }
 
 static void close_sock(void **s, int linger)
@@ -444,6 +482,7 @@ struct endpoint {
 	int tcp;
 };
 
+/* default_bind: the role without a marker, 1 bind, 0 connect, -1 a marker is needed. */
 static int parse_endpoint(const char *spec, int default_bind, struct endpoint *ep,
 			  struct sb_error *err)
 {
@@ -455,6 +494,9 @@ static int parse_endpoint(const char *spec, int default_bind, struct endpoint *e
 	} else if (*spec == '>') {
 		ep->bind = 0;
 		ep->addr = spec + 1;
+	} else if (default_bind < 0) {
+		return sb_error_set(err, SB_EINVAL, "%s: a ZeroMQ endpoint needs @ to bind or > "
+				    "to connect", spec);
 	}
 	ep->tcp = strncmp(ep->addr, "tcp://", 6) == 0;
 	if (!ep->tcp && strncmp(ep->addr, "ipc://", 6) != 0 &&
@@ -493,8 +535,8 @@ static int sock_prepare(void *ctx, void *s, const struct endpoint *ep, int recei
 	int rc;
 
 	if (receiving) {
-		int64_t max = (int64_t)(o && o->max_msg_bytes ? o->max_msg_bytes
-					: SB_FRAME_DEFAULT_MAX_BYTES);
+		size_t limit = max_msg_bytes(o);
+		int64_t max = (int64_t)(limit > HANDSHAKE_MIN_BYTES ? limit : HANDSHAKE_MIN_BYTES);
 		zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &max, sizeof(max));
 	}
 	int curve = o && o->curve_secret;
@@ -553,28 +595,93 @@ static int sock_attach(void *s, const struct endpoint *ep, const char *spec, str
 	return SB_OK;
 }
 
-/* A socket monitor on inproc, read with DONTWAIT, counting live connections. */
+/*
+ * A socket monitor on inproc, read with DONTWAIT: counts live connections and
+ * reports handshakes.  A handshake that fails (a key not on the allow-list, the
+ * wrong server key, keys on one side only) leaves both programs waiting for a peer
+ * that never arrives; each kind of failure is reported once per socket, as a
+ * warning, through the caller's event function.
+ */
 struct monitor {
 	void *pair;
 	int n_peers;
 	int had_peer;
 	uint64_t n_events;
 	uint64_t n_zero;        /* times the count of peers fell to zero */
+	uint64_t n_handshakes;  /* handshakes that succeeded */
+	const struct sb_transport_opts *o;      /* event function; borrowed */
+	const char *spec;       /* the endpoint, for messages; borrowed */
+	const char *peer;       /* "reader", "writer", "farm": reports a handshake done */
+	int server;             /* the binding side, CurveZMQ server when keys are given */
+	uint32_t told[8];       /* failures already reported: event << 16 ^ value */
+	int n_told;
 };
 
-static int monitor_start(void *ctx, void *s, struct monitor *m, struct sb_error *err)
+static int monitor_start(void *ctx, void *s, struct monitor *m,
+			 const struct sb_transport_opts *o, const char *spec, int server,
+			 const char *peer, struct sb_error *err)
 {
 	char addr[96];
 
 	memset(m, 0, sizeof(*m));
+	m->o = o;
+	m->spec = spec;
+	m->server = server;
+	m->peer = peer;
 	inproc_name(addr, sizeof(addr), "mon");
 	if (zmq_socket_monitor(s, addr, ZMQ_EVENT_CONNECTED | ZMQ_EVENT_ACCEPTED |
-			       ZMQ_EVENT_DISCONNECTED) != 0)
+			       ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
+			       ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+			       ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+			       ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) != 0)
 		return sb_error_sys(err, SB_EIO, errno, "zmq: socket monitor");
 	m->pair = zmq_socket(ctx, ZMQ_PAIR);
 	if (m->pair == NULL || zmq_connect(m->pair, addr) != 0)
 		return sb_error_sys(err, SB_EIO, errno, "zmq: socket monitor");
 	return SB_OK;
+}
+
+/* Says why a handshake failed, in the words of the options that fix it. */
+static void monitor_report(struct monitor *m, uint16_t ev, uint32_t value)
+{
+	uint32_t key = ((uint32_t)ev << 16) ^ value;
+	const char *curve = m->o && m->o->curve_secret ? "CurveZMQ" : "plain text";
+
+	for (int i = 0; i < m->n_told; i++)
+		if (m->told[i] == key)
+			return;
+	if (m->n_told < (int)(sizeof(m->told) / sizeof(m->told[0])))
+		m->told[m->n_told++] = key;
+	if (ev == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH && m->server)
+		link_event(m->o, SB_EVENT_WARN, "%s: refused a client whose public key is not in "
+			   "--curve-allow (ZAP status %u)", m->spec, (unsigned)value);
+	else if (ev == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+		link_event(m->o, SB_EVENT_WARN, "%s: the server refused this side's key: its "
+			   "public key is not in the server's --curve-allow (ZAP status %u)",
+			   m->spec, (unsigned)value);
+	else if (value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH)
+		link_event(m->o, SB_EVENT_WARN, "%s: handshake failed: this side uses %s, the "
+			   "peer %s (give CurveZMQ keys to both sides or to neither)", m->spec,
+			   curve, m->o && m->o->curve_secret ? "plain text" : "CurveZMQ");
+	else if (ev == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL &&
+		 value == ZMQ_PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC && m->server)
+		link_event(m->o, SB_EVENT_WARN, "%s: a client's CurveZMQ handshake failed: its "
+			   "--curve-server is not this side's public key", m->spec);
+	else if (ev == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
+		link_event(m->o, SB_EVENT_WARN, "%s: handshake failed: ZMTP protocol violation "
+			   "0x%08x", m->spec, (unsigned)value);
+	else if (m->o && m->o->curve_secret && !m->server)
+		link_event(m->o, SB_EVENT_WARN, "%s: CurveZMQ handshake failed (%s): the server "
+			   "closed the connection; is --curve-server its public key?", m->spec,
+			   zmq_strerror((int)value));
+	else if (m->o && m->o->curve_secret)
+		link_event(m->o, SB_EVENT_WARN, "%s: a client's handshake failed (%s): it closed "
+			   "the connection; has it CurveZMQ keys?", m->spec,
+			   zmq_strerror((int)value));
+	else
+		link_event(m->o, SB_EVENT_WARN, "%s: handshake failed (%s): the peer closed the "
+			   "connection; does it use CurveZMQ keys?", m->spec,
+			   zmq_strerror((int)value));
 }
 
 static void monitor_drain(struct monitor *m)
@@ -591,15 +698,27 @@ static void monitor_drain(struct monitor *m)
 			zmq_msg_recv(&b, m->pair, 0);
 			zmq_msg_close(&b);
 		}
-		if (zmq_msg_size(&a) >= 2) {
-			const unsigned char *d = zmq_msg_data(&a);
-			uint16_t ev = (uint16_t)(d[0] | (d[1] << 8));
+		if (zmq_msg_size(&a) >= 6) {
+			/* libzmq writes the event and its value in host byte order. */
+			uint16_t ev;
+			uint32_t value;
+			memcpy(&ev, zmq_msg_data(&a), 2);
+			memcpy(&value, (const char *)zmq_msg_data(&a) + 2, 4);
 			if (ev == ZMQ_EVENT_CONNECTED || ev == ZMQ_EVENT_ACCEPTED) {
 				m->n_peers++;
 				m->had_peer = 1;
 			} else if (ev == ZMQ_EVENT_DISCONNECTED && m->n_peers > 0) {
 				if (--m->n_peers == 0)
 					m->n_zero++;
+			} else if (ev == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+				if (m->n_handshakes++ == 0 && m->peer != NULL)
+					link_event(m->o, SB_EVENT_INFO, "%s: %s connected (%s)",
+						   m->spec, m->peer, m->o && m->o->curve_secret
+						   ? "CurveZMQ" : "plain text");
+			} else if (ev == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL ||
+				   ev == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
+				   ev == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+				monitor_report(m, ev, value);
 			}
 			m->n_events++;
 		}
@@ -629,7 +748,22 @@ struct zt {
 	uint64_t n_zero_at_start;       /* writer: monitor n_zero when the first frame left */
 	double lost_at;         /* reader: when the last writer went away, or 0 */
 	volatile int *stop;     /* a signal set it: return SB_EINTR */
+	size_t max_bytes;       /* reader: --max-msg-bytes */
+	int told_wait;          /* "waiting for a peer" was reported */
+	struct sb_transport_opts opts;  /* copy: the monitor's event function */
 };
+
+/* Under -v: says once that this side waits for its peer, so a link that never
+ * comes up does not look like a program that hangs for no reason. */
+static void zt_tell_wait(struct sb_transport *t, const char *what)
+{
+	struct zt *z = t->impl;
+
+	if (z->told_wait || z->mon.n_handshakes > 0)
+		return;
+	z->told_wait = 1;
+	link_event(&z->opts, SB_EVENT_INFO, "%s: waiting for %s", t->spec, what);
+}
 
 static int zt_stopped(const struct zt *z)
 {
@@ -672,6 +806,8 @@ static int zt_recv(struct sb_transport *t, const unsigned char **msg, size_t *le
 			z->lost_at = 0;
 		else if (z->frames > 0 && z->mon.had_peer && z->lost_at == 0)
 			z->lost_at = now;
+		if (z->frames == 0 && !(it[0].revents & ZMQ_POLLIN))
+			zt_tell_wait(t, "a writer");
 		if (it[0].revents & ZMQ_POLLIN) {
 			zmq_msg_init(&z->msg);
 			if (zmq_msg_recv(&z->msg, z->sock, ZMQ_DONTWAIT) < 0) {
@@ -697,6 +833,10 @@ static int zt_recv(struct sb_transport *t, const unsigned char **msg, size_t *le
 			const unsigned char *d = zmq_msg_data(&z->msg);
 			size_t n = zmq_msg_size(&z->msg);
 			struct sb_farm_peek pk;
+			if (n > z->max_bytes)
+				return sb_error_set(err, SB_ELIMIT, "%s: message %" PRIu64 " of %zu "
+						    "bytes, over the limit of %zu (--max-msg-bytes)",
+						    t->spec, z->frames, n, z->max_bytes);
 			/* Malformed frames are the decoder's to report; here only order. */
 			if (sb_farm_peek(d, n, &pk, NULL) == SB_OK) {
 				if (pk.is_end) {
@@ -758,6 +898,7 @@ static int zt_send(struct sb_transport *t, const void *msg, size_t len, struct s
 			continue;
 		if (errno != EAGAIN)
 			return sb_error_set(err, SB_EIO, "%s: send: %s", t->spec, zmq_strerror(errno));
+		zt_tell_wait(t, "a reader");
 		zmq_pollitem_t it[2] = {
 			{ z->sock, 0, ZMQ_POLLOUT, 0 },
 			{ z->mon.pair, 0, ZMQ_POLLIN, 0 },
@@ -787,6 +928,7 @@ static int zt_flush(struct sb_transport *t, struct sb_error *err)
 {
 	struct zt *z = t->impl;
 	double start = now_s();
+	int told = 0;
 
 	if (t->mode != SB_TRANSPORT_WRITE || !z->sent_end || z->acked)
 		return SB_OK;
@@ -814,6 +956,11 @@ static int zt_flush(struct sb_transport *t, struct sb_error *err)
 		}
 		if (zt_stopped(z))
 			return sb_error_set(err, SB_EINTR, "%s: interrupted", t->spec);
+		if (!told) {
+			told = 1;
+			link_event(&z->opts, SB_EVENT_INFO, "%s: the end frame is queued; waiting "
+				   "for the reader to confirm it", t->spec);
+		}
 		zmq_pollitem_t it[2] = {
 			{ z->sock, 0, ZMQ_POLLIN, 0 },
 			{ z->mon.pair, 0, ZMQ_POLLIN, 0 },
@@ -833,15 +980,22 @@ static void zt_close(struct sb_transport *t)
 		return;
 	if (z->have_msg)
 		zmq_msg_close(&z->msg);
-	/* A reader lets its acknowledgement of `end` leave before the socket goes. */
-	int linger = z->got_end ? 2000 : 0;
-	if (t->mode == SB_TRANSPORT_WRITE) {
+	/*
+	 * Linger, bounded whoever is at the other end (an unbounded one kept a writer
+	 * whose reader never came in zmq_ctx_term for good, signals or not).  A reader
+	 * lets its acknowledgement of `end` leave.  A writer that stopped early on an
+	 * error lets its whole frames reach a reader that is there or has yet to come,
+	 * not one that went away; after a signal nothing waits.
+	 */
+	int linger = 0;
+	if (zt_stopped(z)) {
 		linger = 0;
-		/* Deliver what is queued while a reader is there (or has yet to come),
-		 * not to a reader that went away. */
+	} else if (t->mode == SB_TRANSPORT_READ) {
+		linger = z->got_end ? SB_ZMQ_LINGER_MS : 0;
+	} else {
 		zt_pump_monitor(z);
 		if (!z->acked && (z->mon.n_zero == z->n_zero_at_start || z->frames == 0))
-			linger = z->timeout_ms >= 0 ? z->timeout_ms : -1;
+			linger = SB_ZMQ_LINGER_MS;
 	}
 	monitor_stop(z->sock, &z->mon);
 	close_sock(&z->sock, linger);
@@ -867,7 +1021,7 @@ static int zt_open(struct sb_transport **out, const char *spec, enum sb_transpor
 	int rc, reading = mode == SB_TRANSPORT_READ;
 
 	*out = NULL;
-	if ((rc = parse_endpoint(spec, reading, &ep, err)) != SB_OK)
+	if ((rc = parse_endpoint(spec, -1, &ep, err)) != SB_OK)
 		return rc;
 	t = calloc(1, sizeof(*t));
 	z = calloc(1, sizeof(*z));
@@ -883,6 +1037,9 @@ static int zt_open(struct sb_transport **out, const char *spec, enum sb_transpor
 	if (opts && opts->timeout_ms == 0)
 		z->timeout_ms = -1;
 	z->stop = opts ? opts->stop : NULL;
+	z->max_bytes = max_msg_bytes(opts);
+	if (opts)
+		z->opts = *opts;
 	if ((z->ctx = ctx_get(err)) == NULL) {
 		free(t->spec);
 		free(t);
@@ -905,10 +1062,14 @@ static int zt_open(struct sb_transport **out, const char *spec, enum sb_transpor
 	if ((rc = sock_prepare(z->ctx, z->sock, &ep, 1, opts, spec, err)) != SB_OK)
 		goto fail;
 	if (!reading) {
-		int64_t small = 256;    /* a writer only ever receives acknowledgements */
+		/* A writer only ever receives acknowledgements, but its limit must let the
+		 * handshake in: as a CurveZMQ server (it binds), 256 bytes refused the
+		 * client's INITIATE and the link never came up. */
+		int64_t small = HANDSHAKE_MIN_BYTES;
 		zmq_setsockopt(z->sock, ZMQ_MAXMSGSIZE, &small, sizeof(small));
 	}
-	if ((rc = monitor_start(z->ctx, z->sock, &z->mon, err)) != SB_OK)
+	if ((rc = monitor_start(z->ctx, z->sock, &z->mon, &z->opts, t->spec, ep.bind,
+				reading ? "writer" : "reader", err)) != SB_OK)
 		goto fail;
 	if ((rc = sock_attach(z->sock, &ep, spec, err)) != SB_OK)
 		goto fail;
@@ -1146,32 +1307,34 @@ static void *pump_out_main(void *arg)
 	return NULL;
 }
 
+/* A worker refused for results of another provenance, known by routing id and name
+ * (it comes back under a new routing id when it reconnects). */
+struct refused {
+	unsigned char ident[256];
+	size_t ident_len;
+	char name[64];
+	char why[400];
+};
+
+#define FARM_REFUSED_MAX 64
+
 struct farm {
 	const struct sb_farm_opts *o;
 	void *ctx;
 	void *front;
+	struct monitor mon;     /* of front: handshakes that fail */
 	void *in_s, *out_s;
 	struct pump in, out;
 	struct sb_farm_core core;
 	uint64_t run;
 	double hb_s, dead_s;
 	struct sb_farm_stats *st;
+	struct refused *refused;
+	size_t n_refused;
 };
 
-static void farm_event(struct farm *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void farm_event(struct farm *f, const char *fmt, ...)
-{
-	char line[512];
-	va_list ap;
-
-	if (f->o->event == NULL)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	f->o->event(f->o->event_ctx, line);
-}
+#define farm_event(f, ...) link_event(&(f)->o->topts, SB_EVENT_INFO, __VA_ARGS__)
+#define farm_warn(f, ...) link_event(&(f)->o->topts, SB_EVENT_WARN, __VA_ARGS__)
 
 static int farm_send_req(struct farm *f, int wi, uint64_t id)
 {
@@ -1204,6 +1367,70 @@ static void farm_lose(struct farm *f, int wi, const char *why)
 	farm_event(f, "worker %s %s: %u frames handed out again", f->core.workers[wi].name, why, n);
 }
 
+/* The refused worker with this routing id or (when name is not NULL) this name. */
+static struct refused *refused_find(struct farm *f, const void *ident, size_t len,
+				    const char *name)
+{
+	for (size_t i = 0; i < f->n_refused; i++) {
+		struct refused *r = &f->refused[i];
+		if ((r->ident_len == len && memcmp(r->ident, ident, len) == 0) ||
+		    (name != NULL && strcmp(r->name, name) == 0))
+			return r;
+	}
+	return NULL;
+}
+
+/* Remembers a refused worker; past FARM_REFUSED_MAX the oldest is forgotten. */
+static struct refused *refused_add(struct farm *f, const void *ident, size_t len,
+				   const char *name, const char *why)
+{
+	struct refused *r;
+
+	if (f->refused == NULL && (f->refused = calloc(FARM_REFUSED_MAX, sizeof(*r))) == NULL)
+		return NULL;
+	if (f->n_refused == FARM_REFUSED_MAX) {
+		memmove(f->refused, f->refused + 1, (FARM_REFUSED_MAX - 1) * sizeof(*r));
+		f->n_refused--;
+	}
+	r = &f->refused[f->n_refused++];
+	memset(r, 0, sizeof(*r));
+	if (len > sizeof(r->ident))
+		len = sizeof(r->ident);
+	memcpy(r->ident, ident, len);
+	r->ident_len = len;
+	snprintf(r->name, sizeof(r->name), "%s", name);
+	snprintf(r->why, sizeof(r->why), "%s", why);
+	return r;
+}
+
+static void farm_send_refuse(struct farm *f, const void *ident, size_t len, const char *why)
+{
+	struct sb_farm_hdr h = { SB_FARM_REFUSE, 0, 0, f->run };
+
+	if (send_hdr(f->front, ident, len, &h, 1) == 0)
+		zmq_send(f->front, why, strlen(why), ZMQ_DONTWAIT);
+}
+
+/*
+ * Refuses worker wi for the rest of the run: its result differs in provenance from
+ * the first ones (why says how).  None of its results is written; what it held goes
+ * to the other workers; it is told why, and ignored when it comes back.
+ */
+static void farm_refuse(struct farm *f, int wi, const char *why, uint64_t lost_before)
+{
+	struct sb_farm_wk *w = &f->core.workers[wi];
+	char text[400];
+
+	snprintf(text, sizeof(text), "results of %s (worker %s)", why, f->core.pin_worker);
+	sb_farm_core_lose_worker(&f->core, wi);
+	w->refused = 1;
+	farm_warn(f, "worker %s refused for the rest of the run: %s; %" PRIu64 " frames handed "
+		  "to the other workers, none of its results written", w->name, text,
+		  w->lost - lost_before);
+	refused_add(f, w->ident, w->ident_len, w->name, text);
+	farm_send_refuse(f, w->ident, w->ident_len, text);
+}
+
 /* Handles one message from a worker.  Returns SB_OK or a fatal status. */
 static int farm_on_worker(struct farm *f, struct sb_error *err)
 {
@@ -1223,6 +1450,8 @@ static int farm_on_worker(struct farm *f, struct sb_error *err)
 	double now = now_s();
 	if (wi >= 0)
 		f->core.workers[wi].expires = now + f->dead_s;
+	if (wi < 0 && h.cmd != SB_FARM_READY && refused_find(f, ident, ident_len, NULL) != NULL)
+		goto out;       /* a refused worker: not asked to announce itself again */
 	switch (h.cmd) {
 	case SB_FARM_READY: {
 		char name[64];
@@ -1235,6 +1464,17 @@ static int farm_on_worker(struct farm *f, struct sb_error *err)
 		for (size_t i = 0; i < nl; i++)
 			if (name[i] < 0x20 || name[i] == 0x7f)
 				name[i] = '?';
+		struct refused *rf = refused_find(f, ident, ident_len, nl ? name : NULL);
+		if (rf != NULL) {
+			/* Back under a new routing id: still refused in this run. */
+			if (rf->ident_len != ident_len || memcmp(rf->ident, ident, ident_len) != 0)
+				rf = refused_add(f, ident, ident_len, rf->name, rf->why);
+			if (rf != NULL)
+				farm_send_refuse(f, ident, ident_len, rf->why);
+			if (wi >= 0)
+				farm_lose(f, wi, "was refused before");
+			break;
+		}
 		if (wi >= 0)
 			farm_lose(f, wi, "announced itself again");
 		wi = sb_farm_core_add_worker(&f->core, ident, ident_len, nl ? name : "?", h.count,
@@ -1262,6 +1502,20 @@ static int farm_on_worker(struct farm *f, struct sb_error *err)
 		size_t np = (size_t)n - 2;
 		if (h.count != np)
 			break;
+		/* libzmq's own limit is raised to let handshakes in: check ours here. */
+		size_t limit = max_msg_bytes(&f->o->topts), big = 0;
+		for (size_t i = 0; i < np; i++)
+			if (zmq_msg_size(&m[2 + i]) > limit)
+				big = zmq_msg_size(&m[2 + i]);
+		if (big > 0) {
+			if (wi >= 0) {
+				farm_warn(f, "worker %s sent a result frame of %zu bytes, over the "
+					  "limit of %zu (--max-msg-bytes): dropped",
+					  f->core.workers[wi].name, big, limit);
+				farm_lose(f, wi, "sent too large a result");
+			}
+			break;
+		}
 		struct sb_buf *parts = calloc(np ? np : 1, sizeof(*parts));
 		if (parts == NULL) {
 			rc = sb_error_set(err, SB_ENOMEM, "farm: out of memory");
@@ -1273,10 +1527,23 @@ static int farm_on_worker(struct farm *f, struct sb_error *err)
 					   zmq_msg_size(&m[2 + i]), err);
 		}
 		if (rc == SB_OK) {
-			int acc = sb_farm_core_result(&f->core, wi, h.id, parts, np, err);
-			if (acc < 0) {
+			int pinned = f->core.pinned;
+			uint64_t lost_before = wi >= 0 ? f->core.workers[wi].lost : 0;
+			struct sb_error rerr;
+			sb_error_clear(&rerr);
+			int acc = sb_farm_core_result(&f->core, wi, h.id, parts, np, &rerr);
+			if (acc == SB_EMISMATCH) {
+				if (wi >= 0)
+					farm_refuse(f, wi, rerr.msg, lost_before);
+			} else if (acc < 0) {
+				*err = rerr;
 				rc = sb_error_prefix(err, "worker %s: ",
 						     wi >= 0 ? f->core.workers[wi].name : "?");
+			} else if (acc == 1 && !pinned && f->core.pinned) {
+				char shown[400];
+				sb_farm_prov_show(&f->core.pin, shown, sizeof(shown));
+				farm_event(f, "the first results, from worker %s, set what every "
+					   "result must match: %s", f->core.pin_worker, shown);
 			}
 		}
 		for (size_t i = 0; i < np; i++)
@@ -1330,6 +1597,7 @@ static void fill_stats(struct farm *f, double t0)
 		ws->credits = w->credits;
 		ws->max_inflight = w->max_inflight;
 		ws->alive = w->alive;
+		ws->refused = w->refused;
 	}
 }
 
@@ -1410,6 +1678,8 @@ int sb_farm_run(const struct sb_farm_opts *o, struct sb_farm_stats *st_out, stru
 	zmq_setsockopt(f.front, ZMQ_ROUTER_MANDATORY, &one, sizeof(one));
 	if ((rc = sock_prepare(f.ctx, f.front, &ep, 1, &o->topts, o->bind, err)) != SB_OK)
 		goto done;
+	if ((rc = monitor_start(f.ctx, f.front, &f.mon, &o->topts, o->bind, 1, NULL, err)) != SB_OK)
+		goto done;
 	if ((rc = sock_attach(f.front, &ep, o->bind, err)) != SB_OK)
 		goto done;
 	rc = sb_transport_open(&f.in.t, o->input ? o->input : "-", SB_TRANSPORT_READ, &o->topts,
@@ -1430,6 +1700,7 @@ int sb_farm_run(const struct sb_farm_opts *o, struct sb_farm_stats *st_out, stru
 	char in_msg[SB_ERROR_MSG_MAX] = "";
 	uint64_t rows_total_in = 0, rows_out = 0;
 	double no_worker_since = now_s();
+	int told_no_worker = 0;
 
 	while (!finished) {
 		double now = now_s();
@@ -1524,6 +1795,13 @@ int sb_farm_run(const struct sb_farm_opts *o, struct sb_farm_stats *st_out, stru
 		}
 		if (alive > 0 || (in_done && held == 0)) {
 			no_worker_since = 0;
+			told_no_worker = 0;
+		} else if (!told_no_worker) {
+			told_no_worker = 1;
+			if (no_worker_since == 0)
+				no_worker_since = now;
+			farm_event(&f, "%s: waiting for a worker (at most %.3g s, --worker-timeout)",
+				   o->bind, o->worker_timeout_ms / 1000.0);
 		} else if (no_worker_since == 0) {
 			no_worker_since = now;
 		} else if (o->worker_timeout_ms >= 0 &&
@@ -1538,23 +1816,26 @@ int sb_farm_run(const struct sb_farm_opts *o, struct sb_farm_stats *st_out, stru
 			break;
 		}
 
-		zmq_pollitem_t it[3] = {
+		zmq_pollitem_t it[4] = {
 			{ f.front, 0, ZMQ_POLLIN, 0 },
 			{ f.in_s, 0, ZMQ_POLLIN, 0 },
 			{ f.out_s, 0, ZMQ_POLLIN, 0 },
+			{ f.mon.pair, 0, ZMQ_POLLIN, 0 },
 		};
 		long wait_ms = (long)((next - now) * 1000) + 1;
 		if (wait_ms < 1)
 			wait_ms = 1;
 		if (wait_ms > 200)
 			wait_ms = 200;
-		if (zmq_poll(it, 3, wait_ms) < 0) {
+		if (zmq_poll(it, 4, wait_ms) < 0) {
 			if (errno == EINTR)
 				continue;
 			rc = sb_error_set(err, SB_EIO, "farm: poll: %s", zmq_strerror(errno));
 			break;
 		}
 		rc = SB_OK;
+		if (it[3].revents & ZMQ_POLLIN)
+			monitor_drain(&f.mon);
 		if (it[0].revents & ZMQ_POLLIN) {
 			for (int k = 0; k < 64 && rc == SB_OK; k++) {
 				int ev = 0;
@@ -1641,7 +1922,9 @@ done:
 	pump_stop(&f.out, f.out_s, 0);
 	close_sock(&f.in_s, 0);
 	close_sock(&f.out_s, 0);
+	monitor_stop(f.front, &f.mon);
 	close_sock(&f.front, 100);
+	free(f.refused);
 	sb_transport_close(&f.in.t);
 	sb_transport_close(&f.out.t);
 	fill_stats(&f, t0);
@@ -1679,9 +1962,36 @@ struct wio {
 	char addr[96];
 	char name[64];
 	struct endpoint ep;
+	struct monitor mon;     /* of the current socket: handshakes that fail */
+	uint64_t told_refuse;   /* hash of the last refusal reported, 0 none */
 	struct sb_error err;
 	int rc;
 };
+
+static void wio_close(struct wio *w, void **s)
+{
+	if (*s == NULL)
+		return;
+	monitor_stop(*s, &w->mon);
+	close_sock(s, 0);
+}
+
+/* A farm refused our results (another model...): say so once per reason. */
+static void wio_refused(struct wio *w, const zmq_msg_t *why)
+{
+	const unsigned char *p = zmq_msg_data((zmq_msg_t *)why);
+	size_t n = zmq_msg_size((zmq_msg_t *)why);
+	uint64_t h = 0xcbf29ce484222325ULL;
+	char shown[400];
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 0x100000001b3ULL;
+	if (h == w->told_refuse)
+		return;
+	w->told_refuse = h;
+	link_event(&w->o->topts, SB_EVENT_WARN, "%s: the farm refuses this worker's results "
+		   "in its current run: %s", w->o->connect, sb_printable(p, n, shown, sizeof(shown)));
+}
 
 static void *wio_connect(struct wio *w, struct sb_error *err)
 {
@@ -1697,8 +2007,9 @@ static void *wio_connect(struct wio *w, struct sb_error *err)
 	zmq_setsockopt(s, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof(ivl_max));
 	zmq_setsockopt(s, ZMQ_CONNECT_TIMEOUT, &ct, sizeof(ct));
 	if (sock_prepare(w->ctx, s, &w->ep, 1, &w->o->topts, w->o->connect, err) != SB_OK ||
+	    monitor_start(w->ctx, s, &w->mon, &w->o->topts, w->o->connect, 0, NULL, err) != SB_OK ||
 	    sock_attach(s, &w->ep, w->o->connect, err) != SB_OK) {
-		close_sock(&s, 0);
+		wio_close(w, &s);
 		return NULL;
 	}
 	return s;
@@ -1733,14 +2044,17 @@ static void *wio_main(void *arg)
 	}
 	wio_ready(w, s);
 	for (;;) {
-		zmq_pollitem_t it[2] = {
+		zmq_pollitem_t it[3] = {
 			{ pair, 0, ZMQ_POLLIN, 0 },
 			{ s, 0, ZMQ_POLLIN, 0 },
+			{ w->mon.pair, 0, ZMQ_POLLIN, 0 },
 		};
-		int nit = s ? 2 : 1;
+		int nit = s ? 3 : 1;
 		if (zmq_poll(it, nit, 100) < 0 && errno != EINTR)
 			break;
 		now = now_s();
+		if (s != NULL && (it[2].revents & ZMQ_POLLIN))
+			monitor_drain(&w->mon);
 		if (it[0].revents & ZMQ_POLLIN) {
 			zmq_msg_t m[SB_FARM_MAX_PARTS + 1];
 			int n;
@@ -1772,7 +2086,7 @@ static void *wio_main(void *arg)
 				break;
 			}
 		}
-		if (s != NULL && nit == 2 && (it[1].revents & ZMQ_POLLIN)) {
+		if (s != NULL && nit >= 2 && (it[1].revents & ZMQ_POLLIN)) {
 			for (int k = 0; k < 64; k++) {
 				zmq_msg_t m[3];
 				int n;
@@ -1783,6 +2097,9 @@ static void *wio_main(void *arg)
 				    sb_farm_hdr_unpack(zmq_msg_data(&m[0]), zmq_msg_size(&m[0]), &h,
 						       NULL) == SB_OK) {
 					heard = last_farm = now;
+					if (!contact && h.cmd != SB_FARM_REFUSE)
+						link_event(&w->o->topts, SB_EVENT_INFO,
+							   "%s: serving a farm", w->o->connect);
 					contact = 1;
 					backoff = hb_s / 2;
 					if (h.cmd == SB_FARM_REQUEST && n == 2) {
@@ -1794,6 +2111,8 @@ static void *wio_main(void *arg)
 					} else if (h.cmd == SB_FARM_BYE) {
 						heard = 0;      /* look for the next farm now */
 						contact = 1;
+					} else if (h.cmd == SB_FARM_REFUSE && n == 2) {
+						wio_refused(w, &m[1]);
 					}
 				}
 				close_multi(m, n, 2);
@@ -1805,7 +2124,7 @@ static void *wio_main(void *arg)
 		} else if (s != NULL && now - heard > dead_s) {
 			/* Paranoid Pirate: the farm is gone or unreachable; start afresh
 			 * with a new socket (a new identity) after a backoff. */
-			close_sock(&s, 0);
+			wio_close(w, &s);
 			contact = 0;
 			reconnect_at = now + (heard == 0 ? 0 : backoff);
 			if (backoff * 2 <= backoff_max)
@@ -1834,7 +2153,7 @@ static void *wio_main(void *arg)
 		}
 	}
 out:
-	close_sock(&s, 0);
+	wio_close(w, &s);
 	close_sock(&pair, 0);
 	return NULL;
 }
@@ -1925,6 +2244,7 @@ int sb_worker_run(const struct sb_stage *stage, const struct sb_kv *opts, size_t
 		if (rc != SB_OK)
 			goto done;
 	}
+	link_event(&o.topts, SB_EVENT_INFO, "%s: waiting for a farm", o.connect);
 	inproc_name(w.addr, sizeof(w.addr), "worker");
 	pair = zmq_socket(w.ctx, ZMQ_PAIR);
 	if (pair == NULL || zmq_bind(pair, w.addr) != 0) {
