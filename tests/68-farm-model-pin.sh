@@ -96,6 +96,17 @@ farm() {
 		--heartbeat-ms "$hb" --liveness 10 -v "$@" > out.sbf 2> f.err &
 	farm_pid=$!
 }
+# refused PID: the farm refused worker PID's results.  It can only when one of them
+# reached it before the end: on a loaded machine the farm may hand that worker no frame,
+# give it up (heartbeats missed), or have the other worker redo the frames it holds
+# ("behind a slow one") and finish first.  Then `unrefused DESC...` reports the checks
+# that need the refusal as skipped, with the farm's log; that nothing of it was written
+# is asserted in every case (the bytes of the output).
+refused() { logged f.err "worker [^ ]*:$1 refused"; }
+unrefused() {
+	diag "no result of that worker reached the farm; its log:" "$(cat f.err)"
+	for _d in "$@"; do skip "$_d" "no result of that worker reached the farm before the end"; done
+}
 # stop PID: SIGTERM, and the status.
 stop() {
 	kill "$1" 2> /dev/null
@@ -112,16 +123,22 @@ touch gate
 wait "$farm_pid"
 is "B joins A: the farm goes on and exits 0" "$?" 0
 check "B joins A: the output is model A's, byte for byte" cmp -s local.sbf out.sbf
-line=$(grep "worker [^ ]*:$bad refused" f.err)
-like "B joins A: the farm refuses the worker, naming both fingerprints" "$line" \
-	"refused for the rest of the run: results of model 'B' \($fpB\), the first results' '[^']*/tiny-distilbert' \($fpA\) \(worker [^)]*\)"
-like "B joins A: none of its results is written, its frames go to the other worker" "$line" \
-	"[1-9][0-9]* frames handed to the other workers, none of its results written"
-like "B joins A: the farm lists it as refused" "$(cat f.err)" \
-	"worker [^ ]*:$bad: 0 frames done, [1-9][0-9]* taken back, .* \(refused\)"
-wait_until 60 logged bad.err "the farm refuses this worker's results"
-like "B joins A: the worker is told why" "$(cat bad.err)" \
-	"sb-encode: >ipc://[^ ]*: the farm refuses this worker's results in its current run: results of model 'B' \($fpB\), the first results' '[^']*/tiny-distilbert' \($fpA\)"
+if refused "$bad"; then
+	line=$(grep "worker [^ ]*:$bad refused" f.err)
+	like "B joins A: the farm refuses the worker, naming both fingerprints" "$line" \
+		"refused for the rest of the run: results of model 'B' \($fpB\), the first results' '[^']*/tiny-distilbert' \($fpA\) \(worker [^)]*\)"
+	like "B joins A: none of its results is written, its frames go to the other worker" "$line" \
+		"[1-9][0-9]* frames handed to the other workers, none of its results written"
+	like "B joins A: the farm lists it as refused" "$(cat f.err)" \
+		"worker [^ ]*:$bad: 0 frames done, [1-9][0-9]* taken back, .* \(refused\)"
+	wait_until 60 logged bad.err "the farm refuses this worker's results"
+	like "B joins A: the worker is told why" "$(cat bad.err)" \
+		"sb-encode: >ipc://[^ ]*: the farm refuses this worker's results in its current run: results of model 'B' \($fpB\), the first results' '[^']*/tiny-distilbert' \($fpA\)"
+else
+	unrefused "B joins A: the farm refuses the worker, naming both fingerprints" \
+		"B joins A: none of its results is written, its frames go to the other worker" \
+		"B joins A: the farm lists it as refused" "B joins A: the worker is told why"
+fi
 stop "$good"
 is "B joins A: the good worker ends on SIGTERM with 143" "$?" 143
 stop "$bad"
@@ -181,8 +198,12 @@ touch gate
 wait "$farm_pid"
 is "another pooling: exit 0" "$?" 0
 check "another pooling: the output is mean pooling's, byte for byte" cmp -s local-mean.sbf out.sbf
-like "another pooling: refused, naming both poolings" "$(grep "worker [^ ]*:$cls refused" f.err)" \
-	"results of pooling 'cls', the first results' 'mean'"
+if refused "$cls"; then
+	like "another pooling: refused, naming both poolings" "$(grep "worker [^ ]*:$cls refused" f.err)" \
+		"results of pooling 'cls', the first results' 'mean'"
+else
+	unrefused "another pooling: refused, naming both poolings"
+fi
 stop "$good" > /dev/null
 stop "$cls" > /dev/null
 cat f.err >> farms.err
