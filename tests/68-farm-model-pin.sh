@@ -127,10 +127,12 @@ if refused "$bad"; then
 	line=$(grep "worker [^ ]*:$bad refused" f.err)
 	like "B joins A: the farm refuses the worker, naming both fingerprints" "$line" \
 		"refused for the rest of the run: results of model 'B' \($fpB\), the first results' '[^']*/tiny-distilbert' \($fpA\) \(worker [^)]*\)"
+	# How many of its frames were still to hand back depends on timing: the other
+	# worker may have redone them already (behind a slow one).
 	like "B joins A: none of its results is written, its frames go to the other worker" "$line" \
-		"[1-9][0-9]* frames handed to the other workers, none of its results written"
+		"[0-9]+ frames handed to the other workers, none of its results written"
 	like "B joins A: the farm lists it as refused" "$(cat f.err)" \
-		"worker [^ ]*:$bad: 0 frames done, [1-9][0-9]* taken back, .* \(refused\)"
+		"worker [^ ]*:$bad: 0 frames done, [0-9]+ taken back, .* \(refused\)"
 	wait_until 60 logged bad.err "the farm refuses this worker's results"
 	like "B joins A: the worker is told why" "$(cat bad.err)" \
 		"sb-encode: >ipc://[^ ]*: the farm refuses this worker's results in its current run: results of model 'B' \($fpB\), the first results' '[^']*/tiny-distilbert' \($fpA\)"
