@@ -628,19 +628,12 @@ static int monitor_start(void *ctx, void *s, struct monitor *m,
 	m->spec = spec;
 	m->server = server;
 	m->peer = peer;
-	/*
-	 * A link follows its peer (connections, handshakes); a farm or its worker only
-	 * needs the failures.  Their sockets see peers come and go all the time, and
-	 * libzmq 4.3.4 then leaked, now and then, the metadata of a connection whose
-	 * handshake it reported (LeakSanitizer at exit, about 1 farm run in 20).
-	 */
-	int events = ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-		     ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
-	if (peer != NULL)
-		events |= ZMQ_EVENT_CONNECTED | ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED |
-			  ZMQ_EVENT_HANDSHAKE_SUCCEEDED;
 	inproc_name(addr, sizeof(addr), "mon");
-	if (zmq_socket_monitor(s, addr, events) != 0)
+	if (zmq_socket_monitor(s, addr, ZMQ_EVENT_CONNECTED | ZMQ_EVENT_ACCEPTED |
+			       ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
+			       ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+			       ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+			       ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) != 0)
 		return sb_error_sys(err, SB_EIO, errno, "zmq: socket monitor");
 	m->pair = zmq_socket(ctx, ZMQ_PAIR);
 	if (m->pair == NULL || zmq_connect(m->pair, addr) != 0)
