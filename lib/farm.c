@@ -1,6 +1,6 @@
 /*
  * farm.c - the farm's bookkeeping (requests, workers, credits, reordering,
- * duplicates) and the small codecs of the farm protocol.  No I/O here: zmq.c
+ * duplicates) and the small codecs of the farm protocol.  No I/O here: farm_broker.c
  * drives it.  See farm.h for the protocol.
  */
 #include <assert.h>

@@ -37,8 +37,8 @@
  * gives every row exactly once.
  *
  * This module (farm.c) keeps the bookkeeping, with no I/O, so it is unit-tested
- * directly; the sockets, threads and loops live in zmq.c (the only file that
- * includes <zmq.h>).
+ * directly; the sockets, threads and loops live in farm_broker.c and farm_worker.c
+ * (with the other ZeroMQ files, the only ones that include <zmq.h>).
  */
 #ifndef SB_FARM_H
 #define SB_FARM_H
@@ -150,7 +150,7 @@ void sb_worker_opts_init(struct sb_worker_opts *o);
 int sb_worker_run(const struct sb_stage *stage, const struct sb_kv *opts, size_t n_opts,
 		  const struct sb_worker_opts *wo, struct sb_stats *st, struct sb_error *err);
 
-/* ---- internals shared by farm.c and zmq.c (not a stable API) ---- */
+/* ---- internals shared by farm.c and the ZeroMQ files (not a stable API) ---- */
 
 #define SB_FARM_MAGIC "sbf1"
 #define SB_FARM_HDR_SIZE 32

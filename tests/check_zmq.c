@@ -1,4 +1,4 @@
-/* Unit tests for lib/farm.c (the farm's bookkeeping and codecs) and lib/zmq.c (the
+/* Unit tests for lib/farm.c (the farm's bookkeeping and codecs) and lib/zmq_*.c (the
  * ZeroMQ transport over inproc, the plain-text rule, keys). */
 #include <check.h>
 #include <stdio.h>
