@@ -435,6 +435,16 @@ static void print_stats(const struct sb_cmd *c, const struct sb_stats *st)
 		st->seconds_total, st->seconds_process, (double)st->rows_in / secs);
 }
 
+/* Lines about ZeroMQ links: warnings (a handshake that failed) always, progress
+ * (waiting for a peer) under -v.  Called from the worker's I/O thread too. */
+static void on_link_event(void *ctx, int level, const char *line)
+{
+	const struct sb_cmd *c = ctx;
+
+	if (level == SB_EVENT_WARN || c->verbose)
+		fprintf(stderr, "%s: %s\n", c->prog, line);
+}
+
 static int run_worker(struct sb_cmd *c, const struct sb_stage *stage, struct sb_stats *st,
 		      struct sb_error *err)
 {
@@ -471,6 +481,8 @@ int sb_cmd_run(struct sb_cmd *c, const struct sb_stage *stage)
 	c->ro.topts.curve_server = c->curve_server;
 	c->ro.topts.allow_file = c->curve_allow;
 	c->ro.topts.insecure = c->insecure;
+	c->ro.topts.event = on_link_event;
+	c->ro.topts.event_ctx = c;
 	if (c->progress && isatty(2)) {
 		c->ro.progress = on_progress;
 		c->ro.progress_ctx = c;
@@ -487,6 +499,14 @@ int sb_cmd_run(struct sb_cmd *c, const struct sb_stage *stage)
 		signal(SIGPIPE, SIG_DFL);
 		raise(SIGPIPE);
 		return 141;
+	}
+	if (c->worker && rc == SB_OK && stop_signal) {
+		/* A worker leaves its farm cleanly on a signal, with the status of every
+		 * program a signal stops. */
+		fprintf(stderr, "%s: worker stopped by signal %d after %llu rows; the farm hands "
+			"what it held to other workers\n", c->prog, (int)stop_signal,
+			(unsigned long long)st.rows_out);
+		return 128 + stop_signal;
 	}
 	if (rc == SB_EINTR && stop_signal) {
 		fprintf(stderr, "%s: interrupted by signal %d after %llu rows; output holds whole "

@@ -26,6 +26,7 @@ enum {
 
 static volatile int stop_flag;
 static volatile sig_atomic_t stop_signal;
+static int verbose;
 
 static void on_signal(int sig)
 {
@@ -58,9 +59,11 @@ static void usage(FILE *fp, const char *prog)
 		prog);
 }
 
-static void on_event(void *ctx, const char *line)
+/* Warnings (a worker refused, a handshake failed) always; progress under -v. */
+static void on_event(void *ctx, int level, const char *line)
 {
-	fprintf(stderr, "%s: %s\n", (const char *)ctx, line);
+	if (level == SB_EVENT_WARN || verbose)
+		fprintf(stderr, "%s: %s\n", (const char *)ctx, line);
 }
 
 static int parse_int(const char *prog, const char *opt, const char *arg, long lo, long hi,
@@ -108,7 +111,7 @@ int main(int argc, char **argv)
 	struct sb_farm_stats st;
 	struct sb_error err;
 	struct sigaction sa;
-	int opt, verbose = 0, rc, version = 0, output_given = 0;
+	int opt, rc, version = 0, output_given = 0;
 	long v;
 
 	sb_farm_opts_init(&o);
@@ -190,10 +193,8 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	if (verbose) {
-		o.event = on_event;
-		o.event_ctx = (void *)prog;
-	}
+	o.topts.event = on_event;
+	o.topts.event_ctx = (void *)prog;
 	sb_error_clear(&err);
 	rc = sb_farm_run(&o, &st, &err);
 	if (verbose) {
@@ -202,7 +203,8 @@ int main(int argc, char **argv)
 				"at most %u in flight%s\n", prog, st.workers[i].name,
 				(unsigned long long)st.workers[i].frames,
 				(unsigned long long)st.workers[i].lost, st.workers[i].credits,
-				st.workers[i].max_inflight, st.workers[i].alive ? "" : " (gone)");
+				st.workers[i].max_inflight, st.workers[i].refused ? " (refused)"
+				: st.workers[i].alive ? "" : " (gone)");
 		fprintf(stderr,
 			"%s: in: %llu frames, %llu rows; out: %llu frames, %llu rows; re-sent: "
 			"%llu (%llu from lost workers, %llu behind a slow one); duplicates "

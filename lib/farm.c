@@ -1,6 +1,6 @@
 /*
  * farm.c - the farm's bookkeeping (requests, workers, credits, reordering,
- * duplicates) and the small codecs of the farm protocol.  No I/O here: zmq.c
+ * duplicates) and the small codecs of the farm protocol.  No I/O here: farm_broker.c
  * drives it.  See farm.h for the protocol.
  */
 #include <assert.h>
@@ -43,7 +43,7 @@ int sb_farm_hdr_unpack(const void *p, size_t n, struct sb_farm_hdr *h, struct sb
 
 	if (n != SB_FARM_HDR_SIZE || memcmp(b, SB_FARM_MAGIC, 4) != 0)
 		return sb_error_set(err, SB_EFORMAT, "farm message: bad header (%zu bytes)", n);
-	if (b[4] < SB_FARM_READY || b[4] > SB_FARM_ERROR)
+	if (b[4] < SB_FARM_READY || b[4] > SB_FARM_REFUSE)
 		return sb_error_set(err, SB_EFORMAT, "farm message: unknown command %u", b[4]);
 	h->cmd = (enum sb_farm_cmd)b[4];
 	h->count = sb_le32(b + 8);
@@ -188,6 +188,194 @@ int sb_farm_peek(const void *p, size_t n, struct sb_farm_peek *out, struct sb_er
 bad:
 	return sb_error_set(err, SB_EFORMAT, "message of %zu bytes is not an sb frame near byte %zu",
 			    n, r.pos);
+}
+
+/* ---- provenance: what makes two workers' results incomparable ---- */
+
+static const char *const prov_keys[SB_FARM_PROV_KEYS] = {
+	"kind", "model_fingerprint", "model", "model_type", "dim", "pooling", "normalized",
+	"precision", "metric", "tokenizer_fingerprint", "max_seq_length", "truncation"
+};
+enum { PROV_KIND, PROV_FINGERPRINT, PROV_MODEL };
+
+static uint64_t fnv1a(const unsigned char *p, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+/* A MessagePack value (n bytes, one whole object) as text for a message. */
+static void show_value(const unsigned char *v, size_t n, char *buf, size_t cap)
+{
+	struct rd r = { v, n, 0 };
+	const char *s;
+	size_t len;
+	uint64_t u;
+
+	if (rd_str(&r, &s, &len) == 0) {
+		char shown[64];
+		snprintf(buf, cap, "'%s'", sb_printable(s, len, shown, sizeof(shown)));
+	} else if (rd_uint(&r, &u) == 0) {
+		snprintf(buf, cap, "%" PRIu64, u);
+	} else if (n == 1 && (v[0] == 0xc2 || v[0] == 0xc3)) {
+		snprintf(buf, cap, "%s", v[0] == 0xc3 ? "true" : "false");
+	} else {
+		snprintf(buf, cap, "(a MessagePack value of %zu bytes)", n);
+	}
+}
+
+static void prov_take(struct sb_farm_prov *pv, int k, const unsigned char *v, size_t n)
+{
+	pv->present |= 1u << k;
+	pv->hash[k] = fnv1a(v, n);
+	show_value(v, n, pv->shown[k], sizeof(pv->shown[k]));
+}
+
+/* Reads the pinned keys of a meta map (r at the map's first byte). */
+static int prov_meta(struct rd *r, struct sb_farm_prov *pv)
+{
+	uint64_t n_keys;
+	unsigned char c;
+
+	if (r->pos >= r->n)
+		return -1;
+	c = r->p[r->pos];
+	if ((c & 0xf0) == 0x80) {
+		n_keys = c & 0x0f;
+		r->pos++;
+	} else if (c == 0xde && r->n - r->pos >= 3) {
+		n_keys = ((uint64_t)r->p[r->pos + 1] << 8) | r->p[r->pos + 2];
+		r->pos += 3;
+	} else {
+		return rd_skip(r);      /* not a map: nothing pinned from it */
+	}
+	for (uint64_t i = 0; i < n_keys; i++) {
+		const char *k;
+		size_t kl, at;
+		int which = -1;
+
+		if (rd_str(r, &k, &kl) != 0)
+			return -1;
+		for (int j = 1; j < SB_FARM_PROV_KEYS; j++)
+			if (key_is(k, kl, prov_keys[j]))
+				which = j;
+		at = r->pos;
+		if (rd_skip(r) != 0)
+			return -1;
+		if (which >= 0)
+			prov_take(pv, which, r->p + at, r->pos - at);
+	}
+	return 0;
+}
+
+int sb_farm_prov_read(const void *p, size_t n, struct sb_farm_prov *out, struct sb_error *err)
+{
+	struct rd r = { p, n, 0 };
+	uint64_t n_keys;
+
+	memset(out, 0, sizeof(*out));
+	if (n == 0)
+		goto bad;
+	unsigned char c = r.p[0];
+	if ((c & 0xf0) == 0x80) {
+		n_keys = c & 0x0f;
+		r.pos = 1;
+	} else if (c == 0xde && n >= 3) {
+		n_keys = ((uint64_t)r.p[1] << 8) | r.p[2];
+		r.pos = 3;
+	} else {
+		goto bad;
+	}
+	for (uint64_t i = 0; i < n_keys; i++) {
+		const char *k;
+		size_t kl, at;
+
+		if (rd_str(&r, &k, &kl) != 0)
+			goto bad;
+		at = r.pos;
+		if (key_is(k, kl, "meta")) {
+			if (prov_meta(&r, out) != 0)
+				goto bad;
+			continue;
+		}
+		if (rd_skip(&r) != 0)
+			goto bad;
+		if (key_is(k, kl, "kind"))
+			prov_take(out, PROV_KIND, r.p + at, r.pos - at);
+	}
+	if (r.pos != n)
+		goto bad;
+	return SB_OK;
+bad:
+	return sb_error_set(err, SB_EFORMAT, "message of %zu bytes is not an sb frame near byte %zu",
+			    n, r.pos);
+}
+
+/* A fingerprint as shown, without the quotes of a string: its characters are plain. */
+static const char *unquoted(const char *shown, char *buf, size_t cap)
+{
+	size_t n = strlen(shown);
+
+	if (n < 2 || shown[0] != '\'' || shown[n - 1] != '\'')
+		return shown;
+	snprintf(buf, cap, "%.*s", (int)(n - 2), shown + 1);
+	return buf;
+}
+
+static int prov_differs(const struct sb_farm_prov *a, const struct sb_farm_prov *b, int k)
+{
+	uint32_t bit = 1u << k;
+
+	return (a->present & bit) && (b->present & bit) && a->hash[k] != b->hash[k];
+}
+
+int sb_farm_prov_check(const struct sb_farm_prov *want, const struct sb_farm_prov *got,
+		       struct sb_error *err)
+{
+	uint32_t fp = 1u << PROV_FINGERPRINT;
+	int both_fp = (want->present & fp) && (got->present & fp);
+
+	for (int k = 0; k < SB_FARM_PROV_KEYS; k++) {
+		if (k == PROV_MODEL && both_fp)
+			continue;       /* the same weights in another folder */
+		if (!prov_differs(want, got, k))
+			continue;
+		if (k == PROV_FINGERPRINT) {
+			char a[72], b[72];
+			return sb_error_set(err, SB_EMISMATCH,
+					    "model %s (%s), the first results' %s (%s)",
+					    got->present & (1u << PROV_MODEL) ? got->shown[PROV_MODEL]
+					    : "?", unquoted(got->shown[k], a, sizeof(a)),
+					    want->present & (1u << PROV_MODEL) ? want->shown[PROV_MODEL]
+					    : "?", unquoted(want->shown[k], b, sizeof(b)));
+		}
+		return sb_error_set(err, SB_EMISMATCH, "%s %s, the first results' %s", prov_keys[k],
+				    got->shown[k], want->shown[k]);
+	}
+	return SB_OK;
+}
+
+void sb_farm_prov_show(const struct sb_farm_prov *p, char *buf, size_t cap)
+{
+	size_t len = 0;
+
+	if (cap == 0)
+		return;
+	buf[0] = '\0';
+	for (int k = 0; k < SB_FARM_PROV_KEYS && len + 1 < cap; k++) {
+		if (!(p->present & (1u << k)))
+			continue;
+		int w = snprintf(buf + len, cap - len, "%s%s %s", len ? ", " : "", prov_keys[k],
+				 p->shown[k]);
+		if (w < 0)
+			break;
+		len += (size_t)w;
+	}
 }
 
 /* ---- bookkeeping ---- */
@@ -467,6 +655,27 @@ int sb_farm_core_result(struct sb_farm_core *c, int wi, uint64_t id, struct sb_b
 		return sb_error_set(err, SB_EFORMAT,
 				    "result for seq %" PRIu64 ": %" PRIu64 " rows, expected %" PRIu64,
 				    r->seq, rows, r->rows);
+	/* Results of another model (pooling, dim...) must not join the stream: the
+	 * first result accepted decides, the others are compared with it. */
+	struct sb_farm_prov want, got;
+	for (size_t i = 0; i < n; i++) {
+		int rc = sb_farm_prov_read(parts[i].data, parts[i].len, i || c->pinned ? &got : &want,
+					   err);
+		if (rc != SB_OK)
+			return sb_error_prefix(err, "result for seq %" PRIu64 ": frame %zu: ",
+					       r->seq, i);
+		if (i == 0 && c->pinned)
+			want = c->pin;
+		if ((i || c->pinned) && sb_farm_prov_check(&want, &got, err) != SB_OK) {
+			if (wi >= 0 && r->state == SB_FARM_INFLIGHT && r->worker == wi) {
+				r->state = SB_FARM_PENDING;
+				r->worker = -1;
+				c->workers[wi].lost++;
+				c->resent++;
+			}
+			return SB_EMISMATCH;
+		}
+	}
 	if (n > 0) {
 		r->out = calloc(n, sizeof(*r->out));
 		if (r->out == NULL)
@@ -475,6 +684,12 @@ int sb_farm_core_result(struct sb_farm_core *c, int wi, uint64_t id, struct sb_b
 			r->out[i] = parts[i];
 			sb_buf_init(&parts[i]);
 		}
+	}
+	if (n > 0 && !c->pinned) {
+		c->pin = want;
+		c->pinned = 1;
+		snprintf(c->pin_worker, sizeof(c->pin_worker), "%s",
+			 wi >= 0 ? c->workers[wi].name : "?");
 	}
 	r->n_out = n;
 	r->out_rows = rows;

@@ -13,6 +13,10 @@
  * are fewer than twice the credits of the live workers, so memory stays bounded
  * however fast the input and however slow the workers; when that window is full
  * behind one slow frame, an idle worker is given that frame too (first answer wins).
+ * The first result accepted pins the provenance of the output (kind, model, pooling,
+ * dim, precision...: struct sb_farm_prov); a worker whose results differ is refused
+ * for the rest of the run, its frames go to the others, and none of its results is
+ * written, so workers of two models never make one silently mixed stream.
  *
  * Wire protocol between farm and worker (every message is multipart; the ROUTER adds
  * the worker identity): part 0 is a 32-byte header
@@ -27,13 +31,14 @@
  *            for an earlier farm run are dropped
  *
  * then: REQUEST one encoded sb frame; RESULT that many encoded frames covering the
- * request's rows in order; READY the worker's name (text); ERROR a message (text).
+ * request's rows in order; READY the worker's name (text); ERROR a message (text);
+ * REFUSE why the farm will not take this worker's results (text).
  * Encoding a frame is idempotent, so re-sending and dropping duplicates by request id
  * gives every row exactly once.
  *
  * This module (farm.c) keeps the bookkeeping, with no I/O, so it is unit-tested
- * directly; the sockets, threads and loops live in zmq.c (the only file that
- * includes <zmq.h>).
+ * directly; the sockets, threads and loops live in farm_broker.c and farm_worker.c
+ * (with the other ZeroMQ files, the only ones that include <zmq.h>).
  */
 #ifndef SB_FARM_H
 #define SB_FARM_H
@@ -74,9 +79,9 @@ struct sb_farm_opts {
 	unsigned max_credits;           /* cap on the credits one worker may claim (16) */
 	unsigned max_inflight;          /* cap on the frames held in total (256) */
 	volatile int *stop;             /* non-zero: stop with SB_EINTR */
-	/* Optional: one line per event (worker joined, lost, re-sent frames). */
-	void (*event)(void *ctx, const char *line);
-	void *event_ctx;
+	/* Events go to topts.event: SB_EVENT_INFO for workers joining, lost, frames
+	 * re-sent, the provenance pinned; SB_EVENT_WARN for a worker refused (results
+	 * of another model...) and handshakes that failed. */
 };
 
 struct sb_farm_worker_stats {
@@ -86,6 +91,7 @@ struct sb_farm_worker_stats {
 	unsigned credits;               /* as granted (announced, capped by max_credits) */
 	unsigned max_inflight;          /* most frames it held at once */
 	int alive;
+	int refused;                    /* its results differed from the first ones */
 };
 
 struct sb_farm_stats {
@@ -105,10 +111,10 @@ void sb_farm_opts_init(struct sb_farm_opts *o);
 /*
  * Runs the farm until the input's `end` frame has been answered and written (SB_OK,
  * the output ends with an `end` frame), or fails: SB_ETIMEOUT when no worker was
- * there for worker_timeout_ms (the message lists the seqs not done), SB_ETRUNCATED
- * when the input stream was cut (results written so far, no `end`), a worker's error,
- * SB_EINTR on stop.  st (may be NULL) is filled in every case; free it with
- * sb_farm_stats_destroy().
+ * there for worker_timeout_ms (the message lists the seqs not done; refused workers
+ * do not count), SB_ETRUNCATED when the input stream was cut (results written so far,
+ * no `end`), a worker's error, SB_EINTR on stop.  st (may be NULL) is filled in every
+ * case; free it with sb_farm_stats_destroy().
  */
 int sb_farm_run(const struct sb_farm_opts *o, struct sb_farm_stats *st, struct sb_error *err);
 
@@ -137,13 +143,14 @@ void sb_worker_opts_init(struct sb_worker_opts *o);
  * backoff when the farm goes away.  The stage is opened once with opts.  Returns
  * SB_OK when *stop becomes non-zero or after max_idle_ms without a farm, or an error
  * (stage open failure, bad keys, bad endpoint).  A stage error on one frame is sent
- * to the farm (which fails the run with it) and the worker keeps serving.  st may be
- * NULL.
+ * to the farm (which fails the run with it) and the worker keeps serving.  A farm
+ * that refuses the worker's results (REFUSE) is reported through topts.event as a
+ * warning; the worker keeps serving (the next run may take it).  st may be NULL.
  */
 int sb_worker_run(const struct sb_stage *stage, const struct sb_kv *opts, size_t n_opts,
 		  const struct sb_worker_opts *wo, struct sb_stats *st, struct sb_error *err);
 
-/* ---- internals shared by farm.c and zmq.c (not a stable API) ---- */
+/* ---- internals shared by farm.c and the ZeroMQ files (not a stable API) ---- */
 
 #define SB_FARM_MAGIC "sbf1"
 #define SB_FARM_HDR_SIZE 32
@@ -156,7 +163,8 @@ enum sb_farm_cmd {
 	SB_FARM_HEARTBEAT = 4,  /* both ways */
 	SB_FARM_BYE = 5,        /* W->F: leaving; F->W: the run is over */
 	SB_FARM_RESET = 6,      /* F->W: unknown worker, announce yourself again */
-	SB_FARM_ERROR = 7       /* W->F: id, message */
+	SB_FARM_ERROR = 7,      /* W->F: id, message */
+	SB_FARM_REFUSE = 8      /* F->W: your results are not taken in this run; why */
 };
 
 struct sb_farm_hdr {
@@ -181,6 +189,37 @@ struct sb_farm_peek {
  * SB_EFORMAT when the bytes are not one frame map.  Allocates nothing.
  */
 int sb_farm_peek(const void *p, size_t n, struct sb_farm_peek *out, struct sb_error *err);
+
+/*
+ * Provenance of a result frame: the values that make two results incomparable, by
+ * index: 0 kind (top level), then the meta keys model_fingerprint, model, model_type,
+ * dim, pooling, normalized, precision, metric, tokenizer_fingerprint, max_seq_length,
+ * truncation.  As sb-cosine does, a key missing on either side proves nothing, and
+ * fingerprints decide when both sides have one (the same weights may sit in two
+ * folders): model names are compared only otherwise.
+ */
+#define SB_FARM_PROV_KEYS 12
+
+struct sb_farm_prov {
+	uint32_t present;                       /* bit k: key k was found */
+	uint64_t hash[SB_FARM_PROV_KEYS];       /* FNV-1a of the value's MessagePack bytes */
+	char shown[SB_FARM_PROV_KEYS][72];      /* the value as printable text, for messages */
+};
+
+/* Reads the provenance of one encoded frame.  SB_EFORMAT when it is not a frame map.
+ * Allocates nothing. */
+int sb_farm_prov_read(const void *p, size_t n, struct sb_farm_prov *out, struct sb_error *err);
+
+/*
+ * SB_OK when results of provenance got may go in one stream with those of want; else
+ * SB_EMISMATCH with a message naming the first key that differs and both values:
+ * "model 'b' (fnv1a64:...), the first results' 'a' (fnv1a64:...)".
+ */
+int sb_farm_prov_check(const struct sb_farm_prov *want, const struct sb_farm_prov *got,
+		       struct sb_error *err);
+
+/* Writes the provenance as "kind hidden, model 'm' (fp), dim 32, ..." into buf. */
+void sb_farm_prov_show(const struct sb_farm_prov *p, char *buf, size_t cap);
 
 /*
  * The broker's bookkeeping.  Requests get ids 0, 1, 2... in input order; a request
@@ -212,6 +251,7 @@ struct sb_farm_wk {
 	double expires;                 /* declared dead after this time */
 	double next_hb;                 /* next heartbeat to send */
 	int alive;
+	int refused;                    /* refused for results of another provenance */
 	uint64_t frames, lost;
 };
 
@@ -225,6 +265,9 @@ struct sb_farm_core {
 	uint64_t stamp;
 	unsigned max_credits, max_inflight;
 	uint64_t resent, duplicates, hedged;
+	int pinned;                     /* the first result accepted set pin */
+	struct sb_farm_prov pin;
+	char pin_worker[64];            /* name of the worker whose result set it */
 };
 
 void sb_farm_core_init(struct sb_farm_core *c, unsigned max_credits, unsigned max_inflight);
@@ -277,8 +320,11 @@ struct sb_farm_req *sb_farm_core_req(struct sb_farm_core *c, uint64_t id);
  * Records worker w's result for id (w -1: from a worker no longer known).  Takes
  * ownership of parts[0..n) (each buffer is moved; the caller's array entries are
  * emptied) when accepted.  Returns 1 when accepted, 0 for a duplicate (dropped;
- * the parts are left to the caller), or SB_EFORMAT when the rows do not match the
- * request.  A result returns one credit to w when id was in flight there.
+ * the parts are left to the caller), SB_EFORMAT when the rows do not match the
+ * request, or SB_EMISMATCH when the result's provenance differs from the pinned one
+ * (the first accepted result pins it): the result is dropped and, if the request was
+ * in flight at w alone, it is pending again; the caller refuses the worker.  A result
+ * returns one credit to w when id was in flight there.
  */
 int sb_farm_core_result(struct sb_farm_core *c, int w, uint64_t id, struct sb_buf *parts,
 			size_t n, struct sb_error *err);

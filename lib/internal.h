@@ -84,7 +84,7 @@ static inline uint64_t sb_le64(const unsigned char *p)
 }
 
 /*
- * CurveZMQ key files (zmq.c), declared here for their fuzz target.  A key file holds
+ * CurveZMQ key files (zmq_keys.c), declared here for their fuzz target.  A key file holds
  * "public-key = Z85" and, when secret, "secret-key = Z85" lines ('#' comments); an
  * allow-list is any number of public-key lines or bare Z85 keys.
  */

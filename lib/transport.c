@@ -199,10 +199,9 @@ int sb_transport_open_fd(struct sb_transport **out, int fd, int own_fd, const ch
 	return SB_OK;
 }
 
-static int is_zmq_spec(const char *s)
+static int is_bare_zmq_spec(const char *s)
 {
-	return s[0] == '@' || s[0] == '>' || !strncmp(s, "tcp://", 6) || !strncmp(s, "ipc://", 6) ||
-	       !strncmp(s, "inproc://", 9);
+	return !strncmp(s, "tcp://", 6) || !strncmp(s, "ipc://", 6) || !strncmp(s, "inproc://", 9);
 }
 
 int sb_transport_open(struct sb_transport **out, const char *spec, enum sb_transport_mode mode,
@@ -217,7 +216,13 @@ int sb_transport_open(struct sb_transport **out, const char *spec, enum sb_trans
 		return sb_transport_open_fd(out, mode == SB_TRANSPORT_READ ? 0 : 1, 0,
 					    mode == SB_TRANSPORT_READ ? "stdin" : "stdout", mode,
 					    opts, err);
-	if (is_zmq_spec(spec)) {
+	/* Which side binds is for the user to say: a default role that differs for
+	 * readers and writers made two programs both connect and wait for ever. */
+	if (is_bare_zmq_spec(spec))
+		return sb_error_set(err, SB_EINVAL,
+				    "%s: a ZeroMQ endpoint needs @ to bind or > to connect "
+				    "('@%s' or '>%s')", spec, spec, spec);
+	if (spec[0] == '@' || spec[0] == '>') {
 		if (!sb_transport_zmq_open)
 			return sb_error_set(err, SB_EUNSUPPORTED,
 					    "%s: ZeroMQ transport not available in this program", spec);

@@ -9,7 +9,7 @@
  *     PATH              a file
  *     @tcp://0.0.0.0:5555 ZeroMQ, bind        >tcp://host:5555   ZeroMQ, connect
  *     @ipc:///tmp/s     likewise for ipc      tcp://... / ipc:// without a marker:
- *                                             bind for readers, connect for writers
+ *                                             refused (SB_EINVAL), say which
  *
  * Backends register a struct sb_transport_ops; the ZeroMQ backend lives in its
  * own module so only it includes <zmq.h>.
@@ -25,6 +25,20 @@
 
 enum sb_transport_mode { SB_TRANSPORT_READ, SB_TRANSPORT_WRITE };
 
+/* Levels of the lines given to sb_transport_opts.event. */
+enum sb_event_level {
+	SB_EVENT_WARN,          /* something the user must see: a peer's handshake failed */
+	SB_EVENT_INFO           /* progress, for -v: waiting for a peer, peer connected */
+};
+
+/*
+ * How long a ZeroMQ socket may keep unsent messages once it is closed, in ms.  A
+ * writer that stops early on an error gives its queued whole frames this long to
+ * reach a reader; after a signal, a reader gone or a confirmed end it keeps nothing.
+ * So closing never blocks longer than this, whoever is (not) at the other end.
+ */
+#define SB_ZMQ_LINGER_MS 2000
+
 struct sb_transport_opts {
 	size_t max_msg_bytes;           /* refuse larger messages; 0: SB_FRAME_DEFAULT_MAX_BYTES */
 	int timeout_ms;                 /* ZeroMQ: give up waiting after this; -1 forever */
@@ -35,6 +49,11 @@ struct sb_transport_opts {
 	int insecure;                   /* allow plain text on non-loopback TCP */
 	volatile int *stop;             /* when set non-zero by a signal handler, a blocked
 					 * read or write returns SB_EINTR instead of retrying */
+	/* Optional: one line (no newline) about a ZeroMQ link, of an sb_event_level:
+	 * handshakes refused or failed (each kind once per socket), waiting for a peer.
+	 * May be called from a library thread (the farm worker's). */
+	void (*event)(void *ctx, int level, const char *line);
+	void *event_ctx;
 };
 
 struct sb_transport;
@@ -84,7 +103,8 @@ void sb_transport_close(struct sb_transport **t);
 
 /*
  * Hook for the ZeroMQ backend: sb_transport_open() calls it for specs that start
- * with '@', '>', "tcp://", "ipc://" or "inproc://".  NULL when not linked in.
+ * with '@' or '>'; a spec that starts with "tcp://", "ipc://" or "inproc://" is
+ * refused with SB_EINVAL (bind or connect must be said).  NULL when not linked in.
  */
 extern int (*sb_transport_zmq_open)(struct sb_transport **out, const char *spec,
 				    enum sb_transport_mode mode,

@@ -7,7 +7,7 @@
 # No step waits on a clock: "starts first" means its socket is seen bound (ss, or the
 # ipc file), a kill comes once the victim's output shows data.  The documented bounds
 # are checked with margin: a reader waits 10 s for a vanished writer before it reports
-# a cut stream (CUT_GRACE_MS in lib/zmq.c); a writer notices a dead reader when the
+# a cut stream (CUT_GRACE_MS in lib/zmq_link.c); a writer notices a dead reader when the
 # connection drops, which for a killed process is at once (the kernel closes it) and
 # otherwise within ZeroMQ's 10 s heartbeat timeout: the test gives it 30 s.  Ports come
 # from tcp_port (tests/setup), so tests running side by side never share one.

@@ -61,6 +61,8 @@ farm_wait() {
 	wait "$farm_pid"
 	_r=$?
 	st="$(cat "$SB_TMP/farm.rc" 2> /dev/null) $_r"
+	[ "$st" = "0 0" ] || diag "the farm's and sb-pool's status: $st; the end of the farm's log:" \
+		"$(tail -n 60 "$SB_TMP/err")"
 }
 # The farm names an sb-encode worker HOST:PID; says PID [WHAT]: a -v line about it.
 says() { logged "$SB_TMP/err" "worker [^ ]*:$1 $2"; }

@@ -1,4 +1,4 @@
-/* Unit tests for lib/farm.c (the farm's bookkeeping and codecs) and lib/zmq.c (the
+/* Unit tests for lib/farm.c (the farm's bookkeeping and codecs) and lib/zmq_*.c (the
  * ZeroMQ transport over inproc, the plain-text rule, keys). */
 #include <check.h>
 #include <stdio.h>
@@ -359,6 +359,182 @@ START_TEST(test_rules_and_keys)
 }
 END_TEST
 
+/* Encodes an embeddings frame of one row with the given provenance (NULL: no key). */
+static void encode_prov(struct sb_buf *b, uint64_t seq, const char *fp, const char *model,
+			const char *pooling)
+{
+	struct sb_frame f;
+	struct sb_tensor *t;
+	size_t shape[2] = { 1, 4 };
+
+	sb_frame_init(&f);
+	sb_buf_clear(b);
+	f.kind = SB_KIND_EMBEDDINGS;
+	f.seq = seq;
+	f.rows = 1;
+	ck_assert_int_eq(sb_frame_tensor_resize(&f, "sentence_embedding", SB_DTYPE_F32, 2, shape,
+						&t, NULL), SB_OK);
+	memset(t->data, 0, t->nbytes);
+	if (model)
+		ck_assert_int_eq(sb_frame_meta_str(&f, "model", model, NULL), SB_OK);
+	if (fp)
+		ck_assert_int_eq(sb_frame_meta_str(&f, "model_fingerprint", fp, NULL), SB_OK);
+	ck_assert_int_eq(sb_frame_meta_uint(&f, "dim", 4, NULL), SB_OK);
+	if (pooling)
+		ck_assert_int_eq(sb_frame_meta_str(&f, "pooling", pooling, NULL), SB_OK);
+	ck_assert_int_eq(sb_frame_encode(&f, b, NULL), SB_OK);
+	sb_frame_destroy(&f);
+}
+
+static void prov_of(struct sb_farm_prov *pv, const char *fp, const char *model,
+		    const char *pooling)
+{
+	struct sb_buf b;
+
+	sb_buf_init(&b);
+	encode_prov(&b, 0, fp, model, pooling);
+	ck_assert_int_eq(sb_farm_prov_read(b.data, b.len, pv, NULL), SB_OK);
+	sb_buf_destroy(&b);
+}
+
+START_TEST(test_prov)
+{
+	struct sb_farm_prov a, b;
+	struct sb_error err;
+	struct sb_buf buf;
+	char shown[400];
+
+	prov_of(&a, "fnv1a64:1", "/m/a", "mean");
+	sb_farm_prov_show(&a, shown, sizeof(shown));
+	ck_assert_str_eq(shown, "kind 'embeddings', model_fingerprint 'fnv1a64:1', model '/m/a', "
+			 "dim 4, pooling 'mean'");
+	/* The same weights in another folder: fingerprints decide. */
+	prov_of(&b, "fnv1a64:1", "/elsewhere/a", "mean");
+	ck_assert_int_eq(sb_farm_prov_check(&a, &b, &err), SB_OK);
+	/* Other weights: both models and fingerprints named. */
+	prov_of(&b, "fnv1a64:2", "/m/b", "mean");
+	ck_assert_int_eq(sb_farm_prov_check(&a, &b, &err), SB_EMISMATCH);
+	ck_assert_str_eq(err.msg, "model '/m/b' (fnv1a64:2), the first results' '/m/a' (fnv1a64:1)");
+	/* No fingerprint on one side: the model names decide. */
+	prov_of(&b, NULL, "/m/a", "mean");
+	ck_assert_int_eq(sb_farm_prov_check(&a, &b, &err), SB_OK);
+	prov_of(&b, NULL, "/m/b", "mean");
+	ck_assert_int_eq(sb_farm_prov_check(&a, &b, &err), SB_EMISMATCH);
+	ck_assert_str_eq(err.msg, "model '/m/b', the first results' '/m/a'");
+	/* Another pooling; a key missing on one side proves nothing. */
+	prov_of(&b, "fnv1a64:1", "/m/a", "cls");
+	ck_assert_int_eq(sb_farm_prov_check(&a, &b, &err), SB_EMISMATCH);
+	ck_assert_str_eq(err.msg, "pooling 'cls', the first results' 'mean'");
+	prov_of(&b, "fnv1a64:1", "/m/a", NULL);
+	ck_assert_int_eq(sb_farm_prov_check(&a, &b, &err), SB_OK);
+	/* Another kind. */
+	sb_buf_init(&buf);
+	encode(&buf, 0, 1, -1);
+	ck_assert_int_eq(sb_farm_prov_read(buf.data, buf.len, &b, NULL), SB_OK);
+	ck_assert_int_eq(sb_farm_prov_check(&a, &b, &err), SB_EMISMATCH);
+	ck_assert_str_eq(err.msg, "kind 'tokens', the first results' 'embeddings'");
+	/* Not a frame. */
+	ck_assert_int_eq(sb_farm_prov_read(buf.data, buf.len - 1, &b, &err), SB_EFORMAT);
+	ck_assert_int_eq(sb_farm_prov_read("\x81\xa4meta\xc0", 7, &b, &err), SB_OK);
+	ck_assert_uint_eq(b.present, 0);
+	sb_buf_destroy(&buf);
+}
+END_TEST
+
+START_TEST(test_core_pin)
+{
+	struct sb_farm_core c;
+	struct sb_buf part;
+	struct sb_error err;
+	struct sb_farm_req *r;
+	int w, a, b;
+	uint64_t id;
+
+	sb_farm_core_init(&c, 4, 64);
+	a = sb_farm_core_add_worker(&c, "A", 1, "a", 1, 10.0, NULL);
+	b = sb_farm_core_add_worker(&c, "B", 1, "b", 1, 10.0, NULL);
+	sb_buf_init(&part);
+	for (uint64_t i = 0; i < 3; i++) {
+		encode_prov(&part, i, "fnv1a64:1", "/m/a", "mean");
+		ck_assert_int_eq(sb_farm_core_add(&c, part.data, part.len, i, 1, &id, NULL), SB_OK);
+	}
+	ck_assert(sb_farm_core_dispatch(&c, &w, &id));
+	ck_assert(w == a && id == 0);
+	ck_assert(sb_farm_core_dispatch(&c, &w, &id));
+	ck_assert(w == b && id == 1);
+	/* A's result pins model a. */
+	encode_prov(&part, 0, "fnv1a64:1", "/m/a", "mean");
+	ck_assert_int_eq(sb_farm_core_result(&c, a, 0, &part, 1, &err), 1);
+	ck_assert(c.pinned);
+	ck_assert_str_eq(c.pin_worker, "a");
+	/* B's result of model b is refused: request 1 is pending again, taken from B. */
+	encode_prov(&part, 1, "fnv1a64:2", "/m/b", "mean");
+	ck_assert_int_eq(sb_farm_core_result(&c, b, 1, &part, 1, &err), SB_EMISMATCH);
+	ck_assert_ptr_nonnull(strstr(err.msg, "model '/m/b' (fnv1a64:2)"));
+	ck_assert_uint_ne(part.len, 0);         /* not taken */
+	r = sb_farm_core_req(&c, 1);
+	ck_assert_int_eq(r->state, SB_FARM_PENDING);
+	ck_assert_uint_eq(c.workers[b].lost, 1);
+	ck_assert_uint_eq(c.resent, 1);
+	ck_assert_uint_eq(sb_farm_core_lose_worker(&c, b), 0);
+	/* It goes to A, whose answer is taken; the output holds model a only. */
+	ck_assert(sb_farm_core_dispatch(&c, &w, &id));
+	ck_assert(w == a && id == 1);
+	encode_prov(&part, 1, "fnv1a64:1", "/elsewhere/a", "mean");
+	ck_assert_int_eq(sb_farm_core_result(&c, a, 1, &part, 1, &err), 1);
+	/* B is not handed anything more. */
+	ck_assert(sb_farm_core_dispatch(&c, &w, &id));
+	ck_assert(w == a && id == 2);
+	sb_farm_core_destroy(&c);
+	sb_buf_destroy(&part);
+}
+END_TEST
+
+/* Collects the transport's event lines. */
+static char events[2048];
+
+static void on_event(void *ctx, int level, const char *line)
+{
+	(void)ctx;
+	snprintf(events + strlen(events), sizeof(events) - strlen(events), "%d %s\n", level, line);
+}
+
+START_TEST(test_endpoints_and_events)
+{
+	struct sb_transport *t = NULL;
+	struct sb_transport_opts o;
+	struct sb_error err;
+	char spec[96];
+
+	sb_zmq_init();
+	memset(&o, 0, sizeof(o));
+	/* No default role: the user says which side binds. */
+	ck_assert_int_eq(sb_transport_open(&t, "tcp://127.0.0.1:1", SB_TRANSPORT_WRITE, &o, &err),
+			 SB_EINVAL);
+	ck_assert_str_eq(err.msg, "tcp://127.0.0.1:1: a ZeroMQ endpoint needs @ to bind or > to "
+			 "connect ('@tcp://127.0.0.1:1' or '>tcp://127.0.0.1:1')");
+	ck_assert_int_eq(sb_transport_open(&t, "ipc:///tmp/x", SB_TRANSPORT_READ, &o, &err),
+			 SB_EINVAL);
+	ck_assert_ptr_null(t);
+	/* A bound writer without a reader says it waits (under -v), then times out. */
+	events[0] = '\0';
+	o.timeout_ms = 300;
+	o.event = on_event;
+	snprintf(spec, sizeof(spec), "@inproc://check-events-%d", (int)getpid());
+	ck_assert_int_eq(sb_transport_open(&t, spec, SB_TRANSPORT_WRITE, &o, &err), SB_OK);
+	for (int i = 0; i < 2 * 8 + 2; i++) {
+		int rc = sb_transport_send(t, "x", 1, &err);
+		if (rc != SB_OK) {
+			ck_assert_int_eq(rc, SB_ETIMEOUT);
+			break;
+		}
+	}
+	sb_transport_close(&t);
+	ck_assert_ptr_nonnull(strstr(events, "1 @inproc://check-events-"));
+	ck_assert_ptr_nonnull(strstr(events, ": waiting for a reader\n"));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("zmq");
@@ -373,6 +549,9 @@ int main(void)
 	tcase_add_test(tc, test_core_hedge);
 	tcase_add_test(tc, test_inproc_stream);
 	tcase_add_test(tc, test_rules_and_keys);
+	tcase_add_test(tc, test_prov);
+	tcase_add_test(tc, test_core_pin);
+	tcase_add_test(tc, test_endpoints_and_events);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -1,5 +1,5 @@
 /*
- * fuzz_keys.c - fuzz target for the CurveZMQ key files of lib/zmq.c: the key-file
+ * fuzz_keys.c - fuzz target for the CurveZMQ key files of lib/zmq_keys.c: the key-file
  * parser behind --curve-secret / --curve-server (sb_zmq_key_load, reading the files
  * sb-keygen writes) and the --curve-allow list reader (sb_zmq_allow_read).
  *

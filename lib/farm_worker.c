@@ -1,0 +1,415 @@
+/*
+ * farm_worker.c - a farm worker (sb-encode --worker ...): a DEALER that joins a farm,
+ * asks for frames by credits, runs its stage on each and sends the results back,
+ * with heartbeats both ways; an I/O thread keeps the socket while the stage runs.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "frame.h"
+#include "zmq_impl.h"
+
+/* ---- the worker ---- */
+
+void sb_worker_opts_init(struct sb_worker_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->topts.timeout_ms = -1;
+	o->credits = 2;
+	o->heartbeat_ms = 1000;
+	o->liveness = 3;
+	o->reconnect_max_ms = 8000;
+	o->max_idle_ms = -1;
+}
+
+/*
+ * The I/O thread owns the DEALER socket: it forwards requests to the processing
+ * thread over an inproc PAIR and results back, heartbeats on its own clock, and
+ * reconnects with exponential backoff when the farm stops answering.  Messages to
+ * the processing thread: the farm message as is (header + frame), or "X"+message
+ * (fatal), or "I" (idle exit).
+ */
+struct wio {
+	const struct sb_worker_opts *o;
+	void *ctx;
+	char addr[96];
+	char name[64];
+	struct sb_zmq_endpoint ep;
+	struct sb_zmq_monitor mon;     /* of the current socket: handshakes that fail */
+	uint64_t told_refuse;   /* hash of the last refusal reported, 0 none */
+	struct sb_error err;
+	int rc;
+};
+
+static void wio_close(struct wio *w, void **s)
+{
+	if (*s == NULL)
+		return;
+	sb_zmq_monitor_stop(*s, &w->mon);
+	sb_zmq_close(s, 0);
+}
+
+/* A farm refused our results (another model...): say so once per reason. */
+static void wio_refused(struct wio *w, const zmq_msg_t *why)
+{
+	const unsigned char *p = zmq_msg_data((zmq_msg_t *)why);
+	size_t n = zmq_msg_size((zmq_msg_t *)why);
+	uint64_t h = 0xcbf29ce484222325ULL;
+	char shown[400];
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 0x100000001b3ULL;
+	if (h == w->told_refuse)
+		return;
+	w->told_refuse = h;
+	sb_zmq_event(&w->o->topts, SB_EVENT_WARN, "%s: the farm refuses this worker's results "
+		   "in its current run: %s", w->o->connect, sb_printable(p, n, shown, sizeof(shown)));
+}
+
+static void *wio_connect(struct wio *w, struct sb_error *err)
+{
+	void *s = zmq_socket(w->ctx, ZMQ_DEALER);
+
+	if (s == NULL) {
+		sb_error_sys(err, SB_EIO, errno, "%s: zmq socket", w->o->connect);
+		return NULL;
+	}
+	/* Retry often: a farm that starts is found within a quarter second. */
+	int ivl = 100, ivl_max = 250, ct = w->o->heartbeat_ms * 2;
+	zmq_setsockopt(s, ZMQ_RECONNECT_IVL, &ivl, sizeof(ivl));
+	zmq_setsockopt(s, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof(ivl_max));
+	zmq_setsockopt(s, ZMQ_CONNECT_TIMEOUT, &ct, sizeof(ct));
+	if (sb_zmq_prepare(w->ctx, s, &w->ep, 1, &w->o->topts, w->o->connect, err) != SB_OK ||
+	    sb_zmq_monitor_start(w->ctx, s, &w->mon, &w->o->topts, w->o->connect, 0, NULL, err) != SB_OK ||
+	    sb_zmq_attach(s, &w->ep, w->o->connect, err) != SB_OK) {
+		wio_close(w, &s);
+		return NULL;
+	}
+	return s;
+}
+
+static void wio_ready(struct wio *w, void *s)
+{
+	struct sb_farm_hdr h = { SB_FARM_READY, w->o->credits ? w->o->credits : 2, 0, 0 };
+
+	if (sb_zmq_send_hdr(s, NULL, 0, &h, 1) == 0)
+		zmq_send(s, w->name, strlen(w->name), ZMQ_DONTWAIT);
+}
+
+static void *wio_main(void *arg)
+{
+	struct wio *w = arg;
+	void *pair = zmq_socket(w->ctx, ZMQ_PAIR);
+	void *s = NULL;
+	double hb_s = w->o->heartbeat_ms / 1000.0;
+	double dead_s = hb_s * w->o->liveness;
+	double backoff = hb_s / 2, backoff_max = w->o->reconnect_max_ms / 1000.0;
+	double now = sb_zmq_now(), heard = now, last_farm = now, next_hb = now + hb_s;
+	double reconnect_at = 0;
+	int contact = 0;        /* the farm answered on this socket */
+
+	if (pair == NULL || zmq_connect(pair, w->addr) != 0)
+		return NULL;
+	s = wio_connect(w, &w->err);
+	if (s == NULL) {
+		sb_zmq_pair_reply(pair, 'X', w->err.code, w->err.msg, strlen(w->err.msg));
+		goto out;
+	}
+	wio_ready(w, s);
+	for (;;) {
+		zmq_pollitem_t it[3] = {
+			{ pair, 0, ZMQ_POLLIN, 0 },
+			{ s, 0, ZMQ_POLLIN, 0 },
+			{ w->mon.pair, 0, ZMQ_POLLIN, 0 },
+		};
+		int nit = s ? 3 : 1;
+		if (zmq_poll(it, nit, 100) < 0 && errno != EINTR)
+			break;
+		now = sb_zmq_now();
+		if (s != NULL && (it[2].revents & ZMQ_POLLIN))
+			sb_zmq_monitor_drain(&w->mon);
+		if (it[0].revents & ZMQ_POLLIN) {
+			zmq_msg_t m[SB_FARM_MAX_PARTS + 1];
+			int n;
+			int quit = 0;
+			if (sb_zmq_recv_multi(pair, m, SB_FARM_MAX_PARTS + 1, &n) == 0) {
+				if (n == 1 && zmq_msg_size(&m[0]) == 1 &&
+				    *(char *)zmq_msg_data(&m[0]) == 'Q') {
+					quit = 1;
+				} else if (s != NULL && n <= SB_FARM_MAX_PARTS) {
+					/* A result: forward; if the farm is gone it re-sends. */
+					for (int i = 0; i < n; i++) {
+						zmq_msg_t c;
+						zmq_msg_init(&c);
+						zmq_msg_copy(&c, &m[i]);
+						if (zmq_msg_send(&c, s, (i + 1 < n ? ZMQ_SNDMORE : 0) |
+								 ZMQ_DONTWAIT) < 0) {
+							zmq_msg_close(&c);
+							break;
+						}
+					}
+				}
+				sb_zmq_close_multi(m, n, SB_FARM_MAX_PARTS + 1);
+			}
+			if (quit) {
+				if (s != NULL) {
+					struct sb_farm_hdr h = { SB_FARM_BYE, 0, 0, 0 };
+					sb_zmq_send_hdr(s, NULL, 0, &h, 0);
+				}
+				break;
+			}
+		}
+		if (s != NULL && nit >= 2 && (it[1].revents & ZMQ_POLLIN)) {
+			for (int k = 0; k < 64; k++) {
+				zmq_msg_t m[3];
+				int n;
+				if (sb_zmq_recv_multi(s, m, 2, &n) != 0)
+					break;
+				struct sb_farm_hdr h;
+				if (n >= 1 && n <= 2 &&
+				    sb_farm_hdr_unpack(zmq_msg_data(&m[0]), zmq_msg_size(&m[0]), &h,
+						       NULL) == SB_OK) {
+					heard = last_farm = now;
+					if (!contact && h.cmd != SB_FARM_REFUSE)
+						sb_zmq_event(&w->o->topts, SB_EVENT_INFO,
+							   "%s: serving a farm", w->o->connect);
+					contact = 1;
+					backoff = hb_s / 2;
+					if (h.cmd == SB_FARM_REQUEST && n == 2) {
+						zmq_msg_send(&m[0], pair, ZMQ_SNDMORE);
+						zmq_msg_send(&m[1], pair, 0);
+						n = 0;
+					} else if (h.cmd == SB_FARM_RESET) {
+						wio_ready(w, s);
+					} else if (h.cmd == SB_FARM_BYE) {
+						heard = 0;      /* look for the next farm now */
+						contact = 1;
+					} else if (h.cmd == SB_FARM_REFUSE && n == 2) {
+						wio_refused(w, &m[1]);
+					}
+				}
+				sb_zmq_close_multi(m, n, 2);
+			}
+		}
+		if (s != NULL && now - heard > dead_s && !contact) {
+			/* No farm yet on this socket: libzmq keeps retrying the connection. */
+			heard = now;
+		} else if (s != NULL && now - heard > dead_s) {
+			/* Paranoid Pirate: the farm is gone or unreachable; start afresh
+			 * with a new socket (a new identity) after a backoff. */
+			wio_close(w, &s);
+			contact = 0;
+			reconnect_at = now + (heard == 0 ? 0 : backoff);
+			if (backoff * 2 <= backoff_max)
+				backoff *= 2;
+			else
+				backoff = backoff_max;
+		}
+		if (s == NULL && now >= reconnect_at) {
+			s = wio_connect(w, &w->err);
+			if (s == NULL) {
+				sb_zmq_pair_reply(pair, 'X', w->err.code, w->err.msg, strlen(w->err.msg));
+				break;
+			}
+			wio_ready(w, s);
+			heard = now;
+			next_hb = now + hb_s;
+		}
+		if (s != NULL && now >= next_hb) {
+			struct sb_farm_hdr h = { SB_FARM_HEARTBEAT, 0, 0, 0 };
+			sb_zmq_send_hdr(s, NULL, 0, &h, 0);
+			next_hb = now + hb_s;
+		}
+		if (w->o->max_idle_ms >= 0 && (now - last_farm) * 1000 > w->o->max_idle_ms) {
+			zmq_send(pair, "I", 1, 0);
+			break;
+		}
+	}
+out:
+	wio_close(w, &s);
+	sb_zmq_close(&pair, 0);
+	return NULL;
+}
+
+struct wemit {
+	struct sb_buf *bufs;
+	size_t n, cap;
+};
+
+static int wemit_frame(void *ctx, const struct sb_frame *f, struct sb_error *err)
+{
+	struct wemit *we = ctx;
+
+	if (we->n == we->cap) {
+		if (we->cap >= SB_FARM_MAX_PARTS)
+			return sb_error_set(err, SB_ELIMIT, "more than %d frames for one request",
+					    SB_FARM_MAX_PARTS);
+		size_t cap = we->cap ? 2 * we->cap : 4;
+		struct sb_buf *nb = realloc(we->bufs, cap * sizeof(*nb));
+		if (nb == NULL)
+			return sb_error_set(err, SB_ENOMEM, "worker: out of memory");
+		for (size_t i = we->cap; i < cap; i++)
+			sb_buf_init(&nb[i]);
+		we->bufs = nb;
+		we->cap = cap;
+	}
+	sb_buf_clear(&we->bufs[we->n]);
+	int rc = sb_frame_encode(f, &we->bufs[we->n], err);
+	if (rc == SB_OK)
+		we->n++;
+	return rc;
+}
+
+int sb_worker_run(const struct sb_stage *stage, const struct sb_kv *opts, size_t n_opts,
+		  const struct sb_worker_opts *wo, struct sb_stats *st, struct sb_error *err)
+{
+	struct sb_worker_opts o = *wo;
+	struct wio w;
+	struct sb_stats st_local;
+	void *state = NULL, *pair = NULL;
+	struct sb_frame in;
+	struct wemit we = { NULL, 0, 0 };
+	pthread_t th;
+	int rc, started = 0;
+	double t0 = sb_zmq_now();
+
+	if (st == NULL)
+		st = &st_local;
+	memset(st, 0, sizeof(*st));
+	if (o.credits == 0)
+		o.credits = 2;
+	if (o.heartbeat_ms <= 0)
+		o.heartbeat_ms = 1000;
+	if (o.liveness <= 0)
+		o.liveness = 3;
+	if (o.reconnect_max_ms <= 0)
+		o.reconnect_max_ms = 8000;
+	memset(&w, 0, sizeof(w));
+	w.o = &o;
+	if (o.connect == NULL)
+		return sb_error_set(err, SB_EINVAL, "worker: no farm endpoint");
+	if ((rc = sb_zmq_endpoint_parse(o.connect, 0, &w.ep, err)) != SB_OK)
+		return rc;
+	if (w.ep.bind)
+		return sb_error_set(err, SB_EINVAL, "%s: a worker connects to its farm (use > or "
+				    "no marker)", o.connect);
+	if (o.name)
+		snprintf(w.name, sizeof(w.name), "%s", o.name);
+	else {
+		char host[48] = "?";
+		gethostname(host, sizeof(host) - 1);
+		host[sizeof(host) - 1] = '\0';
+		snprintf(w.name, sizeof(w.name), "%s:%d", host, (int)getpid());
+	}
+	sb_frame_init(&in);
+	if ((rc = stage->open(&state, opts, n_opts, err)) != SB_OK)
+		return rc;
+	if ((w.ctx = sb_zmq_ctx_get(err)) == NULL) {
+		stage->close(state);
+		return SB_EIO;
+	}
+	/* Check keys and endpoint here, so a mistake is reported before any thread. */
+	{
+		void *probe = zmq_socket(w.ctx, ZMQ_DEALER);
+		rc = probe ? sb_zmq_prepare(w.ctx, probe, &w.ep, 1, &o.topts, o.connect, err)
+			   : sb_error_sys(err, SB_EIO, errno, "zmq socket");
+		sb_zmq_close(&probe, 0);
+		if (rc != SB_OK)
+			goto done;
+	}
+	sb_zmq_event(&o.topts, SB_EVENT_INFO, "%s: waiting for a farm", o.connect);
+	sb_zmq_inproc_name(w.addr, sizeof(w.addr), "worker");
+	pair = zmq_socket(w.ctx, ZMQ_PAIR);
+	if (pair == NULL || zmq_bind(pair, w.addr) != 0) {
+		rc = sb_error_sys(err, SB_EIO, errno, "worker: inproc socket");
+		goto done;
+	}
+	if (pthread_create(&th, NULL, wio_main, &w) != 0) {
+		rc = sb_error_set(err, SB_EIO, "worker: cannot start a thread");
+		goto done;
+	}
+	started = 1;
+	for (;;) {
+		if (o.stop && *o.stop) {
+			rc = SB_OK;
+			break;
+		}
+		zmq_pollitem_t it[1] = { { pair, 0, ZMQ_POLLIN, 0 } };
+		if (zmq_poll(it, 1, 200) <= 0)
+			continue;
+		zmq_msg_t m[2];
+		int n;
+		if (sb_zmq_recv_multi(pair, m, 2, &n) != 0)
+			continue;
+		const char *d0 = zmq_msg_data(&m[0]);
+		if (n >= 1 && zmq_msg_size(&m[0]) >= 1 && d0[0] == 'I') {
+			sb_zmq_close_multi(m, n, 2);
+			rc = SB_OK;
+			break;
+		}
+		if (n >= 1 && d0[0] == 'X') {
+			rc = sb_error_set(err, SB_EIO, "%.*s", n == 2 ? (int)zmq_msg_size(&m[1]) : 0,
+					  n == 2 ? (const char *)zmq_msg_data(&m[1]) : "");
+			if (w.err.code)
+				err->code = rc = w.err.code;
+			sb_zmq_close_multi(m, n, 2);
+			break;
+		}
+		struct sb_farm_hdr h;
+		if (n != 2 || sb_farm_hdr_unpack(d0, zmq_msg_size(&m[0]), &h, NULL) != SB_OK) {
+			sb_zmq_close_multi(m, n, 2);
+			continue;
+		}
+		struct sb_error ferr;
+		struct sb_emit em = { wemit_frame, &we };
+		double p0 = sb_zmq_now();
+		sb_error_clear(&ferr);
+		we.n = 0;
+		rc = sb_frame_decode(zmq_msg_data(&m[1]), zmq_msg_size(&m[1]), &in, &ferr);
+		st->frames_in++;
+		st->bytes_in += zmq_msg_size(&m[1]);
+		sb_zmq_close_multi(m, n, 2);
+		if (rc == SB_OK && in.kind == SB_KIND_END)
+			rc = sb_error_set(&ferr, SB_EFORMAT, "an end frame is not a request");
+		if (rc == SB_OK) {
+			st->rows_in += in.rows;
+			rc = stage->process(state, &in, &em, &ferr);
+		}
+		st->seconds_process += sb_zmq_now() - p0;
+		struct sb_farm_hdr rh = { SB_FARM_RESULT, (uint32_t)we.n, h.id, h.run };
+		if (rc != SB_OK) {
+			rh.cmd = SB_FARM_ERROR;
+			rh.count = 0;
+			sb_zmq_send_hdr(pair, NULL, 0, &rh, 1);
+			zmq_send(pair, ferr.msg, strlen(ferr.msg), 0);
+			rc = SB_OK;
+			continue;
+		}
+		sb_zmq_send_hdr(pair, NULL, 0, &rh, we.n > 0);
+		for (size_t i = 0; i < we.n; i++) {
+			zmq_send(pair, we.bufs[i].data, we.bufs[i].len, i + 1 < we.n ? ZMQ_SNDMORE : 0);
+			st->frames_out++;
+			st->bytes_out += we.bufs[i].len;
+		}
+		st->rows_out += in.rows;
+	}
+done:
+	if (started) {
+		zmq_send(pair, "Q", 1, ZMQ_DONTWAIT);
+		pthread_join(th, NULL);
+	}
+	sb_zmq_close(&pair, 0);
+	for (size_t i = 0; i < we.cap; i++)
+		sb_buf_destroy(&we.bufs[i]);
+	free(we.bufs);
+	sb_frame_destroy(&in);
+	stage->close(state);
+	sb_zmq_ctx_put();
+	st->seconds_total = sb_zmq_now() - t0;
+	return rc;
+}

@@ -1,0 +1,213 @@
+#!/bin/sh
+# A farm never mixes results of two models (or two poolings) in one stream: the first
+# result accepted pins the provenance (model fingerprint, pooling, dim...); a worker
+# whose results differ is refused for the rest of the run, with both values named on
+# the farm's stderr and on the worker's, none of its results written, its frames done
+# by the good workers.  When no good worker is left, the farm fails as with no worker
+# at all: exit 1 and no end frame.  The same weights in another folder and format
+# (same fingerprint) are not refused.
+#
+# Models: tiny-distilbert (A); a copy of it with one LayerNorm weight changed (B: same
+# architecture, width and pooling, other weights and fingerprint); tiny-distilbert-bin
+# (A's weights as pytorch_model.bin in another folder).
+#
+# Order without clocks: the farm reads the first 2 frames, then waits at a gate (a
+# file the test creates) for the other 30.  The good worker's result pins first (the
+# farm says so under -v); the second worker joins (the farm says so); then the gate
+# opens, and with both workers free the farm hands the next frames to each in turn,
+# so the second worker surely gets one.
+. ./tests/setup
+
+plan 22
+pids=
+cleanup() {
+	for p in $pids; do kill -9 "$p" 2> /dev/null; done
+	wait 2> /dev/null
+	rm -rf "$SB_TMP"
+}
+trap cleanup EXIT
+[ -n "$PYTHON3" ] || { echo "Bail out! python3 is needed to make a second model"; exit 1; }
+A=$SB_SRCDIR/tests/models/tiny-distilbert
+A2=$SB_SRCDIR/tests/models/tiny-distilbert-bin
+cd "$SB_TMP" || exit 1
+# reach SECONDS WHAT CMD...: waits for the state CMD; when it does not come (a peer
+# that never connects), the test stops here naming it, with the programs' stderr,
+# and the EXIT trap ends what it started.
+reach() {
+	_s=$1 _what=$2
+	shift 2
+	wait_until "$_s" "$@" && return 0
+	for _e in ./*.err; do [ -s "$_e" ] && diag "$_e:" "$(tail -n 20 "$_e")"; done
+	echo "Bail out! $_what: not reached within $(slow "$_s") s"
+	exit 1
+}
+
+# B: A with embeddings.LayerNorm.weight[0] changed (it is in the fingerprint and in
+# every token's output).
+mkdir B && cp -r "$A"/* B/ && "$PYTHON3" - B/model.safetensors <<'EOF' || exit 1
+import json, struct, sys
+path = sys.argv[1]
+data = bytearray(open(path, 'rb').read())
+n = struct.unpack('<Q', data[:8])[0]
+t = json.loads(data[8:8 + n])['embeddings.LayerNorm.weight']
+assert t['dtype'] == 'F32'
+at = 8 + n + t['data_offsets'][0]
+v = struct.unpack('<f', data[at:at + 4])[0]
+data[at:at + 4] = struct.pack('<f', v + 0.5)
+open(path, 'wb').write(bytes(data))
+EOF
+
+for _ in 1 2 3 4 5 6 7 8; do cat "$SB_SRCDIR/tests/sample.txt"; done > in.txt
+sb-tokenize -m "$A" --batch 2 < in.txt > tok.sbf
+head -4 in.txt | sb-tokenize -m "$A" --batch 2 > head.sbf
+printf '' | sb-tokenize -m "$A" > end.sbf
+# p1: the first 2 frames of tok.sbf (head.sbf without its end frame).
+p1=$(($(wc -c < head.sbf) - $(wc -c < end.sbf)))
+check "the first frames of the stream are those of its first 4 lines" cmp -s -n "$p1" head.sbf tok.sbf
+sb-encode -m "$A" < tok.sbf > local.sbf
+sb-encode -m "$A" --pool mean < tok.sbf > local-mean.sbf
+fpA=$(sb-cat local.sbf | sed -n '1s/.*"model_fingerprint":"\([^"]*\)".*/\1/p')
+fpB=$(sb-encode -m B < head.sbf | sb-cat | sed -n '1s/.*"model_fingerprint":"\([^"]*\)".*/\1/p')
+check "B has another fingerprint than A ($fpA, $fpB)" test -n "$fpA" -a -n "$fpB" -a "$fpA" != "$fpB"
+
+hb=$(slow 100)
+# producer: the first 2 frames, then the rest once the file gate exists.
+producer() {
+	head -c "$p1" tok.sbf
+	wait_until 120 test -e gate
+	tail -c +"$((p1 + 1))" tok.sbf
+}
+# joined FILE N: FILE has N "joined" lines.
+joined() { [ "$(grep -c ' joined with ' "$1" 2> /dev/null)" -ge "$2" ]; }
+# worker NAME ARGS...: an sb-encode worker of the farm at ipc://$SB_TMP/farm.
+worker() {
+	_n=$1
+	shift
+	sb-encode --worker ">ipc://$SB_TMP/farm" --heartbeat "$hb" "$@" 2>> "$_n.err" &
+	last=$!
+	pids="$pids $last"
+}
+# farm ARGS...: the farm, its input from producer, output in out.sbf, stderr in f.err.
+farm() {
+	rm -f gate
+	cat f.err >> farms.err 2> /dev/null
+	: > f.err      # no line of the last farm is taken for one of this farm
+	producer | timeout "$(slow 120)" sb-farm --bind "@ipc://$SB_TMP/farm" \
+		--heartbeat-ms "$hb" --liveness 10 -v "$@" > out.sbf 2> f.err &
+	farm_pid=$!
+}
+# refused PID: the farm refused worker PID's results.  It can only when one of them
+# reached it before the end: on a loaded machine the farm may hand that worker no frame,
+# give it up (heartbeats missed), or have the other worker redo the frames it holds
+# ("behind a slow one") and finish first.  Then `unrefused DESC...` reports the checks
+# that need the refusal as skipped, with the farm's log; that nothing of it was written
+# is asserted in every case (the bytes of the output).
+refused() { logged f.err "worker [^ ]*:$1 refused"; }
+unrefused() {
+	diag "no result of that worker reached the farm; its log:" "$(cat f.err)"
+	for _d in "$@"; do skip "$_d" "no result of that worker reached the farm before the end"; done
+}
+# stop PID: SIGTERM, and the status.
+stop() {
+	kill "$1" 2> /dev/null
+	wait "$1"
+}
+
+# 1. A worker of model B joins a farm whose results are of model A: refused.
+farm
+worker good -m "$A"; good=$last
+reach 60 "the first result pins" logged f.err "the first results, from worker [^ ]*, set what every result"
+worker bad -m B; bad=$last
+reach 60 "the second worker joined" joined f.err 2
+touch gate
+wait "$farm_pid"
+is "B joins A: the farm goes on and exits 0" "$?" 0
+check "B joins A: the output is model A's, byte for byte" cmp -s local.sbf out.sbf
+if refused "$bad"; then
+	line=$(grep "worker [^ ]*:$bad refused" f.err)
+	like "B joins A: the farm refuses the worker, naming both fingerprints" "$line" \
+		"refused for the rest of the run: results of model 'B' \($fpB\), the first results' '[^']*/tiny-distilbert' \($fpA\) \(worker [^)]*\)"
+	# How many of its frames were still to hand back depends on timing: the other
+	# worker may have redone them already (behind a slow one).
+	like "B joins A: none of its results is written, its frames go to the other worker" "$line" \
+		"[0-9]+ frames handed to the other workers, none of its results written"
+	like "B joins A: the farm lists it as refused" "$(cat f.err)" \
+		"worker [^ ]*:$bad: 0 frames done, [0-9]+ taken back, .* \(refused\)"
+	wait_until 60 logged bad.err "the farm refuses this worker's results"
+	like "B joins A: the worker is told why" "$(cat bad.err)" \
+		"sb-encode: >ipc://[^ ]*: the farm refuses this worker's results in its current run: results of model 'B' \($fpB\), the first results' '[^']*/tiny-distilbert' \($fpA\)"
+else
+	unrefused "B joins A: the farm refuses the worker, naming both fingerprints" \
+		"B joins A: none of its results is written, its frames go to the other worker" \
+		"B joins A: the farm lists it as refused" "B joins A: the worker is told why"
+fi
+stop "$good"
+is "B joins A: the good worker ends on SIGTERM with 143" "$?" 143
+stop "$bad"
+is "B joins A: the refused worker too" "$?" 143
+
+# 2. Only the refused worker is left: the farm fails as with no worker, exit 1, no end
+# frame, the seqs not done listed.
+farm --worker-timeout "$(slow 3)"
+worker good -m "$A"; good=$last
+reach 60 "the first result pins" logged f.err "the first results, from worker [^ ]*, set what every result"
+worker bad -m B; bad=$last
+reach 60 "the second worker joined" joined f.err 2
+stop "$good" > /dev/null
+reach 60 "the good worker gone" logged f.err "worker [^ ]*:$good (left|stopped answering)"
+touch gate
+wait "$farm_pid"
+is "no good worker left: exit 1" "$?" 1
+like "no good worker left: the farm says it refused B" "$(cat f.err)" \
+	"worker [^ ]*:$bad refused for the rest of the run"
+like "no good worker left: then no worker, the seqs not done listed" "$(cat f.err)" \
+	"sb-farm: no worker for [0-9]+ ms; 4 rows written, seqs not done: 4-"
+run sb-cat -q out.sbf
+check "no good worker left: the output is cut (no end frame), only model A's rows" \
+	test "$rc" = 1 -a "$(sb-cat out.sbf 2> /dev/null | grep -c "$fpB")" = 0
+stop "$bad" > /dev/null
+
+# 3. The same weights in another folder and file format: the same fingerprint, taken.
+farm
+worker good -m "$A"; good=$last
+reach 60 "the first result pins" logged f.err "the first results, from worker [^ ]*, set what every result"
+worker other -m "$A2"; other=$last
+reach 60 "the second worker joined" joined f.err 2
+touch gate
+wait "$farm_pid"
+is "A's weights in another folder: exit 0" "$?" 0
+is "A's weights in another folder: nothing refused" "$(grep -c refused f.err)" 0
+# Its results were taken when it did any; on a loaded machine the farm may give it
+# none (heartbeats missed), which the bytes and the refusal checks still cover.
+if logged f.err "worker [^ ]*:$other: [1-9][0-9]* frames done"; then
+	ok "A's weights in another folder: that worker's results were taken"
+else
+	skip "A's weights in another folder: that worker's results were taken" \
+		"the farm handed it no frame this time"
+fi
+run sb-cat -c out.sbf
+like "A's weights in another folder: a complete stream of every row" "$out" "64 rows, complete"
+stop "$good" > /dev/null
+stop "$other" > /dev/null
+
+# 4. Same model, another pooling: refused too.
+farm
+worker good -m "$A" --pool mean; good=$last
+reach 60 "the first result pins" logged f.err "the first results, from worker [^ ]*, set what every result"
+worker cls -m "$A" --pool cls; cls=$last
+reach 60 "the second worker joined" joined f.err 2
+touch gate
+wait "$farm_pid"
+is "another pooling: exit 0" "$?" 0
+check "another pooling: the output is mean pooling's, byte for byte" cmp -s local-mean.sbf out.sbf
+if refused "$cls"; then
+	like "another pooling: refused, naming both poolings" "$(grep "worker [^ ]*:$cls refused" f.err)" \
+		"results of pooling 'cls', the first results' 'mean'"
+else
+	unrefused "another pooling: refused, naming both poolings"
+fi
+stop "$good" > /dev/null
+stop "$cls" > /dev/null
+cat f.err >> farms.err
+check "the logs show no sanitizer report" \
+	test -z "$(grep -E 'AddressSanitizer|LeakSanitizer|runtime error' ./*.err)"
