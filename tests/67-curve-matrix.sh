@@ -25,17 +25,6 @@ trap cleanup EXIT
 require_cmd ss
 M=$SB_SRCDIR/tests/models/tiny-distilbert
 cd "$SB_TMP" || exit 1
-# reach SECONDS WHAT CMD...: waits for the state CMD; when it does not come (a peer
-# that never connects), the test stops here naming it, with the programs' stderr,
-# and the EXIT trap ends what it started.
-reach() {
-	_s=$1 _what=$2
-	shift 2
-	wait_until "$_s" "$@" && return 0
-	for _e in ./*.err; do [ -s "$_e" ] && diag "$_e:" "$(tail -n 20 "$_e")"; done
-	echo "Bail out! $_what: not reached within $(slow "$_s") s"
-	exit 1
-}
 for _ in 1 2 3 4; do cat "$SB_SRCDIR/tests/sample.txt"; done > in.txt
 # 32 sentences in 8 frames: several frames per link and per farm.
 tok() { sb-tokenize -m "$M" --batch 4 < in.txt; }

@@ -30,17 +30,6 @@ trap cleanup EXIT
 A=$SB_SRCDIR/tests/models/tiny-distilbert
 A2=$SB_SRCDIR/tests/models/tiny-distilbert-bin
 cd "$SB_TMP" || exit 1
-# reach SECONDS WHAT CMD...: waits for the state CMD; when it does not come (a peer
-# that never connects), the test stops here naming it, with the programs' stderr,
-# and the EXIT trap ends what it started.
-reach() {
-	_s=$1 _what=$2
-	shift 2
-	wait_until "$_s" "$@" && return 0
-	for _e in ./*.err; do [ -s "$_e" ] && diag "$_e:" "$(tail -n 20 "$_e")"; done
-	echo "Bail out! $_what: not reached within $(slow "$_s") s"
-	exit 1
-}
 
 # B: A with embeddings.LayerNorm.weight[0] changed (it is in the fingerprint and in
 # every token's output).
