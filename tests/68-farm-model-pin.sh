@@ -15,12 +15,15 @@
 # file the test creates) for the other 30.  The good worker's result pins first (the
 # farm says so under -v); the second worker joins (the farm says so); then the gate
 # opens, and with both workers free the farm hands the next frames to each in turn,
-# so the second worker surely gets one.
+# so the second worker surely gets one.  The input's end frame waits at a second gate
+# (endgate): where the second worker is to be refused, the test opens it only once the
+# farm has said so, so the good worker cannot finish the stream first.
 . ./tests/setup
 
 plan 22
 pids=
 cleanup() {
+	touch "$SB_TMP/gate" "$SB_TMP/endgate" 2> /dev/null
 	for p in $pids; do kill -9 "$p" 2> /dev/null; done
 	wait 2> /dev/null
 	rm -rf "$SB_TMP"
@@ -60,11 +63,12 @@ fpB=$(sb-encode -m B < head.sbf | sb-cat | sed -n '1s/.*"model_fingerprint":"\([
 check "B has another fingerprint than A ($fpA, $fpB)" test -n "$fpA" -a -n "$fpB" -a "$fpA" != "$fpB"
 
 hb=$(slow 100)
-# producer: the first 2 frames, then the rest once the file gate exists.
+# producer: the first 2 frames, then the rest once the file gate exists, its end
+# frame once endgate exists.
 producer() {
 	head -c "$p1" tok.sbf
 	wait_until 120 test -e gate
-	tail -c +"$((p1 + 1))" tok.sbf
+	tail -c +"$((p1 + 1))" tok.sbf | farm-worker --in - --out - --wait-end endgate
 }
 # joined FILE N: FILE has N "joined" lines.
 joined() { [ "$(grep -c ' joined with ' "$1" 2> /dev/null)" -ge "$2" ]; }
@@ -78,24 +82,15 @@ worker() {
 }
 # farm ARGS...: the farm, its input from producer, output in out.sbf, stderr in f.err.
 farm() {
-	rm -f gate
+	rm -f gate endgate
 	cat f.err >> farms.err 2> /dev/null
 	: > f.err      # no line of the last farm is taken for one of this farm
 	producer | timeout "$(slow 120)" sb-farm --bind "@ipc://$SB_TMP/farm" \
 		--heartbeat-ms "$hb" --liveness 10 -v "$@" > out.sbf 2> f.err &
 	farm_pid=$!
 }
-# refused PID: the farm refused worker PID's results.  It can only when one of them
-# reached it before the end: on a loaded machine the farm may hand that worker no frame,
-# give it up (heartbeats missed), or have the other worker redo the frames it holds
-# ("behind a slow one") and finish first.  Then `unrefused DESC...` reports the checks
-# that need the refusal as skipped, with the farm's log; that nothing of it was written
-# is asserted in every case (the bytes of the output).
+# refused PID: the farm refused worker PID's results.
 refused() { logged f.err "worker [^ ]*:$1 refused"; }
-unrefused() {
-	diag "no result of that worker reached the farm; its log:" "$(cat f.err)"
-	for _d in "$@"; do skip "$_d" "no result of that worker reached the farm before the end"; done
-}
 # stop PID: SIGTERM, and the status.
 stop() {
 	kill "$1" 2> /dev/null
@@ -109,27 +104,23 @@ reach 60 "the first result pins" logged f.err "the first results, from worker [^
 worker bad -m B; bad=$last
 reach 60 "the second worker joined" joined f.err 2
 touch gate
+reach 60 "the farm refused the B worker" refused "$bad"
+touch endgate
 wait "$farm_pid"
 is "B joins A: the farm goes on and exits 0" "$?" 0
 check "B joins A: the output is model A's, byte for byte" cmp -s local.sbf out.sbf
-if refused "$bad"; then
-	line=$(grep "worker [^ ]*:$bad refused" f.err)
-	like "B joins A: the farm refuses the worker, naming both fingerprints" "$line" \
-		"refused for the rest of the run: results of model 'B' \($fpB\), the first results' '[^']*/tiny-distilbert' \($fpA\) \(worker [^)]*\)"
-	# How many of its frames were still to hand back depends on timing: the other
-	# worker may have redone them already (behind a slow one).
-	like "B joins A: none of its results is written, its frames go to the other worker" "$line" \
-		"[0-9]+ frames handed to the other workers, none of its results written"
-	like "B joins A: the farm lists it as refused" "$(cat f.err)" \
-		"worker [^ ]*:$bad: 0 frames done, [0-9]+ taken back, .* \(refused\)"
-	wait_until 60 logged bad.err "the farm refuses this worker's results"
-	like "B joins A: the worker is told why" "$(cat bad.err)" \
-		"sb-encode: >ipc://[^ ]*: the farm refuses this worker's results in its current run: results of model 'B' \($fpB\), the first results' '[^']*/tiny-distilbert' \($fpA\)"
-else
-	unrefused "B joins A: the farm refuses the worker, naming both fingerprints" \
-		"B joins A: none of its results is written, its frames go to the other worker" \
-		"B joins A: the farm lists it as refused" "B joins A: the worker is told why"
-fi
+line=$(grep "worker [^ ]*:$bad refused" f.err)
+like "B joins A: the farm refuses the worker, naming both fingerprints" "$line" \
+	"refused for the rest of the run: results of model 'B' \($fpB\), the first results' '[^']*/tiny-distilbert' \($fpA\) \(worker [^)]*\)"
+# How many of its frames were still to hand back depends on timing: the other
+# worker may have redone them already (behind a slow one).
+like "B joins A: none of its results is written, its frames go to the other worker" "$line" \
+	"[0-9]+ frames handed to the other workers, none of its results written"
+like "B joins A: the farm lists it as refused" "$(cat f.err)" \
+	"worker [^ ]*:$bad: 0 frames done, [0-9]+ taken back, .* \(refused\)"
+wait_until 60 logged bad.err "the farm refuses this worker's results"
+like "B joins A: the worker is told why" "$(cat bad.err)" \
+	"sb-encode: >ipc://[^ ]*: the farm refuses this worker's results in its current run: results of model 'B' \($fpB\), the first results' '[^']*/tiny-distilbert' \($fpA\)"
 stop "$good"
 is "B joins A: the good worker ends on SIGTERM with 143" "$?" 143
 stop "$bad"
@@ -144,7 +135,7 @@ worker bad -m B; bad=$last
 reach 60 "the second worker joined" joined f.err 2
 stop "$good" > /dev/null
 reach 60 "the good worker gone" logged f.err "worker [^ ]*:$good (left|stopped answering)"
-touch gate
+touch gate endgate
 wait "$farm_pid"
 is "no good worker left: exit 1" "$?" 1
 like "no good worker left: the farm says it refused B" "$(cat f.err)" \
@@ -162,7 +153,7 @@ worker good -m "$A"; good=$last
 reach 60 "the first result pins" logged f.err "the first results, from worker [^ ]*, set what every result"
 worker other -m "$A2"; other=$last
 reach 60 "the second worker joined" joined f.err 2
-touch gate
+touch gate endgate
 wait "$farm_pid"
 is "A's weights in another folder: exit 0" "$?" 0
 is "A's weights in another folder: nothing refused" "$(grep -c refused f.err)" 0
@@ -186,15 +177,13 @@ reach 60 "the first result pins" logged f.err "the first results, from worker [^
 worker cls -m "$A" --pool cls; cls=$last
 reach 60 "the second worker joined" joined f.err 2
 touch gate
+reach 60 "the farm refused the cls-pooling worker" refused "$cls"
+touch endgate
 wait "$farm_pid"
 is "another pooling: exit 0" "$?" 0
 check "another pooling: the output is mean pooling's, byte for byte" cmp -s local-mean.sbf out.sbf
-if refused "$cls"; then
-	like "another pooling: refused, naming both poolings" "$(grep "worker [^ ]*:$cls refused" f.err)" \
-		"results of pooling 'cls', the first results' 'mean'"
-else
-	unrefused "another pooling: refused, naming both poolings"
-fi
+like "another pooling: refused, naming both poolings" "$(grep "worker [^ ]*:$cls refused" f.err)" \
+	"results of pooling 'cls', the first results' 'mean'"
 stop "$good" > /dev/null
 stop "$cls" > /dev/null
 cat f.err >> farms.err
