@@ -633,6 +633,16 @@ int sb_farm_core_result(struct sb_farm_core *c, int wi, uint64_t id, struct sb_b
 			}
 	}
 	if (r == NULL || r->state == SB_FARM_DONE) {
+		/* Another worker's copy was taken first (hedged).  This one is dropped, but
+		 * its provenance still counts: a worker of another model must be refused
+		 * even when all its answers come second. */
+		if (c->pinned)
+			for (size_t i = 0; i < n; i++) {
+				struct sb_farm_prov got;
+				if (sb_farm_prov_read(parts[i].data, parts[i].len, &got, err) == SB_OK &&
+				    sb_farm_prov_check(&c->pin, &got, err) != SB_OK)
+					return SB_EMISMATCH;
+			}
 		c->duplicates++;
 		return 0;
 	}

@@ -322,8 +322,9 @@ struct sb_farm_req *sb_farm_core_req(struct sb_farm_core *c, uint64_t id);
  * emptied) when accepted.  Returns 1 when accepted, 0 for a duplicate (dropped;
  * the parts are left to the caller), SB_EFORMAT when the rows do not match the
  * request, or SB_EMISMATCH when the result's provenance differs from the pinned one
- * (the first accepted result pins it): the result is dropped and, if the request was
- * in flight at w alone, it is pending again; the caller refuses the worker.  A result
+ * (the first accepted result pins it; a duplicate is checked too): the result is
+ * dropped and, if the request was in flight at w alone, it is pending again; the
+ * caller refuses the worker.  A result
  * returns one credit to w when id was in flight there.
  */
 int sb_farm_core_result(struct sb_farm_core *c, int w, uint64_t id, struct sb_buf *parts,

@@ -467,7 +467,7 @@ static void fill_stats(struct farm *f, double t0)
 		return;
 	for (size_t i = 0; i < f->core.n_workers; i++) {
 		const struct sb_farm_wk *w = &f->core.workers[i];
-		if (w->frames == 0 && w->lost == 0 && !w->alive)
+		if (w->frames == 0 && w->lost == 0 && !w->alive && !w->refused)
 			continue;
 		struct sb_farm_worker_stats *ws = &st->workers[st->n_workers++];
 		snprintf(ws->name, sizeof(ws->name), "%s", w->name);

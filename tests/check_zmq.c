@@ -490,6 +490,60 @@ START_TEST(test_core_pin)
 }
 END_TEST
 
+/* A worker of another model whose answer comes second (the request was hedged and
+ * the good copy taken first) is still found out: its duplicate is refused, the
+ * request stays done with the good rows. */
+START_TEST(test_core_pin_duplicate)
+{
+	struct sb_farm_core c;
+	struct sb_buf part;
+	struct sb_error err;
+	struct sb_buf *out;
+	size_t n_out;
+	uint64_t rows;
+	int w, a, b;
+	uint64_t id;
+
+	sb_farm_core_init(&c, 4, 64);
+	a = sb_farm_core_add_worker(&c, "A", 1, "a", 1, 10.0, NULL);
+	b = sb_farm_core_add_worker(&c, "B", 1, "b", 1, 10.0, NULL);
+	sb_buf_init(&part);
+	for (uint64_t i = 0; i < 2; i++) {
+		encode_prov(&part, i, "fnv1a64:1", "/m/a", "mean");
+		ck_assert_int_eq(sb_farm_core_add(&c, part.data, part.len, i, 1, &id, NULL), SB_OK);
+	}
+	ck_assert(sb_farm_core_dispatch(&c, &w, &id));
+	ck_assert(w == a && id == 0);
+	ck_assert(sb_farm_core_dispatch(&c, &w, &id));
+	ck_assert(w == b && id == 1);
+	encode_prov(&part, 0, "fnv1a64:1", "/m/a", "mean");
+	ck_assert_int_eq(sb_farm_core_result(&c, a, 0, &part, 1, &err), 1);
+	ck_assert(sb_farm_core_pop(&c, &out, &n_out, &rows));
+	for (size_t i = 0; i < n_out; i++)
+		sb_buf_destroy(&out[i]);
+	free(out);
+	/* A is free, B holds request 1, now the oldest: hedged to A, whose answer is
+	 * taken first. */
+	ck_assert(sb_farm_core_hedge(&c, &w, &id));
+	ck_assert(w == a && id == 1);
+	encode_prov(&part, 1, "fnv1a64:1", "/m/a", "mean");
+	ck_assert_int_eq(sb_farm_core_result(&c, a, 1, &part, 1, &err), 1);
+	/* B's late answer of model b: a duplicate, and refused for its provenance. */
+	encode_prov(&part, 1, "fnv1a64:2", "/m/b", "mean");
+	ck_assert_int_eq(sb_farm_core_result(&c, b, 1, &part, 1, &err), SB_EMISMATCH);
+	ck_assert_ptr_nonnull(strstr(err.msg, "model '/m/b' (fnv1a64:2)"));
+	ck_assert_int_eq(sb_farm_core_req(&c, 1)->state, SB_FARM_DONE);
+	ck_assert_uint_eq(c.workers[b].n_inflight, 0);  /* its credit came back */
+	ck_assert_uint_eq(c.duplicates, 0);
+	/* A late answer of the same model is a plain duplicate. */
+	encode_prov(&part, 1, "fnv1a64:1", "/other/a", "mean");
+	ck_assert_int_eq(sb_farm_core_result(&c, b, 1, &part, 1, &err), 0);
+	ck_assert_uint_eq(c.duplicates, 1);
+	sb_farm_core_destroy(&c);
+	sb_buf_destroy(&part);
+}
+END_TEST
+
 /* Collects the transport's event lines. */
 static char events[2048];
 
@@ -551,6 +605,7 @@ int main(void)
 	tcase_add_test(tc, test_rules_and_keys);
 	tcase_add_test(tc, test_prov);
 	tcase_add_test(tc, test_core_pin);
+	tcase_add_test(tc, test_core_pin_duplicate);
 	tcase_add_test(tc, test_endpoints_and_events);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
