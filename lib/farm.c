@@ -730,6 +730,14 @@ int sb_farm_core_pop(struct sb_farm_core *c, struct sb_buf **out, size_t *n_out,
 	return 1;
 }
 
+int sb_farm_core_outstanding(const struct sb_farm_core *c)
+{
+	for (size_t i = 0; i < c->n_workers; i++)
+		if (c->workers[i].alive && c->workers[i].n_inflight > 0)
+			return 1;
+	return 0;
+}
+
 void sb_farm_core_missing(const struct sb_farm_core *c, char *buf, size_t cap)
 {
 	size_t len = 0;

@@ -337,6 +337,10 @@ int sb_farm_core_result(struct sb_farm_core *c, int w, uint64_t id, struct sb_bu
 int sb_farm_core_pop(struct sb_farm_core *c, struct sb_buf **out, size_t *n_out,
 		     uint64_t *rows);
 
+/* Whether a worker still alive holds a request: after the last result, only the
+ * second copy of a hedged frame (whose answer will be a duplicate). */
+int sb_farm_core_outstanding(const struct sb_farm_core *c);
+
 /* Writes "seq A-B, C-D" ranges of every held request not yet released into buf
  * (NUL-terminated, at most cap bytes, "..." when cut). */
 void sb_farm_core_missing(const struct sb_farm_core *c, char *buf, size_t cap);

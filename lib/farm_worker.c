@@ -31,8 +31,9 @@ void sb_worker_opts_init(struct sb_worker_opts *o)
  * The I/O thread owns the DEALER socket: it forwards requests to the processing
  * thread over an inproc PAIR and results back, heartbeats on its own clock, and
  * reconnects with exponential backoff when the farm stops answering.  Messages to
- * the processing thread: the farm message as is (header + frame), or "X"+message
- * (fatal), or "I" (idle exit).
+ * the processing thread: the farm message as is (header + frame), SB_PAIR_FAIL
+ * (fatal) or SB_PAIR_IDLE (idle exit); from it: results as farm messages, or
+ * SB_PAIR_QUIT.
  */
 struct wio {
 	const struct sb_worker_opts *o;
@@ -117,7 +118,7 @@ static void *wio_main(void *arg)
 		return NULL;
 	s = wio_connect(w, &w->err);
 	if (s == NULL) {
-		sb_zmq_pair_reply(pair, 'X', w->err.code, w->err.msg, strlen(w->err.msg));
+		sb_pair_fail(pair, w->err.code, w->err.msg);
 		goto out;
 	}
 	wio_ready(w, s);
@@ -138,8 +139,9 @@ static void *wio_main(void *arg)
 			int n;
 			int quit = 0;
 			if (sb_zmq_recv_multi(pair, m, SB_FARM_MAX_PARTS + 1, &n) == 0) {
-				if (n == 1 && zmq_msg_size(&m[0]) == 1 &&
-				    *(char *)zmq_msg_data(&m[0]) == 'Q') {
+				struct sb_pair_msg pm;
+				if (n == 1 && sb_pair_decode(&m[0], &pm) == 0 &&
+				    pm.type == SB_PAIR_QUIT) {
 					quit = 1;
 				} else if (s != NULL && n <= SB_FARM_MAX_PARTS) {
 					/* A result: forward; if the farm is gone it re-sends. */
@@ -213,7 +215,7 @@ static void *wio_main(void *arg)
 		if (s == NULL && now >= reconnect_at) {
 			s = wio_connect(w, &w->err);
 			if (s == NULL) {
-				sb_zmq_pair_reply(pair, 'X', w->err.code, w->err.msg, strlen(w->err.msg));
+				sb_pair_fail(pair, w->err.code, w->err.msg);
 				break;
 			}
 			wio_ready(w, s);
@@ -226,7 +228,7 @@ static void *wio_main(void *arg)
 			next_hb = now + hb_s;
 		}
 		if (w->o->max_idle_ms >= 0 && (now - last_farm) * 1000 > w->o->max_idle_ms) {
-			zmq_send(pair, "I", 1, 0);
+			sb_pair_send(pair, SB_PAIR_IDLE, 0, 0, 0, 0);
 			break;
 		}
 	}
@@ -346,13 +348,14 @@ int sb_worker_run(const struct sb_stage *stage, const struct sb_kv *opts, size_t
 		int n;
 		if (sb_zmq_recv_multi(pair, m, 2, &n) != 0)
 			continue;
-		const char *d0 = zmq_msg_data(&m[0]);
-		if (n >= 1 && zmq_msg_size(&m[0]) >= 1 && d0[0] == 'I') {
+		struct sb_pair_msg pm;
+		int is_pair = n >= 1 && sb_pair_decode(&m[0], &pm) == 0;
+		if (is_pair && pm.type == SB_PAIR_IDLE) {
 			sb_zmq_close_multi(m, n, 2);
 			rc = SB_OK;
 			break;
 		}
-		if (n >= 1 && d0[0] == 'X') {
+		if (is_pair && pm.type == SB_PAIR_FAIL) {
 			rc = sb_error_set(err, SB_EIO, "%.*s", n == 2 ? (int)zmq_msg_size(&m[1]) : 0,
 					  n == 2 ? (const char *)zmq_msg_data(&m[1]) : "");
 			if (w.err.code)
@@ -361,7 +364,8 @@ int sb_worker_run(const struct sb_stage *stage, const struct sb_kv *opts, size_t
 			break;
 		}
 		struct sb_farm_hdr h;
-		if (n != 2 || sb_farm_hdr_unpack(d0, zmq_msg_size(&m[0]), &h, NULL) != SB_OK) {
+		if (n != 2 ||
+		    sb_farm_hdr_unpack(zmq_msg_data(&m[0]), zmq_msg_size(&m[0]), &h, NULL) != SB_OK) {
 			sb_zmq_close_multi(m, n, 2);
 			continue;
 		}
@@ -400,7 +404,7 @@ int sb_worker_run(const struct sb_stage *stage, const struct sb_kv *opts, size_t
 	}
 done:
 	if (started) {
-		zmq_send(pair, "Q", 1, ZMQ_DONTWAIT);
+		sb_pair_send(pair, SB_PAIR_QUIT, 0, 0, 0, ZMQ_DONTWAIT);
 		pthread_join(th, NULL);
 	}
 	sb_zmq_close(&pair, 0);

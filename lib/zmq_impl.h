@@ -110,8 +110,41 @@ SB_LOCAL int sb_zmq_send_hdr(void *s, const void *ident, size_t ident_len,
 			     const struct sb_farm_hdr *h, int more);
 SB_LOCAL int sb_zmq_recv_multi(void *s, zmq_msg_t *msgs, int max, int *n);
 SB_LOCAL void sb_zmq_close_multi(zmq_msg_t *msgs, int n, int max);
-/* A message from a thread to its loop over an inproc pair: 17 bytes (a type letter,
- * then an int code, zero-padded), then the payload p[0..n) as a second part if any. */
-SB_LOCAL void sb_zmq_pair_reply(void *s, char type, int code, const void *p, size_t n);
+/*
+ * Messages between a loop and its own threads over an inproc PAIR (the farm and its
+ * input and output pumps; a worker and its I/O thread).  The first part is a header
+ * of SB_PAIR_HDR_SIZE bytes: the type, then two 64-bit words a and b whose meaning the
+ * type gives; what follows (a frame, frames, a message) comes as further parts.  The
+ * farm protocol's own headers (32 bytes, with a magic) never have this size.
+ */
+enum sb_pair_type {
+	SB_PAIR_GRANT = 'G',    /* loop -> input: read one more frame */
+	SB_PAIR_FRAME = 'F',    /* input -> loop: a frame (a = seq, b = rows) follows */
+	SB_PAIR_END = 'E',      /* input -> loop: the end frame (a = rows_total) was read;
+				 * loop -> output: the end frame to write follows */
+	SB_PAIR_DATA = 'D',     /* loop -> output: the frames to write follow */
+	SB_PAIR_WRITTEN = 'A',  /* output -> loop: the frames of one DATA are written */
+	SB_PAIR_FLUSHED = 'W',  /* output -> loop: the end frame is written and flushed */
+	SB_PAIR_FAIL = 'X',     /* thread -> loop: failed (a = status); the message follows */
+	SB_PAIR_IDLE = 'I',     /* worker I/O -> worker: no farm for --max-idle */
+	SB_PAIR_QUIT = 'Q',     /* loop -> thread: stop */
+};
+#define SB_PAIR_HDR_SIZE 17
+struct sb_pair_msg {
+	enum sb_pair_type type;
+	uint64_t a, b;
+};
+/* Sends a header; more: further parts follow.  Returns 0, or -1 (errno set). */
+SB_LOCAL int sb_pair_send(void *s, enum sb_pair_type type, uint64_t a, uint64_t b, int more,
+			  int flags);
+/* Sends SB_PAIR_FAIL with status code and the message text. */
+SB_LOCAL void sb_pair_fail(void *s, int code, const char *msg);
+/* Decodes a pair header; -1 when m is not one (e.g. a farm protocol message). */
+SB_LOCAL int sb_pair_decode(const zmq_msg_t *m, struct sb_pair_msg *out);
+/* The status code of an SB_PAIR_FAIL header. */
+static inline int sb_pair_code(const struct sb_pair_msg *m)
+{
+	return (int)(int64_t)m->a;
+}
 
 #endif

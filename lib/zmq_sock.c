@@ -329,16 +329,40 @@ void sb_zmq_close_multi(zmq_msg_t *msgs, int n, int max)
 		zmq_msg_close(&msgs[i]);
 }
 
-void sb_zmq_pair_reply(void *s, char type, int code, const void *p, size_t n)
+int sb_pair_send(void *s, enum sb_pair_type type, uint64_t a, uint64_t b, int more, int flags)
 {
-	unsigned char h[17];
+	unsigned char h[SB_PAIR_HDR_SIZE];
 
 	h[0] = (unsigned char)type;
-	memset(h + 1, 0, 16);
-	memcpy(h + 1, &code, sizeof(code));
-	zmq_send(s, h, sizeof(h), n || p ? ZMQ_SNDMORE : 0);
-	if (n || p)
-		zmq_send(s, p, n, 0);
+	memcpy(h + 1, &a, 8);
+	memcpy(h + 9, &b, 8);
+	return zmq_send(s, h, sizeof(h), flags | (more ? ZMQ_SNDMORE : 0)) < 0 ? -1 : 0;
+}
+
+void sb_pair_fail(void *s, int code, const char *msg)
+{
+	if (sb_pair_send(s, SB_PAIR_FAIL, (uint64_t)(int64_t)code, 0, 1, 0) == 0)
+		zmq_send(s, msg, strlen(msg), 0);
+}
+
+int sb_pair_decode(const zmq_msg_t *m, struct sb_pair_msg *out)
+{
+	const unsigned char *h = zmq_msg_data((zmq_msg_t *)m);
+
+	if (zmq_msg_size((zmq_msg_t *)m) != SB_PAIR_HDR_SIZE)
+		return -1;
+	switch (h[0]) {
+	case SB_PAIR_GRANT: case SB_PAIR_FRAME: case SB_PAIR_END: case SB_PAIR_DATA:
+	case SB_PAIR_WRITTEN: case SB_PAIR_FLUSHED: case SB_PAIR_FAIL: case SB_PAIR_IDLE:
+	case SB_PAIR_QUIT:
+		break;
+	default:
+		return -1;
+	}
+	out->type = (enum sb_pair_type)h[0];
+	memcpy(&out->a, h + 1, 8);
+	memcpy(&out->b, h + 9, 8);
+	return 0;
 }
 
 void sb_zmq_version(int *major, int *minor, int *patch)

@@ -241,8 +241,20 @@ START_TEST(test_core_hedge)
 	ck_assert_int_eq(w, b);
 	ck_assert_uint_eq(id, 0);
 	ck_assert_int_eq(answer(&c, b, 0), 1);
+	ck_assert(sb_farm_core_outstanding(&c));        /* A's copy is still on its way */
 	ck_assert_int_eq(answer(&c, a, 0), 0);          /* the slow answer: duplicate */
+	ck_assert(!sb_farm_core_outstanding(&c));
 	ck_assert_uint_eq(c.hedged, 1);
+	sb_farm_core_destroy(&c);
+	/* A worker that is gone holds nothing the farm waits for. */
+	sb_farm_core_init(&c, 16, 64);
+	a = sb_farm_core_add_worker(&c, "A", 1, "a", 1, 10.0, NULL);
+	add_reqs(&c, 1);
+	ck_assert(!sb_farm_core_outstanding(&c));
+	ck_assert(sb_farm_core_dispatch(&c, &w, &id));
+	ck_assert(sb_farm_core_outstanding(&c));
+	sb_farm_core_lose_worker(&c, a);
+	ck_assert(!sb_farm_core_outstanding(&c));
 	sb_farm_core_destroy(&c);
 }
 END_TEST
