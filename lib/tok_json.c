@@ -152,6 +152,52 @@ static int sfail(struct scan *c, const char *msg)
 	return sb_error_set(c->err, SB_EFORMAT, "%s: byte %zu: %s", c->what, c->pos, msg);
 }
 
+/* Takes ch (white space around it skipped): 1 when it was there, 0 when not. */
+static int stake(struct scan *c, char ch)
+{
+	sws(c);
+	if (c->pos >= c->n || c->s[c->pos] != (unsigned char)ch)
+		return 0;
+	c->pos++;
+	sws(c);
+	return 1;
+}
+
+/* Takes ch, or fails with msg. */
+static int sexpect(struct scan *c, char ch, const char *msg)
+{
+	return stake(c, ch) ? SB_OK : sfail(c, msg);
+}
+
+/*
+ * A container, one item at a time: sopen takes the opening '[' or '{' (or fails with
+ * msg) and sets *more when an item follows; after each item, snext takes ',' (1:
+ * another item) or the closing bracket (0: done).  sdone: nothing but white space
+ * after the value.
+ */
+static int sopen(struct scan *c, char open, const char *msg, int *more)
+{
+	if (!stake(c, open))
+		return sfail(c, msg);
+	*more = !stake(c, open == '[' ? ']' : '}');
+	return SB_OK;
+}
+
+static int snext(struct scan *c, char close)
+{
+	if (stake(c, ','))
+		return 1;
+	if (stake(c, close))
+		return 0;
+	return sfail(c, close == ']' ? "expected ',' or ']'" : "expected ',' or '}'");
+}
+
+static int sdone(struct scan *c)
+{
+	sws(c);
+	return c->pos == c->n ? SB_OK : sfail(c, "trailing characters");
+}
+
 static int hexval(const unsigned char *p, unsigned *v)
 {
 	*v = 0;
@@ -507,33 +553,16 @@ int sb_tok_vocab_parse(const unsigned char *s, size_t n, struct tok_list *l, con
 {
 	struct scan c = {s, n, 0, what, err};
 	struct sb_buf key;
-	int rc = SB_OK;
+	int rc, more;
 
 	sb_buf_init(&key);
-	sws(&c);
-	if (c.pos >= c.n || c.s[c.pos] != '{') {
-		rc = sfail(&c, "expected an object");
+	if ((rc = sopen(&c, '{', "expected an object", &more)))
 		goto out;
-	}
-	c.pos++;
-	sws(&c);
-	if (c.pos < c.n && c.s[c.pos] == '}') {
-		c.pos++;
-		goto end;
-	}
-	for (;;) {
+	while (more > 0) {
 		int64_t id = 0;
 
-		sws(&c);
-		if ((rc = sstring(&c, &key)))
+		if ((rc = sstring(&c, &key)) || (rc = sexpect(&c, ':', "expected ':'")))
 			goto out;
-		sws(&c);
-		if (c.pos >= c.n || c.s[c.pos] != ':') {
-			rc = sfail(&c, "expected ':'");
-			goto out;
-		}
-		c.pos++;
-		sws(&c);
 		if (sint(&c, &id)) {
 			char shown[61];
 			size_t k = key.len < 60 ? key.len : 60;
@@ -549,22 +578,9 @@ int sb_tok_vocab_parse(const unsigned char *s, size_t n, struct tok_list *l, con
 		}
 		if ((rc = sb_tok_list_add(l, (const char *)key.data, key.len, id, what, err)))
 			goto out;
-		sws(&c);
-		if (c.pos < c.n && c.s[c.pos] == ',') {
-			c.pos++;
-			continue;
-		}
-		if (c.pos < c.n && c.s[c.pos] == '}') {
-			c.pos++;
-			break;
-		}
-		rc = sfail(&c, "expected ',' or '}'");
-		goto out;
+		more = snext(&c, '}');
 	}
-end:
-	sws(&c);
-	if (c.pos != c.n)
-		rc = sfail(&c, "trailing characters");
+	rc = more < 0 ? more : sdone(&c);
 out:
 	sb_buf_destroy(&key);
 	return rc;
@@ -593,67 +609,27 @@ static int unigram_vocab_parse(const unsigned char *s, size_t n, struct tok_list
 {
 	struct scan c = {s, n, 0, JF ": model.vocab", err};
 	struct sb_buf key;
-	int rc = SB_OK;
+	int rc, more;
 
 	sb_buf_init(&key);
-	sws(&c);
-	if (c.pos >= c.n || c.s[c.pos] != '[') {
-		rc = sfail(&c, "expected an array");
+	if ((rc = sopen(&c, '[', "expected an array", &more)))
 		goto out;
-	}
-	c.pos++;
-	sws(&c);
-	if (c.pos < c.n && c.s[c.pos] == ']') {
-		c.pos++;
-		goto end;
-	}
-	for (;;) {
+	while (more > 0) {
 		double v = 0;
 
-		sws(&c);
-		if (c.pos >= c.n || c.s[c.pos] != '[') {
-			rc = sfail(&c, "expected [piece, score]");
+		if ((rc = sexpect(&c, '[', "expected [piece, score]")) ||
+		    (rc = sstring(&c, &key)) ||
+		    (rc = sexpect(&c, ',', "expected [piece, score]")) ||
+		    (rc = snum(&c, &v)) ||
+		    (rc = sexpect(&c, ']', "expected [piece, score]")))
 			goto out;
-		}
-		c.pos++;
-		sws(&c);
-		if ((rc = sstring(&c, &key)))
-			goto out;
-		sws(&c);
-		if (c.pos >= c.n || c.s[c.pos] != ',') {
-			rc = sfail(&c, "expected [piece, score]");
-			goto out;
-		}
-		c.pos++;
-		sws(&c);
-		if ((rc = snum(&c, &v)))
-			goto out;
-		sws(&c);
-		if (c.pos >= c.n || c.s[c.pos] != ']') {
-			rc = sfail(&c, "expected [piece, score]");
-			goto out;
-		}
-		c.pos++;
 		if ((rc = sb_tok_list_add(l, (const char *)key.data, key.len, (int64_t)l->n,
 					  JF ": model.vocab", err)) ||
 		    (rc = push_score(scores, l->n - 1, v, err)))
 			goto out;
-		sws(&c);
-		if (c.pos < c.n && c.s[c.pos] == ',') {
-			c.pos++;
-			continue;
-		}
-		if (c.pos < c.n && c.s[c.pos] == ']') {
-			c.pos++;
-			break;
-		}
-		rc = sfail(&c, "expected ',' or ']'");
-		goto out;
+		more = snext(&c, ']');
 	}
-end:
-	sws(&c);
-	if (c.pos != c.n)
-		rc = sfail(&c, "trailing characters");
+	rc = more < 0 ? more : sdone(&c);
 out:
 	sb_buf_destroy(&key);
 	return rc;
@@ -690,26 +666,16 @@ static int merges_parse(struct tok_model *model, const unsigned char *s, size_t 
 	struct scan c = {s, n, 0, JF ": model.merges", err};
 	struct sb_buf a, b;
 	size_t i = 0;
-	int rc = SB_OK;
+	int rc, more;
 
 	sb_buf_init(&a);
 	sb_buf_init(&b);
-	sws(&c);
-	if (c.pos >= c.n || c.s[c.pos] != '[') {
-		rc = sfail(&c, "expected an array");
+	if ((rc = sopen(&c, '[', "expected an array", &more)))
 		goto out;
-	}
-	c.pos++;
-	sws(&c);
-	if (c.pos < c.n && c.s[c.pos] == ']') {
-		c.pos++;
-		goto end;
-	}
-	for (;; i++) {
+	for (; more > 0; i++) {
 		const char *pa, *pb;
 		size_t na, nb, at;
 
-		sws(&c);
 		if (c.pos < c.n && c.s[c.pos] == '"') {
 			if ((rc = sstring(&c, &a)))
 				goto out;
@@ -722,28 +688,15 @@ static int merges_parse(struct tok_model *model, const unsigned char *s, size_t 
 			na = at;
 			pb = pa + at + 1;
 			nb = a.len - at - 1;
-		} else if (c.pos < c.n && c.s[c.pos] == '[') {
-			c.pos++;
-			sws(&c);
+		} else if (stake(&c, '[')) {
 			if ((rc = sstring(&c, &a)))
 				goto out;
-			sws(&c);
-			if (c.pos >= c.n || c.s[c.pos] != ',') {
-				rc = sb_error_set(err, SB_EFORMAT, JF ": model.merges[%zu]: expected "
-						  "[\"a\", \"b\"]", i);
+			if (!stake(&c, ',') || (rc = sstring(&c, &b)) || !stake(&c, ']')) {
+				if (!rc)
+					rc = sb_error_set(err, SB_EFORMAT, JF ": model.merges[%zu]: "
+							  "expected [\"a\", \"b\"]", i);
 				goto out;
 			}
-			c.pos++;
-			sws(&c);
-			if ((rc = sstring(&c, &b)))
-				goto out;
-			sws(&c);
-			if (c.pos >= c.n || c.s[c.pos] != ']') {
-				rc = sb_error_set(err, SB_EFORMAT, JF ": model.merges[%zu]: expected "
-						  "[\"a\", \"b\"]", i);
-				goto out;
-			}
-			c.pos++;
 			pa = (const char *)a.data;
 			na = a.len;
 			pb = (const char *)b.data;
@@ -757,22 +710,9 @@ static int merges_parse(struct tok_model *model, const unsigned char *s, size_t 
 			sb_error_prefix(err, JF ": model.merges[%zu]: ", i);
 			goto out;
 		}
-		sws(&c);
-		if (c.pos < c.n && c.s[c.pos] == ',') {
-			c.pos++;
-			continue;
-		}
-		if (c.pos < c.n && c.s[c.pos] == ']') {
-			c.pos++;
-			break;
-		}
-		rc = sfail(&c, "expected ',' or ']'");
-		goto out;
+		more = snext(&c, ']');
 	}
-end:
-	sws(&c);
-	if (c.pos != c.n)
-		rc = sfail(&c, "trailing characters");
+	rc = more < 0 ? more : sdone(&c);
 out:
 	sb_buf_destroy(&a);
 	sb_buf_destroy(&b);

@@ -336,6 +336,15 @@ static const struct {
 	{MODEL("\"merges\": [\"b c\"]") "}", SB_EFORMAT, "model.merges[0]: the merged token 'bc'"},
 	{MODEL("\"merges\": [\"a  b\"]") "}", SB_EFORMAT, "model.merges[0]: expected \"a b\""},
 	{MODEL("\"merges\": [[\"a\"]]") "}", SB_EFORMAT, "model.merges[0]: expected"},
+	{MODEL("\"merges\": [[\"a\", \"b\" \"c\"]]") "}", SB_EFORMAT,
+	 "model.merges[0]: expected [\"a\", \"b\"]"},
+	{MODEL("\"merges\": [\"a b\" \"b c\"]") "}", SB_EFORMAT,
+	 "model.merges: byte 7: expected ',' or ']'"},
+	{MODEL("\"merges\": [7]") "}", SB_EFORMAT, "model.merges[0]: expected \"a b\" or"},
+	{"{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0 \"b\": 1}, \"merges\": []}}",
+	 SB_EFORMAT, "model.vocab: byte 8: expected ',' or '}'"},
+	{"{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\" 0}, \"merges\": []}}",
+	 SB_EFORMAT, "model.vocab: byte 5: expected ':'"},
 	{MODEL("\"merges\": [], \"dropout\": 0.1") "}", SB_EUNSUPPORTED, "model.dropout"},
 	{"{\"pre_tokenizer\": {\"type\": \"ByteLevel\", \"add_prefix_space\": false}, "
 	 MODEL_M("\"merges\": [], \"byte_fallback\": true") "}", SB_EUNSUPPORTED,
@@ -464,6 +473,15 @@ START_TEST(test_vocab_json)
 				      "%s", err.msg);
 		}
 	}
+	/* A vocab.json with something after its object. */
+	put("vocab.json", "{\"a\": 0} x");
+	ck_assert_int_eq(sb_tokenizer_open(&t, tmp, NULL, &err), SB_EFORMAT);
+	ck_assert_msg(strstr(err.msg, "vocab.json") && strstr(err.msg, "byte 9: "),
+		      "%s", err.msg);
+	b.len = 0;
+	ck_assert_int_eq(sb_file_read(vj, 1 << 24, &b, &err), SB_OK);
+	ck_assert_int_eq(sb_buf_append(&b, "", 1, &err), SB_OK);
+	put("vocab.json", (const char *)b.data);
 	put("tokenizer_config.json", "{\"tokenizer_class\": \"XLMRobertaTokenizer\"}");
 	ck_assert_int_eq(sb_tokenizer_open(&t, tmp, NULL, &err), SB_EUNSUPPORTED);
 	ck_assert_msg(strstr(err.msg, "XLMRobertaTokenizer") != NULL, "%s", err.msg);
