@@ -120,6 +120,16 @@ void sb_cmd_kv(struct sb_cmd *c, const char *key, const char *value)
 	c->n_kv++;
 }
 
+int sb_cmd_pass(struct sb_cmd *c, const struct sb_cmd_pass *t, int opt, const char *arg)
+{
+	for (; t->opt; t++)
+		if (t->opt == opt) {
+			sb_cmd_kv(c, t->key, t->value ? t->value : arg);
+			return 1;
+		}
+	return 0;
+}
+
 static char *model_dir;
 
 static void free_model_dir(void)

@@ -116,6 +116,17 @@ int sb_cmd_no_tty(const char *prog, const char *output, const char *what);
 /* Adds a stage option; exits 2 with a message when there are too many. */
 void sb_cmd_kv(struct sb_cmd *c, const char *key, const char *value);
 
+/* An option whose only effect is a stage option: key=ARG, or key=value for a flag
+ * (the stage checks the value).  Tables end with opt 0. */
+struct sb_cmd_pass {
+	int opt;                /* getopt_long's value */
+	const char *key;
+	const char *value;      /* NULL: the option's argument */
+};
+
+/* Adds the stage option of opt if table t has it: returns 1, else 0. */
+int sb_cmd_pass(struct sb_cmd *c, const struct sb_cmd_pass *t, int opt, const char *arg);
+
 /*
  * Resolves -m MODEL: a folder as is, or a hub id through the Hugging Face cache
  * (downloading when allowed).  Returns a string owned by the cmd module, or NULL

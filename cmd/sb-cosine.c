@@ -169,6 +169,18 @@ int main(int argc, char **argv)
 	    {"block-rows", required_argument, NULL, OPT_BLOCK_ROWS},
 	    {"kernels", required_argument, NULL, OPT_KERNELS},
 	    {NULL, 0, NULL, 0}};
+	/* Options that only set a stage option. */
+	static const struct sb_cmd_pass passed[] = {
+	    {OPT_MAX_PAIRS, "max_pairs", NULL},
+	    {OPT_THRESHOLD, "threshold", NULL},
+	    {'k', "top_k", NULL},
+	    {OPT_ALLOW_MIXED, "allow_mixed", "1"},
+	    {OPT_QUERY_BATCH, "query_batch", NULL},
+	    {'t', "threads", NULL},
+	    {OPT_EXACT, "exact", "1"},
+	    {OPT_BLOCK_ROWS, "block_rows", NULL},
+	    {OPT_KERNELS, "kernels", NULL},
+	    {0, NULL, NULL}};
 	const char *mode = NULL, *gold = NULL, *metric = "cosine";
 	int opt, rc, frames = 0, gold_col = 5, n_modes = 0;
 	struct sb_stage stage = sb_stage_cosine;
@@ -183,7 +195,7 @@ int main(int argc, char **argv)
 		rc = sb_cmd_option(&c, opt, optarg);
 		if (rc < 0)
 			return 2;
-		if (rc)
+		if (rc || sb_cmd_pass(&c, passed, opt, optarg))
 			continue;
 		switch (opt) {
 		case 'h':
@@ -209,26 +221,14 @@ int main(int argc, char **argv)
 			mode = "mine";
 			n_modes++;
 			break;
-		case OPT_MAX_PAIRS:
-			sb_cmd_kv(&c, "max_pairs", optarg);
-			break;
-		case OPT_THRESHOLD:
-			sb_cmd_kv(&c, "threshold", optarg);
-			break;
 		case OPT_CORPUS:
 			mode = "corpus";
 			n_modes++;
 			sb_cmd_kv(&c, "corpus", optarg);
 			break;
-		case 'k':
-			sb_cmd_kv(&c, "top_k", optarg);
-			break;
 		case OPT_METRIC:
 			metric = optarg;
 			sb_cmd_kv(&c, "metric", optarg);
-			break;
-		case OPT_ALLOW_MIXED:
-			sb_cmd_kv(&c, "allow_mixed", "1");
 			break;
 		case OPT_FRAMES:
 			frames = 1;
@@ -244,21 +244,6 @@ int main(int argc, char **argv)
 					c.prog);
 				return 2;
 			}
-			break;
-		case OPT_QUERY_BATCH:
-			sb_cmd_kv(&c, "query_batch", optarg);
-			break;
-		case 't':
-			sb_cmd_kv(&c, "threads", optarg);
-			break;
-		case OPT_EXACT:
-			sb_cmd_kv(&c, "exact", "1");
-			break;
-		case OPT_BLOCK_ROWS:
-			sb_cmd_kv(&c, "block_rows", optarg);
-			break;
-		case OPT_KERNELS:
-			sb_cmd_kv(&c, "kernels", optarg);
 			break;
 		default:
 			usage(stderr, c.prog);

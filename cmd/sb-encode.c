@@ -149,6 +149,11 @@ int main(int argc, char **argv)
 		{ "logits", no_argument, NULL, OPT_LOGITS },
 		{ NULL, 0, NULL, 0 }
 	};
+	/* Options that only set a stage option. */
+	static const struct sb_cmd_pass passed[] = {
+		{ OPT_NO_FUSE_QKV, "fuse_qkv", "0" },
+		{ 0, NULL, NULL }
+	};
 	const char *model = NULL, *threads = NULL, *blas_threads = NULL, *pool = NULL;
 	char mbt[32], thr[16];
 	struct sb_stage stage = sb_stage_encode;
@@ -165,7 +170,7 @@ int main(int argc, char **argv)
 		rc = sb_cmd_option(&c, opt, optarg);
 		if (rc < 0)
 			return 2;
-		if (rc)
+		if (rc || sb_cmd_pass(&c, passed, opt, optarg))
 			continue;
 		switch (opt) {
 		case 'h':
@@ -231,9 +236,6 @@ int main(int argc, char **argv)
 			sb_cmd_kv(&c, "lowp_kernels", optarg);
 			break;
 		}
-		case OPT_NO_FUSE_QKV:
-			sb_cmd_kv(&c, "fuse_qkv", "0");
-			break;
 		case OPT_ALLOW_MIXED:
 			allow_mixed = 1;
 			sb_cmd_kv(&c, "allow_mixed", "1");

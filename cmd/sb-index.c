@@ -112,6 +112,18 @@ int main(int argc, char **argv)
 	    {"frames", no_argument, NULL, OPT_FRAMES},
 	    {"threads", required_argument, NULL, 't'},
 	    {NULL, 0, NULL, 0}};
+	/* Options that only set a stage option. */
+	static const struct sb_cmd_pass passed[] = {
+	    {OPT_FACTORY, "factory", NULL},
+	    {OPT_TRAIN_SAMPLE, "train_sample", NULL},
+	    {OPT_METRIC, "metric", NULL},
+	    {'k', "top_k", NULL},
+	    {OPT_NPROBE, "nprobe", NULL},
+	    {OPT_EF_SEARCH, "ef_search", NULL},
+	    {OPT_QUERY_BATCH, "query_batch", NULL},
+	    {OPT_ALLOW_MIXED, "allow_mixed", "1"},
+	    {'t', "threads", NULL},
+	    {0, NULL, NULL}};
 	const char *cmd = argc > 1 ? argv[1] : "", *out = NULL, *only = NULL;
 	int opt, rc, build, frames = 0;
 	struct sb_emit sink;
@@ -161,50 +173,25 @@ int main(int argc, char **argv)
 			     opt == OPT_QUERY_BATCH || opt == OPT_ALLOW_MIXED || opt == OPT_FRAMES)
 			  : (opt == OPT_FACTORY || opt == OPT_TRAIN_SAMPLE || opt == OPT_METRIC))
 			only = build ? "query" : "build";
-		switch (opt) {
-		case 'h':
-			usage(stdout, c.prog);
-			return 0;
-		case OPT_FACTORY:
-			sb_cmd_kv(&c, "factory", optarg);
-			break;
-		case OPT_TRAIN_SAMPLE:
-			sb_cmd_kv(&c, "train_sample", optarg);
-			break;
-		case OPT_METRIC:
-			sb_cmd_kv(&c, "metric", optarg);
-			break;
-		case 'k':
-			sb_cmd_kv(&c, "top_k", optarg);
-			break;
-		case OPT_NPROBE:
-			sb_cmd_kv(&c, "nprobe", optarg);
-			break;
-		case OPT_EF_SEARCH:
-			sb_cmd_kv(&c, "ef_search", optarg);
-			break;
-		case OPT_QUERY_BATCH:
-			sb_cmd_kv(&c, "query_batch", optarg);
-			break;
-		case OPT_ALLOW_MIXED:
-			sb_cmd_kv(&c, "allow_mixed", "1");
-			break;
-		case OPT_FRAMES:
-			frames = 1;
-			break;
-		case 't':
-			sb_cmd_kv(&c, "threads", optarg);
-			break;
-		default:
-			usage(stderr, c.prog);
-			return 2;
-		}
 		if (only) {
 			const struct option *o = longopts;
 			while (o->name && o->val != opt)
 				o++;
 			fprintf(stderr, "%s: --%s: an option of sb-index %s\n", c.prog, o->name,
 				only);
+			return 2;
+		}
+		if (sb_cmd_pass(&c, passed, opt, optarg))
+			continue;
+		switch (opt) {
+		case 'h':
+			usage(stdout, c.prog);
+			return 0;
+		case OPT_FRAMES:
+			frames = 1;
+			break;
+		default:
+			usage(stderr, c.prog);
 			return 2;
 		}
 	}

@@ -74,6 +74,15 @@ int main(int argc, char **argv)
 	    {"calibration", required_argument, NULL, OPT_CALIBRATION},
 	    {"calibrate", required_argument, NULL, OPT_CALIBRATE},
 	    {NULL, 0, NULL, 0}};
+	/* Options that only set a stage option. */
+	static const struct sb_cmd_pass passed[] = {
+	    {OPT_NORMALIZE, "normalize", "1"},
+	    {OPT_NO_NORMALIZE, "normalize", "0"},
+	    {OPT_TRUNCATE_DIM, "truncate_dim", NULL},
+	    {OPT_PRECISION, "precision", NULL},
+	    {OPT_CALIBRATION, "calibration", NULL},
+	    {OPT_CALIBRATE, "calibrate", NULL},
+	    {0, NULL, NULL}};
 	const char *model = NULL, *pooling = NULL;
 	struct sb_cmd c;
 	int opt, rc;
@@ -83,7 +92,7 @@ int main(int argc, char **argv)
 		rc = sb_cmd_option(&c, opt, optarg);
 		if (rc < 0)
 			return 2;
-		if (rc)
+		if (rc || sb_cmd_pass(&c, passed, opt, optarg))
 			continue;
 		switch (opt) {
 		case 'h':
@@ -95,24 +104,6 @@ int main(int argc, char **argv)
 		case 'p':
 			pooling = optarg;
 			sb_cmd_kv(&c, "pooling", optarg);
-			break;
-		case OPT_NORMALIZE:
-			sb_cmd_kv(&c, "normalize", "1");
-			break;
-		case OPT_NO_NORMALIZE:
-			sb_cmd_kv(&c, "normalize", "0");
-			break;
-		case OPT_TRUNCATE_DIM:
-			sb_cmd_kv(&c, "truncate_dim", optarg);
-			break;
-		case OPT_PRECISION:
-			sb_cmd_kv(&c, "precision", optarg);
-			break;
-		case OPT_CALIBRATION:
-			sb_cmd_kv(&c, "calibration", optarg);
-			break;
-		case OPT_CALIBRATE:
-			sb_cmd_kv(&c, "calibrate", optarg);
 			break;
 		default:
 			usage(stderr, c.prog);

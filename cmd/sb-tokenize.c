@@ -143,6 +143,16 @@ int main(int argc, char **argv)
 		{ "prompt-name", required_argument, NULL, OPT_PROMPT_NAME },
 		{ NULL, 0, NULL, 0 }
 	};
+	/* Options that only set a stage option. */
+	static const struct sb_cmd_pass passed[] = {
+		{ OPT_NO_TRUNCATION, "truncation", "none" },
+		{ OPT_PAIRS, "pairs", "1" },
+		{ OPT_NO_TEXT, "text", "0" },
+		{ OPT_REPLACE_INVALID, "replace_invalid", "1" },
+		{ OPT_TOKEN_TYPES, "token_type_ids", "1" },
+		{ OPT_NO_TOKEN_TYPES, "token_type_ids", "0" },
+		{ 0, NULL, NULL }
+	};
 	static char max_length_str[32], multiple_str[32];
 	struct sb_stage stage = sb_stage_tokenize;
 	const char *model = NULL, *prompt = NULL, *prompt_name = NULL;
@@ -156,7 +166,7 @@ int main(int argc, char **argv)
 		rc = sb_cmd_option(&c, opt, optarg);
 		if (rc < 0)
 			return 2;
-		if (rc)
+		if (rc || sb_cmd_pass(&c, passed, opt, optarg))
 			continue;
 		switch (opt) {
 		case 'h':
@@ -182,12 +192,6 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			sb_cmd_kv(&c, "truncation", optarg);
-			break;
-		case OPT_NO_TRUNCATION:
-			sb_cmd_kv(&c, "truncation", "none");
-			break;
-		case OPT_PAIRS:
-			sb_cmd_kv(&c, "pairs", "1");
 			break;
 		case OPT_PADDING:
 			if (strcmp(optarg, "longest") && strcmp(optarg, "max_length") &&
@@ -222,18 +226,6 @@ int main(int argc, char **argv)
 		case OPT_PROMPT_NAME:
 			prompt_name = optarg;
 			sb_cmd_kv(&c, "prompt_name", optarg);
-			break;
-		case OPT_NO_TEXT:
-			sb_cmd_kv(&c, "text", "0");
-			break;
-		case OPT_REPLACE_INVALID:
-			sb_cmd_kv(&c, "replace_invalid", "1");
-			break;
-		case OPT_TOKEN_TYPES:
-			sb_cmd_kv(&c, "token_type_ids", "1");
-			break;
-		case OPT_NO_TOKEN_TYPES:
-			sb_cmd_kv(&c, "token_type_ids", "0");
 			break;
 		case OPT_CHUNK:
 			if (sb_cmd_parse_size(optarg, &n) || n < 1 || n > ((size_t)1 << 30)) {
