@@ -50,6 +50,7 @@
 #include "ident.h"
 #include "ops.h"
 #include "par.h"
+#include "reader.h"
 #include "scores.h"
 #include "search.h"
 #include "similarity.h"
@@ -697,51 +698,23 @@ static int cosine_process(void *state, const struct sb_frame *in, struct sb_emit
 
 struct corpus {
 	struct cosine *s;
-	struct sb_transport *t;
-	struct sb_frame f;
-	uint64_t rows; /* rows read so far */
-	unsigned long long frames;
+	struct sb_reader r;     /* r.f: the frame read last; r.rows: rows so far */
 };
 
 /*
- * Reads the next corpus frame into c->f.  Returns SB_OK with a frame, SB_EOF at its end
- * frame, or an error naming the corpus file (a file without end frame was cut).
+ * Reads the next corpus frame into c->r.f.  Returns SB_OK with a frame, SB_EOF at its
+ * end frame, or an error of the stream's rules (sb_reader: a gap in seq, a wrong
+ * rows_total, a file cut before its end frame) naming the corpus file.
  */
 static int corpus_next(struct corpus *c, struct sb_error *err)
 {
-	const unsigned char *msg;
-	size_t len;
-	int rc;
+	int rc = sb_reader_next(&c->r, err);
 
-	rc = sb_transport_recv(c->t, &msg, &len, err);
-	if (rc == SB_EOF)
-		return sb_error_set(err, SB_ETRUNCATED,
-				    "corpus %s: ended after %llu rows "
-				    "without an end frame: the file was cut",
-				    c->s->corpus_path, (unsigned long long)c->rows);
-	if (rc)
-		return sb_error_prefix(err, "corpus %s: ", c->s->corpus_path);
-	c->frames++;
-	rc = sb_frame_decode(msg, len, &c->f, err);
-	if (rc)
-		return sb_error_prefix(err, "corpus %s: frame %llu: ", c->s->corpus_path,
-				       c->frames);
-	if (c->f.kind == SB_KIND_END) {
-		if (c->f.rows_total != c->rows)
-			return sb_error_set(err, SB_EFORMAT,
-					    "corpus %s: end frame counts %llu rows, "
-					    "the file had %llu",
-					    c->s->corpus_path, (unsigned long long)c->f.rows_total,
-					    (unsigned long long)c->rows);
+	if (rc == SB_OK && c->r.f.kind == SB_KIND_END)
 		return SB_EOF;
-	}
-	if (c->f.seq != c->rows)
-		return sb_error_set(err, SB_EFORMAT,
-				    "corpus %s: frame %llu: seq %llu, expected %llu",
-				    c->s->corpus_path, c->frames, (unsigned long long)c->f.seq,
-				    (unsigned long long)c->rows);
-	c->rows += c->f.rows;
-	return SB_OK;
+	if (rc != SB_OK && rc != SB_EOF)
+		return sb_error_prefix(err, "corpus: ");
+	return rc;
 }
 
 static int corpus_open(struct corpus *c, struct cosine *s, struct sb_error *err)
@@ -752,16 +725,14 @@ static int corpus_open(struct corpus *c, struct cosine *s, struct sb_error *err)
 	memset(&to, 0, sizeof to);
 	to.timeout_ms = -1;
 	c->s = s;
-	sb_frame_init(&c->f);
-	if (sb_transport_open(&c->t, s->corpus_path, SB_TRANSPORT_READ, &to, err))
+	if (sb_reader_open(&c->r, s->corpus_path, &to, 0, err))
 		return sb_error_prefix(err, "corpus: ");
 	return SB_OK;
 }
 
 static void corpus_close(struct corpus *c)
 {
-	sb_frame_destroy(&c->f);
-	sb_transport_close(&c->t);
+	sb_reader_close(&c->r);
 }
 
 static int cmp_u64(const void *pa, const void *pb)
@@ -800,15 +771,15 @@ static int corpus_texts(struct cosine *s, uint64_t **idx_out, char ***text_out, 
 			idx[m++] = idx[i];
 	rc = corpus_open(&c, s, err);
 	while (!rc && (rc = corpus_next(&c, err)) == SB_OK) {
-		uint64_t base = c.f.seq;
-		if (!c.f.has_text)
+		uint64_t base = c.r.f.seq;
+		if (!c.r.f.has_text)
 			continue;
-		for (size_t r = 0; !rc && r < c.f.rows; r++) {
+		for (size_t r = 0; !rc && r < c.r.f.rows; r++) {
 			uint64_t key = base + r;
 			uint64_t *hit = bsearch(&key, idx, m, sizeof *idx, cmp_u64);
 			if (!hit)
 				continue;
-			text[hit - idx] = strdup(c.f.text[r].p);
+			text[hit - idx] = strdup(c.r.f.text[r].p);
 			if (!text[hit - idx])
 				rc = sb_error_set(err, SB_ENOMEM, "cosine: out of memory");
 		}
@@ -858,31 +829,31 @@ static int scan_corpus(struct cosine *s, struct sb_emit *emit, struct sb_error *
 		struct sb_ident cid;
 		const unsigned char *rows;
 
-		rc = sb_ident_read(&c.f, &cid, &e, err);
+		rc = sb_ident_read(&c.r.f, &cid, &e, err);
 		if (rc) {
-			sb_error_prefix(err, "%sframe %llu: ", where, c.frames);
+			sb_error_prefix(err, "%sframe %llu: ", where, (unsigned long long)c.r.fno);
 			break;
 		}
 		rc = sb_ident_check(s->allow_mixed, &s->id, &cid, name, "the queries", err);
 		if (!rc)
-			rc = working_rows(s, e, c.f.seq, where, &rows, err);
+			rc = working_rows(s, e, c.r.f.seq, where, &rows, err);
 		if (rc)
 			break;
-		if (c.f.has_text)
+		if (c.r.f.has_text)
 			corpus_text = 1;
 		if (s->search) {
-			sb_search_add(s->search, (const float *)(const void *)rows, c.f.rows,
-				      c.f.seq);
+			sb_search_add(s->search, (const float *)(const void *)rows, c.r.f.rows,
+				      c.r.f.seq);
 			continue;
 		}
-		for (size_t r = 0; r < c.f.rows; r++) {
+		for (size_t r = 0; r < c.r.f.rows; r++) {
 			const unsigned char *x = rows + r * s->row_bytes;
 			double nx = row_norm(s, x);
 
 			for (size_t q = 0; q < s->st.n; q++)
 				sb_topk_push(&s->heaps[q],
 					     score(s, store_row(s, q), s->st.norm[q], x, nx),
-					     c.f.seq + r);
+					     c.r.f.seq + r);
 		}
 	}
 	if (s->search) {
@@ -891,7 +862,7 @@ static int scan_corpus(struct cosine *s, struct sb_emit *emit, struct sb_error *
 			s->zero_rows += sb_search_zero_rows(s->search) - zeros_before;
 	}
 	if (rc == SB_EOF)
-		rc = c.rows
+		rc = c.r.rows
 			 ? SB_OK
 			 : sb_error_set(err, SB_EINVAL, "corpus %s holds no rows", s->corpus_path);
 	corpus_close(&c);

@@ -10,7 +10,7 @@
 
 T=$SB_TMP
 GEN=$SB_SRCDIR/tests/tools/search-data.awk
-plan 59
+plan 63
 
 # data NAME ROWS DIM SEED [KIND [DTYPE]]: $T/NAME.sbf in frames of 5 rows, with texts.
 data() {
@@ -94,3 +94,17 @@ sb-cosine --corpus "$T/a13.sbf" -t 0 < "$T/one.sbf" > /dev/null 2> "$T/err"
 like "-t 0 is refused" "$? $(cat "$T/err")" "^[12] .*threads"
 sb-cosine --corpus "$T/a13.sbf" --block-rows x < "$T/one.sbf" > /dev/null 2> "$T/err"
 like "--block-rows x is refused" "$? $(cat "$T/err")" "^[12] .*block"
+
+# A corpus file that breaks the stream's rules is refused with the stream reader's
+# message, naming the file, and nothing is written.
+n=$(wc -c < "$T/a13.sbf")
+head -c $((n - 3)) "$T/a13.sbf" > "$T/cut.sbf"
+sb-cosine --corpus "$T/cut.sbf" -k 1 < "$T/one.sbf" > "$T/out" 2> "$T/err"
+like "a corpus cut inside its end frame: exit 1, the file and frame named" "$? $(cat "$T/err")" \
+	"^1 sb-cosine: corpus: [^ ]*/cut.sbf: frame [0-9]+ at byte [0-9]+: stream ends inside the frame"
+check "a cut corpus: nothing written" test ! -s "$T/out"
+: > "$T/empty.sbf"
+sb-cosine --corpus "$T/empty.sbf" -k 1 < "$T/one.sbf" > "$T/out" 2> "$T/err"
+like "an empty corpus file: exit 1, said so" "$? $(cat "$T/err")" \
+	"^1 sb-cosine: corpus: [^ ]*/empty.sbf: empty input: ended without an end frame"
+check "an empty corpus file: nothing written" test ! -s "$T/out"
