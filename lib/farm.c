@@ -52,7 +52,7 @@ int sb_farm_hdr_unpack(const void *p, size_t n, struct sb_farm_hdr *h, struct sb
 	return SB_OK;
 }
 
-/* ---- frame peek: top-level keys of a MessagePack map ---- */
+/* ---- a small MessagePack reader: the top-level keys and meta of a frame ---- */
 
 struct rd {
 	const unsigned char *p;
@@ -135,59 +135,17 @@ static int key_is(const char *s, size_t n, const char *k)
 
 int sb_farm_peek(const void *p, size_t n, struct sb_farm_peek *out, struct sb_error *err)
 {
-	struct rd r = { p, n, 0 };
-	uint64_t n_keys;
-	int have_kind = 0;
+	struct sb_frame_head h;
+	int rc = sb_frame_peek(p, n, &h, err);
 
 	memset(out, 0, sizeof(*out));
-	if (n == 0)
-		goto bad;
-	unsigned char c = r.p[0];
-	if ((c & 0xf0) == 0x80) {
-		n_keys = c & 0x0f;
-		r.pos = 1;
-	} else if (c == 0xde && n >= 3) {
-		n_keys = ((uint64_t)r.p[1] << 8) | r.p[2];
-		r.pos = 3;
-	} else if (c == 0xdf && n >= 5) {
-		n_keys = ((uint64_t)r.p[1] << 24) | ((uint64_t)r.p[2] << 16) |
-			 ((uint64_t)r.p[3] << 8) | r.p[4];
-		r.pos = 5;
-	} else {
-		goto bad;
-	}
-	for (uint64_t i = 0; i < n_keys; i++) {
-		const char *k;
-		size_t kl;
-
-		if (rd_str(&r, &k, &kl) != 0)
-			goto bad;
-		if (key_is(k, kl, "kind")) {
-			const char *v;
-			size_t vl;
-			if (rd_str(&r, &v, &vl) != 0)
-				goto bad;
-			out->is_end = key_is(v, vl, "end");
-			have_kind = 1;
-		} else if (key_is(k, kl, "seq")) {
-			if (rd_uint(&r, &out->seq) != 0)
-				goto bad;
-		} else if (key_is(k, kl, "rows")) {
-			if (rd_uint(&r, &out->rows) != 0)
-				goto bad;
-		} else if (key_is(k, kl, "rows_total")) {
-			if (rd_uint(&r, &out->rows_total) != 0)
-				goto bad;
-		} else if (rd_skip(&r) != 0) {
-			goto bad;
-		}
-	}
-	if (!have_kind || r.pos != n)
-		goto bad;
+	if (rc != SB_OK)
+		return rc;
+	out->is_end = h.kind == SB_KIND_END;
+	out->seq = h.seq;
+	out->rows = h.rows;
+	out->rows_total = h.rows_total;
 	return SB_OK;
-bad:
-	return sb_error_set(err, SB_EFORMAT, "message of %zu bytes is not an sb frame near byte %zu",
-			    n, r.pos);
 }
 
 /* ---- provenance: what makes two workers' results incomparable ---- */

@@ -185,8 +185,8 @@ struct sb_farm_peek {
 };
 
 /*
- * Reads the top-level keys of an encoded frame: kind, seq, rows, rows_total.
- * SB_EFORMAT when the bytes are not one frame map.  Allocates nothing.
+ * Reads the top-level keys of an encoded frame: kind, seq, rows, rows_total, with the
+ * checks and messages of sb_frame_peek().  Allocates nothing.
  */
 int sb_farm_peek(const void *p, size_t n, struct sb_farm_peek *out, struct sb_error *err);
 

@@ -71,7 +71,7 @@ static void pump_in_one(struct pump *pm, void *s)
 	const unsigned char *msg;
 	size_t len;
 	struct sb_error err;
-	struct sb_farm_peek pk;
+	struct sb_frame_head pk;
 
 	sb_error_clear(&err);
 	pm->busy = 1;
@@ -83,11 +83,11 @@ static void pump_in_one(struct pump *pm, void *s)
 		rc = sb_error_set(&err, SB_ETRUNCATED,
 				  "input ended after %" PRIu64 " frames without an end frame",
 				  pm->t->n_msgs);
-	if (rc == SB_OK && sb_farm_peek(msg, len, &pk, &err) != SB_OK)
+	if (rc == SB_OK && sb_frame_peek(msg, len, &pk, &err) != SB_OK)
 		rc = sb_error_prefix(&err, "input frame %" PRIu64 ": ", pm->t->n_msgs - 1);
 	if (rc != SB_OK) {
 		sb_pair_fail(s, rc, err.msg);
-	} else if (pk.is_end) {
+	} else if (pk.kind == SB_KIND_END) {
 		sb_pair_send(s, SB_PAIR_END, pk.rows_total, 0, 0, 0);
 	} else {
 		sb_pair_send(s, SB_PAIR_FRAME, pk.seq, pk.rows, 1, 0);

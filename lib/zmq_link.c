@@ -127,14 +127,14 @@ static int zt_recv(struct sb_transport *t, const unsigned char **msg, size_t *le
 			}
 			const unsigned char *d = zmq_msg_data(&z->msg);
 			size_t n = zmq_msg_size(&z->msg);
-			struct sb_farm_peek pk;
+			struct sb_frame_head pk;
 			if (n > z->max_bytes)
 				return sb_error_set(err, SB_ELIMIT, "%s: message %" PRIu64 " of %zu "
 						    "bytes, over the limit of %zu (--max-msg-bytes)",
 						    t->spec, z->frames, n, z->max_bytes);
 			/* Malformed frames are the decoder's to report; here only order. */
-			if (sb_farm_peek(d, n, &pk, NULL) == SB_OK) {
-				if (pk.is_end) {
+			if (sb_frame_peek(d, n, &pk, NULL) == SB_OK) {
+				if (pk.kind == SB_KIND_END) {
 					if (pk.rows_total != z->rows_seen)
 						return sb_error_set(err, SB_ETRUNCATED,
 							"%s: end frame counts %" PRIu64 " rows but %"
@@ -175,7 +175,7 @@ static int zt_send(struct sb_transport *t, const void *msg, size_t len, struct s
 {
 	struct zt *z = t->impl;
 	double start = sb_zmq_now();
-	struct sb_farm_peek pk;
+	struct sb_frame_head pk;
 
 	for (;;) {
 		/* Once a reader that took frames has gone, whatever it had queued is lost
@@ -203,7 +203,7 @@ static int zt_send(struct sb_transport *t, const void *msg, size_t len, struct s
 			return sb_error_set(err, SB_ETIMEOUT, "%s: no reader took a frame for %d ms",
 					    t->spec, z->timeout_ms);
 	}
-	if (sb_farm_peek(msg, len, &pk, NULL) == SB_OK && pk.is_end)
+	if (sb_frame_peek(msg, len, &pk, NULL) == SB_OK && pk.kind == SB_KIND_END)
 		z->sent_end = 1;
 	if (z->frames == 0)
 		z->n_zero_at_start = z->mon.n_zero;
