@@ -45,6 +45,16 @@ struct wio {
 	uint64_t told_refuse;   /* hash of the last refusal reported, 0 none */
 	struct sb_error err;
 	int rc;
+
+	/* The I/O thread's state. */
+	void *pair;             /* to the processing thread */
+	void *s;                /* the DEALER to the farm; NULL between sockets */
+	double hb_s, dead_s;    /* heartbeat interval; silence after which the farm is gone */
+	double backoff, backoff_max;
+	double heard;           /* when the farm was last heard (0: look again now) */
+	double last_farm;       /* when a farm last spoke (for --max-idle) */
+	double next_hb, reconnect_at;
+	int contact;            /* the farm answered on this socket */
 };
 
 static void wio_close(struct wio *w, void **s)
@@ -102,139 +112,156 @@ static void wio_ready(struct wio *w, void *s)
 		zmq_send(s, w->name, strlen(w->name), ZMQ_DONTWAIT);
 }
 
+/* A message from the processing thread: a result to forward, or SB_PAIR_QUIT.
+ * Returns 1 to stop. */
+static int wio_on_pair(struct wio *w)
+{
+	zmq_msg_t m[SB_FARM_MAX_PARTS + 1];
+	struct sb_pair_msg pm;
+	int n, quit = 0;
+
+	if (sb_zmq_recv_multi(w->pair, m, SB_FARM_MAX_PARTS + 1, &n) != 0)
+		return 0;
+	if (n == 1 && sb_pair_decode(&m[0], &pm) == 0 && pm.type == SB_PAIR_QUIT) {
+		quit = 1;
+		if (w->s != NULL) {
+			struct sb_farm_hdr h = { SB_FARM_BYE, 0, 0, 0 };
+			sb_zmq_send_hdr(w->s, NULL, 0, &h, 0);
+		}
+	} else if (w->s != NULL && n <= SB_FARM_MAX_PARTS) {
+		/* A result: forward; if the farm is gone it re-sends. */
+		for (int i = 0; i < n; i++) {
+			zmq_msg_t c;
+			zmq_msg_init(&c);
+			zmq_msg_copy(&c, &m[i]);
+			if (zmq_msg_send(&c, w->s, (i + 1 < n ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT) < 0) {
+				zmq_msg_close(&c);
+				break;
+			}
+		}
+	}
+	sb_zmq_close_multi(m, n, SB_FARM_MAX_PARTS + 1);
+	return quit;
+}
+
+/* Messages from the farm (up to 64 at a time): requests go to the processing
+ * thread; RESET, BYE and REFUSE are handled here. */
+static void wio_on_farm(struct wio *w, double now)
+{
+	for (int k = 0; k < 64; k++) {
+		zmq_msg_t m[3];
+		struct sb_farm_hdr h;
+		int n;
+		if (sb_zmq_recv_multi(w->s, m, 2, &n) != 0)
+			break;
+		if (n >= 1 && n <= 2 &&
+		    sb_farm_hdr_unpack(zmq_msg_data(&m[0]), zmq_msg_size(&m[0]), &h, NULL) == SB_OK) {
+			w->heard = w->last_farm = now;
+			if (!w->contact && h.cmd != SB_FARM_REFUSE)
+				sb_zmq_event(&w->o->topts, SB_EVENT_INFO, "%s: serving a farm",
+					     w->o->connect);
+			w->contact = 1;
+			w->backoff = w->hb_s / 2;
+			if (h.cmd == SB_FARM_REQUEST && n == 2) {
+				zmq_msg_send(&m[0], w->pair, ZMQ_SNDMORE);
+				zmq_msg_send(&m[1], w->pair, 0);
+				n = 0;
+			} else if (h.cmd == SB_FARM_RESET) {
+				wio_ready(w, w->s);
+			} else if (h.cmd == SB_FARM_BYE) {
+				w->heard = 0;   /* look for the next farm now */
+			} else if (h.cmd == SB_FARM_REFUSE && n == 2) {
+				wio_refused(w, &m[1]);
+			}
+		}
+		sb_zmq_close_multi(m, n, 2);
+	}
+}
+
+/*
+ * The farm's liveness, Paranoid Pirate style: when it has been silent too long the
+ * socket is dropped and a new one (a new identity) made after a backoff; heartbeats
+ * on time.  Returns -1 when no socket can be made (the processing thread is told).
+ */
+static int wio_keepalive(struct wio *w, double now)
+{
+	if (w->s != NULL && now - w->heard > w->dead_s && !w->contact) {
+		/* No farm yet on this socket: libzmq keeps retrying the connection. */
+		w->heard = now;
+	} else if (w->s != NULL && now - w->heard > w->dead_s) {
+		wio_close(w, &w->s);
+		w->contact = 0;
+		w->reconnect_at = now + (w->heard == 0 ? 0 : w->backoff);
+		w->backoff = w->backoff * 2 <= w->backoff_max ? w->backoff * 2 : w->backoff_max;
+	}
+	if (w->s == NULL && now >= w->reconnect_at) {
+		w->s = wio_connect(w, &w->err);
+		if (w->s == NULL) {
+			sb_pair_fail(w->pair, w->err.code, w->err.msg);
+			return -1;
+		}
+		wio_ready(w, w->s);
+		w->heard = now;
+		w->next_hb = now + w->hb_s;
+	}
+	if (w->s != NULL && now >= w->next_hb) {
+		struct sb_farm_hdr h = { SB_FARM_HEARTBEAT, 0, 0, 0 };
+		sb_zmq_send_hdr(w->s, NULL, 0, &h, 0);
+		w->next_hb = now + w->hb_s;
+	}
+	return 0;
+}
+
 static void *wio_main(void *arg)
 {
 	struct wio *w = arg;
-	void *pair = zmq_socket(w->ctx, ZMQ_PAIR);
-	void *s = NULL;
-	double hb_s = w->o->heartbeat_ms / 1000.0;
-	double dead_s = hb_s * w->o->liveness;
-	double backoff = hb_s / 2, backoff_max = w->o->reconnect_max_ms / 1000.0;
-	double now = sb_zmq_now(), heard = now, last_farm = now, next_hb = now + hb_s;
-	double reconnect_at = 0;
-	int contact = 0;        /* the farm answered on this socket */
+	double now = sb_zmq_now();
 
-	if (pair == NULL || zmq_connect(pair, w->addr) != 0)
+	w->hb_s = w->o->heartbeat_ms / 1000.0;
+	w->dead_s = w->hb_s * w->o->liveness;
+	w->backoff = w->hb_s / 2;
+	w->backoff_max = w->o->reconnect_max_ms / 1000.0;
+	w->heard = w->last_farm = now;
+	w->next_hb = now + w->hb_s;
+	w->reconnect_at = 0;
+	w->contact = 0;
+	w->pair = zmq_socket(w->ctx, ZMQ_PAIR);
+	if (w->pair == NULL || zmq_connect(w->pair, w->addr) != 0) {
+		sb_zmq_close(&w->pair, 0);
 		return NULL;
-	s = wio_connect(w, &w->err);
-	if (s == NULL) {
-		sb_pair_fail(pair, w->err.code, w->err.msg);
+	}
+	w->s = wio_connect(w, &w->err);
+	if (w->s == NULL) {
+		sb_pair_fail(w->pair, w->err.code, w->err.msg);
 		goto out;
 	}
-	wio_ready(w, s);
+	wio_ready(w, w->s);
 	for (;;) {
 		zmq_pollitem_t it[3] = {
-			{ pair, 0, ZMQ_POLLIN, 0 },
-			{ s, 0, ZMQ_POLLIN, 0 },
+			{ w->pair, 0, ZMQ_POLLIN, 0 },
+			{ w->s, 0, ZMQ_POLLIN, 0 },
 			{ w->mon.pair, 0, ZMQ_POLLIN, 0 },
 		};
-		int nit = s ? 3 : 1;
+		int nit = w->s ? 3 : 1;
 		if (zmq_poll(it, nit, 100) < 0 && errno != EINTR)
 			break;
 		now = sb_zmq_now();
-		if (s != NULL && (it[2].revents & ZMQ_POLLIN))
+		if (w->s != NULL && (it[2].revents & ZMQ_POLLIN))
 			sb_zmq_monitor_drain(&w->mon);
-		if (it[0].revents & ZMQ_POLLIN) {
-			zmq_msg_t m[SB_FARM_MAX_PARTS + 1];
-			int n;
-			int quit = 0;
-			if (sb_zmq_recv_multi(pair, m, SB_FARM_MAX_PARTS + 1, &n) == 0) {
-				struct sb_pair_msg pm;
-				if (n == 1 && sb_pair_decode(&m[0], &pm) == 0 &&
-				    pm.type == SB_PAIR_QUIT) {
-					quit = 1;
-				} else if (s != NULL && n <= SB_FARM_MAX_PARTS) {
-					/* A result: forward; if the farm is gone it re-sends. */
-					for (int i = 0; i < n; i++) {
-						zmq_msg_t c;
-						zmq_msg_init(&c);
-						zmq_msg_copy(&c, &m[i]);
-						if (zmq_msg_send(&c, s, (i + 1 < n ? ZMQ_SNDMORE : 0) |
-								 ZMQ_DONTWAIT) < 0) {
-							zmq_msg_close(&c);
-							break;
-						}
-					}
-				}
-				sb_zmq_close_multi(m, n, SB_FARM_MAX_PARTS + 1);
-			}
-			if (quit) {
-				if (s != NULL) {
-					struct sb_farm_hdr h = { SB_FARM_BYE, 0, 0, 0 };
-					sb_zmq_send_hdr(s, NULL, 0, &h, 0);
-				}
-				break;
-			}
-		}
-		if (s != NULL && nit >= 2 && (it[1].revents & ZMQ_POLLIN)) {
-			for (int k = 0; k < 64; k++) {
-				zmq_msg_t m[3];
-				int n;
-				if (sb_zmq_recv_multi(s, m, 2, &n) != 0)
-					break;
-				struct sb_farm_hdr h;
-				if (n >= 1 && n <= 2 &&
-				    sb_farm_hdr_unpack(zmq_msg_data(&m[0]), zmq_msg_size(&m[0]), &h,
-						       NULL) == SB_OK) {
-					heard = last_farm = now;
-					if (!contact && h.cmd != SB_FARM_REFUSE)
-						sb_zmq_event(&w->o->topts, SB_EVENT_INFO,
-							   "%s: serving a farm", w->o->connect);
-					contact = 1;
-					backoff = hb_s / 2;
-					if (h.cmd == SB_FARM_REQUEST && n == 2) {
-						zmq_msg_send(&m[0], pair, ZMQ_SNDMORE);
-						zmq_msg_send(&m[1], pair, 0);
-						n = 0;
-					} else if (h.cmd == SB_FARM_RESET) {
-						wio_ready(w, s);
-					} else if (h.cmd == SB_FARM_BYE) {
-						heard = 0;      /* look for the next farm now */
-						contact = 1;
-					} else if (h.cmd == SB_FARM_REFUSE && n == 2) {
-						wio_refused(w, &m[1]);
-					}
-				}
-				sb_zmq_close_multi(m, n, 2);
-			}
-		}
-		if (s != NULL && now - heard > dead_s && !contact) {
-			/* No farm yet on this socket: libzmq keeps retrying the connection. */
-			heard = now;
-		} else if (s != NULL && now - heard > dead_s) {
-			/* Paranoid Pirate: the farm is gone or unreachable; start afresh
-			 * with a new socket (a new identity) after a backoff. */
-			wio_close(w, &s);
-			contact = 0;
-			reconnect_at = now + (heard == 0 ? 0 : backoff);
-			if (backoff * 2 <= backoff_max)
-				backoff *= 2;
-			else
-				backoff = backoff_max;
-		}
-		if (s == NULL && now >= reconnect_at) {
-			s = wio_connect(w, &w->err);
-			if (s == NULL) {
-				sb_pair_fail(pair, w->err.code, w->err.msg);
-				break;
-			}
-			wio_ready(w, s);
-			heard = now;
-			next_hb = now + hb_s;
-		}
-		if (s != NULL && now >= next_hb) {
-			struct sb_farm_hdr h = { SB_FARM_HEARTBEAT, 0, 0, 0 };
-			sb_zmq_send_hdr(s, NULL, 0, &h, 0);
-			next_hb = now + hb_s;
-		}
-		if (w->o->max_idle_ms >= 0 && (now - last_farm) * 1000 > w->o->max_idle_ms) {
-			sb_pair_send(pair, SB_PAIR_IDLE, 0, 0, 0, 0);
+		if ((it[0].revents & ZMQ_POLLIN) && wio_on_pair(w))
+			break;
+		if (w->s != NULL && nit >= 2 && (it[1].revents & ZMQ_POLLIN))
+			wio_on_farm(w, now);
+		if (wio_keepalive(w, now) != 0)
+			break;
+		if (w->o->max_idle_ms >= 0 && (now - w->last_farm) * 1000 > w->o->max_idle_ms) {
+			sb_pair_send(w->pair, SB_PAIR_IDLE, 0, 0, 0, 0);
 			break;
 		}
 	}
 out:
-	wio_close(w, &s);
-	sb_zmq_close(&pair, 0);
+	wio_close(w, &w->s);
+	sb_zmq_close(&w->pair, 0);
 	return NULL;
 }
 
