@@ -294,6 +294,50 @@ static int wemit_frame(void *ctx, const struct sb_frame *f, struct sb_error *err
 	return rc;
 }
 
+/*
+ * Processes one request (header h, its frame in msg) and sends the result back
+ * through the I/O thread: the frames the stage emitted, or the frame's error (the
+ * farm fails the run on it; the worker goes on).  Returns SB_OK.
+ */
+static int worker_answer(const struct sb_stage *stage, void *state, void *pair,
+			 const struct sb_farm_hdr *h, zmq_msg_t *msg, struct sb_frame *in,
+			 struct wemit *we, struct sb_stats *st)
+{
+	struct sb_error ferr;
+	struct sb_emit em = { wemit_frame, we };
+	double p0 = sb_zmq_now();
+	int rc;
+
+	sb_error_clear(&ferr);
+	we->n = 0;
+	rc = sb_frame_decode(zmq_msg_data(msg), zmq_msg_size(msg), in, &ferr);
+	st->frames_in++;
+	st->bytes_in += zmq_msg_size(msg);
+	if (rc == SB_OK && in->kind == SB_KIND_END)
+		rc = sb_error_set(&ferr, SB_EFORMAT, "an end frame is not a request");
+	if (rc == SB_OK) {
+		st->rows_in += in->rows;
+		rc = stage->process(state, in, &em, &ferr);
+	}
+	st->seconds_process += sb_zmq_now() - p0;
+	struct sb_farm_hdr rh = { SB_FARM_RESULT, (uint32_t)we->n, h->id, h->run };
+	if (rc != SB_OK) {
+		rh.cmd = SB_FARM_ERROR;
+		rh.count = 0;
+		sb_zmq_send_hdr(pair, NULL, 0, &rh, 1);
+		zmq_send(pair, ferr.msg, strlen(ferr.msg), 0);
+		return SB_OK;
+	}
+	sb_zmq_send_hdr(pair, NULL, 0, &rh, we->n > 0);
+	for (size_t i = 0; i < we->n; i++) {
+		zmq_send(pair, we->bufs[i].data, we->bufs[i].len, i + 1 < we->n ? ZMQ_SNDMORE : 0);
+		st->frames_out++;
+		st->bytes_out += we->bufs[i].len;
+	}
+	st->rows_out += in->rows;
+	return SB_OK;
+}
+
 int sb_worker_run(const struct sb_stage *stage, const struct sb_kv *opts, size_t n_opts,
 		  const struct sb_worker_opts *wo, struct sb_stats *st, struct sb_error *err)
 {
@@ -396,38 +440,10 @@ int sb_worker_run(const struct sb_stage *stage, const struct sb_kv *opts, size_t
 			sb_zmq_close_multi(m, n, 2);
 			continue;
 		}
-		struct sb_error ferr;
-		struct sb_emit em = { wemit_frame, &we };
-		double p0 = sb_zmq_now();
-		sb_error_clear(&ferr);
-		we.n = 0;
-		rc = sb_frame_decode(zmq_msg_data(&m[1]), zmq_msg_size(&m[1]), &in, &ferr);
-		st->frames_in++;
-		st->bytes_in += zmq_msg_size(&m[1]);
+		rc = worker_answer(stage, state, pair, &h, &m[1], &in, &we, st);
 		sb_zmq_close_multi(m, n, 2);
-		if (rc == SB_OK && in.kind == SB_KIND_END)
-			rc = sb_error_set(&ferr, SB_EFORMAT, "an end frame is not a request");
-		if (rc == SB_OK) {
-			st->rows_in += in.rows;
-			rc = stage->process(state, &in, &em, &ferr);
-		}
-		st->seconds_process += sb_zmq_now() - p0;
-		struct sb_farm_hdr rh = { SB_FARM_RESULT, (uint32_t)we.n, h.id, h.run };
-		if (rc != SB_OK) {
-			rh.cmd = SB_FARM_ERROR;
-			rh.count = 0;
-			sb_zmq_send_hdr(pair, NULL, 0, &rh, 1);
-			zmq_send(pair, ferr.msg, strlen(ferr.msg), 0);
-			rc = SB_OK;
-			continue;
-		}
-		sb_zmq_send_hdr(pair, NULL, 0, &rh, we.n > 0);
-		for (size_t i = 0; i < we.n; i++) {
-			zmq_send(pair, we.bufs[i].data, we.bufs[i].len, i + 1 < we.n ? ZMQ_SNDMORE : 0);
-			st->frames_out++;
-			st->bytes_out += we.bufs[i].len;
-		}
-		st->rows_out += in.rows;
+		if (rc != SB_OK)
+			break;
 	}
 done:
 	if (started) {
