@@ -19,7 +19,7 @@ PY=/usr/bin/python3
 # that makes training 10-100 times slower.  Waiting passively changes no result.
 OMP_WAIT_POLICY=passive
 export OMP_WAIT_POLICY
-plan 53
+plan 56
 
 # data NAME ROWS DIM SEED [UNIT [META...]]: $T/NAME.txt (the matrix) and $T/NAME.sbf
 # (frames of 50 rows, texts "row N", meta model=m1 model_fingerprint=f1 unless given).
@@ -189,12 +189,25 @@ bad "a damaged FAISS index" "$T/flip.index" "checksum of the FAISS index does no
 cp "$T/good.index" "$T/flip2.index" && "$PY" "$REF" flip "$T/flip2.index" -70
 bad "a damaged text" "$T/flip2.index" "checksum of info and texts does not match"
 cp "$T/good.index" "$T/v2.index" && "$PY" "$REF" flip "$T/v2.index" -56
-bad "a format version this sb does not read" "$T/v2.index" "sb-index format 254 \(flags 0\), this sb reads format 1"
+bad "a format version this sb does not read" "$T/v2.index" \
+	"sb-index format 253 \(flags 0\), this sb reads formats 1 and 2"
 "$PY" "$REF" footer "$T/good.index" "$T/huge.index"
 bad "a footer claiming 2^63 bytes" "$T/huge.index" "footer counts 9223372036854775808 .* damaged"
 "$PY" "$REF" pad "$T/good.index" "$T/pad.index"
 bad "checksums right, FAISS's part longer than its index" "$T/pad.index" \
 	"FAISS read [0-9]+ bytes of an index of [0-9]+: damaged"
+# The checksum is the one index_file.h defines (computed here in Python), and a file of
+# format 1 (FNV-1a 64 checksums) is still read, with the same answers.
+"$PY" "$REF" strip "$T/good.index" "$T/payload.bin"
+want=$(od -An -tx8 -j $(($(wc -c < "$T/good.index") - 16)) -N 8 "$T/good.index" | tr -d ' ')
+is "the FAISS index's checksum follows its definition" "$("$PY" "$REF" hash "$T/payload.bin")" "$want"
+"$PY" "$REF" v1 "$T/good.index" "$T/v1.index"
+sb-index query "$T/good.index" < "$T/queries.sbf" > "$T/v2.tsv" 2> /dev/null
+run sb-index query "$T/v1.index" < "$T/queries.sbf"
+check "a format 1 file is read, with the same answers" \
+	test "$rc" = 0 -a -s "$T/v2.tsv" -a "$out" = "$(cat "$T/v2.tsv")"
+cp "$T/v1.index" "$T/v1flip.index" && "$PY" "$REF" flip "$T/v1flip.index" 100
+bad "a damaged FAISS index of format 1" "$T/v1flip.index" "checksum of the FAISS index does not match"
 bad "a folder" "$T" "not a regular file"
 bad "an embeddings stream" "$T/corpus.sbf" "not an sb-index file"
 

@@ -13,6 +13,10 @@
                                            counted in its part, footer and checksums
                                            rewritten to match (a file FAISS reads only
                                            part of)
+  index-ref.py v1 FILE OUT                 OUT = FILE as format 1 wrote it (FNV-1a 64
+                                           checksums)
+  index-ref.py hash FILE                   the format 2 checksum of FILE's bytes, in hex
+                                           (the definition in plugins/index_file.h)
 """
 import struct
 import sys
@@ -28,6 +32,41 @@ def fnv(data, h=0xCBF29CE484222325):
     for b in data:
         h = ((h ^ b) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
     return h
+
+
+M64 = 0xFFFFFFFFFFFFFFFF
+P1, P2, P3 = 0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB
+
+
+def rotl(x, r):
+    return ((x << r) | (x >> (64 - r))) & M64
+
+
+def hash2(data):
+    lanes = [(k + 1) * P1 & M64 for k in range(4)]
+    full = len(data) // 32 * 32
+    for at in range(0, full, 32):
+        for k in range(4):
+            w = struct.unpack_from("<Q", data, at + 8 * k)[0]
+            lanes[k] = rotl((lanes[k] + w * P2) & M64, 31) * P1 & M64
+    x = len(data)
+    for k in range(4):
+        x = (x ^ (rotl(lanes[k] * P2 & M64, 31) * P1 & M64)) * P1 & M64
+    for b in data[full:]:
+        x = (x ^ b) * 0x100000001B3 & M64
+    x ^= x >> 30
+    x = x * P2 & M64
+    x ^= x >> 27
+    x = x * P3 & M64
+    x ^= x >> 31
+    return x
+
+
+def checksums(version, payload, rest, foot):
+    """Footer bytes 48-63 of a file of this version."""
+    h = fnv if version == 1 else hash2
+    foot[48:56] = struct.pack("<Q", h(payload))
+    foot[56:64] = struct.pack("<Q", h(rest + bytes(foot[:56])))
 
 
 def main():
@@ -59,9 +98,17 @@ def main():
         payload = data[:f] + bytes(16)
         rest = data[f:-64]
         foot[16:24] = struct.pack("<Q", f + 16)
-        foot[48:56] = struct.pack("<Q", fnv(payload))
-        foot[56:64] = struct.pack("<Q", fnv(bytes(foot[:56]), fnv(rest)))
+        checksums(foot[8], payload, rest, foot)
         open(sys.argv[3], "wb").write(payload + rest + bytes(foot))
+    elif cmd == "v1":
+        data = open(sys.argv[2], "rb").read()
+        foot = bytearray(data[-64:])
+        f = struct.unpack("<Q", foot[16:24])[0]
+        foot[8:16] = struct.pack("<Q", 1)
+        checksums(1, data[:f], data[f:-64], foot)
+        open(sys.argv[3], "wb").write(data[:-64] + bytes(foot))
+    elif cmd == "hash":
+        print("%016x" % hash2(open(sys.argv[2], "rb").read()))
     elif cmd == "flip":
         data = bytearray(open(sys.argv[2], "rb").read())
         data[int(sys.argv[3])] ^= 0xFF
