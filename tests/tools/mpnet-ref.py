@@ -116,8 +116,9 @@ class Model(torch.nn.Module):
         return self.w[name]
 
     def ln(self, x, name):
-        return torch.nn.functional.layer_norm(x, x.shape[-1:], self.t(name + ".weight"),
-                                              self.t(name + ".bias"), self.eps)
+        g = self.t(name + ".weight")
+        return torch.nn.functional.layer_norm(x, (g.shape[0],), g, self.t(name + ".bias"),
+                                              self.eps)
 
     def lin(self, x, name):
         return torch.nn.functional.linear(x, self.t(name + ".weight"), self.t(name + ".bias"))
