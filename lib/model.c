@@ -1,7 +1,7 @@
 /*
- * model.c - DistilBERT / BERT / RoBERTa encoders: config.json, weight binding with
- * shape checks, and the packed forward pass (see model.h for the packing argument and
- * RoBERTa's position ids).
+ * model.c - DistilBERT / BERT / RoBERTa / MPNet encoders: config.json, weight binding
+ * with shape checks, and the packed forward pass (see model.h for the packing argument
+ * and RoBERTa's position ids, model_mpnet.h for MPNet's relative position bias).
  *
  * Per sub-batch of T packed tokens, with D = dim, F = dim_ffn, H heads of d = D / H:
  *
@@ -29,6 +29,7 @@
 #include "internal.h"
 #include "json.h"
 #include "model.h"
+#include "model_mpnet.h"
 #include "ops.h"
 #include "par.h"
 #include "weights.h"
@@ -86,6 +87,8 @@ struct sb_model {
 	const float *type;              /* [types, D] or NULL */
 	const float *emb_g, *emb_b;     /* [D] */
 	struct layer *layers;           /* [n_layers] */
+	const float *rel_bias;          /* MPNet: [rel_buckets, H], else NULL */
+	const char *key_prefix;         /* prepended to every bound name: "mpnet." or "" */
 	char fingerprint[32];
 
 	/* The last forward. */
@@ -96,7 +99,9 @@ struct sb_model {
 					 * model.h; others: tok_pos) */
 	int32_t *tok_id, *tok_type;     /* [T] */
 	float *out;                     /* [T, D] last hidden state, packed */
-	size_t cap_rows, cap_pos, cap_pe, cap_id, cap_type, cap_out;
+	float *rel_tab;                 /* MPNet: [H, 2 seq - 1] bias by relative position
+					 * (sb_mpnet_bias_table) for rel_seq */
+	size_t cap_rows, cap_pos, cap_pe, cap_id, cap_type, cap_out, cap_rel, rel_seq;
 
 	/* Threads: the team, and per member its scratch, its rows and its outcome. */
 	struct sb_par *par;
@@ -184,7 +189,7 @@ static int cfg_str(const struct sb_json *cfg, const char *key, const char *dflt,
 	return SB_OK;
 }
 
-#define SUPPORTED "distilbert, bert, roberta, xlm-roberta, camembert"
+#define SUPPORTED "distilbert, bert, roberta, xlm-roberta, camembert, mpnet"
 
 /* model_type values and their architecture; model_type points at the static string. */
 static const struct {
@@ -196,6 +201,7 @@ static const struct {
 	{ "roberta", "Roberta", SB_ARCH_ROBERTA },
 	{ "xlm-roberta", "XLMRoberta", SB_ARCH_ROBERTA },
 	{ "camembert", "Camembert", SB_ARCH_ROBERTA },
+	{ "mpnet", "MPNet", SB_ARCH_MPNET },
 };
 #define N_ARCH_NAMES (sizeof(arch_names) / sizeof(arch_names[0]))
 
@@ -302,6 +308,8 @@ static int parse_config(const struct sb_json *cfg, struct sb_model_config *c,
 					    "max_position_embeddings %zu", c->padding_idx,
 					    c->padding_idx + 1, c->max_pos);
 	}
+	if (c->arch == SB_ARCH_MPNET && (rc = sb_mpnet_config(cfg, c, err)))
+		return rc;
 	if ((rc = sb_act_parse(act, &c->act, err)))
 		return sb_error_prefix(err, "config.json: ");
 	if (c->dim % c->n_heads != 0)
@@ -322,14 +330,17 @@ static int bind(struct sb_model *m, const float **out, size_t rows, size_t cols,
 {
 	char name[SB_WEIGHTS_NAME_MAX];
 	const struct sb_tensor *t;
-	size_t shape[2];
+	size_t shape[2], pre = strlen(m->key_prefix);
 	va_list ap;
 	int rc, n;
 
+	if (pre >= sizeof(name))
+		return sb_error_set(err, SB_ELIMIT, "model: tensor name too long");
+	memcpy(name, m->key_prefix, pre);
 	va_start(ap, fmt);
-	n = vsnprintf(name, sizeof(name), fmt, ap);
+	n = vsnprintf(name + pre, sizeof(name) - pre, fmt, ap);
 	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(name))
+	if (n < 0 || (size_t)n >= sizeof(name) - pre)
 		return sb_error_set(err, SB_ELIMIT, "model: tensor name too long");
 	if (rows) {
 		shape[0] = rows;
@@ -404,6 +415,26 @@ static int bind_layer(struct sb_model *m, size_t i, struct sb_error *err)
 		    (rc = bind(m, &l->ln2_g, 0, D, err, "%s.%zu.output_layer_norm.weight", p, i)) ||
 		    (rc = bind(m, &l->ln2_b, 0, D, err, "%s.%zu.output_layer_norm.bias", p, i)))
 			return rc;
+	} else if (c->arch == SB_ARCH_MPNET) {
+		const char *p = "encoder.layer";
+		if ((rc = bind(m, &l->wq, D, D, err, "%s.%zu.attention.attn.q.weight", p, i)) ||
+		    (rc = bind(m, &bq, 0, D, err, "%s.%zu.attention.attn.q.bias", p, i)) ||
+		    (rc = bind(m, &l->wk, D, D, err, "%s.%zu.attention.attn.k.weight", p, i)) ||
+		    (rc = bind(m, &bk, 0, D, err, "%s.%zu.attention.attn.k.bias", p, i)) ||
+		    (rc = bind(m, &l->wv, D, D, err, "%s.%zu.attention.attn.v.weight", p, i)) ||
+		    (rc = bind(m, &bv, 0, D, err, "%s.%zu.attention.attn.v.bias", p, i)) ||
+		    (rc = bind(m, &l->wo, D, D, err, "%s.%zu.attention.attn.o.weight", p, i)) ||
+		    (rc = bind(m, &l->bo, 0, D, err, "%s.%zu.attention.attn.o.bias", p, i)) ||
+		    (rc = bind(m, &l->ln1_g, 0, D, err, "%s.%zu.attention.LayerNorm.weight", p,
+			       i)) ||
+		    (rc = bind(m, &l->ln1_b, 0, D, err, "%s.%zu.attention.LayerNorm.bias", p, i)) ||
+		    (rc = bind(m, &l->w1, F, D, err, "%s.%zu.intermediate.dense.weight", p, i)) ||
+		    (rc = bind(m, &l->b1, 0, F, err, "%s.%zu.intermediate.dense.bias", p, i)) ||
+		    (rc = bind(m, &l->w2, D, F, err, "%s.%zu.output.dense.weight", p, i)) ||
+		    (rc = bind(m, &l->b2, 0, D, err, "%s.%zu.output.dense.bias", p, i)) ||
+		    (rc = bind(m, &l->ln2_g, 0, D, err, "%s.%zu.output.LayerNorm.weight", p, i)) ||
+		    (rc = bind(m, &l->ln2_b, 0, D, err, "%s.%zu.output.LayerNorm.bias", p, i)))
+			return rc;
 	} else {
 		const char *p = "encoder.layer";
 		if ((rc = bind(m, &l->wq, D, D, err, "%s.%zu.attention.self.query.weight", p, i)) ||
@@ -475,6 +506,8 @@ static void fingerprint(struct sb_model *m)
 		h = fnv_floats(h, m->type, c->type_vocab_size * D);
 	h = fnv_floats(h, m->emb_g, D);
 	h = fnv_floats(h, m->emb_b, D);
+	if (m->rel_bias)
+		h = fnv_floats(h, m->rel_bias, c->rel_buckets * c->n_heads);
 	for (size_t i = 0; i < c->n_layers; i++) {
 		const struct layer *l = &m->layers[i];
 		h = fnv_floats(h, l->wq, D * D);
@@ -624,6 +657,7 @@ int sb_model_open(struct sb_model **out, const char *dir, const struct sb_model_
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return sb_error_set(err, SB_ENOMEM, "model: out of memory");
+	m->key_prefix = "";
 	sb_model_opts_init(&m->opts);
 	if (opts) {
 		if (opts->max_batch_tokens)
@@ -658,6 +692,8 @@ int sb_model_open(struct sb_model **out, const char *dir, const struct sb_model_
 		goto fail;
 	if ((rc = sb_weights_open(&m->w, dir, err)))
 		goto fail;
+	if (m->cfg.arch == SB_ARCH_MPNET)
+		m->key_prefix = sb_mpnet_key_prefix(m->w);
 	if ((rc = bind_embeddings(m, err)))
 		goto fail;
 	m->layers = calloc(m->cfg.n_layers, sizeof(*m->layers));
@@ -668,6 +704,10 @@ int sb_model_open(struct sb_model **out, const char *dir, const struct sb_model_
 	for (size_t i = 0; i < m->cfg.n_layers; i++)
 		if ((rc = bind_layer(m, i, err)))
 			goto fail;
+	if (m->cfg.arch == SB_ARCH_MPNET &&
+	    (rc = bind(m, &m->rel_bias, m->cfg.rel_buckets, m->cfg.n_heads, err,
+		       "encoder.relative_attention_bias.weight")))
+		goto fail;
 	fingerprint(m);
 	if ((rc = prepare_products(m, err)))
 		goto fail;
@@ -707,6 +747,7 @@ void sb_model_close(struct sb_model **mp)
 	free(m->tok_id);
 	free(m->tok_type);
 	free(m->out);
+	free(m->rel_tab);
 	sb_par_close(&m->par);
 	if (m->scr) {
 		for (int i = 0; i < m->opts.threads; i++) {
@@ -819,7 +860,7 @@ static int gather(struct sb_model *m, const struct sb_tensor *ids, const struct 
 				return sb_error_set(err, SB_EINVAL, "row %zu, position %zu: "
 						    "token id %lld out of range (vocab_size "
 						    "%zu)", r, p, (long long)id, c->vocab_size);
-			if (c->arch == SB_ARCH_ROBERTA) {
+			if (c->arch == SB_ARCH_ROBERTA || c->arch == SB_ARCH_MPNET) {
 				/* Counted over the whole row, masked or not, as the ids
 				 * alone decide it in transformers. */
 				n_real += (uint64_t)id != c->padding_idx;
@@ -828,7 +869,7 @@ static int gather(struct sb_model *m, const struct sb_tensor *ids, const struct 
 			}
 			if (int_at(mask, i) == 0)
 				continue;
-			if (pe >= c->max_pos && c->arch != SB_ARCH_ROBERTA)
+			if (pe >= c->max_pos && c->arch != SB_ARCH_ROBERTA && c->arch != SB_ARCH_MPNET)
 				return sb_error_set(err, SB_ELIMIT, "row %zu: token at position "
 						    "%zu, past max_position_embeddings %zu "
 						    "(sequence too long)", r, p, c->max_pos);
@@ -868,6 +909,9 @@ static void attention(struct sb_model *m, struct scratch *sc, size_t r0, size_t 
 			const float *k = q + D, *v = q + 2 * D;
 			/* scores[L, L] = Q_h[L, d] K_h[L, d]^T / sqrt(d) */
 			sb_ops_gemm(1, L, L, d, scale, q, 3 * D, k, 3 * D, 0.0f, sc->scores, L);
+			if (m->rel_tab)
+				sb_mpnet_add_bias(sc->scores, L, m->tok_pos + m->row_off[r],
+						  m->rel_tab + h * (2 * m->seq - 1), m->seq);
 			sb_ops_softmax(sc->scores, L, L, L, NULL);
 			/* ctx_h[L, d] = scores[L, L] V_h[L, d] */
 			sb_ops_gemm(0, L, d, L, 1.0f, sc->scores, L, v, 3 * D, 0.0f,
@@ -1073,6 +1117,26 @@ static void split_rows(struct sb_model *m, int n)
 	m->split[n] = m->rows;
 }
 
+/* MPNet: the relative position bias for rows of m->seq, once per padded length. */
+static int rel_table(struct sb_model *m, struct sb_error *err)
+{
+	size_t H = m->cfg.n_heads, width = 2 * m->seq - 1;
+	int rc;
+
+	if (!m->rel_bias || m->seq == 0 || m->seq == m->rel_seq)
+		return SB_OK;
+	m->rel_seq = 0;
+	if (m->seq > SIZE_MAX / 2 / H)
+		return sb_error_set(err, SB_ELIMIT, "model: rows of %zu positions are too long",
+				    m->seq);
+	if ((rc = grow(&m->rel_tab, &m->cap_rel, H * width, sizeof(float), "position bias",
+		       err)))
+		return rc;
+	sb_mpnet_bias_table(m->rel_bias, H, m->seq, m->rel_tab);
+	m->rel_seq = m->seq;
+	return SB_OK;
+}
+
 int sb_model_forward(struct sb_model *m, const struct sb_tensor *ids, const struct sb_tensor *mask,
 		     const struct sb_tensor *types, struct sb_error *err)
 {
@@ -1091,6 +1155,8 @@ int sb_model_forward(struct sb_model *m, const struct sb_tensor *ids, const stru
 		return rc;
 	if ((rc = gather(m, ids, mask, types, err)))
 		return rc;
+	if ((rc = rel_table(m, err)))
+		goto fail;
 	n = m->n_tok ? m->n_tok : 1;
 	if ((rc = grow(&m->out, &m->cap_out, n * m->cfg.dim, sizeof(float), "output", err)))
 		goto fail;

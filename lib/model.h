@@ -1,7 +1,7 @@
 /*
  * model.h - the transformer encoder (DistilBERT, BERT, RoBERTa / XLM-RoBERTa /
- * CamemBERT) of a Hugging Face model folder: config, weights, and the forward pass
- * from token ids to the last hidden state.
+ * CamemBERT, MPNet) of a Hugging Face model folder: config, weights, and the forward
+ * pass from token ids to the last hidden state.
  *
  * RoBERTa and its relatives are BERT's layers with other position ids: a token's
  * position embedding is row padding_idx + (number of non-pad ids up to and including
@@ -9,6 +9,9 @@
  * create_position_ids_from_input_ids), so a row of L real tokens reads rows
  * padding_idx + 1 .. padding_idx + L and at most max_position_embeddings -
  * padding_idx - 1 tokens fit.
+ *
+ * MPNet takes the same position ids (padding_idx 1) and adds a relative position
+ * bias, shared by the layers, to every attention score (model_mpnet.h).
  *
  * The forward pass packs the real tokens (attention_mask != 0) of all rows of a batch
  * into one [T, dim] matrix, so every dense product runs over T rows with no padding
@@ -55,12 +58,12 @@
 #include "ops.h"
 #include "tensor.h"
 
-enum sb_arch { SB_ARCH_DISTILBERT, SB_ARCH_BERT, SB_ARCH_ROBERTA };
+enum sb_arch { SB_ARCH_DISTILBERT, SB_ARCH_BERT, SB_ARCH_ROBERTA, SB_ARCH_MPNET };
 
 struct sb_model_config {
 	enum sb_arch arch;
-	const char *model_type;         /* "distilbert", "bert", "roberta", "xlm-roberta" or
-					 * "camembert" (static) */
+	const char *model_type;         /* "distilbert", "bert", "roberta", "xlm-roberta",
+					 * "camembert" or "mpnet" (static) */
 	size_t dim;                     /* hidden size: dim (DistilBERT), hidden_size (BERT) */
 	size_t n_layers;
 	size_t n_heads;
@@ -71,7 +74,9 @@ struct sb_model_config {
 	size_t type_vocab_size;         /* BERT token types (RoBERTa: usually 1); 0 for
 					 * DistilBERT */
 	size_t padding_idx;             /* RoBERTa: pad_token_id, the origin of position
-					 * ids (see above); 0 otherwise */
+					 * ids (see above); MPNet: 1; 0 otherwise */
+	size_t rel_buckets;             /* MPNet: relative_attention_num_buckets, the rows
+					 * of the relative position bias; 0 otherwise */
 	enum sb_act act;
 	float eps;                      /* LayerNorm eps (DistilBERT: 1e-12) */
 	int sinusoidal;                 /* DistilBERT sinusoidal_pos_embds (the table is in
@@ -100,7 +105,7 @@ struct sb_model;
 
 /*
  * Opens the model folder dir: config.json (model_type distilbert, bert, roberta,
- * xlm-roberta or camembert, others are refused by name), then the weights (sb_weights_open), checking every tensor the
+ * xlm-roberta, camembert or mpnet, others are refused by name), then the weights (sb_weights_open), checking every tensor the
  * forward pass uses against the config: a missing tensor or a shape mismatch is an
  * error naming the tensor and both shapes.  Extra tensors (heads, pooler) are
  * ignored.  opts may be NULL.  On success *out owns everything; on failure *out is
@@ -140,7 +145,8 @@ size_t sb_model_weights_bytes(const struct sb_model *m);
  * integer tensors (int64 or int32; the mask may also be int8/uint8); token_type_ids
  * is the same or NULL (zeros; DistilBERT ignores it).  A row's real tokens are the
  * positions where the mask is non-zero; they keep their position index for the
- * position embeddings (RoBERTa: position ids counted from padding_idx, see above).
+ * position embeddings (RoBERTa, MPNet: position ids counted from padding_idx, see
+ * above).
  * Errors (SB_EINVAL, SB_ELIMIT, SB_EFORMAT) name the row and position: a token id
  * outside [0, vocab_size), a token type outside [0, type_vocab_size), a real token
  * whose position id is at or past max_position_embeddings, a mask missing or of

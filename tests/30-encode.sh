@@ -167,10 +167,10 @@ newmodel() {
 	cp "$M/tiny-distilbert/model.safetensors" "$T/$1/"
 	sed "$2" "$M/tiny-distilbert/config.json" > "$T/$1/config.json"
 }
-newmodel mpnet 's/"model_type": "distilbert"/"model_type": "mpnet"/'
-run sb-encode -m "$T/mpnet" -i "$T/s500.sbf"
+newmodel deberta 's/"model_type": "distilbert"/"model_type": "deberta-v2"/'
+run sb-encode -m "$T/deberta" -i "$T/s500.sbf"
 like "an unknown architecture is refused by name" "$rc $err" \
-	"^1 sb-encode: .*model_type 'mpnet' is not supported"
+	"^1 sb-encode: .*model_type 'deberta-v2' is not supported"
 newmodel layers3 's/"n_layers": 2/"n_layers": 3/'
 run sb-encode -m "$T/layers3" -i "$T/s500.sbf"
 like "a missing tensor is named" "$rc $err" \

@@ -117,6 +117,6 @@ like "pad_token_id at the end of the position table: refused" "$rc $err" \
 run sb-encode -m "$(badcfg rel 's/"absolute"/"relative_key"/')" -i "$T/s16.sbf"
 like "another position_embedding_type: refused by name" "$rc $err" \
 	"^1 sb-encode: .*position_embedding_type 'relative_key' is not supported"
-run sb-encode -m "$(badcfg mpnet 's/"xlm-roberta"/"mpnet"/')" -i "$T/s16.sbf"
+run sb-encode -m "$(badcfg deberta 's/"xlm-roberta"/"deberta-v2"/')" -i "$T/s16.sbf"
 like "an unsupported model_type: refused by name" "$rc $err" \
-	"^1 sb-encode: .*model_type 'mpnet' is not supported \(distilbert, bert, roberta, xlm-roberta, camembert\)"
+	"^1 sb-encode: .*model_type 'deberta-v2' is not supported \(distilbert, bert, roberta, xlm-roberta, camembert, mpnet\)"

@@ -14,6 +14,7 @@
 
 #include "frame.h"
 #include "model.h"
+#include "model_mpnet.h"
 #include "stage.h"
 
 extern const struct sb_stage sb_stage_encode;
@@ -435,11 +436,11 @@ START_TEST(test_bad_models)
 {
 	open_fails("/nonexistent/model", SB_ENOTFOUND, "/nonexistent/model/config.json: ");
 	open_fails(fake_model("ok", DISTIL_CFG("")), SB_OK, "");
-	open_fails(fake_model("arch", "{\"architectures\": [\"MPNetModel\"]}"),
-		   SB_EUNSUPPORTED, "architecture 'MPNetModel' is not supported");
+	open_fails(fake_model("arch", "{\"architectures\": [\"DebertaV2Model\"]}"),
+		   SB_EUNSUPPORTED, "architecture 'DebertaV2Model' is not supported");
 	open_fails(fake_model("type", "{\"model_type\": \"gpt2\"}"), SB_EUNSUPPORTED,
 		   "model_type 'gpt2' is not supported (distilbert, bert, roberta, xlm-roberta, "
-		   "camembert)");
+		   "camembert, mpnet)");
 	/* The RoBERTa family: recognized by model_type or by class name, then bound with
 	 * BERT's names (here the DistilBERT file has none of them). */
 	open_fails(fake_model("xlmr-arch", "{\"architectures\": [\"XLMRobertaModel\"], "
@@ -586,6 +587,49 @@ START_TEST(test_stage)
 }
 END_TEST
 
+/*
+ * MPNet's buckets against transformers' relative_position_bucket run in PyTorch 1.13
+ * (tests/tools/mpnet-ref.py --buckets) for relative positions -600 .. 600: a key n
+ * positions before the query (or the query itself) is in the first bucket whose start
+ * is at most n, one n positions after it 16 buckets further.
+ */
+START_TEST(test_mpnet_buckets)
+{
+	static const long start[16] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 12, 16, 23, 32, 46, 64, 91 };
+
+	for (long n = 0; n <= 600; n++) {
+		size_t b = 15;
+		while (start[b] > n)
+			b--;
+		ck_assert_uint_eq(sb_mpnet_bucket(-n), b);
+		ck_assert_uint_eq(sb_mpnet_bucket(n), n ? 16 + b : 0);
+	}
+	ck_assert_uint_eq(sb_mpnet_bucket(-100000), 15);
+	ck_assert_uint_eq(sb_mpnet_bucket(100000), 31);
+}
+END_TEST
+
+/* The table by relative position, and its sum into scores with holes in the row. */
+START_TEST(test_mpnet_bias)
+{
+	float bias[32 * 2], tab[2 * 19], s[9] = { 0 };
+	size_t pos[3] = { 0, 2, 9 };
+
+	for (int i = 0; i < 64; i++)
+		bias[i] = (float)i;     /* bucket b, head h: 2 b + h */
+	sb_mpnet_bias_table(bias, 2, 10, tab);
+	ck_assert_float_eq(tab[9], 0.0f);                     /* head 0, rel 0 */
+	ck_assert_float_eq(tab[19 + 9 + 3], 2.0f * 19 + 1);   /* head 1, rel 3: bucket 19 */
+	ck_assert_float_eq(tab[0], 2.0f * 8);                 /* head 0, rel -9: bucket 8 */
+	sb_mpnet_add_bias(s, 3, pos, tab + 19, 10);
+	ck_assert_float_eq(s[0], 1.0f);                       /* rel 0 */
+	ck_assert_float_eq(s[1], 2.0f * 18 + 1);              /* rel 2 */
+	ck_assert_float_eq(s[2], 2.0f * 24 + 1);              /* rel 9: bucket 16 + 8 */
+	ck_assert_float_eq(s[3], 2.0f * 2 + 1);               /* rel -2 */
+	ck_assert_float_eq(s[7], 2.0f * 7 + 1);               /* rel -7 */
+}
+END_TEST
+
 static Suite *model_suite(void)
 {
 	Suite *s = suite_create("model");
@@ -598,6 +642,8 @@ static Suite *model_suite(void)
 	tcase_add_test(tc, test_token_types);
 	tcase_add_test(tc, test_input_errors);
 	tcase_add_test(tc, test_bad_models);
+	tcase_add_test(tc, test_mpnet_buckets);
+	tcase_add_test(tc, test_mpnet_bias);
 	tcase_add_test(tc, test_stage);
 	suite_add_tcase(s, tc);
 	return s;
