@@ -31,9 +31,12 @@ stop_workers() {
 	wait 2> /dev/null
 	pids=
 }
+# The farm gives a silent worker ten heartbeats (1 s, --liveness 10) before it is
+# dead: none of these checks is about that, and on a loaded machine 3 (300 ms) were
+# missed now and then.
 farm() {
 	timeout "$(slow 120)" sb-farm --bind "@$ep" --heartbeat-ms "$(slow 100)" \
-		--worker-timeout "$(slow 20)" -v "$@"
+		--liveness 10 --worker-timeout "$(slow 20)" -v "$@"
 }
 # frames_of NAME: frames the farm's -v statistics credit to worker NAME, summed over
 # its entries: a worker given up on a loaded machine that joins again has two.
@@ -78,8 +81,15 @@ check "fast and slow: exit 0 and same output" \
 	test $? = 0 -a "$(cmp "$SB_TMP/in.sbf" "$SB_TMP/out.sbf" && echo same)" = same
 f=$(frames_of fast); s=$(frames_of slow)
 check "fast worker did most frames (fast $f, slow $s)" test "$f" -gt $((s * 3))
-like "slow worker held at most its 1 credit" "$(cat "$SB_TMP/err")" \
-	"worker slow: .* 1 credits, at most 1 in flight"
+# A worker given up with nothing done and nothing to take back (its frame done by the
+# other) is not in the statistics: then there is nothing to check.
+if logged "$SB_TMP/err" "worker slow: "; then
+	like "slow worker held at most its 1 credit" "$(cat "$SB_TMP/err")" \
+		"worker slow: .* 1 credits, at most 1 in flight"
+else
+	skip "slow worker held at most its 1 credit" \
+		"the farm gave it up with nothing done, so it is not in the statistics"
+fi
 stop_workers
 
 # A late joiner gets work: it starts once the early worker has been handed its first
