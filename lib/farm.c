@@ -390,6 +390,18 @@ int sb_farm_core_find(const struct sb_farm_core *c, const void *ident, size_t le
 	return -1;
 }
 
+int sb_farm_core_sender(const struct sb_farm_core *c, const void *ident, size_t len)
+{
+	int wi = sb_farm_core_find(c, ident, len);
+
+	for (size_t i = c->n_workers; wi < 0 && i-- > 0;) {
+		const struct sb_farm_wk *w = &c->workers[i];
+		if (w->ident_len == len && memcmp(w->ident, ident, len) == 0)
+			wi = (int)i;
+	}
+	return wi;
+}
+
 int sb_farm_core_add_worker(struct sb_farm_core *c, const void *ident, size_t len,
 			    const char *name, unsigned credits, double expires,
 			    struct sb_error *err)

@@ -284,6 +284,11 @@ uint64_t sb_farm_core_capacity(const struct sb_farm_core *c);
 /* Finds a live worker by routing id; -1 if none. */
 int sb_farm_core_find(const struct sb_farm_core *c, const void *ident, size_t len);
 
+/* The worker that sent a message with this routing id: the live one, else the last
+ * one given up under it (its answers to frames it held can still arrive); -1 if
+ * none. */
+int sb_farm_core_sender(const struct sb_farm_core *c, const void *ident, size_t len);
+
 /* Adds a live worker; returns its index or a negative status. */
 int sb_farm_core_add_worker(struct sb_farm_core *c, const void *ident, size_t len,
 			    const char *name, unsigned credits, double expires,

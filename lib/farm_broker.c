@@ -336,6 +336,23 @@ struct wmsg {
 	int wi;                 /* the worker's index, or -1 when not known */
 };
 
+/*
+ * Refuses the sender of a result of another provenance: worker wm->wi, or, when the
+ * farm had already given it up (wi < 0: silent past --liveness on a loaded machine,
+ * its answer late), the worker it was, so that it is refused when it comes back
+ * rather than given frames again.  A worker already refused is not refused twice.
+ */
+static void farm_refuse_sender(struct farm *f, const struct wmsg *wm, const char *why,
+			       uint64_t lost_before)
+{
+	int wi = wm->wi;
+	int who = wi >= 0 ? wi : sb_farm_core_sender(&f->core, wm->ident, wm->ident_len);
+
+	if (who < 0 || f->core.workers[who].refused)
+		return;
+	farm_refuse(f, who, why, who == wi ? lost_before : f->core.workers[who].lost);
+}
+
 /* READY: a worker announces itself (again), with its credits and name. */
 static int on_ready(struct farm *f, struct wmsg *wm, struct sb_error *err)
 {
@@ -448,8 +465,7 @@ static int on_result(struct farm *f, struct wmsg *wm, struct sb_error *err)
 	sb_error_clear(&rerr);
 	int acc = sb_farm_core_result(&f->core, wi, wm->h.id, parts, wm->n_parts, &rerr);
 	if (acc == SB_EMISMATCH) {
-		if (wi >= 0)
-			farm_refuse(f, wi, rerr.msg, lost_before);
+		farm_refuse_sender(f, wm, rerr.msg, lost_before);
 	} else if (acc < 0) {
 		*err = rerr;
 		rc = sb_error_prefix(err, "worker %s: ", wi >= 0 ? f->core.workers[wi].name : "?");

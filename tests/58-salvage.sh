@@ -134,8 +134,10 @@ like "several cut inputs: each reported, all joined" "$rc:$(printf '%s' "$err" |
 # ---- over ZeroMQ: a writer whose input is cut hands over its whole frames before it
 # exits 1 (they were lost when it exited without closing its socket), and the reader
 # salvages them when the stream ends without its end frame (the writer gone, or
-# --timeout).
-sb-cat --salvage -i "@ipc://$T/z.sock" --timeout "$(slow 10)" -o z.sbf 2> z.err &
+# --timeout).  The writer going away ends it (10 s later, CUT_GRACE_MS); --timeout is
+# only the bound against a writer that never comes: at 10 s it raced a writer slow to
+# start on a loaded machine.
+sb-cat --salvage -i "@ipc://$T/z.sock" --timeout "$(slow 60)" -o z.sbf 2> z.err &
 reader=$!
 tries=0
 until [ -S "$T/z.sock" ] || [ "$tries" -gt "$(slow 600)" ]; do

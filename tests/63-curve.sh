@@ -41,10 +41,17 @@ sb-keygen w1 > /dev/null && sb-keygen w2 > /dev/null && sb-keygen rogue > /dev/n
 cat w1.pub w2.pub > allow
 farm-worker --gen 2000 > in.sbf
 
+# The three workers that must get nothing are running (their signal handlers set, so
+# SIGTERM ends them with their statistics line) before the farm starts: a run that is
+# over before one of them started would prove nothing, and one killed while it starts
+# would print no line.
 worker good --curve-secret w1.key --curve-server farm.pub
-worker nokey
-worker rogue --curve-secret rogue.key --curve-server farm.pub
-worker wrongserver --curve-secret w2.key --curve-server w2.pub
+worker nokey --ready ready.nokey
+worker rogue --curve-secret rogue.key --curve-server farm.pub --ready ready.rogue
+worker wrongserver --curve-secret w2.key --curve-server w2.pub --ready ready.wrongserver
+for w in nokey rogue wrongserver; do
+	reach 60 "worker $w started" test -e "ready.$w"
+done
 timeout "$(slow 60)" sb-farm --bind "@$ep" --heartbeat-ms "$(slow 100)" \
 	--worker-timeout "$(slow 20)" -v \
 	--curve-secret farm.key --curve-allow allow < in.sbf > out.sbf 2> err

@@ -66,7 +66,9 @@ farm_wait() {
 }
 # The farm names an sb-encode worker HOST:PID; says PID [WHAT]: a -v line about it.
 says() { logged "$SB_TMP/err" "worker [^ ]*:$1 $2"; }
-n_joined() { grep -c "worker [^ ]*:$1 joined" "$SB_TMP/err" 2> /dev/null; }
+# rejoined PID: the worker joined twice (a function, so that wait_until counts anew at
+# every poll).
+rejoined() { [ "$(grep -c "worker [^ ]*:$1 joined" "$SB_TMP/err" 2> /dev/null)" -ge 2 ]; }
 
 worker; worker; worker
 farm_bg
@@ -117,7 +119,7 @@ wait_until 30 says "$sleeper" "was handed its first frame" && held=yes
 worker; worker
 wait_until 60 says "$sleeper" "(stopped answering|disconnected|unreachable)"
 kill -CONT "$sleeper"
-wait_until 60 test "$(n_joined "$sleeper")" -ge 2
+wait_until 60 rejoined "$sleeper"
 touch "$SB_TMP/end"
 farm_wait
 is "STOP/CONT of an sb-encode worker: the farm and sb-pool exit 0" "$st" "0 0"

@@ -17,7 +17,7 @@ sb-tokenize -m "$M" -o "@tcp://127.0.0.1:$p1" < "$in" 2> "$SB_TMP/e1" &
 t=$!
 sb-encode -m "$M" -i ">tcp://127.0.0.1:$p1" -o "@tcp://127.0.0.1:$p2" 2> "$SB_TMP/e2" &
 e=$!
-timeout 60 sb-pool -m "$M" -i ">tcp://127.0.0.1:$p2" > "$SB_TMP/linked.sbf" 2> "$SB_TMP/e3"
+timeout "$(slow 60)" sb-pool -m "$M" -i ">tcp://127.0.0.1:$p2" > "$SB_TMP/linked.sbf" 2> "$SB_TMP/e3"
 rc=$?
 wait $t; rt=$?
 wait $e; re=$?
@@ -31,7 +31,7 @@ sb-encode -m "$M" --worker ">tcp://127.0.0.1:$p3" 2> "$SB_TMP/w1" &
 w1=$!
 sb-encode -m "$M" --worker ">tcp://127.0.0.1:$p3" 2> "$SB_TMP/w2" &
 w2=$!
-sb-tokenize -m "$M" < "$in" | timeout 60 sb-farm --bind "tcp://127.0.0.1:$p3" 2> "$SB_TMP/ef" |
+sb-tokenize -m "$M" < "$in" | timeout "$(slow 60)" sb-farm --bind "tcp://127.0.0.1:$p3" 2> "$SB_TMP/ef" |
 	sb-pool -m "$M" > "$SB_TMP/farmed.sbf"
 kill $w1 $w2 2> /dev/null
 wait $w1 $w2 2> /dev/null

@@ -556,6 +556,55 @@ START_TEST(test_core_pin_duplicate)
 }
 END_TEST
 
+/* A worker given up (silent past --liveness) whose answer of another model arrives
+ * afterwards: the answer is refused, and the farm can still tell which worker sent it,
+ * so that the worker is refused too (it used to be given frames again when it came
+ * back, and refused only if one was left). */
+START_TEST(test_core_sender_given_up)
+{
+	struct sb_farm_core c;
+	struct sb_buf part;
+	struct sb_error err;
+	struct sb_buf *out;
+	size_t n_out;
+	uint64_t rows, id;
+	int w, a, b;
+
+	sb_farm_core_init(&c, 4, 64);
+	a = sb_farm_core_add_worker(&c, "A", 1, "a", 1, 10.0, NULL);
+	b = sb_farm_core_add_worker(&c, "B", 1, "b", 1, 10.0, NULL);
+	sb_buf_init(&part);
+	for (uint64_t i = 0; i < 2; i++) {
+		encode_prov(&part, i, "fnv1a64:1", "/m/a", "mean");
+		ck_assert_int_eq(sb_farm_core_add(&c, part.data, part.len, i, 1, &id, NULL), SB_OK);
+	}
+	ck_assert(sb_farm_core_dispatch(&c, &w, &id) && w == a && id == 0);
+	ck_assert(sb_farm_core_dispatch(&c, &w, &id) && w == b && id == 1);
+	encode_prov(&part, 0, "fnv1a64:1", "/m/a", "mean");
+	ck_assert_int_eq(sb_farm_core_result(&c, a, 0, &part, 1, &err), 1);
+	ck_assert(sb_farm_core_pop(&c, &out, &n_out, &rows));
+	for (size_t i = 0; i < n_out; i++)
+		sb_buf_destroy(&out[i]);
+	free(out);
+	/* B is given up: request 1 goes back to the queue. */
+	ck_assert_uint_eq(sb_farm_core_lose_worker(&c, b), 1);
+	ck_assert_int_eq(sb_farm_core_find(&c, "B", 1), -1);
+	ck_assert_int_eq(sb_farm_core_sender(&c, "B", 1), b);
+	ck_assert_int_eq(sb_farm_core_sender(&c, "A", 1), a);
+	ck_assert_int_eq(sb_farm_core_sender(&c, "C", 1), -1);
+	/* Its late answer, of model b, is not taken. */
+	encode_prov(&part, 1, "fnv1a64:2", "/m/b", "mean");
+	ck_assert_int_eq(sb_farm_core_result(&c, -1, 1, &part, 1, &err), SB_EMISMATCH);
+	ck_assert_int_eq(sb_farm_core_req(&c, 1)->state, SB_FARM_PENDING);
+	/* Back under the same routing id, the live entry is the sender. */
+	int b2 = sb_farm_core_add_worker(&c, "B", 1, "b", 1, 10.0, NULL);
+	ck_assert_int_ge(b2, 0);
+	ck_assert_int_eq(sb_farm_core_sender(&c, "B", 1), b2);
+	sb_farm_core_destroy(&c);
+	sb_buf_destroy(&part);
+}
+END_TEST
+
 /* Collects the transport's event lines. */
 static char events[2048];
 
@@ -618,6 +667,7 @@ int main(void)
 	tcase_add_test(tc, test_prov);
 	tcase_add_test(tc, test_core_pin);
 	tcase_add_test(tc, test_core_pin_duplicate);
+	tcase_add_test(tc, test_core_sender_given_up);
 	tcase_add_test(tc, test_endpoints_and_events);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

@@ -10,6 +10,8 @@
  * --wait-start FILE copies nothing until FILE exists and --wait-end FILE holds the
  * end frame back until FILE exists: a test opens and closes a farm's input when the
  * state it arranged (a worker stopped, a link cut) is in place, not after a sleep.
+ * In --connect mode, --ready FILE creates FILE once the worker's signal handlers are
+ * installed: from then on a SIGTERM ends it with its statistics line on stderr.
  */
 #include <getopt.h>
 #include <poll.h>
@@ -27,6 +29,7 @@ static volatile int stop_flag;
 static long copy_delay_ms;      /* --delay-ms in --in mode: a slow producer */
 static FILE *trace;     /* --trace: one line per frame taken, so tests can see progress */
 static const char *wait_start, *wait_end;       /* --wait-start, --wait-end FILE */
+static const char *ready_file;  /* --ready FILE */
 
 static void on_signal(int sig)
 {
@@ -189,6 +192,18 @@ static int wait_file(const char *path)
 	}
 }
 
+/* Creates FILE (empty): a state a test waits for. */
+static int touch(const char *file)
+{
+	FILE *fp = fopen(file, "w");
+
+	if (fp == NULL || fclose(fp) != 0) {
+		perror(file);
+		return -1;
+	}
+	return 0;
+}
+
 /* Copies a frame stream message by message (a transport-level cat): what the
  * runner does for any stage, without decoding, so links are tested on their own. */
 static int copy(const char *in, const char *out, const struct sb_transport_opts *to)
@@ -269,6 +284,7 @@ int main(int argc, char **argv)
 		{ "out", required_argument, NULL, 'o' },
 		{ "wait-start", required_argument, NULL, 'w' },
 		{ "wait-end", required_argument, NULL, 'W' },
+		{ "ready", required_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct sb_worker_opts wo;
@@ -323,6 +339,7 @@ int main(int argc, char **argv)
 		case 'o': out = optarg; break;
 		case 'w': wait_start = optarg; break;
 		case 'W': wait_end = optarg; break;
+		case 'r': ready_file = optarg; break;
 		default: return 2;
 		}
 	}
@@ -338,6 +355,8 @@ int main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	sb_zmq_init();
+	if (ready_file != NULL && touch(ready_file) != 0)
+		return 1;
 	if (sb_worker_run(&echo_stage, kv, n_kv, &wo, &st, &err) != SB_OK) {
 		fprintf(stderr, "farm-worker: %s\n", err.msg);
 		return 1;

@@ -1,8 +1,8 @@
 /*
  * unixtool.c - small programs for the Unix edge-case tests (tests/70-unix.sh).
  *
- *     unixtool lines [-b ROWS] [-d MS] [common options]   text -> frames
- *     unixtool copy [-d MS] [common options]              frames -> the same frames
+ *     unixtool lines [-b ROWS] [-d MS] [-t FILE] [common options]   text -> frames
+ *     unixtool copy [-d MS] [-t FILE] [common options]    frames -> the same frames
  *     unixtool storm lines|copy [-b ROWS] [-r FILE]       the same, with SIGUSR1 every ms
  *     unixtool check                                      validates a frame stream
  *     unixtool trickle                                    stdin -> stdout, 1 byte per call
@@ -11,7 +11,9 @@
  * get the signal, SIGPIPE and error handling of every sb program, without needing a
  * model.  lines turns each batch of ROWS lines into a tokens frame (tensor input_ids,
  * int32 [rows, 1]: the length of each line, and the text); -d sleeps MS milliseconds
- * per frame so a test can interrupt a run in its middle.
+ * per frame so a test can interrupt a run in its middle; -t appends a line to FILE for
+ * every frame handed on (emitted), so a test interrupts a run once it has written frames
+ * (the state it needs) rather than after a sleep.
  *
  * storm runs the same stage in-process through sb_run() (stdin to stdout) with a
  * SIGUSR1 handler installed without SA_RESTART, while a second thread sends the
@@ -43,15 +45,21 @@
 struct st {
 	struct sb_frame f;
 	long delay_ms;
+	FILE *trace;            /* -t: a line per frame emitted */
 };
 
 static int st_open(void **state, const struct sb_kv *opts, size_t n, struct sb_error *err)
 {
 	struct st *s = calloc(1, sizeof *s);
 	const char *d = sb_kv_get(opts, n, "delay_ms");
+	const char *t = sb_kv_get(opts, n, "trace");
 
 	if (!s)
 		return sb_error_set(err, SB_ENOMEM, "out of memory");
+	if (t != NULL && (s->trace = fopen(t, "a")) == NULL) {
+		free(s);
+		return sb_error_sys(err, SB_EIO, errno, "%s", t);
+	}
 	sb_frame_init(&s->f);
 	s->delay_ms = d ? atol(d) : 0;
 	*state = s;
@@ -63,6 +71,8 @@ static void st_close(void *state)
 	struct st *s = state;
 
 	if (s) {
+		if (s->trace != NULL)
+			fclose(s->trace);
 		sb_frame_destroy(&s->f);
 		free(s);
 	}
@@ -75,6 +85,16 @@ static void pause_ms(long ms)
 	/* Restarted after signals, so the delay holds under the storm too. */
 	while (ms > 0 && nanosleep(&ts, &ts) != 0 && errno == EINTR)
 		;
+}
+
+/* After an emit: under -t, says that the frame of seq SEQ was handed on. */
+static int traced(struct st *s, uint64_t seq, int rc)
+{
+	if (rc == SB_OK && s->trace != NULL) {
+		fprintf(s->trace, "frame %llu\n", (unsigned long long)seq);
+		fflush(s->trace);
+	}
+	return rc;
 }
 
 static int lines_process(void *state, const struct sb_frame *in, struct sb_emit *out,
@@ -97,7 +117,7 @@ static int lines_process(void *state, const struct sb_frame *in, struct sb_emit 
 		((int32_t *)t->data)[i] = (int32_t)in->text[i].n;
 		rc = sb_frame_text_set(&s->f, i, in->text[i].p, in->text[i].n, err);
 	}
-	return rc ? rc : sb_emit_frame(out, &s->f, err);
+	return traced(s, in->seq, rc ? rc : sb_emit_frame(out, &s->f, err));
 }
 
 static int copy_process(void *state, const struct sb_frame *in, struct sb_emit *out,
@@ -106,7 +126,7 @@ static int copy_process(void *state, const struct sb_frame *in, struct sb_emit *
 	struct st *s = state;
 
 	pause_ms(s->delay_ms);
-	return sb_emit_frame(out, in, err);
+	return traced(s, in->seq, sb_emit_frame(out, in, err));
 }
 
 static const struct sb_stage lines_stage = {
@@ -118,7 +138,7 @@ static const struct sb_stage copy_stage = {
 
 static void usage(FILE *fp)
 {
-	fprintf(fp, "usage: unixtool lines|copy [-b ROWS] [-d MS] [options]\n"
+	fprintf(fp, "usage: unixtool lines|copy [-b ROWS] [-d MS] [-t FILE] [options]\n"
 		"       unixtool storm lines|copy [-b ROWS] [-r FILE]\n"
 		"       unixtool check | trickle\n");
 }
@@ -130,7 +150,7 @@ static int run_stage(int argc, char **argv, const struct sb_stage *stage)
 	int opt, rc;
 
 	sb_cmd_init(&c, "unixtool");
-	while ((opt = getopt_long(argc, argv, SB_CMD_SHORTOPTS "b:d:", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, SB_CMD_SHORTOPTS "b:d:t:", longopts, NULL)) != -1) {
 		rc = sb_cmd_option(&c, opt, optarg);
 		if (rc < 0)
 			return 2;
@@ -140,6 +160,8 @@ static int run_stage(int argc, char **argv, const struct sb_stage *stage)
 			c.ro.batch_rows = (size_t)atol(optarg);
 		else if (opt == 'd')
 			sb_cmd_kv(&c, "delay_ms", optarg);
+		else if (opt == 't')
+			sb_cmd_kv(&c, "trace", optarg);
 		else {
 			usage(opt == 'h' ? stdout : stderr);
 			return opt == 'h' ? 0 : 2;
