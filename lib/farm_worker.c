@@ -55,6 +55,7 @@ struct wio {
 	double last_farm;       /* when a farm last spoke (for --max-idle) */
 	double next_hb, reconnect_at;
 	int contact;            /* the farm answered on this socket */
+	int quit;               /* set by the processing thread (atomic): stop now */
 };
 
 static void wio_close(struct wio *w, void **s)
@@ -250,6 +251,15 @@ static void *wio_main(void *arg)
 			sb_zmq_monitor_drain(&w->mon);
 		if ((it[0].revents & ZMQ_POLLIN) && wio_on_pair(w))
 			break;
+		/* The QUIT message is the usual way; this flag makes sure, even if that
+		 * message was lost or glued to a result cut short by a signal. */
+		if (__atomic_load_n(&w->quit, __ATOMIC_ACQUIRE)) {
+			if (w->s != NULL) {
+				struct sb_farm_hdr h = { SB_FARM_BYE, 0, 0, 0 };
+				sb_zmq_send_hdr(w->s, NULL, 0, &h, 0);
+			}
+			break;
+		}
 		if (w->s != NULL && nit >= 2 && (it[1].revents & ZMQ_POLLIN))
 			wio_on_farm(w, now);
 		if (wio_keepalive(w, now) != 0)
@@ -294,6 +304,14 @@ static int wemit_frame(void *ctx, const struct sb_frame *f, struct sb_error *err
 	return rc;
 }
 
+/* Sends one part of a message to the I/O thread, again when a signal interrupted it:
+ * a part left out would glue the next message (QUIT too) to this one. */
+static void send_part(void *pair, const void *p, size_t n, int flags)
+{
+	while (zmq_send(pair, p, n, flags) < 0 && errno == EINTR)
+		;
+}
+
 /*
  * Processes one request (header h, its frame in msg) and sends the result back
  * through the I/O thread: the frames the stage emitted, or the frame's error (the
@@ -325,12 +343,12 @@ static int worker_answer(const struct sb_stage *stage, void *state, void *pair,
 		rh.cmd = SB_FARM_ERROR;
 		rh.count = 0;
 		sb_zmq_send_hdr(pair, NULL, 0, &rh, 1);
-		zmq_send(pair, ferr.msg, strlen(ferr.msg), 0);
+		send_part(pair, ferr.msg, strlen(ferr.msg), 0);
 		return SB_OK;
 	}
 	sb_zmq_send_hdr(pair, NULL, 0, &rh, we->n > 0);
 	for (size_t i = 0; i < we->n; i++) {
-		zmq_send(pair, we->bufs[i].data, we->bufs[i].len, i + 1 < we->n ? ZMQ_SNDMORE : 0);
+		send_part(pair, we->bufs[i].data, we->bufs[i].len, i + 1 < we->n ? ZMQ_SNDMORE : 0);
 		st->frames_out++;
 		st->bytes_out += we->bufs[i].len;
 	}
@@ -447,6 +465,7 @@ int sb_worker_run(const struct sb_stage *stage, const struct sb_kv *opts, size_t
 	}
 done:
 	if (started) {
+		__atomic_store_n(&w.quit, 1, __ATOMIC_RELEASE);
 		sb_pair_send(pair, SB_PAIR_QUIT, 0, 0, 0, ZMQ_DONTWAIT);
 		pthread_join(th, NULL);
 	}

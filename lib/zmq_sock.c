@@ -285,15 +285,27 @@ void sb_zmq_monitor_stop(void *s, struct sb_zmq_monitor *m)
 
 /* ---- multipart helpers ---- */
 
+/* zmq_send, again when a signal interrupted it (libzmq can return EINTR even for a
+ * send that would not wait): a part of a multipart message left out would glue the
+ * next message to this one. */
+static int send_retry(void *s, const void *p, size_t n, int flags)
+{
+	int rc;
+
+	while ((rc = zmq_send(s, p, n, flags)) < 0 && errno == EINTR)
+		;
+	return rc;
+}
+
 int sb_zmq_send_hdr(void *s, const void *ident, size_t ident_len, const struct sb_farm_hdr *h,
 		    int more)
 {
 	unsigned char b[SB_FARM_HDR_SIZE];
 
 	sb_farm_hdr_pack(h, b);
-	if (ident != NULL && zmq_send(s, ident, ident_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+	if (ident != NULL && send_retry(s, ident, ident_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
 		return -1;
-	return zmq_send(s, b, sizeof(b), (more ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT) < 0 ? -1 : 0;
+	return send_retry(s, b, sizeof(b), (more ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT) < 0 ? -1 : 0;
 }
 
 /* Receives all parts of one message (DONTWAIT) into msgs[0..*n); parts past max are
@@ -336,13 +348,13 @@ int sb_pair_send(void *s, enum sb_pair_type type, uint64_t a, uint64_t b, int mo
 	h[0] = (unsigned char)type;
 	memcpy(h + 1, &a, 8);
 	memcpy(h + 9, &b, 8);
-	return zmq_send(s, h, sizeof(h), flags | (more ? ZMQ_SNDMORE : 0)) < 0 ? -1 : 0;
+	return send_retry(s, h, sizeof(h), flags | (more ? ZMQ_SNDMORE : 0)) < 0 ? -1 : 0;
 }
 
 void sb_pair_fail(void *s, int code, const char *msg)
 {
 	if (sb_pair_send(s, SB_PAIR_FAIL, (uint64_t)(int64_t)code, 0, 1, 0) == 0)
-		zmq_send(s, msg, strlen(msg), 0);
+		send_retry(s, msg, strlen(msg), 0);
 }
 
 int sb_pair_decode(const zmq_msg_t *m, struct sb_pair_msg *out)

@@ -4,7 +4,7 @@
 . ./tests/setup
 
 M=$SB_SRCDIR/tests/models/tiny-distilbert
-plan 4
+plan 5
 in=$SB_SRCDIR/tests/sample.txt
 # Ports no other test holds (tests/setup), so tests running side by side never share one.
 p1=$(tcp_port) && p2=$(tcp_port) && p3=$(tcp_port) ||
@@ -34,7 +34,12 @@ w2=$!
 sb-tokenize -m "$M" < "$in" | timeout "$(slow 60)" sb-farm --bind "tcp://127.0.0.1:$p3" 2> "$SB_TMP/ef" |
 	sb-pool -m "$M" > "$SB_TMP/farmed.sbf"
 kill $w1 $w2 2> /dev/null
+# Bounded: a worker that ignored SIGTERM must fail this check, not hang the suite.
+wait_until 60 gone "$w1" && wait_until 60 gone "$w2"
+ended=$?
+kill -9 $w1 $w2 2> /dev/null
 wait $w1 $w2 2> /dev/null
+is "farm: both workers end on SIGTERM" "$ended" 0
 check "farm: byte for byte the local pipe's output" cmp -s "$SB_TMP/local.sbf" "$SB_TMP/farmed.sbf"
 is "farm: no errors from the farm or the workers" \
 	"$(grep -Ei 'error|sanitizer|leak' "$SB_TMP/w1" "$SB_TMP/w2" "$SB_TMP/ef" | head -5)" ""
