@@ -33,16 +33,21 @@ Tensors under "model." (ModernBertForMaskedLM) or bare (ModernBertModel, as
 sentence-transformers saves it).
 
 usage: modernbert-ref.py MODEL_DIR TOKENS.jsonl [--batch B] [--hidden N] [--cls]
+       modernbert-ref.py MODEL_DIR TOKENS.jsonl --bench [--threads N] [--batch B]
 
 TOKENS.jsonl: hf_tokenize.js output ({"ids": [...]} a line).  Rows run in batches of B
 (default 16) consecutive lines padded on the right to the longest with pad_token_id and
 mask 0, so every batch has padding.  Prints one line per row, "%.8g" floats: the pooled
 embedding (default), or with --hidden N the last hidden state of every real token of the
-first N rows, "ROW v v ...".
+first N rows, "ROW v v ...".  --bench times the forward passes and the pooling alone
+(after loading) with N threads (default 2), rows sorted by length and batched by B
+(default 32) as sentence-transformers' encode() does, and prints "ROWS/s SECONDS
+TOKENS" (bench/encode-modernbert.sh).
 """
 import json
 import os
 import sys
+import time
 
 import torch
 
@@ -130,6 +135,31 @@ class Model:
         return self.ln(x, "final_norm")
 
 
+def batch_of(model, chunk):
+    """ids and mask [len(chunk), longest], padded on the right with pad_token_id."""
+    L = max(len(r["ids"]) for r in chunk)
+    ids = torch.full((len(chunk), L), model.pad, dtype=torch.long)
+    mask = torch.zeros((len(chunk), L), dtype=torch.long)
+    for i, r in enumerate(chunk):
+        n = len(r["ids"])
+        ids[i, :n] = torch.tensor(r["ids"])
+        mask[i, :n] = 1
+    return ids, mask
+
+
+def bench(model, rows, threads, batch):
+    torch.set_num_threads(threads)
+    rows = sorted(rows, key=lambda r: -len(r["ids"]))
+    t0 = time.time()
+    for b0 in range(0, len(rows), batch):
+        ids, mask = batch_of(model, rows[b0:b0 + batch])
+        h = model.encode(ids, mask)
+        m = mask.unsqueeze(-1).float()
+        (h * m).sum(1) / torch.clamp(m.sum(1), min=1e-9)
+    dt = time.time() - t0
+    print("%.2f %.3f %d" % (len(rows) / dt, dt, sum(len(r["ids"]) for r in rows)))
+
+
 def main():
     argv = sys.argv[1:]
 
@@ -137,17 +167,13 @@ def main():
         return int(argv[argv.index(k) + 1]) if k in argv else d
     model = Model(argv[0])
     rows = [json.loads(l) for l in open(argv[1])]
+    if "--bench" in argv:
+        return bench(model, rows, opt("--threads", 2), opt("--batch", 32))
     batch, n_hidden, cls = opt("--batch", 16), opt("--hidden", 0), "--cls" in argv
     out = []
     for b0 in range(0, len(rows), batch):
         chunk = rows[b0:b0 + batch]
-        L = max(len(r["ids"]) for r in chunk)
-        ids = torch.full((len(chunk), L), model.pad, dtype=torch.long)
-        mask = torch.zeros((len(chunk), L), dtype=torch.long)
-        for i, r in enumerate(chunk):
-            n = len(r["ids"])
-            ids[i, :n] = torch.tensor(r["ids"])
-            mask[i, :n] = 1
+        ids, mask = batch_of(model, chunk)
         h = model.encode(ids, mask)
         for i, r in enumerate(chunk):
             row = b0 + i
