@@ -57,9 +57,9 @@ struct mb_scratch {
 	float *ctx;                     /* [Tb, D] */
 	float *ffn;                     /* [Tb, 2F] */
 	float *rope;                    /* [2][Tb, d]: cos | sin halves, global then local */
-	float *s;                       /* [BQ, BK] scores */
+	float s[BQ * BK];               /* scores of one block */
 	float mx[BQ], sum[BQ];          /* running maximum and sum per query */
-	size_t cap_h, cap_qkv, cap_ctx, cap_ffn, cap_rope, cap_s;
+	size_t cap_h, cap_qkv, cap_ctx, cap_ffn, cap_rope;
 };
 
 struct sb_mbert {
@@ -546,7 +546,6 @@ void sb_mbert_close(struct sb_mbert **mbp)
 			free(sc->ctx);
 			free(sc->ffn);
 			free(sc->rope);
-			free(sc->s);
 		}
 		free(mb->scr);
 	}
@@ -776,19 +775,47 @@ static int grow_scratch(const struct sb_mbert *mb, struct mb_scratch *sc, size_t
 	    (rc = grow(&sc->qkv, &sc->cap_qkv, Tb * 3 * D, "qkv", err)) ||
 	    (rc = grow(&sc->ctx, &sc->cap_ctx, Tb * D, "context", err)) ||
 	    (rc = grow(&sc->ffn, &sc->cap_ffn, Tb * 2 * F, "feed-forward", err)) ||
-	    (rc = grow(&sc->rope, &sc->cap_rope, 2 * Tb * d, "rotary", err)) ||
-	    (rc = grow(&sc->s, &sc->cap_s, BQ * BK, "scores", err)))
+	    (rc = grow(&sc->rope, &sc->cap_rope, 2 * Tb * d, "rotary", err)))
 		return rc;
 	return SB_OK;
 }
 
-/* The attention block of layer l: x += Wo(attention(attn_norm(x))). */
+/* The attention of rows [r0, r1) (tokens from t0), the (row, head) pairs dealt out. */
+struct att_job {
+	const struct sb_mbert *mb;
+	struct mb_scratch *scr;         /* member i computes with scr[i] */
+	const struct sb_mbert_tokens *tk;
+	size_t r0, r1, t0;
+	const float *qkv;               /* [Tb, 3D] */
+	float *ctx;                     /* [Tb, D] */
+	int local;
+};
+
+static void att_part(void *arg, int i, int n)
+{
+	const struct att_job *j = arg;
+	size_t D = j->mb->cfg.dim, H = j->mb->cfg.n_heads, k = 0;
+
+	for (size_t r = j->r0; r < j->r1; r++) {
+		size_t s = j->tk->row_off[r] - j->t0, L = j->tk->row_off[r + 1] - j->tk->row_off[r];
+		for (size_t h = 0; h < H; h++, k++)
+			if (k % (size_t)n == (size_t)i)
+				attend_row(j->mb, &j->scr[i], j->qkv + s * 3 * D, j->ctx + s * D,
+					   j->tk->pos + j->t0 + s, L, h, j->local);
+	}
+}
+
+/*
+ * The attention block of layer l: x += Wo(attention(attn_norm(x))).  With the team
+ * par (whose member i owns the scratch mb->scr[i]) the heads are shared out too.
+ */
 static void attention_block(const struct sb_mbert *mb, const struct mb_layer *l,
 			    struct mb_scratch *sc, struct sb_par *par,
 			    const struct sb_mbert_tokens *tk, size_t r0, size_t r1, float *x)
 {
 	const struct sb_model_config *c = &mb->cfg;
 	size_t D = c->dim, t0 = tk->row_off[r0], Tb = tk->row_off[r1] - t0;
+	struct att_job j = { mb, par ? mb->scr : sc, tk, r0, r1, t0, sc->qkv, sc->ctx, l->local };
 	const float *h = x;
 
 	if (l->attn_g) {
@@ -797,12 +824,10 @@ static void attention_block(const struct sb_mbert *mb, const struct mb_layer *l,
 	}
 	linear(par, Tb, 3 * D, D, h, D, l->wqkv, &l->pqkv, l->bqkv, sc->qkv, 3 * D);
 	rope_apply(mb, sc->qkv, sc->rope + (l->local ? Tb * c->dim_head : 0), Tb);
-	for (size_t r = r0; r < r1; r++) {
-		size_t s = tk->row_off[r] - t0, L = tk->row_off[r + 1] - tk->row_off[r];
-		for (size_t hd = 0; hd < c->n_heads; hd++)
-			attend_row(mb, sc, sc->qkv + s * 3 * D, sc->ctx + s * D, tk->pos + t0 + s,
-				   L, hd, l->local);
-	}
+	if (par)
+		sb_par_run(par, att_part, &j);
+	else
+		att_part(&j, 0, 1);
 	linear(par, Tb, D, D, sc->ctx, D, l->wo, &l->po, NULL, sc->h, D);
 	residual(x, sc->h, l->bo, Tb, D);
 }
