@@ -2,6 +2,8 @@
  * model.c - DistilBERT / BERT / RoBERTa / MPNet encoders: config.json, weight binding
  * with shape checks, and the packed forward pass (see model.h for the packing argument
  * and RoBERTa's position ids, model_mpnet.h for MPNet's relative position bias).
+ * ModernBERT models are handed to model_modernbert.c after their config is read and
+ * before their weights are bound.
  *
  * Per sub-batch of T packed tokens, with D = dim, F = dim_ffn, H heads of d = D / H:
  *
@@ -30,6 +32,7 @@
 #include "json.h"
 #include "model.h"
 #include "model_mpnet.h"
+#include "model_modernbert.h"
 #include "ops.h"
 #include "par.h"
 #include "weights.h"
@@ -89,6 +92,7 @@ struct sb_model {
 	struct layer *layers;           /* [n_layers] */
 	const float *rel_bias;          /* MPNet: [rel_buckets, H], else NULL */
 	const char *key_prefix;         /* prepended to every bound name: "mpnet." or "" */
+	struct sb_mbert *mb;            /* ModernBERT's weights and forward pass, else NULL */
 	char fingerprint[32];
 
 	/* The last forward. */
@@ -189,7 +193,7 @@ static int cfg_str(const struct sb_json *cfg, const char *key, const char *dflt,
 	return SB_OK;
 }
 
-#define SUPPORTED "distilbert, bert, roberta, xlm-roberta, camembert, mpnet"
+#define SUPPORTED "distilbert, bert, roberta, xlm-roberta, camembert, mpnet, modernbert"
 
 /* model_type values and their architecture; model_type points at the static string. */
 static const struct {
@@ -202,6 +206,7 @@ static const struct {
 	{ "xlm-roberta", "XLMRoberta", SB_ARCH_ROBERTA },
 	{ "camembert", "Camembert", SB_ARCH_ROBERTA },
 	{ "mpnet", "MPNet", SB_ARCH_MPNET },
+	{ "modernbert", "ModernBert", SB_ARCH_MODERNBERT },
 };
 #define N_ARCH_NAMES (sizeof(arch_names) / sizeof(arch_names[0]))
 
@@ -254,6 +259,8 @@ static int parse_config(const struct sb_json *cfg, struct sb_model_config *c,
 		return sb_error_set(err, SB_EFORMAT, "config.json: not a JSON object");
 	if ((rc = cfg_arch(cfg, c, err)))
 		return rc;
+	if (c->arch == SB_ARCH_MODERNBERT)
+		return sb_mbert_config(cfg, c, err);
 	if (c->arch == SB_ARCH_DISTILBERT) {
 		int sin = 0;
 		if ((rc = cfg_size(cfg, "dim", 0, 768, 1, MAX_DIM, &c->dim, err)) ||
@@ -694,6 +701,13 @@ int sb_model_open(struct sb_model **out, const char *dir, const struct sb_model_
 		goto fail;
 	if (m->cfg.arch == SB_ARCH_MPNET)
 		m->key_prefix = sb_mpnet_key_prefix(m->w);
+	if (m->cfg.arch == SB_ARCH_MODERNBERT) {
+		if ((rc = sb_mbert_open(&m->mb, &m->cfg, &m->opts, m->w, m->opts.threads,
+					m->fingerprint, sizeof(m->fingerprint), err)))
+			goto fail;
+		*out = m;
+		return SB_OK;
+	}
 	if ((rc = bind_embeddings(m, err)))
 		goto fail;
 	m->layers = calloc(m->cfg.n_layers, sizeof(*m->layers));
@@ -724,6 +738,7 @@ void sb_model_close(struct sb_model **mp)
 
 	if (!m)
 		return;
+	sb_mbert_close(&m->mb);
 	if (m->layers) {
 		for (size_t i = 0; i < m->cfg.n_layers; i++) {
 			struct layer *l = &m->layers[i];
@@ -796,6 +811,8 @@ double sb_model_flops_per_token(const struct sb_model *m)
 {
 	double D = (double)m->cfg.dim, F = (double)m->cfg.dim_ffn;
 
+	if (m->mb)
+		return sb_mbert_flops_per_token(&m->cfg);
 	return (double)m->cfg.n_layers * 2.0 * (4.0 * D * D + 2.0 * D * F);
 }
 
@@ -1003,6 +1020,10 @@ static int run_batch(struct sb_model *m, struct scratch *sc, struct sb_par *par,
 
 	if (Tb == 0)
 		return SB_OK;
+	if (m->mb) {
+		struct sb_mbert_tokens tk = { m->row_off, m->tok_pos, m->tok_id, m->out };
+		return sb_mbert_run(m->mb, (int)(sc - m->scr), par, &tk, r0, r1, err);
+	}
 	for (size_t r = r0; r < r1; r++) {
 		size_t L = m->row_off[r + 1] - m->row_off[r];
 		Lmax = L > Lmax ? L : Lmax;

@@ -1,7 +1,9 @@
 /*
  * model.h - the transformer encoder (DistilBERT, BERT, RoBERTa / XLM-RoBERTa /
- * CamemBERT, MPNet) of a Hugging Face model folder: config, weights, and the forward
- * pass from token ids to the last hidden state.
+ * CamemBERT, MPNet, ModernBERT) of a Hugging Face model folder: config, weights, and
+ * the forward pass from token ids to the last hidden state.  ModernBERT's forward pass
+ * is in model_modernbert.c (see model_modernbert.h); the rest of this header holds for
+ * it too.
  *
  * RoBERTa and its relatives are BERT's layers with other position ids: a token's
  * position embedding is row padding_idx + (number of non-pad ids up to and including
@@ -58,12 +60,13 @@
 #include "ops.h"
 #include "tensor.h"
 
-enum sb_arch { SB_ARCH_DISTILBERT, SB_ARCH_BERT, SB_ARCH_ROBERTA, SB_ARCH_MPNET };
+enum sb_arch { SB_ARCH_DISTILBERT, SB_ARCH_BERT, SB_ARCH_ROBERTA, SB_ARCH_MPNET,
+	       SB_ARCH_MODERNBERT };
 
 struct sb_model_config {
 	enum sb_arch arch;
 	const char *model_type;         /* "distilbert", "bert", "roberta", "xlm-roberta",
-					 * "camembert" or "mpnet" (static) */
+					 * "camembert", "mpnet" or "modernbert" (static) */
 	size_t dim;                     /* hidden size: dim (DistilBERT), hidden_size (BERT) */
 	size_t n_layers;
 	size_t n_heads;
@@ -81,6 +84,13 @@ struct sb_model_config {
 	float eps;                      /* LayerNorm eps (DistilBERT: 1e-12) */
 	int sinusoidal;                 /* DistilBERT sinusoidal_pos_embds (the table is in
 					 * the checkpoint either way) */
+	/* ModernBERT (model_modernbert.h); zero for the others. */
+	size_t local_window;            /* local_attention: a local layer's query sees the
+					 * keys at most local_window / 2 positions away */
+	size_t global_every;            /* global_attn_every_n_layers: layer i is global
+					 * when i % global_every == 0 */
+	float rope_global, rope_local;  /* rotary theta of global and local layers */
+	int norm_bias, attn_bias, mlp_bias; /* LayerNorm, Wqkv / Wo, Wi / Wo biases */
 };
 
 struct sb_model_opts {
@@ -105,11 +115,11 @@ struct sb_model;
 
 /*
  * Opens the model folder dir: config.json (model_type distilbert, bert, roberta,
- * xlm-roberta, camembert or mpnet, others are refused by name), then the weights (sb_weights_open), checking every tensor the
- * forward pass uses against the config: a missing tensor or a shape mismatch is an
- * error naming the tensor and both shapes.  Extra tensors (heads, pooler) are
- * ignored.  opts may be NULL.  On success *out owns everything; on failure *out is
- * NULL and err says why.
+ * xlm-roberta, camembert, mpnet or modernbert, others are refused by name), then the
+ * weights (sb_weights_open), checking every tensor the forward pass uses against the
+ * config: a missing tensor or a shape mismatch is an error naming the tensor and both
+ * shapes.  Extra tensors (heads, pooler) are ignored.  opts may be NULL.  On success
+ * *out owns everything; on failure *out is NULL and err says why.
  */
 int sb_model_open(struct sb_model **out, const char *dir, const struct sb_model_opts *opts,
 		  struct sb_error *err);

@@ -119,4 +119,4 @@ like "another position_embedding_type: refused by name" "$rc $err" \
 	"^1 sb-encode: .*position_embedding_type 'relative_key' is not supported"
 run sb-encode -m "$(badcfg deberta 's/"xlm-roberta"/"deberta-v2"/')" -i "$T/s16.sbf"
 like "an unsupported model_type: refused by name" "$rc $err" \
-	"^1 sb-encode: .*model_type 'deberta-v2' is not supported \(distilbert, bert, roberta, xlm-roberta, camembert, mpnet\)"
+	"^1 sb-encode: .*model_type 'deberta-v2' is not supported \(distilbert, bert, roberta, xlm-roberta, camembert, mpnet, modernbert\)"

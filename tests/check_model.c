@@ -440,7 +440,7 @@ START_TEST(test_bad_models)
 		   SB_EUNSUPPORTED, "architecture 'DebertaV2Model' is not supported");
 	open_fails(fake_model("type", "{\"model_type\": \"gpt2\"}"), SB_EUNSUPPORTED,
 		   "model_type 'gpt2' is not supported (distilbert, bert, roberta, xlm-roberta, "
-		   "camembert, mpnet)");
+		   "camembert, mpnet, modernbert)");
 	/* The RoBERTa family: recognized by model_type or by class name, then bound with
 	 * BERT's names (here the DistilBERT file has none of them). */
 	open_fails(fake_model("xlmr-arch", "{\"architectures\": [\"XLMRobertaModel\"], "
@@ -452,6 +452,19 @@ START_TEST(test_bad_models)
 			      "\"num_attention_heads\": 4, "
 			      "\"max_position_embeddings\": 128, \"vocab_size\": 914}"),
 		   SB_ENOTFOUND, "tensor 'embeddings.token_type_embeddings.weight' not found");
+	/* ModernBERT: recognized by class name, its own tensor names, its own fields. */
+	open_fails(fake_model("mbert-arch", "{\"architectures\": [\"ModernBertModel\"], "
+			      "\"hidden_size\": 32, \"num_attention_heads\": 4, "
+			      "\"vocab_size\": 914}"),
+		   SB_ENOTFOUND, "tensor 'embeddings.tok_embeddings.weight' not found");
+	open_fails(fake_model("mbert-theta", "{\"model_type\": \"modernbert\", "
+			      "\"global_rope_theta\": -1}"),
+		   SB_EFORMAT, "config.json: 'global_rope_theta' is -1, expected a positive number");
+	open_fails(fake_model("mbert-rope", "{\"model_type\": \"modernbert\", "
+			      "\"rope_parameters\": {\"sliding_attention\": "
+			      "{\"rope_type\": \"yarn\"}}}"),
+		   SB_EUNSUPPORTED, "config.json: rope_parameters.sliding_attention.rope_type "
+		   "'yarn' is not supported (default)");
 	open_fails(fake_model("roberta-pad", "{\"model_type\": \"roberta\", "
 			      "\"max_position_embeddings\": 128, \"pad_token_id\": 127}"),
 		   SB_EFORMAT, "config.json: 'pad_token_id' is 127: position ids start at 128, "

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Builds byte-level BPE tokenizer folders from GPT-2's files, for sb's tests.
 
-usage: tokenize-mkbpe.py GPT2_DIR OUT_DIR [--style roberta|gpt2|qwen] [--merges N]
+usage: tokenize-mkbpe.py GPT2_DIR OUT_DIR [--style roberta|gpt2|qwen|modernbert] [--merges N]
                          [--prefix-space] [--no-json] [--merges-form strings|pairs]
 
 GPT2_DIR holds encoder.json (token -> id) and vocab.bpe (merges), as in
@@ -20,6 +20,10 @@ GPT2_DIR holds encoder.json (token -> id) and vocab.bpe (merges), as in
       tokens after the vocabulary plus test tokens for every flag (<w> single_word,
       <l> lstrip, <r> rstrip, "café" normalized), and a TemplateProcessing that ends
       every text with <|endoftext|> as Qwen3-Embedding's does.
+  --style modernbert: ModernBERT's pipeline: NFC, ByteLevel without a prefix space,
+      GPT-2's ids with <|endoftext|>, then [UNK] [CLS] [SEP] [PAD] [MASK] as added
+      special tokens ([MASK] lstrip), and a TemplateProcessing that makes
+      "[CLS] A [SEP]" and "[CLS] A [SEP] B [SEP]"; no vocab.json / merges.txt.
 
 --merges N keeps the first N merges and the tokens they reach (with the 256 bytes),
 numbered in GPT-2's order: a small file for unit tests and fuzzing.  --prefix-space
@@ -75,7 +79,7 @@ def main():
         sys.exit(__doc__)
     src, out = args
     style = opts.get("--style", "roberta")
-    if style not in ("roberta", "gpt2", "qwen"):
+    if style not in ("roberta", "gpt2", "qwen", "modernbert"):
         sys.exit(__doc__)
     prefix = bool(opts.get("--prefix-space"))
     enc = json.load(open(os.path.join(src, "encoder.json"), encoding="utf-8"))
@@ -140,6 +144,36 @@ def main():
         cfg = {"model_type": "qwen3", "max_position_embeddings": 32768,
                "vocab_size": v + len(added_tokens)}
         form = "pairs"
+    elif style == "modernbert":
+        vocab = dict(enc)
+        v = len(vocab)
+        names = ["[UNK]", "[CLS]", "[SEP]", "[PAD]", "[MASK]"]
+        added_tokens = [added(vocab["<|endoftext|>"], "<|endoftext|>")]
+        added_tokens += [added(v + k, n, lstrip=n == "[MASK]") for k, n in enumerate(names)]
+        normalizer = {"type": "NFC"}
+
+        def tok(n, t):
+            return {"SpecialToken": {"id": n, "type_id": t}}
+
+        def seq(n, t):
+            return {"Sequence": {"id": n, "type_id": t}}
+        post = {"type": "TemplateProcessing",
+                "single": [tok("[CLS]", 0), seq("A", 0), tok("[SEP]", 0)],
+                "pair": [tok("[CLS]", 0), seq("A", 0), tok("[SEP]", 0), seq("B", 0),
+                         tok("[SEP]", 0)],
+                "special_tokens": {n: {"id": n, "ids": [v + names.index(n)], "tokens": [n]}
+                                   for n in ("[CLS]", "[SEP]")}}
+        tcfg = {"tokenizer_class": "PreTrainedTokenizerFast", "clean_up_tokenization_spaces": True,
+                "cls_token": "[CLS]", "sep_token": "[SEP]", "pad_token": "[PAD]",
+                "mask_token": "[MASK]", "unk_token": "[UNK]",
+                "model_input_names": ["input_ids", "attention_mask"],
+                "model_max_length": 8192}
+        smap = {n: {"content": "[%s]" % n.split("_")[0].upper(), "lstrip": n == "mask_token",
+                    "normalized": False, "rstrip": False, "single_word": False}
+                for n in ("cls_token", "sep_token", "pad_token", "mask_token", "unk_token")}
+        cfg = {"model_type": "modernbert", "max_position_embeddings": 8192,
+               "pad_token_id": v + 3, "cls_token_id": v + 1, "sep_token_id": v + 2,
+               "vocab_size": v + len(names)}
     else:
         vocab = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3}
         for tok, i in sorted(enc.items(), key=lambda kv: kv[1]):
@@ -189,7 +223,7 @@ def main():
                 "tokenizer.json", "vocab.json") else 2)
             f.write("\n")
 
-    if style != "qwen":
+    if style not in ("qwen", "modernbert"):
         dump("vocab.json", vocab)
         with open(os.path.join(out, "merges.txt"), "w", encoding="utf-8") as f:
             f.write(merges_txt if merges_txt.endswith("\n") else merges_txt + "\n")

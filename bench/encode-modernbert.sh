@@ -1,0 +1,138 @@
+#!/bin/sh
+# encode-modernbert.sh - sb-encode on a full-size random gte-modernbert-base shape
+# (model_type modernbert, 22 layers x 768, 12 heads, intermediate 1152 (Wi 2304 rows),
+# local_attention 128, every third layer global, 8192 positions, the 50262 tokens of a
+# byte-level BPE built from GPT-2's files by tests/tools/mkmodernbert.py): agreement with
+# the PyTorch port (tests/tools/modernbert-ref.py) on STS sentences and on documents of
+# 512 and 2048 tokens, throughput side by side with the port on the same ids (rounds
+# alternating A B A B), and sb-encode's peak resident memory and time per token on one
+# row of 2048, 4096 and 8192 tokens.  Run by hand (not part of make check), from the top
+# of the source tree:
+#
+#   bench/encode-modernbert.sh [BUILDDIR]
+#
+# BUILDDIR holds the built programs (default: .), after `make check` (for tests/enctool);
+# build it without sanitizers for meaningful figures.  Environment: SHARED (default
+# ../shared), WORK (default /tmp/sb-bench-modernbert: the model, tokens and references are
+# kept there between runs), ROUNDS (default 3), THREADS (default 2), N (default 1000: the
+# first N STS sentences for the throughput rounds), SKIP_REF=1.  Needs /usr/bin/python3
+# with torch and numpy, node with the reference packages (../shared/reference/setup.sh).
+#
+# The port (modernbert-ref.py --bench: transformers' eager attention, which, as its sdpa
+# path, builds the full [L, L] mask and scores of every layer, local ones included) times
+# its loop after loading, on ids tokenized beforehand, sorted by length and batched 32 a
+# batch (8 for documents of 512 tokens, 2 of 2048) padded to the longest, as
+# sentence-transformers' encode() does.
+# sb's figures are sb-encode --pool mean on saved tokens frames, start-up included.
+set -eu
+
+B=$(cd "${1:-.}" && pwd)
+SHARED=${SHARED:-../shared}
+REF=$SHARED/reference
+W=${WORK:-/tmp/sb-bench-modernbert}
+ROUNDS=${ROUNDS:-3}
+THREADS=${THREADS:-2}
+N=${N:-1000}
+PY=/usr/bin/python3
+M=$W/model
+STS=$SHARED/data/sts-b/sts-test.tsv
+TOOLS=$(cd "$(dirname "$0")/../tests/tools" && pwd)
+export PATH="$B/cmd:$B/tests:$PATH"
+
+for f in "$STS" "$SHARED/data/tokenizers/gpt2/encoder.json" "$B/cmd/sb-encode" \
+	 "$B/cmd/sb-tokenize" "$B/tests/enctool" /usr/bin/time; do
+	[ -e "$f" ] || { echo "encode-modernbert.sh: $f is missing" >&2; exit 1; }
+done
+mkdir -p "$W"
+now() { date +%s.%N; }
+median() {
+	sort -g | awk '{ v[NR] = $1 }
+		END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+rate() { echo "$1 $2 $3" | awk '{ print $1 / ($3 - $2) }'; }
+
+echo "== machine"
+echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores"
+echo "load: $(cut -d' ' -f1-3 /proc/loadavg) (figures halve when other jobs share the machine)"
+
+echo "== model and tokens"
+if [ ! -f "$M/model.safetensors" ]; then
+	$PY "$TOOLS/mkmodernbert.py" "$SHARED/data/tokenizers/gpt2" "$M" --merges 50000 \
+		--hidden 768 --layers 22 --heads 12 --ffn 1152 --window 128 --every 3 \
+		--max-pos 8192 --seed 5 > /dev/null
+fi
+wbytes=$(stat -c %s "$M/model.safetensors")
+echo "weights: $wbytes bytes"
+cut -f6 "$STS" > "$W/s1"
+cut -f7 "$STS" > "$W/s2"
+cat "$W/s1" "$W/s2" > "$W/sts.txt"
+head -n "$N" "$W/sts.txt" > "$W/sts-n.txt"
+# Documents: consecutive STS sentences joined, cut to 512 / 2048 / 8192 tokens.
+awk '{ s = s " " $0 } NR % 60 == 0 { print substr(s, 2); s = "" }' "$W/sts.txt" |
+	head -n 24 > "$W/doc512.txt"
+awk '{ s = s " " $0 } NR % 240 == 0 { print substr(s, 2); s = "" }' "$W/sts.txt" |
+	head -n 8 > "$W/doc2048.txt"
+awk '{ s = s " " $0 } END { print substr(s, 2) }' "$W/sts.txt" > "$W/doc8192.txt"
+for x in sts-n:512 doc512:512 doc2048:2048 doc8192:8192 doc8192:4096 doc8192:2048; do
+	f=${x%:*} L=${x#*:}
+	[ -f "$W/$f.$L.jsonl" ] ||
+		node "$REF/hf_tokenize.js" "$M" "$W/$f.txt" --max-length "$L" > "$W/$f.$L.jsonl"
+	sb-tokenize -m "$M" --max-length "$L" < "$W/$f.txt" > "$W/$f.$L.sbf"
+	sb-cat --tsv input_ids --unpad < "$W/$f.$L.sbf" | tr '\t' ' ' > "$W/sb.ids"
+	$PY -c '
+import json, sys
+for l in open(sys.argv[1]):
+    print(" ".join(map(str, json.loads(l)["ids"])))' "$W/$f.$L.jsonl" > "$W/hf.ids"
+	cmp -s "$W/sb.ids" "$W/hf.ids" ||
+		{ echo "sb-tokenize: ids differ from Hugging Face tokenizers ($f, $L)" >&2; exit 1; }
+	echo "$f cut to $L: $(wc -l < "$W/hf.ids") rows, $(awk '{ n += NF } END { print n }' \
+		"$W/hf.ids") tokens, the same ids as Hugging Face tokenizers"
+done
+
+echo "== agreement with the PyTorch port (tests/tools/modernbert-ref.py)"
+if [ "${SKIP_REF:-0}" != 1 ]; then
+	head -n 200 "$W/sts-n.512.jsonl" > "$W/sts200.jsonl"
+	head -n 4 "$W/doc512.512.jsonl" > "$W/doc512-4.jsonl"
+	head -n 2 "$W/doc2048.2048.jsonl" > "$W/doc2048-2.jsonl"
+	for x in sts200:sts-n:512:200 doc512-4:doc512:512:4 doc2048-2:doc2048:2048:2; do
+		r=${x%%:*} rest=${x#*:}
+		f=${rest%%:*} rest=${rest#*:}
+		L=${rest%:*} n=${rest#*:}
+		[ -f "$W/$r.ref" ] || $PY "$TOOLS/modernbert-ref.py" "$M" "$W/$r.jsonl" \
+			--batch 8 > "$W/$r.ref"
+		head -n "$n" "$W/$f.txt" | sb-tokenize -m "$M" --max-length "$L" |
+			sb-encode -m "$M" -t "$THREADS" --pool mean |
+			enctool compare "$W/$r.ref" > "$W/cmp" 2>&1 || true
+		echo "$r: $(cat "$W/cmp")"
+	done
+fi
+
+echo "== throughput, $THREADS threads, $ROUNDS rounds (alternating sb, pytorch)"
+for x in sts-n.512:32 doc512.512:8 doc2048.2048:2; do
+	t=${x%:*} bs=${x#*:}
+	: > "$W/r.sb"; : > "$W/r.torch"
+	rows=$(wc -l < "$W/$t.jsonl")
+	for r in $(seq "$ROUNDS"); do
+		t0=$(now)
+		sb-encode -m "$M" -t "$THREADS" --pool mean -i "$W/$t.sbf" > /dev/null
+		t1=$(now)
+		rate "$rows" "$t0" "$t1" >> "$W/r.sb"
+		$PY "$TOOLS/modernbert-ref.py" "$M" "$W/$t.jsonl" --bench --threads "$THREADS" \
+			--batch "$bs" | awk '{ print $1 }' >> "$W/r.torch"
+		echo "$t round $r: sb $(tail -n 1 "$W/r.sb") rows/s  pytorch $(tail -n 1 "$W/r.torch")"
+	done
+	sb=$(median < "$W/r.sb"); torch=$(median < "$W/r.torch")
+	printf '%s: rows/s (median) sb %.2f, pytorch %.2f, ratio %.2f (per-round median %.2f)\n' \
+		"$t" "$sb" "$torch" "$(echo "$sb $torch" | awk '{ print $1 / $2 }')" \
+		"$(paste "$W/r.sb" "$W/r.torch" | awk '{ print $1 / $2 }' | median)"
+done
+
+echo "== one long row: sb-encode peak resident memory and time per token, $THREADS threads"
+for L in 2048 4096 8192; do
+	/usr/bin/time -f '%M %e' -o "$W/time" sb-encode -m "$M" -t "$THREADS" --pool mean \
+		-i "$W/doc8192.$L.sbf" > /dev/null
+	read -r kb s < "$W/time"
+	echo "$L tokens: peak RSS $((kb / 1024)) MB (weights $((wbytes / 1048576)) MB," \
+	     "+$(((kb * 1024 - wbytes) / 1048576)) MB), $s s," \
+	     "$(echo "$s $L" | awk '{ printf "%.3f", 1000 * $1 / $2 }') ms per token (start-up included)"
+done

@@ -1,0 +1,165 @@
+#!/usr/bin/env python3
+"""Writes a ModernBERT model folder with random weights, in the Hub's layout, for sb's tests.
+
+usage: mkmodernbert.py GPT2_DIR OUT [--merges N] [--hidden D] [--layers N] [--heads H]
+                       [--ffn F] [--max-pos P] [--window W] [--every N]
+                       [--theta-global T] [--theta-local T] [--eps E] [--act A]
+                       [--norm-bias] [--attn-bias] [--mlp-bias] [--prefix]
+                       [--format safetensors|bin] [--pooling mean|cls] [--seed S]
+
+GPT2_DIR holds GPT-2's encoder.json and vocab.bpe (../shared/data/tokenizers/gpt2).
+OUT receives:
+  tokenizer files     tokenize-mkbpe.py --style modernbert --merges N (byte-level BPE,
+                      NFC, [CLS] A [SEP] by a TemplateProcessing, [PAD] the pad token),
+                      model_max_length P
+  config.json         the field names of the Hub's ModernBERT configs (gte-modernbert-base,
+                      modernbert-embed-base): hidden_size, intermediate_size,
+                      num_hidden_layers, num_attention_heads, hidden_activation,
+                      max_position_embeddings P, local_attention W,
+                      global_attn_every_n_layers N, global_rope_theta, local_rope_theta,
+                      norm_eps, norm_bias, attention_bias, mlp_bias, pad_token_id...
+  model.safetensors   (F32) or pytorch_model.bin: ModernBertModel's keys
+                      (embeddings.tok_embeddings, embeddings.norm, layers.I.attn_norm for
+                      I > 0, layers.I.attn.Wqkv, layers.I.attn.Wo, layers.I.mlp_norm,
+                      layers.I.mlp.Wi [2F, D], layers.I.mlp.Wo, final_norm), bare as
+                      sentence-transformers saves them, or under "model." with --prefix
+                      (ModernBertForMaskedLM, whose head.* and decoder.* tensors are then
+                      added: a loader must skip them)
+  modules.json, sentence_bert_config.json (max_seq_length P),
+  1_Pooling/config.json (--pooling, mean by default)
+
+Weights are N(0, 0.1) matrices and biases, LayerNorm weights 1 + N(0, 0.1), so that every
+tensor changes the output visibly.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from mkroberta import safetensors_write  # noqa: E402
+
+
+def weights(a, vocab, g):
+    D, F = a.hidden, a.ffn
+
+    def mat(*shape):
+        return torch.randn(*shape, generator=g) * 0.1
+
+    def ln(name, w):
+        w[name + ".weight"] = 1 + mat(D)
+        if a.norm_bias:
+            w[name + ".bias"] = mat(D)
+
+    def lin(name, w, rows, cols, bias):
+        w[name + ".weight"] = mat(rows, cols)
+        if bias:
+            w[name + ".bias"] = mat(rows)
+
+    w = {"embeddings.tok_embeddings.weight": mat(vocab, D)}
+    ln("embeddings.norm", w)
+    for i in range(a.layers):
+        p = "layers.%d." % i
+        if i > 0:
+            ln(p + "attn_norm", w)
+        lin(p + "attn.Wqkv", w, 3 * D, D, a.attn_bias)
+        lin(p + "attn.Wo", w, D, D, a.attn_bias)
+        ln(p + "mlp_norm", w)
+        lin(p + "mlp.Wi", w, 2 * F, D, a.mlp_bias)
+        lin(p + "mlp.Wo", w, D, F, a.mlp_bias)
+    ln("final_norm", w)
+    return w
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("gpt2")
+    ap.add_argument("out")
+    ap.add_argument("--merges", type=int, default=600)
+    ap.add_argument("--hidden", type=int, default=32)
+    ap.add_argument("--layers", type=int, default=4)
+    ap.add_argument("--heads", type=int, default=4)
+    ap.add_argument("--ffn", type=int, default=48)
+    ap.add_argument("--max-pos", type=int, default=8192)
+    ap.add_argument("--window", type=int, default=16)
+    ap.add_argument("--every", type=int, default=3)
+    ap.add_argument("--theta-global", type=float, default=160000.0)
+    ap.add_argument("--theta-local", type=float, default=10000.0)
+    ap.add_argument("--eps", type=float, default=1e-5)
+    ap.add_argument("--act", default="gelu")
+    ap.add_argument("--norm-bias", action="store_true")
+    ap.add_argument("--attn-bias", action="store_true")
+    ap.add_argument("--mlp-bias", action="store_true")
+    ap.add_argument("--prefix", action="store_true")
+    ap.add_argument("--format", default="safetensors", choices=["safetensors", "bin"])
+    ap.add_argument("--pooling", default="mean", choices=["mean", "cls"])
+    ap.add_argument("--seed", type=int, default=1)
+    a = ap.parse_args()
+
+    subprocess.run([sys.executable, os.path.join(HERE, "tokenize-mkbpe.py"), a.gpt2, a.out,
+                    "--style", "modernbert", "--merges", str(a.merges)], check=True)
+    with open(os.path.join(a.out, "config.json"), encoding="utf-8") as f:
+        tok_cfg = json.load(f)
+    vocab = tok_cfg["vocab_size"]
+    tcfg_path = os.path.join(a.out, "tokenizer_config.json")
+    with open(tcfg_path, encoding="utf-8") as f:
+        tcfg = json.load(f)
+    tcfg["model_max_length"] = a.max_pos
+    with open(tcfg_path, "w", encoding="utf-8") as f:
+        json.dump(tcfg, f, indent=2)
+
+    g = torch.Generator().manual_seed(a.seed)
+    w = weights(a, vocab, g)
+    if a.prefix:
+        w = {"model." + k: v for k, v in w.items()}
+        D = a.hidden
+        w["head.dense.weight"] = torch.randn(D, D, generator=g) * 0.1
+        w["head.norm.weight"] = torch.ones(D)
+        w["decoder.weight"] = w["model.embeddings.tok_embeddings.weight"].clone()
+        w["decoder.bias"] = torch.zeros(vocab)
+    if a.format == "safetensors":
+        safetensors_write(os.path.join(a.out, "model.safetensors"), w)
+    else:
+        torch.save(w, os.path.join(a.out, "pytorch_model.bin"))
+
+    cfg = {"architectures": ["ModernBertForMaskedLM" if a.prefix else "ModernBertModel"],
+           "attention_bias": a.attn_bias, "attention_dropout": 0.0,
+           "bos_token_id": tok_cfg["cls_token_id"], "classifier_activation": "gelu",
+           "classifier_bias": False, "classifier_dropout": 0.0, "classifier_pooling": "mean",
+           "cls_token_id": tok_cfg["cls_token_id"], "decoder_bias": True,
+           "deterministic_flash_attn": False, "embedding_dropout": 0.0,
+           "eos_token_id": tok_cfg["sep_token_id"], "global_attn_every_n_layers": a.every,
+           "global_rope_theta": a.theta_global, "gradient_checkpointing": False,
+           "hidden_activation": a.act, "hidden_size": a.hidden,
+           "initializer_cutoff_factor": 2.0, "initializer_range": 0.02,
+           "intermediate_size": a.ffn, "layer_norm_eps": 1e-05, "local_attention": a.window,
+           "local_rope_theta": a.theta_local, "max_position_embeddings": a.max_pos,
+           "mlp_bias": a.mlp_bias, "mlp_dropout": 0.0, "model_type": "modernbert",
+           "norm_bias": a.norm_bias, "norm_eps": a.eps, "num_attention_heads": a.heads,
+           "num_hidden_layers": a.layers, "pad_token_id": tok_cfg["pad_token_id"],
+           "position_embedding_type": "absolute", "sep_token_id": tok_cfg["sep_token_id"],
+           "torch_dtype": "float32", "vocab_size": vocab}
+    with open(os.path.join(a.out, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2)
+    with open(os.path.join(a.out, "modules.json"), "w") as f:
+        json.dump([{"idx": 0, "name": "0", "path": "",
+                    "type": "sentence_transformers.models.Transformer"},
+                   {"idx": 1, "name": "1", "path": "1_Pooling",
+                    "type": "sentence_transformers.models.Pooling"}], f, indent=2)
+    with open(os.path.join(a.out, "sentence_bert_config.json"), "w") as f:
+        json.dump({"max_seq_length": a.max_pos, "do_lower_case": False}, f, indent=2)
+    os.makedirs(os.path.join(a.out, "1_Pooling"), exist_ok=True)
+    with open(os.path.join(a.out, "1_Pooling", "config.json"), "w") as f:
+        json.dump({"word_embedding_dimension": a.hidden,
+                   "pooling_mode_cls_token": a.pooling == "cls",
+                   "pooling_mode_mean_tokens": a.pooling == "mean",
+                   "pooling_mode_max_tokens": False,
+                   "pooling_mode_mean_sqrt_len_tokens": False}, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
