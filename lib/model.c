@@ -31,6 +31,7 @@
 #include "internal.h"
 #include "json.h"
 #include "model.h"
+#include "model_impl.h"
 #include "model_mpnet.h"
 #include "model_modernbert.h"
 #include "ops.h"
@@ -191,6 +192,19 @@ static int cfg_str(const struct sb_json *cfg, const char *key, const char *dflt,
 	if (rc)
 		return sb_error_prefix(err, "config.json: ");
 	return SB_OK;
+}
+
+/* The two helpers above, for the other families' files (model_impl.h). */
+int sb_model_grow(void *pp, size_t *cap, size_t n, size_t elem, const char *what,
+		  struct sb_error *err)
+{
+	return grow(pp, cap, n, elem, what, err);
+}
+
+int sb_model_cfg_size(const struct sb_json *cfg, const char *key, int required, size_t dflt,
+		      size_t lo, size_t hi, size_t *out, struct sb_error *err)
+{
+	return cfg_size(cfg, key, required, dflt, lo, hi, out, err);
 }
 
 #define SUPPORTED "distilbert, bert, roberta, xlm-roberta, camembert, mpnet, modernbert"

@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "model_impl.h"
 #include "model_modernbert.h"
 #include "ops.h"
 
@@ -80,25 +81,7 @@ struct sb_mbert {
 /* Makes *p hold at least n floats (64-byte aligned); the old contents are not kept. */
 static int grow(float **p, size_t *cap, size_t n, const char *what, struct sb_error *err)
 {
-	size_t bytes;
-
-	if (n <= *cap && *p)
-		return SB_OK;
-	if (n < 16)
-		n = 16;
-	if (sb_size_mul(n, sizeof(float), &bytes) || sb_size_add(bytes, 63, &bytes))
-		return sb_error_set(err, SB_ELIMIT, "model: %s buffer of %zu floats is too large",
-				    what, n);
-	bytes &= ~(size_t)63;
-	free(*p);
-	*p = aligned_alloc(64, bytes);
-	if (!*p) {
-		*cap = 0;
-		return sb_error_set(err, SB_ENOMEM, "model: out of memory for the %s buffer "
-				    "(%zu bytes)", what, bytes);
-	}
-	*cap = n;
-	return SB_OK;
+	return sb_model_grow(p, cap, n, sizeof(float), what, err);
 }
 
 /* ---- config ---- */
@@ -106,20 +89,7 @@ static int grow(float **p, size_t *cap, size_t n, const char *what, struct sb_er
 static int get_size(const struct sb_json *cfg, const char *key, size_t dflt, size_t lo,
 		    size_t hi, size_t *out, struct sb_error *err)
 {
-	int64_t v;
-	int rc = sb_json_get_int(cfg, key, &v, err);
-
-	if (rc == SB_ENOTFOUND) {
-		*out = dflt;
-		return SB_OK;
-	}
-	if (rc)
-		return sb_error_prefix(err, "config.json: ");
-	if (v < (int64_t)lo || (uint64_t)v > hi)
-		return sb_error_set(err, SB_EFORMAT, "config.json: '%s' is %lld, expected %zu to %zu",
-				    key, (long long)v, lo, hi);
-	*out = (size_t)v;
-	return SB_OK;
+	return sb_model_cfg_size(cfg, key, 0, dflt, lo, hi, out, err);
 }
 
 static int get_bool(const struct sb_json *cfg, const char *key, int *out, struct sb_error *err)

@@ -1,0 +1,30 @@
+/*
+ * model_impl.h - what model.c shares with the files of the other encoder families
+ * (model_mpnet.c, model_modernbert.c); private to libsb, not installed.
+ */
+#ifndef SB_MODEL_IMPL_H
+#define SB_MODEL_IMPL_H
+
+#include <stddef.h>
+
+#include "errors.h"
+#include "internal.h"
+#include "json.h"
+
+/*
+ * Makes *pp (a pointer to a buffer pointer) hold at least n elements of size elem,
+ * 64-byte aligned.  The old contents are not kept: callers refill the buffer after
+ * growing it.  what names the buffer in messages.
+ */
+SB_LOCAL int sb_model_grow(void *pp, size_t *cap, size_t n, size_t elem, const char *what,
+			   struct sb_error *err);
+
+/*
+ * config.json's integer key into *out, within lo..hi; dflt when it is absent (an
+ * error naming the key when required).  Errors begin "config.json: ".
+ */
+SB_LOCAL int sb_model_cfg_size(const struct sb_json *cfg, const char *key, int required,
+			       size_t dflt, size_t lo, size_t hi, size_t *out,
+			       struct sb_error *err);
+
+#endif
