@@ -16,41 +16,9 @@ T=$SB_TMP
 
 plan 20
 
-require_shared data/sts-b/sts-test.tsv
-n=1000
-[ -n "${SB_VALGRIND:-}" ] && n=200
-cut -f6 "$SB_SHARED/data/sts-b/sts-test.tsv" > "$T/s1"
-cut -f7 "$SB_SHARED/data/sts-b/sts-test.tsv" > "$T/s2"
-cat "$T/s1" "$T/s2" | head -n "$n" > "$T/sts.txt"
-head -n 16 "$T/sts.txt" > "$T/s16.txt"
+. "$SB_SRCDIR/tests/encoder.sh"
+sts_text 1000
 paste "$T/s1" "$T/s2" > "$T/pairs.txt"
-
-# golden NAME [ROWS]: the golden file uncompressed into $T, cut to ROWS rows.
-golden() {
-	if [ -n "${2:-}" ]; then
-		gzip -dc "$G/$1.gz" | head -n "$2" > "$T/$1"
-	else
-		gzip -dc "$G/$1.gz" > "$T/$1"
-	fi
-	echo "$T/$1"
-}
-
-# compare DESC GOLDEN [enctool compare options] < frames
-compare() {
-	_d=$1 _g=$2
-	shift 2
-	if enctool compare --abs 1e-5 "$@" "$_g" > "$T/cmp" 2>&1; then
-		ok "$_d: $(cat "$T/cmp")"
-	else
-		not_ok "$_d"
-		diag "$(cat "$T/cmp")"
-	fi
-}
-
-# pipe MODEL < text > frames: the three-program pipeline.
-pipe() {
-	sb-tokenize -m "$M/$1" | sb-encode -m "$M/$1" | sb-pool -m "$M/$1" 2> /dev/null
-}
 
 rows=$(wc -l < "$T/sts.txt")
 pipe tiny-mpnet < "$T/sts.txt" > "$T/o.sbf"

@@ -18,46 +18,9 @@ T=$SB_TMP
 
 plan 19
 
-require_shared data/sts-b/sts-test.tsv
-n=
-[ -n "${SB_VALGRIND:-}" ] && n=200
-cap() {
-	if [ -n "$n" ]; then head -n "$n"; else cat; fi
-}
-cut -f6 "$SB_SHARED/data/sts-b/sts-test.tsv" > "$T/s1"
-cut -f7 "$SB_SHARED/data/sts-b/sts-test.tsv" > "$T/s2"
-cat "$T/s1" "$T/s2" | cap > "$T/sts.txt"
-head -n 500 "$T/sts.txt" > "$T/s500.txt"
-head -n 16 "$T/sts.txt" > "$T/s16.txt"
+. "$SB_SRCDIR/tests/encoder.sh"
+sts_text
 
-# golden NAME [ROWS]: the golden file uncompressed into $T, cut to ROWS rows.
-golden() {
-	if [ -n "${2:-}" ]; then
-		gzip -dc "$G/$1.gz" | head -n "$2" > "$T/$1"
-	else
-		gzip -dc "$G/$1.gz" > "$T/$1"
-	fi
-	echo "$T/$1"
-}
-
-# compare DESC GOLDEN [enctool compare options] < frames
-compare() {
-	_d=$1 _g=$2
-	shift 2
-	if enctool compare --abs 1e-5 "$@" "$_g" > "$T/cmp" 2>&1; then
-		ok "$_d: $(cat "$T/cmp")"
-	else
-		not_ok "$_d"
-		diag "$(cat "$T/cmp")"
-	fi
-}
-
-# pipe MODEL [sb-encode options] < text > frames: the three-program pipeline.
-pipe() {
-	_m=$1
-	shift
-	sb-tokenize -m "$M/$_m" | sb-encode -m "$M/$_m" "$@" | sb-pool -m "$M/$_m" 2> /dev/null
-}
 
 sb-tokenize -m "$M/tiny-modernbert" < "$G/quirks.txt" | sb-cat --tsv input_ids --unpad |
 	tr '\t' ' ' > "$T/ids"
