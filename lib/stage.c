@@ -19,6 +19,20 @@ const char *sb_kv_get(const struct sb_kv *opts, size_t n, const char *key)
 	return v;
 }
 
+int sb_kv_known(const char *stage, const struct sb_kv *opts, size_t n,
+		const char *const *known, size_t n_known, struct sb_error *err)
+{
+	for (size_t i = 0; i < n; i++) {
+		size_t k = 0;
+		while (k < n_known && strcmp(opts[i].key, known[k]) != 0)
+			k++;
+		if (k == n_known)
+			return sb_error_set(err, SB_EINVAL, "%s: unknown option '%s'", stage,
+					    opts[i].key);
+	}
+	return SB_OK;
+}
+
 int sb_kv_count(const char *stage, const char *key, const char *v, size_t lo, size_t hi,
 		size_t *out, struct sb_error *err)
 {

@@ -38,6 +38,13 @@ const char *sb_kv_get(const struct sb_kv *opts, size_t n, const char *key);
 int sb_kv_count(const char *stage, const char *key, const char *v, size_t lo, size_t hi,
 		size_t *out, struct sb_error *err);
 
+/*
+ * Checks that every key of opts is one of known[0..n_known).  SB_EINVAL with
+ * "STAGE: unknown option 'KEY'" for the first that is not.
+ */
+int sb_kv_known(const char *stage, const struct sb_kv *opts, size_t n,
+		const char *const *known, size_t n_known, struct sb_error *err);
+
 /* Parses 1/true/yes and 0/false/no.  SB_EINVAL naming stage, key and value otherwise. */
 int sb_kv_bool(const char *stage, const char *key, const char *v, int *out,
 	       struct sb_error *err);

@@ -154,14 +154,9 @@ static int query_open(void **state, const struct sb_kv *opts, size_t n_opts, str
 	int rc = SB_OK;
 
 	*state = NULL;
-	for (size_t i = 0; i < n_opts; i++) {
-		size_t k = 0;
-		while (k < sizeof known / sizeof known[0] && strcmp(opts[i].key, known[k]) != 0)
-			k++;
-		if (k == sizeof known / sizeof known[0])
-			return sb_error_set(err, SB_EINVAL, "index: unknown option '%s'",
-					    opts[i].key);
-	}
+	rc = sb_kv_known("index", opts, n_opts, known, sizeof(known) / sizeof(known[0]), err);
+	if (rc != SB_OK)
+		return rc;
 	if (!sb_kv_get(opts, n_opts, "index"))
 		return sb_error_set(err, SB_EINVAL, "index: query needs index=FILE");
 	s = calloc(1, sizeof *s);

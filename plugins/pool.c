@@ -73,14 +73,9 @@ static int pool_open(void **state, const struct sb_kv *opts, size_t n_opts, stru
 	int rc;
 
 	*state = NULL;
-	for (size_t i = 0; i < n_opts; i++) {
-		size_t k = 0;
-		while (k < sizeof known / sizeof known[0] && strcmp(opts[i].key, known[k]) != 0)
-			k++;
-		if (k == sizeof known / sizeof known[0])
-			return sb_error_set(err, SB_EINVAL, "pool: unknown option '%s'",
-					    opts[i].key);
-	}
+	rc = sb_kv_known("pool", opts, n_opts, known, sizeof(known) / sizeof(known[0]), err);
+	if (rc != SB_OK)
+		return rc;
 	s = calloc(1, sizeof *s);
 	if (!s)
 		return sb_error_set(err, SB_ENOMEM, "pool: out of memory");

@@ -240,15 +240,9 @@ static int tokenize_open(void **state, const struct sb_kv *opts, size_t n_opts,
 	int rc;
 
 	*state = NULL;
-	for (size_t i = 0; i < n_opts; i++) {
-		size_t k = 0;
-
-		while (k < sizeof(known) / sizeof(known[0]) && strcmp(opts[i].key, known[k]))
-			k++;
-		if (k == sizeof(known) / sizeof(known[0]))
-			return sb_error_set(err, SB_EINVAL, "tokenize: unknown option '%s'",
-					    opts[i].key);
-	}
+	rc = sb_kv_known("tokenize", opts, n_opts, known, sizeof(known) / sizeof(known[0]), err);
+	if (rc != SB_OK)
+		return rc;
 	dir = sb_kv_get(opts, n_opts, "model");
 	if (!dir || !dir[0])
 		return sb_error_set(err, SB_EINVAL, "tokenize: no model given (model=DIR)");
