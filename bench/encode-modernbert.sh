@@ -5,9 +5,10 @@
 # byte-level BPE built from GPT-2's files by tests/tools/mkmodernbert.py): agreement with
 # the PyTorch port (tests/tools/modernbert-ref.py) on STS sentences and on documents of
 # 512 and 2048 tokens, throughput side by side with the port on the same ids (rounds
-# alternating A B A B), and sb-encode's peak resident memory and time per token on one
-# row of 2048, 4096 and 8192 tokens.  Run by hand (not part of make check), from the top
-# of the source tree:
+# alternating A B A B), the same against ONNX Runtime on the port exported to ONNX
+# (modernbert-ref.py --onnx, ../shared/reference/ort_bench.js), and sb-encode's peak
+# resident memory and time per token on one row of 512, 2048 and 8192 tokens.  Run by
+# hand (not part of make check), from the top of the source tree:
 #
 #   bench/encode-modernbert.sh [BUILDDIR]
 #
@@ -15,8 +16,9 @@
 # build it without sanitizers for meaningful figures.  Environment: SHARED (default
 # ../shared), WORK (default /tmp/sb-bench-modernbert: the model, tokens and references are
 # kept there between runs), ROUNDS (default 3), THREADS (default 2), N (default 1000: the
-# first N STS sentences for the throughput rounds), SKIP_REF=1.  Needs /usr/bin/python3
-# with torch and numpy, node with the reference packages (../shared/reference/setup.sh).
+# first N STS sentences for the throughput rounds), SKIP_REF=1, SKIP_ORT=1.  Needs
+# /usr/bin/python3 with torch and numpy, node with the reference packages
+# (../shared/reference/setup.sh).
 #
 # The port (modernbert-ref.py --bench: transformers' eager attention, which, as its sdpa
 # path, builds the full [L, L] mask and scores of every layer, local ones included) times
@@ -107,32 +109,73 @@ if [ "${SKIP_REF:-0}" != 1 ]; then
 	done
 fi
 
-echo "== throughput, $THREADS threads, $ROUNDS rounds (alternating sb, pytorch)"
+if [ "${SKIP_ORT:-0}" != 1 ] && [ ! -f "$W/model.onnx" ]; then
+	{ $PY "$TOOLS/modernbert-ref.py" "$M" --onnx "$W/onnx.tmp" > /dev/null 2>&1 &&
+	  mv "$W/onnx.tmp" "$W/model.onnx"; } ||
+		{ echo "modernbert-ref.py --onnx failed: no ONNX Runtime figures"; SKIP_ORT=1; }
+fi
+echo "== throughput, $THREADS threads, $ROUNDS rounds (alternating sb, pytorch, onnxruntime)"
+echo "(sb-encode: whole process, loading included; \"in stage\": its -v time in the stage;"
+echo " PyTorch and ONNX Runtime: their loops after loading, on the same ids)"
 for x in sts-n.512:32 doc512.512:8 doc2048.2048:2; do
 	t=${x%:*} bs=${x#*:}
-	: > "$W/r.sb"; : > "$W/r.torch"
+	: > "$W/r.sb"; : > "$W/r.stage"; : > "$W/r.torch"; : > "$W/r.ort"
 	rows=$(wc -l < "$W/$t.jsonl")
 	for r in $(seq "$ROUNDS"); do
 		t0=$(now)
-		sb-encode -m "$M" -t "$THREADS" --pool mean -i "$W/$t.sbf" > /dev/null
+		sb-encode -m "$M" -t "$THREADS" --pool mean -v -i "$W/$t.sbf" > /dev/null \
+			2> "$W/v"
 		t1=$(now)
 		rate "$rows" "$t0" "$t1" >> "$W/r.sb"
+		sed -n 's/.*(\([0-9.]*\) s in the stage).*/\1/p' "$W/v" |
+			awk -v n="$rows" '{ print n / $1 }' >> "$W/r.stage"
 		$PY "$TOOLS/modernbert-ref.py" "$M" "$W/$t.jsonl" --bench --threads "$THREADS" \
 			--batch "$bs" | awk '{ print $1 }' >> "$W/r.torch"
-		echo "$t round $r: sb $(tail -n 1 "$W/r.sb") rows/s  pytorch $(tail -n 1 "$W/r.torch")"
+		[ "${SKIP_ORT:-0}" = 1 ] ||
+			node "$REF/ort_bench.js" "$W/model.onnx" "$W/$t.jsonl" --threads "$THREADS" \
+				--batch "$bs" --mode st | awk '{ print $1 }' >> "$W/r.ort"
+		echo "$t round $r: sb $(tail -n 1 "$W/r.sb") rows/s (in stage" \
+		     "$(tail -n 1 "$W/r.stage"))  pytorch $(tail -n 1 "$W/r.torch")" \
+		     " onnxruntime $(tail -n 1 "$W/r.ort" 2> /dev/null || echo -)"
 	done
 	sb=$(median < "$W/r.sb"); torch=$(median < "$W/r.torch")
 	printf '%s: rows/s (median) sb %.2f, pytorch %.2f, ratio %.2f (per-round median %.2f)\n' \
 		"$t" "$sb" "$torch" "$(echo "$sb $torch" | awk '{ print $1 / $2 }')" \
 		"$(paste "$W/r.sb" "$W/r.torch" | awk '{ print $1 / $2 }' | median)"
+	if [ -s "$W/r.ort" ]; then
+		printf '%s: onnxruntime %.2f rows/s; sb / onnxruntime per-round median %.2f' \
+			"$t" "$(median < "$W/r.ort")" \
+			"$(paste "$W/r.sb" "$W/r.ort" | awk '{ print $1 / $2 }' | median)"
+		printf ' (in stage %.2f)\n' \
+			"$(paste "$W/r.stage" "$W/r.ort" | awk '{ print $1 / $2 }' | median)"
+	fi
 done
 
 echo "== one long row: sb-encode peak resident memory and time per token, $THREADS threads"
-for L in 2048 4096 8192; do
-	/usr/bin/time -f '%M %e' -o "$W/time" sb-encode -m "$M" -t "$THREADS" --pool mean \
-		-i "$W/doc8192.$L.sbf" > /dev/null
-	read -r kb s < "$W/time"
-	echo "$L tokens: peak RSS $((kb / 1024)) MB (weights $((wbytes / 1048576)) MB," \
-	     "+$(((kb * 1024 - wbytes) / 1048576)) MB), $s s," \
-	     "$(echo "$s $L" | awk '{ printf "%.3f", 1000 * $1 / $2 }') ms per token (start-up included)"
+echo "(rounds alternate the lengths; a one-token row's time, the start-up, is taken off)"
+echo hello | sb-tokenize -m "$M" > "$W/one1.sbf"
+sb-tokenize -m "$M" --max-length 512 < "$W/doc8192.txt" > "$W/doc8192.512.sbf"
+for L in 1 512 2048 8192; do : > "$W/r.len$L"; done
+for r in $(seq "$ROUNDS"); do
+	for L in 1 512 2048 8192; do
+		f=$W/doc8192.$L.sbf
+		[ "$L" = 1 ] && f=$W/one1.sbf
+		/usr/bin/time -f '%M %e' -o "$W/time" sb-encode -m "$M" -t "$THREADS" \
+			--pool mean -i "$f" > /dev/null
+		read -r kb s < "$W/time"
+		echo "$s" >> "$W/r.len$L"
+		echo "round $r, $L tokens: $s s, peak RSS $((kb / 1024)) MB (weights" \
+		     "$((wbytes / 1048576)) MB, +$(((kb * 1024 - wbytes) / 1048576)) MB)"
+	done
+done
+s1=$(median < "$W/r.len1")
+for L in 512 2048 8192; do
+	paste "$W/r.len$L" "$W/r.len1" | awk -v L="$L" '{ print 1000 * ($1 - $2) / L }' \
+		> "$W/r.per$L"
+done
+for L in 512 2048 8192; do
+	printf '%s tokens: %.3f ms per token (median; start-up %.2f s taken off), %.2fx the' \
+		"$L" "$(median < "$W/r.per$L")" "$s1" \
+		"$(paste "$W/r.per$L" "$W/r.per512" | awk '{ print $1 / $2 }' | median)"
+	printf ' time per token at 512 (per-round median)\n'
 done

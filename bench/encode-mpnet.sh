@@ -116,7 +116,7 @@ if [ "${SKIP_ORT:-0}" != 1 ] && [ ! -f "$W/model.onnx" ]; then
 	  mv "$W/onnx.tmp" "$W/model.onnx"; } ||
 		{ echo "mpnet-ref.py --onnx failed: no ONNX Runtime figures"; SKIP_ORT=1; }
 fi
-: > "$W/r.sb"; : > "$W/r.sbenc"; : > "$W/r.torch"; : > "$W/r.ort"
+: > "$W/r.sb"; : > "$W/r.sbenc"; : > "$W/r.stage"; : > "$W/r.torch"; : > "$W/r.ort"
 warm() { cat "$M/model.safetensors" > /dev/null; }
 for r in $(seq "$ROUNDS"); do
 	warm
@@ -127,9 +127,11 @@ for r in $(seq "$ROUNDS"); do
 	rate "$n_sent" "$t0" "$t1" >> "$W/r.sb"
 	warm
 	t0=$(now)
-	sb-encode -m "$M" -t "$THREADS" --pool model < "$W/bench.sbf" > /dev/null
+	sb-encode -m "$M" -t "$THREADS" --pool model -v < "$W/bench.sbf" > /dev/null 2> "$W/v"
 	t1=$(now)
 	rate "$n_sent" "$t0" "$t1" >> "$W/r.sbenc"
+	sed -n 's/.*(\([0-9.]*\) s in the stage).*/\1/p' "$W/v" |
+		awk -v n="$n_sent" '{ print n / $1 }' >> "$W/r.stage"
 	$PY "$TOOLS/mpnet-ref.py" "$M" "$W/bench.jsonl" --bench --threads "$THREADS" |
 		awk '{ print $1 }' >> "$W/r.torch"
 	if [ "${SKIP_ORT:-0}" != 1 ]; then
@@ -137,6 +139,7 @@ for r in $(seq "$ROUNDS"); do
 			--mode st | awk '{ print $1 }' >> "$W/r.ort"
 	fi
 	echo "round $r: sb $(tail -n 1 "$W/r.sb")  sb-encode alone $(tail -n 1 "$W/r.sbenc")" \
+	     "(in stage $(tail -n 1 "$W/r.stage"))" \
 	     " pytorch $(tail -n 1 "$W/r.torch")" \
 	     " onnxruntime $(tail -n 1 "$W/r.ort" 2> /dev/null || echo -)"
 done
@@ -154,4 +157,7 @@ if [ -s "$W/r.ort" ]; then
 	printf '%.2f); sb-encode alone / onnxruntime: %.2f\n' \
 		"$(paste "$W/r.sb" "$W/r.ort" | awk '{ print $1 / $2 }' | median)" \
 		"$(echo "$sbenc $ort" | awk '{ print $1 / $2 }')"
+	printf 'sb-encode in the stage (its -v time: loading left out, as the peers'"'"' loops)'
+	printf ' / onnxruntime: per-round median %.2f\n' \
+		"$(paste "$W/r.stage" "$W/r.ort" | awk '{ print $1 / $2 }' | median)"
 fi

@@ -34,15 +34,21 @@
  * Y[mr, 32] (row stride ldy) = X[mr, K] (row stride ldx) * panel[K, 32], mr <= 12 a
  * compile-time constant after inlining, so acc[][] lives in registers.
  */
-INLINE TARGET void tile(const int mr, size_t K, const float *x, size_t ldx, const float *b,
-			float *y, size_t ldy)
+INLINE TARGET void tile(const int mr, const int add, size_t K, const float *x, size_t ldx,
+			const float *b, float *y, size_t ldy)
 {
 	__m512 acc[MR][2];
 
 	/* Fully unrolled, so that acc[][] becomes 2 mr registers. */
 #pragma GCC unroll 12
-	for (int r = 0; r < mr; r++)
-		acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+	for (int r = 0; r < mr; r++) {
+		if (add) {
+			acc[r][0] = _mm512_loadu_ps(y + (size_t)r * ldy);
+			acc[r][1] = _mm512_loadu_ps(y + (size_t)r * ldy + 16);
+		} else {
+			acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+		}
+	}
 	for (size_t k = 0; k < K; k++) {
 		__m512 b0 = _mm512_load_ps(b + k * NR), b1 = _mm512_load_ps(b + k * NR + 16);
 #pragma GCC unroll 12
@@ -62,7 +68,11 @@ INLINE TARGET void tile(const int mr, size_t K, const float *x, size_t ldx, cons
 #define TILE(R)									\
 static TARGET __attribute__((noinline)) void tile_##R(size_t K, const float *x, size_t ldx, \
 						       const float *b, float *y, size_t ldy) \
-{ tile(R, K, x, ldx, b, y, ldy); }
+{ tile(R, 0, K, x, ldx, b, y, ldy); }							\
+static TARGET __attribute__((noinline)) void tile_add_##R(size_t K, const float *x,	\
+							   size_t ldx, const float *b,	\
+							   float *y, size_t ldy)		\
+{ tile(R, 1, K, x, ldx, b, y, ldy); }
 TILE(1) TILE(2) TILE(3) TILE(4) TILE(5) TILE(6) TILE(7) TILE(8) TILE(9) TILE(10) TILE(11)
 TILE(12)
 
@@ -70,6 +80,10 @@ typedef void (*tile_fn)(size_t, const float *, size_t, const float *, float *, s
 static const tile_fn tiles[MR + 1] = {
 	NULL, tile_1, tile_2, tile_3, tile_4, tile_5, tile_6, tile_7, tile_8, tile_9, tile_10,
 	tile_11, tile_12
+};
+static const tile_fn tiles_add[MR + 1] = {
+	NULL, tile_add_1, tile_add_2, tile_add_3, tile_add_4, tile_add_5, tile_add_6,
+	tile_add_7, tile_add_8, tile_add_9, tile_add_10, tile_add_11, tile_add_12
 };
 #else
 #define HAVE_KERNEL 0
@@ -130,5 +144,88 @@ void sb_ops_linear_packed(size_t m, const struct sb_ops_packed *w, size_t c0, si
 	}
 #else
 	(void)m; (void)w; (void)c0; (void)c1; (void)x; (void)ldx; (void)y; (void)ldy;
+#endif
+}
+
+/* ---- products of activations (attention) ---- */
+
+int sb_ops_panels_ok(void)
+{
+	return HAVE_KERNEL && strcmp(sb_ops_isa_name(), "avx512") == 0;
+}
+
+size_t sb_ops_panels_size(size_t n, size_t k)
+{
+	return (n + NR - 1) / NR * NR * k;
+}
+
+void sb_ops_panels_pack(float *dst, int trans_b, size_t n, size_t k, const float *b,
+			size_t ldb)
+{
+	size_t np = (n + NR - 1) / NR;
+
+	for (size_t p = 0; p < np; p++) {
+		float *d = dst + p * k * NR;
+		size_t j0 = p * NR, nj = n - j0 < NR ? n - j0 : NR;
+		if (trans_b) {
+			/* B[n, k]: row j of B is column j of the product. */
+			if (nj < NR)
+				memset(d, 0, k * NR * sizeof(float));
+			for (size_t j = 0; j < nj; j++) {
+				const float *src = b + (j0 + j) * ldb;
+				for (size_t kk = 0; kk < k; kk++)
+					d[kk * NR + j] = src[kk];
+			}
+		} else {
+			/* B[k, n]: a run of nj columns per depth step. */
+			for (size_t kk = 0; kk < k; kk++) {
+				memcpy(d + kk * NR, b + kk * ldb + j0, nj * sizeof(float));
+				if (nj < NR)
+					memset(d + kk * NR + nj, 0, (NR - nj) * sizeof(float));
+			}
+		}
+	}
+}
+
+#if HAVE_KERNEL
+/* Rows [0, m) of one column panel (nj <= 32 columns of y), over depth K. */
+static void panel_rows(size_t m, size_t nj, int add, size_t K, const float *x, size_t ldx,
+		       const float *b, float *y, size_t ldy)
+{
+	const tile_fn *t = add ? tiles_add : tiles;
+	float tmp[MR * NR];
+
+	for (size_t r = 0; r < m; r += MR) {
+		size_t mr = m - r < MR ? m - r : MR;
+		if (nj == NR) {
+			t[mr](K, x + r * ldx, ldx, b, y + r * ldy, ldy);
+			continue;
+		}
+		/* A part panel: through a whole tile, then the nj columns back. */
+		for (size_t i = 0; i < mr && add; i++)
+			memcpy(tmp + i * NR, y + (r + i) * ldy, nj * sizeof(float));
+		t[mr](K, x + r * ldx, ldx, b, tmp, NR);
+		for (size_t i = 0; i < mr; i++)
+			memcpy(y + (r + i) * ldy, tmp + i * NR, nj * sizeof(float));
+	}
+}
+#endif
+
+void sb_ops_panels_gemm(size_t m, size_t n, size_t k, const float *x, size_t ldx,
+			const float *panels, size_t kp, int add, float *y, size_t ldy)
+{
+#if HAVE_KERNEL
+	for (size_t c = 0; c < n; c += NR) {
+		size_t nj = n - c < NR ? n - c : NR;
+		if (k == 0) {
+			for (size_t i = 0; i < m && !add; i++)
+				memset(y + i * ldy + c, 0, nj * sizeof(float));
+			continue;
+		}
+		panel_rows(m, nj, add, k, x, ldx, panels + c / NR * kp * NR, y + c, ldy);
+	}
+#else
+	(void)m; (void)n; (void)k; (void)x; (void)ldx; (void)panels; (void)kp; (void)add;
+	(void)y; (void)ldy;
 #endif
 }

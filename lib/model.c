@@ -78,8 +78,9 @@ struct scratch {
 	float *tmp;                     /* [Tb, D] */
 	float *ffn;                     /* [Tb, F] */
 	float *scores;                  /* [Lmax, Lmax] */
+	float *kp, *vp;                 /* one head's K^T and V packed (sb_ops_panels_pack) */
 	struct sb_lowp_act act;         /* the input of the current bf16 / int8 product */
-	size_t cap_qkv, cap_ctx, cap_tmp, cap_ffn, cap_scores;
+	size_t cap_qkv, cap_ctx, cap_tmp, cap_ffn, cap_scores, cap_kp, cap_vp;
 };
 
 struct sb_model {
@@ -785,6 +786,8 @@ void sb_model_close(struct sb_model **mp)
 			free(m->scr[i].tmp);
 			free(m->scr[i].ffn);
 			free(m->scr[i].scores);
+			free(m->scr[i].kp);
+			free(m->scr[i].vp);
 			sb_lowp_act_free(&m->scr[i].act);
 		}
 		free(m->scr);
@@ -932,21 +935,35 @@ static void attention(struct sb_model *m, struct scratch *sc, size_t r0, size_t 
 {
 	size_t D = m->cfg.dim, H = m->cfg.n_heads, d = m->cfg.dim_head;
 	float scale = 1.0f / sqrtf((float)d);
+	int packed = sc->kp && sb_ops_panels_ok();
 
 	for (size_t r = r0; r < r1; r++) {
 		size_t s = m->row_off[r] - t0, L = m->row_off[r + 1] - m->row_off[r];
 		for (size_t h = 0; h < H; h++) {
 			const float *q = sc->qkv + s * 3 * D + h * d;
 			const float *k = q + D, *v = q + 2 * D;
+			float *ctx = sc->ctx + s * D + h * d;
 			/* scores[L, L] = Q_h[L, d] K_h[L, d]^T / sqrt(d) */
-			sb_ops_gemm(1, L, L, d, scale, q, 3 * D, k, 3 * D, 0.0f, sc->scores, L);
+			if (packed) {
+				sb_ops_panels_pack(sc->kp, 1, L, d, k, 3 * D);
+				sb_ops_panels_pack(sc->vp, 0, d, L, v, 3 * D);
+				sb_ops_panels_gemm(L, L, d, q, 3 * D, sc->kp, d, 0, sc->scores, L);
+				for (size_t i = 0; i < L * L; i++)
+					sc->scores[i] *= scale;
+			} else {
+				sb_ops_gemm(1, L, L, d, scale, q, 3 * D, k, 3 * D, 0.0f,
+					    sc->scores, L);
+			}
 			if (m->rel_tab)
 				sb_mpnet_add_bias(sc->scores, L, m->tok_pos + m->row_off[r],
 						  m->rel_tab + h * (2 * m->seq - 1), m->seq);
 			sb_ops_softmax(sc->scores, L, L, L, NULL);
 			/* ctx_h[L, d] = scores[L, L] V_h[L, d] */
-			sb_ops_gemm(0, L, d, L, 1.0f, sc->scores, L, v, 3 * D, 0.0f,
-				    sc->ctx + s * D + h * d, D);
+			if (packed)
+				sb_ops_panels_gemm(L, d, L, sc->scores, L, sc->vp, L, 0, ctx, D);
+			else
+				sb_ops_gemm(0, L, d, L, 1.0f, sc->scores, L, v, 3 * D, 0.0f, ctx,
+					    D);
 		}
 	}
 }
@@ -1047,6 +1064,12 @@ static int run_batch(struct sb_model *m, struct scratch *sc, struct sb_par *par,
 	    (rc = grow(&sc->tmp, &sc->cap_tmp, Tb * D, sizeof(float), "projection", err)) ||
 	    (rc = grow(&sc->ffn, &sc->cap_ffn, Tb * F, sizeof(float), "feed-forward", err)) ||
 	    (rc = grow(&sc->scores, &sc->cap_scores, Lmax * Lmax, sizeof(float), "scores", err)))
+		return rc;
+	if (sb_ops_panels_ok() &&
+	    ((rc = grow(&sc->kp, &sc->cap_kp, sb_ops_panels_size(Lmax, c->dim_head),
+			sizeof(float), "keys", err)) ||
+	     (rc = grow(&sc->vp, &sc->cap_vp, sb_ops_panels_size(c->dim_head, Lmax),
+			sizeof(float), "values", err))))
 		return rc;
 
 	/* x[Tb, D] = LayerNorm(word[id] + pos[p] (+ type[tt])) */

@@ -58,9 +58,10 @@ struct mb_scratch {
 	float *ctx;                     /* [Tb, D] */
 	float *ffn;                     /* [Tb, 2F] */
 	float *rope;                    /* [2][Tb, d]: cos | sin halves, global then local */
+	float *kp, *vp;                 /* one head's K^T and V packed (sb_ops_panels_pack) */
 	float s[BQ * BK];               /* scores of one block */
 	float mx[BQ], sum[BQ];          /* running maximum and sum per query */
-	size_t cap_h, cap_qkv, cap_ctx, cap_ffn, cap_rope;
+	size_t cap_h, cap_qkv, cap_ctx, cap_ffn, cap_rope, cap_kp, cap_vp;
 };
 
 struct sb_mbert {
@@ -516,6 +517,8 @@ void sb_mbert_close(struct sb_mbert **mbp)
 			free(sc->ctx);
 			free(sc->ffn);
 			free(sc->rope);
+			free(sc->kp);
+			free(sc->vp);
 		}
 		free(mb->scr);
 	}
@@ -665,42 +668,42 @@ static void key_range(const size_t *pos, size_t L, size_t q0, size_t q1, size_t 
  * running sums rescaled, then acc += p V.
  */
 static void attend_block(const struct sb_mbert *mb, struct mb_scratch *sc, const float *q,
-			 const float *k, const float *v, float *ctx, const size_t *pos,
-			 size_t q0, size_t nq, size_t kb, size_t nk, int local)
+			 const float *k, const float *v, float *ctx, const size_t *pos, size_t L,
+			 size_t q0, size_t nq, size_t kb, size_t nk, int local, int packed)
 {
 	size_t D = mb->cfg.dim, d = mb->cfg.dim_head, ld = 3 * D, half = mb->cfg.local_window / 2;
+	size_t lo = 0, hi = 0;
 	float scale = 1.0f / sqrtf((float)d);
 
-	sb_ops_gemm(1, nq, nk, d, scale, q + q0 * ld, ld, k + kb * ld, ld, 0.0f, sc->s, nk);
+	if (packed)
+		sb_ops_panels_gemm(nq, nk, d, q + q0 * ld, ld, sc->kp + kb * d, d, 0, sc->s, nk);
+	else
+		sb_ops_gemm(1, nq, nk, d, 1.0f, q + q0 * ld, ld, k + kb * ld, ld, 0.0f, sc->s,
+			    nk);
 	for (size_t i = 0; i < nq; i++) {
-		float *row = sc->s + i * nk, m = -INFINITY, corr, total = 0.0f;
-		float *acc = ctx + (q0 + i) * D;
-		size_t pq = pos[q0 + i];
-		for (size_t j = 0; j < nk; j++) {
-			size_t pk = pos[kb + j];
-			if (local && (pk > pq ? pk - pq : pq - pk) > half)
+		float *row = sc->s + i * nk, *acc = ctx + (q0 + i) * D, corr;
+		const size_t *pk = pos + kb, pq = pos[q0 + i];
+		if (local) {
+			/* The window is the keys [lo, hi) of the block (positions ascend). */
+			while (lo < nk && pk[lo] + half < pq)
+				lo++;
+			while (hi < nk && pk[hi] <= pq + half)
+				hi++;
+			for (size_t j = 0; j < lo; j++)
 				row[j] = -INFINITY;
-			m = row[j] > m ? row[j] : m;
+			for (size_t j = hi > lo ? hi : lo; j < nk; j++)
+				row[j] = -INFINITY;
 		}
-		m = m > sc->mx[i] ? m : sc->mx[i];
-		if (m == -INFINITY) {
-			/* Every key so far is outside the window: nothing to add yet. */
-			memset(row, 0, nk * sizeof(float));
-			continue;
-		}
-		for (size_t j = 0; j < nk; j++)
-			row[j] -= m;
-		sb_ops_exp(row, row, nk);
-		for (size_t j = 0; j < nk; j++)
-			total += row[j];
-		corr = sc->mx[i] == -INFINITY ? 0.0f : expf(sc->mx[i] - m);
+		float total = sb_ops_softmax_block(row, nk, scale, &sc->mx[i], &corr);
 		if (corr != 1.0f)
 			for (size_t j = 0; j < d; j++)
 				acc[j] *= corr;
 		sc->sum[i] = sc->sum[i] * corr + total;
-		sc->mx[i] = m;
 	}
-	sb_ops_gemm(0, nq, d, nk, 1.0f, sc->s, nk, v + kb * ld, ld, 1.0f, ctx + q0 * D, D);
+	if (packed)
+		sb_ops_panels_gemm(nq, d, nk, sc->s, nk, sc->vp + kb * 32, L, 1, ctx + q0 * D, D);
+	else
+		sb_ops_gemm(0, nq, d, nk, 1.0f, sc->s, nk, v + kb * ld, ld, 1.0f, ctx + q0 * D, D);
 }
 
 /*
@@ -713,18 +716,26 @@ static void attend_row(const struct sb_mbert *mb, struct mb_scratch *sc, const f
 	size_t D = mb->cfg.dim, d = mb->cfg.dim_head, half = mb->cfg.local_window / 2;
 	const float *q = qkv + h * d, *k = q + D, *v = q + 2 * D;
 	float *c = ctx + h * d;
+	int packed = sc->kp && sb_ops_panels_ok();
 
+	if (packed) {
+		/* K^T and V of the head once, for every block of queries. */
+		sb_ops_panels_pack(sc->kp, 1, L, d, k, 3 * D);
+		sb_ops_panels_pack(sc->vp, 0, d, L, v, 3 * D);
+	}
 	for (size_t q0 = 0; q0 < L; q0 += BQ) {
 		size_t nq = L - q0 < BQ ? L - q0 : BQ, k0, k1;
 		key_range(pos, L, q0, q0 + nq, half, local, &k0, &k1);
+		if (packed)
+			k0 -= k0 % 32;  /* blocks start on a panel; the window masks the rest */
 		for (size_t i = 0; i < nq; i++) {
 			sc->mx[i] = -INFINITY;
 			sc->sum[i] = 0.0f;
 			memset(c + (q0 + i) * D, 0, d * sizeof(float));
 		}
 		for (size_t kb = k0; kb < k1; kb += BK)
-			attend_block(mb, sc, q, k, v, c, pos, q0, nq, kb,
-				     k1 - kb < BK ? k1 - kb : BK, local);
+			attend_block(mb, sc, q, k, v, c, pos, L, q0, nq, kb,
+				     k1 - kb < BK ? k1 - kb : BK, local, packed);
 		for (size_t i = 0; i < nq; i++) {
 			float inv = 1.0f / sc->sum[i], *acc = c + (q0 + i) * D;
 			for (size_t j = 0; j < d; j++)
@@ -747,6 +758,27 @@ static int grow_scratch(const struct sb_mbert *mb, struct mb_scratch *sc, size_t
 	    (rc = grow(&sc->ffn, &sc->cap_ffn, Tb * 2 * F, "feed-forward", err)) ||
 	    (rc = grow(&sc->rope, &sc->cap_rope, 2 * Tb * d, "rotary", err)))
 		return rc;
+	return SB_OK;
+}
+
+/*
+ * The packed K^T and V of one head of a row of up to Tb tokens, for each scratch the
+ * attention may use (all of them with a team); left NULL without the AVX-512 kernels.
+ */
+static int grow_panels(struct sb_mbert *mb, struct sb_par *par, int member, size_t Tb,
+		       struct sb_error *err)
+{
+	size_t d = mb->cfg.dim_head;
+	int rc, i0 = par ? 0 : member, i1 = par ? mb->n_scr : member + 1;
+
+	if (!sb_ops_panels_ok())
+		return SB_OK;
+	for (int i = i0; i < i1; i++) {
+		struct mb_scratch *sc = &mb->scr[i];
+		if ((rc = grow(&sc->kp, &sc->cap_kp, sb_ops_panels_size(Tb, d), "keys", err)) ||
+		    (rc = grow(&sc->vp, &sc->cap_vp, sb_ops_panels_size(d, Tb), "values", err)))
+			return rc;
+	}
 	return SB_OK;
 }
 
@@ -834,7 +866,7 @@ int sb_mbert_run(struct sb_mbert *mb, int member, struct sb_par *par,
 	assert(member >= 0 && member < mb->n_scr);
 	if (Tb == 0)
 		return SB_OK;
-	if ((rc = grow_scratch(mb, sc, Tb, err)))
+	if ((rc = grow_scratch(mb, sc, Tb, err)) || (rc = grow_panels(mb, par, member, Tb, err)))
 		return rc;
 	/* x[Tb, D] = LayerNorm(tok_embeddings[id]) */
 	for (size_t t = 0; t < Tb; t++)

@@ -500,6 +500,49 @@ INLINE void softmax_body(float *x, size_t rows, size_t n, size_t ldx, const unsi
 	}
 }
 
+INLINE float softmax_block_body(float *x, size_t n, float scale, float *mx, float *corr)
+{
+	size_t i;
+	vf m = vsplat(-INFINITY);
+	for (i = 0; i + VL <= n; i += VL) {
+		vf v = vload(x + i) * scale;
+		vstore(x + i, v);
+		m = vmax(m, v);
+	}
+	float top = hmax(m), prev = *mx;
+	for (; i < n; i++) {
+		x[i] *= scale;
+		top = x[i] > top ? x[i] : top;
+	}
+	top = top > prev ? top : prev;
+	if (top == -INFINITY) {
+		/* Every column so far is excluded: nothing to add yet. */
+		memset(x, 0, n * sizeof(float));
+		*corr = 1.0f;
+		return 0.0f;
+	}
+	vf acc = vsplat(0.0f);
+	for (i = 0; i + VL <= n; i += VL) {
+		vf e = vexp(vload(x + i) - top);
+		vstore(x + i, e);
+		acc += e;
+	}
+	float sum = hsum(acc);
+	if (i < n) {
+		float t[VL];
+		for (size_t j = 0; j < VL; j++)
+			t[j] = -INFINITY;
+		memcpy(t, x + i, (n - i) * sizeof(float));
+		vf e = vexp(vload(t) - top);
+		vstore(t, e);
+		memcpy(x + i, t, (n - i) * sizeof(float));
+		sum += hsum(e);
+	}
+	*corr = prev == -INFINITY ? 0.0f : expf(prev - top);
+	*mx = top;
+	return sum;
+}
+
 struct kernels {
 	const char *name;
 	void (*erf)(float *y, const float *x, size_t n);
@@ -515,6 +558,7 @@ struct kernels {
 	void (*softmax)(float *x, size_t rows, size_t n, size_t ldx, const unsigned char *keep);
 	void (*linear_small)(size_t M, size_t N, size_t K, const float *x, size_t ldx,
 			     const float *w, float *y, size_t ldy);
+	float (*softmax_block)(float *x, size_t n, float scale, float *mx, float *corr);
 };
 
 /* One instantiation of every body for a target; ATTR is its target attribute. */
@@ -545,9 +589,13 @@ static ATTR void linear_small_##SFX(size_t M, size_t N, size_t K,		\
 				    const float *x, size_t ldx, const float *w,	\
 				    float *y, size_t ldy)			\
 { linear_small_body(M, N, K, x, ldx, w, y, ldy); }				\
+static ATTR float softmax_block_##SFX(float *x, size_t n, float scale,		\
+				      float *mx, float *corr)			\
+{ return softmax_block_body(x, n, scale, mx, corr); }				\
 static const struct kernels kernels_##SFX = {					\
 	#SFX, erf_##SFX, exp_##SFX, bias_act_##SFX, bias_add_##SFX,		\
-	layernorm_##SFX, bias_res_ln_##SFX, softmax_##SFX, linear_small_##SFX	\
+	layernorm_##SFX, bias_res_ln_##SFX, softmax_##SFX, linear_small_##SFX,	\
+	softmax_block_##SFX							\
 };
 
 KERNELS(generic, )
@@ -701,6 +749,11 @@ void sb_ops_bias_residual_layernorm(float *out, const float *y, const float *bia
 				    const float *gamma, const float *beta, float eps)
 {
 	K()->bias_res_ln(out, y, bias, res, rows, dim, gamma, beta, eps);
+}
+
+float sb_ops_softmax_block(float *x, size_t n, float scale, float *mx, float *corr)
+{
+	return K()->softmax_block(x, n, scale, mx, corr);
 }
 
 void sb_ops_softmax(float *x, size_t rows, size_t n, size_t ldx, const unsigned char *keep)

@@ -122,6 +122,27 @@ struct sb_ops_packed {
 int sb_ops_pack(struct sb_ops_packed *out, const float *const *parts, const size_t *part_rows,
 		size_t n_parts, size_t k, struct sb_error *err);
 
+/*
+ * Products of two activations (attention's Q K^T and P V) through the same kernel, with
+ * the right-hand matrix packed on the fly into a caller's buffer.  Only when
+ * sb_ops_panels_ok() (the AVX-512 kernels are selected); otherwise use sb_ops_gemm().
+ *
+ * sb_ops_panels_pack() packs op(B) [k, n] (trans_b: B is [n, k], row stride ldb; else B
+ * is [k, n]) into sb_ops_panels_size(n, k) floats at dst (64-byte aligned): panels of 32
+ * columns, each k runs of 32 floats, the columns past n zero.
+ *
+ * sb_ops_panels_gemm() computes Y[m, n] = X[m, k] op(B)[k0 .. k0 + k, 0 .. n) for panels
+ * packed with depth kp, starting at depth k0: pass panels + 32 k0.  add: Y += instead
+ * of Y =.  Each element is one sum over k in order (after Y's own value when add), so
+ * the result does not depend on m, n or how rows are split.
+ */
+int sb_ops_panels_ok(void);
+size_t sb_ops_panels_size(size_t n, size_t k);
+void sb_ops_panels_pack(float *dst, int trans_b, size_t n, size_t k, const float *b,
+			size_t ldb);
+void sb_ops_panels_gemm(size_t m, size_t n, size_t k, const float *x, size_t ldx,
+			const float *panels, size_t kp, int add, float *y, size_t ldy);
+
 /* Frees the packed data and clears *w. */
 void sb_ops_packed_free(struct sb_ops_packed *w);
 
@@ -172,5 +193,16 @@ void sb_ops_bias_residual_layernorm(float *out, const float *y, const float *bia
  * excluded becomes uniform, as in PyTorch.
  */
 void sb_ops_softmax(float *x, size_t rows, size_t n, size_t ldx, const unsigned char *keep);
+
+/*
+ * One block of an online (blocked) softmax over a row of scores: x[n] is scaled by
+ * scale, *mx (the running maximum, -INFINITY at the start) becomes the maximum of itself
+ * and x, x[j] becomes exp(x[j] - *mx), and the sum of x is returned.  *corr is the
+ * factor exp(old *mx - new *mx) by which the sums and weighted values of the earlier
+ * blocks must be multiplied (0 when there were none).  Columns of x set to -INFINITY
+ * are excluded; while every column so far is excluded, x is zeroed, *corr is 1 and 0 is
+ * returned.
+ */
+float sb_ops_softmax_block(float *x, size_t n, float scale, float *mx, float *corr);
 
 #endif

@@ -1,9 +1,10 @@
 #!/bin/sh
 # RoBERTa / XLM-RoBERTa / CamemBERT: sb-tokenize | sb-encode | sb-pool against the PyTorch
 # port of transformers' RobertaModel (tests/tools/roberta-ref.py; goldens and models by
-# tests/tools/roberta-goldens.sh), max abs <= 1e-5: three shapes (safetensors without
+# tests/tools/roberta-goldens.sh), max abs <= 1e-5: four shapes (safetensors without
 # prefix, pytorch_model.bin with roberta. keys and extra tensors, safetensors with
-# roberta. keys, two token types and eps 1e-12), frames padded to their longest row, rows
+# roberta. keys, two token types and eps 1e-12, and an XLM-R with a SentencePiece
+# Unigram tokenizer on text in 12 languages), frames padded to their longest row, rows
 # of max_position_embeddings - 2 tokens, the pad token among real tokens; then too-long
 # rows and bad checkpoints.  Under valgrind the STS input is cut to 200 sentences.
 . ./tests/setup
@@ -12,7 +13,7 @@ M=$SB_SRCDIR/tests/models
 G=$SB_SRCDIR/tests/golden/encode-roberta
 T=$SB_TMP
 
-plan 18
+plan 19
 
 . "$SB_SRCDIR/tests/encoder.sh"
 sts_text
@@ -32,6 +33,13 @@ compare "last_hidden_state of every real token" "$(golden tiny-xlmr.hidden)" --h
 sb-tokenize -m "$M/tiny-xlmr" < "$G/pad-quirks.txt" | sb-encode -m "$M/tiny-xlmr" > "$T/o.sbf"
 compare "<pad> and <s> among real tokens: transformers' position ids" \
 	"$(golden tiny-xlmr.pad-quirks)" --hidden < "$T/o.sbf"
+# XLM-RoBERTa with its own kind of tokenizer, SentencePiece Unigram: sb-tokenize's ids
+# feed the encoder, the golden's ids are Hugging Face tokenizers'.
+cat "$SB_SRCDIR/tests/golden/tokenize/spm/man.txt" "$T/s500.txt" > "$T/uni.txt"
+rows=$(wc -l < "$T/uni.txt")
+pipe tiny-xlmr-uni < "$T/uni.txt" > "$T/o.sbf"
+compare "xlm-roberta with a SentencePiece Unigram tokenizer: $rows rows (man pages in 12 languages, STS)" \
+	"$(golden tiny-xlmr-uni.pooled "$rows")" < "$T/o.sbf"
 for m in tiny-xlmr tiny-roberta-bin tiny-camembert; do
 	pipe $m < "$G/long.txt" > "$T/o.sbf"
 	compare "$m: 40 rows of max_position_embeddings - 2 tokens" "$(golden $m.long)" \

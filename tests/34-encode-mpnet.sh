@@ -5,7 +5,8 @@
 # max_position_embeddings - 2 = 318 tokens (relative distances far past max_distance 128,
 # so every bucket of the position bias is used), frames padded to their longest row,
 # threads and sub-batches, the pad token among real tokens, pairs as <s> A </s> </s> B
-# </s>; the pytorch_model.bin of the same weights under mpnet. gives the same bytes; then
+# </s>; a second shape (tiny-mpnet-3); the pytorch_model.bin of the same weights under
+# mpnet. gives the same bytes; then
 # too-long rows and bad checkpoints.  Under valgrind the STS input is cut to 200
 # sentences.
 . ./tests/setup
@@ -14,7 +15,7 @@ M=$SB_SRCDIR/tests/models
 G=$SB_SRCDIR/tests/golden/encode-mpnet
 T=$SB_TMP
 
-plan 20
+plan 21
 
 . "$SB_SRCDIR/tests/encoder.sh"
 sts_text 1000
@@ -45,6 +46,12 @@ sb-tokenize -m "$M/tiny-mpnet" -b 4 < "$G/long.txt" |
 	sb-encode -m "$M/tiny-mpnet" -p model -t 2 --max-batch-tokens 200 > "$T/o.sbf"
 compare "long rows in 4-row frames, 2 threads, rows longer than the token budget" \
 	"$(golden tiny-mpnet.long)" < "$T/o.sbf"
+# Another shape: 3 heads of 8, 3 layers, a bucket table larger than the 32 used, no
+# Normalize module; STS sentences then long rows cut to 128 tokens.
+cat "$T/s1" "$T/s2" | head -n 500 | cat - "$G/long.txt" > "$T/m3.txt"
+pipe tiny-mpnet-3 < "$T/m3.txt" > "$T/o.sbf"
+compare "tiny-mpnet-3 (24 wide, 3 layers, 3 heads, 40 buckets): 500 STS sentences and 30 long rows" \
+	"$(golden tiny-mpnet-3.pooled)" < "$T/o.sbf"
 pipe tiny-mpnet-bin < "$G/long.txt" > "$T/long-bin.sbf"
 sb-cat --tsv sentence_embedding < "$T/long.sbf" > "$T/a.tsv"
 sb-cat --tsv sentence_embedding < "$T/long-bin.sbf" > "$T/b.tsv"

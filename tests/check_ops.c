@@ -478,6 +478,137 @@ START_TEST(test_packed)
 }
 END_TEST
 
+START_TEST(test_panels)
+{
+	/*
+	 * Products of activations: op(B) packed on the fly (both layouts), a depth offset
+	 * into the panels, Y = and Y +=, m over tile tails, n over part panels, against a
+	 * double reference; nothing outside Y[m, n] written; rows computed alone give the
+	 * same bits.
+	 */
+	static const size_t ms[] = { 1, 5, 12, 13, 30 }, ns[] = { 1, 8, 31, 32, 33, 70 };
+	static const size_t ks[] = { 1, 7, 64, 100 };
+	enum { MM = 30, NN = 70, KK = 100, K0 = 3, LDY = 75 };
+	float *x = malloc(MM * KK * sizeof(float)), *b = malloc((KK + K0) * NN * sizeof(float));
+	float *y = malloc(MM * LDY * sizeof(float)), *y2 = malloc(MM * LDY * sizeof(float));
+	float *p = aligned_alloc(64, (NN + 32) / 32 * 32 * (KK + K0) * sizeof(float) + 64);
+	struct sb_error err;
+
+	for (size_t i = 0; i < MM * KK; i++)
+		x[i] = sinf((float)i * 0.37f);
+	for (size_t i = 0; i < (KK + K0) * NN; i++)
+		b[i] = cosf((float)i * 0.11f);
+	ck_assert_int_eq(sb_ops_select(SB_OPS_GENERIC, &err), SB_OK);
+	ck_assert_int_eq(sb_ops_panels_ok(), 0);
+	if (sb_ops_select(SB_OPS_AVX512, &err) != SB_OK) {
+		sb_ops_select(SB_OPS_AUTO, NULL);
+		free(x), free(b), free(y), free(y2), free(p);
+		return;
+	}
+	ck_assert_int_eq(sb_ops_panels_ok(), 1);
+	ck_assert_uint_eq(sb_ops_panels_size(33, 5), 64 * 5);
+	for (int trans = 0; trans < 2; trans++)
+		for (size_t ni = 0; ni < sizeof(ns) / sizeof(ns[0]); ni++)
+			for (size_t ki = 0; ki < sizeof(ks) / sizeof(ks[0]); ki++)
+				for (size_t mi = 0; mi < sizeof(ms) / sizeof(ms[0]); mi++)
+					for (int add = 0; add < 2; add++) {
+	size_t n = ns[ni], k = ks[ki], m = ms[mi], kp = k + K0;
+	/* op(B)[t, j]: B [n, kp] (trans) or [kp, n], row stride ldb. */
+	size_t ldb = trans ? kp : n;
+	sb_ops_panels_pack(p, trans, n, kp, b, ldb);
+	for (size_t i = 0; i < MM * LDY; i++)
+		y[i] = (float)i * 0.001f;
+	sb_ops_panels_gemm(m, n, k, x, KK, p + 32 * K0, kp, add, y, LDY);
+	for (size_t r = 0; r < MM; r++)
+		for (size_t j = 0; j < LDY; j++) {
+			float y0 = (float)(r * LDY + j) * 0.001f;
+			double ref = add ? y0 : 0.0;
+			if (r >= m || j >= n) {
+				ck_assert(y[r * LDY + j] == y0);
+				continue;
+			}
+			for (size_t t = 0; t < k; t++)
+				ref += (double)x[r * KK + t] *
+				       b[trans ? j * ldb + K0 + t : (K0 + t) * ldb + j];
+			ck_assert_msg(fabs(y[r * LDY + j] - ref) < 1e-5 * (double)(k + 1),
+				      "trans %d add %d m %zu n %zu k %zu [%zu, %zu]: %g vs %g",
+				      trans, add, m, n, k, r, j, y[r * LDY + j], ref);
+		}
+	if (m > 4) {
+		/* Rows 4.. alone: the same bits. */
+		for (size_t i = 0; i < MM * LDY; i++)
+			y2[i] = (float)i * 0.001f;
+		sb_ops_panels_gemm(m - 4, n, k, x + 4 * KK, KK, p + 32 * K0, kp, add,
+				   y2 + 4 * LDY, LDY);
+		for (size_t r = 4; r < m; r++)
+			ck_assert(memcmp(y + r * LDY, y2 + r * LDY, n * sizeof(float)) == 0);
+	}
+					}
+	sb_ops_select(SB_OPS_AUTO, NULL);
+	free(x);
+	free(b);
+	free(y);
+	free(y2);
+	free(p);
+}
+END_TEST
+
+START_TEST(test_softmax_block)
+{
+	/*
+	 * A row of 100 scores (some excluded) in blocks of 7, 16, 33 and 44 columns, the
+	 * first block all excluded: the running maximum, sums and a value weighted by the
+	 * probabilities against a double softmax, on every kernel set.
+	 */
+	static const size_t blocks[] = { 7, 16, 33, 44 };
+	enum { N = 100 };
+	float s[N], x[N];
+	double ref_num = 0, ref_den = 0, top = -INFINITY;
+
+	for (size_t j = 0; j < N; j++)
+		s[j] = (j < 7 || j % 9 == 4) ? -INFINITY : 40.0f * sinf((float)j * 1.7f);
+	for (size_t j = 0; j < N; j++)
+		top = s[j] * 0.125 > top ? s[j] * 0.125 : top;
+	for (size_t j = 0; j < N; j++)
+		if (s[j] != -INFINITY) {
+			double e = exp((double)s[j] * 0.125 - top);
+			ref_den += e;
+			ref_num += e * cos((double)j);
+		}
+	for (size_t k = 0; k < N_ISAS; k++) {
+		if (!use_isa(k))
+			continue;
+		float mx = -INFINITY, sum = 0.0f, acc = 0.0f, corr;
+		size_t j0 = 0;
+		memcpy(x, s, sizeof(x));
+		for (size_t bi = 0; bi < sizeof(blocks) / sizeof(blocks[0]); bi++) {
+			size_t nb = blocks[bi];
+			float t = sb_ops_softmax_block(x + j0, nb, 0.125f, &mx, &corr);
+			if (bi == 0) {
+				/* All excluded: zeros, nothing to correct, no maximum yet. */
+				ck_assert(t == 0.0f && corr == 1.0f && mx == -INFINITY);
+				for (size_t j = 0; j < nb; j++)
+					ck_assert(x[j] == 0.0f);
+			} else if (bi == 1) {
+				ck_assert(corr == 0.0f);        /* the first block with a maximum */
+			}
+			acc *= corr;
+			sum = sum * corr + t;
+			for (size_t j = 0; j < nb; j++) {
+				if (s[j0 + j] == -INFINITY)
+					ck_assert(x[j0 + j] == 0.0f);
+				acc += x[j0 + j] * cosf((float)(j0 + j));
+			}
+			j0 += nb;
+		}
+		ck_assert_msg(fabs(mx - top) < 1e-6, "maximum %g vs %g", mx, top);
+		ck_assert_msg(fabs(acc / sum - ref_num / ref_den) < 1e-5, "%s: %g vs %g",
+			      sb_ops_isa_name(), acc / sum, ref_num / ref_den);
+	}
+	sb_ops_select(SB_OPS_AUTO, NULL);
+}
+END_TEST
+
 START_TEST(test_names)
 {
 	struct sb_error err;
@@ -523,6 +654,8 @@ static Suite *ops_suite(void)
 	tcase_add_test(tc, test_gemm);
 	tcase_add_test(tc, test_linear_small);
 	tcase_add_test(tc, test_packed);
+	tcase_add_test(tc, test_panels);
+	tcase_add_test(tc, test_softmax_block);
 	tcase_add_test(tc, test_names);
 	suite_add_tcase(s, tc);
 	return s;

@@ -181,6 +181,12 @@ def modeldir():
         b'"path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}, {"idx": 2, '
         b'"name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"}]')
     put("modeldir", "vocab-tiny", bytes([1]) + b"[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nhello\n##s\n")
+    # The config.json of every other family's test model (their own parsers run; the
+    # weights, tiny-distilbert's, are then refused).
+    for m in ("tiny-modernbert", "tiny-modernbert-bias", "tiny-mpnet-3", "tiny-xlmr-uni",
+              "tiny-camembert", "tiny-xlmr-rerank", "tiny-bert-rerank3"):
+        with open(os.path.join(ROOT, "tests/models", m, "config.json"), "rb") as f:
+            put("modeldir", "config-" + m, bytes([5]) + f.read())
 
 
 def tokbpe():

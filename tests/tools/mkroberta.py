@@ -28,8 +28,8 @@ Roberta/Camembert...); --head bert writes BertForSequenceClassification over a B
 encoder instead (model_type bert, bert.* keys, bert.pooler.dense, classifier); both
 with --labels N outputs (num_labels, id2label).  --tokenizer DIR copies DIR's tokenizer
 files (tokenizer.json, vocab.txt, tokenizer_config.json, special_tokens_map.json: a
-WordPiece BERT tokenizer, whose pairs have token types 0 and 1) instead of building the
-BPE one.
+WordPiece BERT tokenizer, whose pairs have token types 0 and 1, or a SentencePiece
+Unigram one as XLM-RoBERTa has) instead of building the BPE one.
 
 Weights are N(0, 0.1) matrices, biases N(0, 0.1) and LayerNorm weights 1 + N(0, 0.1),
 so that every tensor, every position row included, changes the output visibly.
@@ -130,8 +130,10 @@ def main():
                         "--style", "roberta", "--merges", str(a.merges)], check=True)
     with open(os.path.join(a.out, "tokenizer.json"), encoding="utf-8") as f:
         tj = json.load(f)
-    vocab = max([v for v in tj["model"]["vocab"].values()] +
-                [t["id"] for t in tj["added_tokens"]]) + 1
+    mv = tj["model"]["vocab"]
+    # BPE/WordPiece vocabularies map pieces to ids; Unigram's is a list of [piece, score].
+    ids = list(mv.values()) if isinstance(mv, dict) else list(range(len(mv)))
+    vocab = max(ids + [t["id"] for t in tj["added_tokens"]]) + 1
     tcfg_path = os.path.join(a.out, "tokenizer_config.json")
     with open(tcfg_path, encoding="utf-8") as f:
         tcfg = json.load(f)

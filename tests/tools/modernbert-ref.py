@@ -34,6 +34,7 @@ sentence-transformers saves it).
 
 usage: modernbert-ref.py MODEL_DIR TOKENS.jsonl [--batch B] [--hidden N] [--cls]
        modernbert-ref.py MODEL_DIR TOKENS.jsonl --bench [--threads N] [--batch B]
+       modernbert-ref.py MODEL_DIR --onnx OUT.onnx
 
 TOKENS.jsonl: hf_tokenize.js output ({"ids": [...]} a line).  Rows run in batches of B
 (default 16) consecutive lines padded on the right to the longest with pad_token_id and
@@ -42,7 +43,9 @@ embedding (default), or with --hidden N the last hidden state of every real toke
 first N rows, "ROW v v ...".  --bench times the forward passes and the pooling alone
 (after loading) with N threads (default 2), rows sorted by length and batched by B
 (default 32) as sentence-transformers' encode() does, and prints "ROWS/s SECONDS
-TOKENS" (bench/encode-modernbert.sh).
+TOKENS" (bench/encode-modernbert.sh).  --onnx exports the same arithmetic with mean
+pooling to ONNX (torch.onnx, opset 14, dynamic batch and length; inputs input_ids and
+attention_mask, output sentence_embedding) for ../shared/reference/ort_bench.js.
 """
 import json
 import os
@@ -87,8 +90,9 @@ class Model:
         return self.w.get(self.pre + name)
 
     def ln(self, x, name):
-        return torch.nn.functional.layer_norm(x, x.shape[-1:], self.t(name + ".weight"),
-                                              self.t(name + ".bias"), self.eps)
+        g = self.t(name + ".weight")
+        return torch.nn.functional.layer_norm(x, (g.shape[0],), g, self.t(name + ".bias"),
+                                              self.eps)
 
     def lin(self, x, name):
         return torch.nn.functional.linear(x, self.t(name + ".weight"), self.t(name + ".bias"))
@@ -114,8 +118,8 @@ class Model:
         fmin = torch.finfo(torch.float32).min
         glob = (1.0 - mask[:, None, None, :].float()).expand(B, 1, L, L) * fmin
         r = torch.arange(L).unsqueeze(0)
-        near = (torch.abs(r - r.T) <= self.window // 2)[None, None]
-        local = glob.masked_fill(near.logical_not(), fmin)
+        far = (torch.abs(r - r.T) > self.window // 2)[None, None]
+        local = glob.masked_fill(far, fmin)
         ropes = {k: self.rope(v, d, L) for k, v in self.theta.items()}
         for i in range(self.layers):
             p = "layers.%d." % i
@@ -160,12 +164,38 @@ def bench(model, rows, threads, batch):
     print("%.2f %.3f %d" % (len(rows) / dt, dt, sum(len(r["ids"]) for r in rows)))
 
 
+class Pooled(torch.nn.Module):
+    """The encoder and mean pooling as one module, for torch.onnx.export."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, ids, mask):
+        h = self.model.encode(ids, mask)
+        m = mask.unsqueeze(-1).float()
+        return (h * m).sum(1) / torch.clamp(m.sum(1), min=1e-9)
+
+
+def export_onnx(model, path):
+    ids = torch.full((2, 8), 5, dtype=torch.long)
+    mask = torch.ones(2, 8, dtype=torch.long)
+    torch.onnx.export(Pooled(model), (ids, mask), path,
+                      input_names=["input_ids", "attention_mask"],
+                      output_names=["sentence_embedding"], opset_version=14,
+                      dynamic_axes={"input_ids": {0: "b", 1: "s"},
+                                    "attention_mask": {0: "b", 1: "s"},
+                                    "sentence_embedding": {0: "b"}})
+
+
 def main():
     argv = sys.argv[1:]
 
     def opt(k, d):
         return int(argv[argv.index(k) + 1]) if k in argv else d
     model = Model(argv[0])
+    if argv[1] == "--onnx":
+        return export_onnx(model, argv[2])
     rows = [json.loads(l) for l in open(argv[1])]
     if "--bench" in argv:
         return bench(model, rows, opt("--threads", 2), opt("--batch", 32))

@@ -1,6 +1,6 @@
 #!/bin/sh
 # mpnet-goldens.sh - makes the MPNet test models (tests/models/tiny-mpnet and
-# tiny-mpnet-bin, the same weights) and their goldens (tests/golden/encode-mpnet) from
+# tiny-mpnet-bin, the same weights, and tiny-mpnet-3, another shape) and their goldens (tests/golden/encode-mpnet) from
 # the reference implementations: Hugging Face tokenizers through node
 # (../shared/reference/hf_tokenize.js) for the ids, tests/tools/mpnet-ref.py (PyTorch)
 # for the floats.  Run by hand from the top of the source tree; make check only reads
@@ -19,6 +19,8 @@
 #   tiny-mpnet.hidden.gz   last_hidden_state of the first 16 STS sentences, one real
 #                          token a line, "ROW v v ..."
 #   tiny-mpnet.pad-quirks.gz  the same for pad-quirks.txt (<pad> and <s> inside rows)
+#   tiny-mpnet-3.pooled.gz  mean-pooled embeddings of tiny-mpnet-3 (no Normalize) of
+#                          the first 500 STS sentences, then long.txt cut to 128 tokens
 #   pairs.ids.gz, pairs.types.gz   input_ids and token_type_ids of the 1379 STS pairs
 #                          (sentence1 TAB sentence2) as Hugging Face tokenizers makes them
 #                          with <s> A </s> </s> B </s>, one row a line
@@ -76,4 +78,18 @@ for l in open(sys.argv[1]): print(" ".join(map(str, json.loads(l)[sys.argv[2]]))
 		"$T/pairs.jsonl" $k | gzip -9n > "$OUT/pairs.$k.gz"
 done
 mv "$OUT/pairs.type_ids.gz" "$OUT/pairs.types.gz"
-ls -l "$OUT" "$M/tiny-mpnet" "$M/tiny-mpnet-bin"
+
+# A second shape: 24 wide (3 heads of 8), 3 layers, a table of 40 relative position
+# buckets (transformers looks up the first 32 only), 130 positions (128
+# tokens fit), no Normalize module: the first 500 STS sentences, then long.txt truncated
+# to 128 tokens.
+rm -rf "${M:?}/tiny-mpnet-3"
+$PY tests/tools/mkmpnet.py tests/models/vocab.txt "$M/tiny-mpnet-3" --hidden 24 --layers 3 \
+	--heads 3 --ffn 40 --max-pos 130 --buckets 40 --seed 22 --no-normalize
+head -n 500 "$T/sts.txt" > "$T/sts500.txt"
+for in in "$T/sts500.txt" "$OUT/long.txt"; do
+	node "$REF/hf_tokenize.js" "$M/tiny-mpnet-3" "$in" --max-length 128
+done > "$T/m3.jsonl"
+$PY tests/tools/mpnet-ref.py "$M/tiny-mpnet-3" "$T/m3.jsonl" | $PY -c "$fmt" |
+	gzip -9n > "$OUT/tiny-mpnet-3.pooled.gz"
+ls -l "$OUT" "$M/tiny-mpnet" "$M/tiny-mpnet-bin" "$M/tiny-mpnet-3"

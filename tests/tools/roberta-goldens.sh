@@ -1,6 +1,7 @@
 #!/bin/sh
 # roberta-goldens.sh - makes the RoBERTa-family test models (tests/models/tiny-xlmr,
-# tiny-roberta-bin, tiny-camembert) and their goldens (tests/golden/encode-roberta) from
+# tiny-roberta-bin, tiny-camembert, tiny-xlmr-uni) and their goldens
+# (tests/golden/encode-roberta) from
 # the reference implementations: Hugging Face tokenizers through node
 # (../shared/reference/hf_tokenize.js) for the ids, tests/tools/roberta-ref.py (PyTorch)
 # for the floats.  Run by hand from the top of the source tree; make check only reads
@@ -9,6 +10,9 @@
 #   tests/tools/roberta-goldens.sh [SHARED]      (SHARED defaults to ../shared)
 #
 # Writes, for each MODEL (max_position_embeddings P, so P - 2 tokens fit):
+#   tiny-xlmr-uni.pooled.gz  mean-pooled embeddings of man.txt (12 languages) then the
+#                     first 500 STS sentences, tiny-xlmr-uni (a SentencePiece Unigram
+#                     tokenizer, as every XLM-RoBERTa model has)
 #   MODEL.pooled.gz   mean-pooled embeddings, "%.6f", one row a line: every STS
 #                     sentence (column 6 then column 7 of sts-test.tsv) for tiny-xlmr,
 #                     the first 500 for the others; ids truncated to P - 2 as the
@@ -83,4 +87,16 @@ for l in sys.stdin:
     f = l.split()
     print(f[0], " ".join("%.6f" % float(v) for v in f[1:]))' |
 	gzip -9n > "$OUT/tiny-xlmr.hidden.gz"
+# XLM-RoBERTa with its own kind of tokenizer: the SentencePiece Unigram tokenizer.json of
+# tests/golden/tokenize/spm/xlmr-uni (Precompiled nmt_nfkc charsmap, Metaspace, XLM-R's
+# special tokens), on the man-page text in 12 languages and the first 500 STS sentences.
+mkm tiny-xlmr-uni --tokenizer tests/golden/tokenize/spm/xlmr-uni --type xlm-roberta \
+	--hidden 16 --layers 3 --heads 4 --ffn 40 --max-pos 130 --seed 14
+for in in tests/golden/tokenize/spm/man.txt "$T/sts500.txt"; do
+	node "$REF/hf_tokenize.js" "$M/tiny-xlmr-uni" "$in" --max-length 128
+done > "$T/uni.jsonl"
+$PY tests/tools/roberta-ref.py "$M/tiny-xlmr-uni" "$T/uni.jsonl" |
+	$PY -c 'import sys
+for l in sys.stdin: print(" ".join("%.6f" % float(v) for v in l.split()))' |
+	gzip -9n > "$OUT/tiny-xlmr-uni.pooled.gz"
 ls -l "$OUT"
