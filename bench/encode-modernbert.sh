@@ -7,8 +7,8 @@
 # 512 and 2048 tokens, throughput side by side with the port on the same ids (rounds
 # alternating A B A B), the same against ONNX Runtime on the port exported to ONNX
 # (modernbert-ref.py --onnx, ../shared/reference/ort_bench.js), and sb-encode's peak
-# resident memory and time per token on one row of 512, 2048 and 8192 tokens.  Run by
-# hand (not part of make check), from the top of the source tree:
+# resident memory and time per token on 24 rows of 512 tokens and one row of 2048 and of
+# 8192 tokens.  Run by hand (not part of make check), from the top of the source tree:
 #
 #   bench/encode-modernbert.sh [BUILDDIR]
 #
@@ -16,9 +16,9 @@
 # build it without sanitizers for meaningful figures.  Environment: SHARED (default
 # ../shared), WORK (default /tmp/sb-bench-modernbert: the model, tokens and references are
 # kept there between runs), ROUNDS (default 3), THREADS (default 2), N (default 1000: the
-# first N STS sentences for the throughput rounds), SKIP_REF=1, SKIP_ORT=1.  Needs
-# /usr/bin/python3 with torch and numpy, node with the reference packages
-# (../shared/reference/setup.sh).
+# first N STS sentences for the throughput rounds), SKIP_REF=1, SKIP_ORT=1,
+# SKIP_THROUGHPUT=1 (only the long rows).  Needs /usr/bin/python3 with torch and numpy,
+# node with the reference packages (../shared/reference/setup.sh).
 #
 # The port (modernbert-ref.py --bench: transformers' eager attention, which, as its sdpa
 # path, builds the full [L, L] mask and scores of every layer, local ones included) times
@@ -114,10 +114,12 @@ if [ "${SKIP_ORT:-0}" != 1 ] && [ ! -f "$W/model.onnx" ]; then
 	  mv "$W/onnx.tmp" "$W/model.onnx"; } ||
 		{ echo "modernbert-ref.py --onnx failed: no ONNX Runtime figures"; SKIP_ORT=1; }
 fi
+[ "${SKIP_THROUGHPUT:-0}" = 1 ] ||
 echo "== throughput, $THREADS threads, $ROUNDS rounds (alternating sb, pytorch, onnxruntime)"
 echo "(sb-encode: whole process, loading included; \"in stage\": its -v time in the stage;"
 echo " PyTorch and ONNX Runtime: their loops after loading, on the same ids)"
 for x in sts-n.512:32 doc512.512:8 doc2048.2048:2; do
+	[ "${SKIP_THROUGHPUT:-0}" = 1 ] && break
 	t=${x%:*} bs=${x#*:}
 	: > "$W/r.sb"; : > "$W/r.stage"; : > "$W/r.torch"; : > "$W/r.ort"
 	rows=$(wc -l < "$W/$t.jsonl")
@@ -151,31 +153,35 @@ for x in sts-n.512:32 doc512.512:8 doc2048.2048:2; do
 	fi
 done
 
-echo "== one long row: sb-encode peak resident memory and time per token, $THREADS threads"
-echo "(rounds alternate the lengths; a one-token row's time, the start-up, is taken off)"
+echo "== long rows: sb-encode peak resident memory and time per token, $THREADS threads"
+echo "(rounds alternate: 24 rows of 512 tokens, one row of 2048, one of 8192; a one-token"
+echo " row's time, the start-up, is taken off each)"
 echo hello | sb-tokenize -m "$M" > "$W/one1.sbf"
-sb-tokenize -m "$M" --max-length 512 < "$W/doc8192.txt" > "$W/doc8192.512.sbf"
-for L in 1 512 2048 8192; do : > "$W/r.len$L"; done
+ntok() { $PY -c 'import json, sys; print(sum(len(json.loads(l)["ids"]) for l in open(sys.argv[1])))' "$1"; }
+set -- one1:1 doc512.512:"$(ntok "$W/doc512.512.jsonl")" \
+	doc8192.2048:"$(ntok "$W/doc8192.2048.jsonl")" doc8192.8192:"$(ntok "$W/doc8192.8192.jsonl")"
+for x in "$@"; do : > "$W/r.${x%:*}"; done
 for r in $(seq "$ROUNDS"); do
-	for L in 1 512 2048 8192; do
-		f=$W/doc8192.$L.sbf
-		[ "$L" = 1 ] && f=$W/one1.sbf
+	for x in "$@"; do
+		f=${x%:*} n=${x#*:}
 		/usr/bin/time -f '%M %e' -o "$W/time" sb-encode -m "$M" -t "$THREADS" \
-			--pool mean -i "$f" > /dev/null
+			--pool mean -i "$W/$f.sbf" > /dev/null
 		read -r kb s < "$W/time"
-		echo "$s" >> "$W/r.len$L"
-		echo "round $r, $L tokens: $s s, peak RSS $((kb / 1024)) MB (weights" \
+		echo "$s" >> "$W/r.$f"
+		echo "round $r, $f ($n tokens): $s s, peak RSS $((kb / 1024)) MB (weights" \
 		     "$((wbytes / 1048576)) MB, +$(((kb * 1024 - wbytes) / 1048576)) MB)"
 	done
 done
-s1=$(median < "$W/r.len1")
-for L in 512 2048 8192; do
-	paste "$W/r.len$L" "$W/r.len1" | awk -v L="$L" '{ print 1000 * ($1 - $2) / L }' \
-		> "$W/r.per$L"
+shift
+for x in "$@"; do
+	f=${x%:*} n=${x#*:}
+	paste "$W/r.$f" "$W/r.one1" | awk -v n="$n" '{ print 1000 * ($1 - $2) / n }' \
+		> "$W/r.per.$f"
 done
-for L in 512 2048 8192; do
-	printf '%s tokens: %.3f ms per token (median; start-up %.2f s taken off), %.2fx the' \
-		"$L" "$(median < "$W/r.per$L")" "$s1" \
-		"$(paste "$W/r.per$L" "$W/r.per512" | awk '{ print $1 / $2 }' | median)"
-	printf ' time per token at 512 (per-round median)\n'
+for x in "$@"; do
+	f=${x%:*}
+	printf '%s: %.3f ms per token (median; start-up %.2f s taken off), %.2fx the time' \
+		"$f" "$(median < "$W/r.per.$f")" "$(median < "$W/r.one1")" \
+		"$(paste "$W/r.per.$f" "$W/r.per.doc512.512" | awk '{ print $1 / $2 }' | median)"
+	printf ' per token at 512 (per-round median)\n'
 done
