@@ -504,16 +504,14 @@ INLINE float softmax_block_body(float *x, size_t n, float scale, float *mx, floa
 {
 	size_t i;
 	vf m = vsplat(-INFINITY);
-	for (i = 0; i + VL <= n; i += VL) {
-		vf v = vload(x + i) * scale;
-		vstore(x + i, v);
-		m = vmax(m, v);
-	}
+	/* scale > 0, and rounding is monotonic: the maximum of the scaled scores is the
+	 * scaled maximum, so x is read once here and scaled inside the exponential. */
+	for (i = 0; i + VL <= n; i += VL)
+		m = vmax(m, vload(x + i));
 	float top = hmax(m), prev = *mx;
-	for (; i < n; i++) {
-		x[i] *= scale;
+	for (; i < n; i++)
 		top = x[i] > top ? x[i] : top;
-	}
+	top *= scale;
 	top = top > prev ? top : prev;
 	if (top == -INFINITY) {
 		/* Every column so far is excluded: nothing to add yet. */
@@ -523,7 +521,7 @@ INLINE float softmax_block_body(float *x, size_t n, float scale, float *mx, floa
 	}
 	vf acc = vsplat(0.0f);
 	for (i = 0; i + VL <= n; i += VL) {
-		vf e = vexp(vload(x + i) - top);
+		vf e = vexp(vload(x + i) * scale - top);
 		vstore(x + i, e);
 		acc += e;
 	}
@@ -533,7 +531,7 @@ INLINE float softmax_block_body(float *x, size_t n, float scale, float *mx, floa
 		for (size_t j = 0; j < VL; j++)
 			t[j] = -INFINITY;
 		memcpy(t, x + i, (n - i) * sizeof(float));
-		vf e = vexp(vload(t) - top);
+		vf e = vexp(vload(t) * scale - top);
 		vstore(t, e);
 		memcpy(x + i, t, (n - i) * sizeof(float));
 		sum += hsum(e);
