@@ -451,6 +451,30 @@ INLINE void bias_res_ln_body(float *out, const float *y, const float *bias, cons
 	}
 }
 
+/* x[j] = exp(x[j] * scale - top) for j < n; returns their sum. */
+INLINE float exp_sum(float *x, size_t n, float scale, float top)
+{
+	size_t i;
+	vf acc = vsplat(0.0f);
+	for (i = 0; i + VL <= n; i += VL) {
+		vf e = vexp(vload(x + i) * scale - top);
+		vstore(x + i, e);
+		acc += e;
+	}
+	float sum = hsum(acc);
+	if (i < n) {
+		float t[VL];
+		for (size_t j = 0; j < VL; j++)
+			t[j] = -INFINITY;
+		memcpy(t, x + i, (n - i) * sizeof(float));
+		vf e = vexp(vload(t) * scale - top);
+		vstore(t, e);
+		memcpy(x + i, t, (n - i) * sizeof(float));
+		sum += hsum(e);
+	}
+	return sum;
+}
+
 INLINE void softmax_body(float *x, size_t rows, size_t n, size_t ldx, const unsigned char *keep)
 {
 	for (size_t r = 0; r < rows; r++) {
@@ -475,24 +499,7 @@ INLINE void softmax_body(float *x, size_t rows, size_t n, size_t ldx, const unsi
 		float mx = hmax(m);
 		for (; i < n; i++)
 			mx = row[i] > mx ? row[i] : mx;
-		vf acc = vsplat(0.0f);
-		for (i = 0; i + VL <= n; i += VL) {
-			vf e = vexp(vload(row + i) - mx);
-			vstore(row + i, e);
-			acc += e;
-		}
-		float sum = hsum(acc);
-		if (i < n) {
-			float t[VL];
-			for (size_t j = 0; j < VL; j++)
-				t[j] = -INFINITY;
-			memcpy(t, row + i, (n - i) * sizeof(float));
-			vf e = vexp(vload(t) - mx);
-			vstore(t, e);
-			memcpy(row + i, t, (n - i) * sizeof(float));
-			sum += hsum(e);
-		}
-		float inv = 1.0f / sum;
+		float inv = 1.0f / exp_sum(row, n, 1.0f, mx);
 		for (i = 0; i + VL <= n; i += VL)
 			vstore(row + i, vload(row + i) * inv);
 		for (; i < n; i++)
@@ -519,23 +526,7 @@ INLINE float softmax_block_body(float *x, size_t n, float scale, float *mx, floa
 		*corr = 1.0f;
 		return 0.0f;
 	}
-	vf acc = vsplat(0.0f);
-	for (i = 0; i + VL <= n; i += VL) {
-		vf e = vexp(vload(x + i) * scale - top);
-		vstore(x + i, e);
-		acc += e;
-	}
-	float sum = hsum(acc);
-	if (i < n) {
-		float t[VL];
-		for (size_t j = 0; j < VL; j++)
-			t[j] = -INFINITY;
-		memcpy(t, x + i, (n - i) * sizeof(float));
-		vf e = vexp(vload(t) * scale - top);
-		vstore(t, e);
-		memcpy(x + i, t, (n - i) * sizeof(float));
-		sum += hsum(e);
-	}
+	float sum = exp_sum(x, n, scale, top);
 	*corr = prev == -INFINITY ? 0.0f : expf(prev - top);
 	*mx = top;
 	return sum;
