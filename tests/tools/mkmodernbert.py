@@ -41,7 +41,7 @@ import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from mkroberta import safetensors_write  # noqa: E402
+from hublayout import checkpoint_write, json_write, st_modules  # noqa: E402
 
 
 def weights(a, vocab, g):
@@ -121,10 +121,7 @@ def main():
         w["head.norm.weight"] = torch.ones(D)
         w["decoder.weight"] = w["model.embeddings.tok_embeddings.weight"].clone()
         w["decoder.bias"] = torch.zeros(vocab)
-    if a.format == "safetensors":
-        safetensors_write(os.path.join(a.out, "model.safetensors"), w)
-    else:
-        torch.save(w, os.path.join(a.out, "pytorch_model.bin"))
+    checkpoint_write(a.out, w, a.format)
 
     cfg = {"architectures": ["ModernBertForMaskedLM" if a.prefix else "ModernBertModel"],
            "attention_bias": a.attn_bias, "attention_dropout": 0.0,
@@ -143,23 +140,8 @@ def main():
            "num_hidden_layers": a.layers, "pad_token_id": tok_cfg["pad_token_id"],
            "position_embedding_type": "absolute", "sep_token_id": tok_cfg["sep_token_id"],
            "torch_dtype": "float32", "vocab_size": vocab}
-    with open(os.path.join(a.out, "config.json"), "w") as f:
-        json.dump(cfg, f, indent=2)
-    with open(os.path.join(a.out, "modules.json"), "w") as f:
-        json.dump([{"idx": 0, "name": "0", "path": "",
-                    "type": "sentence_transformers.models.Transformer"},
-                   {"idx": 1, "name": "1", "path": "1_Pooling",
-                    "type": "sentence_transformers.models.Pooling"}], f, indent=2)
-    with open(os.path.join(a.out, "sentence_bert_config.json"), "w") as f:
-        json.dump({"max_seq_length": a.max_pos, "do_lower_case": False}, f, indent=2)
-    os.makedirs(os.path.join(a.out, "1_Pooling"), exist_ok=True)
-    with open(os.path.join(a.out, "1_Pooling", "config.json"), "w") as f:
-        json.dump({"word_embedding_dimension": a.hidden,
-                   "pooling_mode_cls_token": a.pooling == "cls",
-                   "pooling_mode_mean_tokens": a.pooling == "mean",
-                   "pooling_mode_max_tokens": False,
-                   "pooling_mode_mean_sqrt_len_tokens": False}, f, indent=2)
-
+    json_write(os.path.join(a.out, "config.json"), cfg)
+    st_modules(a.out, a.hidden, a.max_pos, pooling=a.pooling)
 
 if __name__ == "__main__":
     main()

@@ -34,26 +34,12 @@ output visibly.
 import argparse
 import json
 import os
-import struct
+import sys
 
 import torch
 
-
-def safetensors_write(path, tensors):
-    header, blobs, off = {"__metadata__": {"format": "pt"}}, [], 0
-    for name, t in tensors.items():
-        raw = t.detach().contiguous().numpy().tobytes()
-        dt = {torch.float32: "F32", torch.int64: "I64"}[t.dtype]
-        header[name] = {"dtype": dt, "shape": list(t.shape), "data_offsets": [off, off + len(raw)]}
-        blobs.append(raw)
-        off += len(raw)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from hublayout import checkpoint_write, json_write, st_modules  # noqa: E402
 
 
 def weights(a, vocab, g):
@@ -133,24 +119,6 @@ def tokenizer(a, words):
     return len(vocab)
 
 
-def modules(a):
-    mods = [{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-            {"idx": 1, "name": "1", "path": "1_Pooling",
-             "type": "sentence_transformers.models.Pooling"}]
-    if a.normalize:
-        mods.append({"idx": 2, "name": "2", "path": "2_Normalize",
-                     "type": "sentence_transformers.models.Normalize"})
-    with open(os.path.join(a.out, "modules.json"), "w") as f:
-        json.dump(mods, f, indent=2)
-    with open(os.path.join(a.out, "sentence_bert_config.json"), "w") as f:
-        json.dump({"max_seq_length": a.max_pos - 2, "do_lower_case": False}, f, indent=2)
-    os.makedirs(os.path.join(a.out, "1_Pooling"), exist_ok=True)
-    with open(os.path.join(a.out, "1_Pooling", "config.json"), "w") as f:
-        json.dump({"word_embedding_dimension": a.hidden, "pooling_mode_cls_token": False,
-                   "pooling_mode_mean_tokens": True, "pooling_mode_max_tokens": False,
-                   "pooling_mode_mean_sqrt_len_tokens": False}, f, indent=2)
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("vocab")
@@ -184,10 +152,7 @@ def main():
         w[pre + "pooler.dense.bias"] = torch.randn(a.hidden, generator=g) * 0.1
         w["lm_head.dense.weight"] = torch.randn(a.hidden, a.hidden, generator=g)
         w["lm_head.bias"] = torch.randn(vocab, generator=g)
-    if a.format == "safetensors":
-        safetensors_write(os.path.join(a.out, "model.safetensors"), w)
-    else:
-        torch.save(w, os.path.join(a.out, "pytorch_model.bin"))
+    checkpoint_write(a.out, w, a.format)
     cfg = {"architectures": ["MPNetForMaskedLM"], "model_type": "mpnet", "vocab_size": vocab,
            "hidden_size": a.hidden, "num_hidden_layers": a.layers,
            "num_attention_heads": a.heads, "intermediate_size": a.ffn, "hidden_act": "gelu",
@@ -195,9 +160,8 @@ def main():
            "layer_norm_eps": a.eps, "pad_token_id": 1, "bos_token_id": 0, "eos_token_id": 2,
            "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1,
            "initializer_range": 0.02, "torch_dtype": "float32"}
-    with open(os.path.join(a.out, "config.json"), "w") as f:
-        json.dump(cfg, f, indent=2)
-    modules(a)
+    json_write(os.path.join(a.out, "config.json"), cfg)
+    st_modules(a.out, a.hidden, a.max_pos - 2, normalize=a.normalize)
 
 
 if __name__ == "__main__":

@@ -38,32 +38,17 @@ import argparse
 import json
 import os
 import shutil
-import struct
 import subprocess
 import sys
 
 import torch
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from hublayout import checkpoint_write, json_write, st_modules  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 CLASSES = {"roberta": "Roberta", "xlm-roberta": "XLMRoberta", "camembert": "Camembert",
            "bert": "Bert"}
-
-
-def safetensors_write(path, tensors):
-    header, blobs, off = {"__metadata__": {"format": "pt"}}, [], 0
-    for name, t in tensors.items():
-        raw = t.detach().contiguous().numpy().tobytes()
-        dt = {torch.float32: "F32", torch.int64: "I64"}[t.dtype]
-        header[name] = {"dtype": dt, "shape": list(t.shape), "data_offsets": [off, off + len(raw)]}
-        blobs.append(raw)
-        off += len(raw)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
 
 
 def weights(a, vocab, g):
@@ -163,10 +148,7 @@ def main():
     elif bert:
         w["classifier.weight"] = torch.randn(a.labels, a.hidden, generator=g) * 0.3
         w["classifier.bias"] = torch.randn(a.labels, generator=g) * 0.3
-    if a.format == "safetensors":
-        safetensors_write(os.path.join(a.out, "model.safetensors"), w)
-    else:
-        torch.save(w, os.path.join(a.out, "pytorch_model.bin"))
+    checkpoint_write(a.out, w, a.format)
 
     cls = CLASSES[mtype] + ("ForSequenceClassification" if a.head != "none" else "Model")
     cfg = {"architectures": [cls], "model_type": mtype, "vocab_size": vocab,
@@ -184,22 +166,9 @@ def main():
         cfg["label2id"] = {"LABEL_%d" % i: i for i in range(a.labels)}
         if not bert:
             cfg["classifier_dropout"] = None
-    with open(os.path.join(a.out, "config.json"), "w") as f:
-        json.dump(cfg, f, indent=2)
+    json_write(os.path.join(a.out, "config.json"), cfg)
     if a.head == "none":
-        with open(os.path.join(a.out, "modules.json"), "w") as f:
-            json.dump([{"idx": 0, "name": "0", "path": "",
-                        "type": "sentence_transformers.models.Transformer"},
-                       {"idx": 1, "name": "1", "path": "1_Pooling",
-                        "type": "sentence_transformers.models.Pooling"}], f, indent=2)
-        with open(os.path.join(a.out, "sentence_bert_config.json"), "w") as f:
-            json.dump({"max_seq_length": a.max_pos - 2, "do_lower_case": False}, f, indent=2)
-        os.makedirs(os.path.join(a.out, "1_Pooling"), exist_ok=True)
-        with open(os.path.join(a.out, "1_Pooling", "config.json"), "w") as f:
-            json.dump({"word_embedding_dimension": a.hidden, "pooling_mode_cls_token": False,
-                       "pooling_mode_mean_tokens": True, "pooling_mode_max_tokens": False,
-                       "pooling_mode_mean_sqrt_len_tokens": False}, f, indent=2)
-
+        st_modules(a.out, a.hidden, a.max_pos - 2)
 
 if __name__ == "__main__":
     main()
