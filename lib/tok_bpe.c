@@ -392,11 +392,6 @@ static uint64_t bpe_fingerprint(const void *impl, uint64_t h)
 
 #define SMALL_WORD 64                   /* symbols: up to this, merge by scanning */
 
-struct heap_item {
-	uint32_t rank;
-	uint32_t pos;
-};
-
 struct scratch {
 	struct tok_cache *cache;
 	/* A word's symbols: ids and, for long words, a linked list and a heap. */
@@ -405,7 +400,7 @@ struct scratch {
 	int32_t *newid;
 	int32_t *next, *prev;
 	size_t *len;
-	struct heap_item *heap;
+	uint64_t *heap;                 /* the queue: rank << 32 | position */
 	size_t cap, hcap;
 };
 
@@ -622,29 +617,30 @@ static size_t merge_small(const struct tok_bpe *m, struct scratch *s, size_t k)
 	return k;
 }
 
-static inline int heap_less(struct heap_item a, struct heap_item b)
+/* A queue entry: one comparison orders by rank, then leftmost first. */
+static inline uint64_t qkey(uint32_t rank, size_t pos)
 {
-	return a.rank < b.rank || (a.rank == b.rank && a.pos < b.pos);
+	return (uint64_t)rank << 32 | (uint32_t)pos;
 }
 
-static void heap_push(struct scratch *s, size_t *n, struct heap_item it)
+static void heap_push(uint64_t *heap, size_t *n, uint64_t it)
 {
 	size_t i = (*n)++;
 
 	while (i > 0) {
 		size_t p = (i - 1) / 2;
 
-		if (!heap_less(it, s->heap[p]))
+		if (it >= heap[p])
 			break;
-		s->heap[i] = s->heap[p];
+		heap[i] = heap[p];
 		i = p;
 	}
-	s->heap[i] = it;
+	heap[i] = it;
 }
 
-static struct heap_item heap_pop(struct scratch *s, size_t *n)
+static uint64_t heap_pop(uint64_t *heap, size_t *n)
 {
-	struct heap_item top = s->heap[0], last = s->heap[--(*n)];
+	uint64_t top = heap[0], last = heap[--(*n)];
 	size_t i = 0;
 
 	for (;;) {
@@ -652,15 +648,14 @@ static struct heap_item heap_pop(struct scratch *s, size_t *n)
 
 		if (c >= *n)
 			break;
-		if (c + 1 < *n && heap_less(s->heap[c + 1], s->heap[c]))
-			c++;
-		if (!heap_less(s->heap[c], last))
+		c += c + 1 < *n && heap[c + 1] < heap[c];
+		if (heap[c] >= last)
 			break;
-		s->heap[i] = s->heap[c];
+		heap[i] = heap[c];
 		i = c;
 	}
 	if (*n)
-		s->heap[i] = last;
+		heap[i] = last;
 	return top;
 }
 
@@ -692,18 +687,18 @@ static size_t merge_large(const struct tok_bpe *m, struct scratch *s, size_t k)
 		const struct merge_slot *ms = merge_find(m, ids[i], ids[i + 1]);
 
 		if (ms)
-			heap_push(s, &nh, (struct heap_item){ms->rank, (uint32_t)i});
+			heap_push(s->heap, &nh, qkey(ms->rank, i));
 	}
 	while (nh) {
-		struct heap_item top = heap_pop(s, &nh);
-		size_t at = top.pos;
+		uint64_t top = heap_pop(s->heap, &nh);
+		size_t at = (uint32_t)top;
 		int32_t nx = s->next[at];
 		const struct merge_slot *ms;
 
 		if (!s->len[at] || nx < 0)
 			continue;
 		ms = merge_find(m, ids[at], ids[nx]);
-		if (!ms || ms->rank != top.rank)
+		if (!ms || ms->rank != (uint32_t)(top >> 32))
 			continue;       /* stale: a neighbour changed since */
 		ids[at] = ms->id;
 		s->len[nx] = 0;
@@ -714,14 +709,13 @@ static size_t merge_large(const struct tok_bpe *m, struct scratch *s, size_t k)
 			const struct merge_slot *pm = merge_find(m, ids[s->prev[at]], ids[at]);
 
 			if (pm)
-				heap_push(s, &nh, (struct heap_item){pm->rank,
-								     (uint32_t)s->prev[at]});
+				heap_push(s->heap, &nh, qkey(pm->rank, (size_t)s->prev[at]));
 		}
 		if (s->next[at] >= 0) {
 			const struct merge_slot *nm = merge_find(m, ids[at], ids[s->next[at]]);
 
 			if (nm)
-				heap_push(s, &nh, (struct heap_item){nm->rank, (uint32_t)at});
+				heap_push(s->heap, &nh, qkey(nm->rank, at));
 		}
 	}
 	for (int32_t i = 0; i >= 0; i = s->next[i])
