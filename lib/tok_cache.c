@@ -39,6 +39,8 @@ struct long_entry {
 
 struct tok_cache {
 	struct short_entry *words;      /* [CACHE_SLOTS], sets of WAYS */
+	uint32_t *wtag;                 /* [CACHE_SLOTS]: the words' hashes, looked at first
+					 * (one cache line for a set instead of WAYS) */
 	struct long_entry *lines;       /* [LONG_SLOTS], sets of WAYS; NULL until a long
 					 * pre-token */
 	uint8_t *wturn, *lturn;         /* per set: the slot a new entry replaces when full */
@@ -52,9 +54,11 @@ struct tok_cache *sb_tok_cache_new(void)
 		return NULL;
 	c->words = calloc(CACHE_SLOTS, sizeof(*c->words));
 	c->wturn = calloc(CACHE_SLOTS / WAYS, 1);
-	if (!c->words || !c->wturn) {
+	c->wtag = calloc(CACHE_SLOTS, sizeof(*c->wtag));
+	if (!c->words || !c->wturn || !c->wtag) {
 		free(c->words);
 		free(c->wturn);
+		free(c->wtag);
 		free(c);
 		return NULL;
 	}
@@ -72,17 +76,18 @@ void sb_tok_cache_free(struct tok_cache *c)
 	free(c->lturn);
 	free(c->words);
 	free(c->wturn);
+	free(c->wtag);
 	free(c);
 }
 
-/* The entry of p[0..n) (hash h) in a set of WAYS entries, or NULL. */
-static const struct short_entry *find_word(const struct short_entry *set, uint32_t h,
+/* The entry of p[0..n) (hash h) in the set that starts at slot set, or NULL. */
+static const struct short_entry *find_word(const struct tok_cache *c, size_t set, uint32_t h,
 					   const unsigned char *p, size_t n)
 {
-	for (size_t w = 0; w < WAYS; w++) {
-		const struct short_entry *e = &set[w];
+	for (size_t w = set; w < set + WAYS; w++) {
+		const struct short_entry *e = &c->words[w];
 
-		if (e->hash == h && e->len == n && memcmp(e->key, p, n) == 0)
+		if (c->wtag[w] == h && e->len == n && memcmp(e->key, p, n) == 0)
 			return e;
 	}
 	return NULL;
@@ -107,8 +112,7 @@ int sb_tok_cache_get(const struct tok_cache *c, const unsigned char *p, size_t n
 		return 0;
 	*h = sb_tok_word_hash(p, n);
 	if (n <= CACHE_KEY) {
-		const struct short_entry *e = find_word(&c->words[*h & (CACHE_SLOTS - WAYS)], *h,
-							p, n);
+		const struct short_entry *e = find_word(c, *h & (CACHE_SLOTS - WAYS), *h, p, n);
 
 		if (!e)
 			return 0;
@@ -170,7 +174,9 @@ void sb_tok_cache_put(struct tok_cache *c, uint32_t h, const unsigned char *p, s
 		if (k > CACHE_IDS)
 			return;
 		set = h & (CACHE_SLOTS - WAYS);
-		w = &c->words[set + victim(&c->wturn[set / WAYS], word_empty, &c->words[set])];
+		set += victim(&c->wturn[set / WAYS], word_empty, &c->words[set]);
+		w = &c->words[set];
+		c->wtag[set] = h;
 		w->hash = h;
 		w->len = (uint8_t)n;
 		w->n_ids = (uint8_t)k;
