@@ -78,7 +78,8 @@ int sb_tok_list_add(struct tok_list *l, const char *s, size_t n, int64_t id, con
 /* Builds the hash table; a later duplicate overrides an earlier one (as a HashMap). */
 int sb_tok_vocab_build(struct sb_tokenizer *t, struct tok_list *l, struct sb_error *err)
 {
-	size_t cap = 1024, max_id = 0, distinct = 0;
+	size_t cap = 1024, max_id = 0, distinct = 0, texts = 0;
+	int nul = 0;
 
 	while (cap < l->n * 2)
 		cap *= 2;
@@ -101,6 +102,8 @@ int sb_tok_vocab_build(struct sb_tokenizer *t, struct tok_list *l, struct sb_err
 			max_id = (size_t)l->e[k].id;
 		if (!n)
 			continue;       /* never looked up: words are not empty */
+		texts++;
+		nul |= strlen(s) != n;
 		h = hash_step(HASH_INIT, (const unsigned char *)s, n);
 		i = h & t->mask;
 		while (t->slots[i].len) {
@@ -124,6 +127,7 @@ int sb_tok_vocab_build(struct sb_tokenizer *t, struct tok_list *l, struct sb_err
 			t->max_word_bytes = n;
 	}
 	t->info.vocab_size = distinct;
+	t->unique_text = distinct == texts && !nul;
 	/* Ids index an array: refuse sparse ones that would make it huge for nothing. */
 	if (max_id >= 2 * l->n + 1024)
 		return sb_error_set(err, SB_ELIMIT, "vocabulary: id %zu for %zu tokens: ids must be "

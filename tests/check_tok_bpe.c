@@ -517,6 +517,24 @@ START_TEST(test_fingerprint)
 }
 END_TEST
 
+/* A merge's token is the one of its text, even when the id where files usually put it
+ * (right after the previous merge's) holds a text with a NUL byte that the merge's text
+ * is the start of. */
+START_TEST(test_merged_token_id)
+{
+	struct sb_tokenizer *t;
+
+	mk_tmp();
+	put("tokenizer.json", "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1, "
+	    "\"x\": 2, \"ax\": 3, \"ab\\u0000x\": 4, \"ab\": 5}, \"merges\": [\"a x\", "
+	    "\"a b\"]}}");
+	t = open_ok(tmp);
+	expect(t, "ab", "5");
+	sb_tokenizer_close(&t);
+	rm_tmp();
+}
+END_TEST
+
 /* Two pre-tokens of len bytes (len >= 12) whose hashes agree on their low 20 bits: they
  * share a slot or set of the cache whatever its size up to 2^20. */
 static void colliding(size_t len, char *a, char *b)
@@ -589,6 +607,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_vocab_json);
 	tcase_add_test(tc, test_fingerprint);
 	tcase_add_test(tc, test_cache_collisions);
+	tcase_add_test(tc, test_merged_token_id);
 	suite_add_tcase(s, tc);
 	return s;
 }
