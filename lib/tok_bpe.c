@@ -311,14 +311,15 @@ static int is_text(const struct sb_tokenizer *t, size_t id, const char *a, size_
  * The id of the merged token a b, or -1.  Files list each merge's token right after
  * the previous one's (GPT-2's, RoBERTa's, Qwen's: every merge but the first): that id
  * is tried first, which spares the hash table's cache misses on most of the merges of
- * a big file.
+ * a big file.  Only when no text is there twice or holds a NUL byte: then the id whose
+ * text is a b is the one the lookup gives.
  */
 static int32_t merged_id(struct tok_bpe *m, const char *a, size_t na, const char *b, size_t nb)
 {
 	const struct sb_tokenizer *t = m->t;
 	char buf[MAX_TOKEN_BYTES];
 
-	if (t->unique_text && m->last_new >= 0 &&
+	if (!t->dup_text && !t->nul_text && m->last_new >= 0 &&
 	    is_text(t, (size_t)m->last_new + 1, a, na, b, nb))
 		return ++m->last_new;
 	memcpy(buf, a, na);

@@ -79,7 +79,6 @@ int sb_tok_list_add(struct tok_list *l, const char *s, size_t n, int64_t id, con
 int sb_tok_vocab_build(struct sb_tokenizer *t, struct tok_list *l, struct sb_error *err)
 {
 	size_t cap = 1024, max_id = 0, distinct = 0, texts = 0;
-	int nul = 0;
 
 	while (cap < l->n * 2)
 		cap *= 2;
@@ -103,7 +102,7 @@ int sb_tok_vocab_build(struct sb_tokenizer *t, struct tok_list *l, struct sb_err
 		if (!n)
 			continue;       /* never looked up: words are not empty */
 		texts++;
-		nul |= strlen(s) != n;
+		t->nul_text |= strlen(s) != n;
 		h = hash_step(HASH_INIT, (const unsigned char *)s, n);
 		i = h & t->mask;
 		while (t->slots[i].len) {
@@ -127,7 +126,7 @@ int sb_tok_vocab_build(struct sb_tokenizer *t, struct tok_list *l, struct sb_err
 			t->max_word_bytes = n;
 	}
 	t->info.vocab_size = distinct;
-	t->unique_text = distinct == texts && !nul;
+	t->dup_text = distinct != texts;
 	/* Ids index an array: refuse sparse ones that would make it huge for nothing. */
 	if (max_id >= 2 * l->n + 1024)
 		return sb_error_set(err, SB_ELIMIT, "vocabulary: id %zu for %zu tokens: ids must be "
