@@ -28,6 +28,7 @@
 #include "tokenizer_impl.h"
 
 #define NO_RANK UINT32_MAX
+#define PENDING 8                       /* merges waiting for their slot's cache line */
 
 struct merge_slot {
 	uint64_t key;                   /* a << 32 | b; 0 with rank NO_RANK: empty */
@@ -52,6 +53,8 @@ struct tok_bpe {
 	struct merge_slot *merges;
 	size_t merge_mask, n_merges;
 	int32_t last_new;               /* loading: the merged token of the last merge */
+	struct merge_slot pend[PENDING];/* loading: merges whose slot is being prefetched, */
+	size_t n_pend, pend_at;         /* n_pend of them from pend[pend_at] on, in order */
 	uint64_t merge_hash;            /* of the merges in rank order (fingerprint) */
 };
 
@@ -328,6 +331,31 @@ static int32_t merged_id(struct tok_bpe *m, const char *a, size_t na, const char
 	return m->last_new;
 }
 
+/* Puts merge e into the table (which has room). */
+static void insert_merge(struct tok_bpe *m, const struct merge_slot *e)
+{
+	size_t i = mix64(e->key) & m->merge_mask;
+
+	while (m->merges[i].rank != NO_RANK && m->merges[i].key != e->key)
+		i = (i + 1) & m->merge_mask;
+	if (m->merges[i].rank == NO_RANK)
+		m->n_merges++;
+	/* A later duplicate replaces the earlier one, as Hugging Face's HashMap. */
+	m->merges[i] = *e;
+}
+
+void sb_tok_bpe_end_merges(struct tok_model *model)
+{
+	struct tok_bpe *m = model->impl;
+
+	if (!m)
+		return;
+	for (; m->n_pend; m->n_pend--) {
+		insert_merge(m, &m->pend[m->pend_at]);
+		m->pend_at = (m->pend_at + 1) % PENDING;
+	}
+}
+
 int sb_tok_bpe_add_merge(struct tok_model *model, const char *a, size_t na, const char *b,
 			 size_t nb, size_t rank, const char *vocab, struct sb_error *err)
 {
@@ -335,7 +363,7 @@ int sb_tok_bpe_add_merge(struct tok_model *model, const char *a, size_t na, cons
 	const struct sb_tokenizer *t = m->t;
 	int32_t ia = lookup(t, HASH_INIT, "", 0, a, na);
 	int32_t ib = lookup(t, HASH_INIT, "", 0, b, nb);
-	size_t skip = 0, i;
+	size_t skip = 0;
 	int32_t inew;
 	uint64_t key;
 
@@ -364,18 +392,22 @@ int sb_tok_bpe_add_merge(struct tok_model *model, const char *a, size_t na, cons
 				    b + skip, vocab);
 	if (rank >= MAX_MERGES)
 		return sb_error_set(err, SB_ELIMIT, "more than %zu merges", (size_t)MAX_MERGES);
-	if (2 * (m->n_merges + 1) > m->merge_mask + 1 && grow_merges(m))
-		return sb_error_set(err, SB_ENOMEM, "tokenizer: out of memory");
+	if (2 * (m->n_merges + m->n_pend + 1) > m->merge_mask + 1) {
+		sb_tok_bpe_end_merges(model);
+		if (grow_merges(m))
+			return sb_error_set(err, SB_ENOMEM, "tokenizer: out of memory");
+	}
 	key = (uint64_t)(uint32_t)ia << 32 | (uint32_t)ib;
-	i = mix64(key) & m->merge_mask;
-	while (m->merges[i].rank != NO_RANK && m->merges[i].key != key)
-		i = (i + 1) & m->merge_mask;
-	if (m->merges[i].rank == NO_RANK)
-		m->n_merges++;
-	/* A later duplicate replaces the earlier one, as Hugging Face's HashMap. */
-	m->merges[i].key = key;
-	m->merges[i].rank = (uint32_t)rank;
-	m->merges[i].id = inew;
+	/* The table is bigger than the caches and the keys fall anywhere: the slot's line
+	 * is fetched now and the merge enters PENDING merges later. */
+	__builtin_prefetch(&m->merges[mix64(key) & m->merge_mask], 1);
+	if (m->n_pend == PENDING) {
+		insert_merge(m, &m->pend[m->pend_at]);
+		m->pend_at = (m->pend_at + 1) % PENDING;
+		m->n_pend--;
+	}
+	m->pend[(m->pend_at + m->n_pend++) % PENDING] = (struct merge_slot){key, (uint32_t)rank,
+									  inew};
 	for (int k = 0; k < 3; k++) {
 		uint32_t v = k == 0 ? (uint32_t)ia : k == 1 ? (uint32_t)ib : (uint32_t)inew;
 

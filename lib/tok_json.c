@@ -1312,9 +1312,10 @@ static int load_model(struct sb_tokenizer *t, const struct tok_doc *doc,
 		n_merges = MAX_MERGES;
 	if ((rc = sb_tok_bpe_new(&g->model, t, &cfg, n_merges, JF, err)))
 		return rc;
-	if (doc->merges_len)
-		return merges_parse(&g->model, mtext, doc->merges_len, err);
-	return merges_tree(&g->model, merges, err);
+	rc = doc->merges_len ? merges_parse(&g->model, mtext, doc->merges_len, err) :
+			       merges_tree(&g->model, merges, err);
+	sb_tok_bpe_end_merges(&g->model);
+	return rc;
 }
 
 static int load_unigram(struct sb_tokenizer *t, const struct sb_json *model,
@@ -1528,6 +1529,7 @@ static int load_merges_txt(struct sb_tokenizer *t, const char *path, struct sb_e
 			goto out;
 		}
 	}
+	sb_tok_bpe_end_merges(&g->model);
 out:
 	sb_buf_destroy(&b);
 	return rc;
