@@ -96,6 +96,12 @@ int sb_tok_vocab_build(struct sb_tokenizer *t, struct tok_list *l, struct sb_err
 		uint32_t h;
 		size_t i;
 
+		/* A big table is beyond the caches: the slot of the entry 8 ahead is fetched
+		 * while this one goes in. */
+		if (k + 8 < l->n)
+			__builtin_prefetch(&t->slots[hash_step(HASH_INIT, (const unsigned char *)
+							      t->pool + l->e[k + 8].off,
+							      l->e[k + 8].len) & t->mask], 1);
 		/* Every entry gets its slot in the id table, an empty line's too. */
 		if ((size_t)l->e[k].id > max_id)
 			max_id = (size_t)l->e[k].id;
