@@ -707,31 +707,51 @@ static void heap_push(uint64_t *heap, size_t *n, uint64_t it)
 	heap[i] = it;
 }
 
-static uint64_t heap_pop(uint64_t *heap, size_t *n)
+/* Sifts heap[i] down into its place in the queue of n entries. */
+static void heap_down(uint64_t *heap, size_t n, size_t i)
 {
-	uint64_t top = heap[0], last = heap[--(*n)];
-	size_t i = 0;
+	uint64_t it = heap[i];
 
 	for (;;) {
 		size_t c = 2 * i + 1;
 
-		if (c >= *n)
+		if (c >= n)
 			break;
-		c += c + 1 < *n && heap[c + 1] < heap[c];
-		if (heap[c] >= last)
+		c += c + 1 < n && heap[c + 1] < heap[c];
+		if (heap[c] >= it)
 			break;
 		heap[i] = heap[c];
 		i = c;
 	}
+	heap[i] = it;
+}
+
+static uint64_t heap_pop(uint64_t *heap, size_t *n)
+{
+	uint64_t top = heap[0];
+
+	heap[0] = heap[--(*n)];
 	if (*n)
-		heap[i] = last;
+		heap_down(heap, *n, 0);
 	return top;
+}
+
+/* The pair (at, next) of a long word: its rank and merged token in s->rank[at] and
+ * s->newid[at], and into the queue when it is a merge. */
+static void queue_pair(const struct tok_bpe *m, struct scratch *s, size_t *nh, size_t at,
+		       int32_t next)
+{
+	pair_rank(m, s, at, s->ids[at], s->ids[next]);
+	if (s->rank[at] != NO_RANK)
+		heap_push(s->heap, nh, qkey(s->rank[at], at));
 }
 
 /*
  * Merges a long word with a priority queue of (rank, position) over a linked list of
  * symbols, as word.rs; returns its length (the ids compacted to the front), or
- * (size_t)-1 when the queue cannot be allocated.
+ * (size_t)-1 when the queue cannot be allocated.  s->rank[i] is the rank of the pair
+ * that starts at symbol i now: a queue entry whose rank is not that any more is stale
+ * (a rank names one pair).
  */
 static size_t merge_large(const struct tok_bpe *m, struct scratch *s, size_t k)
 {
@@ -752,40 +772,31 @@ static size_t merge_large(const struct tok_bpe *m, struct scratch *s, size_t k)
 		s->prev[i] = (int32_t)i - 1;
 		s->len[i] = 1;
 	}
+	s->rank[k - 1] = NO_RANK;
 	for (size_t i = 0; i + 1 < k; i++) {
-		const struct merge_slot *ms = merge_find(m, ids[i], ids[i + 1]);
-
-		if (ms)
-			heap_push(s->heap, &nh, qkey(ms->rank, i));
+		pair_rank(m, s, i, ids[i], ids[i + 1]);
+		if (s->rank[i] != NO_RANK)
+			s->heap[nh++] = qkey(s->rank[i], i);
 	}
+	for (size_t i = nh / 2; i-- > 0;)
+		heap_down(s->heap, nh, i);
 	while (nh) {
 		uint64_t top = heap_pop(s->heap, &nh);
 		size_t at = (uint32_t)top;
 		int32_t nx = s->next[at];
-		const struct merge_slot *ms;
 
-		if (!s->len[at] || nx < 0)
-			continue;
-		ms = merge_find(m, ids[at], ids[nx]);
-		if (!ms || ms->rank != (uint32_t)(top >> 32))
+		if (!s->len[at] || nx < 0 || s->rank[at] != (uint32_t)(top >> 32))
 			continue;       /* stale: a neighbour changed since */
-		ids[at] = ms->id;
+		ids[at] = s->newid[at];
 		s->len[nx] = 0;
 		s->next[at] = s->next[nx];
+		s->rank[at] = NO_RANK;
 		if (s->next[at] >= 0)
 			s->prev[s->next[at]] = (int32_t)at;
-		if (s->prev[at] >= 0) {
-			const struct merge_slot *pm = merge_find(m, ids[s->prev[at]], ids[at]);
-
-			if (pm)
-				heap_push(s->heap, &nh, qkey(pm->rank, (size_t)s->prev[at]));
-		}
-		if (s->next[at] >= 0) {
-			const struct merge_slot *nm = merge_find(m, ids[at], ids[s->next[at]]);
-
-			if (nm)
-				heap_push(s->heap, &nh, qkey(nm->rank, at));
-		}
+		if (s->prev[at] >= 0)
+			queue_pair(m, s, &nh, (size_t)s->prev[at], (int32_t)at);
+		if (s->next[at] >= 0)
+			queue_pair(m, s, &nh, at, s->next[at]);
 	}
 	for (int32_t i = 0; i >= 0; i = s->next[i])
 		ids[out++] = ids[i];
