@@ -28,6 +28,7 @@
 #include "tokenizer_impl.h"
 
 #define NO_RANK UINT32_MAX
+#define PENDING 8                       /* merges waiting for their slot's cache line */
 
 struct merge_slot {
 	uint64_t key;                   /* a << 32 | b; 0 with rank NO_RANK: empty */
@@ -51,6 +52,9 @@ struct tok_bpe {
 	int32_t fb_id[256];
 	struct merge_slot *merges;
 	size_t merge_mask, n_merges;
+	int32_t last_new;               /* loading: the merged token of the last merge */
+	struct merge_slot pend[PENDING];/* loading: merges whose slot is being prefetched, */
+	size_t n_pend, pend_at;         /* n_pend of them from pend[pend_at] on, in order */
 	uint64_t merge_hash;            /* of the merges in rank order (fingerprint) */
 };
 
@@ -188,6 +192,7 @@ int sb_tok_bpe_new(struct tok_model *out, const struct sb_tokenizer *t,
 		m->fb_id[b] = cfg->byte_fallback ? lookup(t, HASH_INIT, "", 0, name, 6) : -1;
 	}
 	m->merge_hash = 1469598103934665603ull;
+	m->last_new = -1;
 	if (cfg->unk) {
 		m->unk_id = *cfg->unk ? lookup(t, HASH_INIT, "", 0, cfg->unk, strlen(cfg->unk)) : -1;
 		if (m->unk_id < 0)
@@ -286,6 +291,71 @@ static int grow_merges(struct tok_bpe *m)
 	return 0;
 }
 
+/* Whether the token id is the text a[0..na) b[0..nb) (which holds no NUL when the
+ * vocabulary has none); reads no byte past the token's NUL. */
+static int is_text(const struct sb_tokenizer *t, size_t id, const char *a, size_t na,
+		   const char *b, size_t nb)
+{
+	const char *s;
+
+	if (id >= t->n_ids || !(s = t->id_tok[id]))
+		return 0;
+	for (size_t i = 0; i < na; i++)
+		if (!s[i] || s[i] != a[i])
+			return 0;
+	s += na;
+	for (size_t i = 0; i < nb; i++)
+		if (!s[i] || s[i] != b[i])
+			return 0;
+	return !s[nb];
+}
+
+/*
+ * The id of the merged token a b, or -1.  Files list each merge's token right after
+ * the previous one's (GPT-2's, RoBERTa's, Qwen's: every merge but the first): that id
+ * is tried first, which spares the hash table's cache misses on most of the merges of
+ * a big file.  Only when no text is there twice or holds a NUL byte: then the id whose
+ * text is a b is the one the lookup gives.
+ */
+static int32_t merged_id(struct tok_bpe *m, const char *a, size_t na, const char *b, size_t nb)
+{
+	const struct sb_tokenizer *t = m->t;
+	char buf[MAX_TOKEN_BYTES];
+
+	if (!t->dup_text && !t->nul_text && m->last_new >= 0 &&
+	    is_text(t, (size_t)m->last_new + 1, a, na, b, nb))
+		return ++m->last_new;
+	memcpy(buf, a, na);
+	memcpy(buf + na, b, nb);
+	m->last_new = lookup(t, HASH_INIT, "", 0, buf, na + nb);
+	return m->last_new;
+}
+
+/* Puts merge e into the table (which has room). */
+static void insert_merge(struct tok_bpe *m, const struct merge_slot *e)
+{
+	size_t i = mix64(e->key) & m->merge_mask;
+
+	while (m->merges[i].rank != NO_RANK && m->merges[i].key != e->key)
+		i = (i + 1) & m->merge_mask;
+	if (m->merges[i].rank == NO_RANK)
+		m->n_merges++;
+	/* A later duplicate replaces the earlier one, as Hugging Face's HashMap. */
+	m->merges[i] = *e;
+}
+
+void sb_tok_bpe_end_merges(struct tok_model *model)
+{
+	struct tok_bpe *m = model->impl;
+
+	if (!m)
+		return;
+	for (; m->n_pend; m->n_pend--) {
+		insert_merge(m, &m->pend[m->pend_at]);
+		m->pend_at = (m->pend_at + 1) % PENDING;
+	}
+}
+
 int sb_tok_bpe_add_merge(struct tok_model *model, const char *a, size_t na, const char *b,
 			 size_t nb, size_t rank, const char *vocab, struct sb_error *err)
 {
@@ -293,7 +363,7 @@ int sb_tok_bpe_add_merge(struct tok_model *model, const char *a, size_t na, cons
 	const struct sb_tokenizer *t = m->t;
 	int32_t ia = lookup(t, HASH_INIT, "", 0, a, na);
 	int32_t ib = lookup(t, HASH_INIT, "", 0, b, nb);
-	size_t skip = 0, i;
+	size_t skip = 0;
 	int32_t inew;
 	uint64_t key;
 
@@ -314,31 +384,30 @@ int sb_tok_bpe_add_merge(struct tok_model *model, const char *a, size_t na, cons
 	}
 	if (na + nb - skip > MAX_TOKEN_BYTES)
 		return sb_error_set(err, SB_EFORMAT, "merged token too long");
-	{
-		char buf[MAX_TOKEN_BYTES];
-
-		memcpy(buf, a, na);
-		memcpy(buf + na, b + skip, nb - skip);
-		inew = lookup(t, HASH_INIT, "", 0, buf, na + nb - skip);
-		if (inew < 0)
-			return sb_error_set(err, SB_EFORMAT, "the merged token '%.*s' is not in "
-					    "%s", (int)((na + nb - skip) > 64 ? 64 : (na + nb - skip)),
-					    buf, vocab);
-	}
+	inew = merged_id(m, a, na, b + skip, nb - skip);
+	if (inew < 0)
+		return sb_error_set(err, SB_EFORMAT, "the merged token '%.*s%.*s' is not in %s",
+				    (int)(na > 64 ? 64 : na), a,
+				    (int)(na >= 64 ? 0 : nb - skip > 64 - na ? 64 - na : nb - skip),
+				    b + skip, vocab);
 	if (rank >= MAX_MERGES)
 		return sb_error_set(err, SB_ELIMIT, "more than %zu merges", (size_t)MAX_MERGES);
-	if (2 * (m->n_merges + 1) > m->merge_mask + 1 && grow_merges(m))
-		return sb_error_set(err, SB_ENOMEM, "tokenizer: out of memory");
+	if (2 * (m->n_merges + m->n_pend + 1) > m->merge_mask + 1) {
+		sb_tok_bpe_end_merges(model);
+		if (grow_merges(m))
+			return sb_error_set(err, SB_ENOMEM, "tokenizer: out of memory");
+	}
 	key = (uint64_t)(uint32_t)ia << 32 | (uint32_t)ib;
-	i = mix64(key) & m->merge_mask;
-	while (m->merges[i].rank != NO_RANK && m->merges[i].key != key)
-		i = (i + 1) & m->merge_mask;
-	if (m->merges[i].rank == NO_RANK)
-		m->n_merges++;
-	/* A later duplicate replaces the earlier one, as Hugging Face's HashMap. */
-	m->merges[i].key = key;
-	m->merges[i].rank = (uint32_t)rank;
-	m->merges[i].id = inew;
+	/* The table is bigger than the caches and the keys fall anywhere: the slot's line
+	 * is fetched now and the merge enters PENDING merges later. */
+	__builtin_prefetch(&m->merges[mix64(key) & m->merge_mask], 1);
+	if (m->n_pend == PENDING) {
+		insert_merge(m, &m->pend[m->pend_at]);
+		m->pend_at = (m->pend_at + 1) % PENDING;
+		m->n_pend--;
+	}
+	m->pend[(m->pend_at + m->n_pend++) % PENDING] = (struct merge_slot){key, (uint32_t)rank,
+									  inew};
 	for (int k = 0; k < 3; k++) {
 		uint32_t v = k == 0 ? (uint32_t)ia : k == 1 ? (uint32_t)ib : (uint32_t)inew;
 
@@ -392,11 +461,6 @@ static uint64_t bpe_fingerprint(const void *impl, uint64_t h)
 
 #define SMALL_WORD 64                   /* symbols: up to this, merge by scanning */
 
-struct heap_item {
-	uint32_t rank;
-	uint32_t pos;
-};
-
 struct scratch {
 	struct tok_cache *cache;
 	/* A word's symbols: ids and, for long words, a linked list and a heap. */
@@ -405,7 +469,7 @@ struct scratch {
 	int32_t *newid;
 	int32_t *next, *prev;
 	size_t *len;
-	struct heap_item *heap;
+	uint64_t *heap;                 /* the queue: rank << 32 | position */
 	size_t cap, hcap;
 };
 
@@ -622,52 +686,72 @@ static size_t merge_small(const struct tok_bpe *m, struct scratch *s, size_t k)
 	return k;
 }
 
-static inline int heap_less(struct heap_item a, struct heap_item b)
+/* A queue entry: one comparison orders by rank, then leftmost first. */
+static inline uint64_t qkey(uint32_t rank, size_t pos)
 {
-	return a.rank < b.rank || (a.rank == b.rank && a.pos < b.pos);
+	return (uint64_t)rank << 32 | (uint32_t)pos;
 }
 
-static void heap_push(struct scratch *s, size_t *n, struct heap_item it)
+static void heap_push(uint64_t *heap, size_t *n, uint64_t it)
 {
 	size_t i = (*n)++;
 
 	while (i > 0) {
 		size_t p = (i - 1) / 2;
 
-		if (!heap_less(it, s->heap[p]))
+		if (it >= heap[p])
 			break;
-		s->heap[i] = s->heap[p];
+		heap[i] = heap[p];
 		i = p;
 	}
-	s->heap[i] = it;
+	heap[i] = it;
 }
 
-static struct heap_item heap_pop(struct scratch *s, size_t *n)
+/* Sifts heap[i] down into its place in the queue of n entries. */
+static void heap_down(uint64_t *heap, size_t n, size_t i)
 {
-	struct heap_item top = s->heap[0], last = s->heap[--(*n)];
-	size_t i = 0;
+	uint64_t it = heap[i];
 
 	for (;;) {
 		size_t c = 2 * i + 1;
 
-		if (c >= *n)
+		if (c >= n)
 			break;
-		if (c + 1 < *n && heap_less(s->heap[c + 1], s->heap[c]))
-			c++;
-		if (!heap_less(s->heap[c], last))
+		c += c + 1 < n && heap[c + 1] < heap[c];
+		if (heap[c] >= it)
 			break;
-		s->heap[i] = s->heap[c];
+		heap[i] = heap[c];
 		i = c;
 	}
+	heap[i] = it;
+}
+
+static uint64_t heap_pop(uint64_t *heap, size_t *n)
+{
+	uint64_t top = heap[0];
+
+	heap[0] = heap[--(*n)];
 	if (*n)
-		s->heap[i] = last;
+		heap_down(heap, *n, 0);
 	return top;
+}
+
+/* The pair (at, next) of a long word: its rank and merged token in s->rank[at] and
+ * s->newid[at], and into the queue when it is a merge. */
+static void queue_pair(const struct tok_bpe *m, struct scratch *s, size_t *nh, size_t at,
+		       int32_t next)
+{
+	pair_rank(m, s, at, s->ids[at], s->ids[next]);
+	if (s->rank[at] != NO_RANK)
+		heap_push(s->heap, nh, qkey(s->rank[at], at));
 }
 
 /*
  * Merges a long word with a priority queue of (rank, position) over a linked list of
  * symbols, as word.rs; returns its length (the ids compacted to the front), or
- * (size_t)-1 when the queue cannot be allocated.
+ * (size_t)-1 when the queue cannot be allocated.  s->rank[i] is the rank of the pair
+ * that starts at symbol i now: a queue entry whose rank is not that any more is stale
+ * (a rank names one pair).
  */
 static size_t merge_large(const struct tok_bpe *m, struct scratch *s, size_t k)
 {
@@ -688,41 +772,31 @@ static size_t merge_large(const struct tok_bpe *m, struct scratch *s, size_t k)
 		s->prev[i] = (int32_t)i - 1;
 		s->len[i] = 1;
 	}
+	s->rank[k - 1] = NO_RANK;
 	for (size_t i = 0; i + 1 < k; i++) {
-		const struct merge_slot *ms = merge_find(m, ids[i], ids[i + 1]);
-
-		if (ms)
-			heap_push(s, &nh, (struct heap_item){ms->rank, (uint32_t)i});
+		pair_rank(m, s, i, ids[i], ids[i + 1]);
+		if (s->rank[i] != NO_RANK)
+			s->heap[nh++] = qkey(s->rank[i], i);
 	}
+	for (size_t i = nh / 2; i-- > 0;)
+		heap_down(s->heap, nh, i);
 	while (nh) {
-		struct heap_item top = heap_pop(s, &nh);
-		size_t at = top.pos;
+		uint64_t top = heap_pop(s->heap, &nh);
+		size_t at = (uint32_t)top;
 		int32_t nx = s->next[at];
-		const struct merge_slot *ms;
 
-		if (!s->len[at] || nx < 0)
-			continue;
-		ms = merge_find(m, ids[at], ids[nx]);
-		if (!ms || ms->rank != top.rank)
+		if (!s->len[at] || nx < 0 || s->rank[at] != (uint32_t)(top >> 32))
 			continue;       /* stale: a neighbour changed since */
-		ids[at] = ms->id;
+		ids[at] = s->newid[at];
 		s->len[nx] = 0;
 		s->next[at] = s->next[nx];
+		s->rank[at] = NO_RANK;
 		if (s->next[at] >= 0)
 			s->prev[s->next[at]] = (int32_t)at;
-		if (s->prev[at] >= 0) {
-			const struct merge_slot *pm = merge_find(m, ids[s->prev[at]], ids[at]);
-
-			if (pm)
-				heap_push(s, &nh, (struct heap_item){pm->rank,
-								     (uint32_t)s->prev[at]});
-		}
-		if (s->next[at] >= 0) {
-			const struct merge_slot *nm = merge_find(m, ids[at], ids[s->next[at]]);
-
-			if (nm)
-				heap_push(s, &nh, (struct heap_item){nm->rank, (uint32_t)at});
-		}
+		if (s->prev[at] >= 0)
+			queue_pair(m, s, &nh, (size_t)s->prev[at], (int32_t)at);
+		if (s->next[at] >= 0)
+			queue_pair(m, s, &nh, at, s->next[at]);
 	}
 	for (int32_t i = 0; i >= 0; i = s->next[i])
 		ids[out++] = ids[i];

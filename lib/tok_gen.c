@@ -418,7 +418,10 @@ static int run_added(struct tok_gen_state *s, struct matcher *m, struct sb_buf *
 			m->skip = 0;
 		}
 		if (set->first[b] == set->first[b + 1]) {
-			i += utf8_len((unsigned char)b);
+			/* No token starts here: on to the next byte that starts one (a byte
+			 * inside a character never does, tokens being valid UTF-8). */
+			for (i++; i < n && set->first[p[i]] == set->first[p[i] + 1]; i++)
+				;
 			continue;
 		}
 		if (!final && n - i < look)

@@ -306,9 +306,14 @@ int sb_tok_bpe_new(struct tok_model *out, const struct sb_tokenizer *t,
 		   struct sb_error *err);
 
 /* Adds merge number rank (a, b).  SB_EFORMAT when a token is not in the vocabulary
- * (named vocab in the message); callers prefix the merge's place. */
+ * (named vocab in the message); callers prefix the merge's place.  The last few merges
+ * wait to enter the table until sb_tok_bpe_end_merges(). */
 int sb_tok_bpe_add_merge(struct tok_model *model, const char *a, size_t na, const char *b,
 			 size_t nb, size_t rank, const char *vocab, struct sb_error *err);
+
+/* Puts the merges still waiting into the table: after the last sb_tok_bpe_add_merge(),
+ * before the model is used. */
+void sb_tok_bpe_end_merges(struct tok_model *model);
 
 /* Distinct merges of the model. */
 size_t sb_tok_bpe_merges(const struct tok_model *model);

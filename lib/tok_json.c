@@ -1229,7 +1229,9 @@ static int check_vocab(const struct sb_tokenizer *t, const struct tok_list *l, c
 		if (t->id_tok[id] != s)
 			return sb_error_set(err, SB_EFORMAT, "%s: vocabulary: '%.40s' and '%.40s' "
 					    "have the same id %d", file, s, t->id_tok[id], id);
-		if (l->e[k].len && lookup(t, HASH_INIT, "", 0, s, l->e[k].len) != id)
+		/* The lookups only when the table was built with a text twice. */
+		if (t->dup_text && l->e[k].len &&
+		    lookup(t, HASH_INIT, "", 0, s, l->e[k].len) != id)
 			return sb_error_set(err, SB_EFORMAT, "%s: vocabulary: '%.40s' is there "
 					    "twice", file, s);
 	}
@@ -1310,9 +1312,10 @@ static int load_model(struct sb_tokenizer *t, const struct tok_doc *doc,
 		n_merges = MAX_MERGES;
 	if ((rc = sb_tok_bpe_new(&g->model, t, &cfg, n_merges, JF, err)))
 		return rc;
-	if (doc->merges_len)
-		return merges_parse(&g->model, mtext, doc->merges_len, err);
-	return merges_tree(&g->model, merges, err);
+	rc = doc->merges_len ? merges_parse(&g->model, mtext, doc->merges_len, err) :
+			       merges_tree(&g->model, merges, err);
+	sb_tok_bpe_end_merges(&g->model);
+	return rc;
 }
 
 static int load_unigram(struct sb_tokenizer *t, const struct sb_json *model,
@@ -1526,6 +1529,7 @@ static int load_merges_txt(struct sb_tokenizer *t, const char *path, struct sb_e
 			goto out;
 		}
 	}
+	sb_tok_bpe_end_merges(&g->model);
 out:
 	sb_buf_destroy(&b);
 	return rc;

@@ -131,9 +131,16 @@ static size_t run(struct rd *r, size_t i, unsigned mask, unsigned want)
 	unsigned cls;
 	size_t len;
 
-	while ((len = char_at(r, i, &c, &cls)) && (cls & mask) == want)
+	for (;;) {
+		/* ASCII characters without the checks of char_at(). */
+		while (i < r->n && r->p[i] < 0x80 && (ascii_class[r->p[i]] & mask) == want)
+			i++;
+		if (i < r->n && r->p[i] < 0x80)
+			return i;
+		if (!(len = char_at(r, i, &c, &cls)) || (cls & mask) != want)
+			return i;
 		i += len;
-	return i;
+	}
 }
 
 #define OTHER_MASK (TOK_CL_L | TOK_CL_N | TOK_CL_S)     /* class 0 under it: [^\s\p{L}\p{N}] */

@@ -80,6 +80,8 @@ struct sb_tokenizer {
 	size_t mask;                    /* slots - 1 (power of two) */
 	const char **id_tok;            /* [n_ids] token text by id, NULL for holes */
 	size_t n_ids;
+	int dup_text;                   /* some text is in the vocabulary twice */
+	int nul_text;                   /* some text holds a NUL byte */
 	size_t max_word_bytes;          /* longest vocabulary entry without the prefix */
 	size_t max_cont_bytes;          /* longest entry starting with the prefix, minus it */
 	char cont_prefix[16];

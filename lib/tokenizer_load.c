@@ -78,7 +78,7 @@ int sb_tok_list_add(struct tok_list *l, const char *s, size_t n, int64_t id, con
 /* Builds the hash table; a later duplicate overrides an earlier one (as a HashMap). */
 int sb_tok_vocab_build(struct sb_tokenizer *t, struct tok_list *l, struct sb_error *err)
 {
-	size_t cap = 1024, max_id = 0, distinct = 0;
+	size_t cap = 1024, max_id = 0, distinct = 0, texts = 0;
 
 	while (cap < l->n * 2)
 		cap *= 2;
@@ -96,11 +96,19 @@ int sb_tok_vocab_build(struct sb_tokenizer *t, struct tok_list *l, struct sb_err
 		uint32_t h;
 		size_t i;
 
+		/* A big table is beyond the caches: the slot of the entry 8 ahead is fetched
+		 * while this one goes in. */
+		if (k + 8 < l->n)
+			__builtin_prefetch(&t->slots[hash_step(HASH_INIT, (const unsigned char *)
+							      t->pool + l->e[k + 8].off,
+							      l->e[k + 8].len) & t->mask], 1);
 		/* Every entry gets its slot in the id table, an empty line's too. */
 		if ((size_t)l->e[k].id > max_id)
 			max_id = (size_t)l->e[k].id;
 		if (!n)
 			continue;       /* never looked up: words are not empty */
+		texts++;
+		t->nul_text |= strlen(s) != n;
 		h = hash_step(HASH_INIT, (const unsigned char *)s, n);
 		i = h & t->mask;
 		while (t->slots[i].len) {
@@ -124,6 +132,7 @@ int sb_tok_vocab_build(struct sb_tokenizer *t, struct tok_list *l, struct sb_err
 			t->max_word_bytes = n;
 	}
 	t->info.vocab_size = distinct;
+	t->dup_text = distinct != texts;
 	/* Ids index an array: refuse sparse ones that would make it huge for nothing. */
 	if (max_id >= 2 * l->n + 1024)
 		return sb_error_set(err, SB_ELIMIT, "vocabulary: id %zu for %zu tokens: ids must be "

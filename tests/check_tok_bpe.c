@@ -4,8 +4,8 @@
  * against Hugging Face (the expected ids below come from
  * ../shared/reference/hf_tokenize.js on those folders), both JSON forms of the merges,
  * the vocab.json + merges.txt path, every added-token flag, streaming in pieces of
- * any size, invalid UTF-8, the pre-token bound, and malformed or unsupported files
- * refused with the JSON path of the fault.
+ * any size, invalid UTF-8, the pre-token bound, malformed or unsupported files
+ * refused with the JSON path of the fault, and the word cache.
  */
 #include <check.h>
 #include <stdio.h>
@@ -15,6 +15,7 @@
 
 #include "buf.h"
 #include "internal.h"
+#include "tok_gen.h"
 #include "tokenizer.h"
 
 static char roberta[4096], qwen[4096];
@@ -516,6 +517,80 @@ START_TEST(test_fingerprint)
 }
 END_TEST
 
+/* A merge's token is the one of its text, even when the id where files usually put it
+ * (right after the previous merge's) holds a text with a NUL byte that the merge's text
+ * is the start of. */
+START_TEST(test_merged_token_id)
+{
+	struct sb_tokenizer *t;
+
+	mk_tmp();
+	put("tokenizer.json", "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1, "
+	    "\"x\": 2, \"ax\": 3, \"ab\\u0000x\": 4, \"ab\": 5}, \"merges\": [\"a x\", "
+	    "\"a b\"]}}");
+	t = open_ok(tmp);
+	expect(t, "ab", "5");
+	sb_tokenizer_close(&t);
+	rm_tmp();
+}
+END_TEST
+
+/* Two pre-tokens of len bytes (len >= 12) whose hashes agree on their low 20 bits: they
+ * share a slot or set of the cache whatever its size up to 2^20. */
+static void colliding(size_t len, char *a, char *b)
+{
+	uint32_t *seen = calloc((size_t)1 << 20, sizeof(*seen));
+
+	ck_assert_ptr_nonnull(seen);
+	for (uint32_t i = 1;; i++) {
+		uint32_t h;
+
+		memset(a, 'x', len);
+		snprintf(a, len, "%010u", i);
+		a[strlen(a)] = 'x';
+		h = sb_tok_word_hash((const unsigned char *)a, len) & 0xFFFFF;
+		if (seen[h]) {
+			memset(b, 'x', len);
+			snprintf(b, len, "%010u", seen[h]);
+			b[strlen(b)] = 'x';
+			break;
+		}
+		seen[h] = i;
+	}
+	free(seen);
+}
+
+/* The cache keeps pre-tokens whose hashes fall in the same place: repeated text with
+ * such a pair hits the cache for both instead of evicting one with the other. */
+START_TEST(test_cache_collisions)
+{
+	static const size_t lens[] = {12, 200};
+	struct tok_cache *c = sb_tok_cache_new();
+	int32_t ids[2] = {7, 9}, got[4];
+
+	ck_assert_ptr_nonnull(c);
+	for (size_t k = 0; k < 2; k++) {
+		char a[256], b[256];
+		size_t n = lens[k];
+		uint32_t ha, hb;
+		struct tok_seq out = {got, 0, 4, 4, 0, 0};
+
+		colliding(n, a, b);
+		ck_assert(sb_tok_cache_get(c, (unsigned char *)a, n, &ha, &out) == 0);
+		sb_tok_cache_put(c, ha, (unsigned char *)a, n, ids, 1);
+		ck_assert(sb_tok_cache_get(c, (unsigned char *)b, n, &hb, &out) == 0);
+		sb_tok_cache_put(c, hb, (unsigned char *)b, n, ids + 1, 1);
+		ck_assert_msg(sb_tok_cache_get(c, (unsigned char *)a, n, &ha, &out) == 1,
+			      "%zu bytes: the first of two colliding pre-tokens was evicted", n);
+		ck_assert(sb_tok_cache_get(c, (unsigned char *)b, n, &hb, &out) == 1);
+		ck_assert_uint_eq(out.n_kept, 2);
+		ck_assert_int_eq(got[0], 7);
+		ck_assert_int_eq(got[1], 9);
+	}
+	sb_tok_cache_free(c);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("tok_bpe");
@@ -531,6 +606,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_bad_json);
 	tcase_add_test(tc, test_vocab_json);
 	tcase_add_test(tc, test_fingerprint);
+	tcase_add_test(tc, test_cache_collisions);
+	tcase_add_test(tc, test_merged_token_id);
 	suite_add_tcase(s, tc);
 	return s;
 }
