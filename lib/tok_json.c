@@ -553,7 +553,7 @@ int sb_tok_vocab_parse(const unsigned char *s, size_t n, struct tok_list *l, con
 {
 	struct scan c = {s, n, 0, what, err};
 	struct sb_buf key;
-	int rc, more;
+	int rc, more = 0;
 
 	sb_buf_init(&key);
 	if ((rc = sopen(&c, '{', "expected an object", &more)))
@@ -609,7 +609,7 @@ static int unigram_vocab_parse(const unsigned char *s, size_t n, struct tok_list
 {
 	struct scan c = {s, n, 0, JF ": model.vocab", err};
 	struct sb_buf key;
-	int rc, more;
+	int rc, more = 0;
 
 	sb_buf_init(&key);
 	if ((rc = sopen(&c, '[', "expected an array", &more)))
@@ -666,7 +666,7 @@ static int merges_parse(struct tok_model *model, const unsigned char *s, size_t 
 	struct scan c = {s, n, 0, JF ": model.merges", err};
 	struct sb_buf a, b;
 	size_t i = 0;
-	int rc, more;
+	int rc, more = 0;
 
 	sb_buf_init(&a);
 	sb_buf_init(&b);
