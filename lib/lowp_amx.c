@@ -89,24 +89,30 @@ struct tile_config {
 	uint8_t rows[16];
 };
 
-/* Eight tiles of 16 rows x 64 bytes, for this thread. */
+/*
+ * Eight tiles of 16 rows x 64 bytes.  A static object: GCC 12's _tile_loadconfig()
+ * tells the compiler it reads only the first 8 bytes, so the stores that would build
+ * a configuration on the stack could be dropped as dead.
+ */
+static const struct tile_config tile_cfg = {
+	.palette = 1,
+	.colsb = { 64, 64, 64, 64, 64, 64, 64, 64 },
+	.rows = { TILE_ROWS, TILE_ROWS, TILE_ROWS, TILE_ROWS, TILE_ROWS, TILE_ROWS,
+		  TILE_ROWS, TILE_ROWS },
+};
+
+/* Loads the configuration on this thread. */
 static TA void tiles_begin(void)
 {
-	struct tile_config cfg;
-
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.palette = 1;
-	for (int t = 0; t < 8; t++) {
-		cfg.rows[t] = TILE_ROWS;
-		cfg.colsb[t] = 64;
-	}
-	_tile_loadconfig(&cfg);
+	_tile_loadconfig(&tile_cfg);
 }
 
 /*
  * acc[32][32] (row stride 32) = rows [0, 16 or 32) of the activations x (row stride
  * ldx bytes, steps of 64 bytes) times the panel b; steps whole steps, the first full
- * of them from the panel, the last from tail when full < steps.
+ * of them from the panel, the last from tail when full < steps.  GCC's _tile_loadd()
+ * does not tell the compiler that it reads memory: what it reads is written before
+ * these functions (never inlined) are called.
  */
 INLINE TA void block(const int bf, const int two, const uint8_t *x, size_t ldx,
 		     const uint8_t *b, const uint8_t *tail, size_t full, size_t steps,
