@@ -22,9 +22,13 @@
  * g = 2 (bf16) or 4 (int8) consecutive k, the g values of each of its 32 columns in a
  * row (128 bytes per group, two 64-byte vectors), K padded with zeros to a multiple
  * of g and N to a multiple of 32.  Each kernel set (generic C, AVX512_BF16, AVX-512F
- * for bf16, AVX512_VNNI, AVX-VNNI) reads the same weights and computes every element as
- * the same sum in the same order, so all give the same floats (int8: exactly; bf16: up
- * to the flushing of subnormal sums, which vdpbf16ps does and the others do not).
+ * for bf16, AVX512_VNNI, AVX-VNNI, AMX) reads the same weights; all but AMX bf16 compute
+ * every element as the same sum in the same order, so they give the same floats (int8:
+ * exactly; bf16: up to the flushing of subnormal sums, which vdpbf16ps does and the
+ * others do not).  The AMX tiles read these panels as they are (16 groups x 16 columns
+ * at a stride of 128 bytes); their int8 sums are the same exact integers, their bf16
+ * sums the same products added in tdpbf16ps's order, within float32 rounding of the
+ * others'.
  */
 #ifndef SB_LOWP_H
 #define SB_LOWP_H
@@ -112,7 +116,7 @@ void sb_lowp_free(struct sb_lowp_weights *w);
 /* Activations X[m, k] rounded or quantized for one product; buffers grown on demand. */
 struct sb_lowp_act {
 	enum sb_lowp_isa isa;           /* the kernels the activations are laid out for */
-	void *q;                        /* bf16: uint16 [m][kp] (float [m][kp], the values
+	void *q;                        /* bf16: uint16 [m][ld] (float [m][ld], the values
 					 * rounded, for the avx512 kernel); int8: uint8 */
 	float *scale;                   /* int8: [m] scale_x */
 	int32_t *zp;                    /* int8: [m] zero points */
