@@ -427,6 +427,8 @@ static void act_row(struct sb_lowp_act *a, const struct sb_lowp_weights *w, size
 	int x512 = a->isa == SB_LOWP_ISA_AVX512_VNNI || a->isa == SB_LOWP_ISA_AVX512_BF16 ||
 		   a->isa == SB_LOWP_ISA_AMX;
 
+	(void)x512;             /* only x86-64 builds have the vector conversions */
+
 	if (a->isa == SB_LOWP_ISA_AVX512) {
 		float *q = (float *)a->q + r * a->ld;
 #ifdef LOWP_X86
