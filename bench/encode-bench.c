@@ -16,7 +16,9 @@
  *   encode-bench lowp bf16|int8 M N K [N]  G products/s x 2 of the bf16 or int8 kernel
  *                                          (lowp.h, one thread, weights from memory as
  *                                          in "packed"), rounding or quantizing X each
- *                                          time, and of the kernel alone
+ *                                          time, and of the kernel alone; the
+ *                                          kernels named by $SB_LOWP_KERNELS (as
+ *                                          sb-encode --lowp-kernels; default auto)
  * load and latency open the model in the precision named by $SB_PRECISION (default f32).
  * Each prints one line "what value unit" and the BLAS kernel and thread count.
  */
@@ -116,10 +118,17 @@ static int lowp_rate(int argc, char **argv)
 	struct sb_lowp_act a = { 0 };
 	struct sb_error err;
 	enum sb_lowp p;
+	enum sb_lowp_isa isa;
 	double best = 0, best_kernel = 0, ops = 2.0 * (double)M * (double)N * (double)K * nw;
 
 	if (sb_lowp_parse(argv[0], &p, &err) || p == SB_LOWP_F32) {
 		fprintf(stderr, "encode-bench: lowp: bf16 or int8, not '%s'\n", argv[0]);
+		return 2;
+	}
+	if (getenv("SB_LOWP_KERNELS") &&
+	    (sb_lowp_isa_parse(getenv("SB_LOWP_KERNELS"), &isa, &err) ||
+	     sb_lowp_select(isa, &err))) {
+		fprintf(stderr, "encode-bench: SB_LOWP_KERNELS: %s\n", err.msg);
 		return 2;
 	}
 	for (size_t i = 0; i < M * K; i++)

@@ -2,8 +2,10 @@
 # precision.sh - sb-encode --precision bf16 and int8 against float32 (issue #17): accuracy
 # of the pooled embeddings on the 2758 STS sentences for the full-size random DistilBERT and
 # three other shapes, throughput in the same run (rounds alternating f32, bf16, int8,
-# 2 threads) on the STS sentences and on 417-token documents, the kernels' own rates,
-# load time and peak RSS per precision.  Run by hand from the top of the source tree:
+# 2 threads) on the STS sentences and on 417-token documents, the kernels' own rates (each
+# kernel set, and the peak of the kernels auto takes, AMX where the cpu has it, with the
+# weights in cache) against which the whole pass's effective rate is given, load time and
+# peak RSS per precision.  Run by hand from the top of the source tree:
 #
 #   bench/precision.sh [BUILDDIR]
 #
@@ -58,7 +60,7 @@ median() {
 
 echo "== machine"
 echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores;" \
-     "$(grep -o -m1 -w 'avx512_bf16\|avx512_vnni\|avx_vnni' /proc/cpuinfo | sort -u | tr '\n' ' ')"
+     "$(grep -m1 '^flags' /proc/cpuinfo | grep -o -w 'avx512_bf16\|avx512_vnni\|avx_vnni\|amx_tile\|amx_bf16\|amx_int8' | tr '\n' ' ')"
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg); timed commands ${prio:+under '$prio'};" \
      "OpenBLAS core $(run encode-bench sgemm 8 8 8 1 | sed 's/.*blas \([^,]*\),.*/\1/')"
 
@@ -125,7 +127,25 @@ for p in ("bf16", "int8"):
 PYEOF
 done
 
+echo "== kernels alone, one thread ([225 x 768] x [3072 x 768]^T, weights from memory)"
+run encode-bench packed 225 3072 768 20
+for kp in "avx512 bf16" "avx512_vnni int8" "amx bf16" "amx int8"; do
+	set -- $kp
+	SB_LOWP_KERNELS=$1 run encode-bench lowp $2 225 3072 768 20 2>&1 || true
+done
+# The peak: the kernels auto takes, weights in cache ([512 x 768] x [64 x 768]^T, eight
+# sets of weights: 0.8 MB in bf16), one thread; times the threads for the whole pass.
+echo "== peak of the kernels auto takes, one thread, weights in cache ([512 x 768] x [64 x 768]^T)"
+run encode-bench packed 512 64 768 200 | tee "$W/peak.f32"
+for p in bf16 int8; do
+	run encode-bench lowp $p 512 64 768 200 | tee "$W/peak.$p"
+done
+peak_f32=$(awk '{ print $2 }' "$W/peak.f32")
+peak_bf16=$(sed 's/.*, \([0-9.]*\) the kernel alone.*/\1/' "$W/peak.bf16")
+peak_int8=$(sed 's/.*, \([0-9.]*\) the kernel alone.*/\1/' "$W/peak.int8")
+
 echo "== throughput, $THREADS threads, $ROUNDS rounds alternating f32 bf16 int8 (whole process, load included)"
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 flops=$(awk -F'[:,]' '/"dim"/ { d = $2 } /"hidden_dim"/ { f = $2 } /"n_layers"/ { l = $2 }
 	END { print l * 2 * (4 * d * d + 2 * d * f) }' "$M/config.json")
 for what in sts docs; do
@@ -144,14 +164,12 @@ for what in sts docs; do
 	for p in f32 bf16 int8; do
 		t=$(median < "$W/r.$what.$p")
 		paste "$W/r.$what.f32" "$W/r.$what.$p" | awk '{ printf "%.2f ", $1 / $2 }' > "$W/ratios"
-		echo "$what $p: $(echo "$rows $t $toks $flops" | awk '{ printf "%.1f rows/s, %.0f effective GOP/s", $1 / $2, $3 * $4 / $2 * 1e-9 }'), median $t s; vs f32 per round: $(cat "$W/ratios")"
+		eval "pk=\$peak_$p"
+		echo "$what $p: $(echo "$rows $t $toks $flops $pk $THREADS" | awk '{ printf "%.1f rows/s, %.0f effective GOP/s (%.0f%% of %d x the one-thread peak)", $1 / $2, $3 * $4 / $2 * 1e-9, 100 * $3 * $4 / $2 * 1e-9 / ($5 * $6), $6 }'), median $t s; vs f32 per round: $(cat "$W/ratios")"
 	done
 done
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
-echo "== kernels alone, one thread ([225 x 768] x [3072 x 768]^T, weights from memory)"
-run encode-bench packed 225 3072 768 20
-run encode-bench lowp bf16 225 3072 768 20
-run encode-bench lowp int8 225 3072 768 20
 
 echo "== load time (warm, median of 5) and peak RSS (--pool mean over the STS sentences)"
 for p in f32 bf16 int8; do

@@ -60,8 +60,8 @@ static void usage(FILE *fp, const char *prog)
 		"      --precision P         f32 (default), bf16 or int8: arithmetic of the\n"
 		"                            dense products (weights converted at load)\n"
 		"      --lowp-kernels SET    auto (default), generic, avx_vnni, avx512_vnni,\n"
-		"                            avx512_bf16, avx512: kernels of the bf16 / int8\n"
-		"                            products\n"
+		"                            avx512_bf16, avx512, amx: kernels of the bf16 /\n"
+		"                            int8 products\n"
 		"      --allow-mixed         encode tokens whose tokenizer_fingerprint is not\n"
 		"                            that of MODEL's tokenizer (default: refused)\n"
 		SB_CMD_COMMON_HELP, prog);
@@ -313,6 +313,10 @@ int main(int argc, char **argv)
 			blas_threads ? "1" : threads, blas_threads ? ", blas threads: " : "",
 			blas_threads ? blas_threads : "", sb_ops_blas_core(), sb_ops_isa_name(),
 			sb_lowp_name(prec), blas_threads ? "OpenBLAS" : sb_lowp_kernel_name(prec));
+		if (prec != SB_LOWP_F32 && !blas_threads && lowp_isa == SB_LOWP_ISA_AUTO &&
+		    sb_lowp_amx_unavailable())
+			fprintf(stderr, "%s: amx kernels not used: %s\n", c.prog,
+				sb_lowp_amx_unavailable());
 	}
 	if (pool && pool_notice(&c, model, pool))
 		return 1;

@@ -18,7 +18,7 @@
 
 static const char *const prec_names[] = { "f32", "bf16", "int8" };
 static const char *const isa_names[] = { "auto", "generic", "avx_vnni", "avx512_vnni",
-					 "avx512_bf16", "avx512" };
+					 "avx512_bf16", "avx512", "amx" };
 
 int sb_lowp_parse(const char *s, enum sb_lowp *out, struct sb_error *err)
 {
@@ -38,14 +38,14 @@ const char *sb_lowp_name(enum sb_lowp p)
 
 int sb_lowp_isa_parse(const char *s, enum sb_lowp_isa *out, struct sb_error *err)
 {
-	for (int i = 0; i < 6; i++) {
+	for (int i = 0; i < 7; i++) {
 		if (strcmp(s, isa_names[i]) == 0) {
 			*out = (enum sb_lowp_isa)i;
 			return SB_OK;
 		}
 	}
 	return sb_error_set(err, SB_EINVAL, "product kernels '%s': expected auto, generic, "
-			    "avx_vnni, avx512_vnni, avx512_bf16 or avx512", s);
+			    "avx_vnni, avx512_vnni, avx512_bf16, avx512 or amx", s);
 }
 
 /* ---- dispatch ---- */
@@ -65,6 +65,8 @@ int sb_lowp_isa_supported(enum sb_lowp_isa isa)
 		       __builtin_cpu_supports("avx512bw");
 	case SB_LOWP_ISA_AVX512:
 		return __builtin_cpu_supports("avx512f");
+	case SB_LOWP_ISA_AMX:
+		return sb_lowp_amx_unavailable() == NULL;
 	default:
 		break;
 	}
@@ -78,7 +80,9 @@ int sb_lowp_select(enum sb_lowp_isa isa, struct sb_error *err)
 {
 	if (!sb_lowp_isa_supported(isa))
 		return sb_error_set(err, SB_EUNSUPPORTED, "product kernels '%s': not supported "
-				    "by this cpu", isa_names[isa]);
+				    "by this cpu%s%s", isa_names[isa],
+				    isa == SB_LOWP_ISA_AMX ? ": " : "",
+				    isa == SB_LOWP_ISA_AMX ? sb_lowp_amx_unavailable() : "");
 	forced = isa;
 	return SB_OK;
 }
@@ -88,6 +92,8 @@ static enum sb_lowp_isa isa_for(enum sb_lowp p)
 {
 	const char *ops = sb_ops_isa_name();
 
+	if (forced == SB_LOWP_ISA_AMX)
+		return forced;
 	if (forced != SB_LOWP_ISA_AUTO) {
 		if (p == SB_LOWP_BF16)
 			return forced == SB_LOWP_ISA_AVX512_BF16 || forced == SB_LOWP_ISA_AVX512
@@ -97,6 +103,8 @@ static enum sb_lowp_isa isa_for(enum sb_lowp p)
 	}
 	if (strcmp(ops, "generic") == 0)
 		return SB_LOWP_ISA_GENERIC;
+	if (strcmp(ops, "avx512") == 0 && sb_lowp_isa_supported(SB_LOWP_ISA_AMX))
+		return SB_LOWP_ISA_AMX;
 	if (p == SB_LOWP_BF16)
 		return strcmp(ops, "avx512") == 0 ? SB_LOWP_ISA_AVX512 : SB_LOWP_ISA_GENERIC;
 	if (strcmp(ops, "avx512") == 0 && sb_lowp_isa_supported(SB_LOWP_ISA_AVX512_VNNI))
@@ -113,6 +121,8 @@ const char *sb_lowp_kernel_name(enum sb_lowp p)
 static lowp_kernel kernel_for(enum sb_lowp p, enum sb_lowp_isa isa)
 {
 #ifdef LOWP_X86
+	if (isa == SB_LOWP_ISA_AMX)
+		return p == SB_LOWP_BF16 ? sb_lowp_bf16_amx : sb_lowp_int8_amx;
 	if (isa == SB_LOWP_ISA_AVX512_BF16)
 		return sb_lowp_bf16_avx512;
 	if (isa == SB_LOWP_ISA_AVX512)
@@ -370,55 +380,84 @@ static T512 void quantize_row_avx512(const float *x, size_t k, size_t kp, uint8_
 	*zp = zi;
 }
 
+/* 16 floats rounded as sb_lowp_bf16() does, the bf16 in the high halves of the lanes. */
+static inline __attribute__((always_inline)) T512 __m512i round16(const float *x)
+{
+	const __m512i one = _mm512_set1_epi32(1), bias = _mm512_set1_epi32(0x7fff);
+	__m512i u = _mm512_castps_si512(_mm512_loadu_ps(x));
+	__m512i abs = _mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff));
+	__mmask16 nan = _mm512_cmpgt_epu32_mask(abs, _mm512_set1_epi32(0x7f800000));
+	__mmask16 sub = _mm512_testn_epi32_mask(u, _mm512_set1_epi32(0x7f800000));
+	__m512i r = _mm512_add_epi32(u, _mm512_add_epi32(bias, _mm512_and_si512(
+					      _mm512_srli_epi32(u, 16), one)));
+
+	r = _mm512_mask_or_epi32(r, nan, u, _mm512_set1_epi32(0x00400000));
+	return _mm512_mask_and_epi32(r, sub, u, _mm512_set1_epi32((int)0x80000000u));
+}
+
 /* k floats rounded to bf16 values, as floats: sb_lowp_bf16() 16 at a time. */
 static T512 void round_row_avx512(const float *x, size_t k, float *q)
 {
-	const __m512i one = _mm512_set1_epi32(1), bias = _mm512_set1_epi32(0x7fff);
 	const __m512i hi = _mm512_set1_epi32((int)0xffff0000u);
 	size_t j = 0;
 
-	for (; j + 16 <= k; j += 16) {
-		__m512i u = _mm512_castps_si512(_mm512_loadu_ps(x + j));
-		__m512i abs = _mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff));
-		__mmask16 nan = _mm512_cmpgt_epu32_mask(abs, _mm512_set1_epi32(0x7f800000));
-		__mmask16 sub = _mm512_testn_epi32_mask(u, _mm512_set1_epi32(0x7f800000));
-		__m512i r = _mm512_add_epi32(u, _mm512_add_epi32(bias, _mm512_and_si512(
-						      _mm512_srli_epi32(u, 16), one)));
-		r = _mm512_mask_or_epi32(r, nan, u, _mm512_set1_epi32(0x00400000));
-		r = _mm512_mask_and_epi32(r, sub, u, _mm512_set1_epi32((int)0x80000000u));
-		_mm512_storeu_ps(q + j, _mm512_castsi512_ps(_mm512_and_si512(r, hi)));
-	}
+	for (; j + 16 <= k; j += 16)
+		_mm512_storeu_ps(q + j, _mm512_castsi512_ps(_mm512_and_si512(round16(x + j), hi)));
 	for (; j < k; j++)
 		q[j] = sb_lowp_bf16_float(sb_lowp_bf16(x[j]));
 }
+
+/* k floats to bf16: sb_lowp_bf16() 16 at a time. */
+static T512 void round_row_bf16_avx512(const float *x, size_t k, uint16_t *q)
+{
+	size_t j = 0;
+
+	for (; j + 16 <= k; j += 16)
+		_mm256_storeu_si256((__m256i *)(q + j),
+				    _mm512_cvtepi32_epi16(_mm512_srli_epi32(round16(x + j), 16)));
+	for (; j < k; j++)
+		q[j] = sb_lowp_bf16(x[j]);
+}
 #endif
 
-/* Row r of the activations, for a's kernels. */
+/* Row r of the activations (a->ld values, zeros past k), for a's kernels. */
 static void act_row(struct sb_lowp_act *a, const struct sb_lowp_weights *w, size_t r,
 		    const float *xr)
 {
+	int x512 = a->isa == SB_LOWP_ISA_AVX512_VNNI || a->isa == SB_LOWP_ISA_AVX512_BF16 ||
+		   a->isa == SB_LOWP_ISA_AMX;
+
+	(void)x512;             /* only x86-64 builds have the vector conversions */
+
 	if (a->isa == SB_LOWP_ISA_AVX512) {
-		float *q = (float *)a->q + r * w->kp;
+		float *q = (float *)a->q + r * a->ld;
 #ifdef LOWP_X86
 		round_row_avx512(xr, w->k, q);
 #endif
-		for (size_t j = w->k; j < w->kp; j++)
+		for (size_t j = w->k; j < a->ld; j++)
 			q[j] = 0.0f;
 	} else if (w->prec == SB_LOWP_BF16) {
-		uint16_t *q = (uint16_t *)a->q + r * w->kp;
-		for (size_t j = 0; j < w->k; j++)
+		uint16_t *q = (uint16_t *)a->q + r * a->ld;
+		size_t j = 0;
+#ifdef LOWP_X86
+		if (x512) {
+			round_row_bf16_avx512(xr, w->k, q);
+			j = w->k;
+		}
+#endif
+		for (; j < w->k; j++)
 			q[j] = sb_lowp_bf16(xr[j]);
-		for (size_t j = w->k; j < w->kp; j++)
+		for (; j < a->ld; j++)
 			q[j] = 0;
 	} else {
-		uint8_t *q = (uint8_t *)a->q + r * w->kp;
+		uint8_t *q = (uint8_t *)a->q + r * a->ld;
 #ifdef LOWP_X86
-		if (a->isa == SB_LOWP_ISA_AVX512_VNNI) {
-			quantize_row_avx512(xr, w->k, w->kp, q, &a->scale[r], &a->zp[r]);
+		if (x512) {
+			quantize_row_avx512(xr, w->k, a->ld, q, &a->scale[r], &a->zp[r]);
 			return;
 		}
 #endif
-		quantize_row(xr, w->k, w->kp, q, &a->scale[r], &a->zp[r]);
+		quantize_row(xr, w->k, a->ld, q, &a->scale[r], &a->zp[r]);
 	}
 }
 
@@ -426,11 +465,15 @@ int sb_lowp_act_set(struct sb_lowp_act *a, const struct sb_lowp_weights *w, size
 		    const float *x, size_t ldx, struct sb_error *err)
 {
 	enum sb_lowp_isa isa = isa_for(w->prec);
-	int wide = isa == SB_LOWP_ISA_AVX512;
+	int wide = isa == SB_LOWP_ISA_AVX512, amx = isa == SB_LOWP_ISA_AMX;
 	size_t el = w->prec == SB_LOWP_BF16 ? (wide ? 4 : 2) : 1, bytes;
+	size_t step = LOWP_AMX_STEP(group_of(w->prec));
+	/* The amx kernels load whole tiles: rows to a multiple of 16, k to whole steps. */
+	size_t rows = amx ? (m + 15) / 16 * 16 : m;
+	size_t ld = amx ? (w->kp + step - 1) / step * step : w->kp;
 	int rc;
 
-	if (sb_size_mul(m ? m : 1, w->kp, &bytes) || sb_size_mul(bytes, el, &bytes))
+	if (sb_size_mul(rows ? rows : 1, ld, &bytes) || sb_size_mul(bytes, el, &bytes))
 		return sb_error_set(err, SB_ELIMIT, "quantized activations [%zu, %zu] are too "
 				    "large", m, w->kp);
 	if ((rc = act_grow(a, m ? m : 1, bytes, err)))
@@ -438,8 +481,10 @@ int sb_lowp_act_set(struct sb_lowp_act *a, const struct sb_lowp_weights *w, size
 	a->isa = isa;
 	a->m = m;
 	a->kp = w->kp;
+	a->ld = ld;
 	for (size_t r = 0; r < m; r++)
 		act_row(a, w, r, x + r * ldx);
+	memset((uint8_t *)a->q + m * ld * el, 0, (rows - m) * ld * el);
 	return SB_OK;
 }
 

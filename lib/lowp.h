@@ -22,9 +22,13 @@
  * g = 2 (bf16) or 4 (int8) consecutive k, the g values of each of its 32 columns in a
  * row (128 bytes per group, two 64-byte vectors), K padded with zeros to a multiple
  * of g and N to a multiple of 32.  Each kernel set (generic C, AVX512_BF16, AVX-512F
- * for bf16, AVX512_VNNI, AVX-VNNI) reads the same weights and computes every element as
- * the same sum in the same order, so all give the same floats (int8: exactly; bf16: up
- * to the flushing of subnormal sums, which vdpbf16ps does and the others do not).
+ * for bf16, AVX512_VNNI, AVX-VNNI, AMX) reads the same weights; all but AMX bf16 compute
+ * every element as the same sum in the same order, so they give the same floats (int8:
+ * exactly; bf16: up to the flushing of subnormal sums, which vdpbf16ps does and the
+ * others do not).  The AMX tiles read these panels as they are (16 groups x 16 columns
+ * at a stride of 128 bytes); their int8 sums are the same exact integers, their bf16
+ * sums the same products added in tdpbf16ps's order, within float32 rounding of the
+ * others'.
  */
 #ifndef SB_LOWP_H
 #define SB_LOWP_H
@@ -46,25 +50,35 @@ const char *sb_lowp_name(enum sb_lowp p);
 /*
  * Kernel sets of the products.  SB_LOWP_ISA_AUTO takes, per precision, the fastest the
  * CPU has within the float32 kernel set selected by sb_ops_select() (generic: the
- * generic code; avx2: AVX-VNNI for int8; avx512: AVX512_VNNI or AVX-VNNI for int8, and
- * for bf16 the avx512 widening kernel, which runs faster than vdpbf16ps where that was
- * measured: bench/precision.sh).  The others force a set for tests: a precision that the set
- * has no kernel for uses the generic code.
+ * generic code; avx2: AVX-VNNI for int8; avx512: AMX tiles for both precisions when the
+ * CPU has them and the kernel grants the tile state (sb_lowp_amx_unavailable()), else
+ * AVX512_VNNI or AVX-VNNI for int8, and for bf16 the avx512 widening kernel, which runs
+ * faster than vdpbf16ps where that was measured: bench/precision.sh).  The others force
+ * a set for tests: a precision that the set has no kernel for uses the generic code.
  */
 enum sb_lowp_isa {
 	SB_LOWP_ISA_AUTO, SB_LOWP_ISA_GENERIC, SB_LOWP_ISA_AVX_VNNI, SB_LOWP_ISA_AVX512_VNNI,
-	SB_LOWP_ISA_AVX512_BF16, SB_LOWP_ISA_AVX512
+	SB_LOWP_ISA_AVX512_BF16, SB_LOWP_ISA_AVX512, SB_LOWP_ISA_AMX
 };
 
 /*
- * Parses "auto", "generic", "avx_vnni", "avx512_vnni", "avx512_bf16", "avx512"
+ * Parses "auto", "generic", "avx_vnni", "avx512_vnni", "avx512_bf16", "avx512", "amx"
  * (SB_EINVAL).  "avx512" is a bf16 kernel without the bfloat16 instructions: the
  * bf16 weights widened to float32 in registers and FMA, the same sums in the same order.
+ * "amx" has kernels for both precisions (tdpbf16ps, tdpbusd): int8 gives the same
+ * results as the others, bf16 the same sums in another order (within rounding).
  */
 int sb_lowp_isa_parse(const char *s, enum sb_lowp_isa *out, struct sb_error *err);
 
 /* 1 if the CPU (and OS) can run the set. */
 int sb_lowp_isa_supported(enum sb_lowp_isa isa);
+
+/*
+ * NULL when the AMX kernels can run, else why not (a static string: no AMX on the cpu,
+ * or the kernel refused the tile state).  The first call asks Linux for the tile state
+ * for the whole process (thread-safe, once).
+ */
+const char *sb_lowp_amx_unavailable(void);
 
 /*
  * Selects the kernel set for the process; SB_EUNSUPPORTED (the previous choice stays)
@@ -102,11 +116,14 @@ void sb_lowp_free(struct sb_lowp_weights *w);
 /* Activations X[m, k] rounded or quantized for one product; buffers grown on demand. */
 struct sb_lowp_act {
 	enum sb_lowp_isa isa;           /* the kernels the activations are laid out for */
-	void *q;                        /* bf16: uint16 [m][kp] (float [m][kp], the values
+	void *q;                        /* bf16: uint16 [m][ld] (float [m][ld], the values
 					 * rounded, for the avx512 kernel); int8: uint8 */
 	float *scale;                   /* int8: [m] scale_x */
 	int32_t *zp;                    /* int8: [m] zero points */
 	size_t m, kp;
+	size_t ld;                      /* values between rows of q: kp, or for the amx
+					 * kernels kp padded to whole steps, the rows padded
+					 * with zeros to a multiple of 16 */
 	size_t cap_q, cap_m;            /* bytes of q, entries of scale and zp */
 };
 

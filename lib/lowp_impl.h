@@ -30,6 +30,13 @@ void sb_lowp_int8_avx512(const struct sb_lowp_weights *w, const struct sb_lowp_a
 			 size_t c0, size_t c1, float *y, size_t ldy);
 void sb_lowp_int8_avxvnni(const struct sb_lowp_weights *w, const struct sb_lowp_act *a,
 			  size_t c0, size_t c1, float *y, size_t ldy);
+void sb_lowp_bf16_amx(const struct sb_lowp_weights *w, const struct sb_lowp_act *a,
+		      size_t c0, size_t c1, float *y, size_t ldy);
+void sb_lowp_int8_amx(const struct sb_lowp_weights *w, const struct sb_lowp_act *a,
+		      size_t c0, size_t c1, float *y, size_t ldy);
 #endif
+
+/* Values per row step of the AMX kernels' activations: 16 groups of 2 (bf16) or 4. */
+#define LOWP_AMX_STEP(g) (16 * (g))
 
 #endif

@@ -3,7 +3,9 @@
  * kernels of every set this CPU runs against references computed here on the same
  * rounded or quantized inputs (exactly, in the accumulation order lowp.h states, and
  * within the float32 bound of a double-precision sum); the quantizers' error bounds;
- * every kernel set bit for bit equal to the generic one; names, limits and dispatch.
+ * every kernel set bit for bit equal to the generic one (the AMX bf16 kernel: within the
+ * float32 bound of the double-precision sum, its order being the hardware's); names,
+ * limits and dispatch.  A set the CPU lacks is named on stderr as not tested.
  */
 #include <check.h>
 #include <math.h>
@@ -16,15 +18,20 @@
 
 static const enum sb_lowp_isa isas[] = { SB_LOWP_ISA_GENERIC, SB_LOWP_ISA_AVX_VNNI,
 					 SB_LOWP_ISA_AVX512_VNNI, SB_LOWP_ISA_AVX512_BF16,
-					 SB_LOWP_ISA_AVX512 };
+					 SB_LOWP_ISA_AVX512, SB_LOWP_ISA_AMX };
 static const char *const isa_names[] = { "generic", "avx_vnni", "avx512_vnni",
-					 "avx512_bf16", "avx512" };
+					 "avx512_bf16", "avx512", "amx" };
 #define N_ISAS (sizeof(isas) / sizeof(isas[0]))
 
-/* m, n, k: single rows, tails of tiles (12, 6 rows), of panels (32 columns), odd k. */
+/*
+ * m, n, k: single rows, tails of tiles (12, 6 rows; AMX: 16 and 32 rows), of panels (32
+ * columns; AMX: 16), odd k, k shorter than one AMX step (32 bf16, 64 int8) and k that
+ * ends in a partial step.
+ */
 static const size_t shapes[][3] = {
 	{ 1, 32, 2 }, { 5, 40, 7 }, { 13, 96, 64 }, { 25, 33, 301 }, { 12, 64, 768 },
-	{ 7, 70, 3072 }, { 40, 128, 96 }
+	{ 7, 70, 3072 }, { 40, 128, 96 }, { 17, 48, 40 }, { 33, 20, 130 }, { 64, 64, 64 },
+	{ 16, 16, 32 }
 };
 #define N_SHAPES (sizeof(shapes) / sizeof(shapes[0]))
 
@@ -93,6 +100,12 @@ START_TEST(test_bf16_round)
 }
 END_TEST
 
+/* Rows of a's buffer: the AMX kernels' are padded to a multiple of 16 (with zeros). */
+static size_t act_rows(const struct sb_lowp_act *a)
+{
+	return a->isa == SB_LOWP_ISA_AMX ? (a->m + 15) / 16 * 16 : a->m;
+}
+
 /* Selects set i; 0 when this CPU lacks it (said on stderr, the set is not tested). */
 static int use_isa(size_t i)
 {
@@ -102,7 +115,8 @@ static int use_isa(size_t i)
 	if (rc) {
 		ck_assert_int_eq(rc, SB_EUNSUPPORTED);
 		ck_assert(strstr(err.msg, "not supported by this cpu") != NULL);
-		fprintf(stderr, "check_lowp: %s kernels not run: %s\n", isa_names[i], err.msg);
+		fprintf(stderr, "check_lowp: %s kernels NOT TESTED on this cpu: %s\n",
+			isa_names[i], err.msg);
 		return 0;
 	}
 	return 1;
@@ -155,12 +169,14 @@ START_TEST(test_bf16_kernels)
 			x[2] = from_bits(0x3f808000);
 			x[3] = from_bits(0x7f7fffff);
 			ck_assert_int_eq(sb_lowp_act_set(&a, &pw, m, x, ldx, &err), SB_OK);
-			for (size_t r = 0; r < m; r++) {
-				for (size_t j = 0; j < a.kp; j++) {
+			ck_assert_uint_eq(a.ld, isas[i] == SB_LOWP_ISA_AMX ? (k + 31) / 32 * 32
+					  : a.kp);
+			for (size_t r = 0; r < act_rows(&a); r++) {
+				for (size_t j = 0; j < a.ld; j++) {
 					float v = isas[i] == SB_LOWP_ISA_AVX512
-						  ? ((const float *)a.q)[r * a.kp + j]
-						  : sb_lowp_bf16_float(((const uint16_t *)a.q)[r * a.kp + j]);
-					float want = j < k ? bf(x[r * ldx + j]) : 0.0f;
+						  ? ((const float *)a.q)[r * a.ld + j]
+						  : sb_lowp_bf16_float(((const uint16_t *)a.q)[r * a.ld + j]);
+					float want = j < k && r < m ? bf(x[r * ldx + j]) : 0.0f;
 					ck_assert(bits(v) == bits(want));
 				}
 			}
@@ -183,12 +199,16 @@ START_TEST(test_bf16_kernels)
 						ref += p;
 						mag += fabs(p);
 					}
-					ck_assert_msg(bits(y[r * (n + 5) + c]) == bits(acc),
+					ck_assert_msg(isas[i] == SB_LOWP_ISA_AMX ||
+						      bits(y[r * (n + 5) + c]) == bits(acc),
 						      "%s [%zu,%zu,%zu] y[%zu,%zu] = %a, in order %a",
 						      isa_names[i], m, n, k, r, c, y[r * (n + 5) + c],
 						      acc);
-					ck_assert(fabs(y[r * (n + 5) + c] - ref) <=
-						  (double)k * 0x1p-24 * mag + 1e-30);
+					ck_assert_msg(fabs(y[r * (n + 5) + c] - ref) <=
+						      (double)k * 0x1p-24 * mag + 1e-30,
+						      "%s [%zu,%zu,%zu] y[%zu,%zu] = %a, in double %a",
+						      isa_names[i], m, n, k, r, c, y[r * (n + 5) + c],
+						      ref);
 				}
 			}
 			free(y);
@@ -247,7 +267,7 @@ START_TEST(test_int8_kernels)
 			ck_assert_int_eq(pw.colsum[c], sum);
 		}
 		for (size_t r = 0; r < m; r++) {
-			const uint8_t *q = (const uint8_t *)a.q + r * a.kp;
+			const uint8_t *q = (const uint8_t *)a.q + r * a.ld;
 			ck_assert(a.zp[r] >= 0 && a.zp[r] <= 255 && a.scale[r] > 0.0f);
 			if (r == 1)
 				ck_assert_int_eq(a.zp[r], 0);
@@ -260,13 +280,21 @@ START_TEST(test_int8_kernels)
 			if (!use_isa(i))
 				continue;
 			ck_assert_int_eq(sb_lowp_act_set(&a, &pw, m, x, ldx, &err), SB_OK);
-			/* Every set's quantizer gives the generic one's bytes. */
-			ck_assert(memcmp(a.q, g.q, m * a.kp) == 0);
+			/* Every set's quantizer gives the generic one's bytes (the AMX
+			 * rows padded with zeros to whole steps and 16 rows). */
+			ck_assert_uint_eq(a.ld, isas[i] == SB_LOWP_ISA_AMX ? (k + 63) / 64 * 64
+					  : a.kp);
+			for (size_t r = 0; r < act_rows(&a); r++) {
+				const uint8_t *q = (const uint8_t *)a.q + r * a.ld;
+				for (size_t j = 0; j < a.ld; j++)
+					ck_assert_uint_eq(q[j], r < m && j < a.kp ?
+							  ((const uint8_t *)g.q)[r * g.kp + j] : 0);
+			}
 			ck_assert(memcmp(a.scale, g.scale, m * sizeof(float)) == 0);
 			ck_assert(memcmp(a.zp, g.zp, m * sizeof(int32_t)) == 0);
 			y = run(&pw, &a, m, n);
 			for (size_t r = 0; r < m; r++) {
-				const uint8_t *q = (const uint8_t *)a.q + r * a.kp;
+				const uint8_t *q = (const uint8_t *)a.q + r * a.ld;
 				for (size_t c = 0; c < n; c++) {
 					int64_t acc = 0;
 					for (size_t j = 0; j < k; j++)
@@ -340,8 +368,10 @@ START_TEST(test_limits_names)
 	ck_assert_str_eq(sb_lowp_name(SB_LOWP_INT8), "int8");
 	ck_assert_int_eq(sb_lowp_isa_parse("avx512_vnni", &isa, &err), SB_OK);
 	ck_assert_int_eq(isa, SB_LOWP_ISA_AVX512_VNNI);
-	ck_assert_int_eq(sb_lowp_isa_parse("amx", &isa, &err), SB_EINVAL);
-	ck_assert(strstr(err.msg, "product kernels 'amx'") != NULL);
+	ck_assert_int_eq(sb_lowp_isa_parse("amx", &isa, &err), SB_OK);
+	ck_assert_int_eq(isa, SB_LOWP_ISA_AMX);
+	ck_assert_int_eq(sb_lowp_isa_parse("amx512", &isa, &err), SB_EINVAL);
+	ck_assert(strstr(err.msg, "product kernels 'amx512'") != NULL);
 }
 END_TEST
 
@@ -362,8 +392,24 @@ START_TEST(test_dispatch)
 	ck_assert_int_eq(sb_lowp_select(SB_LOWP_ISA_GENERIC, NULL), SB_OK);
 	ck_assert_str_eq(sb_lowp_kernel_name(SB_LOWP_INT8), "generic");
 	ck_assert_int_eq(sb_lowp_select(SB_LOWP_ISA_AUTO, NULL), SB_OK);
-	if (strcmp(sb_ops_isa_name(), "avx512") == 0)
-		ck_assert_str_eq(sb_lowp_kernel_name(SB_LOWP_BF16), "avx512");
+	if (strcmp(sb_ops_isa_name(), "avx512") == 0) {
+		const char *want = sb_lowp_amx_unavailable() ? "avx512" : "amx";
+		ck_assert_str_eq(sb_lowp_kernel_name(SB_LOWP_BF16), want);
+	}
+	/* amx: both precisions where the cpu and kernel allow it; else refused, saying why. */
+	if (sb_lowp_amx_unavailable()) {
+		struct sb_error err;
+		fprintf(stderr, "check_lowp: AMX NOT TESTED: %s\n", sb_lowp_amx_unavailable());
+		ck_assert_int_eq(sb_lowp_select(SB_LOWP_ISA_AMX, &err), SB_EUNSUPPORTED);
+		ck_assert(strstr(err.msg, sb_lowp_amx_unavailable()) != NULL);
+		ck_assert_int_eq(sb_lowp_isa_supported(SB_LOWP_ISA_AMX), 0);
+	} else {
+		fprintf(stderr, "check_lowp: AMX tested (amx-tile, amx-bf16, amx-int8)\n");
+		ck_assert_int_eq(sb_lowp_select(SB_LOWP_ISA_AMX, NULL), SB_OK);
+		ck_assert_str_eq(sb_lowp_kernel_name(SB_LOWP_BF16), "amx");
+		ck_assert_str_eq(sb_lowp_kernel_name(SB_LOWP_INT8), "amx");
+		ck_assert_int_eq(sb_lowp_select(SB_LOWP_ISA_AUTO, NULL), SB_OK);
+	}
 	/* Activations set for one set are run by it, whatever is selected after. */
 	{
 		size_t n = 32, k = 8;

@@ -1,0 +1,261 @@
+/*
+ * lowp_amx.c - the bf16 and int8 product kernels on Intel AMX tiles (see lowp.h):
+ * tdpbf16ps (pairs of bf16, float32 accumulators) and tdpbusd (quads of u8 x s8, int32
+ * accumulators), and the one request per process for the tile state.
+ *
+ * The packed weights (lowp.h) already have the layout a B tile reads: in a panel of 32
+ * columns, the g values (g = 2 bf16 or 4 int8) of one group of k for columns 0-15 are 64
+ * contiguous bytes, those of columns 16-31 the next 64, and the next group follows 128
+ * bytes later.  So the B tile of 16 groups x 16 columns is 16 rows of 64 bytes at stride
+ * 128, loaded straight from the panel.  The weights' K is padded to g only: the last,
+ * partial step of a panel is copied with zeros into a 2 KB buffer, once per panel.
+ * The activations are laid out for these kernels by sb_lowp_act_set(): rows padded to a
+ * multiple of 16 and K to whole steps (32 bf16 / 64 int8 values), zeros in the padding,
+ * so every A tile load is whole.
+ *
+ * Blocks of 32 rows x 32 columns: tiles 0-3 hold the accumulators, 4-5 two A tiles of
+ * 16 rows, 6-7 the two B tiles of 16 columns.  Every call loads the tile configuration
+ * on the calling thread and releases the tiles before it returns, so each thread of a
+ * team (lib/par.c) configures its own and no tile state outlives a call.
+ *
+ * Sums: tdpbf16ps adds the products of each pair in its own order and flushes
+ * denormals, so bf16 results differ from the other bf16 kernels by the accumulation
+ * order only.  tdpbusd sums exact integers and the dequantization is the one of
+ * lowp_int8.c: int8 results equal the other kernels' bit for bit.
+ */
+#include "lowp_impl.h"
+
+#ifdef LOWP_X86
+#include <cpuid.h>
+#include <errno.h>
+#include <immintrin.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define ARCH_REQ_XCOMP_PERM 0x1023      /* Linux: ask for an extended state component */
+#define XFEATURE_XTILEDATA 18           /* the AMX tile data */
+
+static pthread_once_t perm_once = PTHREAD_ONCE_INIT;
+static const char *perm_why = "not checked";
+static char perm_msg[96];
+
+/* Checks the cpu, then asks Linux for the tile state (once per process). */
+static void perm_request(void)
+{
+	unsigned a, b, c, d;
+
+	__builtin_cpu_init();
+	if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(d & (1u << 24)) ||
+	    !(d & (1u << 22)) || !(d & (1u << 25))) {
+		perm_why = "the cpu has no amx-tile, amx-bf16 and amx-int8";
+		return;
+	}
+	if (!__builtin_cpu_supports("avx512bw")) {
+		perm_why = "the cpu has no avx512bw (used around the tiles)";
+		return;
+	}
+#ifdef SYS_arch_prctl
+	if (syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) != 0) {
+		snprintf(perm_msg, sizeof(perm_msg), "the kernel refused the tile state "
+			 "(arch_prctl ARCH_REQ_XCOMP_PERM: %s)", strerror(errno));
+		perm_why = perm_msg;
+		return;
+	}
+	perm_why = NULL;
+#else
+	perm_why = "no arch_prctl system call to ask for the tile state";
+#endif
+}
+
+const char *sb_lowp_amx_unavailable(void)
+{
+	pthread_once(&perm_once, perm_request);
+	return perm_why;
+}
+
+#define TA __attribute__((target("amx-tile,amx-bf16,amx-int8,avx512f,avx512bw")))
+#define INLINE static inline __attribute__((always_inline))
+
+#define TILE_ROWS 16
+#define PANEL_BYTES 128         /* one group of k for the 32 columns of a panel */
+
+/* The 64-byte operand of ldtilecfg (palette 1). */
+struct tile_config {
+	uint8_t palette, start_row, reserved[14];
+	uint16_t colsb[16];
+	uint8_t rows[16];
+};
+
+/*
+ * Eight tiles of 16 rows x 64 bytes.  A static object: GCC 12's _tile_loadconfig()
+ * tells the compiler it reads only the first 8 bytes, so the stores that would build
+ * a configuration on the stack could be dropped as dead.
+ */
+static const struct tile_config tile_cfg = {
+	.palette = 1,
+	.colsb = { 64, 64, 64, 64, 64, 64, 64, 64 },
+	.rows = { TILE_ROWS, TILE_ROWS, TILE_ROWS, TILE_ROWS, TILE_ROWS, TILE_ROWS,
+		  TILE_ROWS, TILE_ROWS },
+};
+
+/* Loads the configuration on this thread. */
+static TA void tiles_begin(void)
+{
+	_tile_loadconfig(&tile_cfg);
+}
+
+/*
+ * acc[32][32] (row stride 32) = rows [0, 16 or 32) of the activations x (row stride
+ * ldx bytes, steps of 64 bytes) times the panel b; steps whole steps, the first full
+ * of them from the panel, the last from tail when full < steps.  GCC's _tile_loadd()
+ * does not tell the compiler that it reads memory: what it reads is written before
+ * these functions (never inlined) are called.
+ */
+INLINE TA void block(const int bf, const int two, const uint8_t *x, size_t ldx,
+		     const uint8_t *b, const uint8_t *tail, size_t full, size_t steps,
+		     void *acc)
+{
+	_tile_zero(0);
+	_tile_zero(1);
+	if (two) {
+		_tile_zero(2);
+		_tile_zero(3);
+	}
+	for (size_t s = 0; s < steps; s++) {
+		const uint8_t *bs = s < full ? b + s * TILE_ROWS * PANEL_BYTES : tail;
+		_tile_loadd(6, bs, PANEL_BYTES);
+		_tile_loadd(7, bs + 64, PANEL_BYTES);
+		_tile_loadd(4, x + s * 64, ldx);
+		if (bf) {
+			_tile_dpbf16ps(0, 4, 6);
+			_tile_dpbf16ps(1, 4, 7);
+		} else {
+			_tile_dpbusd(0, 4, 6);
+			_tile_dpbusd(1, 4, 7);
+		}
+		if (two) {
+			_tile_loadd(5, x + TILE_ROWS * ldx + s * 64, ldx);
+			if (bf) {
+				_tile_dpbf16ps(2, 5, 6);
+				_tile_dpbf16ps(3, 5, 7);
+			} else {
+				_tile_dpbusd(2, 5, 6);
+				_tile_dpbusd(3, 5, 7);
+			}
+		}
+	}
+	_tile_stored(0, acc, 128);
+	_tile_stored(1, (uint8_t *)acc + 64, 128);
+	if (two) {
+		_tile_stored(2, (uint8_t *)acc + 16 * 128, 128);
+		_tile_stored(3, (uint8_t *)acc + 16 * 128 + 64, 128);
+	}
+}
+
+static TA __attribute__((noinline)) void block_bf16_1(const uint8_t *x, size_t ldx,
+	const uint8_t *b, const uint8_t *tail, size_t full, size_t steps, void *acc)
+{
+	block(1, 0, x, ldx, b, tail, full, steps, acc);
+}
+
+static TA __attribute__((noinline)) void block_bf16_2(const uint8_t *x, size_t ldx,
+	const uint8_t *b, const uint8_t *tail, size_t full, size_t steps, void *acc)
+{
+	block(1, 1, x, ldx, b, tail, full, steps, acc);
+}
+
+static TA __attribute__((noinline)) void block_int8_1(const uint8_t *x, size_t ldx,
+	const uint8_t *b, const uint8_t *tail, size_t full, size_t steps, void *acc)
+{
+	block(0, 0, x, ldx, b, tail, full, steps, acc);
+}
+
+static TA __attribute__((noinline)) void block_int8_2(const uint8_t *x, size_t ldx,
+	const uint8_t *b, const uint8_t *tail, size_t full, size_t steps, void *acc)
+{
+	block(0, 1, x, ldx, b, tail, full, steps, acc);
+}
+
+/* Rows [r0, r0 + nr) x columns [c, c + nc) of Y from the int32 sums acc[nr][32]. */
+static TA void dequant_rows(const struct sb_lowp_weights *w, const struct sb_lowp_act *a,
+			    const int32_t *acc, size_t r0, size_t nr, size_t c, size_t nc,
+			    float *y, size_t ldy)
+{
+	__mmask16 m0 = (__mmask16)(nc >= 16 ? 0xffff : (1u << nc) - 1);
+	__mmask16 m1 = (__mmask16)(nc >= 32 ? 0xffff : nc > 16 ? (1u << (nc - 16)) - 1 : 0);
+
+	for (size_t r = 0; r < nr; r++) {
+		__m512i z = _mm512_set1_epi32(a->zp[r0 + r]);
+		__m512 s = _mm512_set1_ps(a->scale[r0 + r]);
+		for (int h = 0; h < 2; h++) {
+			size_t j = c + 16 * (size_t)h;
+			__m512i cs = _mm512_loadu_si512(w->colsum + j);
+			__m512i v = _mm512_sub_epi32(_mm512_loadu_si512(acc + r * 32 + 16 * h),
+						     _mm512_mullo_epi32(z, cs));
+			__m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(v),
+						 _mm512_mul_ps(s, _mm512_loadu_ps(w->scale + j)));
+			_mm512_mask_storeu_ps(y + (r0 + r) * ldy + j, h ? m1 : m0, f);
+		}
+	}
+}
+
+typedef void (*block_fn)(const uint8_t *, size_t, const uint8_t *, const uint8_t *, size_t,
+			 size_t, void *);
+
+/* Both precisions: g values per group, el bytes per activation. */
+static TA void amx_linear(const int bf, const struct sb_lowp_weights *w,
+			  const struct sb_lowp_act *a, size_t c0, size_t c1, float *y,
+			  size_t ldy)
+{
+	size_t g = bf ? 2 : 4, el = bf ? 2 : 1, step = TILE_ROWS * g;
+	size_t kp = w->kp, full = kp / step, steps = (kp + step - 1) / step;
+	size_t ldx = a->ld * el, tail_groups = (kp - full * step) / g;
+	block_fn one = bf ? block_bf16_1 : block_int8_1, two = bf ? block_bf16_2 : block_int8_2;
+	_Alignas(64) uint8_t tail[TILE_ROWS * PANEL_BYTES];
+	_Alignas(64) int32_t acc[32 * 32];
+
+	tiles_begin();
+	memset(tail, 0, sizeof(tail));
+	for (size_t c = c0; c < c1; c += LOWP_NR) {
+		const uint8_t *b = (const uint8_t *)w->data + c / LOWP_NR * kp * LOWP_NR * el;
+		size_t nc = c1 - c < LOWP_NR ? c1 - c : LOWP_NR;
+		if (tail_groups)
+			memcpy(tail, b + full * TILE_ROWS * PANEL_BYTES, tail_groups * PANEL_BYTES);
+		for (size_t r0 = 0; r0 < a->m; r0 += 32) {
+			const uint8_t *x = (const uint8_t *)a->q + r0 * ldx;
+			size_t nr = a->m - r0 < 32 ? a->m - r0 : 32;
+			(nr > TILE_ROWS ? two : one)(x, ldx, b, tail, full, steps, acc);
+			if (!bf) {
+				dequant_rows(w, a, acc, r0, nr, c, nc, y, ldy);
+				continue;
+			}
+			for (size_t r = 0; r < nr; r++)
+				memcpy(y + (r0 + r) * ldy + c, acc + r * 32, nc * sizeof(float));
+		}
+	}
+	_tile_release();
+}
+
+void sb_lowp_bf16_amx(const struct sb_lowp_weights *w, const struct sb_lowp_act *a,
+		      size_t c0, size_t c1, float *y, size_t ldy)
+{
+	amx_linear(1, w, a, c0, c1, y, ldy);
+}
+
+void sb_lowp_int8_amx(const struct sb_lowp_weights *w, const struct sb_lowp_act *a,
+		      size_t c0, size_t c1, float *y, size_t ldy)
+{
+	amx_linear(0, w, a, c0, c1, y, ldy);
+}
+
+#else
+
+const char *sb_lowp_amx_unavailable(void)
+{
+	return "not an x86-64 build";
+}
+
+#endif
