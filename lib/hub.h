@@ -22,6 +22,8 @@
 #ifndef SB_HUB_H
 #define SB_HUB_H
 
+#include "api.h"
+
 #include <stdint.h>
 
 #include "errors.h"
@@ -69,13 +71,13 @@ void sb_hub_env_from(struct sb_hub_env *env, char *(*get)(const char *name));
  * starting or ending with '-' or '.'), else 0.  "name" alone is kept: the hub still
  * serves legacy models without an organisation ("bert-base-uncased", "gpt2").
  */
-int sb_hub_is_id(const char *s);
+SB_API int sb_hub_is_id(const char *s);
 
 /*
  * The cache folder the env selects, as a malloc'd string in *out (caller frees).
  * SB_ENOTFOUND when no variable gives one (no HOME either).
  */
-int sb_hub_cache_dir(const struct sb_hub_env *env, char **out, struct sb_error *err);
+SB_API int sb_hub_cache_dir(const struct sb_hub_env *env, char **out, struct sb_error *err);
 
 /*
  * Resolves a -m argument to a local model folder, in *dir_out (malloc'd, caller
@@ -100,7 +102,7 @@ int sb_hub_cache_dir(const struct sb_hub_env *env, char **out, struct sb_error *
  * malformed HTTP response), SB_ETRUNCATED (a connection cut after the retries; the
  * partial blob stays for the next attempt), SB_EUNSUPPORTED (https without curl).
  */
-int sb_hub_resolve(const char *model, const struct sb_hub_env *env, char **dir_out,
-		   struct sb_error *err);
+SB_API int sb_hub_resolve(const char *model, const struct sb_hub_env *env, char **dir_out,
+			  struct sb_error *err);
 
 #endif
