@@ -63,7 +63,7 @@ struct sb_hub_env {
  * HF_HOME, XDG_CACHE_HOME, HOME, HF_ENDPOINT, HF_TOKEN, HF_HUB_OFFLINE.  Options are
  * zeroed.  The strings stay owned by the environment.  Never fails.
  */
-void sb_hub_env_from(struct sb_hub_env *env, char *(*get)(const char *name));
+SB_API void sb_hub_env_from(struct sb_hub_env *env, char *(*get)(const char *name));
 
 /*
  * Returns 1 if s has the shape of a hub model id ("name" or "org/name": letters,

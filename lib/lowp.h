@@ -80,7 +80,7 @@ SB_API int sb_lowp_isa_supported(enum sb_lowp_isa isa);
  * or the kernel refused the tile state).  The first call asks Linux for the tile state
  * for the whole process (thread-safe, once).
  */
-const char *sb_lowp_amx_unavailable(void);
+SB_API const char *sb_lowp_amx_unavailable(void);
 
 /*
  * Selects the kernel set for the process; SB_EUNSUPPORTED (the previous choice stays)

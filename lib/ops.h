@@ -138,12 +138,12 @@ SB_API int sb_ops_pack(struct sb_ops_packed *out, const float *const *parts,
  * of Y =.  Each element is one sum over k in order (after Y's own value when add), so
  * the result does not depend on m, n or how rows are split.
  */
-int sb_ops_panels_ok(void);
-size_t sb_ops_panels_size(size_t n, size_t k);
-void sb_ops_panels_pack(float *dst, int trans_b, size_t n, size_t k, const float *b,
-			size_t ldb);
-void sb_ops_panels_gemm(size_t m, size_t n, size_t k, const float *x, size_t ldx,
-			const float *panels, size_t kp, int add, float *y, size_t ldy);
+SB_API int sb_ops_panels_ok(void);
+SB_API size_t sb_ops_panels_size(size_t n, size_t k);
+SB_API void sb_ops_panels_pack(float *dst, int trans_b, size_t n, size_t k, const float *b,
+			       size_t ldb);
+SB_API void sb_ops_panels_gemm(size_t m, size_t n, size_t k, const float *x, size_t ldx,
+			       const float *panels, size_t kp, int add, float *y, size_t ldy);
 
 /* Frees the packed data and clears *w. */
 SB_API void sb_ops_packed_free(struct sb_ops_packed *w);
@@ -205,6 +205,6 @@ SB_API void sb_ops_softmax(float *x, size_t rows, size_t n, size_t ldx, const un
  * are excluded; while every column so far is excluded, x is zeroed, *corr is 1 and 0 is
  * returned.
  */
-float sb_ops_softmax_block(float *x, size_t n, float scale, float *mx, float *corr);
+SB_API float sb_ops_softmax_block(float *x, size_t n, float scale, float *mx, float *corr);
 
 #endif

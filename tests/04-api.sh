@@ -7,7 +7,7 @@
 
 require_cmd nm
 so=$SB_BUILDDIR/lib/.libs/libsb.so
-plan 6
+plan 7
 
 if [ -z "$SB_INSTALLED_HEADERS" ] || [ -z "$SB_CC" ]; then
 	echo "Bail out! SB_INSTALLED_HEADERS and SB_CC are not set: run it through make check"
@@ -25,6 +25,11 @@ cat "$SB_TMP"/include/sb/*.h | awk '
 		print w[n]; on = 0 } }' | sort > "$SB_TMP/declared"
 is "exported functions: exactly the SB_API declarations of the installed headers" \
 	"$(comm -3 "$SB_TMP/exported" "$SB_TMP/declared" | tr -s '\t\n' '  ')" ""
+# A declaration at column 0 that names an sb_ function without the mark would be
+# installed but not exported: a consumer could compile against it and not link.
+is "every function the installed headers declare carries SB_API" \
+	"$(cd "$SB_TMP/include/sb" && grep -nE '^[a-z_].*[^a-z0-9_]sb_[a-z0-9_]+\(' ./*.h |
+		grep -vE '^[^:]+:[0-9]+:(static|typedef|SB_API|#)' | tr '\n' ' ')" ""
 n_exp=$(grep -c . "$SB_TMP/exported")
 check "exports: $n_exp symbols (more than 150: the marked API is there)" test "$n_exp" -gt 150
 is "no private helper is exported (sb_http_, sb_farm_, sb_zmq_key_load, sb_strf, sb_tok_)" \
