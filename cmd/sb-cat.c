@@ -1396,172 +1396,223 @@ struct tsv_row {
 	size_t n, first;        /* numbers: vals[first .. first + n) */
 };
 
+/* --from-tsv: the lines read so far for one frame. */
+struct tsv_in {
+	const struct opts *o;
+	struct sb_linereader *lr;
+	struct sb_buf vals, texts;      /* doubles; text bytes */
+	struct tsv_row *rows;
+	size_t cap, width;              /* rows allocated; the width of float rows */
+	int is_int;                     /* token ids, not floats */
+};
+
+/* -t: the line's first field is the row's text; *p is set past it. */
+static void tsv_text(struct tsv_in *in, struct tsv_row *row, const char *line, size_t len,
+		     size_t *p)
+{
+	const char *tab = memchr(line, '\t', len);
+	size_t tl = tab ? (size_t)(tab - line) : len;
+	struct sb_error err;
+
+	row->text_off = in->texts.len;
+	if (sb_buf_append(&in->texts, line, tl, &err))
+		die_err(&err);
+	row->text_len = tsv_unescape((char *)in->texts.data + in->texts.len - tl, tl);
+	in->texts.len -= tl - row->text_len;
+	*p = tab ? tl + 1 : len;
+}
+
+/* One field, line[p..q), as a token id or a number. */
+static double tsv_field(const struct tsv_in *in, const char *line, size_t p, size_t q,
+			unsigned long long lineno, size_t field)
+{
+	const char *file = in->o->from_tsv;
+	char num[64], *end;
+	double d;
+
+	if (q - p == 0 || q - p >= sizeof num)
+		die("%s: line %llu: field %zu: not a number", file, lineno, field);
+	memcpy(num, line + p, q - p);
+	num[q - p] = '\0';
+	errno = 0;
+	if (in->is_int) {
+		long long v = strtoll(num, &end, 10);
+
+		d = (double)v;
+		if (errno || *end || llabs(v) > (1LL << 53))
+			die("%s: line %llu: '%s' is not a token id", file, lineno, num);
+	} else {
+		d = strtod(num, &end);
+		if (*end)
+			die("%s: line %llu: '%s' is not a number", file, lineno, num);
+	}
+	return d;
+}
+
+/* The numbers of line[p..len) into vals, counted in row->n, and their count checked. */
+static void tsv_numbers(struct tsv_in *in, struct tsv_row *row, const char *line, size_t len,
+			size_t p, unsigned long long lineno)
+{
+	const char *file = in->o->from_tsv;
+	struct sb_error err;
+
+	while (p < len) {
+		size_t q = p;
+		double d;
+
+		while (q < len && line[q] != '\t')
+			q++;
+		d = tsv_field(in, line, p, q, lineno, row->n + 1);
+		if (sb_buf_append(&in->vals, &d, sizeof d, &err))
+			die_err(&err);
+		row->n++;
+		p = q + 1;
+		if (q == len - 1 && line[q] == '\t')
+			die("%s: line %llu: empty last field", file, lineno);
+	}
+	if (in->o->kind == SB_KIND_SCORES && row->n != 1)
+		die("%s: line %llu: %zu values, a score is one", file, lineno, row->n);
+	if (!in->is_int) {
+		if (in->width == 0)
+			in->width = row->n;
+		if (row->n != in->width || in->width == 0)
+			die("%s: line %llu: %zu values, expected %zu", file, lineno, row->n,
+			    in->width ? in->width : 1);
+	}
+}
+
+/* Reads up to --batch lines into rows; the number read (0 at the end), *maxw their widest
+ * row, *eof set at the end of the input. */
+static size_t tsv_read_batch(struct tsv_in *in, size_t *maxw, int *eof)
+{
+	struct sb_error err;
+	size_t n = 0;
+
+	sb_error_clear(&err);
+	sb_buf_clear(&in->vals);
+	sb_buf_clear(&in->texts);
+	*maxw = 0;
+	while (n < in->o->batch) {
+		const char *line;
+		size_t len, p = 0;
+		int rc = sb_linereader_next(in->lr, &line, &len, 0, &err);
+		unsigned long long lineno = sb_linereader_lineno(in->lr);
+
+		if (rc == SB_EOF) {
+			*eof = 1;
+			break;
+		}
+		if (rc != SB_OK)
+			die_err(&err);
+		if (len && line[len - 1] == '\r')
+			len--;
+		if (n == in->cap) {
+			size_t ncap = in->cap ? 2 * in->cap : 64;
+			struct tsv_row *nr = realloc(in->rows, ncap * sizeof *nr);
+
+			if (!nr)
+				die("%s: out of memory", in->o->from_tsv);
+			in->rows = nr;
+			in->cap = ncap;
+		}
+		memset(&in->rows[n], 0, sizeof in->rows[n]);
+		in->rows[n].first = in->vals.len / sizeof(double);
+		if (in->o->with_text)
+			tsv_text(in, &in->rows[n], line, len, &p);
+		tsv_numbers(in, &in->rows[n], line, len, p, lineno);
+		if (in->rows[n].n > *maxw)
+			*maxw = in->rows[n].n;
+		n++;
+	}
+	return n;
+}
+
+/* Token rows have their own lengths: pad with 0 and mark the real positions in
+ * attention_mask. */
+static void tsv_tokens(struct writer *w, const struct tsv_in *in, const char *name, size_t n,
+		       size_t maxw)
+{
+	const double *v = (const double *)in->vals.data;
+	size_t shape[2] = { n, maxw };
+	struct sb_tensor *t, *m = NULL;
+	struct sb_error err;
+
+	if (sb_frame_tensor_resize(&w->f, name, SB_DTYPE_I64, 2, shape, &t, &err) != SB_OK ||
+	    sb_frame_tensor_resize(&w->f, "attention_mask", SB_DTYPE_I64, 2, shape, &m,
+				   &err) != SB_OK)
+		die_err(&err);
+	t = sb_frame_tensor(&w->f, name);
+	for (size_t r = 0; r < n; r++)
+		for (size_t c = 0; c < maxw; c++) {
+			int64_t id = c < in->rows[r].n ? (int64_t)v[in->rows[r].first + c] : 0;
+			int64_t one = c < in->rows[r].n;
+
+			memcpy((int64_t *)t->data + r * maxw + c, &id, 8);
+			memcpy((int64_t *)m->data + r * maxw + c, &one, 8);
+		}
+}
+
+/* The n rows read as the frame's texts and tensor. */
+static void tsv_fill(struct writer *w, const struct tsv_in *in, const char *name, size_t n,
+		     size_t maxw)
+{
+	const double *v = (const double *)in->vals.data;
+	size_t shape[2] = { n, maxw };
+	int nd = in->o->kind == SB_KIND_SCORES ? 1 : 2;
+	struct sb_tensor *t;
+	struct sb_error err;
+
+	if (in->o->with_text) {
+		if (sb_frame_text_alloc(&w->f, n, &err) != SB_OK)
+			die_err(&err);
+		for (size_t r = 0; r < n; r++)
+			if (sb_frame_text_set(&w->f, r,
+					      (char *)in->texts.data + in->rows[r].text_off,
+					      in->rows[r].text_len, &err) != SB_OK)
+				die_err(&err);
+	}
+	if (in->is_int) {
+		tsv_tokens(w, in, name, n, maxw);
+		return;
+	}
+	if (sb_frame_tensor_resize(&w->f, name, SB_DTYPE_F32, nd, shape, &t, &err) != SB_OK)
+		die_err(&err);
+	for (size_t i = 0; i < n * maxw; i++) {
+		float f = (float)v[i];
+
+		memcpy((float *)t->data + i, &f, 4);
+	}
+}
+
 static void run_from_tsv(const struct opts *o)
 {
-	struct sb_linereader *lr = NULL;
-	struct writer w;
-	struct sb_error err;
-	struct sb_buf vals, texts;       /* doubles; text bytes */
-	struct tsv_row *rows = NULL;
+	struct tsv_in in = { .o = o, .is_int = o->kind == SB_KIND_TOKENS };
 	const char *name = o->from_tsv_name ? o->from_tsv_name : default_name(o->kind);
-	size_t cap = 0, width = 0;
-	int is_int = o->kind == SB_KIND_TOKENS;
+	struct sb_error err;
+	struct writer w;
+	size_t n, maxw;
 	int eof = 0;
 
 	sb_error_clear(&err);
 	if (o->kind == SB_KIND_HIDDEN)
 		bad_usage("--from-tsv builds embeddings, tokens or scores frames, not hidden");
-	if (sb_linereader_open(&lr, o->from_tsv, &err) != SB_OK)
+	if (sb_linereader_open(&in.lr, o->from_tsv, &err) != SB_OK)
 		die_err(&err);
-	sb_buf_init(&vals);
-	sb_buf_init(&texts);
+	sb_buf_init(&in.vals);
+	sb_buf_init(&in.texts);
 	writer_open(&w, o);
 	if (o->with_text && o->text_file)
 		bad_usage("-t and --text both give texts");
-	while (!eof) {
-		size_t n = 0, maxw = 0;
-
-		sb_buf_clear(&vals);
-		sb_buf_clear(&texts);
-		while (n < o->batch) {
-			const char *line;
-			size_t len, p = 0;
-			int rc = sb_linereader_next(lr, &line, &len, 0, &err);
-			unsigned long long lineno = sb_linereader_lineno(lr);
-
-			if (rc == SB_EOF) {
-				eof = 1;
-				break;
-			}
-			if (rc != SB_OK)
-				die_err(&err);
-			if (len && line[len - 1] == '\r')
-				len--;
-			if (n == cap) {
-				size_t ncap = cap ? 2 * cap : 64;
-				struct tsv_row *nr = realloc(rows, ncap * sizeof *rows);
-
-				if (!nr)
-					die("%s: out of memory", o->from_tsv);
-				rows = nr;
-				cap = ncap;
-			}
-			memset(&rows[n], 0, sizeof rows[n]);
-			rows[n].first = vals.len / sizeof(double);
-			if (o->with_text) {
-				const char *tab = memchr(line, '\t', len);
-				size_t tl = tab ? (size_t)(tab - line) : len;
-
-				rows[n].text_off = texts.len;
-				if (sb_buf_append(&texts, line, tl, &err))
-					die_err(&err);
-				rows[n].text_len = tsv_unescape((char *)texts.data + texts.len - tl,
-								tl);
-				texts.len -= tl - rows[n].text_len;
-				p = tab ? tl + 1 : len;
-			}
-			while (p < len) {
-				char num[64], *end;
-				size_t q = p;
-				double d;
-
-				while (q < len && line[q] != '\t')
-					q++;
-				if (q - p == 0 || q - p >= sizeof num)
-					die("%s: line %llu: field %zu: not a number", o->from_tsv,
-					    lineno, rows[n].n + 1);
-				memcpy(num, line + p, q - p);
-				num[q - p] = '\0';
-				errno = 0;
-				if (is_int) {
-					long long v = strtoll(num, &end, 10);
-
-					d = (double)v;
-					if (errno || *end || llabs(v) > (1LL << 53))
-						die("%s: line %llu: '%s' is not a token id",
-						    o->from_tsv, lineno, num);
-				} else {
-					d = strtod(num, &end);
-					if (*end)
-						die("%s: line %llu: '%s' is not a number",
-						    o->from_tsv, lineno, num);
-				}
-				if (sb_buf_append(&vals, &d, sizeof d, &err))
-					die_err(&err);
-				rows[n].n++;
-				p = q + 1;
-				if (q == len - 1 && line[q] == '\t')
-					die("%s: line %llu: empty last field", o->from_tsv, lineno);
-			}
-			if (o->kind == SB_KIND_SCORES && rows[n].n != 1)
-				die("%s: line %llu: %zu values, a score is one", o->from_tsv,
-				    lineno, rows[n].n);
-			if (!is_int) {
-				if (width == 0)
-					width = rows[n].n;
-				if (rows[n].n != width || width == 0)
-					die("%s: line %llu: %zu values, expected %zu", o->from_tsv,
-					    lineno, rows[n].n, width ? width : 1);
-			}
-			if (rows[n].n > maxw)
-				maxw = rows[n].n;
-			n++;
-		}
-		if (n == 0)
-			break;
+	while (!eof && (n = tsv_read_batch(&in, &maxw, &eof)) > 0) {
 		writer_begin(&w, n);
-		if (o->with_text) {
-			if (sb_frame_text_alloc(&w.f, n, &err) != SB_OK)
-				die_err(&err);
-			for (size_t r = 0; r < n; r++)
-				if (sb_frame_text_set(&w.f, r,
-						      (char *)texts.data + rows[r].text_off,
-						      rows[r].text_len, &err) != SB_OK)
-					die_err(&err);
-		}
-		{
-			const double *v = (const double *)vals.data;
-			struct sb_tensor *t, *m = NULL;
-			size_t shape[2] = { n, maxw };
-
-			if (is_int) {
-				/* Token rows have their own lengths: pad with 0 and mark the
-				 * real positions in attention_mask. */
-				if (sb_frame_tensor_resize(&w.f, name, SB_DTYPE_I64, 2, shape, &t,
-							   &err) != SB_OK ||
-				    sb_frame_tensor_resize(&w.f, "attention_mask", SB_DTYPE_I64, 2,
-							   shape, &m, &err) != SB_OK)
-					die_err(&err);
-				t = sb_frame_tensor(&w.f, name);
-				for (size_t r = 0; r < n; r++)
-					for (size_t c = 0; c < maxw; c++) {
-						int64_t id = c < rows[r].n ?
-							     (int64_t)v[rows[r].first + c] : 0;
-						int64_t one = c < rows[r].n;
-
-						memcpy((int64_t *)t->data + r * maxw + c, &id, 8);
-						memcpy((int64_t *)m->data + r * maxw + c, &one, 8);
-					}
-			} else {
-				int nd = o->kind == SB_KIND_SCORES ? 1 : 2;
-
-				if (sb_frame_tensor_resize(&w.f, name, SB_DTYPE_F32, nd, shape, &t,
-							   &err) != SB_OK)
-					die_err(&err);
-				for (size_t i = 0; i < n * maxw; i++) {
-					float f = (float)v[i];
-
-					memcpy((float *)t->data + i, &f, 4);
-				}
-			}
-		}
+		tsv_fill(&w, &in, name, n, maxw);
 		writer_send(&w);
 		w.seq += n;
 	}
-	free(rows);
-	sb_buf_destroy(&vals);
-	sb_buf_destroy(&texts);
-	sb_linereader_close(&lr);
+	free(in.rows);
+	sb_buf_destroy(&in.vals);
+	sb_buf_destroy(&in.texts);
+	sb_linereader_close(&in.lr);
 	writer_end(&w);
 }
 
@@ -1586,211 +1637,274 @@ static void set_mode(struct opts *o, enum mode m, const char *flag)
 	o->mode = m;
 }
 
+enum {
+	O_TSV = SB_OPT_FIRST_PRIVATE, O_NPY, O_FROM_NPY, O_FROM_TSV, O_TEXT, O_UNPAD,
+	O_TIMEOUT, O_SALVAGE, O_MODEL, O_DIM
+};
+
+static const struct option longopts[] = {
+	{ "input", required_argument, NULL, 'i' },
+	{ "output", required_argument, NULL, 'o' },
+	{ "full", no_argument, NULL, 'f' },
+	{ "tsv", required_argument, NULL, O_TSV },
+	{ "with-text", no_argument, NULL, 't' },
+	{ "unpad", no_argument, NULL, O_UNPAD },
+	{ "npy", required_argument, NULL, O_NPY },
+	{ "check", no_argument, NULL, 'c' },
+	{ "frames", no_argument, NULL, 'F' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "from-npy", required_argument, NULL, O_FROM_NPY },
+	{ "from-tsv", required_argument, NULL, O_FROM_TSV },
+	{ "kind", required_argument, NULL, 'k' },
+	{ "batch", required_argument, NULL, 'b' },
+	{ "text", required_argument, NULL, O_TEXT },
+	{ "meta", required_argument, NULL, 'm' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "max-msg-bytes", required_argument, NULL, SB_OPT_MAX_MSG },
+	{ "curve-secret", required_argument, NULL, SB_OPT_CURVE_SECRET },
+	{ "curve-server", required_argument, NULL, SB_OPT_CURVE_SERVER },
+	{ "curve-allow", required_argument, NULL, SB_OPT_CURVE_ALLOW },
+	{ "insecure", no_argument, NULL, SB_OPT_INSECURE },
+	{ "version", no_argument, NULL, SB_OPT_VERSION },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "timeout", required_argument, NULL, O_TIMEOUT },
+	{ "salvage", no_argument, NULL, O_SALVAGE },
+	{ "model", required_argument, NULL, O_MODEL },
+	{ "dim", required_argument, NULL, O_DIM },
+	{ NULL, 0, NULL, 0 }
+};
+
+/* What the command line says beyond struct opts. */
+struct cli {
+	int kind_set, version, verbose;
+};
+
+/* --dim N: a width of 1 to 2^31. */
+static size_t parse_dim(const char *arg)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(arg, &end, 10);
+	if (errno || *end || arg[0] == '-' || v == 0 || v > (1ULL << 31))
+		bad_usage("--dim '%s': expected a width, 1 to %llu", arg, 1ULL << 31);
+	return (size_t)v;
+}
+
+/* --timeout SECONDS: 0 (none) is -1 ms. */
+static int parse_timeout(const char *arg)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(arg, &end, 10);
+	if (errno || *end || end == arg || v < 0 || v > INT_MAX / 1000)
+		bad_usage("--timeout '%s': expected seconds", arg);
+	return v ? (int)v * 1000 : -1;
+}
+
+/* The options that build frames (--from-npy, --from-tsv and their settings). */
+static void parse_build_option(struct opts *o, struct cli *s, int c, const char *arg)
+{
+	switch (c) {
+	case O_FROM_NPY:
+		set_mode(o, M_FROM_NPY, "--from-npy");
+		if (o->n_npy == SB_FRAME_MAX_TENSORS)
+			bad_usage("more than %d --from-npy arrays", SB_FRAME_MAX_TENSORS);
+		split_named(arg, o->kind, &o->npy[o->n_npy].name, &o->npy[o->n_npy].path);
+		o->n_npy++;
+		break;
+	case O_FROM_TSV:
+		if (o->from_tsv)
+			bad_usage("--from-tsv given twice");
+		set_mode(o, M_FROM_TSV, "--from-tsv");
+		split_named(arg, o->kind, &o->from_tsv_name, &o->from_tsv);
+		break;
+	case 'k':
+		if (sb_kind_parse(arg, strlen(arg), &o->kind) != SB_OK || o->kind == SB_KIND_END ||
+		    o->kind == SB_KIND_TEXT)
+			bad_usage("--kind '%s': expected embeddings, tokens, hidden or scores",
+				  arg);
+		s->kind_set = 1;
+		break;
+	case 'b': o->batch = parse_batch(arg); break;
+	case O_TEXT: o->text_file = arg; break;
+	case 'm':
+		if (o->n_meta == SB_FRAME_MAX_META)
+			bad_usage("more than %d --meta entries", SB_FRAME_MAX_META);
+		o->meta[o->n_meta++] = arg;
+		break;
+	}
+}
+
+/* The transport options: --max-msg-bytes, the CurveZMQ keys, --timeout. */
+static void parse_link_option(struct opts *o, int c, const char *arg)
+{
+	switch (c) {
+	case SB_OPT_MAX_MSG:
+		if (sb_cmd_parse_size(arg, &o->topts.max_msg_bytes) < 0 ||
+		    o->topts.max_msg_bytes == 0)
+			bad_usage("--max-msg-bytes: invalid size '%s'", arg);
+		break;
+	case SB_OPT_CURVE_SECRET: o->topts.curve_secret = arg; break;
+	case SB_OPT_CURVE_SERVER: o->topts.curve_server = arg; break;
+	case SB_OPT_CURVE_ALLOW: o->topts.allow_file = arg; break;
+	case SB_OPT_INSECURE: o->topts.insecure = 1; break;
+	case O_TIMEOUT: o->topts.timeout_ms = parse_timeout(arg); break;
+	}
+}
+
+/* One option: -1 when taken, else the exit status (--help, an unknown option). */
+static int parse_option(struct opts *o, struct cli *s, int c, const char *arg)
+{
+	switch (c) {
+	case 'i':
+		if (o->n_inputs == MAX_INPUTS)
+			bad_usage("more than %d inputs", MAX_INPUTS);
+		o->inputs[o->n_inputs++] = arg;
+		break;
+	case 'o': o->output = arg; break;
+	case 'f': o->full = 1; break;
+	case 't': o->with_text = 1; break;
+	case O_UNPAD: o->unpad = 1; break;
+	case O_TSV: set_mode(o, M_TSV, "--tsv"); o->tensor = arg; break;
+	case O_NPY: set_mode(o, M_NPY, "--npy"); o->tensor = arg; break;
+	case 'c': set_mode(o, M_CHECK, "--check"); break;
+	case 'F': set_mode(o, M_FRAMES, "--frames"); break;
+	case O_SALVAGE: set_mode(o, M_FRAMES, "--salvage"); o->salvage = 1; break;
+	case O_MODEL: o->model = arg; break;
+	case O_DIM: o->dim = parse_dim(arg); break;
+	case 'q': set_mode(o, M_CHECK, "--quiet"); o->quiet = 1; break;
+	case O_FROM_NPY: case O_FROM_TSV: case 'k': case 'b': case O_TEXT: case 'm':
+		parse_build_option(o, s, c, arg);
+		break;
+	case SB_OPT_MAX_MSG: case SB_OPT_CURVE_SECRET: case SB_OPT_CURVE_SERVER:
+	case SB_OPT_CURVE_ALLOW: case SB_OPT_INSECURE: case O_TIMEOUT:
+		parse_link_option(o, c, arg);
+		break;
+	case 'h':
+		usage(stdout);
+		return fflush(stdout) == 0 ? 0 : 1;
+	case SB_OPT_VERSION: s->version = 1; break;
+	case 'v': s->verbose = 1; break;
+	default:
+		usage(stderr);
+		return 2;
+	}
+	return -1;
+}
+
+/* Building frames: no frame inputs, no reading options. */
+static void check_building(const struct opts *o, int argc, char **argv, int first_arg)
+{
+	if (first_arg < argc)
+		bad_usage("unexpected argument '%s': --from-npy and --from-tsv take no frame "
+			  "inputs", argv[first_arg]);
+	if (o->n_inputs)
+		bad_usage("--from-npy and --from-tsv take no frame inputs");
+	if (o->full || o->unpad)
+		bad_usage("--full and --unpad apply to reading frames");
+	if (o->mode == M_FROM_NPY && o->with_text)
+		bad_usage("-t applies to --tsv and --from-tsv; use --text FILE");
+}
+
+/* Reading frames: no building options, each option with its output. */
+static void check_reading(struct opts *o, const struct cli *s)
+{
+	if (s->kind_set || o->text_file || o->n_meta || o->batch != 32)
+		bad_usage("--kind, --batch, --text and --meta apply to --from-npy and --from-tsv");
+	if ((o->with_text || o->unpad) && o->mode != M_TSV)
+		bad_usage("-t and --unpad apply to --tsv");
+	if (o->full && o->mode != M_JSON)
+		bad_usage("--full applies to the JSON output");
+	if (o->mode == M_CHECK && o->output)
+		bad_usage("--check and --quiet write no output");
+	if (o->n_inputs == 0)
+		o->inputs[o->n_inputs++] = "-";
+}
+
+/* The options that depend on the mode, and the output.  -1 to go on, else 2. */
+static int check_options(struct opts *o, const struct cli *s, int argc, char **argv,
+			 int first_arg)
+{
+	/* -m is --meta KEY=VALUE when building frames and --model MODEL when reading them. */
+	if (o->mode != M_FROM_NPY && o->mode != M_FROM_TSV && o->n_meta) {
+		if (o->n_meta > 1 || o->model)
+			bad_usage("-m MODEL given twice");
+		o->model = o->meta[0];
+		o->n_meta = 0;
+	}
+	if (o->model && o->mode != M_JSON && o->mode != M_TSV)
+		bad_usage("-m MODEL (token strings) applies to the JSON and --tsv outputs");
+	if (o->dim && o->mode != M_NPY)
+		bad_usage("--dim applies to --npy");
+	if (o->mode == M_FROM_NPY || o->mode == M_FROM_TSV)
+		check_building(o, argc, argv, first_arg);
+	else
+		check_reading(o, s);
+	if (o->output && strcmp(o->output, "-") != 0)
+		out_name = o->output;
+	/* Text and .npy go to files; only frames travel over ZeroMQ. */
+	if ((o->mode == M_JSON || o->mode == M_TSV || o->mode == M_NPY) && o->output &&
+	    (o->output[0] == '@' || o->output[0] == '>' || strstr(o->output, "://")))
+		bad_usage("-o '%s': a ZeroMQ endpoint takes frames (-F, --from-npy, --from-tsv), "
+			  "not text or .npy", o->output);
+	/* As every program writing frames (cmd/common.c): -o - insists. */
+	if ((o->mode == M_NPY || o->mode == M_FRAMES || o->mode == M_FROM_NPY ||
+	     o->mode == M_FROM_TSV) &&
+	    sb_cmd_no_tty(PROG, o->output, o->mode == M_NPY ? ".npy data" : "frames"))
+		return 2;
+	return -1;
+}
+
+/* -m MODEL: the tokenizer that names token ids.  0, or 1 when the model is not found. */
+static int open_model(const struct opts *o)
+{
+	struct sb_tokenizer_opts topt;
+	struct sb_error err;
+	struct sb_cmd cmd;
+	const char *dir;
+
+	sb_cmd_init(&cmd, PROG);
+	dir = sb_cmd_model(&cmd, o->model);
+	if (!dir)
+		return 1;
+	sb_tokenizer_opts_init(&topt);
+	if (sb_tokenizer_open(&tok, dir, &topt, &err) != SB_OK)
+		die("%s: %s", o->model, err.msg);
+	tok_name = o->model;
+	snprintf(tok_fingerprint, sizeof tok_fingerprint, "%016llx",
+		 (unsigned long long)sb_tokenizer_info(tok)->fingerprint);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	enum {
-		O_TSV = SB_OPT_FIRST_PRIVATE, O_NPY, O_FROM_NPY, O_FROM_TSV, O_TEXT, O_UNPAD,
-		O_TIMEOUT, O_SALVAGE, O_MODEL, O_DIM
-	};
-	static const struct option longopts[] = {
-		{ "input", required_argument, NULL, 'i' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "full", no_argument, NULL, 'f' },
-		{ "tsv", required_argument, NULL, O_TSV },
-		{ "with-text", no_argument, NULL, 't' },
-		{ "unpad", no_argument, NULL, O_UNPAD },
-		{ "npy", required_argument, NULL, O_NPY },
-		{ "check", no_argument, NULL, 'c' },
-		{ "frames", no_argument, NULL, 'F' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "from-npy", required_argument, NULL, O_FROM_NPY },
-		{ "from-tsv", required_argument, NULL, O_FROM_TSV },
-		{ "kind", required_argument, NULL, 'k' },
-		{ "batch", required_argument, NULL, 'b' },
-		{ "text", required_argument, NULL, O_TEXT },
-		{ "meta", required_argument, NULL, 'm' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "max-msg-bytes", required_argument, NULL, SB_OPT_MAX_MSG },
-		{ "curve-secret", required_argument, NULL, SB_OPT_CURVE_SECRET },
-		{ "curve-server", required_argument, NULL, SB_OPT_CURVE_SERVER },
-		{ "curve-allow", required_argument, NULL, SB_OPT_CURVE_ALLOW },
-		{ "insecure", no_argument, NULL, SB_OPT_INSECURE },
-		{ "version", no_argument, NULL, SB_OPT_VERSION },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "timeout", required_argument, NULL, O_TIMEOUT },
-		{ "salvage", no_argument, NULL, O_SALVAGE },
-		{ "model", required_argument, NULL, O_MODEL },
-		{ "dim", required_argument, NULL, O_DIM },
-		{ NULL, 0, NULL, 0 }
-	};
 	static struct opts o;
-	int c, kind_set = 0, version = 0, verbose = 0, first_arg;
+	struct cli s = { 0 };
+	int c, rc, first_arg;
 
 	o.kind = SB_KIND_EMBEDDINGS;
 	o.batch = 32;
 	o.topts.timeout_ms = -1;
 	sb_zmq_init();
-	while ((c = getopt_long(argc, argv, "i:o:ftcFqk:b:m:hv", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'i':
-			if (o.n_inputs == MAX_INPUTS)
-				bad_usage("more than %d inputs", MAX_INPUTS);
-			o.inputs[o.n_inputs++] = optarg;
-			break;
-		case 'o': o.output = optarg; break;
-		case 'f': o.full = 1; break;
-		case 't': o.with_text = 1; break;
-		case O_UNPAD: o.unpad = 1; break;
-		case O_TSV: set_mode(&o, M_TSV, "--tsv"); o.tensor = optarg; break;
-		case O_NPY: set_mode(&o, M_NPY, "--npy"); o.tensor = optarg; break;
-		case 'c': set_mode(&o, M_CHECK, "--check"); break;
-		case 'F': set_mode(&o, M_FRAMES, "--frames"); break;
-		case O_SALVAGE: set_mode(&o, M_FRAMES, "--salvage"); o.salvage = 1; break;
-		case O_MODEL: o.model = optarg; break;
-		case O_DIM: {
-			char *end;
-			unsigned long long v;
-
-			errno = 0;
-			v = strtoull(optarg, &end, 10);
-			if (errno || *end || optarg[0] == '-' || v == 0 || v > (1ULL << 31))
-				bad_usage("--dim '%s': expected a width, 1 to %llu", optarg, 1ULL << 31);
-			o.dim = (size_t)v;
-			break;
-		}
-		case 'q': set_mode(&o, M_CHECK, "--quiet"); o.quiet = 1; break;
-		case O_FROM_NPY:
-			set_mode(&o, M_FROM_NPY, "--from-npy");
-			if (o.n_npy == SB_FRAME_MAX_TENSORS)
-				bad_usage("more than %d --from-npy arrays", SB_FRAME_MAX_TENSORS);
-			split_named(optarg, o.kind, &o.npy[o.n_npy].name, &o.npy[o.n_npy].path);
-			o.n_npy++;
-			break;
-		case O_FROM_TSV:
-			if (o.from_tsv)
-				bad_usage("--from-tsv given twice");
-			set_mode(&o, M_FROM_TSV, "--from-tsv");
-			split_named(optarg, o.kind, &o.from_tsv_name, &o.from_tsv);
-			break;
-		case 'k':
-			if (sb_kind_parse(optarg, strlen(optarg), &o.kind) != SB_OK ||
-			    o.kind == SB_KIND_END || o.kind == SB_KIND_TEXT)
-				bad_usage("--kind '%s': expected embeddings, tokens, hidden or "
-					  "scores", optarg);
-			kind_set = 1;
-			break;
-		case 'b': o.batch = parse_batch(optarg); break;
-		case O_TEXT: o.text_file = optarg; break;
-		case 'm':
-			if (o.n_meta == SB_FRAME_MAX_META)
-				bad_usage("more than %d --meta entries", SB_FRAME_MAX_META);
-			o.meta[o.n_meta++] = optarg;
-			break;
-		case SB_OPT_MAX_MSG:
-			if (sb_cmd_parse_size(optarg, &o.topts.max_msg_bytes) < 0 ||
-			    o.topts.max_msg_bytes == 0)
-				bad_usage("--max-msg-bytes: invalid size '%s'", optarg);
-			break;
-		case SB_OPT_CURVE_SECRET: o.topts.curve_secret = optarg; break;
-		case SB_OPT_CURVE_SERVER: o.topts.curve_server = optarg; break;
-		case SB_OPT_CURVE_ALLOW: o.topts.allow_file = optarg; break;
-		case SB_OPT_INSECURE: o.topts.insecure = 1; break;
-		case O_TIMEOUT: {
-			char *end;
-			long v;
-
-			errno = 0;
-			v = strtol(optarg, &end, 10);
-			if (errno || *end || end == optarg || v < 0 || v > INT_MAX / 1000)
-				bad_usage("--timeout '%s': expected seconds", optarg);
-			o.topts.timeout_ms = v ? (int)v * 1000 : -1;
-			break;
-		}
-		case 'h':
-			usage(stdout);
-			return fflush(stdout) == 0 ? 0 : 1;
-		case SB_OPT_VERSION: version = 1; break;
-		case 'v': verbose = 1; break;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (version)
-		return sb_cmd_version(PROG, verbose);
+	while ((c = getopt_long(argc, argv, "i:o:ftcFqk:b:m:hv", longopts, NULL)) != -1)
+		if ((rc = parse_option(&o, &s, c, optarg)) >= 0)
+			return rc;
+	if (s.version)
+		return sb_cmd_version(PROG, s.verbose);
 	first_arg = optind;
 	for (; optind < argc; optind++) {
 		if (o.n_inputs == MAX_INPUTS)
 			bad_usage("more than %d inputs", MAX_INPUTS);
 		o.inputs[o.n_inputs++] = argv[optind];
 	}
-	/* -m is --meta KEY=VALUE when building frames and --model MODEL when reading them. */
-	if (o.mode != M_FROM_NPY && o.mode != M_FROM_TSV && o.n_meta) {
-		if (o.n_meta > 1 || o.model)
-			bad_usage("-m MODEL given twice");
-		o.model = o.meta[0];
-		o.n_meta = 0;
-	}
-	if (o.model && o.mode != M_JSON && o.mode != M_TSV)
-		bad_usage("-m MODEL (token strings) applies to the JSON and --tsv outputs");
-	if (o.dim && o.mode != M_NPY)
-		bad_usage("--dim applies to --npy");
-	if (o.mode == M_FROM_NPY || o.mode == M_FROM_TSV) {
-		if (first_arg < argc)
-			bad_usage("unexpected argument '%s': --from-npy and --from-tsv take no "
-				  "frame inputs", argv[first_arg]);
-		if (o.n_inputs)
-			bad_usage("--from-npy and --from-tsv take no frame inputs");
-		if (o.full || o.unpad)
-			bad_usage("--full and --unpad apply to reading frames");
-		if (o.mode == M_FROM_NPY && o.with_text)
-			bad_usage("-t applies to --tsv and --from-tsv; use --text FILE");
-	} else {
-		if (kind_set || o.text_file || o.n_meta || o.batch != 32)
-			bad_usage("--kind, --batch, --text and --meta apply to --from-npy and "
-				  "--from-tsv");
-		if ((o.with_text || o.unpad) && o.mode != M_TSV)
-			bad_usage("-t and --unpad apply to --tsv");
-		if (o.full && o.mode != M_JSON)
-			bad_usage("--full applies to the JSON output");
-		if (o.mode == M_CHECK && o.output)
-			bad_usage("--check and --quiet write no output");
-		if (o.n_inputs == 0)
-			o.inputs[o.n_inputs++] = "-";
-	}
-	if (o.output && strcmp(o.output, "-") != 0)
-		out_name = o.output;
-	if (o.mode == M_JSON || o.mode == M_TSV || o.mode == M_NPY) {
-		/* Text and .npy go to files; only frames travel over ZeroMQ. */
-		if (o.output && (o.output[0] == '@' || o.output[0] == '>' ||
-				 strstr(o.output, "://")))
-			bad_usage("-o '%s': a ZeroMQ endpoint takes frames (-F, --from-npy, "
-				  "--from-tsv), not text or .npy", o.output);
-	}
-	/* As every program writing frames (cmd/common.c): -o - insists. */
-	if ((o.mode == M_NPY || o.mode == M_FRAMES || o.mode == M_FROM_NPY ||
-	     o.mode == M_FROM_TSV) &&
-	    sb_cmd_no_tty(PROG, o.output, o.mode == M_NPY ? ".npy data" : "frames"))
-		return 2;
-
-	if (o.model) {
-		struct sb_cmd cmd;
-		struct sb_tokenizer_opts topt;
-		struct sb_error err;
-		const char *dir;
-
-		sb_cmd_init(&cmd, PROG);
-		dir = sb_cmd_model(&cmd, o.model);
-		if (!dir)
-			return 1;
-		sb_tokenizer_opts_init(&topt);
-		if (sb_tokenizer_open(&tok, dir, &topt, &err) != SB_OK)
-			die("%s: %s", o.model, err.msg);
-		tok_name = o.model;
-		snprintf(tok_fingerprint, sizeof tok_fingerprint, "%016llx",
-			 (unsigned long long)sb_tokenizer_info(tok)->fingerprint);
-	}
-
+	if ((rc = check_options(&o, &s, argc, argv, first_arg)) >= 0)
+		return rc;
+	if (o.model && open_model(&o))
+		return 1;
 	/* A closed output pipe is seen as EPIPE and ends the run quietly, instead of a
 	 * signal killing us half-way through a write. */
 	signal(SIGPIPE, SIG_IGN);

@@ -145,195 +145,232 @@ static void wrapped_close(void *state)
 	sb_stage_cosine.close(state);
 }
 
-int main(int argc, char **argv)
-{
-	static const struct option longopts[] = {
-	    SB_CMD_LONGOPTS,
-	    {"pairs", no_argument, NULL, OPT_PAIRS},
-	    {"first", no_argument, NULL, OPT_FIRST},
-	    {"all", no_argument, NULL, OPT_ALL},
-	    {"matrix", no_argument, NULL, OPT_MATRIX},
-	    {"corpus", required_argument, NULL, OPT_CORPUS},
-	    {"top-k", required_argument, NULL, 'k'},
-	    {"metric", required_argument, NULL, OPT_METRIC},
-	    {"allow-mixed", no_argument, NULL, OPT_ALLOW_MIXED},
-	    {"frames", no_argument, NULL, OPT_FRAMES},
-	    {"gold", required_argument, NULL, OPT_GOLD},
-	    {"gold-column", required_argument, NULL, OPT_GOLD_COLUMN},
-	    {"query-batch", required_argument, NULL, OPT_QUERY_BATCH},
-	    {"mine", no_argument, NULL, OPT_MINE},
-	    {"max-pairs", required_argument, NULL, OPT_MAX_PAIRS},
-	    {"threshold", required_argument, NULL, OPT_THRESHOLD},
-	    {"threads", required_argument, NULL, 't'},
-	    {"exact", no_argument, NULL, OPT_EXACT},
-	    {"block-rows", required_argument, NULL, OPT_BLOCK_ROWS},
-	    {"kernels", required_argument, NULL, OPT_KERNELS},
-	    {NULL, 0, NULL, 0}};
-	/* Options that only set a stage option. */
-	static const struct sb_cmd_pass passed[] = {
-	    {OPT_MAX_PAIRS, "max_pairs", NULL},
-	    {OPT_THRESHOLD, "threshold", NULL},
-	    {'k', "top_k", NULL},
-	    {OPT_ALLOW_MIXED, "allow_mixed", "1"},
-	    {OPT_QUERY_BATCH, "query_batch", NULL},
-	    {'t', "threads", NULL},
-	    {OPT_EXACT, "exact", "1"},
-	    {OPT_BLOCK_ROWS, "block_rows", NULL},
-	    {OPT_KERNELS, "kernels", NULL},
-	    {0, NULL, NULL}};
-	const char *mode = NULL, *gold = NULL, *metric = "cosine";
-	int opt, rc, frames = 0, gold_col = 5, n_modes = 0;
-	struct sb_stage stage = sb_stage_cosine;
-	struct sb_tsv out = {0};
-	struct sb_emit sink;
-	struct sb_error err;
-	struct sb_cmd c;
-	enum sb_metric m;
+static const struct option longopts[] = {
+	SB_CMD_LONGOPTS,
+	{ "pairs", no_argument, NULL, OPT_PAIRS },
+	{ "first", no_argument, NULL, OPT_FIRST },
+	{ "all", no_argument, NULL, OPT_ALL },
+	{ "matrix", no_argument, NULL, OPT_MATRIX },
+	{ "corpus", required_argument, NULL, OPT_CORPUS },
+	{ "top-k", required_argument, NULL, 'k' },
+	{ "metric", required_argument, NULL, OPT_METRIC },
+	{ "allow-mixed", no_argument, NULL, OPT_ALLOW_MIXED },
+	{ "frames", no_argument, NULL, OPT_FRAMES },
+	{ "gold", required_argument, NULL, OPT_GOLD },
+	{ "gold-column", required_argument, NULL, OPT_GOLD_COLUMN },
+	{ "query-batch", required_argument, NULL, OPT_QUERY_BATCH },
+	{ "mine", no_argument, NULL, OPT_MINE },
+	{ "max-pairs", required_argument, NULL, OPT_MAX_PAIRS },
+	{ "threshold", required_argument, NULL, OPT_THRESHOLD },
+	{ "threads", required_argument, NULL, 't' },
+	{ "exact", no_argument, NULL, OPT_EXACT },
+	{ "block-rows", required_argument, NULL, OPT_BLOCK_ROWS },
+	{ "kernels", required_argument, NULL, OPT_KERNELS },
+	{ NULL, 0, NULL, 0 }
+};
 
-	sb_cmd_init(&c, argv[0]);
+/* Options that only set a stage option. */
+static const struct sb_cmd_pass passed[] = {
+	{ OPT_MAX_PAIRS, "max_pairs", NULL },
+	{ OPT_THRESHOLD, "threshold", NULL },
+	{ 'k', "top_k", NULL },
+	{ OPT_ALLOW_MIXED, "allow_mixed", "1" },
+	{ OPT_QUERY_BATCH, "query_batch", NULL },
+	{ 't', "threads", NULL },
+	{ OPT_EXACT, "exact", "1" },
+	{ OPT_BLOCK_ROWS, "block_rows", NULL },
+	{ OPT_KERNELS, "kernels", NULL },
+	{ 0, NULL, NULL }
+};
+
+/* What the command line asked for, beyond the stage options it sets in c. */
+struct args {
+	const char *mode, *gold, *metric;
+	int frames, gold_col, n_modes;
+};
+
+/* The modes, one of which may be given. */
+static const struct {
+	int opt;
+	const char *mode;
+} modes[] = {
+	{ OPT_PAIRS, "pairs" }, { OPT_FIRST, "first" }, { OPT_ALL, "all" },
+	{ OPT_MATRIX, "matrix" }, { OPT_MINE, "mine" }, { OPT_CORPUS, "corpus" },
+};
+
+/* One option of this program: 0 when taken, else the exit status (-1: --help). */
+static int parse_option(struct sb_cmd *c, struct args *a, int opt, const char *arg)
+{
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		if (modes[i].opt == opt) {
+			a->mode = modes[i].mode;
+			a->n_modes++;
+			if (opt == OPT_CORPUS)
+				sb_cmd_kv(c, "corpus", arg);
+			return 0;
+		}
+	}
+	switch (opt) {
+	case 'h':
+		usage(stdout, c->prog);
+		return -1;
+	case OPT_METRIC:
+		a->metric = arg;
+		sb_cmd_kv(c, "metric", arg);
+		return 0;
+	case OPT_FRAMES:
+		a->frames = 1;
+		return 0;
+	case OPT_GOLD:
+		a->gold = arg;
+		return 0;
+	case OPT_GOLD_COLUMN:
+		a->gold_col = atoi(arg);
+		if (a->gold_col < 1) {
+			fprintf(stderr, "%s: --gold-column: expected a column number >= 1\n",
+				c->prog);
+			return 2;
+		}
+		return 0;
+	default:
+		usage(stderr, c->prog);
+		return 2;
+	}
+}
+
+/* The command line into c and a: -1 to go on, else the exit status. */
+static int parse(int argc, char **argv, struct sb_cmd *c, struct args *a)
+{
+	struct sb_error err;
+	enum sb_metric m;
+	int opt, rc;
+
 	while ((opt = getopt_long(argc, argv, SB_CMD_SHORTOPTS "k:t:", longopts, NULL)) != -1) {
-		rc = sb_cmd_option(&c, opt, optarg);
+		rc = sb_cmd_option(c, opt, optarg);
 		if (rc < 0)
 			return 2;
-		if (rc || sb_cmd_pass(&c, passed, opt, optarg))
+		if (rc || sb_cmd_pass(c, passed, opt, optarg))
 			continue;
-		switch (opt) {
-		case 'h':
-			usage(stdout, c.prog);
-			return 0;
-		case OPT_PAIRS:
-			mode = "pairs";
-			n_modes++;
-			break;
-		case OPT_FIRST:
-			mode = "first";
-			n_modes++;
-			break;
-		case OPT_ALL:
-			mode = "all";
-			n_modes++;
-			break;
-		case OPT_MATRIX:
-			mode = "matrix";
-			n_modes++;
-			break;
-		case OPT_MINE:
-			mode = "mine";
-			n_modes++;
-			break;
-		case OPT_CORPUS:
-			mode = "corpus";
-			n_modes++;
-			sb_cmd_kv(&c, "corpus", optarg);
-			break;
-		case OPT_METRIC:
-			metric = optarg;
-			sb_cmd_kv(&c, "metric", optarg);
-			break;
-		case OPT_FRAMES:
-			frames = 1;
-			break;
-		case OPT_GOLD:
-			gold = optarg;
-			break;
-		case OPT_GOLD_COLUMN:
-			gold_col = atoi(optarg);
-			if (gold_col < 1) {
-				fprintf(stderr,
-					"%s: --gold-column: expected a column number >= 1\n",
-					c.prog);
-				return 2;
-			}
-			break;
-		default:
-			usage(stderr, c.prog);
-			return 2;
+		if ((rc = parse_option(c, a, opt, optarg)))
+			return rc < 0 ? 0 : rc;
+	}
+	if (sb_cmd_args(c, argc - optind, argv + optind, longopts, a->frames))
+		return 2;
+	if (optind != argc || a->n_modes > 1) {
+		if (a->n_modes > 1)
+			fprintf(stderr, "%s: choose one of --first, --pairs, --all, --mine, "
+				"--matrix, --corpus\n", c->prog);
+		usage(stderr, c->prog);
+		return 2;
+	}
+	if (sb_metric_parse(a->metric, &m, &err) != SB_OK) {
+		fprintf(stderr, "%s: --metric: %s\n", c->prog, err.msg);
+		return 2;
+	}
+	if (a->gold && (!a->mode || strcmp(a->mode, "pairs") != 0 || a->frames)) {
+		fprintf(stderr, "%s: --gold needs --pairs and TSV output\n", c->prog);
+		return 2;
+	}
+	if (a->mode)
+		sb_cmd_kv(c, "mode", a->mode);
+	return -1;
+}
+
+/* TSV output: the runner hands the scores frames to out instead of writing them.
+ * 0, or 1 after a message. */
+static int setup_tsv(struct sb_cmd *c, const struct args *a, struct sb_tsv *out,
+		     struct sb_emit *sink)
+{
+	out->fp = stdout;
+	if (c->ro.output && strcmp(c->ro.output, "-") != 0) {
+		out->fp = fopen(c->ro.output, "w");
+		if (!out->fp) {
+			fprintf(stderr, "%s: %s: %s\n", c->prog, c->ro.output, strerror(errno));
+			return 1;
 		}
 	}
-	if (sb_cmd_args(&c, argc - optind, argv + optind, longopts, frames))
-		return 2;
-	if (optind != argc || n_modes > 1) {
-		if (n_modes > 1)
-			fprintf(stderr,
-				"%s: choose one of --first, --pairs, --all, --mine, "
-				"--matrix, --corpus\n",
-				c.prog);
-		usage(stderr, c.prog);
-		return 2;
+	out->gold = a->gold != NULL;
+	sink->frame = sb_tsv_frame;
+	sink->ctx = out;
+	c->ro.sink = sink;
+	c->ro.sink_bytes = &out->bytes;
+	return 0;
+}
+
+/* Flushes and closes the TSV output; rc, or 1 when a write failed. */
+static int close_tsv(const struct sb_cmd *c, struct sb_tsv *out, int rc)
+{
+	if ((fflush(out->fp) != 0 || ferror(out->fp)) && rc == 0 && errno != EPIPE) {
+		fprintf(stderr, "%s: write: %s\n", c->prog, strerror(errno));
+		rc = 1;
 	}
-	if (sb_metric_parse(metric, &m, &err) != SB_OK) {
-		fprintf(stderr, "%s: --metric: %s\n", c.prog, err.msg);
-		return 2;
+	if (out->fp != stdout)
+		fclose(out->fp);
+	return rc;
+}
+
+/* -v: the search's kernels and rescoring; always: the zero vectors seen. */
+static void print_stats(const struct sb_cmd *c)
+{
+	if (c->verbose && search_stats.threads)
+		fprintf(stderr, "%s: search: products on %s, %d threads; rescored %llu pairs in "
+			"double (%.1f per query row)\n", c->prog, search_stats.kernel,
+			search_stats.threads, (unsigned long long)search_stats.rescored,
+			search_stats.queries ? (double)search_stats.rescored /
+					       (double)search_stats.queries : 0.0);
+	if (zero_rows)
+		fprintf(stderr, "%s: warning: %llu zero vectors: their cosine with anything is 0 "
+			"by definition\n", c->prog, (unsigned long long)zero_rows);
+}
+
+/* --gold: Spearman and Pearson of the scores against the gold column.  0, or 1. */
+static int report_gold(struct sb_cmd *c, const struct args *a, const struct sb_tsv *out)
+{
+	double *g = NULL, rho, r;
+	struct sb_error err;
+	size_t n = 0;
+	int rc;
+
+	rc = read_gold(a->gold, a->gold_col, &g, &n, &err);
+	if (!rc && n != out->n)
+		rc = sb_error_set(&err, SB_EMISMATCH, "%s: %zu gold scores, %zu pairs scored",
+				  a->gold, n, out->n);
+	/* Both, as sentence-transformers' EmbeddingSimilarityEvaluator reports them. */
+	if (!rc)
+		rc = sb_sim_spearman(g, out->scores, n, &rho, &err);
+	if (!rc)
+		rc = sb_sim_pearson(g, out->scores, n, &r, &err);
+	free(g);
+	if (rc) {
+		sb_cmd_error(c, &err);
+		return 1;
 	}
-	if (gold && (!mode || strcmp(mode, "pairs") != 0 || frames)) {
-		fprintf(stderr, "%s: --gold needs --pairs and TSV output\n", c.prog);
-		return 2;
-	}
-	if (mode)
-		sb_cmd_kv(&c, "mode", mode);
-	if (!frames) {
-		/* TSV: the runner hands us the scores frames instead of writing them. */
-		out.fp = stdout;
-		if (c.ro.output && strcmp(c.ro.output, "-") != 0) {
-			out.fp = fopen(c.ro.output, "w");
-			if (!out.fp) {
-				fprintf(stderr, "%s: %s: %s\n", c.prog, c.ro.output,
-					strerror(errno));
-				return 1;
-			}
-		}
-		out.gold = gold != NULL;
-		sink.frame = sb_tsv_frame;
-		sink.ctx = &out;
-		c.ro.sink = &sink;
-		c.ro.sink_bytes = &out.bytes;
-	}
+	printf("spearman\t%.6f\tpairs\t%zu\tmetric\t%s\n", rho, n, a->metric);
+	printf("pearson\t%.6f\tpairs\t%zu\tmetric\t%s\n", r, n, a->metric);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct args a = { .metric = "cosine", .gold_col = 5 };
+	struct sb_stage stage = sb_stage_cosine;
+	struct sb_tsv out = { 0 };
+	struct sb_emit sink;
+	struct sb_cmd c;
+	int rc;
+
+	sb_cmd_init(&c, argv[0]);
+	if ((rc = parse(argc, argv, &c, &a)) >= 0)
+		return rc;
+	if (!a.frames && setup_tsv(&c, &a, &out, &sink))
+		return 1;
 	stage.close = wrapped_close;
 	rc = sb_cmd_run(&c, &stage);
-	if (c.verbose && search_stats.threads)
-		fprintf(stderr,
-			"%s: search: products on %s, %d threads; rescored %llu pairs in double "
-			"(%.1f per query row)\n",
-			c.prog, search_stats.kernel, search_stats.threads,
-			(unsigned long long)search_stats.rescored,
-			search_stats.queries ? (double)search_stats.rescored /
-						   (double)search_stats.queries
-					     : 0.0);
-	if (zero_rows)
-		fprintf(stderr,
-			"%s: warning: %llu zero vectors: their cosine with anything is 0 "
-			"by definition\n",
-			c.prog, (unsigned long long)zero_rows);
-	if (!frames) {
-		if ((fflush(out.fp) != 0 || ferror(out.fp)) && rc == 0 && errno != EPIPE) {
-			fprintf(stderr, "%s: write: %s\n", c.prog, strerror(errno));
-			rc = 1;
-		}
-		if (out.fp != stdout)
-			fclose(out.fp);
-	}
-	if (rc == 0 && gold) {
-		double *g = NULL, rho, r;
-		size_t n = 0;
-
-		rc = read_gold(gold, gold_col, &g, &n, &err);
-		if (!rc && n != out.n)
-			rc = sb_error_set(&err, SB_EMISMATCH,
-					  "%s: %zu gold scores, %zu pairs scored", gold, n, out.n);
-		/* Both, as sentence-transformers' EmbeddingSimilarityEvaluator reports them. */
-		if (!rc)
-			rc = sb_sim_spearman(g, out.scores, n, &rho, &err);
-		if (!rc)
-			rc = sb_sim_pearson(g, out.scores, n, &r, &err);
-		free(g);
-		if (rc) {
-			sb_cmd_error(&c, &err);
-			rc = 1;
-		} else {
-			printf("spearman\t%.6f\tpairs\t%zu\tmetric\t%s\n", rho, n, metric);
-			printf("pearson\t%.6f\tpairs\t%zu\tmetric\t%s\n", r, n, metric);
-		}
-	}
+	print_stats(&c);
+	if (!a.frames)
+		rc = close_tsv(&c, &out, rc);
+	if (rc == 0 && a.gold)
+		rc = report_gold(&c, &a, &out);
 	free(out.scores);
 	return rc;
 }

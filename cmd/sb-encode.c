@@ -130,205 +130,252 @@ static int cores_available(void)
 	return n > 0 ? (int)n : 1;
 }
 
-int main(int argc, char **argv)
-{
-	static const struct option longopts[] = {
-		SB_CMD_LONGOPTS,
-		{ "model", required_argument, NULL, 'm' },
-		{ "pool", required_argument, NULL, 'p' },
-		{ "normalize", no_argument, NULL, OPT_NORMALIZE },
-		{ "threads", required_argument, NULL, 't' },
-		{ "blas-threads", required_argument, NULL, OPT_BLAS_THREADS },
-		{ "max-batch-tokens", required_argument, NULL, OPT_MAX_BATCH_TOKENS },
-		{ "kernels", required_argument, NULL, OPT_KERNELS },
-		{ "no-fuse-qkv", no_argument, NULL, OPT_NO_FUSE_QKV },
-		{ "allow-mixed", no_argument, NULL, OPT_ALLOW_MIXED },
-		{ "precision", required_argument, NULL, OPT_PRECISION },
-		{ "lowp-kernels", required_argument, NULL, OPT_LOWP_KERNELS },
-		{ "head", required_argument, NULL, OPT_HEAD },
-		{ "logits", no_argument, NULL, OPT_LOGITS },
-		{ NULL, 0, NULL, 0 }
-	};
-	/* Options that only set a stage option. */
-	static const struct sb_cmd_pass passed[] = {
-		{ OPT_NO_FUSE_QKV, "fuse_qkv", "0" },
-		{ 0, NULL, NULL }
-	};
-	const char *model = NULL, *threads = NULL, *blas_threads = NULL, *pool = NULL;
-	char mbt[32], thr[16];
-	struct sb_stage stage = sb_stage_encode;
-	struct sb_cmd c;
-	size_t n;
-	int opt, rc, normalize = 0, allow_mixed = 0, logits = 0;
-	const char *head = NULL;
-	enum sb_lowp prec = SB_LOWP_F32;
-	enum sb_lowp_isa lowp_isa = SB_LOWP_ISA_AUTO;
-	enum sb_ops_isa isa = SB_OPS_AUTO;
+static const struct option longopts[] = {
+	SB_CMD_LONGOPTS,
+	{ "model", required_argument, NULL, 'm' },
+	{ "pool", required_argument, NULL, 'p' },
+	{ "normalize", no_argument, NULL, OPT_NORMALIZE },
+	{ "threads", required_argument, NULL, 't' },
+	{ "blas-threads", required_argument, NULL, OPT_BLAS_THREADS },
+	{ "max-batch-tokens", required_argument, NULL, OPT_MAX_BATCH_TOKENS },
+	{ "kernels", required_argument, NULL, OPT_KERNELS },
+	{ "no-fuse-qkv", no_argument, NULL, OPT_NO_FUSE_QKV },
+	{ "allow-mixed", no_argument, NULL, OPT_ALLOW_MIXED },
+	{ "precision", required_argument, NULL, OPT_PRECISION },
+	{ "lowp-kernels", required_argument, NULL, OPT_LOWP_KERNELS },
+	{ "head", required_argument, NULL, OPT_HEAD },
+	{ "logits", no_argument, NULL, OPT_LOGITS },
+	{ NULL, 0, NULL, 0 }
+};
 
-	sb_cmd_init(&c, argv[0]);
+/* Options that only set a stage option. */
+static const struct sb_cmd_pass passed[] = {
+	{ OPT_NO_FUSE_QKV, "fuse_qkv", "0" },
+	{ 0, NULL, NULL }
+};
+
+/* What the command line asked for, beyond the stage options it sets in c. */
+struct args {
+	const char *model, *threads, *blas_threads, *pool, *head;
+	int normalize, allow_mixed, logits;
+	enum sb_lowp prec;
+	enum sb_lowp_isa lowp_isa;
+	enum sb_ops_isa isa;
+	char mbt[32], thr[16];
+};
+
+/* -t, --blas-threads: a count of 1 to SB_PAR_MAX.  0, or 2 after a message. */
+static int parse_threads(struct sb_cmd *c, struct args *a, int opt, const char *arg)
+{
+	size_t n;
+
+	if (sb_cmd_parse_size(arg, &n) < 0 || n < 1 || n > SB_PAR_MAX) {
+		fprintf(stderr, "%s: --%s: expected 1 to %d, got '%s'\n", c->prog,
+			opt == 't' ? "threads" : "blas-threads", SB_PAR_MAX, arg);
+		return 2;
+	}
+	if (opt == 't')
+		a->threads = arg;
+	else
+		a->blas_threads = arg;
+	return 0;
+}
+
+/* --kernels, --precision, --lowp-kernels: a name the library parses.  0, or 2. */
+static int parse_named(struct sb_cmd *c, struct args *a, int opt, const char *arg)
+{
+	struct sb_error err;
+	const char *name = opt == OPT_KERNELS ? "kernels" : opt == OPT_PRECISION ? "precision" :
+			   "lowp-kernels";
+	int rc = opt == OPT_KERNELS ? sb_ops_isa_parse(arg, &a->isa, &err) :
+		 opt == OPT_PRECISION ? sb_lowp_parse(arg, &a->prec, &err) :
+		 sb_lowp_isa_parse(arg, &a->lowp_isa, &err);
+
+	if (rc) {
+		fprintf(stderr, "%s: --%s: %s\n", c->prog, name, err.msg);
+		return 2;
+	}
+	sb_cmd_kv(c, opt == OPT_LOWP_KERNELS ? "lowp_kernels" : name, arg);
+	return 0;
+}
+
+/* One option of this program: 0 when taken, else the exit status (0 after --help is
+ * returned as -1). */
+static int parse_option(struct sb_cmd *c, struct args *a, int opt, const char *arg)
+{
+	size_t n;
+
+	switch (opt) {
+	case 'h':
+		usage(stdout, c->prog);
+		return -1;
+	case 'm':
+		a->model = arg;
+		return 0;
+	case 'p':
+		a->pool = arg;
+		sb_cmd_kv(c, "pool", arg);
+		return 0;
+	case OPT_NORMALIZE:
+		a->normalize = 1;
+		sb_cmd_kv(c, "normalize", "1");
+		return 0;
+	case 't':
+	case OPT_BLAS_THREADS:
+		return parse_threads(c, a, opt, arg);
+	case OPT_MAX_BATCH_TOKENS:
+		if (sb_cmd_parse_size(arg, &n) < 0 || n < 1) {
+			fprintf(stderr, "%s: --max-batch-tokens: invalid count '%s'\n", c->prog,
+				arg);
+			return 2;
+		}
+		snprintf(a->mbt, sizeof(a->mbt), "%zu", n);
+		sb_cmd_kv(c, "max_batch_tokens", a->mbt);
+		return 0;
+	case OPT_KERNELS:
+	case OPT_PRECISION:
+	case OPT_LOWP_KERNELS:
+		return parse_named(c, a, opt, arg);
+	case OPT_ALLOW_MIXED:
+		a->allow_mixed = 1;
+		sb_cmd_kv(c, "allow_mixed", "1");
+		return 0;
+	case OPT_HEAD:
+		if (strcmp(arg, "classify")) {
+			fprintf(stderr, "%s: --head: '%s' is not one of classify\n", c->prog, arg);
+			usage(stderr, c->prog);
+			return 2;
+		}
+		a->head = arg;
+		sb_cmd_kv(c, "head", arg);
+		return 0;
+	case OPT_LOGITS:
+		a->logits = 1;
+		sb_cmd_kv(c, "logits", "1");
+		return 0;
+	default:
+		usage(stderr, c->prog);
+		return 2;
+	}
+}
+
+/* The options that go together or exclude each other.  0, or 2 after a message. */
+static int check_args(struct sb_cmd *c, const struct args *a)
+{
+	const char *why = !a->model ? "no model given (-m MODEL)" :
+			  a->normalize && !a->pool ? "--normalize needs --pool" :
+			  a->logits && !a->head ? "--logits needs --head" :
+			  a->head && a->pool ? "--head and --pool exclude each other" : NULL;
+
+	if (why) {
+		fprintf(stderr, "%s: %s\n", c->prog, why);
+		usage(stderr, c->prog);
+		return 2;
+	}
+	return 0;
+}
+
+/* The command line into c and a: -1 to go on, else the exit status. */
+static int parse(int argc, char **argv, struct sb_cmd *c, struct args *a)
+{
+	int opt, rc;
+
 	while ((opt = getopt_long(argc, argv, SB_CMD_SHORTOPTS "m:p:t:", longopts, NULL)) != -1) {
-		rc = sb_cmd_option(&c, opt, optarg);
+		rc = sb_cmd_option(c, opt, optarg);
 		if (rc < 0)
 			return 2;
-		if (rc || sb_cmd_pass(&c, passed, opt, optarg))
+		if (rc || sb_cmd_pass(c, passed, opt, optarg))
 			continue;
-		switch (opt) {
-		case 'h':
-			usage(stdout, c.prog);
-			return 0;
-		case 'm':
-			model = optarg;
-			break;
-		case 'p':
-			pool = optarg;
-			sb_cmd_kv(&c, "pool", optarg);
-			break;
-		case OPT_NORMALIZE:
-			normalize = 1;
-			sb_cmd_kv(&c, "normalize", "1");
-			break;
-		case 't':
-		case OPT_BLAS_THREADS:
-			if (sb_cmd_parse_size(optarg, &n) < 0 || n < 1 || n > SB_PAR_MAX) {
-				fprintf(stderr, "%s: --%s: expected 1 to %d, got '%s'\n", c.prog,
-					opt == 't' ? "threads" : "blas-threads", SB_PAR_MAX,
-					optarg);
-				return 2;
-			}
-			if (opt == 't')
-				threads = optarg;
-			else
-				blas_threads = optarg;
-			break;
-		case OPT_MAX_BATCH_TOKENS:
-			if (sb_cmd_parse_size(optarg, &n) < 0 || n < 1) {
-				fprintf(stderr, "%s: --max-batch-tokens: invalid count '%s'\n",
-					c.prog, optarg);
-				return 2;
-			}
-			snprintf(mbt, sizeof(mbt), "%zu", n);
-			sb_cmd_kv(&c, "max_batch_tokens", mbt);
-			break;
-		case OPT_KERNELS: {
-			struct sb_error err;
-			if (sb_ops_isa_parse(optarg, &isa, &err)) {
-				fprintf(stderr, "%s: --kernels: %s\n", c.prog, err.msg);
-				return 2;
-			}
-			sb_cmd_kv(&c, "kernels", optarg);
-			break;
-		}
-		case OPT_PRECISION: {
-			struct sb_error err;
-			if (sb_lowp_parse(optarg, &prec, &err)) {
-				fprintf(stderr, "%s: --precision: %s\n", c.prog, err.msg);
-				return 2;
-			}
-			sb_cmd_kv(&c, "precision", optarg);
-			break;
-		}
-		case OPT_LOWP_KERNELS: {
-			struct sb_error err;
-			if (sb_lowp_isa_parse(optarg, &lowp_isa, &err)) {
-				fprintf(stderr, "%s: --lowp-kernels: %s\n", c.prog, err.msg);
-				return 2;
-			}
-			sb_cmd_kv(&c, "lowp_kernels", optarg);
-			break;
-		}
-		case OPT_ALLOW_MIXED:
-			allow_mixed = 1;
-			sb_cmd_kv(&c, "allow_mixed", "1");
-			break;
-		case OPT_HEAD:
-			if (strcmp(optarg, "classify")) {
-				fprintf(stderr, "%s: --head: '%s' is not one of classify\n",
-					c.prog, optarg);
-				usage(stderr, c.prog);
-				return 2;
-			}
-			head = optarg;
-			sb_cmd_kv(&c, "head", optarg);
-			break;
-		case OPT_LOGITS:
-			logits = 1;
-			sb_cmd_kv(&c, "logits", "1");
-			break;
-		default:
-			usage(stderr, c.prog);
-			return 2;
-		}
+		if ((rc = parse_option(c, a, opt, optarg)))
+			return rc < 0 ? 0 : rc;
 	}
-	if (sb_cmd_args(&c, argc - optind, argv + optind, longopts, 1))
+	if (sb_cmd_args(c, argc - optind, argv + optind, longopts, 1))
 		return 2;
-	if (optind != argc || !model) {
-		if (!model)
-			fprintf(stderr, "%s: no model given (-m MODEL)\n", c.prog);
-		usage(stderr, c.prog);
+	if (optind != argc && a->model) {
+		usage(stderr, c->prog);
 		return 2;
 	}
-	if (normalize && !pool) {
-		fprintf(stderr, "%s: --normalize needs --pool\n", c.prog);
-		usage(stderr, c.prog);
-		return 2;
-	}
-	if (logits && !head) {
-		fprintf(stderr, "%s: --logits needs --head\n", c.prog);
-		usage(stderr, c.prog);
-		return 2;
-	}
-	if (head && pool) {
-		fprintf(stderr, "%s: --head and --pool exclude each other\n", c.prog);
-		usage(stderr, c.prog);
-		return 2;
-	}
-	model = sb_cmd_model(&c, model);
-	if (!model)
+	return check_args(c, a) ? 2 : -1;
+}
+
+/* The model folder and the threads as stage options: -1 to go on, else the exit status. */
+static int setup(struct sb_cmd *c, struct args *a)
+{
+	a->model = sb_cmd_model(c, a->model);
+	if (!a->model)
 		return 1;
-	sb_cmd_kv(&c, "model", model);
-	if (threads && blas_threads) {
-		fprintf(stderr, "%s: --threads and --blas-threads exclude each other\n", c.prog);
+	sb_cmd_kv(c, "model", a->model);
+	if (a->threads && a->blas_threads) {
+		fprintf(stderr, "%s: --threads and --blas-threads exclude each other\n", c->prog);
 		return 2;
 	}
-	if (blas_threads) {
-		sb_cmd_kv(&c, "blas_threads", blas_threads);
+	if (a->blas_threads) {
+		sb_cmd_kv(c, "blas_threads", a->blas_threads);
 	} else {
-		if (!threads) {
-			snprintf(thr, sizeof(thr), "%d", cores_available());
-			threads = thr;
+		if (!a->threads) {
+			snprintf(a->thr, sizeof(a->thr), "%d", cores_available());
+			a->threads = a->thr;
 		}
-		sb_cmd_kv(&c, "threads", threads);
+		sb_cmd_kv(c, "threads", a->threads);
 	}
-	if (blas_threads && prec != SB_LOWP_F32) {
+	if (a->blas_threads && a->prec != SB_LOWP_F32) {
 		fprintf(stderr, "%s: --precision %s and --blas-threads exclude each other\n",
-			c.prog, sb_lowp_name(prec));
+			c->prog, sb_lowp_name(a->prec));
 		return 2;
 	}
-	if (c.verbose) {
-		/* The stage selects the kernels again; a set the cpu lacks is its error. */
-		sb_ops_select(isa, NULL);
-		sb_lowp_select(lowp_isa, NULL);
-		fprintf(stderr, "%s: model %s; threads: %s%s%s; blas: OpenBLAS core %s; "
-			"kernels: %s; precision %s, products by %s kernels\n", c.prog, model,
-			blas_threads ? "1" : threads, blas_threads ? ", blas threads: " : "",
-			blas_threads ? blas_threads : "", sb_ops_blas_core(), sb_ops_isa_name(),
-			sb_lowp_name(prec), blas_threads ? "OpenBLAS" : sb_lowp_kernel_name(prec));
-		if (prec != SB_LOWP_F32 && !blas_threads && lowp_isa == SB_LOWP_ISA_AUTO &&
-		    sb_lowp_amx_unavailable())
-			fprintf(stderr, "%s: amx kernels not used: %s\n", c.prog,
-				sb_lowp_amx_unavailable());
-	}
-	if (pool && pool_notice(&c, model, pool))
+	return -1;
+}
+
+/* -v: the model, threads, kernels and precision the stage will use. */
+static void print_settings(const struct sb_cmd *c, const struct args *a)
+{
+	const char *bt = a->blas_threads;
+
+	/* The stage selects the kernels again; a set the cpu lacks is its error. */
+	sb_ops_select(a->isa, NULL);
+	sb_lowp_select(a->lowp_isa, NULL);
+	fprintf(stderr, "%s: model %s; threads: %s%s%s; blas: OpenBLAS core %s; "
+		"kernels: %s; precision %s, products by %s kernels\n", c->prog, a->model,
+		bt ? "1" : a->threads, bt ? ", blas threads: " : "", bt ? bt : "",
+		sb_ops_blas_core(), sb_ops_isa_name(), sb_lowp_name(a->prec),
+		bt ? "OpenBLAS" : sb_lowp_kernel_name(a->prec));
+	if (a->prec != SB_LOWP_F32 && !bt && a->lowp_isa == SB_LOWP_ISA_AUTO &&
+	    sb_lowp_amx_unavailable())
+		fprintf(stderr, "%s: amx kernels not used: %s\n", c->prog,
+			sb_lowp_amx_unavailable());
+}
+
+/* -v: what the stage's report says of the tokenizer fingerprints it checked. */
+static void print_report(const struct sb_cmd *c, const struct args *a)
+{
+	if (a->allow_mixed)
+		fprintf(stderr, "%s: tokenizer fingerprints not checked (--allow-mixed)\n",
+			c->prog);
+	else if (report_seen && !report.tokenizer_found)
+		fprintf(stderr, "%s: %s has no tokenizer: tokenizer fingerprints not checked\n",
+			c->prog, a->model);
+	else if (report.frames_unchecked)
+		fprintf(stderr, "%s: %llu tokens frames without a tokenizer_fingerprint accepted "
+			"unchecked\n", c->prog, (unsigned long long)report.frames_unchecked);
+}
+
+int main(int argc, char **argv)
+{
+	struct args a = { .prec = SB_LOWP_F32, .lowp_isa = SB_LOWP_ISA_AUTO, .isa = SB_OPS_AUTO };
+	struct sb_stage stage = sb_stage_encode;
+	struct sb_cmd c;
+	int rc;
+
+	sb_cmd_init(&c, argv[0]);
+	if ((rc = parse(argc, argv, &c, &a)) >= 0 || (rc = setup(&c, &a)) >= 0)
+		return rc;
+	if (c.verbose)
+		print_settings(&c, &a);
+	if (a.pool && pool_notice(&c, a.model, a.pool))
 		return 1;
 	stage.close = wrapped_close;
 	rc = sb_cmd_run(&c, &stage);
-	if (c.verbose && allow_mixed)
-		fprintf(stderr, "%s: tokenizer fingerprints not checked (--allow-mixed)\n", c.prog);
-	else if (c.verbose && report_seen && !report.tokenizer_found)
-		fprintf(stderr, "%s: %s has no tokenizer: tokenizer fingerprints not checked\n",
-			c.prog, model);
-	else if (c.verbose && report.frames_unchecked)
-		fprintf(stderr, "%s: %llu tokens frames without a tokenizer_fingerprint accepted "
-			"unchecked\n", c.prog, (unsigned long long)report.frames_unchecked);
+	if (c.verbose)
+		print_report(&c, &a);
 	return rc;
 }

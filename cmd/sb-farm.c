@@ -83,139 +83,167 @@ static int parse_int(const char *prog, const char *opt, const char *arg, long lo
 	return 0;
 }
 
-int main(int argc, char **argv)
+static const struct option longopts[] = {
+	{ "bind", required_argument, NULL, 'b' },
+	{ "input", required_argument, NULL, 'i' },
+	{ "output", required_argument, NULL, 'o' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "heartbeat-ms", required_argument, NULL, OPT_HEARTBEAT },
+	{ "heartbeat", required_argument, NULL, OPT_HEARTBEAT },
+	{ "liveness", required_argument, NULL, OPT_LIVENESS },
+	{ "worker-timeout", required_argument, NULL, OPT_WORKER_TIMEOUT },
+	{ "max-credits", required_argument, NULL, OPT_MAX_CREDITS },
+	{ "max-inflight", required_argument, NULL, OPT_MAX_INFLIGHT },
+	{ "max-msg-bytes", required_argument, NULL, SB_OPT_MAX_MSG },
+	{ "curve-secret", required_argument, NULL, SB_OPT_CURVE_SECRET },
+	{ "curve-server", required_argument, NULL, SB_OPT_CURVE_SERVER },
+	{ "curve-allow", required_argument, NULL, SB_OPT_CURVE_ALLOW },
+	{ "insecure", no_argument, NULL, SB_OPT_INSECURE },
+	{ "version", no_argument, NULL, SB_OPT_VERSION },
+	{ NULL, 0, NULL, 0 }
+};
+
+/* The integer options: their flag and bounds. */
+static const struct {
+	int opt;
+	const char *flag;
+	long lo, hi;
+} int_opts[] = {
+	{ OPT_HEARTBEAT, "--heartbeat-ms", 10, 600000 },
+	{ OPT_LIVENESS, "--liveness", 1, 1000 },
+	{ OPT_MAX_CREDITS, "--max-credits", 1, 4096 },
+	{ OPT_MAX_INFLIGHT, "--max-inflight", 1, 1 << 20 },
+};
+
+/* An integer option into o: 1 when opt is one, 0 when not, -1 after a message. */
+static int parse_int_option(const char *prog, struct sb_farm_opts *o, int opt, const char *arg)
 {
-	static const struct option longopts[] = {
-		{ "bind", required_argument, NULL, 'b' },
-		{ "input", required_argument, NULL, 'i' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "heartbeat-ms", required_argument, NULL, OPT_HEARTBEAT },
-		{ "heartbeat", required_argument, NULL, OPT_HEARTBEAT },
-		{ "liveness", required_argument, NULL, OPT_LIVENESS },
-		{ "worker-timeout", required_argument, NULL, OPT_WORKER_TIMEOUT },
-		{ "max-credits", required_argument, NULL, OPT_MAX_CREDITS },
-		{ "max-inflight", required_argument, NULL, OPT_MAX_INFLIGHT },
-		{ "max-msg-bytes", required_argument, NULL, SB_OPT_MAX_MSG },
-		{ "curve-secret", required_argument, NULL, SB_OPT_CURVE_SECRET },
-		{ "curve-server", required_argument, NULL, SB_OPT_CURVE_SERVER },
-		{ "curve-allow", required_argument, NULL, SB_OPT_CURVE_ALLOW },
-		{ "insecure", no_argument, NULL, SB_OPT_INSECURE },
-		{ "version", no_argument, NULL, SB_OPT_VERSION },
-		{ NULL, 0, NULL, 0 }
-	};
-	const char *slash = strrchr(argv[0], '/');
-	const char *prog = slash ? slash + 1 : argv[0];
-	struct sb_farm_opts o;
-	struct sb_farm_stats st;
-	struct sb_error err;
-	struct sigaction sa;
-	int opt, rc, version = 0, output_given = 0;
 	long v;
 
-	sb_farm_opts_init(&o);
-	o.topts.stop = &stop_flag;
-	o.stop = &stop_flag;
-	while ((opt = getopt_long(argc, argv, "b:i:o:vh", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 'b': o.bind = optarg; break;
-		case 'i': o.input = optarg; break;
-		case 'o': o.output = optarg; output_given = 1; break;
-		case SB_OPT_VERSION: version = 1; break;
-		case 'v': verbose++; break;
-		case 'h': usage(stdout, prog); return 0;
-		case OPT_HEARTBEAT:
-			if (parse_int(prog, "--heartbeat-ms", optarg, 10, 600000, &v) < 0)
-				return 2;
-			o.heartbeat_ms = (int)v;
-			break;
-		case OPT_LIVENESS:
-			if (parse_int(prog, "--liveness", optarg, 1, 1000, &v) < 0)
-				return 2;
-			o.liveness = (int)v;
-			break;
-		case OPT_WORKER_TIMEOUT: {
-			char *end;
-			errno = 0;
-			double s = strtod(optarg, &end);
-			if (errno || end == optarg || *end || !(s >= 0 && s <= 1e6)) {
-				fprintf(stderr, "%s: --worker-timeout: expected seconds, got '%s'\n",
-					prog, optarg);
-				return 2;
-			}
-			o.worker_timeout_ms = (int)(s * 1000);
-			break;
-		}
-		case OPT_MAX_CREDITS:
-			if (parse_int(prog, "--max-credits", optarg, 1, 4096, &v) < 0)
-				return 2;
-			o.max_credits = (unsigned)v;
-			break;
-		case OPT_MAX_INFLIGHT:
-			if (parse_int(prog, "--max-inflight", optarg, 1, 1 << 20, &v) < 0)
-				return 2;
-			o.max_inflight = (unsigned)v;
-			break;
-		case SB_OPT_MAX_MSG:
-			if (sb_cmd_parse_size(optarg, &o.topts.max_msg_bytes) < 0 ||
-			    o.topts.max_msg_bytes == 0) {
-				fprintf(stderr, "%s: --max-msg-bytes: invalid size '%s'\n", prog, optarg);
-				return 2;
-			}
-			break;
-		case SB_OPT_CURVE_SECRET: o.topts.curve_secret = optarg; break;
-		case SB_OPT_CURVE_SERVER: o.topts.curve_server = optarg; break;
-		case SB_OPT_CURVE_ALLOW: o.topts.allow_file = optarg; break;
-		case SB_OPT_INSECURE: o.topts.insecure = 1; break;
-		default:
-			usage(stderr, prog);
+	for (size_t i = 0; i < sizeof(int_opts) / sizeof(int_opts[0]); i++) {
+		if (int_opts[i].opt != opt)
+			continue;
+		if (parse_int(prog, int_opts[i].flag, arg, int_opts[i].lo, int_opts[i].hi, &v) < 0)
+			return -1;
+		if (opt == OPT_HEARTBEAT)
+			o->heartbeat_ms = (int)v;
+		else if (opt == OPT_LIVENESS)
+			o->liveness = (int)v;
+		else if (opt == OPT_MAX_CREDITS)
+			o->max_credits = (unsigned)v;
+		else
+			o->max_inflight = (unsigned)v;
+		return 1;
+	}
+	return 0;
+}
+
+/* --worker-timeout SECONDS into o.  0, or -1 after a message. */
+static int parse_worker_timeout(const char *prog, struct sb_farm_opts *o, const char *arg)
+{
+	char *end;
+	double s;
+
+	errno = 0;
+	s = strtod(arg, &end);
+	if (errno || end == arg || *end || !(s >= 0 && s <= 1e6)) {
+		fprintf(stderr, "%s: --worker-timeout: expected seconds, got '%s'\n", prog,
+			arg);
+		return -1;
+	}
+	o->worker_timeout_ms = (int)(s * 1000);
+	return 0;
+}
+
+/* What the command line says beyond struct sb_farm_opts. */
+struct args {
+	const char *prog;
+	int version, output_given;
+};
+
+/* One option: -1 when taken, else the exit status (--help, a bad option). */
+static int parse_option(struct args *a, struct sb_farm_opts *o, int opt, const char *arg)
+{
+	int rc = parse_int_option(a->prog, o, opt, arg);
+
+	if (rc)
+		return rc < 0 ? 2 : -1;
+	switch (opt) {
+	case 'b': o->bind = arg; break;
+	case 'i': o->input = arg; break;
+	case 'o': o->output = arg; a->output_given = 1; break;
+	case SB_OPT_VERSION: a->version = 1; break;
+	case 'v': verbose++; break;
+	case 'h': usage(stdout, a->prog); return 0;
+	case OPT_WORKER_TIMEOUT:
+		return parse_worker_timeout(a->prog, o, arg) < 0 ? 2 : -1;
+	case SB_OPT_MAX_MSG:
+		if (sb_cmd_parse_size(arg, &o->topts.max_msg_bytes) < 0 ||
+		    o->topts.max_msg_bytes == 0) {
+			fprintf(stderr, "%s: --max-msg-bytes: invalid size '%s'\n", a->prog, arg);
 			return 2;
 		}
+		break;
+	case SB_OPT_CURVE_SECRET: o->topts.curve_secret = arg; break;
+	case SB_OPT_CURVE_SERVER: o->topts.curve_server = arg; break;
+	case SB_OPT_CURVE_ALLOW: o->topts.allow_file = arg; break;
+	case SB_OPT_INSECURE: o->topts.insecure = 1; break;
+	default:
+		usage(stderr, a->prog);
+		return 2;
 	}
-	if (version)
-		return sb_cmd_version(prog, verbose);
-	if (sb_cmd_no_args(prog, argc - optind, argv + optind,
+	return -1;
+}
+
+/* The command line into a and o: -1 to go on, else the exit status. */
+static int parse(int argc, char **argv, struct args *a, struct sb_farm_opts *o)
+{
+	int opt, rc;
+
+	while ((opt = getopt_long(argc, argv, "b:i:o:vh", longopts, NULL)) != -1)
+		if ((rc = parse_option(a, o, opt, optarg)) >= 0)
+			return rc;
+	if (a->version)
+		return sb_cmd_version(a->prog, verbose);
+	if (sb_cmd_no_args(a->prog, argc - optind, argv + optind,
 			   "(input is read from -i or standard input)"))
 		return 2;
-	if (optind != argc || o.bind == NULL) {
-		if (o.bind == NULL)
-			fprintf(stderr, "%s: --bind ENDPOINT is required\n", prog);
-		usage(stderr, prog);
+	if (optind != argc || o->bind == NULL) {
+		if (o->bind == NULL)
+			fprintf(stderr, "%s: --bind ENDPOINT is required\n", a->prog);
+		usage(stderr, a->prog);
 		return 2;
 	}
-	if (sb_cmd_no_tty(prog, output_given ? o.output : NULL, "frames"))
+	if (sb_cmd_no_tty(a->prog, a->output_given ? o->output : NULL, "frames"))
 		return 2;
-	sb_zmq_init();
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	o.topts.event = on_event;
-	o.topts.event_ctx = (void *)prog;
-	sb_error_clear(&err);
-	rc = sb_farm_run(&o, &st, &err);
-	if (verbose) {
-		for (size_t i = 0; i < st.n_workers; i++)
-			fprintf(stderr, "%s: worker %s: %llu frames done, %llu taken back, %u credits, "
-				"at most %u in flight%s\n", prog, st.workers[i].name,
-				(unsigned long long)st.workers[i].frames,
-				(unsigned long long)st.workers[i].lost, st.workers[i].credits,
-				st.workers[i].max_inflight, st.workers[i].refused ? " (refused)"
-				: st.workers[i].alive ? "" : " (gone)");
-		fprintf(stderr,
-			"%s: in: %llu frames, %llu rows; out: %llu frames, %llu rows; re-sent: "
-			"%llu (%llu from lost workers, %llu behind a slow one); duplicates "
-			"dropped: %llu; stale: %llu; most held: %llu; %.3f s\n",
-			prog, (unsigned long long)st.frames_in, (unsigned long long)st.rows_in,
-			(unsigned long long)st.frames_out, (unsigned long long)st.rows_out,
-			(unsigned long long)(st.resent + st.hedged), (unsigned long long)st.resent,
-			(unsigned long long)st.hedged, (unsigned long long)st.duplicates,
-			(unsigned long long)st.stale, (unsigned long long)st.max_held, st.seconds);
-	}
-	sb_farm_stats_destroy(&st);
+	return -1;
+}
+
+/* -v: each worker's share, and the farm's counts. */
+static void print_stats(const char *prog, const struct sb_farm_stats *st)
+{
+	for (size_t i = 0; i < st->n_workers; i++)
+		fprintf(stderr, "%s: worker %s: %llu frames done, %llu taken back, %u credits, "
+			"at most %u in flight%s\n", prog, st->workers[i].name,
+			(unsigned long long)st->workers[i].frames,
+			(unsigned long long)st->workers[i].lost, st->workers[i].credits,
+			st->workers[i].max_inflight, st->workers[i].refused ? " (refused)"
+			: st->workers[i].alive ? "" : " (gone)");
+	fprintf(stderr,
+		"%s: in: %llu frames, %llu rows; out: %llu frames, %llu rows; re-sent: "
+		"%llu (%llu from lost workers, %llu behind a slow one); duplicates "
+		"dropped: %llu; stale: %llu; most held: %llu; %.3f s\n",
+		prog, (unsigned long long)st->frames_in, (unsigned long long)st->rows_in,
+		(unsigned long long)st->frames_out, (unsigned long long)st->rows_out,
+		(unsigned long long)(st->resent + st->hedged), (unsigned long long)st->resent,
+		(unsigned long long)st->hedged, (unsigned long long)st->duplicates,
+		(unsigned long long)st->stale, (unsigned long long)st->max_held, st->seconds);
+}
+
+/* The exit status of a run that returned rc. */
+static int exit_status(const char *prog, int rc, const struct sb_error *err)
+{
 	if (rc == SB_EPIPE)
 		return 141;
 	if (rc == SB_EINTR && stop_signal) {
@@ -224,8 +252,40 @@ int main(int argc, char **argv)
 		return 128 + stop_signal;
 	}
 	if (rc != SB_OK) {
-		fprintf(stderr, "%s: %s\n", prog, err.msg[0] ? err.msg : sb_strerror(rc));
+		fprintf(stderr, "%s: %s\n", prog, err->msg[0] ? err->msg : sb_strerror(rc));
 		return 1;
 	}
 	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *slash = strrchr(argv[0], '/');
+	struct args a = { .prog = slash ? slash + 1 : argv[0] };
+	struct sb_farm_opts o;
+	struct sb_farm_stats st;
+	struct sb_error err;
+	struct sigaction sa;
+	int rc;
+
+	sb_farm_opts_init(&o);
+	o.topts.stop = &stop_flag;
+	o.stop = &stop_flag;
+	if ((rc = parse(argc, argv, &a, &o)) >= 0)
+		return rc;
+	sb_zmq_init();
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	o.topts.event = on_event;
+	o.topts.event_ctx = (void *)a.prog;
+	sb_error_clear(&err);
+	rc = sb_farm_run(&o, &st, &err);
+	if (verbose)
+		print_stats(a.prog, &st);
+	sb_farm_stats_destroy(&st);
+	return exit_status(a.prog, rc, &err);
 }

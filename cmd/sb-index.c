@@ -97,123 +97,155 @@ static int run_query(struct sb_cmd *c, int frames)
 	return rc;
 }
 
-int main(int argc, char **argv)
-{
-	static const struct option longopts[] = {
-	    SB_CMD_LONGOPTS,
-	    {"factory", required_argument, NULL, OPT_FACTORY},
-	    {"train-sample", required_argument, NULL, OPT_TRAIN_SAMPLE},
-	    {"metric", required_argument, NULL, OPT_METRIC},
-	    {"top-k", required_argument, NULL, 'k'},
-	    {"nprobe", required_argument, NULL, OPT_NPROBE},
-	    {"ef-search", required_argument, NULL, OPT_EF_SEARCH},
-	    {"query-batch", required_argument, NULL, OPT_QUERY_BATCH},
-	    {"allow-mixed", no_argument, NULL, OPT_ALLOW_MIXED},
-	    {"frames", no_argument, NULL, OPT_FRAMES},
-	    {"threads", required_argument, NULL, 't'},
-	    {NULL, 0, NULL, 0}};
-	/* Options that only set a stage option. */
-	static const struct sb_cmd_pass passed[] = {
-	    {OPT_FACTORY, "factory", NULL},
-	    {OPT_TRAIN_SAMPLE, "train_sample", NULL},
-	    {OPT_METRIC, "metric", NULL},
-	    {'k', "top_k", NULL},
-	    {OPT_NPROBE, "nprobe", NULL},
-	    {OPT_EF_SEARCH, "ef_search", NULL},
-	    {OPT_QUERY_BATCH, "query_batch", NULL},
-	    {OPT_ALLOW_MIXED, "allow_mixed", "1"},
-	    {'t', "threads", NULL},
-	    {0, NULL, NULL}};
-	const char *cmd = argc > 1 ? argv[1] : "", *out = NULL, *only = NULL;
-	int opt, rc, build, frames = 0;
-	struct sb_emit sink;
-	struct sb_cmd c;
+static const struct option longopts[] = {
+	SB_CMD_LONGOPTS,
+	{ "factory", required_argument, NULL, OPT_FACTORY },
+	{ "train-sample", required_argument, NULL, OPT_TRAIN_SAMPLE },
+	{ "metric", required_argument, NULL, OPT_METRIC },
+	{ "top-k", required_argument, NULL, 'k' },
+	{ "nprobe", required_argument, NULL, OPT_NPROBE },
+	{ "ef-search", required_argument, NULL, OPT_EF_SEARCH },
+	{ "query-batch", required_argument, NULL, OPT_QUERY_BATCH },
+	{ "allow-mixed", no_argument, NULL, OPT_ALLOW_MIXED },
+	{ "frames", no_argument, NULL, OPT_FRAMES },
+	{ "threads", required_argument, NULL, 't' },
+	{ NULL, 0, NULL, 0 }
+};
 
-	sb_cmd_init(&c, "sb-index");
+/* Options that only set a stage option. */
+static const struct sb_cmd_pass passed[] = {
+	{ OPT_FACTORY, "factory", NULL },
+	{ OPT_TRAIN_SAMPLE, "train_sample", NULL },
+	{ OPT_METRIC, "metric", NULL },
+	{ 'k', "top_k", NULL },
+	{ OPT_NPROBE, "nprobe", NULL },
+	{ OPT_EF_SEARCH, "ef_search", NULL },
+	{ OPT_QUERY_BATCH, "query_batch", NULL },
+	{ OPT_ALLOW_MIXED, "allow_mixed", "1" },
+	{ 't', "threads", NULL },
+	{ 0, NULL, NULL }
+};
+
+/* What the command line asked for, beyond the stage options it sets in c. */
+struct args {
+	int build, frames;
+	const char *out;
+};
+
+/* No subcommand: --help, --version (-v: also FAISS's) or a usage error. */
+static int no_subcommand(struct sb_cmd *c, int argc, char **argv)
+{
+	const char *cmd = argc > 1 ? argv[1] : "";
+	int verbose = 0, version = 0, rc;
+
 	if (argc > 1 && (!strcmp(cmd, "-h") || !strcmp(cmd, "--help"))) {
-		usage(stdout, c.prog);
+		usage(stdout, c->prog);
 		return 0;
 	}
-	if (argc > 1 && cmd[0] == '-') { /* --version, -v --version */
-		int verbose = 0, version = 0;
-
-		for (int i = 1; i < argc; i++) {
-			verbose |= !strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose");
-			version |= !strcmp(argv[i], "--version");
-		}
-		if (!version)
-			goto usage;
-		rc = sb_cmd_version(c.prog, verbose);
+	for (int i = 1; cmd[0] == '-' && i < argc; i++) {
+		verbose |= !strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose");
+		version |= !strcmp(argv[i], "--version");
+	}
+	if (version) {
+		rc = sb_cmd_version(c->prog, verbose);
 		if (!rc && verbose && printf("faiss: %s\n", sb_faiss_version()) < 0)
 			rc = 1;
 		return rc;
 	}
-	if (strcmp(cmd, "build") != 0 && strcmp(cmd, "query") != 0) {
-	usage:
-		fprintf(stderr, "%s: expected build or query%s%s\n", c.prog, *cmd ? ", not " : "",
-			cmd);
-		usage(stderr, c.prog);
-		return 2;
-	}
-	build = !strcmp(cmd, "build");
-	argc--;
-	argv++;
+	fprintf(stderr, "%s: expected build or query%s%s\n", c->prog, *cmd ? ", not " : "", cmd);
+	usage(stderr, c->prog);
+	return 2;
+}
+
+/* An option of the other subcommand: 2 after naming it, else 0. */
+static int other_subcommand(const struct sb_cmd *c, int build, int opt)
+{
+	const struct option *o = longopts;
+
+	if (build ? !(opt == 'k' || opt == OPT_NPROBE || opt == OPT_EF_SEARCH ||
+		      opt == OPT_QUERY_BATCH || opt == OPT_ALLOW_MIXED || opt == OPT_FRAMES)
+		  : !(opt == OPT_FACTORY || opt == OPT_TRAIN_SAMPLE || opt == OPT_METRIC))
+		return 0;
+	while (o->name && o->val != opt)
+		o++;
+	fprintf(stderr, "%s: --%s: an option of sb-index %s\n", c->prog, o->name,
+		build ? "query" : "build");
+	return 2;
+}
+
+/* The options after the subcommand: -1 to go on, else the exit status. */
+static int parse(int argc, char **argv, struct sb_cmd *c, struct args *a)
+{
+	int opt, rc;
+
 	while ((opt = getopt_long(argc, argv, SB_CMD_SHORTOPTS "k:t:", longopts, NULL)) != -1) {
-		if (build && opt == 'o') {
-			out = optarg;
+		if (a->build && opt == 'o') {
+			a->out = optarg;
 			continue;
 		}
-		rc = sb_cmd_option(&c, opt, optarg);
+		rc = sb_cmd_option(c, opt, optarg);
 		if (rc < 0)
 			return 2;
 		if (rc)
 			continue;
-		/* options of the other subcommand */
-		if (build ? (opt == 'k' || opt == OPT_NPROBE || opt == OPT_EF_SEARCH ||
-			     opt == OPT_QUERY_BATCH || opt == OPT_ALLOW_MIXED || opt == OPT_FRAMES)
-			  : (opt == OPT_FACTORY || opt == OPT_TRAIN_SAMPLE || opt == OPT_METRIC))
-			only = build ? "query" : "build";
-		if (only) {
-			const struct option *o = longopts;
-			while (o->name && o->val != opt)
-				o++;
-			fprintf(stderr, "%s: --%s: an option of sb-index %s\n", c.prog, o->name,
-				only);
+		if (other_subcommand(c, a->build, opt))
 			return 2;
-		}
-		if (sb_cmd_pass(&c, passed, opt, optarg))
+		if (sb_cmd_pass(c, passed, opt, optarg))
 			continue;
-		switch (opt) {
-		case 'h':
-			usage(stdout, c.prog);
+		if (opt == 'h') {
+			usage(stdout, c->prog);
 			return 0;
-		case OPT_FRAMES:
-			frames = 1;
-			break;
-		default:
-			usage(stderr, c.prog);
+		}
+		if (opt != OPT_FRAMES) {
+			usage(stderr, c->prog);
 			return 2;
 		}
+		a->frames = 1;
 	}
-	if (build) {
-		if (!out) {
-			fprintf(stderr, "%s: build needs -o FILE\n", c.prog);
-			return 2;
-		}
-		if (sb_cmd_args(&c, argc - optind, argv + optind, longopts, 0))
-			return 2;
-		sb_cmd_kv(&c, "out", out);
-		sink.frame = discard;
-		sink.ctx = NULL;
-		c.ro.sink = &sink;
-		return sb_cmd_run(&c, &sb_stage_index_build);
+	return -1;
+}
+
+/* sb-index build: the stage writes the index; its frames are discarded. */
+static int run_build(struct sb_cmd *c, const struct args *a, int argc, char **argv)
+{
+	struct sb_emit sink;
+
+	if (!a->out) {
+		fprintf(stderr, "%s: build needs -o FILE\n", c->prog);
+		return 2;
 	}
+	if (sb_cmd_args(c, argc - optind, argv + optind, longopts, 0))
+		return 2;
+	sb_cmd_kv(c, "out", a->out);
+	sink.frame = discard;
+	sink.ctx = NULL;
+	c->ro.sink = &sink;
+	return sb_cmd_run(c, &sb_stage_index_build);
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd = argc > 1 ? argv[1] : "";
+	struct args a = { 0 };
+	struct sb_cmd c;
+	int rc;
+
+	sb_cmd_init(&c, "sb-index");
+	if (strcmp(cmd, "build") != 0 && strcmp(cmd, "query") != 0)
+		return no_subcommand(&c, argc, argv);
+	a.build = !strcmp(cmd, "build");
+	argc--;
+	argv++;
+	if ((rc = parse(argc, argv, &c, &a)) >= 0)
+		return rc;
+	if (a.build)
+		return run_build(&c, &a, argc, argv);
 	if (optind >= argc) {
 		fprintf(stderr, "%s: query needs the index FILE\n", c.prog);
 		return 2;
 	}
 	sb_cmd_kv(&c, "index", argv[optind]);
-	if (sb_cmd_args(&c, argc - optind - 1, argv + optind + 1, longopts, frames))
+	if (sb_cmd_args(&c, argc - optind - 1, argv + optind + 1, longopts, a.frames))
 		return 2;
-	return run_query(&c, frames);
+	return run_query(&c, a.frames);
 }

@@ -122,154 +122,209 @@ static int print_settings(const struct sb_cmd *c, const char *model, size_t max_
 	return 0;
 }
 
-int main(int argc, char **argv)
-{
-	static const struct option longopts[] = {
-		SB_CMD_LONGOPTS,
-		{ "model", required_argument, NULL, 'm' },
-		{ "max-length", required_argument, NULL, 'l' },
-		{ "truncation", required_argument, NULL, OPT_TRUNCATION },
-		{ "no-truncation", no_argument, NULL, OPT_NO_TRUNCATION },
-		{ "pairs", no_argument, NULL, OPT_PAIRS },
-		{ "padding", required_argument, NULL, OPT_PADDING },
-		{ "pad-to-multiple-of", required_argument, NULL, OPT_PAD_MULTIPLE },
-		{ "batch", required_argument, NULL, 'b' },
-		{ "prompt", required_argument, NULL, OPT_PROMPT },
-		{ "no-text", no_argument, NULL, OPT_NO_TEXT },
-		{ "replace-invalid", no_argument, NULL, OPT_REPLACE_INVALID },
-		{ "token-type-ids", no_argument, NULL, OPT_TOKEN_TYPES },
-		{ "no-token-type-ids", no_argument, NULL, OPT_NO_TOKEN_TYPES },
-		{ "chunk-bytes", required_argument, NULL, OPT_CHUNK },
-		{ "prompt-name", required_argument, NULL, OPT_PROMPT_NAME },
-		{ NULL, 0, NULL, 0 }
-	};
-	/* Options that only set a stage option. */
-	static const struct sb_cmd_pass passed[] = {
-		{ OPT_NO_TRUNCATION, "truncation", "none" },
-		{ OPT_PAIRS, "pairs", "1" },
-		{ OPT_NO_TEXT, "text", "0" },
-		{ OPT_REPLACE_INVALID, "replace_invalid", "1" },
-		{ OPT_TOKEN_TYPES, "token_type_ids", "1" },
-		{ OPT_NO_TOKEN_TYPES, "token_type_ids", "0" },
-		{ 0, NULL, NULL }
-	};
-	static char max_length_str[32], multiple_str[32];
-	struct sb_stage stage = sb_stage_tokenize;
-	const char *model = NULL, *prompt = NULL, *prompt_name = NULL;
-	size_t max_length = 0, n;
-	enum sb_trunc tr;
-	struct sb_cmd c;
-	int opt, rc;
+static const struct option longopts[] = {
+	SB_CMD_LONGOPTS,
+	{ "model", required_argument, NULL, 'm' },
+	{ "max-length", required_argument, NULL, 'l' },
+	{ "truncation", required_argument, NULL, OPT_TRUNCATION },
+	{ "no-truncation", no_argument, NULL, OPT_NO_TRUNCATION },
+	{ "pairs", no_argument, NULL, OPT_PAIRS },
+	{ "padding", required_argument, NULL, OPT_PADDING },
+	{ "pad-to-multiple-of", required_argument, NULL, OPT_PAD_MULTIPLE },
+	{ "batch", required_argument, NULL, 'b' },
+	{ "prompt", required_argument, NULL, OPT_PROMPT },
+	{ "no-text", no_argument, NULL, OPT_NO_TEXT },
+	{ "replace-invalid", no_argument, NULL, OPT_REPLACE_INVALID },
+	{ "token-type-ids", no_argument, NULL, OPT_TOKEN_TYPES },
+	{ "no-token-type-ids", no_argument, NULL, OPT_NO_TOKEN_TYPES },
+	{ "chunk-bytes", required_argument, NULL, OPT_CHUNK },
+	{ "prompt-name", required_argument, NULL, OPT_PROMPT_NAME },
+	{ NULL, 0, NULL, 0 }
+};
 
-	sb_cmd_init(&c, argv[0]);
-	while ((opt = getopt_long(argc, argv, SB_CMD_SHORTOPTS "m:l:b:", longopts, NULL)) != -1) {
-		rc = sb_cmd_option(&c, opt, optarg);
-		if (rc < 0)
-			return 2;
-		if (rc || sb_cmd_pass(&c, passed, opt, optarg))
+/* Options that only set a stage option. */
+static const struct sb_cmd_pass passed[] = {
+	{ OPT_NO_TRUNCATION, "truncation", "none" },
+	{ OPT_PAIRS, "pairs", "1" },
+	{ OPT_NO_TEXT, "text", "0" },
+	{ OPT_REPLACE_INVALID, "replace_invalid", "1" },
+	{ OPT_TOKEN_TYPES, "token_type_ids", "1" },
+	{ OPT_NO_TOKEN_TYPES, "token_type_ids", "0" },
+	{ 0, NULL, NULL }
+};
+
+/* The options that take a count: their bounds and the words of their message. */
+static const struct count_opt {
+	int opt;
+	const char *flag, *what, *range;
+	size_t lo, hi;
+} count_opts[] = {
+	{ 'l', "max-length", "a length", "1 to 16M", 1, (size_t)1 << 24 },
+	{ OPT_PAD_MULTIPLE, "pad-to-multiple-of", "a number", "1 to 65536", 1, 65536 },
+	{ 'b', "batch", "a number", "1 to 1000000", 1, 1000000 },
+	{ OPT_CHUNK, "chunk-bytes", "a size", "1 to 1G", 1, (size_t)1 << 30 },
+};
+
+/* What the command line asked for, beyond the stage options it sets in c. */
+struct args {
+	const char *model, *prompt, *prompt_name;
+	size_t max_length;
+	char max_length_str[32], multiple_str[32];
+};
+
+/* A count option into *n: 1 when opt is one, 0 when not, -1 after a message. */
+static int parse_count(const struct sb_cmd *c, int opt, const char *arg, size_t *n)
+{
+	for (size_t i = 0; i < sizeof(count_opts) / sizeof(count_opts[0]); i++) {
+		const struct count_opt *o = &count_opts[i];
+
+		if (o->opt != opt)
 			continue;
-		switch (opt) {
-		case 'h':
-			usage(stdout, c.prog);
-			return 0;
-		case 'm':
-			model = optarg;
-			break;
-		case 'l':
-			if (sb_cmd_parse_size(optarg, &max_length) || max_length < 1 ||
-			    max_length > ((size_t)1 << 24)) {
-				fprintf(stderr, "%s: --max-length: '%s' is not a length from 1 to "
-					"16M\n", c.prog, optarg);
-				return 2;
-			}
-			snprintf(max_length_str, sizeof(max_length_str), "%zu", max_length);
-			sb_cmd_kv(&c, "max_length", max_length_str);
-			break;
-		case OPT_TRUNCATION:
-			if (sb_trunc_parse(optarg, &tr)) {
-				fprintf(stderr, "%s: --truncation: '%s' is not one of longest_first, "
-					"only_first, only_second, none\n", c.prog, optarg);
-				return 2;
-			}
-			sb_cmd_kv(&c, "truncation", optarg);
-			break;
-		case OPT_PADDING:
-			if (strcmp(optarg, "longest") && strcmp(optarg, "max_length") &&
-			    strcmp(optarg, "none")) {
-				fprintf(stderr, "%s: --padding: '%s' is not one of longest, "
-					"max_length, none\n", c.prog, optarg);
-				return 2;
-			}
-			sb_cmd_kv(&c, "padding", optarg);
-			break;
-		case OPT_PAD_MULTIPLE:
-			if (sb_cmd_parse_size(optarg, &n) || n < 1 || n > 65536) {
-				fprintf(stderr, "%s: --pad-to-multiple-of: '%s' is not a number from "
-					"1 to 65536\n", c.prog, optarg);
-				return 2;
-			}
-			snprintf(multiple_str, sizeof(multiple_str), "%zu", n);
-			sb_cmd_kv(&c, "pad_to_multiple_of", multiple_str);
-			break;
-		case 'b':
-			if (sb_cmd_parse_size(optarg, &n) || n < 1 || n > 1000000) {
-				fprintf(stderr, "%s: --batch: '%s' is not a number from 1 to "
-					"1000000\n", c.prog, optarg);
-				return 2;
-			}
-			c.ro.batch_rows = n;
-			break;
-		case OPT_PROMPT:
-			prompt = optarg;
-			sb_cmd_kv(&c, "prompt", optarg);
-			break;
-		case OPT_PROMPT_NAME:
-			prompt_name = optarg;
-			sb_cmd_kv(&c, "prompt_name", optarg);
-			break;
-		case OPT_CHUNK:
-			if (sb_cmd_parse_size(optarg, &n) || n < 1 || n > ((size_t)1 << 30)) {
-				fprintf(stderr, "%s: --chunk-bytes: '%s' is not a size from 1 to "
-					"1G\n", c.prog, optarg);
-				return 2;
-			}
-			c.ro.text_chunk = n;
-			break;
-		default:
-			usage(stderr, c.prog);
+		if (sb_cmd_parse_size(arg, n) || *n < o->lo || *n > o->hi) {
+			fprintf(stderr, "%s: --%s: '%s' is not %s from %s\n", c->prog, o->flag,
+				arg, o->what, o->range);
+			return -1;
+		}
+		return 1;
+	}
+	return 0;
+}
+
+/* A count option taken: where its value goes. */
+static void set_count(struct sb_cmd *c, struct args *a, int opt, size_t n)
+{
+	switch (opt) {
+	case 'l':
+		a->max_length = n;
+		snprintf(a->max_length_str, sizeof(a->max_length_str), "%zu", n);
+		sb_cmd_kv(c, "max_length", a->max_length_str);
+		break;
+	case OPT_PAD_MULTIPLE:
+		snprintf(a->multiple_str, sizeof(a->multiple_str), "%zu", n);
+		sb_cmd_kv(c, "pad_to_multiple_of", a->multiple_str);
+		break;
+	case 'b':
+		c->ro.batch_rows = n;
+		break;
+	case OPT_CHUNK:
+		c->ro.text_chunk = n;
+		break;
+	}
+}
+
+/* One option of this program: 0 when taken, else the exit status (-1: --help). */
+static int parse_option(struct sb_cmd *c, struct args *a, int opt, const char *arg)
+{
+	enum sb_trunc tr;
+	size_t n;
+	int rc = parse_count(c, opt, arg, &n);
+
+	if (rc < 0)
+		return 2;
+	if (rc) {
+		set_count(c, a, opt, n);
+		return 0;
+	}
+	switch (opt) {
+	case 'h':
+		usage(stdout, c->prog);
+		return -1;
+	case 'm':
+		a->model = arg;
+		return 0;
+	case OPT_TRUNCATION:
+		if (sb_trunc_parse(arg, &tr)) {
+			fprintf(stderr, "%s: --truncation: '%s' is not one of longest_first, "
+				"only_first, only_second, none\n", c->prog, arg);
 			return 2;
 		}
-	}
-	if (sb_cmd_args(&c, argc - optind, argv + optind, longopts, 1))
+		sb_cmd_kv(c, "truncation", arg);
+		return 0;
+	case OPT_PADDING:
+		if (strcmp(arg, "longest") && strcmp(arg, "max_length") && strcmp(arg, "none")) {
+			fprintf(stderr, "%s: --padding: '%s' is not one of longest, max_length, "
+				"none\n", c->prog, arg);
+			return 2;
+		}
+		sb_cmd_kv(c, "padding", arg);
+		return 0;
+	case OPT_PROMPT:
+		a->prompt = arg;
+		sb_cmd_kv(c, "prompt", arg);
+		return 0;
+	case OPT_PROMPT_NAME:
+		a->prompt_name = arg;
+		sb_cmd_kv(c, "prompt_name", arg);
+		return 0;
+	default:
+		usage(stderr, c->prog);
 		return 2;
-	if (optind != argc || !model) {
-		if (!model && optind == argc)
-			fprintf(stderr, "%s: no model given (-m MODEL)\n", c.prog);
-		usage(stderr, c.prog);
+	}
+}
+
+/* The command line into c and a: -1 to go on, else the exit status. */
+static int parse(int argc, char **argv, struct sb_cmd *c, struct args *a)
+{
+	int opt, rc;
+
+	while ((opt = getopt_long(argc, argv, SB_CMD_SHORTOPTS "m:l:b:", longopts, NULL)) != -1) {
+		rc = sb_cmd_option(c, opt, optarg);
+		if (rc < 0)
+			return 2;
+		if (rc || sb_cmd_pass(c, passed, opt, optarg))
+			continue;
+		if ((rc = parse_option(c, a, opt, optarg)))
+			return rc < 0 ? 0 : rc;
+	}
+	if (sb_cmd_args(c, argc - optind, argv + optind, longopts, 1))
+		return 2;
+	if (optind != argc || !a->model) {
+		if (!a->model && optind == argc)
+			fprintf(stderr, "%s: no model given (-m MODEL)\n", c->prog);
+		usage(stderr, c->prog);
 		return 2;
 	}
-	if (prompt && prompt_name) {
-		fprintf(stderr, "%s: --prompt and --prompt-name exclude each other\n", c.prog);
-		usage(stderr, c.prog);
+	if (a->prompt && a->prompt_name) {
+		fprintf(stderr, "%s: --prompt and --prompt-name exclude each other\n", c->prog);
+		usage(stderr, c->prog);
 		return 2;
 	}
-	model = sb_cmd_model(&c, model);
-	if (!model)
+	return -1;
+}
+
+/* The invalid UTF-8 replaced, always; with -v the rows and those truncated. */
+static void print_counts(const struct sb_cmd *c)
+{
+	if (counts.rows_replaced)
+		fprintf(stderr, "%s: replaced %llu invalid UTF-8 sequences with U+FFFD in %llu "
+			"rows\n", c->prog, (unsigned long long)counts.n_replaced,
+			(unsigned long long)counts.rows_replaced);
+	if (c->verbose)
+		fprintf(stderr, "%s: %llu rows, %llu truncated to the max length\n", c->prog,
+			(unsigned long long)counts.rows, (unsigned long long)counts.rows_truncated);
+}
+
+int main(int argc, char **argv)
+{
+	struct sb_stage stage = sb_stage_tokenize;
+	struct args a = { 0 };
+	struct sb_cmd c;
+	int rc;
+
+	sb_cmd_init(&c, argv[0]);
+	if ((rc = parse(argc, argv, &c, &a)) >= 0)
+		return rc;
+	a.model = sb_cmd_model(&c, a.model);
+	if (!a.model)
 		return 1;
-	sb_cmd_kv(&c, "model", model);
-	if (c.verbose && print_settings(&c, model, max_length))
+	sb_cmd_kv(&c, "model", a.model);
+	if (c.verbose && print_settings(&c, a.model, a.max_length))
 		return 1;
 	stage.close = wrapped_close;
 	stage.open = wrapped_open;
 	verbose_prompt = c.verbose;
 	prog_name = c.prog;
 	rc = sb_cmd_run(&c, &stage);
-	if (counts.rows_replaced)
-		fprintf(stderr, "%s: replaced %llu invalid UTF-8 sequences with U+FFFD in %llu "
-			"rows\n", c.prog, (unsigned long long)counts.n_replaced,
-			(unsigned long long)counts.rows_replaced);
-	if (c.verbose)
-		fprintf(stderr, "%s: %llu rows, %llu truncated to the max length\n", c.prog,
-			(unsigned long long)counts.rows, (unsigned long long)counts.rows_truncated);
+	print_counts(&c);
 	return rc;
 }

@@ -4,6 +4,8 @@
 #ifndef SB_BUF_H
 #define SB_BUF_H
 
+#include "api.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -16,19 +18,19 @@ struct sb_buf {
 };
 
 /* Initializes caller storage to an empty buffer; never fails. */
-void sb_buf_init(struct sb_buf *b);
+SB_API void sb_buf_init(struct sb_buf *b);
 
 /* Frees the storage and leaves the buffer empty and reusable. */
-void sb_buf_destroy(struct sb_buf *b);
+SB_API void sb_buf_destroy(struct sb_buf *b);
 
 /* Ensures room for 'extra' more bytes past len.  SB_ENOMEM or SB_ELIMIT on failure. */
-int sb_buf_reserve(struct sb_buf *b, size_t extra, struct sb_error *err);
+SB_API int sb_buf_reserve(struct sb_buf *b, size_t extra, struct sb_error *err);
 
 /* Appends n bytes.  On failure the buffer is unchanged. */
-int sb_buf_append(struct sb_buf *b, const void *p, size_t n, struct sb_error *err);
+SB_API int sb_buf_append(struct sb_buf *b, const void *p, size_t n, struct sb_error *err);
 
 /* Drops the first n bytes (n <= len), moving the rest to the front. */
-void sb_buf_consume(struct sb_buf *b, size_t n);
+SB_API void sb_buf_consume(struct sb_buf *b, size_t n);
 
 /* Sets len to 0, keeping the allocation. */
 static inline void sb_buf_clear(struct sb_buf *b) { b->len = 0; }

@@ -9,6 +9,8 @@
 #ifndef SB_ERRORS_H
 #define SB_ERRORS_H
 
+#include "api.h"
+
 #include <stddef.h>
 
 enum sb_status {
@@ -38,27 +40,27 @@ struct sb_error {
 };
 
 /* Returns a static description of a status code. */
-const char *sb_strerror(int code);
+SB_API const char *sb_strerror(int code);
 
 /*
  * Records an error in 'err' (if not NULL) and returns 'code', so callers can write
  * `return sb_error_set(err, SB_EFORMAT, "frame %zu: ...", n);`.
  */
-int sb_error_set(struct sb_error *err, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+SB_API int sb_error_set(struct sb_error *err, int code, const char *fmt, ...)
+	       __attribute__((format(printf, 3, 4)));
 
 /* Like sb_error_set() and also records errno in err->sys and appends strerror. */
-int sb_error_sys(struct sb_error *err, int code, int errnum, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+SB_API int sb_error_sys(struct sb_error *err, int code, int errnum, const char *fmt, ...)
+	       __attribute__((format(printf, 4, 5)));
 
 /*
  * Prepends context to an error already recorded ("frame 12: " + msg).  Returns
  * err->code (or SB_EINVAL when err is NULL, which callers never rely on).
  */
-int sb_error_prefix(struct sb_error *err, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+SB_API int sb_error_prefix(struct sb_error *err, const char *fmt, ...)
+	       __attribute__((format(printf, 2, 3)));
 
 /* Clears the struct: code SB_OK, empty message. */
-void sb_error_clear(struct sb_error *err);
+SB_API void sb_error_clear(struct sb_error *err);
 
 #endif

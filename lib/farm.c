@@ -156,17 +156,6 @@ static const char *const prov_keys[SB_FARM_PROV_KEYS] = {
 };
 enum { PROV_KIND, PROV_FINGERPRINT, PROV_MODEL };
 
-static uint64_t fnv1a(const unsigned char *p, size_t n)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (size_t i = 0; i < n; i++) {
-		h ^= p[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
-
 /* A MessagePack value (n bytes, one whole object) as text for a message. */
 static void show_value(const unsigned char *v, size_t n, char *buf, size_t cap)
 {
@@ -190,7 +179,7 @@ static void show_value(const unsigned char *v, size_t n, char *buf, size_t cap)
 static void prov_take(struct sb_farm_prov *pv, int k, const unsigned char *v, size_t n)
 {
 	pv->present |= 1u << k;
-	pv->hash[k] = fnv1a(v, n);
+	pv->hash[k] = sb_fnv1a64(SB_FNV1A64_INIT, v, n);
 	show_value(v, n, pv->shown[k], sizeof(pv->shown[k]));
 }
 

@@ -51,21 +51,6 @@
 #include "stage.h"
 #include "transport.h"
 
-/*
- * Installs the ZeroMQ transport backend (sets sb_transport_zmq_open).  Programs call
- * it once at start-up; calling it again is harmless.
- */
-void sb_zmq_init(void);
-
-/*
- * Generates a CurveZMQ key pair as two 40-character Z85 strings (plus NUL).
- * SB_EUNSUPPORTED when libzmq lacks CURVE.
- */
-int sb_zmq_keypair(char public_z85[41], char secret_z85[41], struct sb_error *err);
-
-/* The version of the libzmq linked in, for --version. */
-void sb_zmq_version(int *major, int *minor, int *patch);
-
 /* ---- the farm ---- */
 
 struct sb_farm_opts {

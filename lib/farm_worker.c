@@ -356,15 +356,111 @@ static int worker_answer(const struct sb_stage *stage, void *state, void *pair,
 	return SB_OK;
 }
 
+/* The stage's side of a worker: what the loop over the I/O thread's messages uses. */
+struct wrun {
+	const struct sb_stage *stage;
+	void *state, *pair;             /* the stage's state; the inproc socket to wio_main */
+	struct wio *w;
+	struct sb_frame in;
+	struct wemit we;
+	struct sb_stats *st;
+};
+
+/* The defaults of the options left 0, and the worker's name (host:pid by default). */
+static void worker_setup(struct sb_worker_opts *o, struct wio *w)
+{
+	if (o->credits == 0)
+		o->credits = 2;
+	if (o->heartbeat_ms <= 0)
+		o->heartbeat_ms = 1000;
+	if (o->liveness <= 0)
+		o->liveness = 3;
+	if (o->reconnect_max_ms <= 0)
+		o->reconnect_max_ms = 8000;
+	memset(w, 0, sizeof(*w));
+	w->o = o;
+}
+
+static void worker_name(struct wio *w, const struct sb_worker_opts *o)
+{
+	char host[48] = "?";
+
+	if (o->name) {
+		snprintf(w->name, sizeof(w->name), "%s", o->name);
+		return;
+	}
+	gethostname(host, sizeof(host) - 1);
+	host[sizeof(host) - 1] = '\0';
+	snprintf(w->name, sizeof(w->name), "%s:%d", host, (int)getpid());
+}
+
+/* Keys and endpoint checked on a socket that is closed again, so that a mistake is
+ * reported before any thread starts. */
+static int worker_probe(struct wio *w, struct sb_worker_opts *o, struct sb_error *err)
+{
+	void *probe = zmq_socket(w->ctx, ZMQ_DEALER);
+	int rc = probe ? sb_zmq_prepare(w->ctx, probe, &w->ep, 1, &o->topts, o->connect, err)
+		       : sb_error_sys(err, SB_EIO, errno, "zmq socket");
+
+	sb_zmq_close(&probe, 0);
+	return rc;
+}
+
+/* One message of the I/O thread: 1 when the loop ends (*rc its status), else 0. */
+static int worker_message(struct wrun *r, zmq_msg_t m[2], int n, int *rc, struct sb_error *err)
+{
+	struct sb_pair_msg pm;
+	struct sb_farm_hdr h;
+	int is_pair = n >= 1 && sb_pair_decode(&m[0], &pm) == 0;
+
+	if (is_pair && pm.type == SB_PAIR_IDLE) {
+		*rc = SB_OK;
+		return 1;
+	}
+	if (is_pair && pm.type == SB_PAIR_FAIL) {
+		*rc = sb_error_set(err, SB_EIO, "%.*s", n == 2 ? (int)zmq_msg_size(&m[1]) : 0,
+				   n == 2 ? (const char *)zmq_msg_data(&m[1]) : "");
+		if (r->w->err.code)
+			err->code = *rc = r->w->err.code;
+		return 1;
+	}
+	if (n != 2 ||
+	    sb_farm_hdr_unpack(zmq_msg_data(&m[0]), zmq_msg_size(&m[0]), &h, NULL) != SB_OK)
+		return 0;
+	*rc = worker_answer(r->stage, r->state, r->pair, &h, &m[1], &r->in, &r->we, r->st);
+	return *rc != SB_OK;
+}
+
+/* Answers the farm's requests until it is idle, fails, or *stop is set. */
+static int worker_loop(struct wrun *r, struct sb_error *err)
+{
+	const struct sb_worker_opts *o = r->w->o;
+	int rc = SB_OK, end;
+
+	while (!(o->stop && *o->stop)) {
+		zmq_pollitem_t it[1] = { { r->pair, 0, ZMQ_POLLIN, 0 } };
+		zmq_msg_t m[2];
+		int n;
+
+		if (zmq_poll(it, 1, 200) <= 0)
+			continue;
+		if (sb_zmq_recv_multi(r->pair, m, 2, &n) != 0)
+			continue;
+		end = worker_message(r, m, n, &rc, err);
+		sb_zmq_close_multi(m, n, 2);
+		if (end)
+			return rc;
+	}
+	return SB_OK;
+}
+
 int sb_worker_run(const struct sb_stage *stage, const struct sb_kv *opts, size_t n_opts,
 		  const struct sb_worker_opts *wo, struct sb_stats *st, struct sb_error *err)
 {
 	struct sb_worker_opts o = *wo;
-	struct wio w;
 	struct sb_stats st_local;
-	void *state = NULL, *pair = NULL;
-	struct sb_frame in;
-	struct wemit we = { NULL, 0, 0 };
+	struct wrun r = { .stage = stage, .we = { NULL, 0, 0 } };
+	struct wio w;
 	pthread_t th;
 	int rc, started = 0;
 	double t0 = sb_zmq_now();
@@ -372,16 +468,9 @@ int sb_worker_run(const struct sb_stage *stage, const struct sb_kv *opts, size_t
 	if (st == NULL)
 		st = &st_local;
 	memset(st, 0, sizeof(*st));
-	if (o.credits == 0)
-		o.credits = 2;
-	if (o.heartbeat_ms <= 0)
-		o.heartbeat_ms = 1000;
-	if (o.liveness <= 0)
-		o.liveness = 3;
-	if (o.reconnect_max_ms <= 0)
-		o.reconnect_max_ms = 8000;
-	memset(&w, 0, sizeof(w));
-	w.o = &o;
+	r.st = st;
+	r.w = &w;
+	worker_setup(&o, &w);
 	if (o.connect == NULL)
 		return sb_error_set(err, SB_EINVAL, "worker: no farm endpoint");
 	if ((rc = sb_zmq_endpoint_parse(o.connect, 0, &w.ep, err)) != SB_OK)
@@ -389,34 +478,20 @@ int sb_worker_run(const struct sb_stage *stage, const struct sb_kv *opts, size_t
 	if (w.ep.bind)
 		return sb_error_set(err, SB_EINVAL, "%s: a worker connects to its farm (use > or "
 				    "no marker)", o.connect);
-	if (o.name)
-		snprintf(w.name, sizeof(w.name), "%s", o.name);
-	else {
-		char host[48] = "?";
-		gethostname(host, sizeof(host) - 1);
-		host[sizeof(host) - 1] = '\0';
-		snprintf(w.name, sizeof(w.name), "%s:%d", host, (int)getpid());
-	}
-	sb_frame_init(&in);
-	if ((rc = stage->open(&state, opts, n_opts, err)) != SB_OK)
+	worker_name(&w, &o);
+	sb_frame_init(&r.in);
+	if ((rc = stage->open(&r.state, opts, n_opts, err)) != SB_OK)
 		return rc;
 	if ((w.ctx = sb_zmq_ctx_get(err)) == NULL) {
-		stage->close(state);
+		stage->close(r.state);
 		return SB_EIO;
 	}
-	/* Check keys and endpoint here, so a mistake is reported before any thread. */
-	{
-		void *probe = zmq_socket(w.ctx, ZMQ_DEALER);
-		rc = probe ? sb_zmq_prepare(w.ctx, probe, &w.ep, 1, &o.topts, o.connect, err)
-			   : sb_error_sys(err, SB_EIO, errno, "zmq socket");
-		sb_zmq_close(&probe, 0);
-		if (rc != SB_OK)
-			goto done;
-	}
+	if ((rc = worker_probe(&w, &o, err)) != SB_OK)
+		goto done;
 	sb_zmq_event(&o.topts, SB_EVENT_INFO, "%s: waiting for a farm", o.connect);
 	sb_zmq_inproc_name(w.addr, sizeof(w.addr), "worker");
-	pair = zmq_socket(w.ctx, ZMQ_PAIR);
-	if (pair == NULL || zmq_bind(pair, w.addr) != 0) {
+	r.pair = zmq_socket(w.ctx, ZMQ_PAIR);
+	if (r.pair == NULL || zmq_bind(r.pair, w.addr) != 0) {
 		rc = sb_error_sys(err, SB_EIO, errno, "worker: inproc socket");
 		goto done;
 	}
@@ -425,56 +500,19 @@ int sb_worker_run(const struct sb_stage *stage, const struct sb_kv *opts, size_t
 		goto done;
 	}
 	started = 1;
-	for (;;) {
-		if (o.stop && *o.stop) {
-			rc = SB_OK;
-			break;
-		}
-		zmq_pollitem_t it[1] = { { pair, 0, ZMQ_POLLIN, 0 } };
-		if (zmq_poll(it, 1, 200) <= 0)
-			continue;
-		zmq_msg_t m[2];
-		int n;
-		if (sb_zmq_recv_multi(pair, m, 2, &n) != 0)
-			continue;
-		struct sb_pair_msg pm;
-		int is_pair = n >= 1 && sb_pair_decode(&m[0], &pm) == 0;
-		if (is_pair && pm.type == SB_PAIR_IDLE) {
-			sb_zmq_close_multi(m, n, 2);
-			rc = SB_OK;
-			break;
-		}
-		if (is_pair && pm.type == SB_PAIR_FAIL) {
-			rc = sb_error_set(err, SB_EIO, "%.*s", n == 2 ? (int)zmq_msg_size(&m[1]) : 0,
-					  n == 2 ? (const char *)zmq_msg_data(&m[1]) : "");
-			if (w.err.code)
-				err->code = rc = w.err.code;
-			sb_zmq_close_multi(m, n, 2);
-			break;
-		}
-		struct sb_farm_hdr h;
-		if (n != 2 ||
-		    sb_farm_hdr_unpack(zmq_msg_data(&m[0]), zmq_msg_size(&m[0]), &h, NULL) != SB_OK) {
-			sb_zmq_close_multi(m, n, 2);
-			continue;
-		}
-		rc = worker_answer(stage, state, pair, &h, &m[1], &in, &we, st);
-		sb_zmq_close_multi(m, n, 2);
-		if (rc != SB_OK)
-			break;
-	}
+	rc = worker_loop(&r, err);
 done:
 	if (started) {
 		__atomic_store_n(&w.quit, 1, __ATOMIC_RELEASE);
-		sb_pair_send(pair, SB_PAIR_QUIT, 0, 0, 0, ZMQ_DONTWAIT);
+		sb_pair_send(r.pair, SB_PAIR_QUIT, 0, 0, 0, ZMQ_DONTWAIT);
 		pthread_join(th, NULL);
 	}
-	sb_zmq_close(&pair, 0);
-	for (size_t i = 0; i < we.cap; i++)
-		sb_buf_destroy(&we.bufs[i]);
-	free(we.bufs);
-	sb_frame_destroy(&in);
-	stage->close(state);
+	sb_zmq_close(&r.pair, 0);
+	for (size_t i = 0; i < r.we.cap; i++)
+		sb_buf_destroy(&r.we.bufs[i]);
+	free(r.we.bufs);
+	sb_frame_destroy(&r.in);
+	stage->close(r.state);
 	sb_zmq_ctx_put();
 	st->seconds_total = sb_zmq_now() - t0;
 	return rc;

@@ -10,6 +10,8 @@
 #ifndef SB_FRAME_H
 #define SB_FRAME_H
 
+#include "api.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -78,63 +80,68 @@ struct sb_frame {
 };
 
 /* Names of kinds as on the wire ("tokens", ...); SB_EFORMAT for unknown names. */
-const char *sb_kind_name(enum sb_kind k);
-int sb_kind_parse(const char *s, size_t n, enum sb_kind *out);
+SB_API const char *sb_kind_name(enum sb_kind k);
+SB_API int sb_kind_parse(const char *s, size_t n, enum sb_kind *out);
 
 /* Initializes caller storage (empty frame, version 1, kind tokens). */
-void sb_frame_init(struct sb_frame *f);
+SB_API void sb_frame_init(struct sb_frame *f);
 
 /* Frees everything the frame owns; the frame is empty and reusable afterwards. */
-void sb_frame_destroy(struct sb_frame *f);
+SB_API void sb_frame_destroy(struct sb_frame *f);
 
 /*
  * Empties the frame for reuse: texts and meta are freed, tensors are dropped from
  * the frame but their owned storage is kept in a per-slot cache so that
  * sb_frame_tensor_resize() with the same name needs no allocation next time.
  */
-void sb_frame_reset(struct sb_frame *f);
+SB_API void sb_frame_reset(struct sb_frame *f);
 
 /*
  * Returns the tensor called name, or NULL.  The pointer is valid until the frame is
  * reset or destroyed.
  */
-struct sb_tensor *sb_frame_tensor(const struct sb_frame *f, const char *name);
+SB_API struct sb_tensor *sb_frame_tensor(const struct sb_frame *f, const char *name);
 
 /*
  * Adds (or replaces) tensor 'name' with storage for the shape, reusing cached
  * storage where possible.  *out points at it.  SB_ELIMIT past SB_FRAME_MAX_TENSORS.
  */
-int sb_frame_tensor_resize(struct sb_frame *f, const char *name, enum sb_dtype dt, int n_dims,
-			   const size_t *shape, struct sb_tensor **out, struct sb_error *err);
+SB_API int sb_frame_tensor_resize(struct sb_frame *f, const char *name, enum sb_dtype dt,
+				  int n_dims, const size_t *shape, struct sb_tensor **out,
+				  struct sb_error *err);
 
 /* Adds tensor 'name', taking ownership of *t (t is zeroed).  Replaces a same-named one. */
-int sb_frame_add_tensor(struct sb_frame *f, const char *name, struct sb_tensor *t,
-			struct sb_error *err);
+SB_API int sb_frame_add_tensor(struct sb_frame *f, const char *name, struct sb_tensor *t,
+			       struct sb_error *err);
 
 /* Prepares text[0..rows) as empty strings and sets has_text. */
-int sb_frame_text_alloc(struct sb_frame *f, size_t rows, struct sb_error *err);
+SB_API int sb_frame_text_alloc(struct sb_frame *f, size_t rows, struct sb_error *err);
 
 /* Copies n bytes into text[i] (i < rows after sb_frame_text_alloc). */
-int sb_frame_text_set(struct sb_frame *f, size_t i, const char *s, size_t n, struct sb_error *err);
+SB_API int sb_frame_text_set(struct sb_frame *f, size_t i, const char *s, size_t n,
+			     struct sb_error *err);
 
 /* Meta setters: replace an existing key.  SB_ELIMIT past SB_FRAME_MAX_META. */
-int sb_frame_meta_str(struct sb_frame *f, const char *key, const char *s, struct sb_error *err);
-int sb_frame_meta_int(struct sb_frame *f, const char *key, int64_t v, struct sb_error *err);
-int sb_frame_meta_uint(struct sb_frame *f, const char *key, uint64_t v, struct sb_error *err);
-int sb_frame_meta_float(struct sb_frame *f, const char *key, double v, struct sb_error *err);
-int sb_frame_meta_bool(struct sb_frame *f, const char *key, int v, struct sb_error *err);
+SB_API int sb_frame_meta_str(struct sb_frame *f, const char *key, const char *s,
+			     struct sb_error *err);
+SB_API int sb_frame_meta_int(struct sb_frame *f, const char *key, int64_t v, struct sb_error *err);
+SB_API int sb_frame_meta_uint(struct sb_frame *f, const char *key, uint64_t v,
+			      struct sb_error *err);
+SB_API int sb_frame_meta_float(struct sb_frame *f, const char *key, double v, struct sb_error *err);
+SB_API int sb_frame_meta_bool(struct sb_frame *f, const char *key, int v, struct sb_error *err);
 
 /* Returns the meta entry 'key' or NULL. */
-const struct sb_meta *sb_frame_meta_get(const struct sb_frame *f, const char *key);
+SB_API const struct sb_meta *sb_frame_meta_get(const struct sb_frame *f, const char *key);
 
 /* Copies all meta entries of src into dst (replacing same keys). */
-int sb_frame_meta_copy(struct sb_frame *dst, const struct sb_frame *src, struct sb_error *err);
+SB_API int sb_frame_meta_copy(struct sb_frame *dst, const struct sb_frame *src,
+			      struct sb_error *err);
 
 /*
  * Encodes f as one MessagePack map and appends it to out.  Checks the frame first
  * (every tensor's data length matches its shape, text count equals rows).
  */
-int sb_frame_encode(const struct sb_frame *f, struct sb_buf *out, struct sb_error *err);
+SB_API int sb_frame_encode(const struct sb_frame *f, struct sb_buf *out, struct sb_error *err);
 
 /*
  * Decodes exactly one frame from the n bytes at p (a complete message: what
@@ -144,7 +151,7 @@ int sb_frame_encode(const struct sb_frame *f, struct sb_buf *out, struct sb_erro
  * SB_EFORMAT for malformed data, SB_EUNSUPPORTED for unknown version or dtype,
  * SB_ELIMIT for shapes whose size overflows.
  */
-int sb_frame_decode(const void *p, size_t n, struct sb_frame *f, struct sb_error *err);
+SB_API int sb_frame_decode(const void *p, size_t n, struct sb_frame *f, struct sb_error *err);
 
 /* The envelope of a frame: what a stream's rules need, without the payload. */
 struct sb_frame_head {
@@ -160,7 +167,7 @@ struct sb_frame_head {
  * key twice, no trailing bytes); tensors, text and meta are skipped, bounded by the
  * bytes there are but not decoded.  Allocates nothing.  *h is zeroed on failure.
  */
-int sb_frame_peek(const void *p, size_t n, struct sb_frame_head *h, struct sb_error *err);
+SB_API int sb_frame_peek(const void *p, size_t n, struct sb_frame_head *h, struct sb_error *err);
 
 /*
  * Incremental delimiter for concatenated MessagePack objects on a byte stream.
@@ -177,15 +184,15 @@ struct sb_frame_scan {
 };
 
 /* Starts scanning a new object. */
-void sb_frame_scan_init(struct sb_frame_scan *s, size_t max_bytes);
+SB_API void sb_frame_scan_init(struct sb_frame_scan *s, size_t max_bytes);
 
 /*
  * Returns SB_OK and sets *size when the object is complete within p[0..n),
  * SB_EAGAIN when more bytes are needed, SB_ELIMIT when it would exceed
  * max_bytes, SB_EFORMAT on a byte that starts no MessagePack object (0xc1).
  */
-int sb_frame_scan(struct sb_frame_scan *s, const void *p, size_t n, size_t *size,
-		  struct sb_error *err);
+SB_API int sb_frame_scan(struct sb_frame_scan *s, const void *p, size_t n, size_t *size,
+			 struct sb_error *err);
 
 /*
  * Looks at the first n bytes of a stream that should hold frames (at_eof: the stream
@@ -196,14 +203,14 @@ int sb_frame_scan(struct sb_frame_scan *s, const void *p, size_t n, size_t *size
  * with a message saying what they look like and what to run first: text (lines for
  * sb-tokenize) or a .npy array (for sb-cat --from-npy).  At most 512 bytes are read.
  */
-int sb_frame_sniff(const void *p, size_t n, int at_eof, struct sb_error *err);
+SB_API int sb_frame_sniff(const void *p, size_t n, int at_eof, struct sb_error *err);
 
 /* The version of the msgpack-c library linked in ("6.0.0"), for --version. */
-const char *sb_frame_msgpack_version(void);
+SB_API const char *sb_frame_msgpack_version(void);
 
 /* Checks that a decoded frame of kind tokens/hidden/embeddings has the tensors its
  * kind requires with consistent leading dimensions (rows).  Used by stages. */
-int sb_frame_check_tensor(const struct sb_frame *f, const char *name, enum sb_dtype dt,
-			  int n_dims, struct sb_tensor **out, struct sb_error *err);
+SB_API int sb_frame_check_tensor(const struct sb_frame *f, const char *name, enum sb_dtype dt,
+				 int n_dims, struct sb_tensor **out, struct sb_error *err);
 
 #endif

@@ -17,6 +17,8 @@
 #ifndef SB_HEAD_H
 #define SB_HEAD_H
 
+#include "api.h"
+
 #include <stddef.h>
 
 #include "errors.h"
@@ -31,24 +33,24 @@ struct sb_head;
  * (missing, mis-shaped) or the field; DistilBERT's head is refused (SB_EUNSUPPORTED).
  * m must outlive the head.  *out is NULL on failure.
  */
-int sb_head_open(struct sb_head **out, const struct sb_model *m, const char *dir, int logits,
-		 struct sb_error *err);
+SB_API int sb_head_open(struct sb_head **out, const struct sb_model *m, const char *dir, int logits,
+			struct sb_error *err);
 
 /* Frees the head; sets *h to NULL.  No operation if *h is NULL. */
-void sb_head_close(struct sb_head **h);
+SB_API void sb_head_close(struct sb_head **h);
 
 /* num_labels: the width of a row of scores. */
-size_t sb_head_labels(const struct sb_head *h);
+SB_API size_t sb_head_labels(const struct sb_head *h);
 
 /* "sigmoid" or "none": what follows the logits. */
-const char *sb_head_activation(const struct sb_head *h);
+SB_API const char *sb_head_activation(const struct sb_head *h);
 
 /*
  * The scores of every row of m's last forward: out[rows, num_labels].  SB_EINVAL when
  * a row's first position is padding (left-padded rows: transformers would read the
  * hidden state of a pad there), naming the row; SB_ENOMEM.
  */
-int sb_head_forward(struct sb_head *h, const struct sb_model *m, float *out,
-		    struct sb_error *err);
+SB_API int sb_head_forward(struct sb_head *h, const struct sb_model *m, float *out,
+			   struct sb_error *err);
 
 #endif

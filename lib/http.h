@@ -52,29 +52,29 @@ struct sb_http_req {
 };
 
 /* Empties r: status 0, the numbers -1, the strings "". */
-SB_LOCAL void sb_http_resp_init(struct sb_http_resp *r);
+void sb_http_resp_init(struct sb_http_resp *r);
 
 /* Parses header text as curl prints it (several responses possibly), NUL-terminated,
  * modified in place, into r (emptied first).  SB_EFORMAT on a bad status line or
  * Content-Length. */
-SB_LOCAL int sb_http_headers_parse(struct sb_http_resp *r, char *text, struct sb_error *err);
+int sb_http_headers_parse(struct sb_http_resp *r, char *text, struct sb_error *err);
 
 /* Resolves a Location value against the URL it came from (malloc'd; NULL on ENOMEM). */
-SB_LOCAL char *sb_http_url_resolve(const char *base, const char *loc);
+char *sb_http_url_resolve(const char *base, const char *loc);
 
 /* SB_OK if url is an http:// or https:// URL the client can request, else SB_EINVAL
  * naming the URL and the fault. */
-SB_LOCAL int sb_http_url_check(const char *url, struct sb_error *err);
+int sb_http_url_check(const char *url, struct sb_error *err);
 
 /* 1 if a and b have the same scheme://host[:port] (compared without case). */
-SB_LOCAL int sb_http_same_origin(const char *a, const char *b);
+int sb_http_same_origin(const char *a, const char *b);
 
 /* Writes n bytes to the sink and reports progress.  SB_EIO names the sink's path. */
-SB_LOCAL int sb_http_sink_write(struct sb_http_sink *s, const unsigned char *p, size_t n,
-				struct sb_error *err);
+int sb_http_sink_write(struct sb_http_sink *s, const unsigned char *p, size_t n,
+		       struct sb_error *err);
 
 /* Restarts the sink's file from byte 0 (the server ignored the Range asked for). */
-SB_LOCAL int sb_http_sink_restart(struct sb_http_sink *s, struct sb_error *err);
+int sb_http_sink_restart(struct sb_http_sink *s, struct sb_error *err);
 
 /*
  * One HTTP/1.1 request over a fresh connection ("Connection: close"), no redirect
@@ -83,8 +83,8 @@ SB_LOCAL int sb_http_sink_restart(struct sb_http_sink *s, struct sb_error *err);
  * SB_ETIMEOUT, SB_ETRUNCATED (connection cut), SB_EFORMAT / SB_ELIMIT (a malformed
  * or oversized response).
  */
-SB_LOCAL int sb_http_request(const struct sb_http_req *q, struct sb_http_sink *s,
-			     struct sb_http_resp *r, struct sb_error *err);
+int sb_http_request(const struct sb_http_req *q, struct sb_http_sink *s,
+		    struct sb_http_resp *r, struct sb_error *err);
 
 /*
  * Reads one response from fd (a socket the request went out on): status line and
@@ -92,8 +92,8 @@ SB_LOCAL int sb_http_request(const struct sb_http_req *q, struct sb_http_sink *s
  * is appended to out_fd, which holds *done bytes (the start of the asked Range; a 200
  * restarts it from 0).  *done is updated with what was written.
  */
-SB_LOCAL int sb_http_response_read(int fd, int head, int out_fd, uint64_t *done,
-				   struct sb_http_resp *r, struct sb_error *err);
+int sb_http_response_read(int fd, int head, int out_fd, uint64_t *done,
+		    struct sb_http_resp *r, struct sb_error *err);
 
 /*
  * The same request through curl(1) (q->curl, found through PATH), with the URL and the
@@ -103,7 +103,7 @@ SB_LOCAL int sb_http_response_read(int fd, int head, int out_fd, uint64_t *done,
  * Errors: SB_EUNSUPPORTED (no curl), SB_EIO (curl failed: its exit code and reason),
  * SB_ETRUNCATED (a cut, or a server that cannot resume).
  */
-SB_LOCAL int sb_curl_request(const struct sb_http_req *q, struct sb_http_sink *s,
-			     struct sb_http_resp *r, struct sb_error *err);
+int sb_curl_request(const struct sb_http_req *q, struct sb_http_sink *s,
+		    struct sb_http_resp *r, struct sb_error *err);
 
 #endif

@@ -22,6 +22,8 @@
 #ifndef SB_HUB_H
 #define SB_HUB_H
 
+#include "api.h"
+
 #include <stdint.h>
 
 #include "errors.h"
@@ -61,7 +63,7 @@ struct sb_hub_env {
  * HF_HOME, XDG_CACHE_HOME, HOME, HF_ENDPOINT, HF_TOKEN, HF_HUB_OFFLINE.  Options are
  * zeroed.  The strings stay owned by the environment.  Never fails.
  */
-void sb_hub_env_from(struct sb_hub_env *env, char *(*get)(const char *name));
+SB_API void sb_hub_env_from(struct sb_hub_env *env, char *(*get)(const char *name));
 
 /*
  * Returns 1 if s has the shape of a hub model id ("name" or "org/name": letters,
@@ -69,13 +71,13 @@ void sb_hub_env_from(struct sb_hub_env *env, char *(*get)(const char *name));
  * starting or ending with '-' or '.'), else 0.  "name" alone is kept: the hub still
  * serves legacy models without an organisation ("bert-base-uncased", "gpt2").
  */
-int sb_hub_is_id(const char *s);
+SB_API int sb_hub_is_id(const char *s);
 
 /*
  * The cache folder the env selects, as a malloc'd string in *out (caller frees).
  * SB_ENOTFOUND when no variable gives one (no HOME either).
  */
-int sb_hub_cache_dir(const struct sb_hub_env *env, char **out, struct sb_error *err);
+SB_API int sb_hub_cache_dir(const struct sb_hub_env *env, char **out, struct sb_error *err);
 
 /*
  * Resolves a -m argument to a local model folder, in *dir_out (malloc'd, caller
@@ -100,7 +102,7 @@ int sb_hub_cache_dir(const struct sb_hub_env *env, char **out, struct sb_error *
  * malformed HTTP response), SB_ETRUNCATED (a connection cut after the retries; the
  * partial blob stays for the next attempt), SB_EUNSUPPORTED (https without curl).
  */
-int sb_hub_resolve(const char *model, const struct sb_hub_env *env, char **dir_out,
-		   struct sb_error *err);
+SB_API int sb_hub_resolve(const char *model, const struct sb_hub_env *env, char **dir_out,
+			  struct sb_error *err);
 
 #endif

@@ -9,17 +9,11 @@
 
 #include "buf.h"
 #include "errors.h"
-
-/*
- * Marks a function shared between libsb's own files and nobody else: it is left out
- * of libsb.so's dynamic symbol table (programs and tests that link libsb statically
- * still reach it).
- */
-#define SB_LOCAL __attribute__((visibility("hidden")))
+#include "transport.h"
 
 /* printf into a malloc'd string; NULL on ENOMEM. */
 __attribute__((format(printf, 1, 2)))
-SB_LOCAL char *sb_strf(const char *fmt, ...);
+char *sb_strf(const char *fmt, ...);
 
 /* Reads a whole file into out (appending), refusing files over max_bytes. */
 int sb_file_read(const char *path, size_t max_bytes, struct sb_buf *out, struct sb_error *err);
@@ -82,6 +76,15 @@ static inline uint64_t sb_le64(const unsigned char *p)
 {
 	return (uint64_t)sb_le32(p) | ((uint64_t)sb_le32(p + 4) << 32);
 }
+
+/*
+ * Hook for the ZeroMQ backend, set by sb_zmq_init(): sb_transport_open() calls it for
+ * specs that start with '@' or '>'; a spec that starts with "tcp://", "ipc://" or "inproc://" is
+ * refused with SB_EINVAL (bind or connect must be said).  NULL when not linked in.
+ */
+extern int (*sb_transport_zmq_open)(struct sb_transport **out, const char *spec,
+				    enum sb_transport_mode mode,
+				    const struct sb_transport_opts *opts, struct sb_error *err);
 
 /*
  * CurveZMQ key files (zmq_keys.c), declared here for their fuzz target.  A key file holds

@@ -490,25 +490,15 @@ static int bind_layer(struct sb_model *m, size_t i, struct sb_error *err)
 
 /* ---- fingerprint ---- */
 
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
+uint64_t sb_model_fnv_floats(uint64_t h, const float *x, size_t n)
 {
-	const unsigned char *s = p;
-
-	for (size_t i = 0; i < n; i++) {
-		h ^= s[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
-
-static uint64_t fnv_floats(uint64_t h, const float *x, size_t n)
-{
-	/* At most 64 evenly spaced values: cheap even for the 94 MB word table. */
 	size_t step = n > 64 ? n / 64 : 1;
 
-	h = fnv(h, &n, sizeof(n));
+	if (!x)
+		return h;
+	h = sb_fnv1a64(h, &n, sizeof(n));
 	for (size_t i = 0; i < n; i += step)
-		h = fnv(h, &x[i], sizeof(float));
+		h = sb_fnv1a64(h, &x[i], sizeof(float));
 	return h;
 }
 
@@ -516,36 +506,36 @@ static void fingerprint(struct sb_model *m)
 {
 	const struct sb_model_config *c = &m->cfg;
 	size_t D = c->dim, F = c->dim_ffn;
-	uint64_t h = 0xcbf29ce484222325ULL;
+	uint64_t h = SB_FNV1A64_INIT;
 	size_t dims[] = { c->arch, D, c->n_layers, c->n_heads, F, c->vocab_size, c->max_pos,
 			  c->type_vocab_size, c->act, c->padding_idx };
 
-	h = fnv(h, dims, sizeof(dims));
-	h = fnv(h, &c->eps, sizeof(c->eps));
-	h = fnv_floats(h, m->word, c->vocab_size * D);
-	h = fnv_floats(h, m->pos, c->max_pos * D);
+	h = sb_fnv1a64(h, dims, sizeof(dims));
+	h = sb_fnv1a64(h, &c->eps, sizeof(c->eps));
+	h = sb_model_fnv_floats(h, m->word, c->vocab_size * D);
+	h = sb_model_fnv_floats(h, m->pos, c->max_pos * D);
 	if (m->type)
-		h = fnv_floats(h, m->type, c->type_vocab_size * D);
-	h = fnv_floats(h, m->emb_g, D);
-	h = fnv_floats(h, m->emb_b, D);
+		h = sb_model_fnv_floats(h, m->type, c->type_vocab_size * D);
+	h = sb_model_fnv_floats(h, m->emb_g, D);
+	h = sb_model_fnv_floats(h, m->emb_b, D);
 	if (m->rel_bias)
-		h = fnv_floats(h, m->rel_bias, c->rel_buckets * c->n_heads);
+		h = sb_model_fnv_floats(h, m->rel_bias, c->rel_buckets * c->n_heads);
 	for (size_t i = 0; i < c->n_layers; i++) {
 		const struct layer *l = &m->layers[i];
-		h = fnv_floats(h, l->wq, D * D);
-		h = fnv_floats(h, l->wk, D * D);
-		h = fnv_floats(h, l->wv, D * D);
-		h = fnv_floats(h, l->bqkv, 3 * D);
-		h = fnv_floats(h, l->wo, D * D);
-		h = fnv_floats(h, l->bo, D);
-		h = fnv_floats(h, l->ln1_g, D);
-		h = fnv_floats(h, l->ln1_b, D);
-		h = fnv_floats(h, l->w1, F * D);
-		h = fnv_floats(h, l->b1, F);
-		h = fnv_floats(h, l->w2, D * F);
-		h = fnv_floats(h, l->b2, D);
-		h = fnv_floats(h, l->ln2_g, D);
-		h = fnv_floats(h, l->ln2_b, D);
+		h = sb_model_fnv_floats(h, l->wq, D * D);
+		h = sb_model_fnv_floats(h, l->wk, D * D);
+		h = sb_model_fnv_floats(h, l->wv, D * D);
+		h = sb_model_fnv_floats(h, l->bqkv, 3 * D);
+		h = sb_model_fnv_floats(h, l->wo, D * D);
+		h = sb_model_fnv_floats(h, l->bo, D);
+		h = sb_model_fnv_floats(h, l->ln1_g, D);
+		h = sb_model_fnv_floats(h, l->ln1_b, D);
+		h = sb_model_fnv_floats(h, l->w1, F * D);
+		h = sb_model_fnv_floats(h, l->b1, F);
+		h = sb_model_fnv_floats(h, l->w2, D * F);
+		h = sb_model_fnv_floats(h, l->b2, D);
+		h = sb_model_fnv_floats(h, l->ln2_g, D);
+		h = sb_model_fnv_floats(h, l->ln2_b, D);
 	}
 	snprintf(m->fingerprint, sizeof(m->fingerprint), "fnv1a64:%016llx", (unsigned long long)h);
 }

@@ -52,6 +52,8 @@
 #ifndef SB_MODEL_H
 #define SB_MODEL_H
 
+#include "api.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -109,7 +111,7 @@ struct sb_model_opts {
 };
 
 /* Fills defaults. */
-void sb_model_opts_init(struct sb_model_opts *o);
+SB_API void sb_model_opts_init(struct sb_model_opts *o);
 
 struct sb_model;
 
@@ -121,14 +123,14 @@ struct sb_model;
  * shapes.  Extra tensors (heads, pooler) are ignored.  opts may be NULL.  On success
  * *out owns everything; on failure *out is NULL and err says why.
  */
-int sb_model_open(struct sb_model **out, const char *dir, const struct sb_model_opts *opts,
-		  struct sb_error *err);
+SB_API int sb_model_open(struct sb_model **out, const char *dir, const struct sb_model_opts *opts,
+			 struct sb_error *err);
 
 /* Frees the model and its weights; sets *m to NULL.  No operation if *m is NULL. */
-void sb_model_close(struct sb_model **m);
+SB_API void sb_model_close(struct sb_model **m);
 
 /* The parsed configuration (valid until close). */
-const struct sb_model_config *sb_model_config(const struct sb_model *m);
+SB_API const struct sb_model_config *sb_model_config(const struct sb_model *m);
 
 /*
  * A short fingerprint of config and weights, "fnv1a64:0123456789abcdef": equal
@@ -136,7 +138,7 @@ const struct sb_model_config *sb_model_config(const struct sb_model *m);
  * floats (it hashes the config's dimensions, the tensor names as the forward pass
  * uses them, their shapes and a sample of their values).  Valid until close.
  */
-const char *sb_model_fingerprint(const struct sb_model *m);
+SB_API const char *sb_model_fingerprint(const struct sb_model *m);
 
 /*
  * The model's weights, for the tensors of heads the encoder does not use (head.h);
@@ -144,11 +146,11 @@ const char *sb_model_fingerprint(const struct sb_model *m);
  * (sb_weights_drop): only read tensors the encoder does not bind.
  */
 struct sb_weights;
-const struct sb_weights *sb_model_weights(const struct sb_model *m);
+SB_API const struct sb_weights *sb_model_weights(const struct sb_model *m);
 
 /* Where the weights came from ("model.safetensors (F32, mmap)"), and their file size. */
-const char *sb_model_weights_source(const struct sb_model *m);
-size_t sb_model_weights_bytes(const struct sb_model *m);
+SB_API const char *sb_model_weights_source(const struct sb_model *m);
+SB_API size_t sb_model_weights_bytes(const struct sb_model *m);
 
 /*
  * Runs the encoder over a batch.  input_ids and attention_mask are [rows, seq]
@@ -163,29 +165,29 @@ size_t sb_model_weights_bytes(const struct sb_model *m);
  * another shape.  On success the hidden states are available through sb_model_row()
  * and sb_model_hidden() until the next forward or close.
  */
-int sb_model_forward(struct sb_model *m, const struct sb_tensor *input_ids,
-		     const struct sb_tensor *attention_mask, const struct sb_tensor *token_type_ids,
-		     struct sb_error *err);
+SB_API int sb_model_forward(struct sb_model *m, const struct sb_tensor *input_ids,
+			    const struct sb_tensor *attention_mask,
+			    const struct sb_tensor *token_type_ids, struct sb_error *err);
 
 /* Rows and padded length of the last forward. */
-size_t sb_model_rows(const struct sb_model *m);
-size_t sb_model_seq(const struct sb_model *m);
+SB_API size_t sb_model_rows(const struct sb_model *m);
+SB_API size_t sb_model_seq(const struct sb_model *m);
 
 /*
  * The last hidden state of row r's real tokens, packed: [*n_tokens, dim] floats,
  * borrowed until the next forward or close.  *positions (if not NULL) receives the
  * tokens' positions in the padded row (ascending).
  */
-const float *sb_model_row(const struct sb_model *m, size_t r, size_t *n_tokens,
-			  const size_t **positions);
+SB_API const float *sb_model_row(const struct sb_model *m, size_t r, size_t *n_tokens,
+				 const size_t **positions);
 
 /* Writes the last hidden state as [rows, seq, dim] into out, zeros at padding. */
-void sb_model_hidden(const struct sb_model *m, float *out);
+SB_API void sb_model_hidden(const struct sb_model *m, float *out);
 
 /* Real tokens of the last forward (the FLOP count is about that times the model's). */
-size_t sb_model_tokens(const struct sb_model *m);
+SB_API size_t sb_model_tokens(const struct sb_model *m);
 
 /* Multiply-adds x 2 of the dense products per token (85e6 for DistilBERT-base). */
-double sb_model_flops_per_token(const struct sb_model *m);
+SB_API double sb_model_flops_per_token(const struct sb_model *m);
 
 #endif

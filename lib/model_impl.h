@@ -6,6 +6,7 @@
 #define SB_MODEL_IMPL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "errors.h"
 #include "internal.h"
@@ -16,15 +17,22 @@
  * 64-byte aligned.  The old contents are not kept: callers refill the buffer after
  * growing it.  what names the buffer in messages.
  */
-SB_LOCAL int sb_model_grow(void *pp, size_t *cap, size_t n, size_t elem, const char *what,
-			   struct sb_error *err);
+int sb_model_grow(void *pp, size_t *cap, size_t n, size_t elem, const char *what,
+		  struct sb_error *err);
 
 /*
  * config.json's integer key into *out, within lo..hi; dflt when it is absent (an
  * error naming the key when required).  Errors begin "config.json: ".
  */
-SB_LOCAL int sb_model_cfg_size(const struct sb_json *cfg, const char *key, int required,
-			       size_t dflt, size_t lo, size_t hi, size_t *out,
-			       struct sb_error *err);
+int sb_model_cfg_size(const struct sb_json *cfg, const char *key, int required,
+		      size_t dflt, size_t lo, size_t hi, size_t *out,
+		  struct sb_error *err);
+
+/*
+ * FNV-1a 64 of a float table for a model fingerprint, continuing from h: its length,
+ * then at most 64 evenly spaced values (cheap even for a 94 MB word table).  A NULL
+ * table (an optional weight not present) leaves h as it is.
+ */
+uint64_t sb_model_fnv_floats(uint64_t h, const float *x, size_t n);
 
 #endif

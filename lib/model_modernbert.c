@@ -358,30 +358,6 @@ static int bind_all(struct sb_mbert *mb, struct sb_error *err)
 
 /* ---- fingerprint ---- */
 
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
-{
-	const unsigned char *s = p;
-
-	for (size_t i = 0; i < n; i++) {
-		h ^= s[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
-
-/* At most 64 evenly spaced values of x[n] (nothing for NULL). */
-static uint64_t fnv_floats(uint64_t h, const float *x, size_t n)
-{
-	size_t step = n > 64 ? n / 64 : 1;
-
-	if (!x)
-		return h;
-	h = fnv(h, &n, sizeof(n));
-	for (size_t i = 0; i < n; i += step)
-		h = fnv(h, &x[i], sizeof(float));
-	return h;
-}
-
 static void fingerprint(const struct sb_mbert *mb, char *fp, size_t fp_size)
 {
 	const struct sb_model_config *c = &mb->cfg;
@@ -389,27 +365,27 @@ static void fingerprint(const struct sb_mbert *mb, char *fp, size_t fp_size)
 	size_t dims[] = { c->arch, D, c->n_layers, c->n_heads, F, c->vocab_size, c->max_pos,
 			  c->act, c->local_window, c->global_every };
 	float f[] = { c->eps, c->rope_global, c->rope_local };
-	uint64_t h = 0xcbf29ce484222325ULL;
+	uint64_t h = SB_FNV1A64_INIT;
 
-	h = fnv(h, dims, sizeof(dims));
-	h = fnv(h, f, sizeof(f));
-	h = fnv_floats(h, mb->tok, c->vocab_size * D);
-	h = fnv_floats(h, mb->emb_g, D);
-	h = fnv_floats(h, mb->emb_b, D);
+	h = sb_fnv1a64(h, dims, sizeof(dims));
+	h = sb_fnv1a64(h, f, sizeof(f));
+	h = sb_model_fnv_floats(h, mb->tok, c->vocab_size * D);
+	h = sb_model_fnv_floats(h, mb->emb_g, D);
+	h = sb_model_fnv_floats(h, mb->emb_b, D);
 	for (size_t i = 0; i < c->n_layers; i++) {
 		const struct mb_layer *l = &mb->layers[i];
-		h = fnv_floats(h, l->attn_g, D);
-		h = fnv_floats(h, l->wqkv, 3 * D * D);
-		h = fnv_floats(h, l->bqkv, 3 * D);
-		h = fnv_floats(h, l->wo, D * D);
-		h = fnv_floats(h, l->bo, D);
-		h = fnv_floats(h, l->mlp_g, D);
-		h = fnv_floats(h, l->wi, 2 * F * D);
-		h = fnv_floats(h, l->bi, 2 * F);
-		h = fnv_floats(h, l->wo2, D * F);
-		h = fnv_floats(h, l->bo2, D);
+		h = sb_model_fnv_floats(h, l->attn_g, D);
+		h = sb_model_fnv_floats(h, l->wqkv, 3 * D * D);
+		h = sb_model_fnv_floats(h, l->bqkv, 3 * D);
+		h = sb_model_fnv_floats(h, l->wo, D * D);
+		h = sb_model_fnv_floats(h, l->bo, D);
+		h = sb_model_fnv_floats(h, l->mlp_g, D);
+		h = sb_model_fnv_floats(h, l->wi, 2 * F * D);
+		h = sb_model_fnv_floats(h, l->bi, 2 * F);
+		h = sb_model_fnv_floats(h, l->wo2, D * F);
+		h = sb_model_fnv_floats(h, l->bo2, D);
 	}
-	h = fnv_floats(h, mb->fin_g, D);
+	h = sb_model_fnv_floats(h, mb->fin_g, D);
 	snprintf(fp, fp_size, "fnv1a64:%016llx", (unsigned long long)h);
 }
 

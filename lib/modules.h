@@ -30,6 +30,8 @@
 #ifndef SB_MODULES_H
 #define SB_MODULES_H
 
+#include "api.h"
+
 #include <stddef.h>
 
 #include "errors.h"
@@ -70,7 +72,8 @@ struct sb_module_list {
  * out of place (see above), naming the entry: "modules.json: module 2 ('2_CNN'): type
  * 'sentence_transformers.models.CNN' is not implemented ...".
  */
-int sb_module_list_read(struct sb_module_list *l, const char *model_dir, struct sb_error *err);
+SB_API int sb_module_list_read(struct sb_module_list *l, const char *model_dir,
+			       struct sb_error *err);
 
 /* The modules after Pooling, loaded with their weights. */
 struct sb_modules;
@@ -86,13 +89,13 @@ struct sb_modules;
  * consecutive widths that do not chain ("3_LayerNorm: dimension 32, but 2_Dense
  * gives 64").
  */
-int sb_modules_open(struct sb_modules **out, const char *model_dir, struct sb_error *err);
+SB_API int sb_modules_open(struct sb_modules **out, const char *model_dir, struct sb_error *err);
 
 /* Frees the chain and sets *m to NULL.  No operation if *m is NULL. */
-void sb_modules_close(struct sb_modules **m);
+SB_API void sb_modules_close(struct sb_modules **m);
 
 /* Number of steps (0: the chain is the identity). */
-size_t sb_modules_count(const struct sb_modules *m);
+SB_API size_t sb_modules_count(const struct sb_modules *m);
 
 /*
  * Checks that the chain takes vectors of width dim (the pooled width) and sets
@@ -100,7 +103,8 @@ size_t sb_modules_count(const struct sb_modules *m);
  * first module and both widths ("MODEL/2_Dense: Dense takes vectors of 768, the
  * pooling gives 1536").
  */
-int sb_modules_check(const struct sb_modules *m, size_t dim, size_t *dim_out, struct sb_error *err);
+SB_API int sb_modules_check(const struct sb_modules *m, size_t dim, size_t *dim_out,
+			    struct sb_error *err);
 
 /*
  * Applies the chain to x [rows, dim] (dim as accepted by sb_modules_check).  *y gets
@@ -108,13 +112,13 @@ int sb_modules_check(const struct sb_modules *m, size_t dim, size_t *dim_out, st
  * chain: valid until the next call or sb_modules_close().  Scratch grows to the
  * largest batch seen (SB_ENOMEM / SB_ELIMIT when it cannot), never per call.
  */
-int sb_modules_apply(struct sb_modules *m, const float *x, size_t rows, size_t dim, const float **y,
-		     struct sb_error *err);
+SB_API int sb_modules_apply(struct sb_modules *m, const float *x, size_t rows, size_t dim,
+			    const float **y, struct sb_error *err);
 
 /*
  * One line describing the steps for -v output, e.g.
  * "2_Dense (768 -> 256, tanh), 3_LayerNorm (256)"; "" for 0 steps.  Returns buf.
  */
-const char *sb_modules_describe(const struct sb_modules *m, char *buf, size_t size);
+SB_API const char *sb_modules_describe(const struct sb_modules *m, char *buf, size_t size);
 
 #endif

@@ -283,7 +283,7 @@ static int pk_global(struct sb_pickle *k, const char *mod, size_t ml, const char
 }
 
 /* GLOBAL: "module\nname\n". */
-static int op_global(struct sb_pickle *k)
+static int op_global(struct sb_pickle *k, unsigned char op)
 {
 	const char *s = (const char *)k->p + k->pos, *nl1, *nl2;
 	size_t left = k->n - k->pos;
@@ -313,7 +313,7 @@ int sb_pickle_is_str(const struct sb_pickle_val *v, const char *lit)
 }
 
 /* BINPERSID: ('storage', torch.XStorage, key, location, numel) -> the storage's bytes. */
-static int op_persid(struct sb_pickle *k)
+static int op_persid(struct sb_pickle *k, unsigned char op)
 {
 	struct sb_pickle_val *pid = NULL, *s = NULL;
 	const struct sb_pickle_storage *st;
@@ -449,7 +449,7 @@ static int rebuild_tensor(struct sb_pickle *k, const struct sb_pickle_val *args,
 	return SB_OK;
 }
 
-static int op_reduce(struct sb_pickle *k)
+static int op_reduce(struct sb_pickle *k, unsigned char op)
 {
 	struct sb_pickle_val *f = NULL, *args = NULL, *r = NULL;
 	int rc;
@@ -488,7 +488,7 @@ static int op_reduce(struct sb_pickle *k)
 	return pk_push(k, r);
 }
 
-static int op_build(struct sb_pickle *k)
+static int op_build(struct sb_pickle *k, unsigned char op)
 {
 	struct sb_pickle_val *state = NULL, *obj = NULL;
 	int rc;
@@ -503,224 +503,311 @@ static int op_build(struct sb_pickle *k)
 	return SB_OK;
 }
 
+/*
+ * The opcodes a state dict uses, one handler each (op is the opcode byte, k->pos
+ * just past it).  A handler consumes its argument bytes and returns SB_OK or the
+ * error it set.  STOP is the run loop's, since it ends the machine.
+ */
+typedef int (*op_fn)(struct sb_pickle *k, unsigned char op);
+
+static int op_proto(struct sb_pickle *k, unsigned char op)
+{
+	int rc;
+
+	if ((rc = pk_need(k, 1)))
+		return rc;
+	if (k->p[k->pos] < 2 || k->p[k->pos] > 5)
+		return PK_ERR(k, SB_EUNSUPPORTED, "pickle protocol %u, expected 2 to 5",
+			      k->p[k->pos]);
+	k->pos++;
+	return SB_OK;
+}
+
+/* FRAME: a length hint only. */
+static int op_frame(struct sb_pickle *k, unsigned char op)
+{
+	int rc;
+
+	if ((rc = pk_need(k, 8)))
+		return rc;
+	k->pos += 8;
+	return SB_OK;
+}
+
+static int op_mark(struct sb_pickle *k, unsigned char op)
+{
+	if (k->n_marks == SB_CHECKPOINT_MAX_MARKS)
+		return PK_ERR(k, SB_ELIMIT, "more than %d nested MARKs", SB_CHECKPOINT_MAX_MARKS);
+	k->marks[k->n_marks++] = k->sp;
+	return SB_OK;
+}
+
+/* EMPTY_DICT, EMPTY_LIST (the legacy format's list of storage keys), NONE. */
+static int op_empty(struct sb_pickle *k, unsigned char op)
+{
+	enum sb_pickle_type t = op == OP_EMPTY_DICT ? SB_PK_DICT :
+				op == OP_EMPTY_LIST ? SB_PK_LIST : SB_PK_NONE;
+
+	return pk_push(k, pk_new(k, t));
+}
+
+static int op_empty_tuple(struct sb_pickle *k, unsigned char op)
+{
+	return pk_push(k, pk_tuple(k, NULL, 0));
+}
+
+static int op_append(struct sb_pickle *k, unsigned char op)
+{
+	struct sb_pickle_val *l = NULL, *v = NULL;
+	int rc;
+
+	if ((rc = pk_pop(k, &v)) || (rc = pk_top(k, &l)))
+		return rc;
+	return pk_list_append(k, l, v);
+}
+
+static int op_appends(struct sb_pickle *k, unsigned char op)
+{
+	size_t first, count;
+	int rc;
+
+	if ((rc = pk_pop_mark(k, &first, &count)))
+		return rc;
+	if (first <= pk_base(k))
+		return PK_ERR(k, SB_EFORMAT, "APPENDS without a list below its MARK");
+	for (size_t i = first; i < first + count && rc == SB_OK; i++)
+		rc = pk_list_append(k, k->stack[first - 1], k->stack[i]);
+	k->sp = first;
+	return rc;
+}
+
+static int op_bool(struct sb_pickle *k, unsigned char op)
+{
+	struct sb_pickle_val *v = pk_new(k, SB_PK_BOOL);
+
+	if (!v)
+		return k->fail;
+	v->i = op == OP_NEWTRUE;
+	return pk_push(k, v);
+}
+
+/* BININT (int32), BININT1 (uint8), BININT2 (uint16). */
+static int op_binint(struct sb_pickle *k, unsigned char op)
+{
+	size_t count = op == OP_BININT ? 4 : op == OP_BININT1 ? 1 : 2;
+	struct sb_pickle_val *v;
+	int rc;
+
+	if ((rc = pk_need(k, count)))
+		return rc;
+	if (!(v = pk_new(k, SB_PK_INT)))
+		return k->fail;
+	v->i = op == OP_BININT ? (int64_t)(int32_t)sb_le32(k->p + k->pos) :
+	       op == OP_BININT1 ? k->p[k->pos] : sb_le16(k->p + k->pos);
+	k->pos += count;
+	return pk_push(k, v);
+}
+
+/* LONG1: an n-byte two's complement integer, little-endian. */
+static int op_long1(struct sb_pickle *k, unsigned char op)
+{
+	struct sb_pickle_val *v;
+	uint64_t u = 0;
+	size_t count;
+	int rc;
+
+	if ((rc = pk_need(k, 1)))
+		return rc;
+	count = k->p[k->pos++];
+	if (count > 8)
+		return PK_ERR(k, SB_ELIMIT, "LONG1 of %zu bytes does not fit 64 bits", count);
+	if ((rc = pk_need(k, count)))
+		return rc;
+	if (!(v = pk_new(k, SB_PK_INT)))
+		return k->fail;
+	for (size_t i = 0; i < count; i++)
+		u |= (uint64_t)k->p[k->pos + i] << (8 * i);
+	if (count > 0 && count < 8 && (k->p[k->pos + count - 1] & 0x80))
+		u |= ~(uint64_t)0 << (8 * count);
+	v->i = (int64_t)u;
+	k->pos += count;
+	return pk_push(k, v);
+}
+
+/* BINUNICODE (uint32 length + UTF-8), SHORT_BINUNICODE (uint8 length). */
+static int op_unicode(struct sb_pickle *k, unsigned char op)
+{
+	size_t count = op == OP_BINUNICODE ? 4 : 1, len;
+	struct sb_pickle_val *v;
+	int rc;
+
+	if ((rc = pk_need(k, count)))
+		return rc;
+	len = op == OP_BINUNICODE ? sb_le32(k->p + k->pos) : k->p[k->pos];
+	k->pos += count;
+	if ((rc = pk_need(k, len)))
+		return rc;
+	if (!(v = pk_new(k, SB_PK_STR)))
+		return k->fail;
+	v->s = (const char *)k->p + k->pos;
+	v->len = len;
+	k->pos += len;
+	return pk_push(k, v);
+}
+
+static int op_tuple(struct sb_pickle *k, unsigned char op)
+{
+	struct sb_pickle_val *v;
+	size_t first, count;
+	int rc;
+
+	if ((rc = pk_pop_mark(k, &first, &count)))
+		return rc;
+	v = pk_tuple(k, count ? k->stack + first : NULL, count);
+	k->sp = first;
+	return pk_push(k, v);
+}
+
+/* TUPLE1, TUPLE2, TUPLE3. */
+static int op_tuple_n(struct sb_pickle *k, unsigned char op)
+{
+	size_t count = (size_t)(op - OP_TUPLE1) + 1;
+	struct sb_pickle_val *v;
+
+	if (k->sp - pk_base(k) < count)
+		return PK_ERR(k, SB_EFORMAT, "%s with %zu values on the stack", opcode_name(op),
+			      k->sp - pk_base(k));
+	v = pk_tuple(k, k->stack + k->sp - count, count);
+	k->sp -= count;
+	return pk_push(k, v);
+}
+
+/* The memo index of BINPUT, LONG_BINPUT, BINGET, LONG_BINGET (1 or 4 bytes). */
+static int memo_index(struct sb_pickle *k, unsigned char op, size_t *idx)
+{
+	size_t n = op == OP_BINPUT || op == OP_BINGET ? 1 : 4;
+	int rc;
+
+	if ((rc = pk_need(k, n)))
+		return rc;
+	*idx = n == 1 ? k->p[k->pos] : sb_le32(k->p + k->pos);
+	k->pos += n;
+	return SB_OK;
+}
+
+static int op_put(struct sb_pickle *k, unsigned char op)
+{
+	size_t idx;
+	int rc;
+
+	if ((rc = memo_index(k, op, &idx)))
+		return rc;
+	return pk_memo_put(k, idx);
+}
+
+static int op_memoize(struct sb_pickle *k, unsigned char op)
+{
+	return pk_memo_put(k, k->n_memo);
+}
+
+static int op_get(struct sb_pickle *k, unsigned char op)
+{
+	size_t idx;
+	int rc;
+
+	if ((rc = memo_index(k, op, &idx)))
+		return rc;
+	return pk_memo_get(k, idx);
+}
+
+static int op_stack_global(struct sb_pickle *k, unsigned char op)
+{
+	struct sb_pickle_val *mod = NULL, *name = NULL;
+	int rc;
+
+	if ((rc = pk_pop(k, &name)) || (rc = pk_pop(k, &mod)))
+		return rc;
+	if (mod->type != SB_PK_STR || name->type != SB_PK_STR)
+		return PK_ERR(k, SB_EFORMAT, "STACK_GLOBAL of a %s and a %s",
+			      sb_pickle_type_names[mod->type], sb_pickle_type_names[name->type]);
+	return pk_global(k, mod->s, mod->len, name->s, name->len);
+}
+
+static int op_setitem(struct sb_pickle *k, unsigned char op)
+{
+	struct sb_pickle_val *d = NULL, *key = NULL, *v = NULL;
+	int rc;
+
+	if ((rc = pk_pop(k, &v)) || (rc = pk_pop(k, &key)) || (rc = pk_top(k, &d)))
+		return rc;
+	return pk_dict_set(k, d, key, v);
+}
+
+static int op_setitems(struct sb_pickle *k, unsigned char op)
+{
+	size_t first, count;
+	int rc;
+
+	if ((rc = pk_pop_mark(k, &first, &count)))
+		return rc;
+	if (count % 2)
+		return PK_ERR(k, SB_EFORMAT, "SETITEMS with an odd number (%zu) of values", count);
+	if (first <= pk_base(k))
+		return PK_ERR(k, SB_EFORMAT, "SETITEMS without a dict below its MARK");
+	for (size_t i = first; i < first + count && rc == SB_OK; i += 2)
+		rc = pk_dict_set(k, k->stack[first - 1], k->stack[i], k->stack[i + 1]);
+	k->sp = first;
+	return rc;
+}
+
+
+/* Every other opcode (NULL here) is refused by name. */
+static const op_fn op_table[256] = {
+	[OP_PROTO] = op_proto, [OP_FRAME] = op_frame, [OP_MARK] = op_mark,
+	[OP_EMPTY_DICT] = op_empty, [OP_EMPTY_LIST] = op_empty, [OP_NONE] = op_empty,
+	[OP_EMPTY_TUPLE] = op_empty_tuple, [OP_APPEND] = op_append, [OP_APPENDS] = op_appends,
+	[OP_NEWTRUE] = op_bool, [OP_NEWFALSE] = op_bool,
+	[OP_BININT] = op_binint, [OP_BININT1] = op_binint, [OP_BININT2] = op_binint,
+	[OP_LONG1] = op_long1, [OP_BINUNICODE] = op_unicode, [OP_SHORT_BINUNICODE] = op_unicode,
+	[OP_TUPLE] = op_tuple, [OP_TUPLE1] = op_tuple_n, [OP_TUPLE2] = op_tuple_n,
+	[OP_TUPLE3] = op_tuple_n, [OP_BINPUT] = op_put, [OP_LONG_BINPUT] = op_put,
+	[OP_MEMOIZE] = op_memoize, [OP_BINGET] = op_get, [OP_LONG_BINGET] = op_get,
+	[OP_GLOBAL] = op_global, [OP_STACK_GLOBAL] = op_stack_global,
+	[OP_BINPERSID] = op_persid, [OP_REDUCE] = op_reduce, [OP_BUILD] = op_build,
+	[OP_SETITEM] = op_setitem, [OP_SETITEMS] = op_setitems,
+};
+
+/* STOP: the one value left on the stack is the result. */
+static int op_stop(struct sb_pickle *k, struct sb_pickle_val **result)
+{
+	if (k->n_marks || k->sp != 1)
+		return PK_ERR(k, SB_EFORMAT, "STOP with %zu values and %zu marks on the stack, "
+			      "expected one value", k->sp, k->n_marks);
+	if (k->pos != k->n && !k->trailing_ok)
+		return PK_ERR(k, SB_EFORMAT, "%zu bytes after STOP", k->n - k->pos);
+	*result = k->stack[0];
+	return SB_OK;
+}
+
 int sb_pickle_run(struct sb_pickle *k, struct sb_pickle_val **result)
 {
 	size_t start = k->pos;
-	int rc = SB_OK;
+	int rc;
 
 	while (k->pos < k->n) {
 		unsigned char op = k->p[k->pos];
-		struct sb_pickle_val *v = NULL, *a = NULL, *b = NULL;
-		size_t first, count;
 
 		k->op_pos = k->pos++;
 		/* data.pkl is checked before; a legacy pickle's end is found by reading it. */
 		if (k->op_pos - start >= SB_CHECKPOINT_MAX_PICKLE)
 			return PK_ERR(k, SB_ELIMIT, "pickle longer than %zu bytes",
 				      SB_CHECKPOINT_MAX_PICKLE);
-		switch (op) {
-		case OP_PROTO:
-			if ((rc = pk_need(k, 1)))
-				return rc;
-			if (k->p[k->pos] < 2 || k->p[k->pos] > 5)
-				return PK_ERR(k, SB_EUNSUPPORTED,
-					      "pickle protocol %u, expected 2 to 5", k->p[k->pos]);
-			k->pos++;
-			break;
-		case OP_FRAME: /* a length hint only */
-			if ((rc = pk_need(k, 8)))
-				return rc;
-			k->pos += 8;
-			break;
-		case OP_MARK:
-			if (k->n_marks == SB_CHECKPOINT_MAX_MARKS)
-				return PK_ERR(k, SB_ELIMIT, "more than %d nested MARKs",
-					      SB_CHECKPOINT_MAX_MARKS);
-			k->marks[k->n_marks++] = k->sp;
-			break;
-		case OP_EMPTY_DICT:
-			rc = pk_push(k, pk_new(k, SB_PK_DICT));
-			break;
-		case OP_EMPTY_LIST: /* the legacy format's list of storage keys */
-			rc = pk_push(k, pk_new(k, SB_PK_LIST));
-			break;
-		case OP_APPEND:
-			if ((rc = pk_pop(k, &b)) || (rc = pk_top(k, &v)))
-				return rc;
-			rc = pk_list_append(k, v, b);
-			break;
-		case OP_APPENDS:
-			if ((rc = pk_pop_mark(k, &first, &count)))
-				return rc;
-			if (first <= pk_base(k))
-				return PK_ERR(k, SB_EFORMAT,
-					      "APPENDS without a list below its MARK");
-			v = k->stack[first - 1];
-			for (size_t i = first; i < first + count && rc == SB_OK; i++)
-				rc = pk_list_append(k, v, k->stack[i]);
-			k->sp = first;
-			break;
-		case OP_EMPTY_TUPLE:
-			rc = pk_push(k, pk_tuple(k, NULL, 0));
-			break;
-		case OP_NONE:
-			rc = pk_push(k, pk_new(k, SB_PK_NONE));
-			break;
-		case OP_NEWTRUE:
-		case OP_NEWFALSE:
-			if (!(v = pk_new(k, SB_PK_BOOL)))
-				return k->fail;
-			v->i = op == OP_NEWTRUE;
-			rc = pk_push(k, v);
-			break;
-		case OP_BININT: /* int32 */
-		case OP_BININT1: /* uint8 */
-		case OP_BININT2: /* uint16 */
-			count = op == OP_BININT ? 4 : op == OP_BININT1 ? 1 : 2;
-			if ((rc = pk_need(k, count)))
-				return rc;
-			if (!(v = pk_new(k, SB_PK_INT)))
-				return k->fail;
-			v->i = op == OP_BININT ? (int64_t)(int32_t)sb_le32(k->p + k->pos) :
-			       op == OP_BININT1 ? k->p[k->pos] : sb_le16(k->p + k->pos);
-			k->pos += count;
-			rc = pk_push(k, v);
-			break;
-		case OP_LONG1: /* n-byte two's complement, little-endian */
-			if ((rc = pk_need(k, 1)))
-				return rc;
-			count = k->p[k->pos++];
-			if (count > 8)
-				return PK_ERR(k, SB_ELIMIT,
-					      "LONG1 of %zu bytes does not fit 64 bits", count);
-			if ((rc = pk_need(k, count)))
-				return rc;
-			if (!(v = pk_new(k, SB_PK_INT)))
-				return k->fail;
-			{
-				uint64_t u = 0;
-				for (size_t i = 0; i < count; i++)
-					u |= (uint64_t)k->p[k->pos + i] << (8 * i);
-				if (count > 0 && count < 8 && (k->p[k->pos + count - 1] & 0x80))
-					u |= ~(uint64_t)0 << (8 * count);
-				v->i = (int64_t)u;
-			}
-			k->pos += count;
-			rc = pk_push(k, v);
-			break;
-		case OP_BINUNICODE: /* uint32 length + UTF-8 */
-		case OP_SHORT_BINUNICODE: /* uint8 length */
-			count = op == OP_BINUNICODE ? 4 : 1;
-			if ((rc = pk_need(k, count)))
-				return rc;
-			first = op == OP_BINUNICODE ? sb_le32(k->p + k->pos) : k->p[k->pos];
-			k->pos += count;
-			if ((rc = pk_need(k, first)))
-				return rc;
-			if (!(v = pk_new(k, SB_PK_STR)))
-				return k->fail;
-			v->s = (const char *)k->p + k->pos;
-			v->len = first;
-			k->pos += first;
-			rc = pk_push(k, v);
-			break;
-		case OP_TUPLE:
-			if ((rc = pk_pop_mark(k, &first, &count)))
-				return rc;
-			v = pk_tuple(k, count ? k->stack + first : NULL, count);
-			k->sp = first;
-			rc = pk_push(k, v);
-			break;
-		case OP_TUPLE1:
-		case OP_TUPLE2:
-		case OP_TUPLE3:
-			count = (size_t)(op - OP_TUPLE1) + 1;
-			if (k->sp - pk_base(k) < count)
-				return PK_ERR(k, SB_EFORMAT, "%s with %zu values on the stack",
-					      opcode_name(op), k->sp - pk_base(k));
-			v = pk_tuple(k, k->stack + k->sp - count, count);
-			k->sp -= count;
-			rc = pk_push(k, v);
-			break;
-		case OP_BINPUT:
-			if ((rc = pk_need(k, 1)))
-				return rc;
-			rc = pk_memo_put(k, k->p[k->pos++]);
-			break;
-		case OP_LONG_BINPUT:
-			if ((rc = pk_need(k, 4)))
-				return rc;
-			rc = pk_memo_put(k, sb_le32(k->p + k->pos));
-			k->pos += 4;
-			break;
-		case OP_MEMOIZE:
-			rc = pk_memo_put(k, k->n_memo);
-			break;
-		case OP_BINGET:
-			if ((rc = pk_need(k, 1)))
-				return rc;
-			rc = pk_memo_get(k, k->p[k->pos++]);
-			break;
-		case OP_LONG_BINGET:
-			if ((rc = pk_need(k, 4)))
-				return rc;
-			rc = pk_memo_get(k, sb_le32(k->p + k->pos));
-			k->pos += 4;
-			break;
-		case OP_GLOBAL:
-			rc = op_global(k);
-			break;
-		case OP_STACK_GLOBAL:
-			if ((rc = pk_pop(k, &b)) || (rc = pk_pop(k, &a)))
-				return rc;
-			if (a->type != SB_PK_STR || b->type != SB_PK_STR)
-				return PK_ERR(k, SB_EFORMAT, "STACK_GLOBAL of a %s and a %s",
-					      sb_pickle_type_names[a->type],
-					      sb_pickle_type_names[b->type]);
-			rc = pk_global(k, a->s, a->len, b->s, b->len);
-			break;
-		case OP_BINPERSID:
-			rc = op_persid(k);
-			break;
-		case OP_REDUCE:
-			rc = op_reduce(k);
-			break;
-		case OP_BUILD:
-			rc = op_build(k);
-			break;
-		case OP_SETITEM:
-			if ((rc = pk_pop(k, &b)) || (rc = pk_pop(k, &a)) || (rc = pk_top(k, &v)))
-				return rc;
-			rc = pk_dict_set(k, v, a, b);
-			break;
-		case OP_SETITEMS:
-			if ((rc = pk_pop_mark(k, &first, &count)))
-				return rc;
-			if (count % 2)
-				return PK_ERR(k, SB_EFORMAT, "SETITEMS with an odd number (%zu) of "
-					      "values", count);
-			if (first <= pk_base(k))
-				return PK_ERR(k, SB_EFORMAT,
-					      "SETITEMS without a dict below its MARK");
-			v = k->stack[first - 1];
-			for (size_t i = first; i < first + count && rc == SB_OK; i += 2)
-				rc = pk_dict_set(k, v, k->stack[i], k->stack[i + 1]);
-			k->sp = first;
-			break;
-		case OP_STOP:
-			if (k->n_marks || k->sp != 1)
-				return PK_ERR(k, SB_EFORMAT,
-					      "STOP with %zu values and %zu marks on the stack, "
-					      "expected one value", k->sp, k->n_marks);
-			if (k->pos != k->n && !k->trailing_ok)
-				return PK_ERR(k, SB_EFORMAT, "%zu bytes after STOP", k->n - k->pos);
-			*result = k->stack[0];
-			return SB_OK;
-		default:
+		if (op == OP_STOP)
+			return op_stop(k, result);
+		if (!op_table[op])
 			return PK_ERR(k, SB_EFORMAT, "opcode 0x%02x (%s) is not allowed in a state "
 				      "dict", op, opcode_name(op));
-		}
-		if (rc)
+		if ((rc = op_table[op](k, op)))
 			return rc;
 	}
 	return sb_error_set(k->err, SB_ETRUNCATED, "%s: pickle ends at byte %zu without STOP",

@@ -11,6 +11,8 @@
 #ifndef SB_POOLING_H
 #define SB_POOLING_H
 
+#include "api.h"
+
 #include <stddef.h>
 
 #include "errors.h"
@@ -41,16 +43,16 @@ struct sb_pooling {
  * (callers print a notice).  modules.json is checked as sb_module_list_read() does:
  * a module sb does not implement is refused (SB_EUNSUPPORTED, naming it).
  */
-int sb_pooling_from_model(struct sb_pooling *p, const char *model_dir, struct sb_error *err);
+SB_API int sb_pooling_from_model(struct sb_pooling *p, const char *model_dir, struct sb_error *err);
 
 /* Parses "mean", "cls,max", ... into mode bits. SB_EINVAL names an unknown mode. */
-int sb_pooling_parse_modes(const char *s, unsigned *modes, struct sb_error *err);
+SB_API int sb_pooling_parse_modes(const char *s, unsigned *modes, struct sb_error *err);
 
 /* Writes the canonical comma-separated mode list ("cls,mean") into buf. */
-const char *sb_pooling_modes_str(unsigned modes, char *buf, size_t size);
+SB_API const char *sb_pooling_modes_str(unsigned modes, char *buf, size_t size);
 
 /* Output width for token vectors of width dim (before truncate_dim). */
-size_t sb_pooling_out_dim(const struct sb_pooling *p, size_t dim);
+SB_API size_t sb_pooling_out_dim(const struct sb_pooling *p, size_t dim);
 
 /*
  * Pools one row: h is [seq, dim] token vectors, mask is [seq] (1 = real token,
@@ -58,19 +60,19 @@ size_t sb_pooling_out_dim(const struct sb_pooling *p, size_t dim);
  * truncate_dim and normalize are applied (out must hold the untruncated width).
  * Returns the width written.  Equals sb_pool_tokens() then sb_pooling_finish().
  */
-size_t sb_pool_row(const struct sb_pooling *p, const float *h, const float *mask, size_t seq,
-		   size_t dim, float *out);
+SB_API size_t sb_pool_row(const struct sb_pooling *p, const float *h, const float *mask, size_t seq,
+			  size_t dim, float *out);
 
 /* The pooling alone: out receives sb_pooling_out_dim() floats, which it returns. */
-size_t sb_pool_tokens(const struct sb_pooling *p, const float *h, const float *mask, size_t seq,
-		      size_t dim, float *out);
+SB_API size_t sb_pool_tokens(const struct sb_pooling *p, const float *h, const float *mask,
+			     size_t seq, size_t dim, float *out);
 
 /*
  * The end of the chain on an embedding x of width dim: keeps the first truncate_dim
  * values (when set and smaller), then L2-normalizes them (eps 1e-12) when normalize is
  * set.  Returns the width kept.
  */
-size_t sb_pooling_finish(const struct sb_pooling *p, float *x, size_t dim);
+SB_API size_t sb_pooling_finish(const struct sb_pooling *p, float *x, size_t dim);
 
 /*
  * include_prompt false: masks the prompt out of mask [seq] in place, as
@@ -80,6 +82,6 @@ size_t sb_pooling_finish(const struct sb_pooling *p, float *x, size_t dim);
  * for prompt_length positions become 0.  A row no longer than the prompt keeps no
  * token: cls then takes position 0, lasttoken gives zeros, mean zeros, max -1e9.
  */
-void sb_pooling_exclude_prompt(float *mask, size_t seq, size_t prompt_length);
+SB_API void sb_pooling_exclude_prompt(float *mask, size_t seq, size_t prompt_length);
 
 #endif

@@ -18,6 +18,8 @@
 #ifndef SB_READER_H
 #define SB_READER_H
 
+#include "api.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -61,11 +63,11 @@ struct sb_reader {
  * Opens the transport spec for reading (sb_transport_open) into r (caller storage).
  * On failure r needs no sb_reader_close.
  */
-int sb_reader_open(struct sb_reader *r, const char *spec, const struct sb_transport_opts *opts,
-		   int flags, struct sb_error *err);
+SB_API int sb_reader_open(struct sb_reader *r, const char *spec,
+			  const struct sb_transport_opts *opts, int flags, struct sb_error *err);
 
 /* Reads from transport t, which stays the caller's (not closed by sb_reader_close). */
-void sb_reader_init(struct sb_reader *r, struct sb_transport *t, int flags);
+SB_API void sb_reader_init(struct sb_reader *r, struct sb_transport *t, int flags);
 
 /*
  * Reads the next frame into r->f.  SB_OK for a data frame or an end frame (checked:
@@ -76,9 +78,9 @@ void sb_reader_init(struct sb_reader *r, struct sb_transport *t, int flags);
  * SB_EFORMAT for a gap in seq or a wrong rows_total, SB_ETRUNCATED for a cut stream
  * (r->cut set), with the messages above.
  */
-int sb_reader_next(struct sb_reader *r, struct sb_error *err);
+SB_API int sb_reader_next(struct sb_reader *r, struct sb_error *err);
 
 /* Frees the frame and closes an owned transport.  r is empty afterwards. */
-void sb_reader_close(struct sb_reader *r);
+SB_API void sb_reader_close(struct sb_reader *r);
 
 #endif

@@ -219,68 +219,111 @@ static size_t count_values(const char *s, size_t n)
 	return count;
 }
 
-int sb_safetensors_parse(struct sb_safetensors *st, const void *file, size_t size,
-			 const char *label, struct sb_error *err)
+/* The 8-byte header size and the JSON header it announces (*root, an object). */
+static int parse_header(const unsigned char *p, size_t size, const char *label, uint64_t *n,
+			struct sb_json **root, struct sb_error *err)
 {
-	const unsigned char *p = file;
-	struct sb_json *root = NULL;
-	uint64_t n;
-	size_t data_size, n_tensors = 0, k = 0;
 	int rc;
 
-	memset(st, 0, sizeof(*st));
 	if (size < 8)
 		return sb_error_set(err, SB_ETRUNCATED, "%s: %zu bytes, too short for the 8-byte "
 				    "header size", label, size);
-	n = sb_le64(p);
-	if (n > SB_SAFETENSORS_MAX_HEADER)
+	*n = sb_le64(p);
+	if (*n > SB_SAFETENSORS_MAX_HEADER)
 		return sb_error_set(err, SB_ELIMIT,
 				    "%s: header size %llu bytes exceeds the limit of %zu",
-				    label, (unsigned long long)n, SB_SAFETENSORS_MAX_HEADER);
-	if (n > size - 8)
+				    label, (unsigned long long)*n, SB_SAFETENSORS_MAX_HEADER);
+	if (*n > size - 8)
 		return sb_error_set(err, SB_ETRUNCATED, "%s: header size %llu bytes past the end "
-				    "of the file (%zu bytes)", label, (unsigned long long)n, size);
-	if (n < 2)
+				    "of the file (%zu bytes)", label, (unsigned long long)*n, size);
+	if (*n < 2)
 		return sb_error_set(err, SB_EFORMAT, "%s: header of %llu bytes cannot hold a JSON "
-				    "object", label, (unsigned long long)n);
-	if (count_values((const char *)p + 8, (size_t)n) > SB_SAFETENSORS_MAX_VALUES)
+				    "object", label, (unsigned long long)*n);
+	if (count_values((const char *)p + 8, (size_t)*n) > SB_SAFETENSORS_MAX_VALUES)
 		return sb_error_set(err, SB_ELIMIT, "%s: header holds more than %zu JSON values",
 				    label, SB_SAFETENSORS_MAX_VALUES);
-	rc = sb_json_parse((const char *)p + 8, (size_t)n, SB_JSON_NO_DUPLICATES, 0, &root, err);
+	rc = sb_json_parse((const char *)p + 8, (size_t)*n, SB_JSON_NO_DUPLICATES, 0, root, err);
 	if (rc != SB_OK) {
 		sb_error_prefix(err, "%s: header: ", label);
 		return err ? err->code : rc;
 	}
-	if (root->type != SB_JSON_OBJECT) {
-		rc = sb_error_set(err, SB_EFORMAT, "%s: header is not a JSON object", label);
-		goto fail;
+	if ((*root)->type != SB_JSON_OBJECT) {
+		sb_json_free(root);
+		return sb_error_set(err, SB_EFORMAT, "%s: header is not a JSON object", label);
 	}
+	return SB_OK;
+}
+
+/* __metadata__ (an object of strings, counted) and the number of tensors. */
+static int count_members(struct sb_safetensors *st, const struct sb_json *root,
+			 const char *label, size_t *n_tensors, struct sb_error *err)
+{
+	for (size_t i = 0; i < root->n_items; i++) {
+		const struct sb_json *m = &root->items[i];
+		if (strcmp(m->key, "__metadata__") != 0) {
+			(*n_tensors)++;
+			continue;
+		}
+		if (m->type != SB_JSON_OBJECT)
+			return sb_error_set(err, SB_EFORMAT, "%s: __metadata__ is not an object",
+					    label);
+		for (size_t j = 0; j < m->n_items; j++)
+			if (m->items[j].type != SB_JSON_STRING)
+				return sb_error_set(err, SB_EFORMAT,
+						    "%s: __metadata__ member '%s' is not a string",
+						    label, m->items[j].key);
+		st->n_metadata = m->n_items;
+	}
+	return SB_OK;
+}
+
+/* Sorted by begin, each tensor must start where the previous one ended, and the last
+ * end where the data does.  The offsets become offsets in the file. */
+static int check_layout(struct sb_safetensors *st, size_t data_size, const char *label,
+			struct sb_error *err)
+{
+	size_t pos = 0;
+
+	if (st->n_entries > 1)
+		qsort(st->entries, st->n_entries, sizeof(*st->entries), cmp_offset);
+	for (size_t i = 0; i < st->n_entries; i++) {
+		struct sb_safetensors_entry *e = &st->entries[i];
+
+		if (e->offset < pos)
+			return sb_error_set(err, SB_EFORMAT, "%s: tensor '%s': data_offsets [%zu, "
+					    "%zu] overlap the previous tensor (ends at %zu)",
+					    label, e->name, e->offset, e->offset + e->nbytes, pos);
+		if (e->offset > pos)
+			return sb_error_set(err, SB_EFORMAT, "%s: tensor '%s': data_offsets [%zu, "
+					    "%zu] leave a gap after byte %zu", label, e->name,
+					    e->offset, e->offset + e->nbytes, pos);
+		pos = e->offset + e->nbytes;
+		e->offset += st->data_start;
+	}
+	if (pos != data_size)
+		return sb_error_set(err, SB_EFORMAT, "%s: %zu bytes of data after the last tensor "
+				    "(data section %zu bytes, tensors %zu)", label, data_size - pos,
+				    data_size, pos);
+	return SB_OK;
+}
+
+int sb_safetensors_parse(struct sb_safetensors *st, const void *file, size_t size,
+			 const char *label, struct sb_error *err)
+{
+	struct sb_json *root = NULL;
+	uint64_t n = 0;
+	size_t data_size, n_tensors = 0, k = 0;
+	int rc;
+
+	memset(st, 0, sizeof(*st));
+	if ((rc = parse_header(file, size, label, &n, &root, err)))
+		return rc;
 	st->header = root;
 	st->header_size = (size_t)n;
 	st->data_start = 8 + (size_t)n;
 	data_size = size - st->data_start;
-
-	for (size_t i = 0; i < root->n_items; i++) {
-		const struct sb_json *m = &root->items[i];
-		if (strcmp(m->key, "__metadata__") != 0) {
-			n_tensors++;
-			continue;
-		}
-		if (m->type != SB_JSON_OBJECT) {
-			rc = sb_error_set(err, SB_EFORMAT, "%s: __metadata__ is not an object",
-					  label);
-			goto fail;
-		}
-		for (size_t j = 0; j < m->n_items; j++) {
-			if (m->items[j].type != SB_JSON_STRING) {
-				rc = sb_error_set(err, SB_EFORMAT,
-						  "%s: __metadata__ member '%s' is not a string",
-						  label, m->items[j].key);
-				goto fail;
-			}
-		}
-		st->n_metadata = m->n_items;
-	}
+	if ((rc = count_members(st, root, label, &n_tensors, err)))
+		goto fail;
 	if (n_tensors > 0) {
 		/* n_tensors <= header bytes / 2, so this is bounded by the file size. */
 		st->entries = calloc(n_tensors, sizeof(*st->entries));
@@ -300,39 +343,9 @@ int sb_safetensors_parse(struct sb_safetensors *st, const void *file, size_t siz
 		k++;
 	}
 	st->n_entries = k;
-	rc = check_duplicates(st, label, err);
-	if (rc != SB_OK)
+	if ((rc = check_duplicates(st, label, err)) ||
+	    (rc = check_layout(st, data_size, label, err)))
 		goto fail;
-
-	/* Sorted by begin, each tensor must start where the previous one ended. */
-	if (st->n_entries > 1)
-		qsort(st->entries, st->n_entries, sizeof(*st->entries), cmp_offset);
-	size_t pos = 0;
-	for (size_t i = 0; i < st->n_entries; i++) {
-		struct sb_safetensors_entry *e = &st->entries[i];
-		if (e->offset != pos) {
-			if (e->offset < pos)
-				rc = sb_error_set(err, SB_EFORMAT,
-						  "%s: tensor '%s': data_offsets [%zu, "
-						  "%zu] overlap the previous tensor (ends at %zu)",
-						  label, e->name, e->offset, e->offset + e->nbytes,
-						  pos);
-			else
-				rc = sb_error_set(err, SB_EFORMAT,
-						  "%s: tensor '%s': data_offsets [%zu, %zu] leave "
-						  "a gap after byte %zu", label, e->name, e->offset,
-						  e->offset + e->nbytes, pos);
-			goto fail;
-		}
-		pos = e->offset + e->nbytes;
-		e->offset += st->data_start;
-	}
-	if (pos != data_size) {
-		rc = sb_error_set(err, SB_EFORMAT, "%s: %zu bytes of data after the last tensor "
-				  "(data section %zu bytes, tensors %zu)", label, data_size - pos,
-				  data_size, pos);
-		goto fail;
-	}
 	return SB_OK;
 fail:
 	free(st->entries);

@@ -10,6 +10,7 @@
 extern "C" {
 #endif
 
+#include "api.h"
 #include "errors.h"
 #include "buf.h"
 #include "tensor.h"
@@ -17,7 +18,6 @@ extern "C" {
 #include "transport.h"
 #include "reader.h"
 #include "stage.h"
-#include "json.h"
 #include "hub.h"
 #include "tokenizer.h"
 #include "weights.h"
@@ -26,7 +26,9 @@ extern "C" {
 #include "head.h"
 #include "pooling.h"
 #include "similarity.h"
-#include "farm.h"
+#include "modules.h"
+#include "search.h"
+#include "scores.h"
 
 #ifdef __cplusplus
 }

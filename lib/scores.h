@@ -12,6 +12,8 @@
 #ifndef SB_SCORES_H
 #define SB_SCORES_H
 
+#include "api.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,19 +28,19 @@ struct sb_scores;
  * value) and their norms.  SB_EINVAL for an unsupported metric or zero size, SB_ELIMIT,
  * SB_ENOMEM.  *out is NULL on failure.
  */
-int sb_scores_open(struct sb_scores **out, enum sb_metric m, const float *rows, size_t n,
-		   size_t dim, size_t max_rows, struct sb_error *err);
+SB_API int sb_scores_open(struct sb_scores **out, enum sb_metric m, const float *rows, size_t n,
+			  size_t dim, size_t max_rows, struct sb_error *err);
 
 /* Frees everything; sets *s to NULL.  NULL is a no-op. */
-void sb_scores_close(struct sb_scores **s);
+SB_API void sb_scores_close(struct sb_scores **s);
 
 /*
  * out[r * ldo + j] = (float)sb_sim_score(metric, row i0 + r, row j, ...) for r < m <=
  * max_rows and every j < n, the norms being sb_sim_norm()'s.
  */
-void sb_scores_rows(struct sb_scores *s, size_t i0, size_t m, float *out, size_t ldo);
+SB_API void sb_scores_rows(struct sb_scores *s, size_t i0, size_t m, float *out, size_t ldo);
 
 /* Scores computed by sb_sim_score() since open because the bound did not decide. */
-uint64_t sb_scores_fallbacks(const struct sb_scores *s);
+SB_API uint64_t sb_scores_fallbacks(const struct sb_scores *s);
 
 #endif

@@ -23,6 +23,8 @@
 #ifndef SB_SEARCH_H
 #define SB_SEARCH_H
 
+#include "api.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -43,17 +45,18 @@ struct sb_search_opts {
 struct sb_search;
 
 /* 1 when metric m goes through products, 0 when it stays on the pair-by-pair path. */
-int sb_search_supports(enum sb_metric m);
+SB_API int sb_search_supports(enum sb_metric m);
 
 /*
  * Allocates everything a search needs and starts its threads.  SB_EINVAL for a metric
  * that is not supported or a zero size, SB_ELIMIT when the buffers would not fit in
  * size_t or an int (BLAS), SB_ENOMEM / SB_EIO.  *out is NULL on failure.
  */
-int sb_search_open(struct sb_search **out, const struct sb_search_opts *o, struct sb_error *err);
+SB_API int sb_search_open(struct sb_search **out, const struct sb_search_opts *o,
+			  struct sb_error *err);
 
 /* Stops the threads and frees everything; sets *s to NULL.  NULL is a no-op. */
-void sb_search_close(struct sb_search **s);
+SB_API void sb_search_close(struct sb_search **s);
 
 /*
  * Starts a pass: n <= max_queries query rows q [n, dim] (borrowed until
@@ -62,27 +65,27 @@ void sb_search_close(struct sb_search **s);
  * corpus index per query that the query never selects (itself, when the queries are the
  * corpus).  Rows must be finite.
  */
-void sb_search_begin(struct sb_search *s, const float *q, size_t n, struct sb_topk *heaps,
-		     const uint64_t *self);
+SB_API void sb_search_begin(struct sb_search *s, const float *q, size_t n, struct sb_topk *heaps,
+			    const uint64_t *self);
 
 /*
  * Offers n corpus rows [n, dim] whose indices are first .. first + n - 1.  Rows are
  * copied into the block (full blocks given at once are used in place), so rows need
  * only live for the call.  Rows must be finite.
  */
-void sb_search_add(struct sb_search *s, const float *rows, size_t n, uint64_t first);
+SB_API void sb_search_add(struct sb_search *s, const float *rows, size_t n, uint64_t first);
 
 /* Scores the rows still held and ends the pass: the heaps hold the answer (as heaps). */
-void sb_search_end(struct sb_search *s);
+SB_API void sb_search_end(struct sb_search *s);
 
 /* Corpus rows offered since open whose norm is at most SB_SIM_EPS (zero vectors). */
-uint64_t sb_search_zero_rows(const struct sb_search *s);
+SB_API uint64_t sb_search_zero_rows(const struct sb_search *s);
 
 /* 1 when the products run on the packed kernel of lib/gemm.c (AVX-512 selected), 0 when
  * on cblas_sgemm. */
-int sb_search_packed(const struct sb_search *s);
+SB_API int sb_search_packed(const struct sb_search *s);
 
 /* Pairs scored again in double since open (a measure of the filter's precision). */
-uint64_t sb_search_rescored(const struct sb_search *s);
+SB_API uint64_t sb_search_rescored(const struct sb_search *s);
 
 #endif

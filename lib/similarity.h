@@ -14,6 +14,8 @@
 #ifndef SB_SIMILARITY_H
 #define SB_SIMILARITY_H
 
+#include "api.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,43 +31,44 @@ enum sb_metric {
 
 /* Parses "cosine" ("cos"), "dot", "euclidean", "manhattan", "hamming".  SB_EINVAL names
  * the unknown metric. */
-int sb_metric_parse(const char *s, enum sb_metric *out, struct sb_error *err);
+SB_API int sb_metric_parse(const char *s, enum sb_metric *out, struct sb_error *err);
 
 /* Name of a metric as sb_metric_parse() accepts it. */
-const char *sb_metric_name(enum sb_metric m);
+SB_API const char *sb_metric_name(enum sb_metric m);
 
 /* Minimum norm used by cosine normalization (torch.nn.functional.normalize's eps). */
 #define SB_SIM_EPS 1e-12
 
 /* a . b over n floats. */
-double sb_sim_dot(const float *a, const float *b, size_t n);
+SB_API double sb_sim_dot(const float *a, const float *b, size_t n);
 
 /* ||a||_2 over n floats. */
-double sb_sim_norm(const float *a, size_t n);
+SB_API double sb_sim_norm(const float *a, size_t n);
 
 /*
  * cos_sim as sentence-transformers: (a / max(||a||, eps)) . (b / max(||b||, eps)).
  * A zero vector gives 0.  na and nb are the norms when known (pass a negative value to
  * have them computed), so callers comparing one row with many compute its norm once.
  */
-double sb_sim_cosine(const float *a, const float *b, size_t n, double na, double nb);
+SB_API double sb_sim_cosine(const float *a, const float *b, size_t n, double na, double nb);
 
 /* -||a - b||_2 and -||a - b||_1. */
-double sb_sim_euclidean(const float *a, const float *b, size_t n);
-double sb_sim_manhattan(const float *a, const float *b, size_t n);
+SB_API double sb_sim_euclidean(const float *a, const float *b, size_t n);
+SB_API double sb_sim_manhattan(const float *a, const float *b, size_t n);
 
 /* Number of differing bits between two packed bit strings of nbytes bytes. */
-uint64_t sb_sim_hamming_bits(const uint8_t *a, const uint8_t *b, size_t nbytes);
+SB_API uint64_t sb_sim_hamming_bits(const uint8_t *a, const uint8_t *b, size_t nbytes);
 
 /*
  * Score of one metric between float vectors a and b (n floats).  For SB_METRIC_HAMMING
  * a and b are read as packed bytes: n is then the number of bytes.  na / nb as for
  * sb_sim_cosine (ignored by the other metrics).
  */
-double sb_sim_score(enum sb_metric m, const void *a, const void *b, size_t n, double na, double nb);
+SB_API double sb_sim_score(enum sb_metric m, const void *a, const void *b, size_t n, double na,
+			   double nb);
 
 /* Returns 1 when all n floats are finite, else 0 and *bad = index of the first that is not. */
-int sb_sim_finite(const float *a, size_t n, size_t *bad);
+SB_API int sb_sim_finite(const float *a, size_t n, size_t *bad);
 
 /*
  * Spearman rank correlation of x and y (n pairs) as scipy.stats.spearmanr, which
@@ -73,14 +76,16 @@ int sb_sim_finite(const float *a, size_t n, size_t *bad);
  * the average ranks (ties share the mean of their ranks).  SB_EINVAL when n < 2 or a
  * column is constant (correlation undefined), SB_ENOMEM.  Values must be finite.
  */
-int sb_sim_spearman(const double *x, const double *y, size_t n, double *out, struct sb_error *err);
+SB_API int sb_sim_spearman(const double *x, const double *y, size_t n, double *out,
+			   struct sb_error *err);
 
 /*
  * Pearson correlation of x and y (n pairs) as scipy.stats.pearsonr and numpy.corrcoef:
  * the centred cross product over the product of the centred norms, in double.  The
  * errors of sb_sim_spearman().
  */
-int sb_sim_pearson(const double *x, const double *y, size_t n, double *out, struct sb_error *err);
+SB_API int sb_sim_pearson(const double *x, const double *y, size_t n, double *out,
+			  struct sb_error *err);
 
 /*
  * Bounded top-k selection: keeps the k best (score, index) pairs seen so far in a
@@ -99,10 +104,10 @@ struct sb_topk {
 };
 
 /* Allocates room for k items (k >= 1).  SB_EINVAL for k = 0, SB_ENOMEM. */
-int sb_topk_init(struct sb_topk *t, size_t k, struct sb_error *err);
+SB_API int sb_topk_init(struct sb_topk *t, size_t k, struct sb_error *err);
 
 /* Offers a candidate; kept if it beats the worst held item (or fewer than k are held). */
-void sb_topk_push(struct sb_topk *t, double score, uint64_t index);
+SB_API void sb_topk_push(struct sb_topk *t, double score, uint64_t index);
 
 /*
  * Whether a candidate that was pushed is held: 1 when (score, index) is not worse than
@@ -110,17 +115,17 @@ void sb_topk_push(struct sb_topk *t, double score, uint64_t index);
  * (before sb_topk_sort()); O(1).  Lets a caller that pushed the same score into two
  * selections (row i's and row j's) tell whether both kept it.
  */
-int sb_topk_holds(const struct sb_topk *t, double score, uint64_t index);
+SB_API int sb_topk_holds(const struct sb_topk *t, double score, uint64_t index);
 
 /* Sorts the held items best first (score descending, then index ascending) and returns
  * their count.  The heap order is lost: call sb_topk_clear() before pushing again. */
-size_t sb_topk_sort(struct sb_topk *t);
+SB_API size_t sb_topk_sort(struct sb_topk *t);
 
 /* Empties the selection, keeping its storage. */
-void sb_topk_clear(struct sb_topk *t);
+SB_API void sb_topk_clear(struct sb_topk *t);
 
 /* Frees the storage; safe on a zeroed struct. */
-void sb_topk_destroy(struct sb_topk *t);
+SB_API void sb_topk_destroy(struct sb_topk *t);
 
 /*
  * Quantization as sentence-transformers' quantize_embeddings().
@@ -144,11 +149,11 @@ enum sb_precision {
 };
 
 /* Parses "float32", "int8", "uint8", "binary", "ubinary".  SB_EINVAL otherwise. */
-int sb_precision_parse(const char *s, enum sb_precision *out, struct sb_error *err);
-const char *sb_precision_name(enum sb_precision p);
+SB_API int sb_precision_parse(const char *s, enum sb_precision *out, struct sb_error *err);
+SB_API const char *sb_precision_name(enum sb_precision p);
 
 /* Bytes per row of an output of width dim (dim * 4, dim, or ceil(dim / 8)). */
-size_t sb_precision_row_bytes(enum sb_precision p, size_t dim);
+SB_API size_t sb_precision_row_bytes(enum sb_precision p, size_t dim);
 
 /* Per-dimension ranges for int8 / uint8. */
 struct sb_calibration {
@@ -159,12 +164,12 @@ struct sb_calibration {
 };
 
 /* Allocates ranges for dim dimensions, empty (rows 0).  SB_EINVAL for dim 0. */
-int sb_calibration_init(struct sb_calibration *c, size_t dim, struct sb_error *err);
+SB_API int sb_calibration_init(struct sb_calibration *c, size_t dim, struct sb_error *err);
 
 /* Widens the ranges with n rows of dim floats each (row-major). */
-void sb_calibration_add(struct sb_calibration *c, const float *x, size_t n);
+SB_API void sb_calibration_add(struct sb_calibration *c, const float *x, size_t n);
 
-void sb_calibration_destroy(struct sb_calibration *c);
+SB_API void sb_calibration_destroy(struct sb_calibration *c);
 
 /*
  * Calibration file (text, documented in sb-pool(1)):
@@ -176,15 +181,16 @@ void sb_calibration_destroy(struct sb_calibration *c);
  * (SB_ELIMIT past 1 << 20) before allocating, each line is two finite numbers with
  * MIN <= MAX, and there are exactly D of them.
  */
-int sb_calibration_write(const struct sb_calibration *c, const char *path, struct sb_error *err);
-int sb_calibration_read(struct sb_calibration *c, const char *path, struct sb_error *err);
+SB_API int sb_calibration_write(const struct sb_calibration *c, const char *path,
+				struct sb_error *err);
+SB_API int sb_calibration_read(struct sb_calibration *c, const char *path, struct sb_error *err);
 
 /*
  * Quantizes one row of dim floats into out (sb_precision_row_bytes() bytes).  c is
  * required for int8 / uint8 (c->dim must equal dim: the caller checks) and ignored
  * otherwise.  SB_PRECISION_FLOAT32 copies.
  */
-void sb_quantize_row(enum sb_precision p, const struct sb_calibration *c, const float *x,
-		     size_t dim, void *out);
+SB_API void sb_quantize_row(enum sb_precision p, const struct sb_calibration *c, const float *x,
+			    size_t dim, void *out);
 
 #endif

@@ -13,6 +13,8 @@
 #ifndef SB_STAGE_H
 #define SB_STAGE_H
 
+#include "api.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,25 +31,25 @@ struct sb_kv {
 };
 
 /* Looks up key in opts; returns the value of the last occurrence or NULL. */
-const char *sb_kv_get(const struct sb_kv *opts, size_t n, const char *key);
+SB_API const char *sb_kv_get(const struct sb_kv *opts, size_t n, const char *key);
 
 /*
  * Parses the value v of option key as a decimal count in [lo, hi] into *out.
  * SB_EINVAL with "STAGE: KEY: 'V' is not a number from LO to HI" otherwise.
  */
-int sb_kv_count(const char *stage, const char *key, const char *v, size_t lo, size_t hi,
-		size_t *out, struct sb_error *err);
+SB_API int sb_kv_count(const char *stage, const char *key, const char *v, size_t lo, size_t hi,
+		       size_t *out, struct sb_error *err);
 
 /*
  * Checks that every key of opts is one of known[0..n_known).  SB_EINVAL with
  * "STAGE: unknown option 'KEY'" for the first that is not.
  */
-int sb_kv_known(const char *stage, const struct sb_kv *opts, size_t n,
-		const char *const *known, size_t n_known, struct sb_error *err);
+SB_API int sb_kv_known(const char *stage, const struct sb_kv *opts, size_t n,
+		       const char *const *known, size_t n_known, struct sb_error *err);
 
 /* Parses 1/true/yes and 0/false/no.  SB_EINVAL naming stage, key and value otherwise. */
-int sb_kv_bool(const char *stage, const char *key, const char *v, int *out,
-	       struct sb_error *err);
+SB_API int sb_kv_bool(const char *stage, const char *key, const char *v, int *out,
+		      struct sb_error *err);
 
 /* Where a stage sends its frames: the runner, a test harness, a farm worker. */
 struct sb_emit {
@@ -115,7 +117,7 @@ struct sb_runner_opts {
 	const uint64_t *sink_bytes;
 };
 
-void sb_runner_opts_init(struct sb_runner_opts *o);
+SB_API void sb_runner_opts_init(struct sb_runner_opts *o);
 
 /*
  * Runs stage over the whole input: open, process every frame, flush on `end` (or on
@@ -124,11 +126,11 @@ void sb_runner_opts_init(struct sb_runner_opts *o);
  * frame"); the output then gets no `end` frame either, so a cut is never passed off as
  * complete.  Errors name the frame number and byte offset.  st may be NULL.
  */
-int sb_run(const struct sb_stage *stage, const struct sb_kv *opts, size_t n_opts,
-	   const struct sb_runner_opts *ro, struct sb_stats *st, struct sb_error *err);
+SB_API int sb_run(const struct sb_stage *stage, const struct sb_kv *opts, size_t n_opts,
+		  const struct sb_runner_opts *ro, struct sb_stats *st, struct sb_error *err);
 
 /* Loads a stage from a shared object exporting `const struct sb_stage sb_stage`. */
-int sb_stage_load(const char *path, const struct sb_stage **out, void **handle,
-		  struct sb_error *err);
+SB_API int sb_stage_load(const char *path, const struct sb_stage **out, void **handle,
+			 struct sb_error *err);
 
 #endif

@@ -8,6 +8,8 @@
 #ifndef SB_TENSOR_H
 #define SB_TENSOR_H
 
+#include "api.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,49 +39,49 @@ struct sb_tensor {
 };
 
 /* NumPy name of a dtype ("float32", "int64", ...). */
-const char *sb_dtype_name(enum sb_dtype dt);
+SB_API const char *sb_dtype_name(enum sb_dtype dt);
 
 /* Parses a NumPy dtype name of n bytes.  SB_EUNSUPPORTED for unknown names. */
-int sb_dtype_parse(const char *name, size_t n, enum sb_dtype *out);
+SB_API int sb_dtype_parse(const char *name, size_t n, enum sb_dtype *out);
 
 /* Bytes per element. */
-size_t sb_dtype_size(enum sb_dtype dt);
+SB_API size_t sb_dtype_size(enum sb_dtype dt);
 
 /*
  * Computes numel and byte size of a shape with overflow checks.  SB_ELIMIT if the
  * product overflows size_t, SB_EINVAL if n_dims is out of range.
  */
-int sb_shape_size(enum sb_dtype dt, int n_dims, const size_t *shape, size_t *numel,
-		  size_t *nbytes, struct sb_error *err);
+SB_API int sb_shape_size(enum sb_dtype dt, int n_dims, const size_t *shape, size_t *numel,
+			 size_t *nbytes, struct sb_error *err);
 
 /* Allocates zeroed, owned storage for the shape.  On failure t is left empty. */
-int sb_tensor_alloc(struct sb_tensor *t, enum sb_dtype dt, int n_dims, const size_t *shape,
-		    struct sb_error *err);
+SB_API int sb_tensor_alloc(struct sb_tensor *t, enum sb_dtype dt, int n_dims, const size_t *shape,
+			   struct sb_error *err);
 
 /*
  * Reshapes an owned tensor, reusing its storage when large enough (no allocation on
  * hot paths once warmed up).  Contents are unspecified afterwards.
  */
-int sb_tensor_resize(struct sb_tensor *t, enum sb_dtype dt, int n_dims, const size_t *shape,
-		     struct sb_error *err);
+SB_API int sb_tensor_resize(struct sb_tensor *t, enum sb_dtype dt, int n_dims, const size_t *shape,
+			    struct sb_error *err);
 
 /* Makes t a borrowed view of data (no copy); the caller checks sizes. */
-void sb_tensor_view(struct sb_tensor *t, enum sb_dtype dt, int n_dims, const size_t *shape,
-		    void *data);
+SB_API void sb_tensor_view(struct sb_tensor *t, enum sb_dtype dt, int n_dims, const size_t *shape,
+			   void *data);
 
 /* Frees owned data and zeroes t.  Safe on a zeroed or already destroyed tensor. */
-void sb_tensor_destroy(struct sb_tensor *t);
+SB_API void sb_tensor_destroy(struct sb_tensor *t);
 
 /* Product of the shape (1 for 0-d). */
-size_t sb_tensor_numel(const struct sb_tensor *t);
+SB_API size_t sb_tensor_numel(const struct sb_tensor *t);
 
 /* Formats a shape as "[2, 16, 768]" into buf; returns buf. */
-char *sb_shape_str(int n_dims, const size_t *shape, char *buf, size_t size);
+SB_API char *sb_shape_str(int n_dims, const size_t *shape, char *buf, size_t size);
 
 /* IEEE half / bfloat16 <-> float conversions (exact, round-to-nearest-even). */
-float sb_f16_to_f32(uint16_t h);
-float sb_bf16_to_f32(uint16_t h);
-uint16_t sb_f32_to_f16(float f);
-uint16_t sb_f32_to_bf16(float f);
+SB_API float sb_f16_to_f32(uint16_t h);
+SB_API float sb_bf16_to_f32(uint16_t h);
+SB_API uint16_t sb_f32_to_f16(float f);
+SB_API uint16_t sb_f32_to_bf16(float f);
 
 #endif

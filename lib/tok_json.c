@@ -722,6 +722,111 @@ out:
 
 /* ---- normalizers ---- */
 
+/*
+ * The normalizers with settings.  Each fills nm, the next slot of g->norm, and counts it
+ * in g->n_norm when it holds something to free (as load_norm() does for the others).
+ */
+static int norm_strip(struct tok_gen *g, struct tok_norm *nm, const struct sb_json *o,
+		      const char *path, struct sb_error *err)
+{
+	int rc;
+
+	nm->kind = TOK_NORM_STRIP;
+	if ((rc = get_bool(o, "strip_left", -1, &nm->left, path, err)) ||
+	    (rc = get_bool(o, "strip_right", -1, &nm->right, path, err)))
+		return rc;
+	if (nm->left < 0 || nm->right < 0)
+		return bad(err, SB_EFORMAT, path, "Strip needs strip_left and strip_right");
+	g->n_norm++;
+	return SB_OK;
+}
+
+/* Replace: a String pattern, or the regex " {2,}" (runs of spaces). */
+static int norm_replace(struct tok_gen *g, struct tok_norm *nm, const struct sb_json *o,
+			const char *path, struct sb_error *err)
+{
+	const struct sb_json *pat = sb_json_get(o, "pattern");
+	const char *s = NULL, *c = NULL;
+	size_t ns = 0, nc = 0;
+	struct jpath p;
+	int rc;
+
+	if (!pat || pat->type != SB_JSON_OBJECT)
+		return bad(err, SB_EFORMAT, path, "pattern: expected an object");
+	if ((rc = get_str(pat, "Regex", &s, &ns, sub(&p, path, ".pattern"), err)))
+		return rc;
+	if (s && !(ns == 5 && memcmp(s, " {2,}", 5) == 0))
+		return bad(err, SB_EUNSUPPORTED, path, "Replace with the regex '%.40s' is not "
+			   "supported (a String pattern and the regex \" {2,}\" are)", s);
+	if (s) {
+		if ((rc = get_str(o, "content", &c, &nc, path, err)))
+			return rc;
+		if (!c)
+			return bad(err, SB_EFORMAT, path, "content: expected a string");
+		nm->kind = TOK_NORM_REPLACE_SPACES;
+		nm->rep = dup_n(c, nc);
+		nm->nrep = nc;
+		g->n_norm++;
+		return nm->rep ? SB_OK : sb_error_set(err, SB_ENOMEM, "tokenizer: out of memory");
+	}
+	if ((rc = get_str(pat, "String", &s, &ns, sub(&p, path, ".pattern"), err)) ||
+	    (rc = get_str(o, "content", &c, &nc, path, err)))
+		return rc;
+	if (!s || !ns)
+		return bad(err, SB_EFORMAT, path, "pattern.String: expected a non-empty string");
+	if (!c)
+		return bad(err, SB_EFORMAT, path, "content: expected a string");
+	nm->kind = TOK_NORM_REPLACE;
+	nm->pat = dup_n(s, ns);
+	nm->npat = ns;
+	nm->rep = dup_n(c, nc);
+	nm->nrep = nc;
+	g->n_norm++;    /* so that they are freed, even when one is missing */
+	if (!nm->pat || !nm->rep)
+		return sb_error_set(err, SB_ENOMEM, "tokenizer: out of memory");
+	return SB_OK;
+}
+
+static int norm_prepend(struct tok_gen *g, struct tok_norm *nm, const struct sb_json *o,
+			const char *path, struct sb_error *err)
+{
+	const char *s;
+	size_t ns;
+	int rc;
+
+	if ((rc = get_str(o, "prepend", &s, &ns, path, err)))
+		return rc;
+	if (!s)
+		return bad(err, SB_EFORMAT, path, "prepend: expected a string");
+	nm->kind = TOK_NORM_PREPEND;
+	nm->rep = dup_n(s, ns);
+	nm->nrep = ns;
+	if (!nm->rep)
+		return sb_error_set(err, SB_ENOMEM, "tokenizer: out of memory");
+	g->n_norm++;
+	return SB_OK;
+}
+
+/* Precompiled: SentencePiece's charsmap (tok_charsmap.c). */
+static int norm_precompiled(struct tok_gen *g, struct tok_norm *nm, const struct sb_json *o,
+			    const char *path, struct sb_error *err)
+{
+	struct jpath p;
+	const char *b;
+	size_t nb;
+	int rc;
+
+	if ((rc = get_str(o, "precompiled_charsmap", &b, &nb, path, err)))
+		return rc;
+	if (!b)
+		return bad(err, SB_EFORMAT, path, "precompiled_charsmap: expected a string");
+	nm->kind = TOK_NORM_PRECOMPILED;
+	if ((rc = sb_tok_charsmap_new(&nm->map, b, nb, sub(&p, JF ": ", "%s", path), err)))
+		return rc;
+	g->n_norm++;
+	return SB_OK;
+}
+
 static int load_norm(struct tok_gen *g, const struct sb_json *o, const char *path,
 		     struct sb_error *err)
 {
@@ -760,84 +865,17 @@ static int load_norm(struct tok_gen *g, const struct sb_json *o, const char *pat
 			return SB_OK;
 		}
 	}
-	if (strcmp(ty, "Strip") == 0) {
-		nm->kind = TOK_NORM_STRIP;
-		if ((rc = get_bool(o, "strip_left", -1, &nm->left, path, err)) ||
-		    (rc = get_bool(o, "strip_right", -1, &nm->right, path, err)))
-			return rc;
-		if (nm->left < 0 || nm->right < 0)
-			return bad(err, SB_EFORMAT, path, "Strip needs strip_left and strip_right");
-	} else if (strcmp(ty, "Replace") == 0) {
-		const struct sb_json *pat = sb_json_get(o, "pattern");
-		const char *s = NULL, *c = NULL;
-		size_t ns = 0, nc = 0;
-
-		if (!pat || pat->type != SB_JSON_OBJECT)
-			return bad(err, SB_EFORMAT, path, "pattern: expected an object");
-		if ((rc = get_str(pat, "Regex", &s, &ns, sub(&p, path, ".pattern"), err)))
-			return rc;
-		if (s && !(ns == 5 && memcmp(s, " {2,}", 5) == 0))
-			return bad(err, SB_EUNSUPPORTED, path, "Replace with the regex '%.40s' is not "
-				   "supported (a String pattern and the regex \" {2,}\" are)", s);
-		if (s) {
-			if ((rc = get_str(o, "content", &c, &nc, path, err)))
-				return rc;
-			if (!c)
-				return bad(err, SB_EFORMAT, path, "content: expected a string");
-			nm->kind = TOK_NORM_REPLACE_SPACES;
-			nm->rep = dup_n(c, nc);
-			nm->nrep = nc;
-			g->n_norm++;
-			return nm->rep ? SB_OK : sb_error_set(err, SB_ENOMEM, "tokenizer: out of memory");
-		}
-		if ((rc = get_str(pat, "String", &s, &ns, sub(&p, path, ".pattern"), err)) ||
-		    (rc = get_str(o, "content", &c, &nc, path, err)))
-			return rc;
-		if (!s || !ns)
-			return bad(err, SB_EFORMAT, path, "pattern.String: expected a non-empty "
-				   "string");
-		if (!c)
-			return bad(err, SB_EFORMAT, path, "content: expected a string");
-		nm->kind = TOK_NORM_REPLACE;
-		nm->pat = dup_n(s, ns);
-		nm->npat = ns;
-		nm->rep = dup_n(c, nc);
-		nm->nrep = nc;
-		if (!nm->pat || !nm->rep) {
-			g->n_norm++;    /* so that they are freed */
-			return sb_error_set(err, SB_ENOMEM, "tokenizer: out of memory");
-		}
-	} else if (strcmp(ty, "Prepend") == 0) {
-		const char *s;
-		size_t ns;
-
-		if ((rc = get_str(o, "prepend", &s, &ns, path, err)))
-			return rc;
-		if (!s)
-			return bad(err, SB_EFORMAT, path, "prepend: expected a string");
-		nm->kind = TOK_NORM_PREPEND;
-		nm->rep = dup_n(s, ns);
-		nm->nrep = ns;
-		if (!nm->rep)
-			return sb_error_set(err, SB_ENOMEM, "tokenizer: out of memory");
-	} else if (strcmp(ty, "Precompiled") == 0) {
-		const char *b;
-		size_t nb;
-
-		if ((rc = get_str(o, "precompiled_charsmap", &b, &nb, path, err)))
-			return rc;
-		if (!b)
-			return bad(err, SB_EFORMAT, path, "precompiled_charsmap: expected a string");
-		nm->kind = TOK_NORM_PRECOMPILED;
-		if ((rc = sb_tok_charsmap_new(&nm->map, b, nb, sub(&p, JF ": ", "%s", path), err)))
-			return rc;
-	} else {
-		return bad(err, SB_EUNSUPPORTED, path, "normalizer '%s' is not supported (NFC, NFD, "
-			   "NFKC, NFKD, Lowercase, Strip, Replace, Prepend, Precompiled and Sequence "
-			   "are)", ty);
-	}
-	g->n_norm++;
-	return SB_OK;
+	if (strcmp(ty, "Strip") == 0)
+		return norm_strip(g, nm, o, path, err);
+	if (strcmp(ty, "Replace") == 0)
+		return norm_replace(g, nm, o, path, err);
+	if (strcmp(ty, "Prepend") == 0)
+		return norm_prepend(g, nm, o, path, err);
+	if (strcmp(ty, "Precompiled") == 0)
+		return norm_precompiled(g, nm, o, path, err);
+	return bad(err, SB_EUNSUPPORTED, path, "normalizer '%s' is not supported (NFC, NFD, "
+		   "NFKC, NFKD, Lowercase, Strip, Replace, Prepend, Precompiled and Sequence are)",
+		   ty);
 }
 
 /* ---- pre-tokenizers ---- */
@@ -1535,16 +1573,174 @@ out:
 	return rc;
 }
 
+/* RoBERTa or GPT-2, from tokenizer_class, else config.json's model_type: *roberta. */
+static int bpe_flavour(const char *dir, const struct sb_json *tcfg, const struct sb_json *mcfg,
+		       int *roberta, struct sb_error *err)
+{
+	const char *cls = NULL, *mt = NULL;
+
+	if (tcfg)
+		sb_json_get_str(tcfg, "tokenizer_class", &cls, NULL);
+	if (mcfg)
+		sb_json_get_str(mcfg, "model_type", &mt, NULL);
+	if (cls) {
+		*roberta = !strcmp(cls, "RobertaTokenizer") || !strcmp(cls, "RobertaTokenizerFast");
+		if (!*roberta && strcmp(cls, "GPT2Tokenizer") && strcmp(cls, "GPT2TokenizerFast"))
+			return sb_error_set(err, SB_EUNSUPPORTED, "tokenizer_config.json: "
+					    "tokenizer_class '%s': vocab.json + merges.txt are "
+					    "read for RobertaTokenizer and GPT2Tokenizer only",
+					    cls);
+		return SB_OK;
+	}
+	if (mt && (!strcmp(mt, "roberta") || !strcmp(mt, "gpt2"))) {
+		*roberta = mt[0] == 'r';
+		return SB_OK;
+	}
+	return sb_error_set(err, SB_EUNSUPPORTED, "%s: vocab.json + merges.txt without a "
+			    "tokenizer_class (tokenizer_config.json) or model_type "
+			    "(config.json) of RoBERTa or GPT-2", dir);
+}
+
+/* vocab.json (*vocab: the parsed file, for the caller to free) into l and t's vocabulary. */
+static int bpe_vocab(struct sb_tokenizer *t, const char *vj, struct sb_json **vocab,
+		     struct tok_list *l, struct sb_error *err)
+{
+	int rc;
+
+	if ((rc = sb_json_parse_file(vj, 0, MAX_TOKENIZER_JSON, vocab, err)))
+		return rc;
+	if ((*vocab)->type != SB_JSON_OBJECT)
+		return sb_error_set(err, SB_EFORMAT, "vocab.json: expected an object");
+	for (size_t i = 0; i < (*vocab)->n_items; i++) {
+		const struct sb_json *e = &(*vocab)->items[i];
+
+		if (e->type != SB_JSON_NUMBER || !e->is_int)
+			return sb_error_set(err, SB_EFORMAT, "vocab.json: '%.60s': expected an "
+					    "integer id", e->key);
+		if ((rc = sb_tok_list_add(l, e->key, e->key_len, e->i, "vocab.json", err)))
+			return rc;
+	}
+	if ((rc = sb_tok_vocab_build(t, l, err))) {
+		sb_error_prefix(err, "vocab.json: ");
+		return rc;
+	}
+	return check_vocab(t, l, "vocab.json", err);
+}
+
+/* tokenizer_config.json's added_tokens_decoder: {"id": {content, single_word, ...}}. */
+static int added_from_decoder(struct sb_tokenizer *t, const struct sb_json *dec,
+			      struct sb_error *err)
+{
+	int rc;
+
+	for (size_t i = 0; i < dec->n_items; i++) {
+		const struct sb_json *a = &dec->items[i];
+		struct jpath p;
+		const char *path = sub(&p, "added_tokens_decoder", "['%.20s']", a->key);
+		const char *c = NULL;
+		size_t nc = 0;
+		char *endp;
+		long long id = strtoll(a->key, &endp, 10);
+		int sw = 0, ls = 0, rs = 0, nz = 0, sp = 0;
+		int32_t vid;
+
+		if (a->type != SB_JSON_OBJECT || *endp || !a->key[0] || id < 0 ||
+		    get_str(a, "content", &c, &nc, path, NULL) || !c || !nc ||
+		    get_bool(a, "single_word", 0, &sw, path, NULL) ||
+		    get_bool(a, "lstrip", 0, &ls, path, NULL) ||
+		    get_bool(a, "rstrip", 0, &rs, path, NULL) ||
+		    get_bool(a, "special", 0, &sp, path, NULL) ||
+		    get_bool(a, "normalized", !sp, &nz, path, NULL))
+			return sb_error_set(err, SB_EFORMAT, "tokenizer_config.json: %s: bad entry",
+					    path);
+		vid = lookup(t, HASH_INIT, "", 0, c, nc);
+		if (vid != id)
+			return sb_error_set(err, SB_EFORMAT, "tokenizer_config.json: %s: '%.40s' "
+					    "is not token %lld of vocab.json", path, c, id);
+		if ((rc = add_token(t, c, nc, vid, sw, ls, rs, nz, "tokenizer_config.json", path,
+				    err)))
+			return rc;
+	}
+	return SB_OK;
+}
+
+/* Without added_tokens_decoder: the special tokens as transformers makes them (not
+ * normalized; RoBERTa's <mask> lstrip). */
+static int added_defaults(struct sb_tokenizer *t, const struct sb_json *tcfg,
+			  const struct sb_json *smap, int roberta, struct sb_error *err)
+{
+	static const char *const rk[] = { "bos_token", "eos_token", "unk_token", "sep_token",
+					  "cls_token", "pad_token", "mask_token" };
+	static const char *const rd[] = { "<s>", "</s>", "<unk>", "</s>", "<s>", "<pad>",
+					  "<mask>" };
+	size_t nk = roberta ? 7 : 3;
+	int rc;
+
+	for (size_t k = 0; k < nk; k++) {
+		const char *name = sb_tok_special_or(tcfg, smap, rk[k], roberta ? rd[k] :
+						     "<|endoftext|>");
+		int32_t vid = lookup(t, HASH_INIT, "", 0, name, strlen(name));
+		int seen = 0;
+
+		if (vid < 0)
+			return sb_error_set(err, SB_EFORMAT, "tokenizer_config.json: %s '%s' is "
+					    "not in vocab.json", rk[k], name);
+		for (size_t j = 0; j < t->n_added; j++)
+			seen |= t->added[j].id == vid;
+		if (!seen && (rc = add_token(t, name, strlen(name), vid, 0, roberta && k == 6, 0,
+					     0, "tokenizer_config.json", rk[k], err)))
+			return rc;
+	}
+	return SB_OK;
+}
+
+/* RoBERTa's <s> A </s> and <s> A </s></s> B </s>, or GPT-2's bos A (add_bos_token). */
+static int bpe_templates(struct sb_tokenizer *t, const struct sb_json *tcfg,
+			 const struct sb_json *smap, int roberta, struct sb_error *err)
+{
+	const char *c = sb_tok_special_or(tcfg, smap, roberta ? "cls_token" : "bos_token",
+					  roberta ? "<s>" : "<|endoftext|>");
+	const char *s = sb_tok_special_or(tcfg, smap, "sep_token", "</s>");
+	int32_t ci = sb_tokenizer_token_id(t, c, strlen(c));
+	int32_t si = sb_tokenizer_token_id(t, s, strlen(s));
+	int rc;
+
+	if (ci < 0 || (roberta && si < 0))
+		return sb_error_set(err, SB_EFORMAT, "tokenizer_config.json: special token '%s' "
+				    "is not in vocab.json", ci < 0 ? c : s);
+	t->single.n = t->pair.n = 0;
+	t->single.n_special = t->pair.n_special = 0;
+	if (roberta) {
+		if ((rc = sb_tok_tpl_id(&t->single, ci, 0, "vocab.json", err)) ||
+		    (rc = sb_tok_tpl_seq(&t->single, TPL_A, 0, "vocab.json", err)) ||
+		    (rc = sb_tok_tpl_id(&t->single, si, 0, "vocab.json", err)) ||
+		    (rc = sb_tok_tpl_id(&t->pair, ci, 0, "vocab.json", err)) ||
+		    (rc = sb_tok_tpl_seq(&t->pair, TPL_A, 0, "vocab.json", err)) ||
+		    (rc = sb_tok_tpl_id(&t->pair, si, 0, "vocab.json", err)) ||
+		    (rc = sb_tok_tpl_id(&t->pair, si, 0, "vocab.json", err)) ||
+		    (rc = sb_tok_tpl_seq(&t->pair, TPL_B, 0, "vocab.json", err)) ||
+		    (rc = sb_tok_tpl_id(&t->pair, si, 0, "vocab.json", err)))
+			return rc;
+		return SB_OK;
+	}
+	if ((rc = sb_tok_tpl_id(&t->single, ci, 0, "vocab.json", err)) ||
+	    (rc = sb_tok_tpl_seq(&t->single, TPL_A, 0, "vocab.json", err)) ||
+	    (rc = sb_tok_tpl_id(&t->pair, ci, 0, "vocab.json", err)) ||
+	    (rc = sb_tok_tpl_seq(&t->pair, TPL_A, 0, "vocab.json", err)) ||
+	    (rc = sb_tok_tpl_seq(&t->pair, TPL_B, 1, "vocab.json", err)))
+		return rc;
+	return SB_OK;
+}
+
 int sb_tok_load_bpe_files(struct sb_tokenizer *t, const char *dir, const struct sb_json *tcfg,
 			  const struct sb_json *smap, const struct sb_json *mcfg,
 			  struct tok_list *l, struct sb_error *err)
 {
-	const char *cls = NULL, *mt = NULL;
 	char *vj = sb_path_join(dir, "vocab.json"), *mp = sb_path_join(dir, "merges.txt");
 	struct sb_json *vocab = NULL;
 	const struct sb_json *dec;
 	struct tok_pre *pr;
-	int roberta, aps = 0, bos = 0, rc;
+	int roberta = 0, aps = 0, bos = 0, rc;
 
 	if (!vj || !mp) {
 		rc = sb_error_set(err, SB_ENOMEM, "tokenizer: out of memory");
@@ -1556,26 +1752,8 @@ int sb_tok_load_bpe_files(struct sb_tokenizer *t, const char *dir, const struct 
 				  sb_file_exists(vj) ? "merges.txt" : "vocab.json");
 		goto out;
 	}
-	if (tcfg)
-		sb_json_get_str(tcfg, "tokenizer_class", &cls, NULL);
-	if (mcfg)
-		sb_json_get_str(mcfg, "model_type", &mt, NULL);
-	if (cls) {
-		roberta = !strcmp(cls, "RobertaTokenizer") || !strcmp(cls, "RobertaTokenizerFast");
-		if (!roberta && strcmp(cls, "GPT2Tokenizer") && strcmp(cls, "GPT2TokenizerFast")) {
-			rc = sb_error_set(err, SB_EUNSUPPORTED, "tokenizer_config.json: "
-					  "tokenizer_class '%s': vocab.json + merges.txt are read "
-					  "for RobertaTokenizer and GPT2Tokenizer only", cls);
-			goto out;
-		}
-	} else if (mt && (!strcmp(mt, "roberta") || !strcmp(mt, "gpt2"))) {
-		roberta = mt[0] == 'r';
-	} else {
-		rc = sb_error_set(err, SB_EUNSUPPORTED, "%s: vocab.json + merges.txt without a "
-				  "tokenizer_class (tokenizer_config.json) or model_type "
-				  "(config.json) of RoBERTa or GPT-2", dir);
+	if ((rc = bpe_flavour(dir, tcfg, mcfg, &roberta, err)))
 		goto out;
-	}
 	if (tcfg && ((aps = sb_tok_json_bool(tcfg, "add_prefix_space")) == -2 ||
 		     (bos = sb_tok_json_bool(tcfg, "add_bos_token")) == -2)) {
 		rc = sb_error_set(err, SB_EFORMAT, "tokenizer_config.json: add_prefix_space, "
@@ -1584,28 +1762,7 @@ int sb_tok_load_bpe_files(struct sb_tokenizer *t, const char *dir, const struct 
 	}
 	aps = aps == 1;
 	bos = bos == 1;
-	if ((rc = sb_json_parse_file(vj, 0, MAX_TOKENIZER_JSON, &vocab, err)))
-		goto out;
-	if (vocab->type != SB_JSON_OBJECT) {
-		rc = sb_error_set(err, SB_EFORMAT, "vocab.json: expected an object");
-		goto out;
-	}
-	for (size_t i = 0; i < vocab->n_items; i++) {
-		const struct sb_json *e = &vocab->items[i];
-
-		if (e->type != SB_JSON_NUMBER || !e->is_int) {
-			rc = sb_error_set(err, SB_EFORMAT, "vocab.json: '%.60s': expected an integer "
-					  "id", e->key);
-			goto out;
-		}
-		if ((rc = sb_tok_list_add(l, e->key, e->key_len, e->i, "vocab.json", err)))
-			goto out;
-	}
-	if ((rc = sb_tok_vocab_build(t, l, err))) {
-		sb_error_prefix(err, "vocab.json: ");
-		goto out;
-	}
-	if ((rc = check_vocab(t, l, "vocab.json", err)) || (rc = new_gen(t, err)))
+	if ((rc = bpe_vocab(t, vj, &vocab, l, err)) || (rc = new_gen(t, err)))
 		goto out;
 	pr = &t->gen->pre[t->gen->n_pre++];
 	pr->kind = TOK_PRE_BYTELEVEL;
@@ -1614,104 +1771,17 @@ int sb_tok_load_bpe_files(struct sb_tokenizer *t, const char *dir, const struct 
 	t->gen->byte_level = 1;
 	if ((rc = load_merges_txt(t, mp, err)))
 		goto out;
-	/* Added tokens: tokenizer_config.json's added_tokens_decoder, else the special
-	 * tokens as transformers makes them (not normalized; RoBERTa's <mask> lstrip). */
+	/* Added tokens: tokenizer_config.json's added_tokens_decoder, else the defaults. */
 	dec = tcfg ? sb_json_get(tcfg, "added_tokens_decoder") : NULL;
-	if (dec && dec->type == SB_JSON_OBJECT) {
-		for (size_t i = 0; i < dec->n_items; i++) {
-			const struct sb_json *a = &dec->items[i];
-			struct jpath p;
-			const char *path = sub(&p, "added_tokens_decoder", "['%.20s']", a->key);
-			const char *c = NULL;
-			size_t nc = 0;
-			char *endp;
-			long long id = strtoll(a->key, &endp, 10);
-			int sw = 0, ls = 0, rs = 0, nz = 0, sp = 0;
-			int32_t vid;
-
-			if (a->type != SB_JSON_OBJECT || *endp || !a->key[0] || id < 0 ||
-			    get_str(a, "content", &c, &nc, path, NULL) || !c || !nc ||
-			    get_bool(a, "single_word", 0, &sw, path, NULL) ||
-			    get_bool(a, "lstrip", 0, &ls, path, NULL) ||
-			    get_bool(a, "rstrip", 0, &rs, path, NULL) ||
-			    get_bool(a, "special", 0, &sp, path, NULL) ||
-			    get_bool(a, "normalized", !sp, &nz, path, NULL)) {
-				rc = sb_error_set(err, SB_EFORMAT, "tokenizer_config.json: %s: bad "
-						  "entry", path);
-				goto out;
-			}
-			vid = lookup(t, HASH_INIT, "", 0, c, nc);
-			if (vid != id) {
-				rc = sb_error_set(err, SB_EFORMAT, "tokenizer_config.json: %s: '%.40s' "
-						  "is not token %lld of vocab.json", path, c, id);
-				goto out;
-			}
-			if ((rc = add_token(t, c, nc, vid, sw, ls, rs, nz, "tokenizer_config.json",
-					    path, err)))
-				goto out;
-		}
-	} else {
-		static const char *const rk[] = {"bos_token", "eos_token", "unk_token", "sep_token",
-						 "cls_token", "pad_token", "mask_token"};
-		static const char *const rd[] = {"<s>", "</s>", "<unk>", "</s>", "<s>", "<pad>",
-						 "<mask>"};
-		size_t nk = roberta ? 7 : 3;
-
-		for (size_t k = 0; k < nk; k++) {
-			const char *name = sb_tok_special_or(tcfg, smap, rk[k], roberta ? rd[k] :
-							     "<|endoftext|>");
-			int32_t vid = lookup(t, HASH_INIT, "", 0, name, strlen(name));
-			int seen = 0;
-
-			if (vid < 0) {
-				rc = sb_error_set(err, SB_EFORMAT, "tokenizer_config.json: %s '%s' is "
-						  "not in vocab.json", rk[k], name);
-				goto out;
-			}
-			for (size_t j = 0; j < t->n_added; j++)
-				seen |= t->added[j].id == vid;
-			if (!seen && (rc = add_token(t, name, strlen(name), vid, 0, roberta && k == 6,
-						     0, 0, "tokenizer_config.json", rk[k], err)))
-				goto out;
-		}
-	}
+	rc = dec && dec->type == SB_JSON_OBJECT ? added_from_decoder(t, dec, err)
+						: added_defaults(t, tcfg, smap, roberta, err);
+	if (rc)
+		goto out;
 	sb_tok_added_index(&t->gen->raw);
 	sb_tok_added_index(&t->gen->normd);
-	if ((rc = plain_templates(t, err)))
+	if ((rc = plain_templates(t, err)) ||
+	    ((roberta || bos) && (rc = bpe_templates(t, tcfg, smap, roberta, err))))
 		goto out;
-	if (roberta || bos) {
-		const char *c = sb_tok_special_or(tcfg, smap, roberta ? "cls_token" : "bos_token",
-						  roberta ? "<s>" : "<|endoftext|>");
-		const char *s = sb_tok_special_or(tcfg, smap, "sep_token", "</s>");
-		int32_t ci = sb_tokenizer_token_id(t, c, strlen(c));
-		int32_t si = sb_tokenizer_token_id(t, s, strlen(s));
-
-		if (ci < 0 || (roberta && si < 0)) {
-			rc = sb_error_set(err, SB_EFORMAT, "tokenizer_config.json: special token '%s' "
-					  "is not in vocab.json", ci < 0 ? c : s);
-			goto out;
-		}
-		t->single.n = t->pair.n = 0;
-		t->single.n_special = t->pair.n_special = 0;
-		if (roberta) {
-			if ((rc = sb_tok_tpl_id(&t->single, ci, 0, "vocab.json", err)) ||
-			    (rc = sb_tok_tpl_seq(&t->single, TPL_A, 0, "vocab.json", err)) ||
-			    (rc = sb_tok_tpl_id(&t->single, si, 0, "vocab.json", err)) ||
-			    (rc = sb_tok_tpl_id(&t->pair, ci, 0, "vocab.json", err)) ||
-			    (rc = sb_tok_tpl_seq(&t->pair, TPL_A, 0, "vocab.json", err)) ||
-			    (rc = sb_tok_tpl_id(&t->pair, si, 0, "vocab.json", err)) ||
-			    (rc = sb_tok_tpl_id(&t->pair, si, 0, "vocab.json", err)) ||
-			    (rc = sb_tok_tpl_seq(&t->pair, TPL_B, 0, "vocab.json", err)) ||
-			    (rc = sb_tok_tpl_id(&t->pair, si, 0, "vocab.json", err)))
-				goto out;
-		} else if ((rc = sb_tok_tpl_id(&t->single, ci, 0, "vocab.json", err)) ||
-			   (rc = sb_tok_tpl_seq(&t->single, TPL_A, 0, "vocab.json", err)) ||
-			   (rc = sb_tok_tpl_id(&t->pair, ci, 0, "vocab.json", err)) ||
-			   (rc = sb_tok_tpl_seq(&t->pair, TPL_A, 0, "vocab.json", err)) ||
-			   (rc = sb_tok_tpl_seq(&t->pair, TPL_B, 1, "vocab.json", err))) {
-			goto out;
-		}
-	}
 	sb_tok_setting(t, "post_processor", "tokenizer_config.json", "%s",
 		       roberta ? "RobertaProcessing" : bos ? "TemplateProcessing (bos)" :
 		       "ByteLevel");

@@ -848,6 +848,117 @@ int sb_tokenizer_next(struct sb_tokenizer_enc *e, struct sb_error *err)
 	return SB_OK;
 }
 
+/*
+ * Longest-first truncation of a pair of la and lb tokens to budget, as
+ * utils/truncation.rs does it: with n1 <= n2, n2 = max(n1, budget - n1); if still
+ * over, n1 = budget / 2 and n2 = n1 + budget % 2.  *ka and *kb: the tokens kept.
+ */
+static void longest_first(uint64_t la, uint64_t lb, size_t budget, size_t *ka, size_t *kb)
+{
+	uint64_t n1 = la, n2 = lb;
+	int swap = n1 > n2;
+
+	if (swap) {
+		n1 = lb;
+		n2 = la;
+	}
+	if (n1 > budget)
+		n2 = n1;
+	else
+		n2 = n1 > budget - n1 ? n1 : budget - n1;
+	if (n1 + n2 > budget) {
+		n1 = budget / 2;
+		n2 = n1 + budget % 2;
+	}
+	if (swap) {
+		uint64_t x = n1;
+
+		n1 = n2;
+		n2 = x;
+	}
+	*ka = (size_t)(n1 < la ? n1 : la);
+	*kb = (size_t)(n2 < lb ? n2 : lb);
+}
+
+/* How many of the texts' la and lb tokens fit the budget (*ka, *kb: at most the kept
+ * ones on entry); an error when only_first or only_second cannot make them fit. */
+static int truncate_pair(const struct priv *st, int pair, uint64_t la, uint64_t lb,
+			 size_t budget, size_t *ka, size_t *kb, struct sb_error *err)
+{
+	enum sb_trunc trunc = st->trunc;
+	uint64_t rm = la + lb - budget, tl;
+
+	if (!pair) {
+		*ka = budget;
+		return SB_OK;
+	}
+	if (trunc == SB_TRUNC_LONGEST_FIRST) {
+		longest_first(la, lb, budget, ka, kb);
+		return SB_OK;
+	}
+	tl = trunc == SB_TRUNC_ONLY_FIRST ? la : lb;
+	if (tl <= rm)
+		return sb_error_set(err, SB_EINVAL, "truncation %s: sequence %s has %llu tokens, "
+				    "%llu must go to fit max length %zu", sb_trunc_name(trunc),
+				    trunc == SB_TRUNC_ONLY_FIRST ? "a" : "b",
+				    (unsigned long long)tl, (unsigned long long)rm,
+				    st->t->info.max_length);
+	if (trunc == SB_TRUNC_ONLY_FIRST)
+		*ka = (size_t)(la - rm);
+	else
+		*kb = (size_t)(lb - rm);
+	return SB_OK;
+}
+
+/* The ids of the texts alone (SB_TOKENIZER_NO_SPECIAL), with the template's type ids. */
+static void emit_plain(struct sb_tokenizer_enc *e, const struct priv *st, const struct tpl *tp,
+		       size_t ka, size_t kb)
+{
+	/* The texts' type ids are still the template's (RoBERTa: 0 for both). */
+	uint8_t ta = 0, tb = 1;
+
+	for (size_t i = 0; i < tp->n; i++) {
+		if (tp->items[i].kind == TPL_A)
+			ta = tp->items[i].type_id;
+		else if (tp->items[i].kind == TPL_B)
+			tb = tp->items[i].type_id;
+	}
+	if (ka)
+		memcpy(e->ids, st->a.ids, ka * sizeof(int32_t));
+	memset(e->type_ids, ta, ka);
+	if (kb) {
+		memcpy(e->ids + ka, st->b.ids, kb * sizeof(int32_t));
+		memset(e->type_ids + ka, tb, kb);
+	}
+	e->n = ka + kb;
+}
+
+/* The template filled: its special tokens, and the kept ids of a and b in their places. */
+static void emit_template(struct sb_tokenizer_enc *e, const struct priv *st,
+			  const struct tpl *tp, size_t ka, size_t kb)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < tp->n; i++) {
+		const struct tpl_item *it = &tp->items[i];
+		const int32_t *src = it->ids;
+		size_t m = it->n_ids;
+
+		if (it->kind == TPL_A) {
+			src = st->a.ids;
+			m = ka;
+		} else if (it->kind == TPL_B) {
+			src = st->b.ids;
+			m = kb;
+		}
+		if (m)
+			memcpy(e->ids + k, src, m * sizeof(int32_t));
+		memset(e->type_ids + k, it->type_id, m);
+		k += m;
+	}
+	e->n = k;
+}
+
 int sb_tokenizer_end(struct sb_tokenizer_enc *e, struct sb_error *err)
 {
 	struct priv *st = e->priv;
@@ -882,100 +993,19 @@ int sb_tokenizer_end(struct sb_tokenizer_enc *e, struct sb_error *err)
 	ka = st->a.n_kept;
 	kb = pair ? st->b.n_kept : 0;
 	e->n_full = la + lb + n_spec;
-	if (trunc != SB_TRUNC_NONE && la + lb > budget) {
-		uint64_t rm = la + lb - budget;
-
-		if (!pair) {
-			ka = budget;
-		} else if (trunc == SB_TRUNC_LONGEST_FIRST) {
-			/* utils/truncation.rs: with n1 <= n2, n2 = max(n1, budget - n1); if
-			 * still over, n1 = budget / 2 and n2 = n1 + budget % 2. */
-			uint64_t n1 = la, n2 = lb;
-			int swap = n1 > n2;
-
-			if (swap) {
-				n1 = lb;
-				n2 = la;
-			}
-			if (n1 > budget)
-				n2 = n1;
-			else
-				n2 = n1 > budget - n1 ? n1 : budget - n1;
-			if (n1 + n2 > budget) {
-				n1 = budget / 2;
-				n2 = n1 + budget % 2;
-			}
-			if (swap) {
-				uint64_t x = n1;
-
-				n1 = n2;
-				n2 = x;
-			}
-			ka = (size_t)(n1 < la ? n1 : la);
-			kb = (size_t)(n2 < lb ? n2 : lb);
-		} else {
-			uint64_t tl = trunc == SB_TRUNC_ONLY_FIRST ? la : lb;
-
-			if (tl <= rm)
-				return sb_error_set(err, SB_EINVAL,
-						    "truncation %s: sequence %s has %llu tokens, "
-						    "%llu must go to fit max length %zu",
-						    sb_trunc_name(trunc),
-						    trunc == SB_TRUNC_ONLY_FIRST ? "a" : "b",
-						    (unsigned long long)tl, (unsigned long long)rm,
-						    max_len);
-			if (trunc == SB_TRUNC_ONLY_FIRST)
-				ka = (size_t)(la - rm);
-			else
-				kb = (size_t)(lb - rm);
-		}
-	}
+	if (trunc != SB_TRUNC_NONE && la + lb > budget &&
+	    (rc = truncate_pair(st, pair, la, lb, budget, &ka, &kb, err)))
+		return rc;
 	/* The kept ids are a prefix of what was stored (keep >= max_length). */
 	assert(ka <= st->a.n_kept && kb <= (pair ? st->b.n_kept : 0));
 	n_out = ka + kb + n_spec;
 	rc = out_reserve(e, st, n_out ? n_out : 1, err);
 	if (rc)
 		return rc;
-	if (st->flags & SB_TOKENIZER_NO_SPECIAL) {
-		/* The texts' type ids are still the template's (RoBERTa: 0 for both). */
-		uint8_t ta = 0, tb = 1;
-
-		for (size_t i = 0; i < tp->n; i++) {
-			if (tp->items[i].kind == TPL_A)
-				ta = tp->items[i].type_id;
-			else if (tp->items[i].kind == TPL_B)
-				tb = tp->items[i].type_id;
-		}
-		if (ka)
-			memcpy(e->ids, st->a.ids, ka * sizeof(int32_t));
-		memset(e->type_ids, ta, ka);
-		if (kb) {
-			memcpy(e->ids + ka, st->b.ids, kb * sizeof(int32_t));
-			memset(e->type_ids + ka, tb, kb);
-		}
-		e->n = ka + kb;
-	} else {
-		size_t k = 0;
-
-		for (size_t i = 0; i < tp->n; i++) {
-			const struct tpl_item *it = &tp->items[i];
-			const int32_t *src = it->ids;
-			size_t m = it->n_ids;
-
-			if (it->kind == TPL_A) {
-				src = st->a.ids;
-				m = ka;
-			} else if (it->kind == TPL_B) {
-				src = st->b.ids;
-				m = kb;
-			}
-			if (m)
-				memcpy(e->ids + k, src, m * sizeof(int32_t));
-			memset(e->type_ids + k, it->type_id, m);
-			k += m;
-		}
-		e->n = k;
-	}
+	if (st->flags & SB_TOKENIZER_NO_SPECIAL)
+		emit_plain(e, st, tp, ka, kb);
+	else
+		emit_template(e, st, tp, ka, kb);
 	e->truncated = (uint64_t)e->n < e->n_full;
 	return SB_OK;
 }

@@ -31,6 +31,8 @@
 #ifndef SB_TOKENIZER_H
 #define SB_TOKENIZER_H
 
+#include "api.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -51,7 +53,7 @@ struct sb_tokenizer_opts {
 };
 
 /* Sets the defaults (everything from the model folder). */
-void sb_tokenizer_opts_init(struct sb_tokenizer_opts *o);
+SB_API void sb_tokenizer_opts_init(struct sb_tokenizer_opts *o);
 
 /*
  * One setting of the tokenizer and the file it came from, for `-v` output:
@@ -87,23 +89,23 @@ struct sb_tokenizer_info {
  * the file and the problem ("tokenizer.json: model.type 'WordLevel': only WordPiece, BPE
  * and Unigram are supported"); SB_ENOTFOUND when the folder has neither tokenizer.json nor vocab.txt.
  */
-int sb_tokenizer_open(struct sb_tokenizer **out, const char *dir,
-		      const struct sb_tokenizer_opts *opts, struct sb_error *err);
+SB_API int sb_tokenizer_open(struct sb_tokenizer **out, const char *dir,
+			     const struct sb_tokenizer_opts *opts, struct sb_error *err);
 
 /* Frees the tokenizer and sets *t to NULL.  No operation if *t is NULL. */
-void sb_tokenizer_close(struct sb_tokenizer **t);
+SB_API void sb_tokenizer_close(struct sb_tokenizer **t);
 
 /* The settings in use and where each came from; valid until sb_tokenizer_close(). */
-const struct sb_tokenizer_info *sb_tokenizer_info(const struct sb_tokenizer *t);
+SB_API const struct sb_tokenizer_info *sb_tokenizer_info(const struct sb_tokenizer *t);
 
 /* The id of token s (n bytes) in the vocabulary or added tokens, or -1. */
-int32_t sb_tokenizer_token_id(const struct sb_tokenizer *t, const char *s, size_t n);
+SB_API int32_t sb_tokenizer_token_id(const struct sb_tokenizer *t, const char *s, size_t n);
 
 /* The text of token id, or NULL when id is not in the vocabulary. */
-const char *sb_tokenizer_id_token(const struct sb_tokenizer *t, int32_t id);
+SB_API const char *sb_tokenizer_id_token(const struct sb_tokenizer *t, int32_t id);
 
 /* The version of the utf8proc library linked in ("2.8.0"), for --version. */
-const char *sb_tokenizer_utf8proc_version(void);
+SB_API const char *sb_tokenizer_utf8proc_version(void);
 
 enum {
 	/* Replace invalid UTF-8 with U+FFFD (which clean_text then drops, as Hugging
@@ -131,11 +133,11 @@ struct sb_tokenizer_enc {
 };
 
 /* Prepares an encoder for t (which must outlive it).  SB_ENOMEM on failure. */
-int sb_tokenizer_enc_init(struct sb_tokenizer_enc *e, const struct sb_tokenizer *t,
-			  struct sb_error *err);
+SB_API int sb_tokenizer_enc_init(struct sb_tokenizer_enc *e, const struct sb_tokenizer *t,
+				 struct sb_error *err);
 
 /* Frees what the encoder owns; safe on a zeroed or already destroyed encoder. */
-void sb_tokenizer_enc_destroy(struct sb_tokenizer_enc *e);
+SB_API void sb_tokenizer_enc_destroy(struct sb_tokenizer_enc *e);
 
 /*
  * Encodes text a (na bytes; may contain NUL bytes) or the pair (a, b) when b is not
@@ -147,9 +149,9 @@ void sb_tokenizer_enc_destroy(struct sb_tokenizer_enc *e);
  * only_second cannot reach max_length (as Hugging Face) or max_length is smaller
  * than the special tokens.
  */
-int sb_tokenizer_encode(struct sb_tokenizer_enc *e, const char *prefix, size_t np,
-			const char *a, size_t na, const char *b, size_t nb, enum sb_trunc trunc,
-			unsigned flags, struct sb_error *err);
+SB_API int sb_tokenizer_encode(struct sb_tokenizer_enc *e, const char *prefix, size_t np,
+			       const char *a, size_t na, const char *b, size_t nb,
+			       enum sb_trunc trunc, unsigned flags, struct sb_error *err);
 
 /*
  * Streaming: the same encoding with the texts given in pieces of any size (split
@@ -167,21 +169,22 @@ int sb_tokenizer_encode(struct sb_tokenizer_enc *e, const char *prefix, size_t n
  * Errors as sb_tokenizer_encode(), with e->bad_offset counted from the start of the
  * text fed (a or b).  After an error, begin again.  begin returns SB_OK.
  */
-int sb_tokenizer_begin(struct sb_tokenizer_enc *e, enum sb_trunc trunc, unsigned flags);
-int sb_tokenizer_feed(struct sb_tokenizer_enc *e, const char *p, size_t n, struct sb_error *err);
-int sb_tokenizer_next(struct sb_tokenizer_enc *e, struct sb_error *err);
-int sb_tokenizer_end(struct sb_tokenizer_enc *e, struct sb_error *err);
+SB_API int sb_tokenizer_begin(struct sb_tokenizer_enc *e, enum sb_trunc trunc, unsigned flags);
+SB_API int sb_tokenizer_feed(struct sb_tokenizer_enc *e, const char *p, size_t n,
+			     struct sb_error *err);
+SB_API int sb_tokenizer_next(struct sb_tokenizer_enc *e, struct sb_error *err);
+SB_API int sb_tokenizer_end(struct sb_tokenizer_enc *e, struct sb_error *err);
 
 /*
  * Counts the tokens (without specials) of text p: what the prompt of a pooling with
  * include_prompt=false must skip.  SB_EFORMAT for invalid UTF-8.  Uses e as scratch
  * (its ids are those of p afterwards).
  */
-int sb_tokenizer_count(struct sb_tokenizer_enc *e, const char *p, size_t n, uint64_t *count,
-		       struct sb_error *err);
+SB_API int sb_tokenizer_count(struct sb_tokenizer_enc *e, const char *p, size_t n, uint64_t *count,
+			      struct sb_error *err);
 
 /* Parses "longest_first" / "only_first" / "only_second" / "none".  SB_EINVAL else. */
-int sb_trunc_parse(const char *s, enum sb_trunc *out);
-const char *sb_trunc_name(enum sb_trunc t);
+SB_API int sb_trunc_parse(const char *s, enum sb_trunc *out);
+SB_API const char *sb_trunc_name(enum sb_trunc t);
 
 #endif

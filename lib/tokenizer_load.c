@@ -386,15 +386,193 @@ int sb_tok_json_bool(const struct sb_json *o, const char *key)
 	return -2;
 }
 
+/* WordPiece's model: continuing_subword_prefix, max_input_chars_per_word, vocab into l. */
+static int wordpiece_model(struct sb_tokenizer *t, const struct tok_doc *doc,
+			   const struct sb_json *model, struct tok_list *l, struct sb_error *err)
+{
+	const char *file = "tokenizer.json";
+	const struct sb_json *vocab;
+	const char *s;
+	int64_t mi;
+	int rc;
+
+	if (sb_json_get_str(model, "continuing_subword_prefix", &s, NULL) == SB_OK) {
+		if (strlen(s) >= sizeof(t->cont_prefix))
+			return sb_error_set(err, SB_ELIMIT,
+					    "%s: continuing_subword_prefix too long", file);
+		snprintf(t->cont_prefix, sizeof(t->cont_prefix), "%s", s);
+		t->cont_len = strlen(s);
+	}
+	if (sb_json_get_int(model, "max_input_chars_per_word", &mi, NULL) == SB_OK) {
+		if (mi < 1 || mi > 100000)
+			return sb_error_set(err, SB_EFORMAT, "%s: max_input_chars_per_word %lld",
+					    file, (long long)mi);
+		t->info.max_input_chars_per_word = (size_t)mi;
+	}
+	vocab = sb_json_get(model, "vocab");
+	if (!vocab || vocab->type != SB_JSON_OBJECT)
+		return sb_error_set(err, SB_EFORMAT, "%s: model.vocab: expected an object", file);
+	if (doc->vocab_len && (rc = sb_tok_vocab_parse(doc->text.data + doc->vocab_off,
+						       doc->vocab_len, l, "tokenizer.json: "
+						       "model.vocab", err)))
+		return rc;
+	for (size_t i = 0; i < vocab->n_items; i++) {
+		const struct sb_json *e = &vocab->items[i];
+
+		if (e->type != SB_JSON_NUMBER || !e->is_int)
+			return sb_error_set(err, SB_EFORMAT, "%s: model.vocab['%s']: expected an "
+					    "integer id", file, e->key);
+		rc = sb_tok_list_add(l, e->key, e->key_len, e->i, file, err);
+		if (rc)
+			return rc;
+	}
+	return SB_OK;
+}
+
+/* The normalizer: BertNormalizer's four switches, or none. */
+static int bert_normalizer(struct sb_tokenizer *t, const struct sb_json *root,
+			   struct sb_error *err)
+{
+	const struct sb_json *norm = sb_json_get(root, "normalizer");
+	const char *s = NULL;
+	int v;
+
+	if (!norm || norm->type != SB_JSON_OBJECT) {
+		t->info.clean_text = t->info.handle_chinese_chars = 0;
+		t->info.lowercase = t->info.strip_accents = 0;
+		sb_tok_setting(t, "normalizer", "tokenizer.json (normalizer null)", "none");
+		return SB_OK;
+	}
+	if (sb_json_get_str(norm, "type", &s, NULL) != SB_OK || strcmp(s, "BertNormalizer"))
+		return sb_error_set(err, SB_EUNSUPPORTED, "tokenizer.json: normalizer '%s': only "
+				    "BertNormalizer is supported", s ? s : "?");
+	v = sb_tok_json_bool(norm, "clean_text");
+	t->info.clean_text = v < 0 ? 1 : v;
+	v = sb_tok_json_bool(norm, "handle_chinese_chars");
+	t->info.handle_chinese_chars = v < 0 ? 1 : v;
+	v = sb_tok_json_bool(norm, "lowercase");
+	t->info.lowercase = v < 0 ? 1 : v;
+	v = sb_tok_json_bool(norm, "strip_accents");
+	t->info.strip_accents = v < 0 ? t->info.lowercase : v;
+	sb_tok_setting(t, "lowercase", "tokenizer.json (normalizer.lowercase)", "%s",
+		    t->info.lowercase ? "true" : "false");
+	sb_tok_setting(t, "strip_accents", v < 0 ? "tokenizer.json (normalizer.strip_accents "
+		    "null: follows lowercase)" : "tokenizer.json (normalizer.strip_accents)",
+		    "%s", t->info.strip_accents ? "true" : "false");
+	sb_tok_setting(t, "clean_text", "tokenizer.json (normalizer.clean_text)", "%s",
+		    t->info.clean_text ? "true" : "false");
+	sb_tok_setting(t, "handle_chinese_chars",
+		    "tokenizer.json (normalizer.handle_chinese_chars)", "%s",
+		    t->info.handle_chinese_chars ? "true" : "false");
+	return SB_OK;
+}
+
+/* added_tokens: each one's id and content, matched before the model. */
+static int added_tokens(struct sb_tokenizer *t, const struct sb_json *root, struct sb_error *err)
+{
+	const struct sb_json *added = sb_json_get(root, "added_tokens");
+	int rc;
+
+	if (!added || added->type != SB_JSON_ARRAY)
+		return SB_OK;
+	for (size_t i = 0; i < added->n_items; i++) {
+		const struct sb_json *a = &added->items[i];
+		int64_t id;
+		int sw = sb_tok_json_bool(a, "single_word") == 1;
+		int nz = sb_tok_json_bool(a, "normalized") == 1;
+		const struct sb_json *cm = sb_json_get(a, "content");
+
+		if (sb_json_get_int(a, "id", &id, NULL) != SB_OK || !cm ||
+		    cm->type != SB_JSON_STRING || id < 0 || id >= (int64_t)MAX_VOCAB)
+			return sb_error_set(err, SB_EFORMAT, "tokenizer.json: added_tokens[%zu]: "
+					    "needs id and content", i);
+		rc = sb_tok_add_added(t, cm->str, cm->len, (int32_t)id, sw, nz, "tokenizer.json",
+				      err);
+		if (rc)
+			return rc;
+	}
+	return SB_OK;
+}
+
+/* BertProcessing's cls and sep: [token, id] pairs. */
+static int bert_processing(struct sb_tokenizer *t, const struct sb_json *post,
+			   struct sb_error *err)
+{
+	const struct sb_json *cls = sb_json_get(post, "cls");
+	const struct sb_json *sep = sb_json_get(post, "sep");
+	int rc;
+
+	if (!cls || cls->type != SB_JSON_ARRAY || cls->n_items != 2 ||
+	    cls->items[0].type != SB_JSON_STRING || !sep || sep->type != SB_JSON_ARRAY ||
+	    sep->n_items != 2 || sep->items[0].type != SB_JSON_STRING)
+		return sb_error_set(err, SB_EFORMAT, "tokenizer.json: BertProcessing: bad cls/sep");
+	rc = bert_template(t, cls->items[0].str, sep->items[0].str, "tokenizer.json", err);
+	if (rc)
+		return rc;
+	sb_tok_setting(t, "post_processor", "tokenizer.json", "BertProcessing");
+	return SB_OK;
+}
+
+/* The post_processor: TemplateProcessing, BertProcessing or none. */
+static int post_processor(struct sb_tokenizer *t, const struct sb_json *root,
+			  struct sb_error *err)
+{
+	const struct sb_json *post = sb_json_get(root, "post_processor"), *sp;
+	const char *s = NULL;
+	int rc;
+
+	if (!post || post->type != SB_JSON_OBJECT) {
+		sb_tok_setting(t, "post_processor", "tokenizer.json (null)", "none");
+		return SB_OK;
+	}
+	sb_json_get_str(post, "type", &s, NULL);
+	if (s && strcmp(s, "BertProcessing") == 0)
+		return bert_processing(t, post, err);
+	if (!s || strcmp(s, "TemplateProcessing") != 0)
+		return sb_error_set(err, SB_EUNSUPPORTED, "tokenizer.json: post_processor '%s': "
+				    "only TemplateProcessing and BertProcessing are supported",
+				    s ? s : "?");
+	sp = sb_json_get(post, "special_tokens");
+	rc = sb_tok_tpl_parse(&t->single, sb_json_get(post, "single"), sp,
+			      "post_processor.single", err);
+	if (!rc)
+		rc = sb_tok_tpl_parse(&t->pair, sb_json_get(post, "pair"), sp,
+				      "post_processor.pair", err);
+	if (rc)
+		return rc;
+	sb_tok_setting(t, "post_processor", "tokenizer.json", "TemplateProcessing");
+	return SB_OK;
+}
+
+/* padding.pad_id, and model.unk_token ("[UNK]" when absent), which must be a token. */
+static int pad_and_unk(struct sb_tokenizer *t, const struct sb_json *root,
+		       const struct sb_json *model, struct sb_error *err)
+{
+	const struct sb_json *m = sb_json_get(root, "padding");
+	const char *unk = NULL;
+	int64_t mi;
+
+	if (m && m->type == SB_JSON_OBJECT && sb_json_get_int(m, "pad_id", &mi, NULL) == SB_OK &&
+	    mi >= 0 && mi < (int64_t)MAX_VOCAB)
+		t->info.pad_id = (int32_t)mi;
+	if (sb_json_get_str(model, "unk_token", &unk, NULL) != SB_OK)
+		unk = "[UNK]";
+	t->info.unk_id = sb_tokenizer_token_id(t, unk, strlen(unk));
+	if (t->info.unk_id < 0)
+		return sb_error_set(err, SB_EFORMAT, "tokenizer.json: unk_token '%s' is not in the "
+				    "vocabulary", unk);
+	return SB_OK;
+}
+
+/* A WordPiece tokenizer.json (BPE and Unigram go to sb_tok_load_json()). */
 static int load_tokenizer_json(struct sb_tokenizer *t, const char *path, struct tok_list *l,
 			       struct sb_error *err)
 {
 	const char *file = "tokenizer.json";
+	const struct sb_json *root, *model, *pre;
 	struct tok_doc doc;
-	const struct sb_json *root, *m, *norm, *model, *vocab, *added, *post, *pre;
 	const char *s;
-	int rc, v;
-	int64_t mi;
+	int rc;
 
 	rc = sb_tok_doc_read(&doc, path, err);
 	root = doc.root;
@@ -415,75 +593,8 @@ static int load_tokenizer_json(struct sb_tokenizer *t, const char *path, struct 
 				  "BPE and Unigram are supported", file, s);
 		goto out;
 	}
-	if (sb_json_get_str(model, "continuing_subword_prefix", &s, NULL) == SB_OK) {
-		if (strlen(s) >= sizeof(t->cont_prefix)) {
-			rc = sb_error_set(err, SB_ELIMIT, "%s: continuing_subword_prefix too long",
-					  file);
-			goto out;
-		}
-		snprintf(t->cont_prefix, sizeof(t->cont_prefix), "%s", s);
-		t->cont_len = strlen(s);
-	}
-	if (sb_json_get_int(model, "max_input_chars_per_word", &mi, NULL) == SB_OK) {
-		if (mi < 1 || mi > 100000) {
-			rc = sb_error_set(err, SB_EFORMAT, "%s: max_input_chars_per_word %lld",
-					  file, (long long)mi);
-			goto out;
-		}
-		t->info.max_input_chars_per_word = (size_t)mi;
-	}
-	vocab = sb_json_get(model, "vocab");
-	if (!vocab || vocab->type != SB_JSON_OBJECT) {
-		rc = sb_error_set(err, SB_EFORMAT, "%s: model.vocab: expected an object", file);
+	if ((rc = wordpiece_model(t, &doc, model, l, err)) || (rc = bert_normalizer(t, root, err)))
 		goto out;
-	}
-	if (doc.vocab_len && (rc = sb_tok_vocab_parse(doc.text.data + doc.vocab_off,
-						      doc.vocab_len, l, "tokenizer.json: "
-						      "model.vocab", err)))
-		goto out;
-	for (size_t i = 0; i < vocab->n_items; i++) {
-		const struct sb_json *e = &vocab->items[i];
-
-		if (e->type != SB_JSON_NUMBER || !e->is_int) {
-			rc = sb_error_set(err, SB_EFORMAT, "%s: model.vocab['%s']: expected an "
-					  "integer id", file, e->key);
-			goto out;
-		}
-		rc = sb_tok_list_add(l, e->key, e->key_len, e->i, file, err);
-		if (rc)
-			goto out;
-	}
-	norm = sb_json_get(root, "normalizer");
-	if (norm && norm->type == SB_JSON_OBJECT) {
-		s = NULL;
-		if (sb_json_get_str(norm, "type", &s, NULL) != SB_OK || strcmp(s, "BertNormalizer")) {
-			rc = sb_error_set(err, SB_EUNSUPPORTED, "%s: normalizer '%s': only "
-					  "BertNormalizer is supported", file, s ? s : "?");
-			goto out;
-		}
-		v = sb_tok_json_bool(norm, "clean_text");
-		t->info.clean_text = v < 0 ? 1 : v;
-		v = sb_tok_json_bool(norm, "handle_chinese_chars");
-		t->info.handle_chinese_chars = v < 0 ? 1 : v;
-		v = sb_tok_json_bool(norm, "lowercase");
-		t->info.lowercase = v < 0 ? 1 : v;
-		v = sb_tok_json_bool(norm, "strip_accents");
-		t->info.strip_accents = v < 0 ? t->info.lowercase : v;
-		sb_tok_setting(t, "lowercase", "tokenizer.json (normalizer.lowercase)", "%s",
-			    t->info.lowercase ? "true" : "false");
-		sb_tok_setting(t, "strip_accents", v < 0 ? "tokenizer.json (normalizer.strip_accents "
-			    "null: follows lowercase)" : "tokenizer.json (normalizer.strip_accents)",
-			    "%s", t->info.strip_accents ? "true" : "false");
-		sb_tok_setting(t, "clean_text", "tokenizer.json (normalizer.clean_text)", "%s",
-			    t->info.clean_text ? "true" : "false");
-		sb_tok_setting(t, "handle_chinese_chars",
-			    "tokenizer.json (normalizer.handle_chinese_chars)", "%s",
-			    t->info.handle_chinese_chars ? "true" : "false");
-	} else {
-		t->info.clean_text = t->info.handle_chinese_chars = 0;
-		t->info.lowercase = t->info.strip_accents = 0;
-		sb_tok_setting(t, "normalizer", "tokenizer.json (normalizer null)", "none");
-	}
 	pre = sb_json_get(root, "pre_tokenizer");
 	s = NULL;
 	if (!pre || pre->type != SB_JSON_OBJECT ||
@@ -492,88 +603,10 @@ static int load_tokenizer_json(struct sb_tokenizer *t, const char *path, struct 
 				  "BertPreTokenizer is supported", file, s ? s : "null");
 		goto out;
 	}
-	rc = sb_tok_vocab_build(t, l, err);
-	if (rc)
+	if ((rc = sb_tok_vocab_build(t, l, err)) || (rc = added_tokens(t, root, err)) ||
+	    (rc = post_processor(t, root, err)))
 		goto out;
-	added = sb_json_get(root, "added_tokens");
-	if (added && added->type == SB_JSON_ARRAY) {
-		for (size_t i = 0; i < added->n_items; i++) {
-			const struct sb_json *a = &added->items[i];
-			const char *c = NULL;
-			int64_t id;
-			int sw = sb_tok_json_bool(a, "single_word") == 1;
-			int nz = sb_tok_json_bool(a, "normalized") == 1;
-			const struct sb_json *cm = sb_json_get(a, "content");
-
-			if (sb_json_get_int(a, "id", &id, NULL) != SB_OK || !cm ||
-			    cm->type != SB_JSON_STRING || id < 0 || id >= (int64_t)MAX_VOCAB) {
-				rc = sb_error_set(err, SB_EFORMAT, "%s: added_tokens[%zu]: needs "
-						  "id and content", file, i);
-				goto out;
-			}
-			c = cm->str;
-			rc = sb_tok_add_added(t, c, cm->len, (int32_t)id, sw, nz, file, err);
-			if (rc)
-				goto out;
-		}
-	}
-	post = sb_json_get(root, "post_processor");
-	if (post && post->type == SB_JSON_OBJECT) {
-		s = NULL;
-		sb_json_get_str(post, "type", &s, NULL);
-		if (s && strcmp(s, "TemplateProcessing") == 0) {
-			const struct sb_json *sp = sb_json_get(post, "special_tokens");
-
-			rc = sb_tok_tpl_parse(&t->single, sb_json_get(post, "single"), sp,
-					      "post_processor.single", err);
-			if (!rc)
-				rc = sb_tok_tpl_parse(&t->pair, sb_json_get(post, "pair"), sp,
-						      "post_processor.pair", err);
-			if (rc)
-				goto out;
-			sb_tok_setting(t, "post_processor", "tokenizer.json", "TemplateProcessing");
-		} else if (s && strcmp(s, "BertProcessing") == 0) {
-			const struct sb_json *cls = sb_json_get(post, "cls");
-			const struct sb_json *sep = sb_json_get(post, "sep");
-
-			if (!cls || cls->type != SB_JSON_ARRAY || cls->n_items != 2 ||
-			    cls->items[0].type != SB_JSON_STRING || !sep ||
-			    sep->type != SB_JSON_ARRAY || sep->n_items != 2 ||
-			    sep->items[0].type != SB_JSON_STRING) {
-				rc = sb_error_set(err, SB_EFORMAT, "%s: BertProcessing: bad cls/sep",
-						  file);
-				goto out;
-			}
-			rc = bert_template(t, cls->items[0].str, sep->items[0].str, file, err);
-			if (rc)
-				goto out;
-			sb_tok_setting(t, "post_processor", "tokenizer.json", "BertProcessing");
-		} else {
-			rc = sb_error_set(err, SB_EUNSUPPORTED, "%s: post_processor '%s': only "
-					  "TemplateProcessing and BertProcessing are supported",
-					  file, s ? s : "?");
-			goto out;
-		}
-	} else {
-		sb_tok_setting(t, "post_processor", "tokenizer.json (null)", "none");
-	}
-	m = sb_json_get(root, "padding");
-	if (m && m->type == SB_JSON_OBJECT && sb_json_get_int(m, "pad_id", &mi, NULL) == SB_OK &&
-	    mi >= 0 && mi < (int64_t)MAX_VOCAB)
-		t->info.pad_id = (int32_t)mi;
-	{
-		const char *unk = NULL;
-
-		if (sb_json_get_str(model, "unk_token", &unk, NULL) != SB_OK)
-			unk = "[UNK]";
-		t->info.unk_id = sb_tokenizer_token_id(t, unk, strlen(unk));
-		if (t->info.unk_id < 0) {
-			rc = sb_error_set(err, SB_EFORMAT, "%s: unk_token '%s' is not in the "
-					  "vocabulary", file, unk);
-			goto out;
-		}
-	}
-	rc = SB_OK;
+	rc = pad_and_unk(t, root, model, err);
 out:
 	sb_tok_doc_free(&doc);
 	return rc;
@@ -838,88 +871,72 @@ static void one_line(struct sb_error *err)
 	}
 }
 
-int sb_tokenizer_open(struct sb_tokenizer **out, const char *dir,
-		      const struct sb_tokenizer_opts *opts, struct sb_error *err)
+/* The optional configs of a model folder, and which sentence-transformers config was read. */
+struct cfgs {
+	struct sb_json *tcfg, *smap, *stcfg, *mcfg;
+	const char *stname;
+};
+
+/* Reads the optional configs: a malformed one is an error, a missing one is not. */
+static int read_cfgs(const char *dir, struct cfgs *c, struct sb_error *err)
 {
-	struct sb_tokenizer *t;
-	struct sb_json *tcfg = NULL, *smap = NULL, *stcfg = NULL, *mcfg = NULL;
-	struct tok_list l;
-	char *tj = NULL, *vt = NULL, *vj = NULL, *mt = NULL;
-	const char *stname = "sentence_bert_config.json";
-	int rc, v;
+	int rc;
 
-	*out = NULL;
-	memset(&l, 0, sizeof(l));
-	sb_buf_init(&l.pool);
-	t = calloc(1, sizeof(*t));
-	if (!t)
-		return sb_error_set(err, SB_ENOMEM, "tokenizer: out of memory");
-	t->dir = sb_strdup(dir);
-	tj = sb_path_join(dir, "tokenizer.json");
-	vt = sb_path_join(dir, "vocab.txt");
-	vj = sb_path_join(dir, "vocab.json");
-	mt = sb_path_join(dir, "merges.txt");
-	if (!t->dir || !tj || !vt || !vj || !mt) {
-		rc = sb_error_set(err, SB_ENOMEM, "tokenizer: out of memory");
-		goto fail;
-	}
-	t->info.dir = t->dir;
-	strcpy(t->cont_prefix, "##");
-	t->cont_len = 2;
-	t->info.max_input_chars_per_word = 100;
-	t->info.pad_id = -1;
-
-	/* Optional configs; a malformed one is an error, a missing one is not. */
-	rc = read_cfg(dir, "tokenizer_config.json", &tcfg, err);
+	c->stname = "sentence_bert_config.json";
+	rc = read_cfg(dir, "tokenizer_config.json", &c->tcfg, err);
 	if (rc && rc != SB_ENOTFOUND)
-		goto fail_file;
-	rc = read_cfg(dir, "special_tokens_map.json", &smap, err);
+		return rc;
+	rc = read_cfg(dir, "special_tokens_map.json", &c->smap, err);
 	if (rc && rc != SB_ENOTFOUND)
-		goto fail_file;
-	rc = read_cfg(dir, stname, &stcfg, err);
+		return rc;
+	rc = read_cfg(dir, c->stname, &c->stcfg, err);
 	if (rc == SB_ENOTFOUND) {
-		stname = "sentence_distilbert_config.json";
-		rc = read_cfg(dir, stname, &stcfg, err);
+		c->stname = "sentence_distilbert_config.json";
+		rc = read_cfg(dir, c->stname, &c->stcfg, err);
 	}
 	if (rc && rc != SB_ENOTFOUND)
-		goto fail_file;
-	rc = read_cfg(dir, "config.json", &mcfg, err);
+		return rc;
+	rc = read_cfg(dir, "config.json", &c->mcfg, err);
 	if (rc && rc != SB_ENOTFOUND)
-		goto fail_file;
+		return rc;
+	return SB_OK;
+}
 
-	if (stcfg && sb_json_get_bool(stcfg, "do_lower_case", &v, NULL) == SB_OK) {
-		t->info.st_lowercase = v;
-		sb_tok_setting(t, "st_do_lower_case", stname, "%s", v ? "true" : "false");
-	}
+/* The tokenizer files of the folder, in the order they are preferred. */
+struct tok_files {
+	char *tj, *vt, *vj, *mt;        /* tokenizer.json, vocab.txt, vocab.json, merges.txt */
+};
 
-	if (sb_file_exists(tj)) {
+/* The vocabulary and model from the first of the files that exists. */
+static int load_files(struct sb_tokenizer *t, const char *dir, const struct tok_files *f,
+		      const struct cfgs *c, struct tok_list *l, struct sb_error *err)
+{
+	if (sb_file_exists(f->tj)) {
 		t->info.source = "tokenizer.json";
-		rc = load_tokenizer_json(t, tj, &l, err);
-		if (rc)
-			goto fail;
-	} else if (sb_file_exists(vt)) {
+		return load_tokenizer_json(t, f->tj, l, err);
+	}
+	if (sb_file_exists(f->vt)) {
 		t->info.source = "vocab.txt";
-		rc = load_vocab_txt(t, vt, tcfg, smap, &l, err);
-		if (rc)
-			goto fail;
-	} else if (sb_file_exists(vj) || sb_file_exists(mt)) {
+		return load_vocab_txt(t, f->vt, c->tcfg, c->smap, l, err);
+	}
+	if (sb_file_exists(f->vj) || sb_file_exists(f->mt)) {
 		t->info.source = "vocab.json + merges.txt";
-		rc = sb_tok_load_bpe_files(t, dir, tcfg, smap, mcfg, &l, err);
-		if (rc)
-			goto fail;
-	} else {
-		rc = sb_error_set(err, SB_ENOTFOUND, "%s: no tokenizer.json, vocab.txt or "
-				  "vocab.json + merges.txt", dir);
-		goto fail;
+		return sb_tok_load_bpe_files(t, dir, c->tcfg, c->smap, c->mcfg, l, err);
 	}
-	if (t->gen && t->info.st_lowercase) {
-		rc = sb_error_set(err, SB_EUNSUPPORTED, "%s: do_lower_case with a %s tokenizer is "
-				  "not supported (lowercase the text, or use a normalizer)", stname,
-				  t->gen->model.ops->name);
-		goto fail;
-	}
+	return sb_error_set(err, SB_ENOTFOUND, "%s: no tokenizer.json, vocab.txt or "
+			    "vocab.json + merges.txt", dir);
+}
+
+/* What follows the model: lowercase, the pad id, the settings, lengths, fingerprint. */
+static int finish_open(struct sb_tokenizer *t, const struct sb_tokenizer_opts *opts,
+		       const struct cfgs *c, struct sb_error *err)
+{
+	if (t->gen && t->info.st_lowercase)
+		return sb_error_set(err, SB_EUNSUPPORTED, "%s: do_lower_case with a %s tokenizer "
+				    "is not supported (lowercase the text, or use a normalizer)",
+				    c->stname, t->gen->model.ops->name);
 	if (t->info.pad_id < 0) {
-		const char *pad = sb_tok_special_or(tcfg, smap, "pad_token", "[PAD]");
+		const char *pad = sb_tok_special_or(c->tcfg, c->smap, "pad_token", "[PAD]");
 
 		t->info.pad_id = sb_tokenizer_token_id(t, pad, strlen(pad));
 		if (t->info.pad_id < 0)
@@ -931,30 +948,66 @@ int sb_tokenizer_open(struct sb_tokenizer **out, const char *dir,
 			       t->info.max_input_chars_per_word);
 	t->info.n_special_single = t->single.n_special;
 	t->info.n_special_pair = t->pair.n_special;
-
-	set_max_length(t, opts, tcfg, stcfg, stname, mcfg);
-	set_token_types(t, mcfg);
+	set_max_length(t, opts, c->tcfg, c->stcfg, c->stname, c->mcfg);
+	set_token_types(t, c->mcfg);
 	sb_tokenizer_set_ascii(t);
 	t->info.fingerprint = fingerprint(t);
 	t->info.settings = t->settings;
-	rc = SB_OK;
+	return SB_OK;
+}
+
+int sb_tokenizer_open(struct sb_tokenizer **out, const char *dir,
+		      const struct sb_tokenizer_opts *opts, struct sb_error *err)
+{
+	struct sb_tokenizer *t;
+	struct cfgs c = { 0 };
+	struct tok_files f;
+	struct tok_list l;
+	int rc, v;
+
+	*out = NULL;
+	memset(&l, 0, sizeof(l));
+	sb_buf_init(&l.pool);
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return sb_error_set(err, SB_ENOMEM, "tokenizer: out of memory");
+	t->dir = sb_strdup(dir);
+	f.tj = sb_path_join(dir, "tokenizer.json");
+	f.vt = sb_path_join(dir, "vocab.txt");
+	f.vj = sb_path_join(dir, "vocab.json");
+	f.mt = sb_path_join(dir, "merges.txt");
+	if (!t->dir || !f.tj || !f.vt || !f.vj || !f.mt) {
+		rc = sb_error_set(err, SB_ENOMEM, "tokenizer: out of memory");
+		goto fail;
+	}
+	t->info.dir = t->dir;
+	strcpy(t->cont_prefix, "##");
+	t->cont_len = 2;
+	t->info.max_input_chars_per_word = 100;
+	t->info.pad_id = -1;
+	if ((rc = read_cfgs(dir, &c, err)))
+		goto fail;
+	if (c.stcfg && sb_json_get_bool(c.stcfg, "do_lower_case", &v, NULL) == SB_OK) {
+		t->info.st_lowercase = v;
+		sb_tok_setting(t, "st_do_lower_case", c.stname, "%s", v ? "true" : "false");
+	}
+	if ((rc = load_files(t, dir, &f, &c, &l, err)) || (rc = finish_open(t, opts, &c, err)))
+		goto fail;
 	goto done;
-fail_file:
-	goto fail;
 fail:
 	sb_tokenizer_close(&t);
 	one_line(err);
 done:
 	free(l.e);
 	sb_buf_destroy(&l.pool);
-	sb_json_free(&tcfg);
-	sb_json_free(&smap);
-	sb_json_free(&stcfg);
-	sb_json_free(&mcfg);
-	free(tj);
-	free(vt);
-	free(vj);
-	free(mt);
+	sb_json_free(&c.tcfg);
+	sb_json_free(&c.smap);
+	sb_json_free(&c.stcfg);
+	sb_json_free(&c.mcfg);
+	free(f.tj);
+	free(f.vt);
+	free(f.vj);
+	free(f.mt);
 	*out = t;
 	return rc;
 }

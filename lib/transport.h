@@ -17,6 +17,8 @@
 #ifndef SB_TRANSPORT_H
 #define SB_TRANSPORT_H
 
+#include "api.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -85,30 +87,38 @@ struct sb_transport {
  * (SB_EIO when a file cannot be opened, SB_EUNSUPPORTED for a ZeroMQ spec when the
  * ZeroMQ backend is not linked in, SB_EINVAL for a malformed spec).
  */
-int sb_transport_open(struct sb_transport **out, const char *spec, enum sb_transport_mode mode,
-		      const struct sb_transport_opts *opts, struct sb_error *err);
+SB_API int sb_transport_open(struct sb_transport **out, const char *spec,
+			     enum sb_transport_mode mode, const struct sb_transport_opts *opts,
+			     struct sb_error *err);
 
 /* Wraps an existing file descriptor (not closed by sb_transport_close unless own_fd). */
-int sb_transport_open_fd(struct sb_transport **out, int fd, int own_fd, const char *name,
-			 enum sb_transport_mode mode, const struct sb_transport_opts *opts,
-			 struct sb_error *err);
+SB_API int sb_transport_open_fd(struct sb_transport **out, int fd, int own_fd, const char *name,
+				enum sb_transport_mode mode, const struct sb_transport_opts *opts,
+				struct sb_error *err);
 
-int sb_transport_recv(struct sb_transport *t, const unsigned char **msg, size_t *len,
-		      struct sb_error *err);
-int sb_transport_send(struct sb_transport *t, const void *msg, size_t len, struct sb_error *err);
-int sb_transport_flush(struct sb_transport *t, struct sb_error *err);
+SB_API int sb_transport_recv(struct sb_transport *t, const unsigned char **msg, size_t *len,
+			     struct sb_error *err);
+SB_API int sb_transport_send(struct sb_transport *t, const void *msg, size_t len,
+			     struct sb_error *err);
+SB_API int sb_transport_flush(struct sb_transport *t, struct sb_error *err);
 
 /* Closes and frees; sets *t to NULL.  No operation if *t is NULL. */
-void sb_transport_close(struct sb_transport **t);
+SB_API void sb_transport_close(struct sb_transport **t);
 
 /*
- * Hook for the ZeroMQ backend: sb_transport_open() calls it for specs that start
- * with '@' or '>'; a spec that starts with "tcp://", "ipc://" or "inproc://" is
- * refused with SB_EINVAL (bind or connect must be said).  NULL when not linked in.
+ * Installs the ZeroMQ transport backend (the "@" and ">" specs of sb_transport_open()).
+ * Programs call it once at start-up; calling it again is harmless.
  */
-extern int (*sb_transport_zmq_open)(struct sb_transport **out, const char *spec,
-				    enum sb_transport_mode mode,
-				    const struct sb_transport_opts *opts, struct sb_error *err);
+SB_API void sb_zmq_init(void);
+
+/*
+ * Generates a CurveZMQ key pair as two 40-character Z85 strings (plus NUL).
+ * SB_EUNSUPPORTED when libzmq lacks CURVE.
+ */
+SB_API int sb_zmq_keypair(char public_z85[41], char secret_z85[41], struct sb_error *err);
+
+/* The version of the libzmq linked in, for --version. */
+SB_API void sb_zmq_version(int *major, int *minor, int *patch);
 
 /*
  * Line reader for text input (stdin or a file): returns one line at a time without
@@ -116,24 +126,25 @@ extern int (*sb_transport_zmq_open)(struct sb_transport **out, const char *spec,
  * newline is returned too.  *line stays valid until the next call.
  */
 struct sb_linereader;
-int sb_linereader_open(struct sb_linereader **out, const char *spec, struct sb_error *err);
-int sb_linereader_open_fd(struct sb_linereader **out, int fd, int own_fd, const char *name,
-			  struct sb_error *err);
+SB_API int sb_linereader_open(struct sb_linereader **out, const char *spec, struct sb_error *err);
+SB_API int sb_linereader_open_fd(struct sb_linereader **out, int fd, int own_fd, const char *name,
+				 struct sb_error *err);
 /* SB_OK with a line, SB_EOF at end, or an I/O error. max_line 0: unlimited;
  * a line over max_line returns SB_ELIMIT with its number. */
-int sb_linereader_next(struct sb_linereader *lr, const char **line, size_t *len,
-		       size_t max_line, struct sb_error *err);
+SB_API int sb_linereader_next(struct sb_linereader *lr, const char **line, size_t *len,
+			      size_t max_line, struct sb_error *err);
 /*
  * Like sb_linereader_next(), but returns at most max_chunk bytes of the current line
  * at a time, so a line of any length needs max_chunk bytes of memory: *eol is 1 when
  * the piece ends the line, 0 when more of it follows in the next call.  The line
  * number counts lines, not pieces.
  */
-int sb_linereader_next_chunk(struct sb_linereader *lr, const char **piece, size_t *len,
-			     size_t max_chunk, int *eol, struct sb_error *err);
-uint64_t sb_linereader_lineno(const struct sb_linereader *lr);  /* 1-based, of the last line */
+SB_API int sb_linereader_next_chunk(struct sb_linereader *lr, const char **piece, size_t *len,
+				    size_t max_chunk, int *eol, struct sb_error *err);
+SB_API uint64_t
+sb_linereader_lineno(const struct sb_linereader *lr); /* 1-based, of the last line */
 /* A blocked read returns SB_EINTR when *stop is non-zero after a signal. */
-void sb_linereader_set_stop(struct sb_linereader *lr, volatile int *stop);
-void sb_linereader_close(struct sb_linereader **lr);
+SB_API void sb_linereader_set_stop(struct sb_linereader *lr, volatile int *stop);
+SB_API void sb_linereader_close(struct sb_linereader **lr);
 
 #endif

@@ -9,6 +9,8 @@
 #ifndef SB_WEIGHTS_H
 #define SB_WEIGHTS_H
 
+#include "api.h"
+
 #include <stddef.h>
 
 #include "errors.h"
@@ -17,25 +19,25 @@
 struct sb_weights;
 
 /* Opens the weights of a model folder.  Errors name the file and the offending tensor. */
-int sb_weights_open(struct sb_weights **out, const char *model_dir, struct sb_error *err);
+SB_API int sb_weights_open(struct sb_weights **out, const char *model_dir, struct sb_error *err);
 
 /* Opens one weights file explicitly (.safetensors or a torch.save zip). */
-int sb_weights_open_file(struct sb_weights **out, const char *path, struct sb_error *err);
+SB_API int sb_weights_open_file(struct sb_weights **out, const char *path, struct sb_error *err);
 
 /* The tensor called name, or NULL. */
-const struct sb_tensor *sb_weights_get(const struct sb_weights *w, const char *name);
+SB_API const struct sb_tensor *sb_weights_get(const struct sb_weights *w, const char *name);
 
 /* Enumeration, in file order. */
-size_t sb_weights_count(const struct sb_weights *w);
-const char *sb_weights_name(const struct sb_weights *w, size_t i);
-const struct sb_tensor *sb_weights_at(const struct sb_weights *w, size_t i);
+SB_API size_t sb_weights_count(const struct sb_weights *w);
+SB_API const char *sb_weights_name(const struct sb_weights *w, size_t i);
+SB_API const struct sb_tensor *sb_weights_at(const struct sb_weights *w, size_t i);
 
 /* Bytes of the weights file(s), and a short text like "model.safetensors (F32, mmap)". */
-size_t sb_weights_file_bytes(const struct sb_weights *w);
-const char *sb_weights_source(const struct sb_weights *w);
+SB_API size_t sb_weights_file_bytes(const struct sb_weights *w);
+SB_API const char *sb_weights_source(const struct sb_weights *w);
 
 /* Unmaps/frees; sets *w to NULL.  No operation if *w is NULL. */
-void sb_weights_close(struct sb_weights **w);
+SB_API void sb_weights_close(struct sb_weights **w);
 
 /*
  * Tells the weights that the caller copied the bytes of tensor data at p (e.g. into a
@@ -45,7 +47,7 @@ void sb_weights_close(struct sb_weights **w);
  * tensor converted to F32 at load (F16, BF16, unaligned), that copy is freed and the
  * tensor's data becomes NULL: no pointer to it may be used afterwards.
  */
-void sb_weights_drop(struct sb_weights *w, const void *p, size_t bytes);
+SB_API void sb_weights_drop(struct sb_weights *w, const void *p, size_t bytes);
 
 /* ---- added by the weights module (helpers for the model code) ---- */
 
@@ -58,7 +60,7 @@ void sb_weights_drop(struct sb_weights *w, const void *p, size_t bytes);
  * prefix), each also with the legacy LayerNorm spelling (".weight" <-> ".gamma",
  * ".bias" <-> ".beta").
  */
-const struct sb_tensor *sb_weights_find(const struct sb_weights *w, const char *name);
+SB_API const struct sb_tensor *sb_weights_find(const struct sb_weights *w, const char *name);
 
 /*
  * Like sb_weights_find() and checks the shape (n_dims < 0: any shape).  On success
@@ -67,8 +69,9 @@ const struct sb_tensor *sb_weights_find(const struct sb_weights *w, const char *
  * non-float dtype (e.g. an I64 buffer), SB_EMISMATCH with both shapes
  * ("...: tensor 'x': shape [768, 384], expected [768, 768]").
  */
-int sb_weights_require(const struct sb_weights *w, const char *name, int n_dims,
-		       const size_t *shape, const struct sb_tensor **out, struct sb_error *err);
+SB_API int sb_weights_require(const struct sb_weights *w, const char *name, int n_dims,
+			      const size_t *shape, const struct sb_tensor **out,
+			      struct sb_error *err);
 
 /* Every tensor of the file as stored there, including those that are not weights. */
 struct sb_weights_item {
@@ -82,9 +85,9 @@ struct sb_weights_item {
 };
 
 /* Number of tensors in the file (>= sb_weights_count()). */
-size_t sb_weights_count_all(const struct sb_weights *w);
+SB_API size_t sb_weights_count_all(const struct sb_weights *w);
 
 /* Describes tensor i (file order) into *out; SB_EINVAL if i is out of range. */
-int sb_weights_item(const struct sb_weights *w, size_t i, struct sb_weights_item *out);
+SB_API int sb_weights_item(const struct sb_weights *w, size_t i, struct sb_weights_item *out);
 
 #endif

@@ -37,26 +37,26 @@
 
 /* The process's one context, counted: the last put terminates it (and the ZAP
  * handler); every socket's linger is bounded, so that ends. */
-SB_LOCAL void *sb_zmq_ctx_get(struct sb_error *err);
-SB_LOCAL void sb_zmq_ctx_put(void);
+void *sb_zmq_ctx_get(struct sb_error *err);
+void sb_zmq_ctx_put(void);
 /* A fresh inproc:// address: "inproc://sb-WHAT-PID-N". */
-SB_LOCAL void sb_zmq_inproc_name(char *buf, size_t cap, const char *what);
+void sb_zmq_inproc_name(char *buf, size_t cap, const char *what);
 /* Registers the allow-list file under a new ZAP domain (written to domain) and
  * starts the ZAP handler on first use. */
-SB_LOCAL int sb_zmq_allow_register(void *ctx, const char *path, char domain[32],
-				   struct sb_error *err);
+int sb_zmq_allow_register(void *ctx, const char *path, char domain[32],
+			  struct sb_error *err);
 
 /* ---- sockets (zmq_sock.c) ---- */
 
 /* Seconds on the monotonic clock. */
-SB_LOCAL double sb_zmq_now(void);
+double sb_zmq_now(void);
 /* One line about a link for the user, when the caller asked for them (o->event). */
-SB_LOCAL void sb_zmq_event(const struct sb_transport_opts *o, int level, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+void sb_zmq_event(const struct sb_transport_opts *o, int level, const char *fmt, ...)
+__attribute__((format(printf, 3, 4)));
 /* The caller's --max-msg-bytes, or the default. */
-SB_LOCAL size_t sb_zmq_max_msg_bytes(const struct sb_transport_opts *o);
+size_t sb_zmq_max_msg_bytes(const struct sb_transport_opts *o);
 /* Closes *s (if any) with the given linger and sets it to NULL. */
-SB_LOCAL void sb_zmq_close(void **s, int linger);
+void sb_zmq_close(void **s, int linger);
 
 struct sb_zmq_endpoint {
 	int bind;
@@ -89,27 +89,27 @@ struct sb_zmq_monitor {
 
 /* "@addr" binds, ">addr" connects; default_bind is the role without a marker (1 bind,
  * 0 connect, -1 a marker is needed).  tcp://, ipc:// and inproc:// only. */
-SB_LOCAL int sb_zmq_endpoint_parse(const char *spec, int default_bind,
-				   struct sb_zmq_endpoint *ep, struct sb_error *err);
+int sb_zmq_endpoint_parse(const char *spec, int default_bind,
+			  struct sb_zmq_endpoint *ep, struct sb_error *err);
 /* Security and limits before bind/connect (see zmq_sock.c). */
-SB_LOCAL int sb_zmq_prepare(void *ctx, void *s, const struct sb_zmq_endpoint *ep, int receiving,
-			    const struct sb_transport_opts *o, const char *spec,
-			    struct sb_error *err);
-SB_LOCAL int sb_zmq_attach(void *s, const struct sb_zmq_endpoint *ep, const char *spec,
-			   struct sb_error *err);
+int sb_zmq_prepare(void *ctx, void *s, const struct sb_zmq_endpoint *ep, int receiving,
+		   const struct sb_transport_opts *o, const char *spec,
+			  struct sb_error *err);
+int sb_zmq_attach(void *s, const struct sb_zmq_endpoint *ep, const char *spec,
+			  struct sb_error *err);
 /* A monitor on s: connections, handshakes and why one failed (told once per kind
  * through o->event).  Drain it when its pair is readable. */
-SB_LOCAL int sb_zmq_monitor_start(void *ctx, void *s, struct sb_zmq_monitor *m,
-				  const struct sb_transport_opts *o, const char *spec, int server,
-				  const char *peer, struct sb_error *err);
-SB_LOCAL void sb_zmq_monitor_drain(struct sb_zmq_monitor *m);
-SB_LOCAL void sb_zmq_monitor_stop(void *s, struct sb_zmq_monitor *m);
+int sb_zmq_monitor_start(void *ctx, void *s, struct sb_zmq_monitor *m,
+			 const struct sb_transport_opts *o, const char *spec, int server,
+			 const char *peer, struct sb_error *err);
+void sb_zmq_monitor_drain(struct sb_zmq_monitor *m);
+void sb_zmq_monitor_stop(void *s, struct sb_zmq_monitor *m);
 
 /* Multipart messages of the farm: an optional routing identity, then a header. */
-SB_LOCAL int sb_zmq_send_hdr(void *s, const void *ident, size_t ident_len,
-			     const struct sb_farm_hdr *h, int more);
-SB_LOCAL int sb_zmq_recv_multi(void *s, zmq_msg_t *msgs, int max, int *n);
-SB_LOCAL void sb_zmq_close_multi(zmq_msg_t *msgs, int n, int max);
+int sb_zmq_send_hdr(void *s, const void *ident, size_t ident_len,
+		    const struct sb_farm_hdr *h, int more);
+int sb_zmq_recv_multi(void *s, zmq_msg_t *msgs, int max, int *n);
+void sb_zmq_close_multi(zmq_msg_t *msgs, int n, int max);
 /*
  * Messages between a loop and its own threads over an inproc PAIR (the farm and its
  * input and output pumps; a worker and its I/O thread).  The first part is a header
@@ -135,12 +135,12 @@ struct sb_pair_msg {
 	uint64_t a, b;
 };
 /* Sends a header; more: further parts follow.  Returns 0, or -1 (errno set). */
-SB_LOCAL int sb_pair_send(void *s, enum sb_pair_type type, uint64_t a, uint64_t b, int more,
-			  int flags);
+int sb_pair_send(void *s, enum sb_pair_type type, uint64_t a, uint64_t b, int more,
+		 int flags);
 /* Sends SB_PAIR_FAIL with status code and the message text. */
-SB_LOCAL void sb_pair_fail(void *s, int code, const char *msg);
+void sb_pair_fail(void *s, int code, const char *msg);
 /* Decodes a pair header; -1 when m is not one (e.g. a farm protocol message). */
-SB_LOCAL int sb_pair_decode(const zmq_msg_t *m, struct sb_pair_msg *out);
+int sb_pair_decode(const zmq_msg_t *m, struct sb_pair_msg *out);
 /* The status code of an SB_PAIR_FAIL header. */
 static inline int sb_pair_code(const struct sb_pair_msg *m)
 {

@@ -193,17 +193,154 @@ static void cosine_close(void *state)
 	free(s);
 }
 
+/* mode: one of the modes, in the order of enum mode. */
+static int mode_option(struct cosine *s, const struct sb_kv *opts, size_t n_opts,
+		       struct sb_error *err)
+{
+	static const char *const modes[] = { "first", "pairs", "all", "matrix", "corpus", "mine" };
+	const size_t n_modes = sizeof modes / sizeof modes[0];
+	const char *v = sb_kv_get(opts, n_opts, "mode");
+	size_t k = 0;
+
+	if (!v)
+		return SB_OK;
+	while (k < n_modes && strcmp(v, modes[k]) != 0)
+		k++;
+	if (k == n_modes)
+		return sb_error_set(err, SB_EINVAL, "mode: unknown mode '%s' (first, pairs, all, "
+				    "matrix, corpus, mine)", v);
+	s->mode = (enum mode)k;
+	return SB_OK;
+}
+
+/* metric, top_k, query_batch, block_rows, threads, kernels. */
+static int search_options(struct cosine *s, const struct sb_kv *opts, size_t n_opts,
+			  struct sb_error *err)
+{
+	const char *v;
+	int rc;
+
+	v = sb_kv_get(opts, n_opts, "metric");
+	if (v && (rc = sb_metric_parse(v, &s->metric, err)))
+		return rc;
+	v = sb_kv_get(opts, n_opts, "top_k");
+	if (v && (rc = sb_kv_count("cosine", "top_k", v, 1, (size_t)1 << 32, &s->top_k, err)))
+		return rc;
+	v = sb_kv_get(opts, n_opts, "query_batch");
+	if (v && (rc = sb_kv_count("cosine", "query_batch", v, 1, (size_t)1 << 32,
+				     &s->query_batch, err)))
+		return rc;
+	v = sb_kv_get(opts, n_opts, "block_rows");
+	if (v && (rc = sb_kv_count("cosine", "block_rows", v, 1, (size_t)1 << 24, &s->block_rows,
+				     err)))
+		return rc;
+	s->threads = sb_par_cores();
+	v = sb_kv_get(opts, n_opts, "threads");
+	if (v) {
+		size_t n;
+		if ((rc = sb_kv_count("cosine", "threads", v, 1, SB_PAR_MAX, &n, err)))
+			return rc;
+		s->threads = (int)n;
+	}
+	v = sb_kv_get(opts, n_opts, "kernels");
+	if (v) {
+		enum sb_ops_isa isa;
+		if ((rc = sb_ops_isa_parse(v, &isa, err)) || (rc = sb_ops_select(isa, err))) {
+			sb_error_prefix(err, "cosine: ");
+			return rc;
+		}
+	}
+	return SB_OK;
+}
+
+/* exact, max_pairs, threshold, allow_mixed. */
+static int score_options(struct cosine *s, const struct sb_kv *opts, size_t n_opts,
+			 struct sb_error *err)
+{
+	const char *v;
+	int rc;
+
+	v = sb_kv_get(opts, n_opts, "exact");
+	s->exact = v && strcmp(v, "0") != 0;
+	v = sb_kv_get(opts, n_opts, "max_pairs");
+	if (v && (rc = sb_kv_count("cosine", "max_pairs", v, 1, (size_t)1 << 40, &s->max_pairs,
+				     err)))
+		return rc;
+	v = sb_kv_get(opts, n_opts, "threshold");
+	if (v) {
+		char *end;
+
+		errno = 0;
+		s->threshold = strtod(v, &end);
+		if (end == v || *end || errno || !isfinite(s->threshold))
+			return sb_error_set(err, SB_EINVAL,
+					    "cosine: threshold: '%s' is not a number", v);
+		s->has_threshold = 1;
+	}
+	v = sb_kv_get(opts, n_opts, "allow_mixed");
+	s->allow_mixed = v && strcmp(v, "0") != 0;
+	return SB_OK;
+}
+
+/* corpus=FILE: mode corpus (another mode given is an error). */
+static int corpus_option(struct cosine *s, const struct sb_kv *opts, size_t n_opts,
+			 struct sb_error *err)
+{
+	const char *v = sb_kv_get(opts, n_opts, "corpus");
+
+	if (v) {
+		if (s->mode != MODE_CORPUS && sb_kv_get(opts, n_opts, "mode"))
+			return sb_error_set(err, SB_EINVAL, "corpus: only with mode corpus");
+		s->mode = MODE_CORPUS;
+		s->corpus_path = strdup(v);
+		if (!s->corpus_path)
+			return sb_error_set(err, SB_ENOMEM, "cosine: out of memory");
+	}
+	if (s->mode == MODE_CORPUS && !s->corpus_path)
+		return sb_error_set(err, SB_EINVAL, "mode corpus needs corpus=FILE");
+	return SB_OK;
+}
+
+/* The options each mode takes, their defaults, and the top-k heaps of the searches. */
+static int mode_settings(struct cosine *s, struct sb_error *err)
+{
+	int rc = SB_OK;
+
+	if (s->mode == MODE_CORPUS && !s->top_k)
+		s->top_k = 10;
+	if (s->mode == MODE_CORPUS || (s->mode == MODE_ALL && s->top_k)) {
+		s->heaps = calloc(s->query_batch, sizeof *s->heaps);
+		if (!s->heaps)
+			return sb_error_set(err, SB_ENOMEM, "cosine: out of memory");
+		for (size_t i = 0; i < s->query_batch && !rc; i++)
+			rc = sb_topk_init(&s->heaps[i], s->top_k, err);
+		if (rc)
+			return rc;
+	} else if (s->top_k && s->mode != MODE_ALL && s->mode != MODE_MINE) {
+		return sb_error_set(err, SB_EINVAL, "top_k: only with mode all, mine or corpus");
+	}
+	if (s->mode == MODE_MINE) {
+		if (!s->top_k)
+			s->top_k = MINE_TOP_K;
+		if (!s->max_pairs)
+			s->max_pairs = MINE_MAX_PAIRS;
+	} else if (s->max_pairs) {
+		return sb_error_set(err, SB_EINVAL, "max_pairs: only with mode mine");
+	}
+	if (s->has_threshold && s->mode != MODE_ALL && s->mode != MODE_MINE &&
+	    s->mode != MODE_CORPUS)
+		return sb_error_set(err, SB_EINVAL,
+				    "threshold: only with mode all, mine or corpus");
+	return SB_OK;
+}
+
 static int cosine_open(void **state, const struct sb_kv *opts, size_t n_opts, struct sb_error *err)
 {
-	static const char *const known[] = {"mode",	   "metric",	  "top_k",
-					    "corpus",	   "query_batch", "allow_mixed",
-					    "max_pairs", "threshold",	  "exact",
-					    "block_rows", "threads",	  "kernels"};
-	static const char *const modes[] = {"first", "pairs", "all", "matrix", "corpus", "mine"};
-	const size_t n_modes = sizeof modes / sizeof modes[0];
+	static const char *const known[] = { "mode", "metric", "top_k", "corpus", "query_batch",
+					     "allow_mixed", "max_pairs", "threshold", "exact",
+					     "block_rows", "threads", "kernels" };
 	struct cosine *s;
-	const char *v;
-	int rc = SB_OK;
+	int rc;
 
 	*state = NULL;
 	rc = sb_kv_known("cosine", opts, n_opts, known, sizeof(known) / sizeof(known[0]), err);
@@ -215,123 +352,15 @@ static int cosine_open(void **state, const struct sb_kv *opts, size_t n_opts, st
 	sb_frame_init(&s->out);
 	sb_frame_init(&s->meta_keep);
 	s->query_batch = 1024;
-	v = sb_kv_get(opts, n_opts, "mode");
-	if (v) {
-		size_t k = 0;
-		while (k < n_modes && strcmp(v, modes[k]) != 0)
-			k++;
-		if (k == n_modes) {
-			rc = sb_error_set(err, SB_EINVAL,
-					  "mode: unknown mode '%s' (first, pairs, all, "
-					  "matrix, corpus, mine)",
-					  v);
-			goto fail;
-		}
-		s->mode = (enum mode)k;
-	}
-	v = sb_kv_get(opts, n_opts, "metric");
-	if (v && (rc = sb_metric_parse(v, &s->metric, err)))
-		goto fail;
-	v = sb_kv_get(opts, n_opts, "top_k");
-	if (v && (rc = sb_kv_count("cosine", "top_k", v, 1, (size_t)1 << 32, &s->top_k, err)))
-		goto fail;
-	v = sb_kv_get(opts, n_opts, "query_batch");
-	if (v && (rc = sb_kv_count("cosine", "query_batch", v, 1, (size_t)1 << 32,
-				     &s->query_batch, err)))
-		goto fail;
-	v = sb_kv_get(opts, n_opts, "block_rows");
-	if (v && (rc = sb_kv_count("cosine", "block_rows", v, 1, (size_t)1 << 24, &s->block_rows,
-				     err)))
-		goto fail;
-	s->threads = sb_par_cores();
-	v = sb_kv_get(opts, n_opts, "threads");
-	if (v) {
-		size_t n;
-		if ((rc = sb_kv_count("cosine", "threads", v, 1, SB_PAR_MAX, &n, err)))
-			goto fail;
-		s->threads = (int)n;
-	}
-	v = sb_kv_get(opts, n_opts, "kernels");
-	if (v) {
-		enum sb_ops_isa isa;
-		if ((rc = sb_ops_isa_parse(v, &isa, err)) || (rc = sb_ops_select(isa, err))) {
-			sb_error_prefix(err, "cosine: ");
-			goto fail;
-		}
-	}
-	v = sb_kv_get(opts, n_opts, "exact");
-	s->exact = v && strcmp(v, "0") != 0;
-	v = sb_kv_get(opts, n_opts, "max_pairs");
-	if (v && (rc = sb_kv_count("cosine", "max_pairs", v, 1, (size_t)1 << 40, &s->max_pairs,
-				     err)))
-		goto fail;
-	v = sb_kv_get(opts, n_opts, "threshold");
-	if (v) {
-		char *end;
-
-		errno = 0;
-		s->threshold = strtod(v, &end);
-		if (end == v || *end || errno || !isfinite(s->threshold)) {
-			rc = sb_error_set(err, SB_EINVAL, "cosine: threshold: '%s' is not a number",
-					  v);
-			goto fail;
-		}
-		s->has_threshold = 1;
-	}
-	v = sb_kv_get(opts, n_opts, "allow_mixed");
-	s->allow_mixed = v && strcmp(v, "0") != 0;
-	v = sb_kv_get(opts, n_opts, "corpus");
-	if (v) {
-		if (s->mode != MODE_CORPUS && sb_kv_get(opts, n_opts, "mode")) {
-			rc = sb_error_set(err, SB_EINVAL, "corpus: only with mode corpus");
-			goto fail;
-		}
-		s->mode = MODE_CORPUS;
-		s->corpus_path = strdup(v);
-		if (!s->corpus_path) {
-			rc = sb_error_set(err, SB_ENOMEM, "cosine: out of memory");
-			goto fail;
-		}
-	}
-	if (s->mode == MODE_CORPUS && !s->corpus_path) {
-		rc = sb_error_set(err, SB_EINVAL, "mode corpus needs corpus=FILE");
-		goto fail;
-	}
-	if (s->mode == MODE_CORPUS && !s->top_k)
-		s->top_k = 10;
-	if (s->mode == MODE_CORPUS || (s->mode == MODE_ALL && s->top_k)) {
-		s->heaps = calloc(s->query_batch, sizeof *s->heaps);
-		if (!s->heaps) {
-			rc = sb_error_set(err, SB_ENOMEM, "cosine: out of memory");
-			goto fail;
-		}
-		for (size_t i = 0; i < s->query_batch && !rc; i++)
-			rc = sb_topk_init(&s->heaps[i], s->top_k, err);
-		if (rc)
-			goto fail;
-	} else if (s->top_k && s->mode != MODE_ALL && s->mode != MODE_MINE) {
-		rc = sb_error_set(err, SB_EINVAL, "top_k: only with mode all, mine or corpus");
-		goto fail;
-	}
-	if (s->mode == MODE_MINE) {
-		if (!s->top_k)
-			s->top_k = MINE_TOP_K;
-		if (!s->max_pairs)
-			s->max_pairs = MINE_MAX_PAIRS;
-	} else if (s->max_pairs) {
-		rc = sb_error_set(err, SB_EINVAL, "max_pairs: only with mode mine");
-		goto fail;
-	}
-	if (s->has_threshold && s->mode != MODE_ALL && s->mode != MODE_MINE &&
-	    s->mode != MODE_CORPUS) {
-		rc = sb_error_set(err, SB_EINVAL, "threshold: only with mode all, mine or corpus");
-		goto fail;
+	if ((rc = mode_option(s, opts, n_opts, err)) ||
+	    (rc = search_options(s, opts, n_opts, err)) ||
+	    (rc = score_options(s, opts, n_opts, err)) ||
+	    (rc = corpus_option(s, opts, n_opts, err)) || (rc = mode_settings(s, err))) {
+		cosine_close(s);
+		return rc;
 	}
 	*state = s;
 	return SB_OK;
-fail:
-	cosine_close(s);
-	return rc;
 }
 
 /* ---- identity of a stream ---- */

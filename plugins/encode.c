@@ -178,6 +178,151 @@ void sb_encode_report(const void *state, struct sb_encode_report *out)
 	*out = s->report;
 }
 
+/* rc, after "encode: " is put before err's message (the library's parsers name no stage). */
+static int prefixed(struct sb_error *err, int rc)
+{
+	sb_error_prefix(err, "encode: ");
+	return rc;
+}
+
+/* threads, blas_threads, max_batch_tokens, kernels, precision, lowp_kernels, fuse_qkv. */
+static int model_options(struct sb_model_opts *mo, const struct sb_kv *opts, size_t n_opts,
+			 struct sb_error *err)
+{
+	const char *v;
+	size_t n, nb = 0;
+	int rc, flag;
+
+	if ((v = sb_kv_get(opts, n_opts, "threads"))) {
+		if ((rc = sb_kv_count("encode", "threads", v, 1, SB_PAR_MAX, &n, err)))
+			return rc;
+		mo->threads = (int)n;
+	}
+	if ((v = sb_kv_get(opts, n_opts, "blas_threads"))) {
+		if ((rc = sb_kv_count("encode", "blas_threads", v, 1, SB_PAR_MAX, &nb, err)))
+			return rc;
+		if (mo->threads > 1)
+			return sb_error_set(err, SB_EINVAL, "encode: threads and blas_threads "
+					    "exclude each other");
+	}
+	/*
+	 * With threads > 1, sb_model_open() sets BLAS to one thread itself.  blas_threads
+	 * is the mode where BLAS does the products: no packed weights.
+	 */
+	if (nb) {
+		sb_ops_set_threads((int)nb);
+		mo->pack = 0;
+	}
+	if ((v = sb_kv_get(opts, n_opts, "max_batch_tokens")) &&
+	    (rc = sb_kv_count("encode", "max_batch_tokens", v, 1, (size_t)1 << 30,
+			      &mo->max_batch_tokens, err)))
+		return rc;
+	if ((v = sb_kv_get(opts, n_opts, "kernels"))) {
+		enum sb_ops_isa isa;
+		if ((rc = sb_ops_isa_parse(v, &isa, err)) || (rc = sb_ops_select(isa, err)))
+			return prefixed(err, rc);
+	}
+	if ((v = sb_kv_get(opts, n_opts, "precision")) &&
+	    (rc = sb_lowp_parse(v, &mo->precision, err)))
+		return prefixed(err, rc);
+	if (nb && mo->precision != SB_LOWP_F32)
+		return sb_error_set(err, SB_EINVAL, "encode: precision %s and blas_threads "
+				    "exclude each other (OpenBLAS computes in float32)",
+				    sb_lowp_name(mo->precision));
+	if ((v = sb_kv_get(opts, n_opts, "lowp_kernels"))) {
+		enum sb_lowp_isa isa;
+		if ((rc = sb_lowp_isa_parse(v, &isa, err)) || (rc = sb_lowp_select(isa, err)))
+			return prefixed(err, rc);
+	}
+	if ((v = sb_kv_get(opts, n_opts, "fuse_qkv"))) {
+		if ((rc = sb_kv_bool("encode", "fuse_qkv", v, &flag, err)))
+			return rc;
+		mo->fuse_qkv = flag;
+	}
+	return SB_OK;
+}
+
+/* pool (modes, or 'model': the folder's pooling and modules) and normalize. */
+static int pool_options(struct encode *s, const char *dir, const struct sb_kv *opts,
+			size_t n_opts, struct sb_error *err)
+{
+	const char *v;
+	int rc;
+
+	if ((v = sb_kv_get(opts, n_opts, "pool"))) {
+		s->pool = 1;
+		if (!strcmp(v, "model")) {
+			if ((rc = sb_pooling_from_model(&s->pooling, dir, err)) ||
+			    (rc = sb_modules_open(&s->mods, dir, err)))
+				return rc;
+		} else {
+			memset(&s->pooling, 0, sizeof(s->pooling));
+			s->pooling.include_prompt = 1;
+			if ((rc = sb_pooling_parse_modes(v, &s->pooling.modes, err)))
+				return rc;
+		}
+		if (s->pooling.modes == 0)
+			s->pooling.modes = SB_POOL_MEAN;
+		sb_pooling_modes_str(s->pooling.modes, s->pooling_str, sizeof(s->pooling_str));
+	}
+	if ((v = sb_kv_get(opts, n_opts, "normalize"))) {
+		if (!s->pool)
+			return sb_error_set(err, SB_EINVAL,
+					    "encode: normalize is only used with pool");
+		if ((rc = sb_kv_bool("encode", "normalize", v, &s->pooling.normalize, err)))
+			return rc;
+	}
+	return SB_OK;
+}
+
+/* head=classify and logits: *head and *logits set. */
+static int head_options(const struct encode *s, int *head, int *logits,
+			const struct sb_kv *opts, size_t n_opts, struct sb_error *err)
+{
+	const char *v;
+	int rc;
+
+	if ((v = sb_kv_get(opts, n_opts, "head"))) {
+		if (strcmp(v, "classify"))
+			return sb_error_set(err, SB_EINVAL, "encode: head '%s' is not one of "
+					    "classify", v);
+		if (s->pool)
+			return sb_error_set(err, SB_EINVAL, "encode: head and pool exclude each "
+					    "other");
+		*head = 1;
+	}
+	if ((v = sb_kv_get(opts, n_opts, "logits"))) {
+		if ((rc = sb_kv_bool("encode", "logits", v, logits, err)))
+			return rc;
+		if (!*head)
+			return sb_error_set(err, SB_EINVAL,
+					    "encode: logits is only used with head");
+	}
+	return SB_OK;
+}
+
+/* The model, its head, and the widths of the pooled rows. */
+static int open_model(struct encode *s, const char *dir, const struct sb_model_opts *mo,
+		      int head, int logits, struct sb_error *err)
+{
+	int rc;
+
+	if ((rc = sb_model_open(&s->model, dir, mo, err)))
+		return rc;
+	if (head && (rc = sb_head_open(&s->head, s->model, dir, logits, err)))
+		return rc;
+	if (s->pool) {
+		size_t dim = sb_model_config(s->model)->dim;
+
+		s->pooled = sb_pooling_out_dim(&s->pooling, dim);
+		s->full = s->pooled;
+		if (s->mods && (rc = sb_modules_check(s->mods, s->pooled, &s->full, err)))
+			return rc;
+		s->width = s->full;
+	}
+	return SB_OK;
+}
+
 static int encode_open(void **state, const struct sb_kv *opts, size_t n_opts,
 		       struct sb_error *err)
 {
@@ -188,8 +333,7 @@ static int encode_open(void **state, const struct sb_kv *opts, size_t n_opts,
 	struct sb_model_opts mo;
 	struct encode *s;
 	const char *v, *dir;
-	size_t n, nb = 0;
-	int rc, flag, head = 0, logits = 0;
+	int rc, head = 0, logits = 0;
 
 	*state = NULL;
 	rc = sb_kv_known("encode", opts, n_opts, known, sizeof(known) / sizeof(known[0]), err);
@@ -208,127 +352,19 @@ static int encode_open(void **state, const struct sb_kv *opts, size_t n_opts,
 		rc = sb_error_set(err, SB_ENOMEM, "encode: out of memory");
 		goto fail;
 	}
-	if ((v = sb_kv_get(opts, n_opts, "threads"))) {
-		if ((rc = sb_kv_count("encode", "threads", v, 1, SB_PAR_MAX, &n, err)))
-			goto fail;
-		mo.threads = (int)n;
-	}
-	if ((v = sb_kv_get(opts, n_opts, "blas_threads"))) {
-		if ((rc = sb_kv_count("encode", "blas_threads", v, 1, SB_PAR_MAX, &nb, err)))
-			goto fail;
-		if (mo.threads > 1) {
-			rc = sb_error_set(err, SB_EINVAL, "encode: threads and blas_threads "
-					  "exclude each other");
-			goto fail;
-		}
-	}
-	/*
-	 * With threads > 1, sb_model_open() sets BLAS to one thread itself.  blas_threads
-	 * is the mode where BLAS does the products: no packed weights.
-	 */
-	if (nb) {
-		sb_ops_set_threads((int)nb);
-		mo.pack = 0;
-	}
-	if ((v = sb_kv_get(opts, n_opts, "max_batch_tokens")) &&
-	    (rc = sb_kv_count("encode", "max_batch_tokens", v, 1, (size_t)1 << 30, &mo.max_batch_tokens,
-			      err)))
+	if ((rc = model_options(&mo, opts, n_opts, err)))
 		goto fail;
-	if ((v = sb_kv_get(opts, n_opts, "kernels"))) {
-		enum sb_ops_isa isa;
-		if ((rc = sb_ops_isa_parse(v, &isa, err)) || (rc = sb_ops_select(isa, err))) {
-			sb_error_prefix(err, "encode: ");
-			goto fail;
-		}
-	}
-	if ((v = sb_kv_get(opts, n_opts, "precision")) &&
-	    (rc = sb_lowp_parse(v, &mo.precision, err))) {
-		sb_error_prefix(err, "encode: ");
-		goto fail;
-	}
-	if (nb && mo.precision != SB_LOWP_F32) {
-		rc = sb_error_set(err, SB_EINVAL, "encode: precision %s and blas_threads "
-				  "exclude each other (OpenBLAS computes in float32)",
-				  sb_lowp_name(mo.precision));
-		goto fail;
-	}
-	if ((v = sb_kv_get(opts, n_opts, "lowp_kernels"))) {
-		enum sb_lowp_isa isa;
-		if ((rc = sb_lowp_isa_parse(v, &isa, err)) || (rc = sb_lowp_select(isa, err))) {
-			sb_error_prefix(err, "encode: ");
-			goto fail;
-		}
-	}
 	s->precision = mo.precision;
-	if ((v = sb_kv_get(opts, n_opts, "fuse_qkv"))) {
-		if ((rc = sb_kv_bool("encode", "fuse_qkv", v, &flag, err)))
-			goto fail;
-		mo.fuse_qkv = flag;
-	}
-	if ((v = sb_kv_get(opts, n_opts, "pool"))) {
-		s->pool = 1;
-		if (!strcmp(v, "model")) {
-			if ((rc = sb_pooling_from_model(&s->pooling, dir, err)) ||
-			    (rc = sb_modules_open(&s->mods, dir, err)))
-				goto fail;
-		} else {
-			memset(&s->pooling, 0, sizeof(s->pooling));
-			s->pooling.include_prompt = 1;
-			if ((rc = sb_pooling_parse_modes(v, &s->pooling.modes, err)))
-				goto fail;
-		}
-		if (s->pooling.modes == 0)
-			s->pooling.modes = SB_POOL_MEAN;
-		sb_pooling_modes_str(s->pooling.modes, s->pooling_str, sizeof(s->pooling_str));
-	}
-	if ((v = sb_kv_get(opts, n_opts, "normalize"))) {
-		if (!s->pool) {
-			rc = sb_error_set(err, SB_EINVAL,
-					  "encode: normalize is only used with pool");
-			goto fail;
-		}
-		if ((rc = sb_kv_bool("encode", "normalize", v, &s->pooling.normalize, err)))
-			goto fail;
-	}
-	if ((v = sb_kv_get(opts, n_opts, "head"))) {
-		if (strcmp(v, "classify")) {
-			rc = sb_error_set(err, SB_EINVAL, "encode: head '%s' is not one of "
-					  "classify", v);
-			goto fail;
-		}
-		if (s->pool) {
-			rc = sb_error_set(err, SB_EINVAL, "encode: head and pool exclude each "
-					  "other");
-			goto fail;
-		}
-		head = 1;
-	}
-	if ((v = sb_kv_get(opts, n_opts, "logits"))) {
-		if ((rc = sb_kv_bool("encode", "logits", v, &logits, err)))
-			goto fail;
-		if (!head) {
-			rc = sb_error_set(err, SB_EINVAL, "encode: logits is only used with head");
-			goto fail;
-		}
-	}
+	if ((rc = pool_options(s, dir, opts, n_opts, err)) ||
+	    (rc = head_options(s, &head, &logits, opts, n_opts, err)))
+		goto fail;
 	if ((v = sb_kv_get(opts, n_opts, "allow_mixed")) &&
 	    (rc = sb_kv_bool("encode", "allow_mixed", v, &s->allow_mixed, err)))
 		goto fail;
 	if (!s->allow_mixed && (rc = tokenizer_fingerprint(s, dir, err)))
 		goto fail;
-	if ((rc = sb_model_open(&s->model, dir, &mo, err)))
+	if ((rc = open_model(s, dir, &mo, head, logits, err)))
 		goto fail;
-	if (head && (rc = sb_head_open(&s->head, s->model, dir, logits, err)))
-		goto fail;
-	if (s->pool) {
-		size_t dim = sb_model_config(s->model)->dim;
-
-		s->pooled = sb_pooling_out_dim(&s->pooling, dim);
-		s->full = s->pooled;
-		if (s->mods && (rc = sb_modules_check(s->mods, s->pooled, &s->full, err)))
-			goto fail;
-		s->width = s->full;
-	}
 	*state = s;
 	return SB_OK;
 fail:

@@ -254,66 +254,43 @@ static int set_meta(struct pool *s, const struct sb_frame *in, struct sb_error *
 	return rc;
 }
 
-static int pool_process(void *state, const struct sb_frame *in, struct sb_emit *emit,
+/* A hidden frame's last_hidden_state (*h, [rows, seq, dim] float32) and attention_mask
+ * (*m, [rows, seq] int64 or int32). */
+static int hidden_input(const struct sb_frame *in, struct sb_tensor **h, struct sb_tensor **m,
 			struct sb_error *err)
 {
-	struct pool *s = state;
-	struct sb_tensor *h, *m, *o;
-	enum sb_dtype odt;
-	size_t rows, seq, dim, shape[2], rb, plen;
-	const float *emb;
+	char a[96], b[96];
 	int rc;
 
 	if (in->kind != SB_KIND_HIDDEN)
 		return sb_error_set(err, SB_EFORMAT, "expected a hidden frame, got %s",
 				    sb_kind_name(in->kind));
-	rc = sb_frame_check_tensor(in, "last_hidden_state", SB_DTYPE_F32, 3, &h, err);
+	rc = sb_frame_check_tensor(in, "last_hidden_state", SB_DTYPE_F32, 3, h, err);
 	if (rc)
 		return rc;
-	m = sb_frame_tensor(in, "attention_mask");
-	if (!m)
+	*m = sb_frame_tensor(in, "attention_mask");
+	if (!*m)
 		return sb_error_set(err, SB_EFORMAT,
 				    "hidden frame: no tensor 'attention_mask': "
 				    "padded positions cannot be told from real tokens");
-	rows = h->shape[0];
-	seq = h->shape[1];
-	dim = h->shape[2];
-	if ((m->dtype != SB_DTYPE_I64 && m->dtype != SB_DTYPE_I32) || m->n_dims != 2 ||
-	    m->shape[0] != rows || m->shape[1] != seq) {
-		char a[96], b[96];
+	if (((*m)->dtype != SB_DTYPE_I64 && (*m)->dtype != SB_DTYPE_I32) || (*m)->n_dims != 2 ||
+	    (*m)->shape[0] != (*h)->shape[0] || (*m)->shape[1] != (*h)->shape[1])
 		return sb_error_set(err, SB_EFORMAT,
 				    "tensor 'attention_mask': %s %s, expected int64 [%zu, %zu] "
 				    "to match 'last_hidden_state' %s",
-				    sb_dtype_name(m->dtype),
-				    sb_shape_str(m->n_dims, m->shape, a, sizeof a), rows, seq,
-				    sb_shape_str(h->n_dims, h->shape, b, sizeof b));
-	}
-	rc = check_dims(s, dim, err);
-	if (!rc)
-		rc = grow(&s->mask, &s->mask_cap, seq ? seq : 1, err);
-	if (!rc && rows > SIZE_MAX / s->pooled)
-		rc = sb_error_set(err, SB_ELIMIT, "pool: %zu rows of %zu floats", rows, s->pooled);
-	if (!rc)
-		rc = grow(&s->pool, &s->pool_cap, rows ? rows * s->pooled : 1, err);
-	if (!rc)
-		rc = prompt_length(s, in, &plen, err);
-	if (rc)
-		return rc;
+				    sb_dtype_name((*m)->dtype),
+				    sb_shape_str((*m)->n_dims, (*m)->shape, a, sizeof a),
+				    (*h)->shape[0], (*h)->shape[1],
+				    sb_shape_str((*h)->n_dims, (*h)->shape, b, sizeof b));
+	return SB_OK;
+}
 
-	sb_frame_reset(&s->out);
-	s->out.kind = SB_KIND_EMBEDDINGS;
-	s->out.seq = in->seq;
-	s->out.rows = rows;
-	odt = s->precision == SB_PRECISION_FLOAT32 ? SB_DTYPE_F32
-	      : s->precision == SB_PRECISION_INT8 || s->precision == SB_PRECISION_BINARY
-		  ? SB_DTYPE_I8
-		  : SB_DTYPE_U8;
-	rb = sb_precision_row_bytes(s->precision, s->width);
-	shape[0] = rows;
-	shape[1] = s->precision == SB_PRECISION_FLOAT32 ? s->width : rb;
-	rc = sb_frame_tensor_resize(&s->out, "sentence_embedding", odt, 2, shape, &o, err);
-	if (rc)
-		return rc;
+/* Each row's tokens pooled into s->pool (rows x pooled), the prompt's plen left out. */
+static void pool_rows(struct pool *s, const struct sb_tensor *h, const struct sb_tensor *m,
+		      size_t plen)
+{
+	size_t rows = h->shape[0], seq = h->shape[1], dim = h->shape[2];
+
 	for (size_t r = 0; r < rows; r++) {
 		const float *hr = (const float *)h->data + r * seq * dim;
 
@@ -327,9 +304,13 @@ static int pool_process(void *state, const struct sb_frame *in, struct sb_emit *
 			sb_pooling_exclude_prompt(s->mask, seq, plen);
 		sb_pool_tokens(&s->p, hr, s->mask, seq, dim, s->pool + r * s->pooled);
 	}
-	emb = s->pool;
-	if (s->mods && (rc = sb_modules_apply(s->mods, s->pool, rows, s->pooled, &emb, err)))
-		return rc;
+}
+
+/* The pooled rows (emb, rows x full) normalized, checked, calibrated and quantized
+ * into o, rb bytes a row. */
+static int finish_rows(struct pool *s, const struct sb_frame *in, const float *emb,
+		       size_t rows, struct sb_tensor *o, size_t rb, struct sb_error *err)
+{
 	for (size_t r = 0; r < rows; r++) {
 		size_t w, bad;
 
@@ -346,6 +327,60 @@ static int pool_process(void *state, const struct sb_frame *in, struct sb_emit *
 		sb_quantize_row(s->precision, &s->cal, s->row, w,
 				(unsigned char *)o->data + r * rb);
 	}
+	return SB_OK;
+}
+
+/* The embeddings frame of rows rows: its tensor *o, rb bytes a row. */
+static int out_frame(struct pool *s, const struct sb_frame *in, size_t rows,
+		     struct sb_tensor **o, size_t *rb, struct sb_error *err)
+{
+	enum sb_dtype odt;
+	size_t shape[2];
+
+	sb_frame_reset(&s->out);
+	s->out.kind = SB_KIND_EMBEDDINGS;
+	s->out.seq = in->seq;
+	s->out.rows = rows;
+	odt = s->precision == SB_PRECISION_FLOAT32 ? SB_DTYPE_F32
+	      : s->precision == SB_PRECISION_INT8 || s->precision == SB_PRECISION_BINARY
+		  ? SB_DTYPE_I8
+		  : SB_DTYPE_U8;
+	*rb = sb_precision_row_bytes(s->precision, s->width);
+	shape[0] = rows;
+	shape[1] = s->precision == SB_PRECISION_FLOAT32 ? s->width : *rb;
+	return sb_frame_tensor_resize(&s->out, "sentence_embedding", odt, 2, shape, o, err);
+}
+
+static int pool_process(void *state, const struct sb_frame *in, struct sb_emit *emit,
+			struct sb_error *err)
+{
+	struct pool *s = state;
+	struct sb_tensor *h, *m, *o;
+	size_t rows, seq, rb, plen;
+	const float *emb;
+	int rc;
+
+	if ((rc = hidden_input(in, &h, &m, err)))
+		return rc;
+	rows = h->shape[0];
+	seq = h->shape[1];
+	rc = check_dims(s, h->shape[2], err);
+	if (!rc)
+		rc = grow(&s->mask, &s->mask_cap, seq ? seq : 1, err);
+	if (!rc && rows > SIZE_MAX / s->pooled)
+		rc = sb_error_set(err, SB_ELIMIT, "pool: %zu rows of %zu floats", rows, s->pooled);
+	if (!rc)
+		rc = grow(&s->pool, &s->pool_cap, rows ? rows * s->pooled : 1, err);
+	if (!rc)
+		rc = prompt_length(s, in, &plen, err);
+	if (rc || (rc = out_frame(s, in, rows, &o, &rb, err)))
+		return rc;
+	pool_rows(s, h, m, plen);
+	emb = s->pool;
+	if (s->mods && (rc = sb_modules_apply(s->mods, s->pool, rows, s->pooled, &emb, err)))
+		return rc;
+	if ((rc = finish_rows(s, in, emb, rows, o, rb, err)))
+		return rc;
 	if (in->has_text) {
 		rc = sb_frame_text_alloc(&s->out, rows, err);
 		for (size_t r = 0; !rc && r < rows; r++)

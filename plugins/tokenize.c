@@ -226,6 +226,103 @@ out:
 	return rc;
 }
 
+/* max_length, truncation, pairs, text, replace_invalid, token_type_ids, padding,
+ * pad_to_multiple_of. */
+static int text_options(struct tokenize *s, struct sb_tokenizer_opts *to,
+			const struct sb_kv *opts, size_t n_opts, struct sb_error *err)
+{
+	const char *v;
+	int rc;
+
+	if ((v = sb_kv_get(opts, n_opts, "max_length")) &&
+	    (rc = sb_kv_count("tokenize", "max_length", v, 1, (size_t)1 << 24, &to->max_length,
+			       err)))
+		return rc;
+	if ((v = sb_kv_get(opts, n_opts, "truncation")) && sb_trunc_parse(v, &s->trunc))
+		return sb_error_set(err, SB_EINVAL, "tokenize: truncation: '%s' is not one of "
+				    "longest_first, only_first, only_second, none", v);
+	if ((v = sb_kv_get(opts, n_opts, "pairs")) &&
+	    (rc = sb_kv_bool("tokenize", "pairs", v, &s->pairs, err)))
+		return rc;
+	if ((v = sb_kv_get(opts, n_opts, "text")) &&
+	    (rc = sb_kv_bool("tokenize", "text", v, &s->carry_text, err)))
+		return rc;
+	if ((v = sb_kv_get(opts, n_opts, "replace_invalid")) &&
+	    (rc = sb_kv_bool("tokenize", "replace_invalid", v, &s->replace_invalid, err)))
+		return rc;
+	if ((v = sb_kv_get(opts, n_opts, "token_type_ids")) && strcmp(v, "auto") &&
+	    (rc = sb_kv_bool("tokenize", "token_type_ids", v, &s->token_types, err)))
+		return rc;
+	if ((v = sb_kv_get(opts, n_opts, "padding"))) {
+		if (!strcmp(v, "longest"))
+			s->padding = PAD_LONGEST;
+		else if (!strcmp(v, "max_length"))
+			s->padding = PAD_MAX_LENGTH;
+		else if (!strcmp(v, "none"))
+			s->padding = PAD_NONE;
+		else
+			return sb_error_set(err, SB_EINVAL, "tokenize: padding: '%s' is not one of "
+					    "longest, max_length, none", v);
+	}
+	if ((v = sb_kv_get(opts, n_opts, "pad_to_multiple_of")) &&
+	    (rc = sb_kv_count("tokenize", "pad_to_multiple_of", v, 1, 65536, &s->multiple, err)))
+		return rc;
+	return SB_OK;
+}
+
+/* prompt=TEXT or prompt_name=NAME (from the model's config_sentence_transformers.json). */
+static int prompt_options(struct tokenize *s, const char *dir, const struct sb_kv *opts,
+			  size_t n_opts, struct sb_error *err)
+{
+	const char *v = sb_kv_get(opts, n_opts, "prompt");
+	int rc;
+
+	if (v && sb_kv_get(opts, n_opts, "prompt_name"))
+		return sb_error_set(err, SB_EINVAL, "tokenize: prompt and prompt_name exclude "
+				    "each other");
+	if (v && v[0] && (rc = set_prompt(s, v, strlen(v), err)))
+		return rc;
+	if (!v && (rc = named_prompt(s, dir, sb_kv_get(opts, n_opts, "prompt_name"), err)))
+		return rc;
+	return SB_OK;
+}
+
+/* The settings that need the tokenizer: room for the special tokens, token types, the
+ * fingerprint, the prompt's length in tokens. */
+static int tokenizer_settings(struct tokenize *s, struct sb_error *err)
+{
+	const struct sb_tokenizer_info *info = sb_tokenizer_info(s->tok);
+	size_t n = s->pairs ? info->n_special_pair : info->n_special_single;
+	uint64_t c = 0;
+	int rc;
+
+	if (s->trunc != SB_TRUNC_NONE && info->max_length <= n)
+		return sb_error_set(err, SB_EINVAL, "tokenize: max length %zu leaves no room next "
+				    "to the %zu special tokens", info->max_length, n);
+	if (!s->pairs && (s->trunc == SB_TRUNC_ONLY_SECOND))
+		return sb_error_set(err, SB_EINVAL, "tokenize: truncation only_second needs pairs");
+	if (s->token_types < 0)
+		s->token_types = info->has_token_types || s->pairs;
+	snprintf(s->fingerprint, sizeof(s->fingerprint), "%016llx",
+		 (unsigned long long)info->fingerprint);
+	if (!s->prompt)
+		return SB_OK;
+	rc = sb_tokenizer_count(&s->enc, s->prompt, s->prompt_len, &c, err);
+	if (rc) {
+		sb_error_prefix(err, "tokenize: prompt: ");
+		return rc;
+	}
+	/*
+	 * sentence-transformers: len(tokenize([prompt])["input_ids"][0]) - 1, the prompt
+	 * alone with the template, truncated to max_length like any text.
+	 */
+	c += info->n_special_single;
+	if (s->trunc != SB_TRUNC_NONE && c > info->max_length)
+		c = info->max_length;
+	s->prompt_tokens = c ? c - 1 : 0;
+	return SB_OK;
+}
+
 static int tokenize_open(void **state, const struct sb_kv *opts, size_t n_opts,
 			 struct sb_error *err)
 {
@@ -233,10 +330,8 @@ static int tokenize_open(void **state, const struct sb_kv *opts, size_t n_opts,
 					     "padding", "pad_to_multiple_of", "prompt", "text",
 					     "replace_invalid", "token_type_ids", "prompt_name" };
 	struct sb_tokenizer_opts to;
-	const struct sb_tokenizer_info *info;
 	struct tokenize *s;
-	const char *v, *dir;
-	size_t n;
+	const char *dir;
 	int rc;
 
 	*state = NULL;
@@ -253,97 +348,18 @@ static int tokenize_open(void **state, const struct sb_kv *opts, size_t n_opts,
 	s->carry_text = 1;
 	s->token_types = -1;
 	sb_tokenizer_opts_init(&to);
-	rc = SB_OK;
-	if ((v = sb_kv_get(opts, n_opts, "max_length")) &&
-	    (rc = sb_kv_count("tokenize", "max_length", v, 1, (size_t)1 << 24, &to.max_length,
-			       err)))
-		goto fail;
-	if ((v = sb_kv_get(opts, n_opts, "truncation")) && sb_trunc_parse(v, &s->trunc)) {
-		rc = sb_error_set(err, SB_EINVAL, "tokenize: truncation: '%s' is not one of "
-				  "longest_first, only_first, only_second, none", v);
-		goto fail;
-	}
-	if ((v = sb_kv_get(opts, n_opts, "pairs")) &&
-	    (rc = sb_kv_bool("tokenize", "pairs", v, &s->pairs, err)))
-		goto fail;
-	if ((v = sb_kv_get(opts, n_opts, "text")) &&
-	    (rc = sb_kv_bool("tokenize", "text", v, &s->carry_text, err)))
-		goto fail;
-	if ((v = sb_kv_get(opts, n_opts, "replace_invalid")) &&
-	    (rc = sb_kv_bool("tokenize", "replace_invalid", v, &s->replace_invalid, err)))
-		goto fail;
-	if ((v = sb_kv_get(opts, n_opts, "token_type_ids")) && strcmp(v, "auto") &&
-	    (rc = sb_kv_bool("tokenize", "token_type_ids", v, &s->token_types, err)))
-		goto fail;
-	if ((v = sb_kv_get(opts, n_opts, "padding"))) {
-		if (!strcmp(v, "longest")) {
-			s->padding = PAD_LONGEST;
-		} else if (!strcmp(v, "max_length")) {
-			s->padding = PAD_MAX_LENGTH;
-		} else if (!strcmp(v, "none")) {
-			s->padding = PAD_NONE;
-		} else {
-			rc = sb_error_set(err, SB_EINVAL, "tokenize: padding: '%s' is not one of "
-					  "longest, max_length, none", v);
-			goto fail;
-		}
-	}
-	if ((v = sb_kv_get(opts, n_opts, "pad_to_multiple_of")) &&
-	    (rc = sb_kv_count("tokenize", "pad_to_multiple_of", v, 1, 65536, &s->multiple, err)))
-		goto fail;
-	v = sb_kv_get(opts, n_opts, "prompt");
-	if (v && sb_kv_get(opts, n_opts, "prompt_name")) {
-		rc = sb_error_set(err, SB_EINVAL, "tokenize: prompt and prompt_name exclude each "
-				  "other");
-		goto fail;
-	}
-	if (v && v[0] && (rc = set_prompt(s, v, strlen(v), err)))
-		goto fail;
-	if (!v && (rc = named_prompt(s, dir, sb_kv_get(opts, n_opts, "prompt_name"), err)))
+	if ((rc = text_options(s, &to, opts, n_opts, err)) ||
+	    (rc = prompt_options(s, dir, opts, n_opts, err)))
 		goto fail;
 	s->model_dir = strdup(dir);
 	if (!s->model_dir) {
 		rc = sb_error_set(err, SB_ENOMEM, "tokenize: out of memory");
 		goto fail;
 	}
-	rc = sb_tokenizer_open(&s->tok, dir, &to, err);
-	if (rc)
+	if ((rc = sb_tokenizer_open(&s->tok, dir, &to, err)) ||
+	    (rc = sb_tokenizer_enc_init(&s->enc, s->tok, err)) ||
+	    (rc = tokenizer_settings(s, err)))
 		goto fail;
-	rc = sb_tokenizer_enc_init(&s->enc, s->tok, err);
-	if (rc)
-		goto fail;
-	info = sb_tokenizer_info(s->tok);
-	n = s->pairs ? info->n_special_pair : info->n_special_single;
-	if (s->trunc != SB_TRUNC_NONE && info->max_length <= n) {
-		rc = sb_error_set(err, SB_EINVAL, "tokenize: max length %zu leaves no room next to "
-				  "the %zu special tokens", info->max_length, n);
-		goto fail;
-	}
-	if (!s->pairs && (s->trunc == SB_TRUNC_ONLY_SECOND)) {
-		rc = sb_error_set(err, SB_EINVAL, "tokenize: truncation only_second needs pairs");
-		goto fail;
-	}
-	if (s->token_types < 0)
-		s->token_types = info->has_token_types || s->pairs;
-	snprintf(s->fingerprint, sizeof(s->fingerprint), "%016llx",
-		 (unsigned long long)info->fingerprint);
-	if (s->prompt) {
-		uint64_t c = 0;
-
-		rc = sb_tokenizer_count(&s->enc, s->prompt, s->prompt_len, &c, err);
-		if (rc) {
-			sb_error_prefix(err, "tokenize: prompt: ");
-			goto fail;
-		}
-		/*
-		 * sentence-transformers: len(tokenize([prompt])["input_ids"][0]) - 1, the
-		 * prompt alone with the template, truncated to max_length like any text.
-		 */
-		c += info->n_special_single;
-		if (s->trunc != SB_TRUNC_NONE && c > info->max_length)
-			c = info->max_length;
-		s->prompt_tokens = c ? c - 1 : 0;
-	}
 	*state = s;
 	return SB_OK;
 fail:

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "frame.h"
+#include "internal.h"
 #include "transport.h"
 
 /* Encodes n frames of growing size into b. */
