@@ -199,8 +199,10 @@ static const struct {
 };
 
 /* One option of this program: 0 when taken, else the exit status (-1: --help). */
-static int parse_option(struct sb_cmd *c, struct args *a, int opt, const char *arg)
+static int parse_option(struct sb_cmd *c, void *user, int opt, const char *arg)
 {
+	struct args *a = user;
+
 	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
 		if (modes[i].opt == opt) {
 			a->mode = modes[i].mode;
@@ -243,17 +245,11 @@ static int parse(int argc, char **argv, struct sb_cmd *c, struct args *a)
 {
 	struct sb_error err;
 	enum sb_metric m;
-	int opt, rc;
+	int rc;
 
-	while ((opt = getopt_long(argc, argv, SB_CMD_SHORTOPTS "k:t:", longopts, NULL)) != -1) {
-		rc = sb_cmd_option(c, opt, optarg);
-		if (rc < 0)
-			return 2;
-		if (rc || sb_cmd_pass(c, passed, opt, optarg))
-			continue;
-		if ((rc = parse_option(c, a, opt, optarg)))
-			return rc < 0 ? 0 : rc;
-	}
+	if ((rc = sb_cmd_getopt(c, argc, argv, SB_CMD_SHORTOPTS "k:t:", longopts, passed,
+				parse_option, a)) >= 0)
+		return rc;
 	if (sb_cmd_args(c, argc - optind, argv + optind, longopts, a->frames))
 		return 2;
 	if (optind != argc || a->n_modes > 1) {

@@ -201,8 +201,9 @@ static int parse_named(struct sb_cmd *c, struct args *a, int opt, const char *ar
 
 /* One option of this program: 0 when taken, else the exit status (0 after --help is
  * returned as -1). */
-static int parse_option(struct sb_cmd *c, struct args *a, int opt, const char *arg)
+static int parse_option(struct sb_cmd *c, void *user, int opt, const char *arg)
 {
+	struct args *a = user;
 	size_t n;
 
 	switch (opt) {
@@ -278,17 +279,11 @@ static int check_args(struct sb_cmd *c, const struct args *a)
 /* The command line into c and a: -1 to go on, else the exit status. */
 static int parse(int argc, char **argv, struct sb_cmd *c, struct args *a)
 {
-	int opt, rc;
+	int rc;
 
-	while ((opt = getopt_long(argc, argv, SB_CMD_SHORTOPTS "m:p:t:", longopts, NULL)) != -1) {
-		rc = sb_cmd_option(c, opt, optarg);
-		if (rc < 0)
-			return 2;
-		if (rc || sb_cmd_pass(c, passed, opt, optarg))
-			continue;
-		if ((rc = parse_option(c, a, opt, optarg)))
-			return rc < 0 ? 0 : rc;
-	}
+	if ((rc = sb_cmd_getopt(c, argc, argv, SB_CMD_SHORTOPTS "m:p:t:", longopts, passed,
+				parse_option, a)) >= 0)
+		return rc;
 	if (sb_cmd_args(c, argc - optind, argv + optind, longopts, 1))
 		return 2;
 	if (optind != argc && a->model) {

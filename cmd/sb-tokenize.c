@@ -213,8 +213,9 @@ static void set_count(struct sb_cmd *c, struct args *a, int opt, size_t n)
 }
 
 /* One option of this program: 0 when taken, else the exit status (-1: --help). */
-static int parse_option(struct sb_cmd *c, struct args *a, int opt, const char *arg)
+static int parse_option(struct sb_cmd *c, void *user, int opt, const char *arg)
 {
+	struct args *a = user;
 	enum sb_trunc tr;
 	size_t n;
 	int rc = parse_count(c, opt, arg, &n);
@@ -265,17 +266,11 @@ static int parse_option(struct sb_cmd *c, struct args *a, int opt, const char *a
 /* The command line into c and a: -1 to go on, else the exit status. */
 static int parse(int argc, char **argv, struct sb_cmd *c, struct args *a)
 {
-	int opt, rc;
+	int rc;
 
-	while ((opt = getopt_long(argc, argv, SB_CMD_SHORTOPTS "m:l:b:", longopts, NULL)) != -1) {
-		rc = sb_cmd_option(c, opt, optarg);
-		if (rc < 0)
-			return 2;
-		if (rc || sb_cmd_pass(c, passed, opt, optarg))
-			continue;
-		if ((rc = parse_option(c, a, opt, optarg)))
-			return rc < 0 ? 0 : rc;
-	}
+	if ((rc = sb_cmd_getopt(c, argc, argv, SB_CMD_SHORTOPTS "m:l:b:", longopts, passed,
+				parse_option, a)) >= 0)
+		return rc;
 	if (sb_cmd_args(c, argc - optind, argv + optind, longopts, 1))
 		return 2;
 	if (optind != argc || !a->model) {
