@@ -14,9 +14,9 @@
 # Environment: SHARED (default ../shared), WORK (default /tmp/sb-bench-mpnet: the model,
 # tokens and references are kept there between runs), ROUNDS (default 3), THREADS
 # (default 2), N (default: all 2758 STS sentences; the first N for the throughput rounds,
-# as on a machine so loaded that a round takes minutes), SKIP_REF=1, SKIP_ORT=1.  Needs
-# /usr/bin/python3 with torch and numpy, node with the reference packages
-# (../shared/reference/setup.sh).
+# as on a machine so loaded that a round takes minutes), SKIP_REF=1, SKIP_ORT=1,
+# SKIP_TORCH=1.  Needs /usr/bin/python3 with torch and numpy, node with the reference
+# packages (../shared/reference/setup.sh).
 #
 # PyTorch (tests/tools/mpnet-ref.py --bench) and ONNX Runtime (mpnet-ref.py --onnx, then
 # ../shared/reference/ort_bench.js) time their loops after loading, on ids tokenized
@@ -132,7 +132,8 @@ for r in $(seq "$ROUNDS"); do
 	rate "$n_sent" "$t0" "$t1" >> "$W/r.sbenc"
 	sed -n 's/.*(\([0-9.]*\) s in the stage).*/\1/p' "$W/v" |
 		awk -v n="$n_sent" '{ print n / $1 }' >> "$W/r.stage"
-	$PY "$TOOLS/mpnet-ref.py" "$M" "$W/bench.jsonl" --bench --threads "$THREADS" |
+	[ "${SKIP_TORCH:-0}" = 1 ] ||
+		$PY "$TOOLS/mpnet-ref.py" "$M" "$W/bench.jsonl" --bench --threads "$THREADS" |
 		awk '{ print $1 }' >> "$W/r.torch"
 	if [ "${SKIP_ORT:-0}" != 1 ]; then
 		node "$REF/ort_bench.js" "$W/model.onnx" "$W/bench.jsonl" --threads "$THREADS" \
@@ -143,11 +144,13 @@ for r in $(seq "$ROUNDS"); do
 	     " pytorch $(tail -n 1 "$W/r.torch")" \
 	     " onnxruntime $(tail -n 1 "$W/r.ort" 2> /dev/null || echo -)"
 done
-sb=$(median < "$W/r.sb"); sbenc=$(median < "$W/r.sbenc"); torch=$(median < "$W/r.torch")
+sb=$(median < "$W/r.sb"); sbenc=$(median < "$W/r.sbenc")
+torch=-
+[ -s "$W/r.torch" ] && torch=$(median < "$W/r.torch")
 printf 'sentences/s (median): sb-tokenize | sb-encode --pool model %.1f, sb-encode alone %.1f,' \
 	"$sb" "$sbenc"
-printf ' pytorch %.1f\n' "$torch"
-printf 'ratio sb / pytorch: %.2f (per-round median %.2f)\n' \
+printf ' pytorch %s\n' "$torch"
+[ -s "$W/r.torch" ] && printf 'ratio sb / pytorch: %.2f (per-round median %.2f)\n' \
 	"$(echo "$sb $torch" | awk '{ print $1 / $2 }')" \
 	"$(paste "$W/r.sb" "$W/r.torch" | awk '{ print $1 / $2 }' | median)"
 if [ -s "$W/r.ort" ]; then
