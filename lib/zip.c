@@ -224,7 +224,7 @@ int sb_zip_read(struct sb_zip *z, const unsigned char *p, size_t size, const cha
 		struct sb_error *err)
 {
 	const unsigned char *c, *cend;
-	struct zip_dir d;
+	struct zip_dir d = { 0 };
 	size_t len = 0;
 	int rc;
 
