@@ -40,10 +40,13 @@ static void usage(FILE *fp, const char *prog)
 		"      --train-sample N    rows IVF and PQ indexes are trained on: the first N\n"
 		"                          (default 50000)\n"
 		"      --metric M          cosine (default), dot, euclidean\n"
+		"      --nprobe N          the nprobe written into an IVF index (default 16)\n"
+		"      --ef-search N       the efSearch written into an HNSW index (default 128)\n"
 		"query:\n"
 		"  -k, --top-k K           rows per query (default 10)\n"
-		"      --nprobe N          inverted lists visited per query (IVF indexes)\n"
-		"      --ef-search N       HNSW's efSearch\n"
+		"      --nprobe N          inverted lists visited per query (IVF indexes;\n"
+		"                          default: the index's)\n"
+		"      --ef-search N       HNSW's candidate list (default: the index's)\n"
 		"      --query-batch N     queries per search (default 1024)\n"
 		"      --allow-mixed       query with embeddings of another model, pooling or\n"
 		"                          encoder precision\n"
@@ -162,8 +165,7 @@ static int other_subcommand(const struct sb_cmd *c, int build, int opt)
 {
 	const struct option *o = longopts;
 
-	if (build ? !(opt == 'k' || opt == OPT_NPROBE || opt == OPT_EF_SEARCH ||
-		      opt == OPT_QUERY_BATCH || opt == OPT_ALLOW_MIXED || opt == OPT_FRAMES)
+	if (build ? !(opt == 'k' || opt == OPT_QUERY_BATCH || opt == OPT_ALLOW_MIXED || opt == OPT_FRAMES)
 		  : !(opt == OPT_FACTORY || opt == OPT_TRAIN_SAMPLE || opt == OPT_METRIC))
 		return 0;
 	while (o->name && o->val != opt)

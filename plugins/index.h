@@ -35,6 +35,21 @@ enum sb_index_metric { SB_INDEX_COSINE, SB_INDEX_DOT, SB_INDEX_EUCLIDEAN };
 int sb_index_metric_parse(const char *s, enum sb_index_metric *m, struct sb_error *err);
 const char *sb_index_metric_name(enum sb_index_metric m);
 
+/* The search parameters a build writes into the file when not told (FAISS keeps them in
+ * the index, and `sb-index query` and Python's faiss.read_index search with them unless
+ * told otherwise).  FAISS's own defaults (efSearch 16, nprobe 1) find too few of the true
+ * nearest rows to be a sensible default: see sb-index(1) for the measured recall. */
+#define SB_INDEX_EF_SEARCH 128
+#define SB_INDEX_NPROBE 16
+
+struct sb_faiss;
+
+/* Sets nprobe (IVF indexes) and ef_search (HNSW graphs) from option strings; NULL leaves
+ * one as it is.  An option the index has no use for is an error naming it, the index
+ * (where: its file or "the index") and its factory string. */
+int sb_index_set_params(struct sb_faiss *x, const char *nprobe, const char *ef,
+			const char *where, const char *factory, struct sb_error *err);
+
 /* Scales each of the n rows [n, dim] to unit norm in place (zero rows stay zero). */
 void sb_index_normalize(float *rows, size_t n, size_t dim);
 

@@ -29,6 +29,7 @@
 
 struct build {
 	char *out, *factory;
+	char *nprobe, *ef_search; /* as given, or NULL: sb-index's defaults */
 	enum sb_index_metric metric;
 	size_t train_sample;
 	int threads;
@@ -97,12 +98,15 @@ static void build_close(void *state)
 	sb_buf_destroy(&s->texts);
 	free(s->out);
 	free(s->factory);
+	free(s->nprobe);
+	free(s->ef_search);
 	free(s);
 }
 
 static int build_open(void **state, const struct sb_kv *opts, size_t n_opts, struct sb_error *err)
 {
-	static const char *const known[] = {"out", "factory", "metric", "train_sample", "threads"};
+	static const char *const known[] = {"out",     "factory",   "metric", "train_sample",
+					    "threads", "ef_search", "nprobe"};
 	struct build *s;
 	const char *v;
 	int rc = SB_OK;
@@ -139,12 +143,32 @@ static int build_open(void **state, const struct sb_kv *opts, size_t n_opts, str
 			goto fail;
 		s->threads = (int)n;
 	}
+	if ((v = sb_kv_get(opts, n_opts, "nprobe")) && !(s->nprobe = strdup(v)))
+		goto nomem;
+	if ((v = sb_kv_get(opts, n_opts, "ef_search")) && !(s->ef_search = strdup(v)))
+		goto nomem;
 	sb_faiss_set_threads(s->threads);
 	*state = s;
 	return SB_OK;
+nomem:
+	rc = sb_error_set(err, SB_ENOMEM, "index: out of memory");
 fail:
 	build_close(s);
 	return rc;
+}
+
+/* The search parameters written into the file: those asked for (an error where the index
+ * has no such parameter), else sb-index's defaults where the index has them. */
+static int search_params(struct build *s, struct sb_error *err)
+{
+	char msg[SB_FAISS_MSG];
+
+	if (!s->nprobe)
+		(void)sb_faiss_set(s->index, "nprobe", SB_INDEX_NPROBE, msg);
+	if (!s->ef_search)
+		(void)sb_faiss_set(s->index, "efSearch", SB_INDEX_EF_SEARCH, msg);
+	return sb_index_set_params(s->index, s->nprobe, s->ef_search, "the index", s->factory,
+				   err);
 }
 
 /* The first frame decides the width, the FAISS index and whether rows are scaled. */
@@ -167,7 +191,7 @@ static int first_frame(struct build *s, const struct sb_frame *in, const struct 
 		return sb_error_set(err, SB_EINVAL, "index: factory '%s' for %zu dimensions: %s",
 				    s->factory, id->width, msg);
 	s->max_pending = sb_faiss_is_trained(s->index) ? CHUNK_ROWS : s->train_sample;
-	return SB_OK;
+	return search_params(s, err);
 }
 
 /* Trains the index on the held rows when it needs it, then adds them. */

@@ -10,6 +10,7 @@
  * nearer).  Rows FAISS does not find (k beyond the index's rows, IVF lists too few) are
  * left out.
  */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,11 +117,28 @@ static int index_ident(struct query *s, struct sb_error *err)
 	return SB_OK;
 }
 
-/* Reads the file, hands its FAISS bytes to FAISS, sets the search parameters. */
-static int load(struct query *s, const char *nprobe, const char *ef, struct sb_error *err)
+int sb_index_set_params(struct sb_faiss *x, const char *nprobe, const char *ef,
+			const char *where, const char *factory, struct sb_error *err)
 {
 	char msg[SB_FAISS_MSG];
 	size_t v;
+	int rc = SB_OK;
+
+	if (nprobe && !(rc = sb_kv_count("index", "nprobe", nprobe, 1, 1 << 30, &v, err)) &&
+	    sb_faiss_set(x, "nprobe", (double)v, msg))
+		rc = sb_error_set(err, SB_EINVAL, "nprobe=%s: %s ('%s') has no inverted lists",
+				  nprobe, where, factory);
+	if (!rc && ef && !(rc = sb_kv_count("index", "ef_search", ef, 1, 1 << 30, &v, err)) &&
+	    sb_faiss_set(x, "efSearch", (double)v, msg))
+		rc = sb_error_set(err, SB_EINVAL, "ef_search=%s: %s ('%s') is not an HNSW graph",
+				  ef, where, factory);
+	return rc;
+}
+
+/* Reads the file, hands its FAISS bytes to FAISS, sets the search parameters. */
+static int load(struct query *s, const char *nprobe, const char *ef, struct sb_error *err)
+{
+	char msg[SB_FAISS_MSG], where[PATH_MAX + 8];
 	int rc;
 
 	rc = sb_index_file_open(&s->file, s->path, err);
@@ -132,16 +150,10 @@ static int load(struct query *s, const char *nprobe, const char *ef, struct sb_e
 	rc = sb_index_file_payload_done(&s->file, err);
 	if (!rc)
 		rc = index_ident(s, err);
-	if (!rc && nprobe && !(rc = sb_kv_count("index", "nprobe", nprobe, 1, 1 << 30, &v, err)) &&
-	    sb_faiss_set(s->index, "nprobe", (double)v, msg))
-		rc =
-		    sb_error_set(err, SB_EINVAL, "nprobe=%s: index %s ('%s') has no inverted lists",
-				 nprobe, s->path, sb_index_file_get(&s->file, "factory"));
-	if (!rc && ef && !(rc = sb_kv_count("index", "ef_search", ef, 1, 1 << 30, &v, err)) &&
-	    sb_faiss_set(s->index, "efSearch", (double)v, msg))
-		rc = sb_error_set(err, SB_EINVAL,
-				  "ef_search=%s: index %s ('%s') is not an HNSW graph", ef, s->path,
-				  sb_index_file_get(&s->file, "factory"));
+	snprintf(where, sizeof where, "index %s", s->path);
+	if (!rc)
+		rc = sb_index_set_params(s->index, nprobe, ef, where,
+					 sb_index_file_get(&s->file, "factory"), err);
 	return rc;
 }
 

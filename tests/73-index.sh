@@ -19,7 +19,7 @@ PY=/usr/bin/python3
 # that makes training 10-100 times slower.  Waiting passively changes no result.
 OMP_WAIT_POLICY=passive
 export OMP_WAIT_POLICY
-plan 56
+plan 67
 
 # data NAME ROWS DIM SEED [UNIT [META...]]: $T/NAME.txt (the matrix) and $T/NAME.sbf
 # (frames of 50 rows, texts "row N", meta model=m1 model_fingerprint=f1 unless given).
@@ -102,14 +102,39 @@ check "-o FILE writes the TSV to FILE" cmp -s "$T/o.tsv" "$T/got"
 
 # ---- approximate indexes: recall@10 against the exact rows ----
 sb-cosine --corpus "$T/big.sbf" -k 10 < "$T/bigq.sbf" > "$T/exact"
-sb-index build -o "$T/hnsw.index" --factory HNSW32 < "$T/big.sbf" 2> "$T/err"
+# One thread: FAISS then builds the same graph every time (hnsw.index and hnsw10.index
+# differ only in the efSearch written).
+sb-index build -o "$T/hnsw.index" --factory HNSW32 -t 1 < "$T/big.sbf" 2> "$T/err"
 sb-index query "$T/hnsw.index" -k 10 --ef-search 128 < "$T/bigq.sbf" > "$T/got" 2>> "$T/err"
 recall "HNSW32, efSearch 128" "$T/exact" "$T/got" 0.95
-sb-index build -o "$T/ivf.index" --factory IVF16,Flat < "$T/big.sbf" 2> "$T/err"
+sb-index query "$T/hnsw.index" -k 10 < "$T/bigq.sbf" > "$T/got2" 2>> "$T/err"
+check "HNSW32 searches with efSearch 128 unless told (the build wrote it)" \
+	cmp -s "$T/got" "$T/got2"
+sb-index build -o "$T/hnsw10.index" --factory HNSW32 -t 1 --ef-search 10 < "$T/big.sbf" \
+	2> "$T/err"
+sb-index query "$T/hnsw10.index" -k 10 < "$T/bigq.sbf" > "$T/got" 2>> "$T/err"
+sb-index query "$T/hnsw.index" -k 10 --ef-search 10 < "$T/bigq.sbf" > "$T/got2" 2>> "$T/err"
+check "build --ef-search 10: queries search with 10 unless told" cmp -s "$T/got" "$T/got2"
+sb-index query "$T/hnsw.index" -k 10 < "$T/bigq.sbf" > "$T/got128" 2>> "$T/err"
+if cmp -s "$T/got" "$T/got128"; then
+	not_ok "... which here finds other rows than efSearch 128 (else the check above says nothing)"
+else
+	ok "... which here finds other rows than efSearch 128"
+fi
+sb-index query "$T/hnsw10.index" -k 10 --ef-search 128 < "$T/bigq.sbf" > "$T/got" \
+	2>> "$T/err"
+check "... and query --ef-search overrides the file's" cmp -s "$T/got" "$T/got128"
+sb-index build -o "$T/ivf.index" --factory IVF16,Flat -t 1 < "$T/big.sbf" 2> "$T/err"
 sb-index query "$T/ivf.index" -k 10 --nprobe 16 < "$T/bigq.sbf" > "$T/got" 2>> "$T/err"
 recall "IVF16,Flat visiting every list: exact" "$T/exact" "$T/got" 1
+sb-index query "$T/ivf.index" -k 10 < "$T/bigq.sbf" > "$T/got2" 2>> "$T/err"
+check "IVF16,Flat searches 16 lists unless told (the build wrote nprobe 16)" \
+	cmp -s "$T/got" "$T/got2"
 sb-index query "$T/ivf.index" -k 10 --nprobe 4 < "$T/bigq.sbf" > "$T/got" 2>> "$T/err"
 recall "IVF16,Flat, nprobe 4" "$T/exact" "$T/got" 0.5
+sb-index build -o "$T/ivf4.index" --factory IVF16,Flat -t 1 --nprobe 4 < "$T/big.sbf" 2> "$T/err"
+sb-index query "$T/ivf4.index" -k 10 < "$T/bigq.sbf" > "$T/got2" 2>> "$T/err"
+check "build --nprobe 4: queries visit 4 lists unless told" cmp -s "$T/got" "$T/got2"
 sb-index build -o "$T/pq.index" --factory IVF8,PQ16np --train-sample 2000 < "$T/big.sbf" \
 	2> "$T/err"
 sb-index query "$T/pq.index" -k 10 --nprobe 8 < "$T/bigq.sbf" > "$T/got" 2>> "$T/err"
@@ -120,6 +145,11 @@ run sb-index query "$T/hnsw.index" --nprobe 4 < "$T/bigq.sbf"
 like "--nprobe on an HNSW index is refused" "$rc $err" "^1 sb-index: --nprobe 4: index .*hnsw.index \('HNSW32'\) has no inverted lists"
 run sb-index query "$T/ivf.index" --ef-search 4 < "$T/bigq.sbf"
 like "--ef-search on an IVF index is refused" "$rc $err" "^1 sb-index: --ef-search 4: index .*ivf.index \('IVF16,Flat'\) is not an HNSW graph"
+run sb-index build -o "$T/x.index" --ef-search 40 < "$T/big.sbf"
+like "build --ef-search of a Flat index is refused" "$rc $err" "^1 sb-index: .*--ef-search 40: the index \('Flat'\) is not an HNSW graph"
+check "... and no file is written" test ! -e "$T/x.index"
+run sb-index build -o "$T/x.index" --factory HNSW16 --nprobe 4 < "$T/big.sbf"
+like "build --nprobe of an HNSW index is refused" "$rc $err" "^1 sb-index: .*--nprobe 4: the index \('HNSW16'\) has no inverted lists"
 run sb-index build -o "$T/x.index" --factory IVF4096,Flat < "$T/big.sbf"
 like "fewer training rows than lists: refused" "$rc $err" "^1 .*training on 3000 rows"
 check "... and no file is left" test ! -e "$T/x.index" -a -z "$(ls "$T" | grep tmp)"
@@ -135,6 +165,12 @@ check "faiss.read_index opens a Flat file: the same rows" cmp -s "$T/py" "$T/got
 "$PY" "$REF" search "$T/hnsw.index" "$T/bigq.txt" 10 > "$T/py" 2> "$T/err"
 sb-index query "$T/hnsw.index" -k 10 < "$T/bigq.sbf" | cut -f 1,2 > "$T/got"
 check "faiss.read_index opens an HNSW file: the same rows" cmp -s "$T/py" "$T/got"
+is "faiss.read_index finds the efSearch sb-index wrote" \
+	"$("$PY" "$REF" params "$T/hnsw.index") $("$PY" "$REF" params "$T/hnsw10.index")" \
+	"efSearch 128 efSearch 10"
+is "faiss.read_index finds the nprobe sb-index wrote" \
+	"$("$PY" "$REF" params "$T/ivf.index") $("$PY" "$REF" params "$T/ivf4.index")" \
+	"nprobe 16 nprobe 4"
 "$PY" "$REF" search "$T/pq.index" "$T/bigq.txt" 10 > "$T/py" 2> "$T/err"
 sb-index query "$T/pq.index" -k 10 < "$T/bigq.sbf" | cut -f 1,2 > "$T/got"
 check "faiss.read_index opens an IVF-PQ file: the same rows" cmp -s "$T/py" "$T/got"
@@ -231,8 +267,8 @@ run sb-index
 like "no subcommand: exit 2" "$rc $err" "^2 .*expected build or query"
 run sb-index build < "$T/corpus.sbf"
 like "build without -o: exit 2" "$rc $err" "^2 .*build needs -o FILE"
-run sb-index build -o "$T/x.index" --nprobe 3 < "$T/corpus.sbf"
-like "a query option given to build: exit 2" "$rc $err" "^2 .*--nprobe: an option of sb-index query"
+run sb-index build -o "$T/x.index" --query-batch 3 < "$T/corpus.sbf"
+like "a query option given to build: exit 2" "$rc $err" "^2 .*--query-batch: an option of sb-index query"
 run sb-index query < "$T/queries.sbf"
 like "query without FILE: exit 2" "$rc $err" "^2 .*query needs the index FILE"
 run sb-index query "$T/good.index" extra < "$T/queries.sbf"

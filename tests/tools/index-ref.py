@@ -4,6 +4,9 @@
   index-ref.py search FILE QUERIES.txt K   faiss.read_index(FILE) (Python's FAISS), the K
                                            best rows of each query (a matrix as
                                            tests/tools/index-data.awk prints it): "a TAB b"
+  index-ref.py params FILE                 the search parameters faiss.read_index(FILE)
+                                           finds in it: "efSearch N" (HNSW), "nprobe N"
+                                           (IVF), or "none"
   index-ref.py strip FILE OUT              OUT = the FAISS index alone (what
                                            faiss.write_index writes: no sb footer)
   index-ref.py footer FILE OUT             OUT = FILE whose footer claims 2^63 bytes of index
@@ -82,6 +85,16 @@ def main():
             for b in row:
                 if b >= 0:
                     print(f"{a}\t{b}")
+    elif cmd == "params":
+        import faiss
+
+        index = faiss.read_index(sys.argv[2])
+        if hasattr(index, "hnsw"):
+            print("efSearch", faiss.downcast_index(index).hnsw.efSearch)
+        elif hasattr(faiss, "extract_index_ivf") and "IVF" in type(index).__name__:
+            print("nprobe", faiss.extract_index_ivf(index).nprobe)
+        else:
+            print("none")
     elif cmd in ("strip", "footer"):
         data = open(sys.argv[2], "rb").read()
         assert data[-64:-56] == b"sb-index"
