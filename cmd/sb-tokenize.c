@@ -8,6 +8,7 @@
 
 #include "../plugins/tokenize.h"
 #include "common.h"
+#include "ops.h"
 #include "tokenizer.h"
 
 enum {
@@ -306,6 +307,7 @@ int main(int argc, char **argv)
 	struct sb_cmd c;
 	int rc;
 
+	sb_ops_park_threads();          /* sb-tokenize does no products */
 	sb_cmd_init(&c, argv[0]);
 	if ((rc = parse(argc, argv, &c, &a)) >= 0)
 		return rc;

@@ -18,6 +18,30 @@ char *sb_strf(const char *fmt, ...);
 /* Reads a whole file into out (appending), refusing files over max_bytes. */
 int sb_file_read(const char *path, size_t max_bytes, struct sb_buf *out, struct sb_error *err);
 
+/*
+ * A whole file mapped read-only (sb_file_map), for big inputs read once: the pages of
+ * the page cache are used in place instead of copied.  data is valid until
+ * sb_file_unmap(); an empty file maps to len 0 and a non-NULL data.  The file must not
+ * shrink while it is mapped (its missing pages would fault), as with the weights.
+ */
+struct sb_file_view {
+	const unsigned char *data;
+	size_t len;
+	void *map;                      /* NULL when nothing is mapped */
+};
+
+/* Maps path into v (zeroed first), refusing files over max_bytes. */
+int sb_file_map(const char *path, size_t max_bytes, struct sb_file_view *v, struct sb_error *err);
+void sb_file_unmap(struct sb_file_view *v);
+
+/*
+ * n bytes for a big table looked up at random (a vocabulary's or merges' hash table),
+ * every byte set to fill, free()d as usual, or NULL.  Tables of megabytes are put on huge pages where
+ * the system gives them on request (transparent huge pages in "madvise" mode): a few
+ * page faults instead of one per 4 KiB, and lookups without TLB misses.
+ */
+void *sb_table_alloc(size_t n, unsigned char fill);
+
 /* Returns 1 if path names an existing regular file (following links), else 0. */
 int sb_file_exists(const char *path);
 

@@ -68,6 +68,9 @@ SB_API int sb_ops_isa_supported(enum sb_ops_isa isa);
  */
 SB_API void sb_ops_set_threads(int n);
 SB_API int sb_ops_threads(void);
+/* Stops BLAS's worker threads (for a program that does no products: they spin for a
+ * while after start); a later product starts them again.  No-op where BLAS cannot. */
+SB_API void sb_ops_park_threads(void);
 SB_API const char *sb_ops_blas_core(void);
 /* OpenBLAS's build configuration (version, DYNAMIC_ARCH, MAX_THREADS...), static. */
 SB_API const char *sb_ops_blas_config(void);

@@ -31,7 +31,7 @@
 #define PENDING 8                       /* merges waiting for their slot's cache line */
 
 struct merge_slot {
-	uint64_t key;                   /* a << 32 | b; 0 with rank NO_RANK: empty */
+	uint64_t key;                   /* a << 32 | b; any with rank NO_RANK: empty */
 	uint32_t rank;
 	int32_t id;
 };
@@ -142,6 +142,12 @@ static inline const struct merge_slot *merge_find(const struct tok_bpe *m, int32
 
 /* ---- building ---- */
 
+/* A merge table of cap empty slots (all bits set: rank NO_RANK, id -1), or NULL. */
+static struct merge_slot *empty_merges(size_t cap)
+{
+	return sb_table_alloc(cap * sizeof(struct merge_slot), 0xFF);
+}
+
 /* Copies a prefix or suffix into the model's units (bytes in byte-level mode). */
 static int affix(struct tok_bpe *m, const char *s, char **out, size_t *nout, const char *what,
 		 const char *file, struct sb_error *err)
@@ -201,14 +207,9 @@ int sb_tok_bpe_new(struct tok_model *out, const struct sb_tokenizer *t,
 	}
 	while (cap < 2 * n_merges + 2 && cap < 2 * MAX_MERGES)
 		cap *= 2;
-	m->merges = malloc(cap * sizeof(*m->merges));
+	m->merges = empty_merges(cap);
 	if (!m->merges)
 		return sb_error_set(err, SB_ENOMEM, "tokenizer: out of memory");
-	for (size_t i = 0; i < cap; i++) {
-		m->merges[i].key = 0;
-		m->merges[i].rank = NO_RANK;
-		m->merges[i].id = -1;
-	}
 	m->merge_mask = cap - 1;
 	m->nprefix_src = cfg->prefix ? strlen(cfg->prefix) : 0;
 	if (m->nprefix_src && (rc = affix(m, cfg->prefix, &m->prefix, &m->nprefix,
@@ -266,15 +267,10 @@ int sb_tok_bpe_new(struct tok_model *out, const struct sb_tokenizer *t,
 static int grow_merges(struct tok_bpe *m)
 {
 	size_t cap = 2 * (m->merge_mask + 1);
-	struct merge_slot *t = malloc(cap * sizeof(*t));
+	struct merge_slot *t = empty_merges(cap);
 
 	if (!t)
 		return -1;
-	for (size_t i = 0; i < cap; i++) {
-		t[i].key = 0;
-		t[i].rank = NO_RANK;
-		t[i].id = -1;
-	}
 	for (size_t i = 0; i <= m->merge_mask; i++) {
 		size_t j;
 

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "internal.h"
 #include "tok_gen.h"
 
 #define CACHE_SLOTS 32768               /* power of two */
@@ -52,7 +53,7 @@ struct tok_cache *sb_tok_cache_new(void)
 
 	if (!c)
 		return NULL;
-	c->words = calloc(CACHE_SLOTS, sizeof(*c->words));
+	c->words = sb_table_alloc(CACHE_SLOTS * sizeof(*c->words), 0);
 	c->wturn = calloc(CACHE_SLOTS / WAYS, 1);
 	c->wtag = calloc(CACHE_SLOTS, sizeof(*c->wtag));
 	if (!c->words || !c->wturn || !c->wtag) {

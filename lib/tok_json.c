@@ -140,11 +140,47 @@ struct scan {
 	struct sb_error *err;
 };
 
-static void sws(struct scan *c)
+/* Skips white space.  Files written by Hugging Face are indented: half of Qwen3's 11 MB
+ * are runs of spaces, taken eight bytes at a time. */
+static void sws_run(struct scan *c)
 {
-	while (c->pos < c->n && (c->s[c->pos] == ' ' || c->s[c->pos] == '\t' ||
-				 c->s[c->pos] == '\n' || c->s[c->pos] == '\r'))
-		c->pos++;
+	size_t i = c->pos;
+
+	while (i < c->n) {
+		unsigned char ch = c->s[i];
+
+		if (ch == ' ') {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+			while (c->n - i >= 8) {
+				uint64_t w;
+
+				memcpy(&w, c->s + i, 8);
+				w ^= 0x2020202020202020ull;
+				if (w) {
+					i += (size_t)__builtin_ctzll(w) / 8;
+					break;
+				}
+				i += 8;
+			}
+			if (i < c->n && c->s[i] == ' ')
+				i++;
+#else
+			i++;
+#endif
+			continue;
+		}
+		if (ch != '\n' && ch != '\t' && ch != '\r')
+			break;
+		i++;
+	}
+	c->pos = i;
+}
+
+/* Most calls find no white space: that test is inline. */
+static inline void sws(struct scan *c)
+{
+	if (c->pos < c->n && c->s[c->pos] <= ' ')
+		sws_run(c);
 }
 
 static int sfail(struct scan *c, const char *msg)
@@ -308,6 +344,49 @@ static int sstring(struct scan *c, struct sb_buf *out)
 	return SB_OK;
 }
 
+/* Bytes that a string holds as themselves: printable ASCII but the quote and backslash. */
+static const unsigned char plain_ascii[256] = {
+	[0x20] = 1, [0x21] = 1, [0x23 ... 0x5B] = 1, [0x5D ... 0x7F] = 1,
+};
+
+/*
+ * The string whose quote is at c->pos, as *p, *n: in place in the text when it holds
+ * no escape (the keys and merges of a vocabulary, nearly always), else decoded into
+ * tmp by sstring(), which also words the message of a bad string.  *p is valid until
+ * the text or tmp changes.
+ */
+static int sview(struct scan *c, struct sb_buf *tmp, const unsigned char **p, size_t *n)
+{
+	const unsigned char *s = c->s;
+	size_t i = c->pos + 1;
+	int rc;
+
+	if (c->pos < c->n && s[c->pos] == '"') {
+		for (;;) {
+			uint32_t cp;
+			int k;
+
+			while (i < c->n && plain_ascii[s[i]])
+				i++;
+			if (i >= c->n)
+				break;
+			if (s[i] == '"') {
+				*p = s + c->pos + 1;
+				*n = i - c->pos - 1;
+				c->pos = i + 1;
+				return SB_OK;
+			}
+			if (s[i] < 0x80 || (k = get_utf8(s + i, c->n - i, &cp)) < 0)
+				break;
+			i += (size_t)k;
+		}
+	}
+	rc = sstring(c, tmp);
+	*p = tmp->data;
+	*n = tmp->len;
+	return rc;
+}
+
 /* An integer (JSON syntax, no fraction or exponent) into *v. */
 static int sint(struct scan *c, int64_t *v)
 {
@@ -405,22 +484,20 @@ static int sskip(struct scan *c)
 			c->pos++;
 			break;
 		case '"': {
-			/* The next quote not escaped: an even run of backslashes before it. */
+			/* The next quote not escaped. */
 			const unsigned char *q = c->s + c->pos + 1, *e = c->s + c->n;
 
+			/* Strings are short: a loop beats a call to memchr. */
 			for (;;) {
-				size_t k = 0;
-
-				q = memchr(q, '"', (size_t)(e - q));
-				if (!q) {
-					c->pos = c->n;
-					return sfail(c, "unterminated string");
-				}
-				while (q - k - 1 > c->s + c->pos && q[-(ptrdiff_t)k - 1] == '\\')
-					k++;
-				if (!(k & 1))
+				while (q < e && *q != '"' && *q != '\\')
+					q++;
+				if (q >= e || *q == '"')
 					break;
-				q++;
+				q += 2;
+			}
+			if (q >= e) {
+				c->pos = c->n;
+				return sfail(c, "unterminated string");
 			}
 			c->pos = (size_t)(q - c->s) + 1;
 			break;
@@ -438,6 +515,105 @@ static int sskip(struct scan *c)
 			return SB_OK;
 	}
 }
+
+/* Adds merge (a, b) to d->merge_views: -1 when it cannot (out of memory, too long). */
+static int view_push(struct tok_doc *d, size_t *cap, const unsigned char *pa, size_t na,
+		     int deca, const unsigned char *pb, size_t nb, int decb)
+{
+	const unsigned char *base = d->text.data;
+	struct tok_merge_view *v;
+
+	if (na > MAX_TOKEN_BYTES || nb > MAX_TOKEN_BYTES || d->n_merge_views >= MAX_MERGES)
+		return -1;
+	if (d->n_merge_views == *cap) {
+		size_t nc = *cap ? 2 * *cap : 4096;
+
+		if (!(v = realloc(d->merge_views, nc * sizeof(*v))))
+			return -1;
+		d->merge_views = v;
+		*cap = nc;
+	}
+	v = &d->merge_views[d->n_merge_views++];
+	v->a = deca ? (uint32_t)(pa - d->merge_text.data) : (uint32_t)(pa - base);
+	v->b = decb ? (uint32_t)(pb - d->merge_text.data) : (uint32_t)(pb - base);
+	v->na = (uint32_t)na | (deca ? MERGE_DECODED : 0);
+	v->nb = (uint32_t)nb | (decb ? MERGE_DECODED : 0);
+	return 0;
+}
+
+/* Keeps a string that sview() decoded into tmp: appended to d->merge_text, *p moved
+ * there.  -1 when out of memory. */
+static int keep_decoded(struct tok_doc *d, const struct sb_buf *tmp, const unsigned char **p,
+			size_t n)
+{
+	size_t at = d->merge_text.len;
+
+	if (*p != tmp->data)
+		return 0;
+	if (sb_buf_append(&d->merge_text, tmp->data, n, NULL))
+		return -1;
+	*p = d->merge_text.data + at;
+	return 1;
+}
+
+/*
+ * Reads the merges array at c->pos into d->merge_views while locating it: the array is
+ * most of the file, and reading it once instead of skipping it and then reading it
+ * spares a pass.  Returns -1 (d's views dropped, c->pos left for sskip()) on anything
+ * but plain well-formed merges: merges_parse() then reads the text and words the
+ * error.  Offsets into merge_text are resolved by the loader, after the last append.
+ */
+static int merges_collect(struct scan *c, struct tok_doc *d)
+{
+	size_t start = c->pos, cap = 0;
+	struct sb_buf ta, tb;
+	int more = 0, rc = -1;
+
+	sb_buf_init(&ta);
+	sb_buf_init(&tb);
+	if (sopen(c, '[', "", &more))
+		goto out;
+	while (more > 0) {
+		const unsigned char *pa, *pb;
+		size_t na, nb, at;
+		int da, db;
+
+		if (c->pos < c->n && c->s[c->pos] == '"') {
+			if (sview(c, &ta, &pa, &na) || (da = keep_decoded(d, &ta, &pa, na)) < 0 ||
+			    split_merge((const char *)pa, na, &at))
+				goto out;
+			pb = pa + at + 1;
+			nb = na - at - 1;
+			na = at;
+			db = da;
+		} else if (stake(c, '[')) {
+			if (sview(c, &ta, &pa, &na) || (da = keep_decoded(d, &ta, &pa, na)) < 0 ||
+			    !stake(c, ',') || sview(c, &tb, &pb, &nb) ||
+			    (db = keep_decoded(d, &tb, &pb, nb)) < 0 || !stake(c, ']'))
+				goto out;
+		} else {
+			goto out;
+		}
+		if (view_push(d, &cap, pa, na, da, pb, nb, db))
+			goto out;
+		more = snext(c, ']');
+	}
+	rc = more < 0 ? -1 : 0;
+out:
+	if (rc) {
+		free(d->merge_views);
+		d->merge_views = NULL;
+		d->n_merge_views = 0;
+		sb_buf_destroy(&d->merge_text);
+		sb_buf_init(&d->merge_text);
+		c->pos = start;
+	}
+	sb_buf_destroy(&ta);
+	sb_buf_destroy(&tb);
+	return rc;
+}
+
+static int vocab_collect(struct scan *c, struct tok_doc *d);
 
 /* Finds the spans of model.vocab (an object, or an array for Unigram) and model.merges
  * (an array); a document
@@ -483,13 +659,13 @@ static void locate(struct tok_doc *d)
 		if (in_model && key.len == 5 && memcmp(key.data, "vocab", 5) == 0 &&
 		    (c.s[c.pos] == '{' || c.s[c.pos] == '[') && !d->vocab_len) {
 			d->vocab_off = c.pos;
-			if (sskip(&c))
+			if ((c.s[c.pos] != '{' || vocab_collect(&c, d)) && sskip(&c))
 				goto fail;
 			d->vocab_len = c.pos - d->vocab_off;
 		} else if (in_model && key.len == 6 && memcmp(key.data, "merges", 6) == 0 &&
 			   c.s[c.pos] == '[' && !d->merges_len) {
 			d->merges_off = c.pos;
-			if (sskip(&c))
+			if (merges_collect(&c, d) && sskip(&c))
 				goto fail;
 			d->merges_len = c.pos - d->merges_off;
 		} else if (sskip(&c)) {
@@ -501,6 +677,12 @@ static void locate(struct tok_doc *d)
 	}
 fail:
 	d->vocab_len = d->merges_len = 0;
+	free(d->merge_views);
+	d->merge_views = NULL;
+	d->n_merge_views = 0;
+	sb_tok_list_free(d->vocab_list);
+	free(d->vocab_list);
+	d->vocab_list = NULL;
 out:
 	sb_buf_destroy(&key);
 }
@@ -512,15 +694,20 @@ int sb_tok_doc_read(struct tok_doc *d, const char *path, struct sb_error *err)
 	int rc;
 
 	memset(d, 0, sizeof(*d));
-	sb_buf_init(&d->text);
+	sb_buf_init(&d->merge_text);
 	sb_buf_init(&rest);
-	if ((rc = sb_file_read(path, MAX_TOKENIZER_JSON, &d->text, err)))
+	if ((rc = sb_file_map(path, MAX_TOKENIZER_JSON, &d->text, err)))
 		return rc;
 	locate(d);
 	/* The rest: the text with the two values cut to {} and [].  Hugging Face writes
 	 * model last, so byte offsets in the JSON reader's messages rarely move. */
-	if (d->vocab_len && d->merges_len && d->merges_off < d->vocab_off)
+	if (d->vocab_len && d->merges_len && d->merges_off < d->vocab_off) {
 		d->vocab_len = d->merges_len = 0;       /* not Hugging Face's order: whole */
+		d->n_merge_views = 0;
+		sb_tok_list_free(d->vocab_list);
+		free(d->vocab_list);
+		d->vocab_list = NULL;
+	}
 	if ((rc = sb_buf_reserve(&rest, d->text.len + 4, err)))
 		goto out;
 	if (d->vocab_len) {
@@ -545,45 +732,122 @@ out:
 void sb_tok_doc_free(struct tok_doc *d)
 {
 	sb_json_free(&d->root);
-	sb_buf_destroy(&d->text);
+	sb_file_unmap(&d->text);
+	free(d->merge_views);
+	sb_buf_destroy(&d->merge_text);
+	sb_tok_list_free(d->vocab_list);
+	free(d->vocab_list);
+}
+
+/* The entries of the object at c->pos ("token": id, ...) into l, c->pos past it. */
+static int vocab_entries(struct scan *c, struct tok_list *l, const char *what)
+{
+	struct sb_buf key;
+	int rc, more = 0;
+
+	sb_buf_init(&key);
+	if ((rc = sopen(c, '{', "expected an object", &more)))
+		goto out;
+	while (more > 0) {
+		int64_t id = 0;
+		const unsigned char *kp;
+		size_t kn;
+
+		if ((rc = sview(c, &key, &kp, &kn)) || (rc = sexpect(c, ':', "expected ':'")))
+			goto out;
+		if (sint(c, &id)) {
+			char shown[61];
+			size_t k = kn < 60 ? kn : 60;
+
+			/* The key as one printable line. */
+			for (size_t j = 0; j < k; j++)
+				shown[j] = kp[j] < 0x20 || kp[j] == 0x7f ? '?' : (char)kp[j];
+			shown[k] = 0;
+			rc = sb_error_set(c->err, SB_EFORMAT, "%s['%s']: expected an integer id",
+					  what, shown);
+			goto out;
+		}
+		if ((rc = sb_tok_list_add(l, (const char *)kp, kn, id, what, c->err)))
+			goto out;
+		more = snext(c, '}');
+	}
+	rc = more < 0 ? more : SB_OK;
+out:
+	sb_buf_destroy(&key);
+	return rc;
+}
+
+/* Room in l for the object of n bytes of text: bounds from the text, up to a point (the
+ * list grows past it): an entry takes 5 bytes at least ("":0,), and a key's bytes and
+ * its NUL fit in its text and quotes. */
+static int vocab_reserve(struct tok_list *l, size_t n, struct sb_error *err)
+{
+	return sb_tok_list_reserve(l, n / 5 + 1 < 1 << 19 ? n / 5 + 1 : 1 << 19,
+				   n < (size_t)32 << 20 ? n : (size_t)32 << 20, err);
 }
 
 int sb_tok_vocab_parse(const unsigned char *s, size_t n, struct tok_list *l, const char *what,
 		       struct sb_error *err)
 {
 	struct scan c = {s, n, 0, what, err};
-	struct sb_buf key;
-	int rc, more = 0;
+	int rc;
 
-	sb_buf_init(&key);
-	if ((rc = sopen(&c, '{', "expected an object", &more)))
-		goto out;
-	while (more > 0) {
-		int64_t id = 0;
+	if ((rc = vocab_reserve(l, n, err)))
+		return sb_error_prefix(err, "%s: ", what);
+	if ((rc = vocab_entries(&c, l, what)))
+		return rc;
+	return sdone(&c);
+}
 
-		if ((rc = sstring(&c, &key)) || (rc = sexpect(&c, ':', "expected ':'")))
-			goto out;
-		if (sint(&c, &id)) {
-			char shown[61];
-			size_t k = key.len < 60 ? key.len : 60;
+void sb_tok_list_free(struct tok_list *l)
+{
+	if (!l)
+		return;
+	free(l->e);
+	sb_buf_destroy(&l->pool);
+	memset(l, 0, sizeof(*l));
+}
 
-			/* The key as one printable line. */
-			for (size_t j = 0; j < k; j++)
-				shown[j] = key.data[j] < 0x20 || key.data[j] == 0x7f ? '?' :
-					   (char)key.data[j];
-			shown[k] = 0;
-			rc = sb_error_set(err, SB_EFORMAT, "%s['%s']: expected an integer id", what,
-					  shown);
-			goto out;
-		}
-		if ((rc = sb_tok_list_add(l, (const char *)key.data, key.len, id, what, err)))
-			goto out;
-		more = snext(&c, '}');
+/*
+ * Reads the vocabulary object at c->pos into d->vocab_list while locating it, as
+ * merges_collect() does the merges.  Returns -1 (nothing kept, c->pos left for sskip())
+ * on any problem: sb_tok_doc_vocab() then reads the text and words the error.
+ */
+static int vocab_collect(struct scan *c, struct tok_doc *d)
+{
+	size_t start = c->pos;
+	struct sb_error err = {0};
+	struct scan v = {c->s, c->n, c->pos, "", &err};
+	struct tok_list *l = calloc(1, sizeof(*l));
+
+	if (!l)
+		return -1;
+	sb_buf_init(&l->pool);
+	/* The text's bound on its size: what remains of the file. */
+	if (vocab_reserve(l, c->n - start, &err) || vocab_entries(&v, l, "")) {
+		sb_tok_list_free(l);
+		free(l);
+		c->pos = start;
+		return -1;
 	}
-	rc = more < 0 ? more : sdone(&c);
-out:
-	sb_buf_destroy(&key);
-	return rc;
+	c->pos = v.pos;
+	d->vocab_list = l;
+	return 0;
+}
+
+int sb_tok_doc_vocab(const struct tok_doc *doc, struct tok_list *l, const char *what,
+		     struct sb_error *err)
+{
+	if (doc->vocab_list && !l->n) {
+		struct tok_list tmp = *l;
+
+		*l = *doc->vocab_list;
+		*doc->vocab_list = tmp;
+		return SB_OK;
+	}
+	if (!doc->vocab_len)
+		return SB_OK;
+	return sb_tok_vocab_parse(doc->text.data + doc->vocab_off, doc->vocab_len, l, what, err);
 }
 
 /* Appends score v for the next id to *scores (grown by doubling). */
@@ -673,34 +937,33 @@ static int merges_parse(struct tok_model *model, const unsigned char *s, size_t 
 	if ((rc = sopen(&c, '[', "expected an array", &more)))
 		goto out;
 	for (; more > 0; i++) {
+		const unsigned char *ua, *ub;
 		const char *pa, *pb;
 		size_t na, nb, at;
 
 		if (c.pos < c.n && c.s[c.pos] == '"') {
-			if ((rc = sstring(&c, &a)))
+			if ((rc = sview(&c, &a, &ua, &na)))
 				goto out;
-			if (split_merge((const char *)a.data, a.len, &at)) {
+			pa = (const char *)ua;
+			if (split_merge(pa, na, &at)) {
 				rc = sb_error_set(err, SB_EFORMAT, JF ": model.merges[%zu]: expected "
 						  "\"a b\" (one space)", i);
 				goto out;
 			}
-			pa = (const char *)a.data;
-			na = at;
 			pb = pa + at + 1;
-			nb = a.len - at - 1;
+			nb = na - at - 1;
+			na = at;
 		} else if (stake(&c, '[')) {
-			if ((rc = sstring(&c, &a)))
+			if ((rc = sview(&c, &a, &ua, &na)))
 				goto out;
-			if (!stake(&c, ',') || (rc = sstring(&c, &b)) || !stake(&c, ']')) {
+			if (!stake(&c, ',') || (rc = sview(&c, &b, &ub, &nb)) || !stake(&c, ']')) {
 				if (!rc)
 					rc = sb_error_set(err, SB_EFORMAT, JF ": model.merges[%zu]: "
 							  "expected [\"a\", \"b\"]", i);
 				goto out;
 			}
-			pa = (const char *)a.data;
-			na = a.len;
-			pb = (const char *)b.data;
-			nb = b.len;
+			pa = (const char *)ua;
+			pb = (const char *)ub;
 		} else {
 			rc = sb_error_set(err, SB_EFORMAT, JF ": model.merges[%zu]: expected \"a b\" "
 					  "or [\"a\", \"b\"]", i);
@@ -1276,6 +1539,30 @@ static int check_vocab(const struct sb_tokenizer *t, const struct tok_list *l, c
 	return SB_OK;
 }
 
+/* The text of a merge's string. */
+static const char *view_text(const struct tok_doc *doc, uint32_t off, uint32_t n)
+{
+	return (const char *)((n & MERGE_DECODED) ? doc->merge_text.data : doc->text.data) + off;
+}
+
+/* The merges read while locating them (doc->merge_views). */
+static int merges_views(struct tok_model *model, const struct tok_doc *doc,
+			struct sb_error *err)
+{
+	const struct tok_merge_view *v = doc->merge_views;
+	size_t n = doc->n_merge_views;
+	int rc;
+
+	for (size_t i = 0; i < n; i++) {
+		if ((rc = sb_tok_bpe_add_merge(model, view_text(doc, v[i].a, v[i].na),
+					       v[i].na & ~MERGE_DECODED,
+					       view_text(doc, v[i].b, v[i].nb),
+					       v[i].nb & ~MERGE_DECODED, i, "model.vocab", err)))
+			return sb_error_prefix(err, JF ": model.merges[%zu]: ", i);
+	}
+	return SB_OK;
+}
+
 /* The merges of the tree (a document the text scan could not follow). */
 static int merges_tree(struct tok_model *model, const struct sb_json *merges,
 		       struct sb_error *err)
@@ -1345,13 +1632,18 @@ static int load_model(struct sb_tokenizer *t, const struct tok_doc *doc,
 	if (!merges || merges->type != SB_JSON_ARRAY)
 		return bad(err, SB_EFORMAT, "model.merges", "expected an array");
 	/* A hint for the table, which grows: a merge takes 6 bytes at least. */
-	n_merges = doc->merges_len ? doc->merges_len / 16 : merges->n_items;
+	n_merges = doc->merge_views ? doc->n_merge_views :
+		   doc->merges_len ? doc->merges_len / 16 : merges->n_items;
 	if (n_merges > MAX_MERGES)
 		n_merges = MAX_MERGES;
 	if ((rc = sb_tok_bpe_new(&g->model, t, &cfg, n_merges, JF, err)))
 		return rc;
-	rc = doc->merges_len ? merges_parse(&g->model, mtext, doc->merges_len, err) :
-			       merges_tree(&g->model, merges, err);
+	if (doc->merges_len && doc->merge_views)
+		rc = merges_views(&g->model, doc, err);
+	else if (doc->merges_len)
+		rc = merges_parse(&g->model, mtext, doc->merges_len, err);
+	else
+		rc = merges_tree(&g->model, merges, err);
 	sb_tok_bpe_end_merges(&g->model);
 	return rc;
 }
@@ -1452,8 +1744,7 @@ static int load_vocab(const struct tok_doc *doc, const struct sb_json *model, in
 	}
 	if (!vocab || vocab->type != SB_JSON_OBJECT)
 		return bad(err, SB_EFORMAT, "model.vocab", "expected an object");
-	if (doc->vocab_len && (rc = sb_tok_vocab_parse(doc->text.data + doc->vocab_off,
-						       doc->vocab_len, l, JF ": model.vocab", err)))
+	if ((rc = sb_tok_doc_vocab(doc, l, JF ": model.vocab", err)))
 		return rc;
 	for (size_t i = 0; i < vocab->n_items; i++) {
 		const struct sb_json *e = &vocab->items[i];

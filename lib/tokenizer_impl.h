@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "internal.h"
 #include "json.h"
 #include "tokenizer.h"
 
@@ -153,6 +154,12 @@ struct tok_list {
 int sb_tok_list_add(struct tok_list *l, const char *s, size_t n, int64_t id, const char *file,
 		    struct sb_error *err);
 
+/* Makes room in l for entries more entries and bytes more bytes of text. */
+int sb_tok_list_reserve(struct tok_list *l, size_t entries, size_t bytes, struct sb_error *err);
+
+/* Frees what l holds (l itself is the caller's) and empties it; NULL is ignored. */
+void sb_tok_list_free(struct tok_list *l);
+
 /* Builds t's vocabulary table from l (takes its pool). */
 int sb_tok_vocab_build(struct sb_tokenizer *t, struct tok_list *l, struct sb_error *err);
 
@@ -193,15 +200,36 @@ int sb_tok_json_bool(const struct sb_json *o, const char *key);
  * and the loaders read the two values from the text with the rules of lib/json.c.
  */
 struct tok_doc {
-	struct sb_buf text;             /* the file */
+	struct sb_file_view text;       /* the file, mapped */
 	struct sb_json *root;           /* the tree of the rest */
 	size_t vocab_off, vocab_len;    /* model.vocab's value in text */
 	size_t merges_off, merges_len;  /* model.merges's value in text */
+	/* model.merges as read while it was located (n_merge_views == merges_len == 0 when
+	 * it was only skipped: the loader then reads the text, and words its errors). */
+	struct tok_merge_view *merge_views;
+	size_t n_merge_views;
+	struct sb_buf merge_text;       /* the strings of merges that hold escapes, decoded */
+	/* model.vocab (an object) as read while it was located, NULL when it was only
+	 * skipped; sb_tok_doc_vocab() hands it over. */
+	struct tok_list *vocab_list;
 };
+
+/* One merge (a, b) read from the text: each string at an offset in the text, or in
+ * merge_text when its length has MERGE_DECODED set. */
+struct tok_merge_view {
+	uint32_t a, b, na, nb;
+};
+
+#define MERGE_DECODED 0x80000000u
 
 /* Reads path into d (memset first, so sb_tok_doc_free() is safe on any failure). */
 int sb_tok_doc_read(struct tok_doc *d, const char *path, struct sb_error *err);
 void sb_tok_doc_free(struct tok_doc *d);
+
+/* Adds the entries of model.vocab (an object) to l: those read while locating it when
+ * there are, else those of its text; what names it in messages. */
+int sb_tok_doc_vocab(const struct tok_doc *doc, struct tok_list *l, const char *what,
+		     struct sb_error *err);
 
 /* Adds the entries of the object s[0..n) ("token": id, ...) to l; what names it. */
 int sb_tok_vocab_parse(const unsigned char *s, size_t n, struct tok_list *l, const char *what,

@@ -54,25 +54,37 @@ int sb_tok_list_add(struct tok_list *l, const char *s, size_t n, int64_t id, con
 		return sb_error_set(err, SB_ELIMIT, "%s: token id %lld out of range [0, %zu)",
 				    file, (long long)id, MAX_VOCAB);
 	if (l->n == l->cap) {
-		size_t nc = l->cap ? l->cap * 2 : 1024;
-		void *p;
-
-		if (nc > MAX_VOCAB)
+		if (l->cap >= MAX_VOCAB)
 			return sb_error_set(err, SB_ELIMIT, "%s: more than %zu tokens", file,
 					    MAX_VOCAB);
-		p = realloc(l->e, nc * sizeof(*l->e));
-		if (!p)
-			return sb_error_set(err, SB_ENOMEM, "%s: out of memory", file);
-		l->e = p;
-		l->cap = nc;
+		if (sb_tok_list_reserve(l, l->cap ? l->cap : 1024, 0, err))
+			return sb_error_prefix(err, "%s: ", file);
 	}
+	if (l->pool.cap - l->pool.len < n + 1 && sb_buf_reserve(&l->pool, n + 1, err))
+		return sb_error_prefix(err, "%s: ", file);
 	l->e[l->n].off = l->pool.len;
 	l->e[l->n].len = n;
 	l->e[l->n].id = (int32_t)id;
 	l->n++;
-	if (sb_buf_append(&l->pool, s, n, err) || sb_buf_append(&l->pool, "", 1, err))
-		return sb_error_prefix(err, "%s: ", file);
+	memcpy(l->pool.data + l->pool.len, s, n);
+	l->pool.data[l->pool.len + n] = 0;
+	l->pool.len += n + 1;
 	return SB_OK;
+}
+
+int sb_tok_list_reserve(struct tok_list *l, size_t entries, size_t bytes, struct sb_error *err)
+{
+	if (entries > MAX_VOCAB - l->n)
+		entries = MAX_VOCAB - l->n;
+	if (l->cap - l->n < entries) {
+		void *p = realloc(l->e, (l->n + entries) * sizeof(*l->e));
+
+		if (!p)
+			return sb_error_set(err, SB_ENOMEM, "out of memory");
+		l->e = p;
+		l->cap = l->n + entries;
+	}
+	return bytes ? sb_buf_reserve(&l->pool, bytes, err) : SB_OK;
 }
 
 /* Builds the hash table; a later duplicate overrides an earlier one (as a HashMap). */
@@ -82,7 +94,7 @@ int sb_tok_vocab_build(struct sb_tokenizer *t, struct tok_list *l, struct sb_err
 
 	while (cap < l->n * 2)
 		cap *= 2;
-	t->slots = calloc(cap, sizeof(*t->slots));
+	t->slots = sb_table_alloc(cap * sizeof(*t->slots), 0);
 	if (!t->slots)
 		return sb_error_set(err, SB_ENOMEM, "tokenizer: out of memory");
 	t->mask = cap - 1;
@@ -412,9 +424,7 @@ static int wordpiece_model(struct sb_tokenizer *t, const struct tok_doc *doc,
 	vocab = sb_json_get(model, "vocab");
 	if (!vocab || vocab->type != SB_JSON_OBJECT)
 		return sb_error_set(err, SB_EFORMAT, "%s: model.vocab: expected an object", file);
-	if (doc->vocab_len && (rc = sb_tok_vocab_parse(doc->text.data + doc->vocab_off,
-						       doc->vocab_len, l, "tokenizer.json: "
-						       "model.vocab", err)))
+	if ((rc = sb_tok_doc_vocab(doc, l, "tokenizer.json: model.vocab", err)))
 		return rc;
 	for (size_t i = 0; i < vocab->n_items; i++) {
 		const struct sb_json *e = &vocab->items[i];

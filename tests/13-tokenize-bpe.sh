@@ -19,7 +19,7 @@ require_cmd sha256sum
 STS=$SB_SHARED/data/sts-b/sts-test.tsv
 cd "$T" || exit 99
 
-plan 75
+plan 76
 
 # Model folders: the real Qwen3 file, RoBERTa from GPT-2's files (both layouts), tiny.
 mkdir qwen3
@@ -149,6 +149,20 @@ like "-v: Split with Qwen's pattern, then ByteLevel" "$err" "pre_tokenizer +Spli
 like "-v: BPE, its merges" "$err" "model +BPE, 151387 merges, byte-level"
 run sh -c 'sb-tokenize -v -m roberta-vj < /dev/null > /dev/null'
 like "-v: vocab.json + merges.txt" "$err" "tokenizer from vocab.json \\+ merges.txt"
+
+# sb-tokenize does no products: BLAS's worker threads, which spin for a tenth of a
+# second after the library loads, are stopped at its start.  Once its stage is open
+# (-v prints the prompt) and it waits for input, it is one thread (on a machine of one
+# CPU BLAS starts none, and this holds either way).
+mkfifo blas.fifo
+sb-tokenize -v -m tiny < blas.fifo > /dev/null 2> blas.err &
+pid=$!
+exec 7> blas.fifo
+wait_until 60 grep -q 'prompt' blas.err
+threads=$(ls "/proc/$pid/task" | wc -l | tr -d ' ')
+exec 7>&-
+wait "$pid"
+is "waiting for input: one thread, no BLAS workers" "$threads" 1
 
 # Malformed or unsupported files: exit 1 and one line naming the JSON path.
 mkdir bad

@@ -326,6 +326,88 @@ START_TEST(test_small_models)
 }
 END_TEST
 
+/*
+ * Merges whose strings hold escapes are decoded apart from the text (the others are
+ * read in place).  N_ESC characters c1, c2, ... (U+0101 on) are tokens 0 to N_ESC - 1,
+ * and their prefixes c1c2, c1c2c3, ... tokens N_ESC on, each merged from the one before
+ * and the next character, its first string written with \u escapes, so that the decoded
+ * strings outgrow their buffer many times over; then a merge in the string form with
+ * an escape, and a quote and a backslash.  One wrong offset and the whole text is not
+ * one token.
+ */
+#define N_ESC 300
+
+static void add(struct sb_buf *b, const char *s)
+{
+	ck_assert_int_eq(sb_buf_append(b, s, strlen(s), NULL), SB_OK);
+}
+
+/* Character k (1-based) as UTF-8 (raw) or as a JSON escape. */
+static void add_char(struct sb_buf *b, int k, int escaped)
+{
+	unsigned c = 0x100 + (unsigned)k;
+	char u[8];
+
+	if (escaped) {
+		snprintf(u, sizeof(u), "\\u%04X", c);
+	} else {
+		u[0] = (char)(0xC0 | (c >> 6));
+		u[1] = (char)(0x80 | (c & 0x3F));
+		u[2] = 0;
+	}
+	add(b, u);
+}
+
+START_TEST(test_escaped_merges)
+{
+	struct sb_buf b, text;
+	struct sb_tokenizer *t;
+	char num[32];
+
+	sb_buf_init(&b);
+	sb_buf_init(&text);
+	mk_tmp();
+	add(&b, "{\"model\": {\"type\": \"BPE\", \"vocab\": {");
+	for (int k = 1; k <= N_ESC; k++) {
+		add(&b, "\"");
+		add_char(&b, k, k % 2);
+		snprintf(num, sizeof(num), "\": %d, ", k - 1);
+		add(&b, num);
+		add_char(&text, k, 0);
+	}
+	for (int k = 2; k <= N_ESC; k++) {
+		add(&b, "\"");
+		for (int j = 1; j <= k; j++)
+			add_char(&b, j, k % 2);
+		snprintf(num, sizeof(num), "\": %d, ", N_ESC + k - 2);
+		add(&b, num);
+	}
+	add(&b, "\"q\": 1000, \"\\\"\": 1001, \"q\\\"\": 1002, \"\\\\\": 1003, "
+		"\"q\\\"\\\\\": 1004}, \"merges\": [");
+	for (int k = 2; k <= N_ESC; k++) {
+		add(&b, "[\"");
+		for (int j = 1; j < k; j++)
+			add_char(&b, j, 1);
+		add(&b, "\", \"");
+		add_char(&b, k, 0);
+		add(&b, "\"], ");
+	}
+	add(&b, "\"q \\\"\", [\"q\\\"\", \"\\\\\"]]}}");
+	ck_assert_int_eq(sb_buf_append(&b, "", 1, NULL), SB_OK);
+	ck_assert_int_eq(sb_buf_append(&text, "", 1, NULL), SB_OK);
+	put("tokenizer.json", (const char *)b.data);
+	t = open_ok(tmp);
+	snprintf(num, sizeof(num), "%d", 2 * N_ESC - 2);
+	expect(t, (const char *)text.data, num);
+	expect(t, "q\"\\", "1004");
+	expect(t, "q\"q", "1002 1000");
+	sb_tokenizer_close(&t);
+	rm_tmp();
+	sb_buf_destroy(&b);
+	sb_buf_destroy(&text);
+}
+END_TEST
+
 /* Each file must be refused with the status and a message naming the JSON path. */
 static const struct {
 	const char *json;
@@ -603,6 +685,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_pairs_and_flags);
 	tcase_add_test(tc, test_piece_bound);
 	tcase_add_test(tc, test_small_models);
+	tcase_add_test(tc, test_escaped_merges);
 	tcase_add_test(tc, test_bad_json);
 	tcase_add_test(tc, test_vocab_json);
 	tcase_add_test(tc, test_fingerprint);
