@@ -464,6 +464,7 @@ static int run_worker(struct sb_cmd *c, const struct sb_stage *stage, struct sb_
 	wo.connect = c->worker;
 	wo.topts = c->ro.topts;
 	wo.stop = &stop_flag;
+	wo.report = c->ro.report;
 	if (c->credits)
 		wo.credits = c->credits;
 	if (c->heartbeat_ms)

@@ -133,18 +133,6 @@ static int read_gold(const char *path, int col, double **out, size_t *n_out, str
 	return SB_OK;
 }
 
-/* ---- the stage, wrapped to read its zero-vector count before it is closed ---- */
-
-static uint64_t zero_rows;
-static struct sb_cosine_search search_stats;
-
-static void wrapped_close(void *state)
-{
-	zero_rows = sb_cosine_zero_rows(state);
-	sb_cosine_search_stats(state, &search_stats);
-	sb_stage_cosine.close(state);
-}
-
 static const struct option longopts[] = {
 	SB_CMD_LONGOPTS,
 	{ "pairs", no_argument, NULL, OPT_PAIRS },
@@ -306,17 +294,19 @@ static int close_tsv(const struct sb_cmd *c, struct sb_tsv *out, int rc)
 }
 
 /* -v: the search's kernels and rescoring; always: the zero vectors seen. */
-static void print_stats(const struct sb_cmd *c)
+static void print_stats(const struct sb_cmd *c, const struct sb_cosine_report *r)
 {
-	if (c->verbose && search_stats.threads)
+	const struct sb_cosine_search *search_stats = &r->search;
+
+	if (c->verbose && search_stats->threads)
 		fprintf(stderr, "%s: search: products on %s, %d threads; rescored %llu pairs in "
-			"double (%.1f per query row)\n", c->prog, search_stats.kernel,
-			search_stats.threads, (unsigned long long)search_stats.rescored,
-			search_stats.queries ? (double)search_stats.rescored /
-					       (double)search_stats.queries : 0.0);
-	if (zero_rows)
+			"double (%.1f per query row)\n", c->prog, search_stats->kernel,
+			search_stats->threads, (unsigned long long)search_stats->rescored,
+			search_stats->queries ? (double)search_stats->rescored /
+					       (double)search_stats->queries : 0.0);
+	if (r->zero_rows)
 		fprintf(stderr, "%s: warning: %llu zero vectors: their cosine with anything is 0 "
-			"by definition\n", c->prog, (unsigned long long)zero_rows);
+			"by definition\n", c->prog, (unsigned long long)r->zero_rows);
 }
 
 /* --gold: Spearman and Pearson of the scores against the gold column.  0, or 1. */
@@ -349,7 +339,7 @@ static int report_gold(struct sb_cmd *c, const struct args *a, const struct sb_t
 int main(int argc, char **argv)
 {
 	struct args a = { .metric = "cosine", .gold_col = 5 };
-	struct sb_stage stage = sb_stage_cosine;
+	struct sb_cosine_report report = { 0 };
 	struct sb_tsv out = { 0 };
 	struct sb_emit sink;
 	struct sb_cmd c;
@@ -360,9 +350,9 @@ int main(int argc, char **argv)
 		return rc;
 	if (!a.frames && setup_tsv(&c, &a, &out, &sink))
 		return 1;
-	stage.close = wrapped_close;
-	rc = sb_cmd_run(&c, &stage);
-	print_stats(&c);
+	c.ro.report.out = &report;
+	rc = sb_cmd_run(&c, &sb_stage_cosine);
+	print_stats(&c, &report);
 	if (!a.frames)
 		rc = close_tsv(&c, &out, rc);
 	if (rc == 0 && a.gold)

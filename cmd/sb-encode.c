@@ -67,20 +67,6 @@ static void usage(FILE *fp, const char *prog)
 		SB_CMD_COMMON_HELP, prog);
 }
 
-/* ---- the stage, wrapped to read its report before it is closed ---- */
-
-static struct sb_encode_report report;
-static int report_seen;
-
-static void wrapped_close(void *state)
-{
-	if (state) {
-		sb_encode_report(state, &report);
-		report_seen = 1;
-	}
-	sb_stage_encode.close(state);
-}
-
 /*
  * What -p MODES leaves out of a model whose modules.json has Dense or LayerNorm
  * modules after Pooling (--pool model applies them): a warning, since the
@@ -341,25 +327,33 @@ static void print_settings(const struct sb_cmd *c, const struct args *a)
 }
 
 /* -v: what the stage's report says of the tokenizer fingerprints it checked. */
-static void print_report(const struct sb_cmd *c, const struct args *a)
+static void print_report(const struct sb_cmd *c, const struct args *a, int seen,
+			 const struct sb_encode_report *r)
 {
 	if (a->allow_mixed)
 		fprintf(stderr, "%s: tokenizer fingerprints not checked (--allow-mixed)\n",
 			c->prog);
-	else if (report_seen && !report.tokenizer_found)
+	else if (seen && !r->tokenizer_found)
 		fprintf(stderr, "%s: %s has no tokenizer: tokenizer fingerprints not checked\n",
 			c->prog, a->model);
-	else if (report.frames_unchecked)
+	else if (r->frames_unchecked)
 		fprintf(stderr, "%s: %llu tokens frames without a tokenizer_fingerprint accepted "
-			"unchecked\n", c->prog, (unsigned long long)report.frames_unchecked);
+			"unchecked\n", c->prog, (unsigned long long)r->frames_unchecked);
+}
+
+/* The report came (the stage opened): it says whether a tokenizer was found. */
+static void on_report(void *ctx, int final)
+{
+	(void)final;
+	*(int *)ctx = 1;
 }
 
 int main(int argc, char **argv)
 {
 	struct args a = { .prec = SB_LOWP_F32, .lowp_isa = SB_LOWP_ISA_AUTO, .isa = SB_OPS_AUTO };
-	struct sb_stage stage = sb_stage_encode;
+	struct sb_encode_report report = { 0 };
 	struct sb_cmd c;
-	int rc;
+	int rc, seen = 0;
 
 	sb_cmd_init(&c, argv[0]);
 	if ((rc = parse(argc, argv, &c, &a)) >= 0 || (rc = setup(&c, &a)) >= 0)
@@ -368,9 +362,11 @@ int main(int argc, char **argv)
 		print_settings(&c, &a);
 	if (a.pool && pool_notice(&c, a.model, a.pool))
 		return 1;
-	stage.close = wrapped_close;
-	rc = sb_cmd_run(&c, &stage);
+	c.ro.report.out = &report;
+	c.ro.report.ready = on_report;
+	c.ro.report.ctx = &seen;
+	rc = sb_cmd_run(&c, &sb_stage_encode);
 	if (c.verbose)
-		print_report(&c, &a);
+		print_report(&c, &a, seen, &report);
 	return rc;
 }

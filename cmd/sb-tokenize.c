@@ -59,67 +59,45 @@ static void usage(FILE *fp, const char *prog)
 		SB_CMD_COMMON_HELP, prog);
 }
 
-/* ---- the stage, wrapped to read its counts before it is closed ---- */
+/* ---- what the stage reports: its settings once open, its counts at the end ---- */
 
-static struct sb_tokenize_counts counts;
-
-static void wrapped_close(void *state)
+/* -v: every setting and the file it came from, and the prompt the stage chose. */
+static void print_settings(const struct sb_cmd *c, const struct sb_tokenize_report *r)
 {
-	if (state)
-		sb_tokenize_counts(state, &counts);
-	sb_stage_tokenize.close(state);
-}
+	const struct sb_tokenizer_info *in = r->info;
+	const struct sb_tokenize_prompt *p = &r->prompt;
 
-/* -v: the prompt the stage chose, printed once it is open. */
-static int verbose_prompt;
-static const char *prog_name;
-
-static int wrapped_open(void **state, const struct sb_kv *opts, size_t n_opts,
-			struct sb_error *err)
-{
-	struct sb_tokenize_prompt p;
-	int rc = sb_stage_tokenize.open(state, opts, n_opts, err);
-
-	if (rc || !verbose_prompt)
-		return rc;
-	sb_tokenize_prompt(*state, &p);
-	if (p.is_default)
-		fprintf(stderr, "%s: prompt '%s' (default_prompt_name of "
-			"config_sentence_transformers.json, --prompt '' for none): %zu bytes, "
-			"prompt_length %llu\n", prog_name, p.name, p.len,
-			(unsigned long long)p.prompt_length);
-	else if (p.text)
-		fprintf(stderr, "%s: prompt%s%s%s: %zu bytes, prompt_length %llu\n", prog_name,
-			p.name ? " '" : "", p.name ? p.name : "", p.name ? "'" : "", p.len,
-			(unsigned long long)p.prompt_length);
-	else
-		fprintf(stderr, "%s: no prompt\n", prog_name);
-	verbose_prompt = 0;     /* once, also in worker mode */
-	return rc;
-}
-
-/* -v: every setting and the file it came from. */
-static int print_settings(const struct sb_cmd *c, const char *model, size_t max_length)
-{
-	struct sb_tokenizer_opts o;
-	struct sb_tokenizer *t;
-	const struct sb_tokenizer_info *in;
-	struct sb_error err;
-
-	sb_error_clear(&err);
-	sb_tokenizer_opts_init(&o);
-	o.max_length = max_length;
-	if (sb_tokenizer_open(&t, model, &o, &err)) {
-		sb_cmd_error(c, &err);
-		return -1;
-	}
-	in = sb_tokenizer_info(t);
 	fprintf(stderr, "%s: model %s, tokenizer from %s\n", c->prog, in->dir, in->source);
 	for (size_t i = 0; i < in->n_settings; i++)
 		fprintf(stderr, "%s:   %-24s %-16s from %s\n", c->prog, in->settings[i].name,
 			in->settings[i].value, in->settings[i].source);
-	sb_tokenizer_close(&t);
-	return 0;
+	if (p->is_default)
+		fprintf(stderr, "%s: prompt '%s' (default_prompt_name of "
+			"config_sentence_transformers.json, --prompt '' for none): %zu bytes, "
+			"prompt_length %llu\n", c->prog, p->name, p->len,
+			(unsigned long long)p->prompt_length);
+	else if (p->text)
+		fprintf(stderr, "%s: prompt%s%s%s: %zu bytes, prompt_length %llu\n", c->prog,
+			p->name ? " '" : "", p->name ? p->name : "", p->name ? "'" : "", p->len,
+			(unsigned long long)p->prompt_length);
+	else
+		fprintf(stderr, "%s: no prompt\n", c->prog);
+}
+
+struct report {
+	const struct sb_cmd *c;
+	struct sb_tokenize_report r;
+	int printed;                    /* -v settings: once, also in worker mode */
+};
+
+static void on_report(void *ctx, int final)
+{
+	struct report *rep = ctx;
+
+	if (final || !rep->c->verbose || rep->printed)
+		return;
+	print_settings(rep->c, &rep->r);
+	rep->printed = 1;
 }
 
 static const struct option longopts[] = {
@@ -288,21 +266,21 @@ static int parse(int argc, char **argv, struct sb_cmd *c, struct args *a)
 }
 
 /* The invalid UTF-8 replaced, always; with -v the rows and those truncated. */
-static void print_counts(const struct sb_cmd *c)
+static void print_counts(const struct sb_cmd *c, const struct sb_tokenize_counts *counts)
 {
-	if (counts.rows_replaced)
+	if (counts->rows_replaced)
 		fprintf(stderr, "%s: replaced %llu invalid UTF-8 sequences with U+FFFD in %llu "
-			"rows\n", c->prog, (unsigned long long)counts.n_replaced,
-			(unsigned long long)counts.rows_replaced);
+			"rows\n", c->prog, (unsigned long long)counts->n_replaced,
+			(unsigned long long)counts->rows_replaced);
 	if (c->verbose)
 		fprintf(stderr, "%s: %llu rows, %llu truncated to the max length\n", c->prog,
-			(unsigned long long)counts.rows, (unsigned long long)counts.rows_truncated);
+			(unsigned long long)counts->rows, (unsigned long long)counts->rows_truncated);
 }
 
 int main(int argc, char **argv)
 {
-	struct sb_stage stage = sb_stage_tokenize;
 	struct args a = { 0 };
+	struct report rep = { 0 };
 	struct sb_cmd c;
 	int rc;
 
@@ -313,13 +291,11 @@ int main(int argc, char **argv)
 	if (!a.model)
 		return 1;
 	sb_cmd_kv(&c, "model", a.model);
-	if (c.verbose && print_settings(&c, a.model, a.max_length))
-		return 1;
-	stage.close = wrapped_close;
-	stage.open = wrapped_open;
-	verbose_prompt = c.verbose;
-	prog_name = c.prog;
-	rc = sb_cmd_run(&c, &stage);
-	print_counts(&c);
+	rep.c = &c;
+	c.ro.report.out = &rep.r;
+	c.ro.report.ready = on_report;
+	c.ro.report.ctx = &rep;
+	rc = sb_cmd_run(&c, &sb_stage_tokenize);
+	print_counts(&c, &rep.r.counts);
 	return rc;
 }
