@@ -30,6 +30,7 @@
 
 #include "internal.h"
 #include "json.h"
+#include "lowp.h"
 #include "model.h"
 #include "model_impl.h"
 #include "model_mpnet.h"

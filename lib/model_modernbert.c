@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "lowp.h"
 #include "model_impl.h"
 #include "model_modernbert.h"
 #include "ops.h"
