@@ -42,7 +42,13 @@ static void progress(struct run *r, int final)
 	r->ro->progress(r->st, final, r->ro->progress_ctx);
 }
 
-/* The emitter given to the stage: checks ordering, encodes, sends. */
+/*
+ * The emitter given to the stage: checks ordering, encodes, sends.  This order check is
+ * not the stream reader's (reader.c, which checks every input): it holds a stage to its
+ * contract on what it writes, before the frame is encoded, so a stage's bug is named as
+ * the stage's and never reaches the output; the reader downstream would only see a
+ * malformed stream from some program.
+ */
 static int emit(void *ctx, const struct sb_frame *f, struct sb_error *err)
 {
 	struct run *r = ctx;
