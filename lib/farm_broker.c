@@ -55,6 +55,7 @@ struct pump {
 	char addr[96];
 	struct sb_transport *t;
 	struct sb_reader rd;            /* input: t read by the stream's rules, envelopes */
+	volatile int *quit;             /* input from a link: its stop flag (pump_stop) */
 	pthread_t thread;
 	int started;
 	volatile int busy;      /* input: inside sb_transport_recv */
@@ -205,6 +206,7 @@ struct farm {
 	struct sb_zmq_monitor mon;     /* of front: handshakes that fail */
 	void *in_s, *out_s;
 	struct pump in, out;
+	volatile int in_quit;           /* the input link's stop flag (pump.quit) */
 	struct sb_farm_core core;
 	uint64_t run;
 	double hb_s, dead_s;
@@ -583,9 +585,15 @@ static void pump_stop(struct pump *pm, void *side, int cancel)
 		return;
 	if (side)
 		sb_pair_send(side, SB_PAIR_QUIT, 0, 0, 0, ZMQ_DONTWAIT);
-	/* The input thread may sit in a blocking read of a pipe nobody will close. */
-	if (cancel && pm->busy)
-		pthread_cancel(pm->thread);
+	/* The input thread may sit in a blocking read of a pipe nobody will close; a
+	 * link's read returns within its poll interval once its stop flag is set, so that
+	 * thread is not cancelled (its frames stay whole for the sanitizers). */
+	if (cancel && pm->busy) {
+		if (pm->quit)
+			*pm->quit = 1;
+		else
+			pthread_cancel(pm->thread);
+	}
 	pthread_join(pm->thread, NULL);
 	pm->started = 0;
 }
@@ -920,7 +928,16 @@ int sb_farm_run(const struct sb_farm_opts *o, struct sb_farm_stats *st_out, stru
 		goto done;
 	if ((rc = sb_zmq_attach(f.front, &ep, o->bind, err)) != SB_OK)
 		goto done;
-	rc = sb_reader_open(&f.in.rd, o->input ? o->input : "-", &o->topts, SB_READER_PEEK, err);
+	const char *in = o->input ? o->input : "-";
+	struct sb_transport_opts ito = o->topts;
+
+	if (in[0] == '@' || in[0] == '>') {
+		/* A link: the farm's loop watches the program's stop flag and stops the
+		 * input thread through the link's own (pump_stop). */
+		ito.stop = &f.in_quit;
+		f.in.quit = &f.in_quit;
+	}
+	rc = sb_reader_open(&f.in.rd, in, &ito, SB_READER_PEEK, err);
 	if (rc != SB_OK)
 		goto done;
 	f.in.t = f.in.rd.t;
