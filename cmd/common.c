@@ -464,6 +464,7 @@ static int run_worker(struct sb_cmd *c, const struct sb_stage *stage, struct sb_
 	wo.connect = c->worker;
 	wo.topts = c->ro.topts;
 	wo.stop = &stop_flag;
+	wo.report = c->ro.report;
 	if (c->credits)
 		wo.credits = c->credits;
 	if (c->heartbeat_ms)
@@ -529,22 +530,4 @@ int sb_cmd_run(struct sb_cmd *c, const struct sb_stage *stage)
 		return 1;
 	}
 	return 0;
-}
-
-int sb_cmd_getopt(struct sb_cmd *c, int argc, char **argv, const char *shortopts,
-		  const struct option *longopts, const struct sb_cmd_pass *passed,
-		  int (*own)(struct sb_cmd *c, void *user, int opt, const char *arg), void *user)
-{
-	int opt, rc;
-
-	while ((opt = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
-		rc = sb_cmd_option(c, opt, optarg);
-		if (rc < 0)
-			return 2;
-		if (rc || (passed && sb_cmd_pass(c, passed, opt, optarg)))
-			continue;
-		if ((rc = own(c, user, opt, optarg)))
-			return rc < 0 ? 0 : rc;
-	}
-	return -1;
 }

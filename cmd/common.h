@@ -128,16 +128,6 @@ struct sb_cmd_pass {
 int sb_cmd_pass(struct sb_cmd *c, const struct sb_cmd_pass *t, int opt, const char *arg);
 
 /*
- * The getopt_long() loop of a stage program: each option goes to sb_cmd_option(), then
- * to the pass table (may be NULL), then to own(c, user, opt, arg), which returns 0 to
- * go on, a negative value to exit 0 (--help printed) or an exit status.  Returns -1
- * when every option was taken, else the exit status.
- */
-int sb_cmd_getopt(struct sb_cmd *c, int argc, char **argv, const char *shortopts,
-		  const struct option *longopts, const struct sb_cmd_pass *passed,
-		  int (*own)(struct sb_cmd *c, void *user, int opt, const char *arg), void *user);
-
-/*
  * Resolves -m MODEL: a folder as is, or a hub id through the Hugging Face cache
  * (downloading when allowed).  Returns a string owned by the cmd module, or NULL
  * after printing an error.

@@ -12,64 +12,10 @@
 
 #include "../plugins/cosine.h"
 #include "common.h"
+#include "opts.h"
 #include "frame.h"
 #include "similarity.h"
 #include "tsv.h"
-
-enum {
-	OPT_PAIRS = SB_OPT_FIRST_PRIVATE,
-	OPT_FIRST,
-	OPT_ALL,
-	OPT_MATRIX,
-	OPT_CORPUS,
-	OPT_METRIC,
-	OPT_ALLOW_MIXED,
-	OPT_FRAMES,
-	OPT_GOLD,
-	OPT_GOLD_COLUMN,
-	OPT_QUERY_BATCH,
-	OPT_MINE,
-	OPT_MAX_PAIRS,
-	OPT_THRESHOLD,
-	OPT_EXACT,
-	OPT_BLOCK_ROWS,
-	OPT_KERNELS
-};
-
-static void usage(FILE *fp, const char *prog)
-{
-	fprintf(
-	    fp,
-	    "usage: %s [options] [--pairs | --all | --mine | --matrix | --corpus FILE]\n"
-	    "Score embeddings frames against each other; print TSV (a, b, score, texts).\n\n"
-	    "      --first             the first row against every other row (default)\n"
-	    "      --pairs             rows 2k and 2k+1: one score per pair\n"
-	    "      --all               every pair i < j (with --top-k: the k best per row)\n"
-	    "      --mine              paraphrase mining: the best pairs i < j overall, best\n"
-	    "                          first, among each row's top-k neighbours (k 100)\n"
-	    "      --matrix            the full N x N matrix, one line per row\n"
-	    "      --corpus FILE       top-k rows of an embeddings file (sb-pool -o FILE)\n"
-	    "  -k, --top-k K           with --all, --mine or --corpus (corpus default 10)\n"
-	    "      --max-pairs N       --mine: print at most N pairs (default 500000)\n"
-	    "      --threshold T       --all, --mine, --corpus: drop scores below T\n"
-	    "      --metric M          cosine (default), dot, euclidean, manhattan, hamming\n"
-	    "      --allow-mixed       compare embeddings of different models, poolings or\n"
-	    "                          encoder precisions\n"
-	    "      --frames            write scores frames instead of TSV\n"
-	    "      --gold FILE         with --pairs: print the Spearman and Pearson correlations\n"
-	    "                          of the scores with column 5 of the TSV FILE (STS layout)\n"
-	    "      --gold-column N     take the gold scores from column N instead\n"
-	    "      --query-batch N     --corpus: queries per pass over the corpus "
-	    "(1024)\n"
-	    "  -t, --threads N         --corpus, --all -k, --mine: threads sharing the queries\n"
-	    "                          (default: the cores available)\n"
-	    "      --block-rows N      rows per float32 product of the search (2048)\n"
-	    "      --kernels ISA       auto (default), avx512, avx2, generic: avx512 runs the\n"
-	    "                          search on sb's own product kernel, others on OpenBLAS\n"
-	    "      --exact             score every pair one double dot product at a time\n"
-	    "                          (the reference path; same output, slower)\n" SB_CMD_COMMON_HELP,
-	    prog);
-}
 
 /*
  * Reads column col (1-based) of every line of a TSV file as numbers.  A first line whose
@@ -133,54 +79,60 @@ static int read_gold(const char *path, int col, double **out, size_t *n_out, str
 	return SB_OK;
 }
 
-/* ---- the stage, wrapped to read its zero-vector count before it is closed ---- */
+/* ---- the command line ---- */
 
-static uint64_t zero_rows;
-static struct sb_cosine_search search_stats;
-
-static void wrapped_close(void *state)
-{
-	zero_rows = sb_cosine_zero_rows(state);
-	sb_cosine_search_stats(state, &search_stats);
-	sb_stage_cosine.close(state);
-}
-
-static const struct option longopts[] = {
-	SB_CMD_LONGOPTS,
-	{ "pairs", no_argument, NULL, OPT_PAIRS },
-	{ "first", no_argument, NULL, OPT_FIRST },
-	{ "all", no_argument, NULL, OPT_ALL },
-	{ "matrix", no_argument, NULL, OPT_MATRIX },
-	{ "corpus", required_argument, NULL, OPT_CORPUS },
-	{ "top-k", required_argument, NULL, 'k' },
-	{ "metric", required_argument, NULL, OPT_METRIC },
-	{ "allow-mixed", no_argument, NULL, OPT_ALLOW_MIXED },
-	{ "frames", no_argument, NULL, OPT_FRAMES },
-	{ "gold", required_argument, NULL, OPT_GOLD },
-	{ "gold-column", required_argument, NULL, OPT_GOLD_COLUMN },
-	{ "query-batch", required_argument, NULL, OPT_QUERY_BATCH },
-	{ "mine", no_argument, NULL, OPT_MINE },
-	{ "max-pairs", required_argument, NULL, OPT_MAX_PAIRS },
-	{ "threshold", required_argument, NULL, OPT_THRESHOLD },
-	{ "threads", required_argument, NULL, 't' },
-	{ "exact", no_argument, NULL, OPT_EXACT },
-	{ "block-rows", required_argument, NULL, OPT_BLOCK_ROWS },
-	{ "kernels", required_argument, NULL, OPT_KERNELS },
-	{ NULL, 0, NULL, 0 }
+static const struct sb_cmd_usage usage = {
+	"[options] [--pairs | --all | --mine | --matrix | --corpus FILE]",
+	"Score embeddings frames against each other; print TSV (a, b, score, texts).\n",
+	26
 };
 
-/* Options that only set a stage option. */
-static const struct sb_cmd_pass passed[] = {
-	{ OPT_MAX_PAIRS, "max_pairs", NULL },
-	{ OPT_THRESHOLD, "threshold", NULL },
-	{ 'k', "top_k", NULL },
-	{ OPT_ALLOW_MIXED, "allow_mixed", "1" },
-	{ OPT_QUERY_BATCH, "query_batch", NULL },
-	{ 't', "threads", NULL },
-	{ OPT_EXACT, "exact", "1" },
-	{ OPT_BLOCK_ROWS, "block_rows", NULL },
-	{ OPT_KERNELS, "kernels", NULL },
-	{ 0, NULL, NULL }
+/* The modes (SB_CMD_OWN with value set): one of them may be given. */
+static const struct sb_cmd_opt opts[] = {
+	{ "first", 0, NULL, SB_CMD_OWN, NULL, "first", 0, 0, NULL,
+	  "the first row against every other row (default)" },
+	{ "pairs", 0, NULL, SB_CMD_OWN, NULL, "pairs", 0, 0, NULL,
+	  "rows 2k and 2k+1: one score per pair" },
+	{ "all", 0, NULL, SB_CMD_OWN, NULL, "all", 0, 0, NULL,
+	  "every pair i < j (with --top-k: the k best per row)" },
+	{ "mine", 0, NULL, SB_CMD_OWN, NULL, "mine", 0, 0, NULL,
+	  "paraphrase mining: the best pairs i < j overall, best\n"
+	  "first, among each row's top-k neighbours (k 100)" },
+	{ "matrix", 0, NULL, SB_CMD_OWN, NULL, "matrix", 0, 0, NULL,
+	  "the full N x N matrix, one line per row" },
+	{ "corpus", 0, "FILE", SB_CMD_OWN, "corpus", "corpus", 0, 0, NULL,
+	  "top-k rows of an embeddings file (sb-pool -o FILE)" },
+	{ "top-k", 'k', "K", SB_CMD_STRING, "top_k", NULL, 0, 0, NULL,
+	  "with --all, --mine or --corpus (corpus default 10)" },
+	{ "max-pairs", 0, "N", SB_CMD_STRING, "max_pairs", NULL, 0, 0, NULL,
+	  "--mine: print at most N pairs (default 500000)" },
+	{ "threshold", 0, "T", SB_CMD_STRING, "threshold", NULL, 0, 0, NULL,
+	  "--all, --mine, --corpus: drop scores below T" },
+	{ "metric", 0, "M", SB_CMD_OWN, "metric", NULL, 0, 0, NULL,
+	  "cosine (default), dot, euclidean, manhattan, hamming" },
+	{ "allow-mixed", 0, NULL, SB_CMD_SWITCH, "allow_mixed", "1", 0, 0, NULL,
+	  "compare embeddings of different models, poolings or\nencoder precisions" },
+	{ "frames", 0, NULL, SB_CMD_OWN, NULL, NULL, 0, 0, NULL,
+	  "write scores frames instead of TSV" },
+	{ "gold", 0, "FILE", SB_CMD_OWN, NULL, NULL, 0, 0, NULL,
+	  "with --pairs: print the Spearman and Pearson correlations\n"
+	  "of the scores with column 5 of the TSV FILE (STS layout)" },
+	{ "gold-column", 0, "N", SB_CMD_OWN, NULL, NULL, 0, 0, NULL,
+	  "take the gold scores from column N instead" },
+	{ "query-batch", 0, "N", SB_CMD_STRING, "query_batch", NULL, 0, 0, NULL,
+	  "--corpus: queries per pass over the corpus (1024)" },
+	{ "threads", 't', "N", SB_CMD_STRING, "threads", NULL, 0, 0, NULL,
+	  "--corpus, --all -k, --mine: threads sharing the queries\n"
+	  "(default: the cores available)" },
+	{ "block-rows", 0, "N", SB_CMD_STRING, "block_rows", NULL, 0, 0, NULL,
+	  "rows per float32 product of the search (2048)" },
+	{ "kernels", 0, "ISA", SB_CMD_STRING, "kernels", NULL, 0, 0, NULL,
+	  "auto (default), avx512, avx2, generic: avx512 runs the\n"
+	  "search on sb's own product kernel, others on OpenBLAS" },
+	{ "exact", 0, NULL, SB_CMD_SWITCH, "exact", "1", 0, 0, NULL,
+	  "score every pair one double dot product at a time\n"
+	  "(the reference path; same output, slower)" },
+	{ NULL }
 };
 
 /* What the command line asked for, beyond the stage options it sets in c. */
@@ -189,55 +141,35 @@ struct args {
 	int frames, gold_col, n_modes;
 };
 
-/* The modes, one of which may be given. */
-static const struct {
-	int opt;
-	const char *mode;
-} modes[] = {
-	{ OPT_PAIRS, "pairs" }, { OPT_FIRST, "first" }, { OPT_ALL, "all" },
-	{ OPT_MATRIX, "matrix" }, { OPT_MINE, "mine" }, { OPT_CORPUS, "corpus" },
-};
-
-/* One option of this program: 0 when taken, else the exit status (-1: --help). */
-static int parse_option(struct sb_cmd *c, void *user, int opt, const char *arg)
+/* The options the table leaves to the program: 0 when taken, else the exit status. */
+static int take_option(struct sb_cmd *c, void *user, const struct sb_cmd_opt *o,
+		       const char *arg, size_t n)
 {
 	struct args *a = user;
 
-	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
-		if (modes[i].opt == opt) {
-			a->mode = modes[i].mode;
-			a->n_modes++;
-			if (opt == OPT_CORPUS)
-				sb_cmd_kv(c, "corpus", arg);
-			return 0;
-		}
-	}
-	switch (opt) {
-	case 'h':
-		usage(stdout, c->prog);
-		return -1;
-	case OPT_METRIC:
+	(void)n;
+	if (o->value) {
+		/* A mode. */
+		a->mode = o->value;
+		a->n_modes++;
+		if (o->key)
+			sb_cmd_kv(c, o->key, arg);
+	} else if (!strcmp(o->name, "metric")) {
 		a->metric = arg;
-		sb_cmd_kv(c, "metric", arg);
-		return 0;
-	case OPT_FRAMES:
+		sb_cmd_kv(c, o->key, arg);
+	} else if (!strcmp(o->name, "frames")) {
 		a->frames = 1;
-		return 0;
-	case OPT_GOLD:
+	} else if (!strcmp(o->name, "gold")) {
 		a->gold = arg;
-		return 0;
-	case OPT_GOLD_COLUMN:
+	} else {
 		a->gold_col = atoi(arg);
 		if (a->gold_col < 1) {
 			fprintf(stderr, "%s: --gold-column: expected a column number >= 1\n",
 				c->prog);
 			return 2;
 		}
-		return 0;
-	default:
-		usage(stderr, c->prog);
-		return 2;
 	}
+	return 0;
 }
 
 /* The command line into c and a: -1 to go on, else the exit status. */
@@ -247,16 +179,15 @@ static int parse(int argc, char **argv, struct sb_cmd *c, struct args *a)
 	enum sb_metric m;
 	int rc;
 
-	if ((rc = sb_cmd_getopt(c, argc, argv, SB_CMD_SHORTOPTS "k:t:", longopts, passed,
-				parse_option, a)) >= 0)
+	if ((rc = sb_cmd_getopts(c, argc, argv, &usage, opts, take_option, a)) >= 0)
 		return rc;
-	if (sb_cmd_args(c, argc - optind, argv + optind, longopts, a->frames))
+	if (sb_cmd_args(c, argc - optind, argv + optind, sb_cmd_longopts(), a->frames))
 		return 2;
 	if (optind != argc || a->n_modes > 1) {
 		if (a->n_modes > 1)
 			fprintf(stderr, "%s: choose one of --first, --pairs, --all, --mine, "
 				"--matrix, --corpus\n", c->prog);
-		usage(stderr, c->prog);
+		sb_cmd_usage(stderr, c->prog, &usage, opts);
 		return 2;
 	}
 	if (sb_metric_parse(a->metric, &m, &err) != SB_OK) {
@@ -306,17 +237,19 @@ static int close_tsv(const struct sb_cmd *c, struct sb_tsv *out, int rc)
 }
 
 /* -v: the search's kernels and rescoring; always: the zero vectors seen. */
-static void print_stats(const struct sb_cmd *c)
+static void print_stats(const struct sb_cmd *c, const struct sb_cosine_report *r)
 {
-	if (c->verbose && search_stats.threads)
+	const struct sb_cosine_search *search_stats = &r->search;
+
+	if (c->verbose && search_stats->threads)
 		fprintf(stderr, "%s: search: products on %s, %d threads; rescored %llu pairs in "
-			"double (%.1f per query row)\n", c->prog, search_stats.kernel,
-			search_stats.threads, (unsigned long long)search_stats.rescored,
-			search_stats.queries ? (double)search_stats.rescored /
-					       (double)search_stats.queries : 0.0);
-	if (zero_rows)
+			"double (%.1f per query row)\n", c->prog, search_stats->kernel,
+			search_stats->threads, (unsigned long long)search_stats->rescored,
+			search_stats->queries ? (double)search_stats->rescored /
+					       (double)search_stats->queries : 0.0);
+	if (r->zero_rows)
 		fprintf(stderr, "%s: warning: %llu zero vectors: their cosine with anything is 0 "
-			"by definition\n", c->prog, (unsigned long long)zero_rows);
+			"by definition\n", c->prog, (unsigned long long)r->zero_rows);
 }
 
 /* --gold: Spearman and Pearson of the scores against the gold column.  0, or 1. */
@@ -349,7 +282,7 @@ static int report_gold(struct sb_cmd *c, const struct args *a, const struct sb_t
 int main(int argc, char **argv)
 {
 	struct args a = { .metric = "cosine", .gold_col = 5 };
-	struct sb_stage stage = sb_stage_cosine;
+	struct sb_cosine_report report = { 0 };
 	struct sb_tsv out = { 0 };
 	struct sb_emit sink;
 	struct sb_cmd c;
@@ -360,9 +293,9 @@ int main(int argc, char **argv)
 		return rc;
 	if (!a.frames && setup_tsv(&c, &a, &out, &sink))
 		return 1;
-	stage.close = wrapped_close;
-	rc = sb_cmd_run(&c, &stage);
-	print_stats(&c);
+	c.ro.report.out = &report;
+	rc = sb_cmd_run(&c, &sb_stage_cosine);
+	print_stats(&c, &report);
 	if (!a.frames)
 		rc = close_tsv(&c, &out, rc);
 	if (rc == 0 && a.gold)

@@ -4,6 +4,7 @@
  * cross-encoder's scores with --head classify.
  */
 #include <sched.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,75 +12,12 @@
 
 #include "../plugins/encode.h"
 #include "common.h"
+#include "opts.h"
 #include "lowp.h"
 #include "modules.h"
 #include "ops.h"
 #include "par.h"
 #include "pooling.h"
-
-enum {
-	OPT_POOL = SB_OPT_FIRST_PRIVATE,
-	OPT_NORMALIZE,
-	OPT_THREADS,
-	OPT_MAX_BATCH_TOKENS,
-	OPT_KERNELS,
-	OPT_NO_FUSE_QKV,
-	OPT_BLAS_THREADS,
-	OPT_ALLOW_MIXED,
-	OPT_PRECISION,
-	OPT_LOWP_KERNELS,
-	OPT_HEAD,
-	OPT_LOGITS
-};
-
-static void usage(FILE *fp, const char *prog)
-{
-	fprintf(fp,
-		"usage: %s [options] -m MODEL\n"
-		"Run a DistilBERT, BERT or RoBERTa-family encoder over tokens frames (input_ids,\n"
-		"attention_mask[, token_type_ids]) and write hidden frames (last_hidden_state,\n"
-		"attention_mask), embeddings frames with --pool, or scores frames with --head.\n\n"
-		"  -m, --model MODEL         model folder or hub id (config.json +\n"
-		"                            model.safetensors or pytorch_model.bin)\n"
-		"  -p, --pool MODES          pool in-process and write embeddings: cls, max,\n"
-		"                            mean, mean_sqrt_len_tokens, weightedmean,\n"
-		"                            lasttoken (comma-separated), or 'model' for the\n"
-		"                            model's 1_Pooling config and its Dense and\n"
-		"                            LayerNorm modules\n"
-		"      --normalize           L2-normalize the pooled embeddings\n"
-		"      --head classify       a cross-encoder: the model's sequence-classification\n"
-		"                            head on each row (sb-tokenize --pairs), scores out\n"
-		"      --logits              with --head: the raw logits, not the sigmoid that\n"
-		"                            sentence-transformers applies to one label\n"
-		"  -t, --threads N           threads, each running whole sentences (default:\n"
-		"                            the cores available)\n"
-		"      --blas-threads N      one thread, every product by OpenBLAS with N threads\n"
-		"      --max-batch-tokens N  real tokens per sub-batch and thread (default 2048)\n"
-		"      --kernels ISA         auto (default), avx512, avx2, generic\n"
-		"      --no-fuse-qkv         three Q, K, V products per layer instead of one\n"
-		"      --precision P         f32 (default), bf16 or int8: arithmetic of the\n"
-		"                            dense products (weights converted at load)\n"
-		"      --lowp-kernels SET    auto (default), generic, avx_vnni, avx512_vnni,\n"
-		"                            avx512_bf16, avx512, amx: kernels of the bf16 /\n"
-		"                            int8 products\n"
-		"      --allow-mixed         encode tokens whose tokenizer_fingerprint is not\n"
-		"                            that of MODEL's tokenizer (default: refused)\n"
-		SB_CMD_COMMON_HELP, prog);
-}
-
-/* ---- the stage, wrapped to read its report before it is closed ---- */
-
-static struct sb_encode_report report;
-static int report_seen;
-
-static void wrapped_close(void *state)
-{
-	if (state) {
-		sb_encode_report(state, &report);
-		report_seen = 1;
-	}
-	sb_stage_encode.close(state);
-}
 
 /*
  * What -p MODES leaves out of a model whose modules.json has Dense or LayerNorm
@@ -130,28 +68,57 @@ static int cores_available(void)
 	return n > 0 ? (int)n : 1;
 }
 
-static const struct option longopts[] = {
-	SB_CMD_LONGOPTS,
-	{ "model", required_argument, NULL, 'm' },
-	{ "pool", required_argument, NULL, 'p' },
-	{ "normalize", no_argument, NULL, OPT_NORMALIZE },
-	{ "threads", required_argument, NULL, 't' },
-	{ "blas-threads", required_argument, NULL, OPT_BLAS_THREADS },
-	{ "max-batch-tokens", required_argument, NULL, OPT_MAX_BATCH_TOKENS },
-	{ "kernels", required_argument, NULL, OPT_KERNELS },
-	{ "no-fuse-qkv", no_argument, NULL, OPT_NO_FUSE_QKV },
-	{ "allow-mixed", no_argument, NULL, OPT_ALLOW_MIXED },
-	{ "precision", required_argument, NULL, OPT_PRECISION },
-	{ "lowp-kernels", required_argument, NULL, OPT_LOWP_KERNELS },
-	{ "head", required_argument, NULL, OPT_HEAD },
-	{ "logits", no_argument, NULL, OPT_LOGITS },
-	{ NULL, 0, NULL, 0 }
+/* ---- the command line ---- */
+
+#define STR(x) STR_(x)
+#define STR_(x) #x
+
+static const struct sb_cmd_usage usage = {
+	"[options] -m MODEL",
+	"Run a DistilBERT, BERT or RoBERTa-family encoder over tokens frames (input_ids,\n"
+	"attention_mask[, token_type_ids]) and write hidden frames (last_hidden_state,\n"
+	"attention_mask), embeddings frames with --pool, or scores frames with --head.\n",
+	28
 };
 
-/* Options that only set a stage option. */
-static const struct sb_cmd_pass passed[] = {
-	{ OPT_NO_FUSE_QKV, "fuse_qkv", "0" },
-	{ 0, NULL, NULL }
+static const struct sb_cmd_opt opts[] = {
+	{ "model", 'm', "MODEL", SB_CMD_OWN, NULL, NULL, 0, 0, NULL,
+	  "model folder or hub id (config.json +\nmodel.safetensors or pytorch_model.bin)" },
+	{ "pool", 'p', "MODES", SB_CMD_OWN, "pool", NULL, 0, 0, NULL,
+	  "pool in-process and write embeddings: cls, max,\n"
+	  "mean, mean_sqrt_len_tokens, weightedmean,\n"
+	  "lasttoken (comma-separated), or 'model' for the\n"
+	  "model's 1_Pooling config and its Dense and\nLayerNorm modules" },
+	{ "normalize", 0, NULL, SB_CMD_OWN, "normalize", "1", 0, 0, NULL,
+	  "L2-normalize the pooled embeddings" },
+	{ "head", 0, "classify", SB_CMD_OWN, "head", NULL, 0, 0, NULL,
+	  "a cross-encoder: the model's sequence-classification\n"
+	  "head on each row (sb-tokenize --pairs), scores out" },
+	{ "logits", 0, NULL, SB_CMD_OWN, "logits", "1", 0, 0, NULL,
+	  "with --head: the raw logits, not the sigmoid that\n"
+	  "sentence-transformers applies to one label" },
+	{ "threads", 't', "N", SB_CMD_COUNT, NULL, NULL, 1, SB_PAR_MAX,
+	  "expected 1 to " STR(SB_PAR_MAX) ", got '{}'",
+	  "threads, each running whole sentences (default:\nthe cores available)" },
+	{ "blas-threads", 0, "N", SB_CMD_COUNT, NULL, NULL, 1, SB_PAR_MAX,
+	  "expected 1 to " STR(SB_PAR_MAX) ", got '{}'",
+	  "one thread, every product by OpenBLAS with N threads" },
+	{ "max-batch-tokens", 0, "N", SB_CMD_COUNT, "max_batch_tokens", NULL, 1, SIZE_MAX,
+	  "invalid count '{}'", "real tokens per sub-batch and thread (default 2048)" },
+	{ "kernels", 0, "ISA", SB_CMD_OWN, "kernels", NULL, 0, 0, NULL,
+	  "auto (default), avx512, avx2, generic" },
+	{ "no-fuse-qkv", 0, NULL, SB_CMD_SWITCH, "fuse_qkv", "0", 0, 0, NULL,
+	  "three Q, K, V products per layer instead of one" },
+	{ "precision", 0, "P", SB_CMD_OWN, "precision", NULL, 0, 0, NULL,
+	  "f32 (default), bf16 or int8: arithmetic of the\n"
+	  "dense products (weights converted at load)" },
+	{ "lowp-kernels", 0, "SET", SB_CMD_OWN, "lowp_kernels", NULL, 0, 0, NULL,
+	  "auto (default), generic, avx_vnni, avx512_vnni,\n"
+	  "avx512_bf16, avx512, amx: kernels of the bf16 /\nint8 products" },
+	{ "allow-mixed", 0, NULL, SB_CMD_OWN, "allow_mixed", "1", 0, 0, NULL,
+	  "encode tokens whose tokenizer_fingerprint is not\n"
+	  "that of MODEL's tokenizer (default: refused)" },
+	{ NULL }
 };
 
 /* What the command line asked for, beyond the stage options it sets in c. */
@@ -161,103 +128,64 @@ struct args {
 	enum sb_lowp prec;
 	enum sb_lowp_isa lowp_isa;
 	enum sb_ops_isa isa;
-	char mbt[32], thr[16];
+	char thr[16];
 };
 
-/* -t, --blas-threads: a count of 1 to SB_PAR_MAX.  0, or 2 after a message. */
-static int parse_threads(struct sb_cmd *c, struct args *a, int opt, const char *arg)
-{
-	size_t n;
-
-	if (sb_cmd_parse_size(arg, &n) < 0 || n < 1 || n > SB_PAR_MAX) {
-		fprintf(stderr, "%s: --%s: expected 1 to %d, got '%s'\n", c->prog,
-			opt == 't' ? "threads" : "blas-threads", SB_PAR_MAX, arg);
-		return 2;
-	}
-	if (opt == 't')
-		a->threads = arg;
-	else
-		a->blas_threads = arg;
-	return 0;
-}
-
 /* --kernels, --precision, --lowp-kernels: a name the library parses.  0, or 2. */
-static int parse_named(struct sb_cmd *c, struct args *a, int opt, const char *arg)
+static int parse_named(struct sb_cmd *c, struct args *a, const struct sb_cmd_opt *o,
+		       const char *arg)
 {
 	struct sb_error err;
-	const char *name = opt == OPT_KERNELS ? "kernels" : opt == OPT_PRECISION ? "precision" :
-			   "lowp-kernels";
-	int rc = opt == OPT_KERNELS ? sb_ops_isa_parse(arg, &a->isa, &err) :
-		 opt == OPT_PRECISION ? sb_lowp_parse(arg, &a->prec, &err) :
+	int rc = !strcmp(o->name, "kernels") ? sb_ops_isa_parse(arg, &a->isa, &err) :
+		 !strcmp(o->name, "precision") ? sb_lowp_parse(arg, &a->prec, &err) :
 		 sb_lowp_isa_parse(arg, &a->lowp_isa, &err);
 
 	if (rc) {
-		fprintf(stderr, "%s: --%s: %s\n", c->prog, name, err.msg);
+		fprintf(stderr, "%s: --%s: %s\n", c->prog, o->name, err.msg);
 		return 2;
 	}
-	sb_cmd_kv(c, opt == OPT_LOWP_KERNELS ? "lowp_kernels" : name, arg);
+	sb_cmd_kv(c, o->key, arg);
 	return 0;
 }
 
-/* One option of this program: 0 when taken, else the exit status (0 after --help is
- * returned as -1). */
-static int parse_option(struct sb_cmd *c, void *user, int opt, const char *arg)
+/* The options the table leaves to the program: 0 when taken, else the exit status. */
+static int take_option(struct sb_cmd *c, void *user, const struct sb_cmd_opt *o,
+		       const char *arg, size_t n)
 {
 	struct args *a = user;
-	size_t n;
 
-	switch (opt) {
-	case 'h':
-		usage(stdout, c->prog);
-		return -1;
+	(void)n;
+	switch (o->flag) {
 	case 'm':
 		a->model = arg;
 		return 0;
+	case 't':
+		a->threads = arg;
+		return 0;
 	case 'p':
 		a->pool = arg;
-		sb_cmd_kv(c, "pool", arg);
+		break;
+	}
+	if (!strcmp(o->name, "blas-threads")) {
+		a->blas_threads = arg;
 		return 0;
-	case OPT_NORMALIZE:
-		a->normalize = 1;
-		sb_cmd_kv(c, "normalize", "1");
-		return 0;
-	case 't':
-	case OPT_BLAS_THREADS:
-		return parse_threads(c, a, opt, arg);
-	case OPT_MAX_BATCH_TOKENS:
-		if (sb_cmd_parse_size(arg, &n) < 0 || n < 1) {
-			fprintf(stderr, "%s: --max-batch-tokens: invalid count '%s'\n", c->prog,
-				arg);
-			return 2;
-		}
-		snprintf(a->mbt, sizeof(a->mbt), "%zu", n);
-		sb_cmd_kv(c, "max_batch_tokens", a->mbt);
-		return 0;
-	case OPT_KERNELS:
-	case OPT_PRECISION:
-	case OPT_LOWP_KERNELS:
-		return parse_named(c, a, opt, arg);
-	case OPT_ALLOW_MIXED:
-		a->allow_mixed = 1;
-		sb_cmd_kv(c, "allow_mixed", "1");
-		return 0;
-	case OPT_HEAD:
+	}
+	if (!strcmp(o->name, "kernels") || !strcmp(o->name, "precision") ||
+	    !strcmp(o->name, "lowp-kernels"))
+		return parse_named(c, a, o, arg);
+	if (!strcmp(o->name, "head")) {
 		if (strcmp(arg, "classify")) {
 			fprintf(stderr, "%s: --head: '%s' is not one of classify\n", c->prog, arg);
-			usage(stderr, c->prog);
+			sb_cmd_usage(stderr, c->prog, &usage, opts);
 			return 2;
 		}
 		a->head = arg;
-		sb_cmd_kv(c, "head", arg);
-		return 0;
-	case OPT_LOGITS:
-		a->logits = 1;
-		sb_cmd_kv(c, "logits", "1");
-		return 0;
-	default:
-		usage(stderr, c->prog);
-		return 2;
 	}
+	a->normalize |= !strcmp(o->name, "normalize");
+	a->allow_mixed |= !strcmp(o->name, "allow-mixed");
+	a->logits |= !strcmp(o->name, "logits");
+	sb_cmd_kv(c, o->key, o->arg ? arg : o->value);
+	return 0;
 }
 
 /* The options that go together or exclude each other.  0, or 2 after a message. */
@@ -270,7 +198,7 @@ static int check_args(struct sb_cmd *c, const struct args *a)
 
 	if (why) {
 		fprintf(stderr, "%s: %s\n", c->prog, why);
-		usage(stderr, c->prog);
+		sb_cmd_usage(stderr, c->prog, &usage, opts);
 		return 2;
 	}
 	return 0;
@@ -281,13 +209,12 @@ static int parse(int argc, char **argv, struct sb_cmd *c, struct args *a)
 {
 	int rc;
 
-	if ((rc = sb_cmd_getopt(c, argc, argv, SB_CMD_SHORTOPTS "m:p:t:", longopts, passed,
-				parse_option, a)) >= 0)
+	if ((rc = sb_cmd_getopts(c, argc, argv, &usage, opts, take_option, a)) >= 0)
 		return rc;
-	if (sb_cmd_args(c, argc - optind, argv + optind, longopts, 1))
+	if (sb_cmd_args(c, argc - optind, argv + optind, sb_cmd_longopts(), 1))
 		return 2;
 	if (optind != argc && a->model) {
-		usage(stderr, c->prog);
+		sb_cmd_usage(stderr, c->prog, &usage, opts);
 		return 2;
 	}
 	return check_args(c, a) ? 2 : -1;
@@ -341,25 +268,33 @@ static void print_settings(const struct sb_cmd *c, const struct args *a)
 }
 
 /* -v: what the stage's report says of the tokenizer fingerprints it checked. */
-static void print_report(const struct sb_cmd *c, const struct args *a)
+static void print_report(const struct sb_cmd *c, const struct args *a, int seen,
+			 const struct sb_encode_report *r)
 {
 	if (a->allow_mixed)
 		fprintf(stderr, "%s: tokenizer fingerprints not checked (--allow-mixed)\n",
 			c->prog);
-	else if (report_seen && !report.tokenizer_found)
+	else if (seen && !r->tokenizer_found)
 		fprintf(stderr, "%s: %s has no tokenizer: tokenizer fingerprints not checked\n",
 			c->prog, a->model);
-	else if (report.frames_unchecked)
+	else if (r->frames_unchecked)
 		fprintf(stderr, "%s: %llu tokens frames without a tokenizer_fingerprint accepted "
-			"unchecked\n", c->prog, (unsigned long long)report.frames_unchecked);
+			"unchecked\n", c->prog, (unsigned long long)r->frames_unchecked);
+}
+
+/* The report came (the stage opened): it says whether a tokenizer was found. */
+static void on_report(void *ctx, int final)
+{
+	(void)final;
+	*(int *)ctx = 1;
 }
 
 int main(int argc, char **argv)
 {
 	struct args a = { .prec = SB_LOWP_F32, .lowp_isa = SB_LOWP_ISA_AUTO, .isa = SB_OPS_AUTO };
-	struct sb_stage stage = sb_stage_encode;
+	struct sb_encode_report report = { 0 };
 	struct sb_cmd c;
-	int rc;
+	int rc, seen = 0;
 
 	sb_cmd_init(&c, argv[0]);
 	if ((rc = parse(argc, argv, &c, &a)) >= 0 || (rc = setup(&c, &a)) >= 0)
@@ -368,9 +303,11 @@ int main(int argc, char **argv)
 		print_settings(&c, &a);
 	if (a.pool && pool_notice(&c, a.model, a.pool))
 		return 1;
-	stage.close = wrapped_close;
-	rc = sb_cmd_run(&c, &stage);
+	c.ro.report.out = &report;
+	c.ro.report.ready = on_report;
+	c.ro.report.ctx = &seen;
+	rc = sb_cmd_run(&c, &sb_stage_encode);
 	if (c.verbose)
-		print_report(&c, &a);
+		print_report(&c, &a, seen, &report);
 	return rc;
 }

@@ -7,40 +7,60 @@
 #include <string.h>
 
 #include "common.h"
+#include "opts.h"
 #include "modules.h"
 #include "pooling.h"
 
 extern const struct sb_stage sb_stage_pool;
 
-enum {
-	OPT_NORMALIZE = SB_OPT_FIRST_PRIVATE,
-	OPT_NO_NORMALIZE,
-	OPT_TRUNCATE_DIM,
-	OPT_PRECISION,
-	OPT_CALIBRATION,
-	OPT_CALIBRATE
+static const struct sb_cmd_usage usage = {
+	"[options] [-m MODEL]",
+	"Pool hidden frames (last_hidden_state + attention_mask) into embeddings frames\n"
+	"(sentence_embedding), as sentence-transformers' Pooling does.\n",
+	26
 };
 
-static void usage(FILE *fp, const char *prog)
+static const struct sb_cmd_opt opts[] = {
+	{ "model", 'm', "MODEL", SB_CMD_OWN, NULL, NULL, 0, 0, NULL,
+	  "take pooling, the Dense and LayerNorm modules after it\n"
+	  "and Normalize from the model folder or hub id" },
+	{ "pooling", 'p', "MODES", SB_CMD_OWN, "pooling", NULL, 0, 0, NULL,
+	  "cls,max,mean,mean_sqrt_len_tokens,weightedmean,lasttoken\n"
+	  "(several are concatenated in that order; default: the\n"
+	  "model's 1_Pooling/config.json, else mean)" },
+	{ "normalize", 0, NULL, SB_CMD_SWITCH, "normalize", "1", 0, 0, NULL,
+	  "L2-normalize (eps 1e-12), after --truncate-dim" },
+	{ "no-normalize", 0, NULL, SB_CMD_SWITCH, "normalize", "0", 0, 0, NULL,
+	  "do not, even if the model has a Normalize module" },
+	{ "truncate-dim", 0, "N", SB_CMD_STRING, "truncate_dim", NULL, 0, 0, NULL,
+	  "keep the first N dimensions (Matryoshka models)" },
+	{ "precision", 0, "P", SB_CMD_STRING, "precision", NULL, 0, 0, NULL,
+	  "float32 (default), int8, uint8, binary, ubinary" },
+	{ "calibration", 0, "FILE", SB_CMD_STRING, "calibration", NULL, 0, 0, NULL,
+	  "int8/uint8 ranges made by --calibrate (required for them)" },
+	{ "calibrate", 0, "FILE", SB_CMD_STRING, "calibrate", NULL, 0, 0, NULL,
+	  "write per-dimension ranges of the whole stream to FILE" },
+	{ NULL }
+};
+
+struct args {
+	const char *model, *pooling;
+};
+
+/* -m and -p: the program reads the model's pooling itself when -p is not given. */
+static int take_option(struct sb_cmd *c, void *user, const struct sb_cmd_opt *o,
+		       const char *arg, size_t n)
 {
-	fprintf(
-	    fp,
-	    "usage: %s [options] [-m MODEL]\n"
-	    "Pool hidden frames (last_hidden_state + attention_mask) into embeddings frames\n"
-	    "(sentence_embedding), as sentence-transformers' Pooling does.\n\n"
-	    "  -m, --model MODEL       take pooling, the Dense and LayerNorm modules after it\n"
-	    "                          and Normalize from the model folder or hub id\n"
-	    "  -p, --pooling MODES     cls,max,mean,mean_sqrt_len_tokens,weightedmean,lasttoken\n"
-	    "                          (several are concatenated in that order; default: the\n"
-	    "                          model's 1_Pooling/config.json, else mean)\n"
-	    "      --normalize         L2-normalize (eps 1e-12), after --truncate-dim\n"
-	    "      --no-normalize      do not, even if the model has a Normalize module\n"
-	    "      --truncate-dim N    keep the first N dimensions (Matryoshka models)\n"
-	    "      --precision P       float32 (default), int8, uint8, binary, ubinary\n"
-	    "      --calibration FILE  int8/uint8 ranges made by --calibrate (required for them)\n"
-	    "      --calibrate FILE    write per-dimension ranges of the whole stream to "
-	    "FILE\n" SB_CMD_COMMON_HELP,
-	    prog);
+	struct args *a = user;
+
+	(void)n;
+	if (o->flag == 'm') {
+		a->model = arg;
+	} else {
+		a->pooling = arg;
+		sb_cmd_kv(c, o->key, arg);
+	}
+	return 0;
 }
 
 /* -v: the modules after Pooling that the stage applies (Dense, LayerNorm). */
@@ -63,59 +83,22 @@ static int modules_notice(const struct sb_cmd *c, const char *model)
 
 int main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-	    SB_CMD_LONGOPTS,
-	    {"model", required_argument, NULL, 'm'},
-	    {"pooling", required_argument, NULL, 'p'},
-	    {"normalize", no_argument, NULL, OPT_NORMALIZE},
-	    {"no-normalize", no_argument, NULL, OPT_NO_NORMALIZE},
-	    {"truncate-dim", required_argument, NULL, OPT_TRUNCATE_DIM},
-	    {"precision", required_argument, NULL, OPT_PRECISION},
-	    {"calibration", required_argument, NULL, OPT_CALIBRATION},
-	    {"calibrate", required_argument, NULL, OPT_CALIBRATE},
-	    {NULL, 0, NULL, 0}};
-	/* Options that only set a stage option. */
-	static const struct sb_cmd_pass passed[] = {
-	    {OPT_NORMALIZE, "normalize", "1"},
-	    {OPT_NO_NORMALIZE, "normalize", "0"},
-	    {OPT_TRUNCATE_DIM, "truncate_dim", NULL},
-	    {OPT_PRECISION, "precision", NULL},
-	    {OPT_CALIBRATION, "calibration", NULL},
-	    {OPT_CALIBRATE, "calibrate", NULL},
-	    {0, NULL, NULL}};
-	const char *model = NULL, *pooling = NULL;
+	struct args a = { NULL, NULL };
+	const char *model, *pooling;
 	struct sb_cmd c;
-	int opt, rc;
+	int rc;
 
 	sb_cmd_init(&c, argv[0]);
-	while ((opt = getopt_long(argc, argv, SB_CMD_SHORTOPTS "m:p:", longopts, NULL)) != -1) {
-		rc = sb_cmd_option(&c, opt, optarg);
-		if (rc < 0)
-			return 2;
-		if (rc || sb_cmd_pass(&c, passed, opt, optarg))
-			continue;
-		switch (opt) {
-		case 'h':
-			usage(stdout, c.prog);
-			return 0;
-		case 'm':
-			model = optarg;
-			break;
-		case 'p':
-			pooling = optarg;
-			sb_cmd_kv(&c, "pooling", optarg);
-			break;
-		default:
-			usage(stderr, c.prog);
-			return 2;
-		}
-	}
-	if (sb_cmd_args(&c, argc - optind, argv + optind, longopts, 1))
+	if ((rc = sb_cmd_getopts(&c, argc, argv, &usage, opts, take_option, &a)) >= 0)
+		return rc;
+	if (sb_cmd_args(&c, argc - optind, argv + optind, sb_cmd_longopts(), 1))
 		return 2;
 	if (optind != argc) {
-		usage(stderr, c.prog);
+		sb_cmd_usage(stderr, c.prog, &usage, opts);
 		return 2;
 	}
+	model = a.model;
+	pooling = a.pooling;
 	if (model) {
 		model = sb_cmd_model(&c, model);
 		if (!model)

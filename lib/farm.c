@@ -605,7 +605,13 @@ int sb_farm_core_result(struct sb_farm_core *c, int wi, uint64_t id, struct sb_b
 		c->duplicates++;
 		return 0;
 	}
-	/* The rows must cover the request's rows exactly, in order. */
+	/*
+	 * The rows must cover the request's rows exactly, in order.  This is not a check
+	 * of a stream (the input was checked by the reader, reader.c; the output is
+	 * written in request order from what passes here): a worker answers one request,
+	 * results come back in any order from several workers, and one that does not
+	 * cover its request is that worker's fault, refused before it joins the output.
+	 */
 	uint64_t expect = r->seq, rows = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct sb_farm_peek pk;

@@ -117,6 +117,7 @@ struct sb_worker_opts {
 	int max_idle_ms;                /* exit SB_OK after no farm for this long; -1 never */
 	const char *name;               /* shown in the farm's statistics; NULL: host:pid */
 	volatile int *stop;             /* non-zero: leave cleanly (tell the farm), SB_OK */
+	struct sb_report_to report;     /* the stage's report, as sb_runner_opts.report */
 };
 
 void sb_worker_opts_init(struct sb_worker_opts *o);

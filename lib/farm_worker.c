@@ -461,6 +461,7 @@ int sb_worker_run(const struct sb_stage *stage, const struct sb_kv *opts, size_t
 	struct sb_stats st_local;
 	struct wrun r = { .stage = stage, .we = { NULL, 0, 0 } };
 	struct wio w;
+	struct sb_stage_io io;
 	pthread_t th;
 	int rc, started = 0;
 	double t0 = sb_zmq_now();
@@ -480,9 +481,13 @@ int sb_worker_run(const struct sb_stage *stage, const struct sb_kv *opts, size_t
 				    "no marker)", o.connect);
 	worker_name(&w, &o);
 	sb_frame_init(&r.in);
-	if ((rc = stage->open(&r.state, opts, n_opts, err)) != SB_OK)
+	if ((rc = sb_stage_check(stage, err)) != SB_OK ||
+	    (rc = stage->open(&r.state, opts, n_opts, err)) != SB_OK)
 		return rc;
+	sb_stage_attach(stage, r.state, &io, &o.topts);
+	sb_stage_report(stage, r.state, &o.report, 0);
 	if ((w.ctx = sb_zmq_ctx_get(err)) == NULL) {
+		sb_stage_report(stage, r.state, &o.report, 1);
 		stage->close(r.state);
 		return SB_EIO;
 	}
@@ -512,6 +517,7 @@ done:
 		sb_buf_destroy(&r.we.bufs[i]);
 	free(r.we.bufs);
 	sb_frame_destroy(&r.in);
+	sb_stage_report(stage, r.state, &o.report, 1);
 	stage->close(r.state);
 	sb_zmq_ctx_put();
 	st->seconds_total = sb_zmq_now() - t0;

@@ -111,6 +111,20 @@ extern int (*sb_transport_zmq_open)(struct sb_transport **out, const char *spec,
 				    const struct sb_transport_opts *opts, struct sb_error *err);
 
 /*
+ * The stage interface's version-dependent parts (stage.c), for the runner and the farm
+ * worker.  sb_stage_check() refuses a table of a version this library does not know;
+ * the others do nothing for a version 1 table, which has no report or set_io.
+ */
+struct sb_stage;
+struct sb_stage_io;
+struct sb_report_to;
+int sb_stage_check(const struct sb_stage *stage, struct sb_error *err);
+void sb_stage_report(const struct sb_stage *stage, void *state, const struct sb_report_to *to,
+		     int final);
+void sb_stage_attach(const struct sb_stage *stage, void *state, struct sb_stage_io *io,
+		     const struct sb_transport_opts *topts);
+
+/*
  * CurveZMQ key files (zmq_keys.c), declared here for their fuzz target.  A key file holds
  * "public-key = Z85" and, when secret, "secret-key = Z85" lines ('#' comments); an
  * allow-list is any number of public-key lines or bare Z85 keys.

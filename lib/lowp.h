@@ -33,64 +33,23 @@
 #ifndef SB_LOWP_H
 #define SB_LOWP_H
 
-#include "api.h"
+#include "compute.h"
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include "errors.h"
 
-/* Arithmetic of the products. */
-enum sb_lowp { SB_LOWP_F32, SB_LOWP_BF16, SB_LOWP_INT8 };
-
-/* Parses "f32", "bf16", "int8"; SB_EINVAL names a bad value. */
-SB_API int sb_lowp_parse(const char *s, enum sb_lowp *out, struct sb_error *err);
-
-/* "f32", "bf16", "int8". */
-SB_API const char *sb_lowp_name(enum sb_lowp p);
-
-/*
- * Kernel sets of the products.  SB_LOWP_ISA_AUTO takes, per precision, the fastest the
- * CPU has within the float32 kernel set selected by sb_ops_select() (generic: the
- * generic code; avx2: AVX-VNNI for int8; avx512: AMX tiles for both precisions when the
- * CPU has them and the kernel grants the tile state (sb_lowp_amx_unavailable()), else
- * AVX512_VNNI or AVX-VNNI for int8, and for bf16 the avx512 widening kernel, which runs
- * faster than vdpbf16ps where that was measured: bench/precision.sh).  The others force
- * a set for tests: a precision that the set has no kernel for uses the generic code.
- */
-enum sb_lowp_isa {
-	SB_LOWP_ISA_AUTO, SB_LOWP_ISA_GENERIC, SB_LOWP_ISA_AVX_VNNI, SB_LOWP_ISA_AVX512_VNNI,
-	SB_LOWP_ISA_AVX512_BF16, SB_LOWP_ISA_AVX512, SB_LOWP_ISA_AMX
-};
-
-/*
- * Parses "auto", "generic", "avx_vnni", "avx512_vnni", "avx512_bf16", "avx512", "amx"
- * (SB_EINVAL).  "avx512" is a bf16 kernel without the bfloat16 instructions: the
- * bf16 weights widened to float32 in registers and FMA, the same sums in the same order.
- * "amx" has kernels for both precisions (tdpbf16ps, tdpbusd): int8 gives the same
- * results as the others, bf16 the same sums in another order (within rounding).
- */
-SB_API int sb_lowp_isa_parse(const char *s, enum sb_lowp_isa *out, struct sb_error *err);
 
 /* 1 if the CPU (and OS) can run the set. */
-SB_API int sb_lowp_isa_supported(enum sb_lowp_isa isa);
+int sb_lowp_isa_supported(enum sb_lowp_isa isa);
 
 /*
  * NULL when the AMX kernels can run, else why not (a static string: no AMX on the cpu,
  * or the kernel refused the tile state).  The first call asks Linux for the tile state
  * for the whole process (thread-safe, once).
  */
-SB_API const char *sb_lowp_amx_unavailable(void);
-
-/*
- * Selects the kernel set for the process; SB_EUNSUPPORTED (the previous choice stays)
- * when the CPU cannot run it.  Call it before computing (not thread-safe with products
- * in flight).
- */
-SB_API int sb_lowp_select(enum sb_lowp_isa isa, struct sb_error *err);
-
-/* The kernel that products of precision p run on now: "avx512_bf16", "generic"... */
-SB_API const char *sb_lowp_kernel_name(enum sb_lowp p);
+const char *sb_lowp_amx_unavailable(void);
 
 /* Packed weights W[n, k] of one product (see the top for the layout). */
 struct sb_lowp_weights {
@@ -106,14 +65,14 @@ struct sb_lowp_weights {
  * rows of k floats at parts[i]) for precision prec (BF16 or INT8).  SB_ENOMEM,
  * SB_ELIMIT (too large; int8 with k > 65536) on failure, *out then cleared.
  */
-SB_API int sb_lowp_pack(struct sb_lowp_weights *out, enum sb_lowp prec, const float *const *parts,
+int sb_lowp_pack(struct sb_lowp_weights *out, enum sb_lowp prec, const float *const *parts,
 			const size_t *part_rows, size_t n_parts, size_t k, struct sb_error *err);
 
 /* Bytes held by the packed weights (data, scales, column sums). */
-SB_API size_t sb_lowp_bytes(const struct sb_lowp_weights *w);
+size_t sb_lowp_bytes(const struct sb_lowp_weights *w);
 
 /* Frees the packed weights and clears *w. */
-SB_API void sb_lowp_free(struct sb_lowp_weights *w);
+void sb_lowp_free(struct sb_lowp_weights *w);
 
 /* Activations X[m, k] rounded or quantized for one product; buffers grown on demand. */
 struct sb_lowp_act {
@@ -135,22 +94,22 @@ struct sb_lowp_act {
  * sb_lowp_linear() runs those, whatever is selected later).  SB_ENOMEM / SB_ELIMIT
  * when a buffer cannot grow.
  */
-SB_API int sb_lowp_act_set(struct sb_lowp_act *a, const struct sb_lowp_weights *w, size_t m,
+int sb_lowp_act_set(struct sb_lowp_act *a, const struct sb_lowp_weights *w, size_t m,
 			   const float *x, size_t ldx, struct sb_error *err);
 
 /* Frees the buffers and clears *a. */
-SB_API void sb_lowp_act_free(struct sb_lowp_act *a);
+void sb_lowp_act_free(struct sb_lowp_act *a);
 
 /*
  * Columns [c0, c1) of Y[m, n] = X[m, k] W[n, k]^T for the activations a set for w:
  * c0 a multiple of 32, c1 <= n a multiple of 32 or n; y points at column 0 of Y
  * (row stride ldy >= n).  Each element is the same sum whatever m, c0, c1.
  */
-SB_API void sb_lowp_linear(const struct sb_lowp_weights *w, const struct sb_lowp_act *a, size_t c0,
+void sb_lowp_linear(const struct sb_lowp_weights *w, const struct sb_lowp_act *a, size_t c0,
 			   size_t c1, float *y, size_t ldy);
 
 /* Round to nearest even of a float to bfloat16 (NaN stays a quiet NaN), and back. */
-SB_API uint16_t sb_lowp_bf16(float x);
-SB_API float sb_lowp_bf16_float(uint16_t b);
+uint16_t sb_lowp_bf16(float x);
+float sb_lowp_bf16_float(uint16_t b);
 
 #endif

@@ -30,6 +30,7 @@
 
 #include "internal.h"
 #include "json.h"
+#include "lowp.h"
 #include "model.h"
 #include "model_impl.h"
 #include "model_mpnet.h"
@@ -78,9 +79,9 @@ struct scratch {
 	float *tmp;                     /* [Tb, D] */
 	float *ffn;                     /* [Tb, F] */
 	float *scores;                  /* [Lmax, Lmax] */
-	float *kp, *vp;                 /* one head's K^T and V packed (sb_ops_panels_pack) */
+	struct sb_model_panels pan;     /* one head's K^T and V packed */
 	struct sb_lowp_act act;         /* the input of the current bf16 / int8 product */
-	size_t cap_qkv, cap_ctx, cap_tmp, cap_ffn, cap_scores, cap_kp, cap_vp;
+	size_t cap_qkv, cap_ctx, cap_tmp, cap_ffn, cap_scores;
 };
 
 struct sb_model {
@@ -200,6 +201,27 @@ int sb_model_grow(void *pp, size_t *cap, size_t n, size_t elem, const char *what
 		  struct sb_error *err)
 {
 	return grow(pp, cap, n, elem, what, err);
+}
+
+int sb_model_panels_grow(struct sb_model_panels *p, size_t n_keys, size_t d,
+			 struct sb_error *err)
+{
+	int rc;
+
+	if (!sb_ops_panels_ok())
+		return SB_OK;
+	if ((rc = grow(&p->kp, &p->cap_kp, sb_ops_panels_size(n_keys, d), sizeof(float), "keys",
+		       err)))
+		return rc;
+	return grow(&p->vp, &p->cap_vp, sb_ops_panels_size(d, n_keys), sizeof(float), "values",
+		    err);
+}
+
+void sb_model_panels_free(struct sb_model_panels *p)
+{
+	free(p->kp);
+	free(p->vp);
+	memset(p, 0, sizeof *p);
 }
 
 int sb_model_cfg_size(const struct sb_json *cfg, const char *key, int required, size_t dflt,
@@ -776,8 +798,7 @@ void sb_model_close(struct sb_model **mp)
 			free(m->scr[i].tmp);
 			free(m->scr[i].ffn);
 			free(m->scr[i].scores);
-			free(m->scr[i].kp);
-			free(m->scr[i].vp);
+			sb_model_panels_free(&m->scr[i].pan);
 			sb_lowp_act_free(&m->scr[i].act);
 		}
 		free(m->scr);
@@ -925,7 +946,7 @@ static void attention(struct sb_model *m, struct scratch *sc, size_t r0, size_t 
 {
 	size_t D = m->cfg.dim, H = m->cfg.n_heads, d = m->cfg.dim_head;
 	float scale = 1.0f / sqrtf((float)d);
-	int packed = sc->kp && sb_ops_panels_ok();
+	int packed = sc->pan.kp && sb_ops_panels_ok();
 
 	for (size_t r = r0; r < r1; r++) {
 		size_t s = m->row_off[r] - t0, L = m->row_off[r + 1] - m->row_off[r];
@@ -935,9 +956,9 @@ static void attention(struct sb_model *m, struct scratch *sc, size_t r0, size_t 
 			float *ctx = sc->ctx + s * D + h * d;
 			/* scores[L, L] = Q_h[L, d] K_h[L, d]^T / sqrt(d) */
 			if (packed) {
-				sb_ops_panels_pack(sc->kp, 1, L, d, k, 3 * D);
-				sb_ops_panels_pack(sc->vp, 0, d, L, v, 3 * D);
-				sb_ops_panels_gemm(L, L, d, q, 3 * D, sc->kp, d, 0, sc->scores, L);
+				sb_ops_panels_pack(sc->pan.kp, 1, L, d, k, 3 * D);
+				sb_ops_panels_pack(sc->pan.vp, 0, d, L, v, 3 * D);
+				sb_ops_panels_gemm(L, L, d, q, 3 * D, sc->pan.kp, d, 0, sc->scores, L);
 				for (size_t i = 0; i < L * L; i++)
 					sc->scores[i] *= scale;
 			} else {
@@ -950,7 +971,7 @@ static void attention(struct sb_model *m, struct scratch *sc, size_t r0, size_t 
 			sb_ops_softmax(sc->scores, L, L, L, NULL);
 			/* ctx_h[L, d] = scores[L, L] V_h[L, d] */
 			if (packed)
-				sb_ops_panels_gemm(L, d, L, sc->scores, L, sc->vp, L, 0, ctx, D);
+				sb_ops_panels_gemm(L, d, L, sc->scores, L, sc->pan.vp, L, 0, ctx, D);
 			else
 				sb_ops_gemm(0, L, d, L, 1.0f, sc->scores, L, v, 3 * D, 0.0f, ctx,
 					    D);
@@ -1055,11 +1076,7 @@ static int run_batch(struct sb_model *m, struct scratch *sc, struct sb_par *par,
 	    (rc = grow(&sc->ffn, &sc->cap_ffn, Tb * F, sizeof(float), "feed-forward", err)) ||
 	    (rc = grow(&sc->scores, &sc->cap_scores, Lmax * Lmax, sizeof(float), "scores", err)))
 		return rc;
-	if (sb_ops_panels_ok() &&
-	    ((rc = grow(&sc->kp, &sc->cap_kp, sb_ops_panels_size(Lmax, c->dim_head),
-			sizeof(float), "keys", err)) ||
-	     (rc = grow(&sc->vp, &sc->cap_vp, sb_ops_panels_size(c->dim_head, Lmax),
-			sizeof(float), "values", err))))
+	if ((rc = sb_model_panels_grow(&sc->pan, Lmax, c->dim_head, err)))
 		return rc;
 
 	/* x[Tb, D] = LayerNorm(word[id] + pos[p] (+ type[tt])) */

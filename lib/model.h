@@ -58,8 +58,7 @@
 #include <stdint.h>
 
 #include "errors.h"
-#include "lowp.h"
-#include "ops.h"
+#include "compute.h"
 #include "tensor.h"
 
 enum sb_arch { SB_ARCH_DISTILBERT, SB_ARCH_BERT, SB_ARCH_ROBERTA, SB_ARCH_MPNET,
@@ -104,7 +103,7 @@ struct sb_model_opts {
 	int pack;                       /* pack the product weights for the AVX-512 kernel
 					 * (see below): 1 when it is selected (default), 0
 					 * to run every product through BLAS */
-	enum sb_lowp precision;         /* arithmetic of the dense products (lowp.h):
+	enum sb_lowp precision;         /* arithmetic of the dense products (compute.h):
 					 * SB_LOWP_F32 (default), or BF16 / INT8, whose
 					 * weights are packed at load whatever the kernels,
 					 * Q|K|V fused, and the originals' pages given back */

@@ -21,6 +21,21 @@ int sb_model_grow(void *pp, size_t *cap, size_t n, size_t elem, const char *what
 		  struct sb_error *err);
 
 /*
+ * One head's K^T and V packed for the panel kernel (sb_ops_panels_pack), in a scratch
+ * of each family: kp holds keys x dim_head panels of K^T, vp dim_head x keys of V.
+ */
+struct sb_model_panels {
+	float *kp, *vp;
+	size_t cap_kp, cap_vp;
+};
+
+/* Grows p for rows of up to n_keys keys of d dims; leaves it empty (kp NULL) when the
+ * panel kernel is not available (sb_ops_panels_ok()). */
+int sb_model_panels_grow(struct sb_model_panels *p, size_t n_keys, size_t d,
+			 struct sb_error *err);
+void sb_model_panels_free(struct sb_model_panels *p);
+
+/*
  * config.json's integer key into *out, within lo..hi; dflt when it is absent (an
  * error naming the key when required).  Errors begin "config.json: ".
  */

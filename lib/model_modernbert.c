@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "lowp.h"
 #include "model_impl.h"
 #include "model_modernbert.h"
 #include "ops.h"
@@ -58,10 +59,10 @@ struct mb_scratch {
 	float *ctx;                     /* [Tb, D] */
 	float *ffn;                     /* [Tb, 2F] */
 	float *rope;                    /* [2][Tb, d]: cos | sin halves, global then local */
-	float *kp, *vp;                 /* one head's K^T and V packed (sb_ops_panels_pack) */
+	struct sb_model_panels pan;     /* one head's K^T and V packed */
 	float s[BQ * BK];               /* scores of one block */
 	float mx[BQ], sum[BQ];          /* running maximum and sum per query */
-	size_t cap_h, cap_qkv, cap_ctx, cap_ffn, cap_rope, cap_kp, cap_vp;
+	size_t cap_h, cap_qkv, cap_ctx, cap_ffn, cap_rope;
 };
 
 struct sb_mbert {
@@ -493,8 +494,7 @@ void sb_mbert_close(struct sb_mbert **mbp)
 			free(sc->ctx);
 			free(sc->ffn);
 			free(sc->rope);
-			free(sc->kp);
-			free(sc->vp);
+			sb_model_panels_free(&sc->pan);
 		}
 		free(mb->scr);
 	}
@@ -652,7 +652,7 @@ static void attend_block(const struct sb_mbert *mb, struct mb_scratch *sc, const
 	float scale = 1.0f / sqrtf((float)d);
 
 	if (packed)
-		sb_ops_panels_gemm(nq, nk, d, q + q0 * ld, ld, sc->kp + kb * d, d, 0, sc->s, nk);
+		sb_ops_panels_gemm(nq, nk, d, q + q0 * ld, ld, sc->pan.kp + kb * d, d, 0, sc->s, nk);
 	else
 		sb_ops_gemm(1, nq, nk, d, 1.0f, q + q0 * ld, ld, k + kb * ld, ld, 0.0f, sc->s,
 			    nk);
@@ -677,7 +677,7 @@ static void attend_block(const struct sb_mbert *mb, struct mb_scratch *sc, const
 		sc->sum[i] = sc->sum[i] * corr + total;
 	}
 	if (packed)
-		sb_ops_panels_gemm(nq, d, nk, sc->s, nk, sc->vp + kb * 32, L, 1, ctx + q0 * D, D);
+		sb_ops_panels_gemm(nq, d, nk, sc->s, nk, sc->pan.vp + kb * 32, L, 1, ctx + q0 * D, D);
 	else
 		sb_ops_gemm(0, nq, d, nk, 1.0f, sc->s, nk, v + kb * ld, ld, 1.0f, ctx + q0 * D, D);
 }
@@ -692,12 +692,12 @@ static void attend_row(const struct sb_mbert *mb, struct mb_scratch *sc, const f
 	size_t D = mb->cfg.dim, d = mb->cfg.dim_head, half = mb->cfg.local_window / 2;
 	const float *q = qkv + h * d, *k = q + D, *v = q + 2 * D;
 	float *c = ctx + h * d;
-	int packed = sc->kp && sb_ops_panels_ok();
+	int packed = sc->pan.kp && sb_ops_panels_ok();
 
 	if (packed) {
 		/* K^T and V of the head once, for every block of queries. */
-		sb_ops_panels_pack(sc->kp, 1, L, d, k, 3 * D);
-		sb_ops_panels_pack(sc->vp, 0, d, L, v, 3 * D);
+		sb_ops_panels_pack(sc->pan.kp, 1, L, d, k, 3 * D);
+		sb_ops_panels_pack(sc->pan.vp, 0, d, L, v, 3 * D);
 	}
 	for (size_t q0 = 0; q0 < L; q0 += BQ) {
 		size_t nq = L - q0 < BQ ? L - q0 : BQ, k0, k1;
@@ -747,14 +747,9 @@ static int grow_panels(struct sb_mbert *mb, struct sb_par *par, int member, size
 	size_t d = mb->cfg.dim_head;
 	int rc, i0 = par ? 0 : member, i1 = par ? mb->n_scr : member + 1;
 
-	if (!sb_ops_panels_ok())
-		return SB_OK;
-	for (int i = i0; i < i1; i++) {
-		struct mb_scratch *sc = &mb->scr[i];
-		if ((rc = grow(&sc->kp, &sc->cap_kp, sb_ops_panels_size(Tb, d), "keys", err)) ||
-		    (rc = grow(&sc->vp, &sc->cap_vp, sb_ops_panels_size(d, Tb), "values", err)))
+	for (int i = i0; i < i1; i++)
+		if ((rc = sb_model_panels_grow(&mb->scr[i].pan, Tb, d, err)))
 			return rc;
-	}
 	return SB_OK;
 }
 

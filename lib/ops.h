@@ -15,65 +15,31 @@
 #ifndef SB_OPS_H
 #define SB_OPS_H
 
-#include "api.h"
+#include "compute.h"
 
 #include <stddef.h>
 
 #include "errors.h"
 
-/* Activation functions of the feed-forward block, as named by Hugging Face configs. */
-enum sb_act {
-	SB_ACT_GELU,            /* "gelu": exact x/2 (1 + erf(x / sqrt 2)) */
-	SB_ACT_GELU_TANH,       /* "gelu_new", "gelu_pytorch_tanh": the tanh approximation */
-	SB_ACT_RELU             /* "relu" */
-};
-
-/*
- * Parses a config activation name.  Returns SB_OK, or SB_EUNSUPPORTED with a message
- * naming the activation when it is not one of gelu, gelu_new, gelu_pytorch_tanh, relu.
- */
-SB_API int sb_act_parse(const char *name, enum sb_act *out, struct sb_error *err);
-
-/* Canonical name of an activation ("gelu", "gelu_tanh", "relu"). */
-SB_API const char *sb_act_name(enum sb_act act);
-
-/*
- * Kernel sets.  SB_OPS_AUTO picks the widest the CPU (and OS) supports; the others
- * force one, which tests use to check every path against the same references.
- */
-enum sb_ops_isa { SB_OPS_AUTO, SB_OPS_GENERIC, SB_OPS_AVX2, SB_OPS_AVX512 };
-
-/*
- * Selects the kernel set for the whole process.  Returns SB_OK, or SB_EUNSUPPORTED
- * (with a message) when the CPU cannot run the requested set; the previous choice then
- * stays.  Not thread-safe with concurrent kernel calls: call it before computing.
- */
-SB_API int sb_ops_select(enum sb_ops_isa isa, struct sb_error *err);
-
-/* Parses "auto", "generic", "avx2", "avx512".  SB_EINVAL names a bad value. */
-SB_API int sb_ops_isa_parse(const char *s, enum sb_ops_isa *out, struct sb_error *err);
-
-/* Name of the kernel set in use ("avx512", "avx2", "generic"). */
-SB_API const char *sb_ops_isa_name(void);
 
 /* 1 if the kernel set isa (not SB_OPS_AUTO) is compiled in; sb_ops_isa_supported():
  * compiled in and runnable on this CPU and OS.  For --version. */
-SB_API int sb_ops_isa_built(enum sb_ops_isa isa);
-SB_API int sb_ops_isa_supported(enum sb_ops_isa isa);
+int sb_ops_isa_built(enum sb_ops_isa isa);
+int sb_ops_isa_supported(enum sb_ops_isa isa);
 
 /*
  * BLAS threads.  sb_ops_set_threads(n) with n >= 1 sets OpenBLAS's thread count;
  * sb_ops_threads() returns the current one.  sb_ops_blas_core() returns the kernel
  * OpenBLAS chose ("Cooperlake", "Haswell", ...), a static string.
  */
-SB_API void sb_ops_set_threads(int n);
-SB_API int sb_ops_threads(void);
+void sb_ops_set_threads(int n);
+int sb_ops_threads(void);
 /* Stops BLAS's worker threads (for a program that does no products: they spin for a
  * while after start); a later product starts them again.  No-op where BLAS cannot. */
-SB_API void sb_ops_park_threads(void);
-SB_API const char *sb_ops_blas_core(void);
+void sb_ops_park_threads(void);
+const char *sb_ops_blas_core(void);
 /* OpenBLAS's build configuration (version, DYNAMIC_ARCH, MAX_THREADS...), static. */
-SB_API const char *sb_ops_blas_config(void);
+const char *sb_ops_blas_config(void);
 
 /*
  * C[m, n] = alpha * A[m, k] * op(B) + beta * C, through cblas_sgemm.  op(B) is B[k, n]
@@ -82,11 +48,11 @@ SB_API const char *sb_ops_blas_config(void);
  * (asserted).  Nothing happens when m, n or k is 0 (C is left as is even if beta is 0,
  * except that k == 0 with beta == 0 zeroes C).
  */
-SB_API void sb_ops_gemm(int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a,
+void sb_ops_gemm(int trans_b, size_t m, size_t n, size_t k, float alpha, const float *a,
 			size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc);
 
 /* The same in double precision, through cblas_dgemm (exact scores, lib/scores.c). */
-SB_API void sb_ops_dgemm(int trans_b, size_t m, size_t n, size_t k, const double *a, size_t lda,
+void sb_ops_dgemm(int trans_b, size_t m, size_t n, size_t k, const double *a, size_t lda,
 			 const double *b, size_t ldb, double *c, size_t ldc);
 
 /*
@@ -95,7 +61,7 @@ SB_API void sb_ops_dgemm(int trans_b, size_t m, size_t n, size_t k, const double
  * (sb_ops_set_small_m) a kernel of this module that reads W once replaces cblas_sgemm,
  * whose packing of W dominates such products; more rows go to cblas_sgemm.
  */
-SB_API void sb_ops_linear(size_t m, size_t n, size_t k, const float *x, size_t ldx, const float *w,
+void sb_ops_linear(size_t m, size_t n, size_t k, const float *x, size_t ldx, const float *w,
 			  float *y, size_t ldy);
 
 /*
@@ -106,7 +72,7 @@ SB_API void sb_ops_linear(size_t m, size_t n, size_t k, const float *x, size_t l
  * 20-token sentence takes 8.0 ms against 10.4 with the threshold at 12.
  */
 #define SB_OPS_SMALL_M_DEFAULT 24
-SB_API void sb_ops_set_small_m(size_t m);
+void sb_ops_set_small_m(size_t m);
 
 /*
  * Weights packed once for sb_ops_linear_packed(): W[n, k] in panels of 32 rows (output
@@ -124,7 +90,7 @@ struct sb_ops_packed {
  * otherwise returns SB_OK with out->data NULL, and the caller keeps using
  * sb_ops_linear() on the plain weights.  SB_ENOMEM / SB_ELIMIT on failure.
  */
-SB_API int sb_ops_pack(struct sb_ops_packed *out, const float *const *parts,
+int sb_ops_pack(struct sb_ops_packed *out, const float *const *parts,
 		       const size_t *part_rows, size_t n_parts, size_t k, struct sb_error *err);
 
 /*
@@ -141,45 +107,45 @@ SB_API int sb_ops_pack(struct sb_ops_packed *out, const float *const *parts,
  * of Y =.  Each element is one sum over k in order (after Y's own value when add), so
  * the result does not depend on m, n or how rows are split.
  */
-SB_API int sb_ops_panels_ok(void);
-SB_API size_t sb_ops_panels_size(size_t n, size_t k);
-SB_API void sb_ops_panels_pack(float *dst, int trans_b, size_t n, size_t k, const float *b,
+int sb_ops_panels_ok(void);
+size_t sb_ops_panels_size(size_t n, size_t k);
+void sb_ops_panels_pack(float *dst, int trans_b, size_t n, size_t k, const float *b,
 			       size_t ldb);
-SB_API void sb_ops_panels_gemm(size_t m, size_t n, size_t k, const float *x, size_t ldx,
+void sb_ops_panels_gemm(size_t m, size_t n, size_t k, const float *x, size_t ldx,
 			       const float *panels, size_t kp, int add, float *y, size_t ldy);
 
 /* Frees the packed data and clears *w. */
-SB_API void sb_ops_packed_free(struct sb_ops_packed *w);
+void sb_ops_packed_free(struct sb_ops_packed *w);
 
 /*
  * Columns [c0, c1) of Y[m, n] = X[m, k] W[n, k]^T for packed W (data not NULL); c0 and
  * c1 are multiples of 32, y points at column 0 of Y (row stride ldy >= n), X has row
  * stride ldx.  Each element is one sum over k in order, whatever m, c0 and c1.
  */
-SB_API void sb_ops_linear_packed(size_t m, const struct sb_ops_packed *w, size_t c0, size_t c1,
+void sb_ops_linear_packed(size_t m, const struct sb_ops_packed *w, size_t c0, size_t c1,
 				 const float *x, size_t ldx, float *y, size_t ldy);
 
 /* y[i] = erf(x[i]) for n floats, |error| <= 1.2e-7.  y may equal x. */
-SB_API void sb_ops_erf(float *y, const float *x, size_t n);
+void sb_ops_erf(float *y, const float *x, size_t n);
 
 /* y[i] = exp(x[i]), about 1 ulp; exp(-inf) = 0, overflow gives +inf.  y may equal x. */
-SB_API void sb_ops_exp(float *y, const float *x, size_t n);
+void sb_ops_exp(float *y, const float *x, size_t n);
 
 /*
  * X[rows, n] (row stride ldx) = act(X + bias[n]) in one pass; bias may be NULL.
  */
-SB_API void sb_ops_bias_act(enum sb_act act, float *x, size_t rows, size_t n, size_t ldx,
+void sb_ops_bias_act(enum sb_act act, float *x, size_t rows, size_t n, size_t ldx,
 			    const float *bias);
 
 /* Y[rows, n] += bias[n] (row stride ldy). */
-SB_API void sb_ops_bias_add(float *y, size_t rows, size_t n, size_t ldy, const float *bias);
+void sb_ops_bias_add(float *y, size_t rows, size_t n, size_t ldy, const float *bias);
 
 /*
  * LayerNorm over the last dimension:
  * out[r, :] = (x[r, :] - mean) / sqrt(var + eps) * gamma + beta, biased variance as
  * PyTorch.  x and out are [rows, dim] (contiguous); out may equal x.
  */
-SB_API void sb_ops_layernorm(float *out, const float *x, size_t rows, size_t dim,
+void sb_ops_layernorm(float *out, const float *x, size_t rows, size_t dim,
 			     const float *gamma, const float *beta, float eps);
 
 /*
@@ -187,7 +153,7 @@ SB_API void sb_ops_layernorm(float *out, const float *x, size_t rows, size_t dim
  * out[r, :] = LayerNorm(y[r, :] + bias + res[r, :]).  All [rows, dim] contiguous;
  * bias may be NULL; out may equal y or res.
  */
-SB_API void sb_ops_bias_residual_layernorm(float *out, const float *y, const float *bias,
+void sb_ops_bias_residual_layernorm(float *out, const float *y, const float *bias,
 					   const float *res, size_t rows, size_t dim,
 					   const float *gamma, const float *beta, float eps);
 
@@ -197,7 +163,7 @@ SB_API void sb_ops_bias_residual_layernorm(float *out, const float *y, const flo
  * PyTorch's masked_fill with the dtype's minimum gives.  A row whose columns are all
  * excluded becomes uniform, as in PyTorch.
  */
-SB_API void sb_ops_softmax(float *x, size_t rows, size_t n, size_t ldx, const unsigned char *keep);
+void sb_ops_softmax(float *x, size_t rows, size_t n, size_t ldx, const unsigned char *keep);
 
 /*
  * One block of an online (blocked) softmax over a row of scores: x[n] is scaled by
@@ -208,6 +174,6 @@ SB_API void sb_ops_softmax(float *x, size_t rows, size_t n, size_t ldx, const un
  * are excluded; while every column so far is excluded, x is zeroed, *corr is 1 and 0 is
  * returned.
  */
-SB_API float sb_ops_softmax_block(float *x, size_t n, float scale, float *mx, float *corr);
+float sb_ops_softmax_block(float *x, size_t n, float scale, float *mx, float *corr);
 
 #endif

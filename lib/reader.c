@@ -81,31 +81,39 @@ static int decode(struct sb_reader *r, struct sb_error *err)
 	return SB_OK;
 }
 
-/* The stream's rules for the frame just decoded; the counts move on when it passes. */
+/*
+ * The stream's rules for the frame just decoded; the counts move on when it passes.
+ * This is the one place that checks them, for every transport: on a message transport
+ * (a ZeroMQ link) rows that do not follow mean frames were lost on the way, a cut
+ * stream (SB_ETRUNCATED), which the message says; in a byte stream, a malformed one.
+ */
 static int check(struct sb_reader *r, struct sb_error *err)
 {
 	const struct sb_frame *f = &r->f;
 	int order = !(r->flags & SB_READER_NO_ORDER);
+	int link = message_based(r->t);
+	const char *lost = link ? ": frames were lost (the writer restarted or another reader "
+				  "took them)" : "";
 
 	if (f->kind == SB_KIND_END) {
 		if (order && f->rows_total != r->stream_rows)
-			return sb_error_set(err, SB_EFORMAT,
+			return sb_error_set(err, link ? SB_ETRUNCATED : SB_EFORMAT,
 					    "%s: frame %llu at byte %llu: end frame says %llu rows, "
-					    "the stream had %llu", r->t->spec,
+					    "the stream had %llu%s", r->t->spec,
 					    (unsigned long long)r->fno, (unsigned long long)r->at,
 					    (unsigned long long)f->rows_total,
-					    (unsigned long long)r->stream_rows);
+					    (unsigned long long)r->stream_rows, lost);
 		r->ended = 1;
 		r->in_stream = 0;
 		r->stream_rows = 0;
 		return SB_OK;
 	}
 	if (order && f->seq != r->stream_rows)
-		return sb_error_set(err, SB_EFORMAT,
-				    "%s: frame %llu at byte %llu: seq %llu, expected %llu "
-				    "(rows missing or out of order)", r->t->spec,
+		return sb_error_set(err, link ? SB_ETRUNCATED : SB_EFORMAT,
+				    "%s: frame %llu at byte %llu: seq %llu, expected %llu%s", r->t->spec,
 				    (unsigned long long)r->fno, (unsigned long long)r->at,
-				    (unsigned long long)f->seq, (unsigned long long)r->stream_rows);
+				    (unsigned long long)f->seq, (unsigned long long)r->stream_rows,
+				    link ? lost : " (rows missing or out of order)");
 	r->in_stream = 1;
 	r->frames++;
 	r->rows += f->rows;

@@ -13,7 +13,9 @@
  *   SPEC: empty input: ended without an end frame (no frames at all)
  *
  * N counts the messages of the input from 1; B is the byte offset of the frame (of
- * the input's end for a cut).
+ * the input's end for a cut).  On a message transport (a ZeroMQ link) a gap in seq or
+ * a wrong rows_total means frames were lost on the way: SB_ETRUNCATED, and the message
+ * ends ": frames were lost (the writer restarted or another reader took them)".
  */
 #ifndef SB_READER_H
 #define SB_READER_H

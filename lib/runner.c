@@ -42,7 +42,13 @@ static void progress(struct run *r, int final)
 	r->ro->progress(r->st, final, r->ro->progress_ctx);
 }
 
-/* The emitter given to the stage: checks ordering, encodes, sends. */
+/*
+ * The emitter given to the stage: checks ordering, encodes, sends.  This order check is
+ * not the stream reader's (reader.c, which checks every input): it holds a stage to its
+ * contract on what it writes, before the frame is encoded, so a stage's bug is named as
+ * the stage's and never reaches the output; the reader downstream would only see a
+ * malformed stream from some program.
+ */
 static int emit(void *ctx, const struct sb_frame *f, struct sb_error *err)
 {
 	struct run *r = ctx;
@@ -224,6 +230,7 @@ int sb_run(const struct sb_stage *stage, const struct sb_kv *opts, size_t n_opts
 	struct sb_stats local;
 	struct run r;
 	struct sb_emit em;
+	struct sb_stage_io io;
 	void *state = NULL;
 	int rc, rc2;
 
@@ -238,17 +245,20 @@ int sb_run(const struct sb_stage *stage, const struct sb_kv *opts, size_t n_opts
 	sb_buf_init(&r.enc);
 	em.frame = emit;
 	em.ctx = &r;
-	if (stage->version != SB_STAGE_VERSION)
-		return sb_error_set(err, SB_EUNSUPPORTED, "stage %s: interface version %u, expected %u",
-				    stage->name, stage->version, SB_STAGE_VERSION);
+	rc = sb_stage_check(stage, err);
+	if (rc)
+		return rc;
 	/* Open everything before reading any input, so option and model errors come
 	 * first and no output is written. */
 	rc = stage->open(&state, opts, n_opts, err);
 	if (rc)
 		return rc;
+	sb_stage_attach(stage, state, &io, &ro->topts);
+	sb_stage_report(stage, state, &ro->report, 0);
 	if (!ro->sink) {
 		rc = sb_transport_open(&r.out, ro->output, SB_TRANSPORT_WRITE, &ro->topts, err);
 		if (rc) {
+			sb_stage_report(stage, state, &ro->report, 1);
 			stage->close(state);
 			return rc;
 		}
@@ -276,6 +286,7 @@ int sb_run(const struct sb_stage *stage, const struct sb_kv *opts, size_t n_opts
 			rc = rc2;
 		sb_transport_close(&r.out);
 	}
+	sb_stage_report(stage, state, &ro->report, 1);
 	stage->close(state);
 	sb_buf_destroy(&r.enc);
 	st->seconds_total = sb_now() - r.t0;

@@ -21,7 +21,7 @@ extern "C" {
 #include "hub.h"
 #include "tokenizer.h"
 #include "weights.h"
-#include "ops.h"
+#include "compute.h"
 #include "model.h"
 #include "head.h"
 #include "pooling.h"

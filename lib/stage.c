@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "internal.h"
 #include "stage.h"
 
 const char *sb_kv_get(const struct sb_kv *opts, size_t n, const char *key)
@@ -81,12 +82,12 @@ int sb_stage_load(const char *path, const struct sb_stage **out, void **handle,
 		dlclose(h);
 		return sb_error_set(err, SB_EFORMAT, "%s: no symbol 'sb_stage'", path);
 	}
-	if (st->version != SB_STAGE_VERSION) {
+	if (st->version < SB_STAGE_VERSION_MIN || st->version > SB_STAGE_VERSION) {
 		unsigned v = st->version;
 
 		dlclose(h);
-		return sb_error_set(err, SB_EUNSUPPORTED, "%s: stage interface version %u, expected %u",
-				    path, v, SB_STAGE_VERSION);
+		return sb_error_set(err, SB_EUNSUPPORTED, "%s: stage interface version %u, expected "
+				    "%u to %u", path, v, SB_STAGE_VERSION_MIN, SB_STAGE_VERSION);
 	}
 	if (!st->name || !st->open || !st->process || !st->close) {
 		dlclose(h);
@@ -95,4 +96,40 @@ int sb_stage_load(const char *path, const struct sb_stage **out, void **handle,
 	*out = st;
 	*handle = h;
 	return SB_OK;
+}
+
+int sb_stage_check(const struct sb_stage *stage, struct sb_error *err)
+{
+	if (stage->version < SB_STAGE_VERSION_MIN || stage->version > SB_STAGE_VERSION)
+		return sb_error_set(err, SB_EUNSUPPORTED, "stage %s: interface version %u, "
+				    "expected %u to %u", stage->name, stage->version,
+				    SB_STAGE_VERSION_MIN, SB_STAGE_VERSION);
+	return SB_OK;
+}
+
+void sb_stage_report(const struct sb_stage *stage, void *state, const struct sb_report_to *to,
+		     int final)
+{
+	/* A version 1 table ends at close: its report field is not there to read. */
+	if (stage->version < 2 || !stage->report || !state || !to || !to->out)
+		return;
+	stage->report(state, to->out);
+	if (to->ready)
+		to->ready(to->ctx, final);
+}
+
+/* The io of a run: its inputs are opened with the run's transport options. */
+static int open_input(const struct sb_stage_io *io, struct sb_reader *r, const char *spec,
+		      int flags, struct sb_error *err)
+{
+	return sb_reader_open(r, spec, io->topts, flags, err);
+}
+
+void sb_stage_attach(const struct sb_stage *stage, void *state, struct sb_stage_io *io,
+		     const struct sb_transport_opts *topts)
+{
+	io->open_input = open_input;
+	io->topts = topts;
+	if (stage->version >= 2 && stage->set_io)
+		stage->set_io(state, io);
 }

@@ -20,9 +20,16 @@
 
 #include "errors.h"
 #include "frame.h"
+#include "reader.h"
 #include "transport.h"
 
-#define SB_STAGE_VERSION 1
+/*
+ * 2 added report and set_io at the end of struct sb_stage.  The runner, the farm worker
+ * and sb_stage_load() still take version 1 tables (built before): they never read
+ * those two fields of one.
+ */
+#define SB_STAGE_VERSION 2
+#define SB_STAGE_VERSION_MIN 1
 #define SB_RUNNER_TEXT_CHUNK ((size_t)1 << 20)
 
 struct sb_kv {
@@ -64,6 +71,20 @@ static inline int sb_emit_frame(struct sb_emit *e, const struct sb_frame *f, str
 	return e->frame(e->ctx, f, err);
 }
 
+/*
+ * What the runner lends a stage besides its input and output: a second input (the
+ * corpus of sb-cosine) is opened through it, so it gets the run's transport options
+ * (message size limit, CurveZMQ keys, the stop flag of a signal) like the first.
+ */
+struct sb_stage_io {
+	/* Opens the frame stream at spec (a file, -, a ZeroMQ endpoint) into r with
+	 * flags (enum sb_reader_flags); read it with sb_reader_next(), close it with
+	 * sb_reader_close().  On failure r needs no close. */
+	int (*open_input)(const struct sb_stage_io *io, struct sb_reader *r, const char *spec,
+			  int flags, struct sb_error *err);
+	const struct sb_transport_opts *topts;
+};
+
 enum sb_stage_input {
 	SB_STAGE_IN_FRAMES,     /* reads a frame stream */
 	SB_STAGE_IN_TEXT        /* reads lines; the runner hands it SB_KIND_TEXT frames */
@@ -82,6 +103,27 @@ struct sb_stage {
 	/* Called once at the end of a complete input stream; may emit frames. May be NULL. */
 	int (*flush)(void *state, struct sb_emit *out, struct sb_error *err);
 	void (*close)(void *state);
+	/* Since version 2 (both may be NULL): */
+	/* Fills out, the stage's report (a struct its header names, e.g. struct
+	 * sb_encode_report), with what it can tell so far: its settings once open, its
+	 * counts at the end.  The runner calls it after open and, once the stream has
+	 * ended (complete or not), before close, when the program asked for a report. */
+	void (*report)(void *state, void *out);
+	/* Gives the stage the runner's io, valid until close; called after open, before
+	 * the first frame.  A stage that needs no second input leaves it NULL. */
+	void (*set_io)(void *state, const struct sb_stage_io *io);
+};
+
+/*
+ * Where the runner puts a stage's report (struct sb_stage.report): out is the
+ * program's struct of the type the stage's header names, or NULL for no report;
+ * ready(ctx, final), when set, is called after each filling: once the stage is open
+ * (final 0), once before it is closed (final 1).
+ */
+struct sb_report_to {
+	void *out;
+	void (*ready)(void *ctx, int final);
+	void *ctx;
 };
 
 /* Per-run statistics, filled by the runner. */
@@ -115,6 +157,8 @@ struct sb_runner_opts {
 	/* With a sink, when set: the bytes the sink has written so far, read after each
 	 * frame, so that the statistics' bytes_out count what a text sink printed. */
 	const uint64_t *sink_bytes;
+	/* The stage's report, read after open and before close (struct sb_report_to). */
+	struct sb_report_to report;
 };
 
 SB_API void sb_runner_opts_init(struct sb_runner_opts *o);
@@ -129,7 +173,8 @@ SB_API void sb_runner_opts_init(struct sb_runner_opts *o);
 SB_API int sb_run(const struct sb_stage *stage, const struct sb_kv *opts, size_t n_opts,
 		  const struct sb_runner_opts *ro, struct sb_stats *st, struct sb_error *err);
 
-/* Loads a stage from a shared object exporting `const struct sb_stage sb_stage`. */
+/* Loads a stage from a shared object exporting `const struct sb_stage sb_stage`, of
+ * interface version SB_STAGE_VERSION_MIN to SB_STAGE_VERSION. */
 SB_API int sb_stage_load(const char *path, const struct sb_stage **out, void **handle,
 			 struct sb_error *err);
 

@@ -7,6 +7,7 @@
 #include "config.h"
 #include "farm.h"
 #include "frame.h"
+#include "lowp.h"
 #include "ops.h"
 #include "tokenizer.h"
 #include "version.h"

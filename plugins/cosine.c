@@ -90,6 +90,7 @@ struct cosine {
 	double threshold;
 	int allow_mixed;
 	char *corpus_path;
+	const struct sb_stage_io *io; /* the runner's: opens the corpus (set_io) */
 	size_t query_batch;
 	int exact;	   /* exact=1: the pair-by-pair path */
 	size_t block_rows; /* 0: the default of lib/search.h */
@@ -115,24 +116,26 @@ struct cosine {
 	struct sb_frame meta_keep; /* meta of the first input frame */
 };
 
-uint64_t sb_cosine_zero_rows(const void *state)
+static void cosine_set_io(void *state, const struct sb_stage_io *io)
 {
-	const struct cosine *s = state;
+	struct cosine *s = state;
 
-	return s ? s->zero_rows : 0;
+	s->io = io;
 }
 
-void sb_cosine_search_stats(const void *state, struct sb_cosine_search *out)
+static void cosine_report(void *state, void *out)
 {
 	const struct cosine *s = state;
+	struct sb_cosine_report *r = out;
 
-	memset(out, 0, sizeof *out);
-	if (!s || !s->search)
+	memset(r, 0, sizeof *r);
+	r->zero_rows = s->zero_rows;
+	if (!s->search)
 		return;
-	out->threads = s->threads;
-	out->kernel = sb_search_packed(s->search) ? "sb avx512 kernel" : "OpenBLAS sgemm";
-	out->queries = s->search_queries;
-	out->rescored = sb_search_rescored(s->search);
+	r->search.threads = s->threads;
+	r->search.kernel = sb_search_packed(s->search) ? "sb avx512 kernel" : "OpenBLAS sgemm";
+	r->search.queries = s->search_queries;
+	r->search.rescored = sb_search_rescored(s->search);
 }
 
 /* ---- options ---- */
@@ -741,15 +744,17 @@ static int corpus_next(struct corpus *c, struct sb_error *err)
 	return rc;
 }
 
+/* The corpus is the stage's second input: the runner opens it (with the run's message
+ * size limit and stop flag), the stage never opens a transport itself. */
 static int corpus_open(struct corpus *c, struct cosine *s, struct sb_error *err)
 {
-	struct sb_transport_opts to;
-
 	memset(c, 0, sizeof *c);
-	memset(&to, 0, sizeof to);
-	to.timeout_ms = -1;
 	c->s = s;
-	if (sb_reader_open(&c->r, s->corpus_path, &to, 0, err))
+	if (!s->io)
+		return sb_error_set(err, SB_EINVAL, "corpus: no runner to open %s (the stage "
+				    "reads its corpus through sb_run or a farm worker)",
+				    s->corpus_path);
+	if (s->io->open_input(s->io, &c->r, s->corpus_path, 0, err))
 		return sb_error_prefix(err, "corpus: ");
 	return SB_OK;
 }
@@ -1193,4 +1198,6 @@ const struct sb_stage sb_stage_cosine = {
     .process = cosine_process,
     .flush = cosine_flush,
     .close = cosine_close,
+    .report = cosine_report,
+    .set_io = cosine_set_io,
 };

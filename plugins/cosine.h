@@ -16,7 +16,6 @@ extern const struct sb_stage sb_stage_cosine;
  * below 1e-12) while the metric was cosine: their cosine is 0 by definition.  state is
  * what sb_stage_cosine.open() returned; valid until close.
  */
-uint64_t sb_cosine_zero_rows(const void *state);
 
 /* What the blocked search (lib/search.h) did; threads 0 when it did not run. */
 struct sb_cosine_search {
@@ -25,6 +24,11 @@ struct sb_cosine_search {
 	uint64_t queries;   /* query rows searched (each counted once per pass) */
 	uint64_t rescored;  /* pairs scored again in double */
 };
-void sb_cosine_search_stats(const void *state, struct sb_cosine_search *out);
+
+/* The stage's report (struct sb_stage.report fills one). */
+struct sb_cosine_report {
+	uint64_t zero_rows;             /* zero vectors among the rows */
+	struct sb_cosine_search search; /* threads 0: no search ran */
+};
 
 #endif

@@ -33,7 +33,7 @@
  * (sb-tokenize); ids of another vocabulary would index the wrong embeddings, so a
  * frame whose fingerprint differs from the model folder's tokenizer is refused unless
  * allow_mixed=1.  Frames without one (other producers) are accepted and counted
- * (sb_encode_report).
+ * (struct sb_encode_report, the stage's report).
  *
  * Hidden frames hold last_hidden_state [rows, seq, dim] float32 with zeros at padded
  * positions (PyTorch computes values there that no pooling uses) and the input's
@@ -171,11 +171,11 @@ static int check_fingerprint(struct encode *s, const struct sb_frame *in, struct
 			    s->fingerprint, s->model_dir);
 }
 
-void sb_encode_report(const void *state, struct sb_encode_report *out)
+static void encode_report(void *state, void *out)
 {
 	const struct encode *s = state;
 
-	*out = s->report;
+	*(struct sb_encode_report *)out = s->report;
 }
 
 /* rc, after "encode: " is put before err's message (the library's parsers name no stage). */
@@ -591,4 +591,5 @@ const struct sb_stage sb_stage_encode = {
 	.process = encode_process,
 	.flush = NULL,
 	.close = encode_close,
+	.report = encode_report,
 };

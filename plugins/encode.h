@@ -11,12 +11,12 @@
 
 extern const struct sb_stage sb_stage_encode;
 
+/* The stage's report (struct sb_stage.report fills one). */
 struct sb_encode_report {
 	int tokenizer_found;            /* the model folder has a tokenizer to check against */
 	uint64_t frames_unchecked;      /* tokens frames without a tokenizer_fingerprint */
 };
 
 /* The report so far; state is what sb_stage_encode.open() returned (valid until close). */
-void sb_encode_report(const void *state, struct sb_encode_report *out);
 
 #endif

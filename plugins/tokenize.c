@@ -110,22 +110,18 @@ static void tokenize_close(void *state)
 	free(s);
 }
 
-void sb_tokenize_counts(const void *state, struct sb_tokenize_counts *out)
+static void tokenize_report(void *state, void *out)
 {
 	const struct tokenize *s = state;
+	struct sb_tokenize_report *r = out;
 
-	*out = s->counts;
-}
-
-void sb_tokenize_prompt(const void *state, struct sb_tokenize_prompt *out)
-{
-	const struct tokenize *s = state;
-
-	out->text = s->prompt;
-	out->len = s->prompt_len;
-	out->name = s->prompt_name;
-	out->is_default = s->prompt_default;
-	out->prompt_length = s->prompt_tokens;
+	r->counts = s->counts;
+	r->prompt.text = s->prompt;
+	r->prompt.len = s->prompt_len;
+	r->prompt.name = s->prompt_name;
+	r->prompt.is_default = s->prompt_default;
+	r->prompt.prompt_length = s->prompt_tokens;
+	r->info = sb_tokenizer_info(s->tok);
 }
 
 static int set_prompt(struct tokenize *s, const char *p, size_t n, struct sb_error *err)
@@ -748,4 +744,5 @@ const struct sb_stage sb_stage_tokenize = {
 	.process = tokenize_process,
 	.flush = NULL,
 	.close = tokenize_close,
+	.report = tokenize_report,
 };

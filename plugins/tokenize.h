@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "stage.h"
+#include "tokenizer.h"
 
 extern const struct sb_stage sb_stage_tokenize;
 
@@ -20,7 +21,6 @@ struct sb_tokenize_counts {
 };
 
 /* Counts so far; state is what sb_stage_tokenize.open() returned (valid until close). */
-void sb_tokenize_counts(const void *state, struct sb_tokenize_counts *out);
 
 /* The prompt in use; the strings are borrowed from the state (valid until close). */
 struct sb_tokenize_prompt {
@@ -31,6 +31,14 @@ struct sb_tokenize_prompt {
 	int is_default;                 /* applied as the config's default_prompt_name */
 	uint64_t prompt_length;         /* what the tokens frames' meta says */
 };
-void sb_tokenize_prompt(const void *state, struct sb_tokenize_prompt *out);
+
+/* The stage's report (struct sb_stage.report fills one). */
+struct sb_tokenize_report {
+	struct sb_tokenize_counts counts;
+	struct sb_tokenize_prompt prompt;
+	/* The tokenizer's settings and where each came from: valid until the stage
+	 * is closed. */
+	const struct sb_tokenizer_info *info;
+};
 
 #endif

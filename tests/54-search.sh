@@ -10,7 +10,7 @@
 
 T=$SB_TMP
 GEN=$SB_SRCDIR/tests/tools/search-data.awk
-plan 63
+plan 65
 
 # data NAME ROWS DIM SEED [KIND [DTYPE]]: $T/NAME.sbf in frames of 5 rows, with texts.
 data() {
@@ -108,3 +108,11 @@ sb-cosine --corpus "$T/empty.sbf" -k 1 < "$T/one.sbf" > "$T/out" 2> "$T/err"
 like "an empty corpus file: exit 1, said so" "$? $(cat "$T/err")" \
 	"^1 sb-cosine: corpus: [^ ]*/empty.sbf: empty input: ended without an end frame"
 check "an empty corpus file: nothing written" test ! -s "$T/out"
+
+# The corpus is the stage's second input, opened by the runner with the run's transport
+# options: --max-msg-bytes bounds its frames as it bounds the first input's.
+sb-cosine --corpus "$T/a768.sbf" -k 1 --max-msg-bytes 2000 < "$T/one.sbf" > "$T/out" 2> "$T/err"
+like "--max-msg-bytes applies to the corpus: exit 1, the corpus named" "$? $(cat "$T/err")" \
+	"^1 sb-cosine: corpus: [^ ]*/a768.sbf: frame 1 at byte 0: .*over the limit of 2000 bytes"
+sb-cosine --corpus "$T/a13.sbf" -k 1 --max-msg-bytes 2000 < "$T/one.sbf" > "$T/out" 2> "$T/err"
+is "a corpus within --max-msg-bytes is read" "$? $(wc -l < "$T/out")" "0 1"

@@ -65,8 +65,8 @@ static void dbl_close(void *state)
 }
 
 static const struct sb_stage dbl_stage = {
-	SB_STAGE_VERSION, "double", SB_STAGE_IN_FRAMES, dbl_open, dbl_process, dbl_flush,
-	dbl_close
+	.version = SB_STAGE_VERSION, .name = "double", .input = SB_STAGE_IN_FRAMES,
+	.open = dbl_open, .process = dbl_process, .flush = dbl_flush, .close = dbl_close
 };
 
 /* Writes a stream of n one-row frames with values v..; end frame if with_end. */
@@ -232,6 +232,157 @@ START_TEST(test_bad_option_and_version)
 	ck_assert_ptr_null(sb_kv_get(kv, 1, "x"));
 	v2.version = 99;
 	ck_assert_int_eq(sb_run(&v2, NULL, 0, &ro, NULL, &e), SB_EUNSUPPORTED);
+	ck_assert_str_eq(e.msg, "stage double: interface version 99, expected 1 to 2");
+	v2.version = 0;
+	ck_assert_int_eq(sb_run(&v2, NULL, 0, &ro, NULL, &e), SB_EUNSUPPORTED);
+}
+END_TEST
+
+/*
+ * Version 2's hooks: report after open and before close, set_io before the first frame;
+ * a stage reads a second input through the io (as sb-cosine reads its corpus).
+ */
+struct rep { int opened, frames, io_rows; const struct sb_stage_io *io; };
+static int events[8], n_events;
+
+static int rep_open(void **state, const struct sb_kv *opts, size_t n, struct sb_error *err)
+{
+	(void)opts;
+	(void)n;
+	(void)err;
+	*state = calloc(1, sizeof(struct rep));
+	((struct rep *)*state)->opened = 1;
+	return SB_OK;
+}
+
+static int rep_process(void *state, const struct sb_frame *in, struct sb_emit *em,
+		       struct sb_error *err)
+{
+	struct rep *r = state;
+	struct sb_reader side;
+	int rc;
+
+	ck_assert_ptr_nonnull(r->io);
+	r->frames++;
+	if (r->frames == 1) {
+		/* The second input: the same file, through the runner. */
+		rc = r->io->open_input(r->io, &side, in_path, 0, err);
+		if (rc)
+			return rc;
+		while ((rc = sb_reader_next(&side, err)) == SB_OK && side.f.kind != SB_KIND_END)
+			r->io_rows += (int)side.f.rows;
+		sb_reader_close(&side);
+		if (rc != SB_OK)
+			return rc;
+	}
+	return sb_emit_frame(em, in, err);
+}
+
+static void rep_close(void *state)
+{
+	events[n_events++] = 9;
+	free(state);
+}
+
+static void rep_report(void *state, void *out)
+{
+	const struct rep *r = state;
+	int *o = out;
+
+	o[0] = r->frames;
+	o[1] = r->io_rows;
+}
+
+static void rep_set_io(void *state, const struct sb_stage_io *io)
+{
+	((struct rep *)state)->io = io;
+	events[n_events++] = 5;
+}
+
+static void on_report(void *ctx, int final)
+{
+	(void)ctx;
+	events[n_events++] = final;
+}
+
+START_TEST(test_report_and_io)
+{
+	static const struct sb_stage st = {
+		.version = 2, .name = "rep", .input = SB_STAGE_IN_FRAMES, .open = rep_open,
+		.process = rep_process, .close = rep_close, .report = rep_report,
+		.set_io = rep_set_io
+	};
+	struct sb_runner_opts ro;
+	struct sb_error e;
+	int out[2] = { -1, -1 };
+
+	write_stream(in_path, 4, 1, UINT64_MAX, 0, -2);
+	sb_runner_opts_init(&ro);
+	ro.input = in_path;
+	ro.output = out_path;
+	ro.report.out = out;
+	ro.report.ready = on_report;
+	n_events = 0;
+	ck_assert_int_eq(sb_run(&st, NULL, 0, &ro, NULL, &e), SB_OK);
+	/* set_io, the report once open (0), once at the end (1), then close (9). */
+	ck_assert_int_eq(n_events, 4);
+	ck_assert_int_eq(events[0], 5);
+	ck_assert_int_eq(events[1], 0);
+	ck_assert_int_eq(events[2], 1);
+	ck_assert_int_eq(events[3], 9);
+	ck_assert_int_eq(out[0], 4);
+	ck_assert_int_eq(out[1], 4);
+	/* No report asked for: none made, the stage runs the same. */
+	ro.report.out = NULL;
+	n_events = 0;
+	ck_assert_int_eq(sb_run(&st, NULL, 0, &ro, NULL, &e), SB_OK);
+	ck_assert_int_eq(n_events, 2);
+	/* The report is made after a failed run too: the side input, the same cut
+	 * file, fails the first frame. */
+	write_stream(in_path, 3, 0, UINT64_MAX, 0, -2);
+	ro.report.out = out;
+	n_events = 0;
+	ck_assert_int_eq(sb_run(&st, NULL, 0, &ro, NULL, &e), SB_ETRUNCATED);
+	ck_assert_int_eq(n_events, 4);
+	ck_assert_int_eq(events[2], 1);
+	ck_assert_int_eq(out[0], 1);
+}
+END_TEST
+
+/* The table of a stage built against interface version 1: it ends at close. */
+struct stage_v1 {
+	unsigned version;
+	const char *name;
+	enum sb_stage_input input;
+	int (*open)(void **, const struct sb_kv *, size_t, struct sb_error *);
+	int (*process)(void *, const struct sb_frame *, struct sb_emit *, struct sb_error *);
+	int (*flush)(void *, struct sb_emit *, struct sb_error *);
+	void (*close)(void *);
+};
+
+START_TEST(test_version_1_stage)
+{
+	/* Heap storage of exactly the old size: reading a version 2 field would be out of
+	 * bounds (AddressSanitizer). */
+	struct stage_v1 *v1 = malloc(sizeof *v1);
+	struct sb_runner_opts ro;
+	struct sb_error e;
+	int out[2] = { -1, -1 }, frames, ended;
+	float first;
+
+	*v1 = (struct stage_v1){ 1, "double", SB_STAGE_IN_FRAMES, dbl_open, dbl_process,
+				 dbl_flush, dbl_close };
+	write_stream(in_path, 5, 1, UINT64_MAX, 0, -2);
+	sb_runner_opts_init(&ro);
+	ro.input = in_path;
+	ro.output = out_path;
+	ro.report.out = out;
+	ck_assert_int_eq(sb_run((const struct sb_stage *)v1, NULL, 0, &ro, NULL, &e), SB_OK);
+	ck_assert_int_eq(out[0], -1);   /* no report hook in a version 1 table */
+	read_back(out_path, &frames, &ended, &first);
+	ck_assert_int_eq(frames, 5);
+	ck_assert_int_eq(ended, 1);
+	free(v1);
 }
 END_TEST
 
@@ -267,7 +418,8 @@ static int sink(void *ctx, const struct sb_frame *f, struct sb_error *err)
 START_TEST(test_text_batches_and_sink)
 {
 	static const struct sb_stage txt = {
-		SB_STAGE_VERSION, "text", SB_STAGE_IN_TEXT, txt_open, txt_process, NULL, txt_close
+		.version = SB_STAGE_VERSION, .name = "text", .input = SB_STAGE_IN_TEXT,
+		.open = txt_open, .process = txt_process, .close = txt_close
 	};
 	struct sb_runner_opts ro;
 	struct sb_emit em = { sink, NULL };
@@ -327,6 +479,8 @@ int main(void)
 	tcase_add_test(tc, test_bad_option_and_version);
 	tcase_add_test(tc, test_text_batches_and_sink);
 	tcase_add_test(tc, test_kv_parsers);
+	tcase_add_test(tc, test_report_and_io);
+	tcase_add_test(tc, test_version_1_stage);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -130,10 +130,12 @@ static int copy_process(void *state, const struct sb_frame *in, struct sb_emit *
 }
 
 static const struct sb_stage lines_stage = {
-	SB_STAGE_VERSION, "lines", SB_STAGE_IN_TEXT, st_open, lines_process, NULL, st_close
+	.version = SB_STAGE_VERSION, .name = "lines", .input = SB_STAGE_IN_TEXT,
+	.open = st_open, .process = lines_process, .close = st_close
 };
 static const struct sb_stage copy_stage = {
-	SB_STAGE_VERSION, "copy", SB_STAGE_IN_FRAMES, st_open, copy_process, NULL, st_close
+	.version = SB_STAGE_VERSION, .name = "copy", .input = SB_STAGE_IN_FRAMES,
+	.open = st_open, .process = copy_process, .close = st_close
 };
 
 static void usage(FILE *fp)

@@ -3,10 +3,12 @@
  * normal compiler, so `make check` runs every committed corpus (seeds and the inputs of
  * past crashes) as a regression test under the configured sanitizers.
  *
- *     regress_TARGET [FILE|DIR ...]
+ *     fuzz_TARGET [FILE|DIR ...]
  *
  * Without arguments it replays $SB_SRCDIR/tests/fuzz/corpus/TARGET, TARGET being the
- * program's own name after "regress_" (one regress.o serves every target).  An empty
+ * program's own name after "fuzz_" (one regress.o serves every target: in a normal
+ * build the program tests/fuzz/fuzz_TARGET is the target linked with this file, in a
+ * --enable-fuzz build the same target linked with libFuzzer).  An empty
  * or missing corpus is a failure, so a test can never pass by running nothing.  A
  * property violation or sanitizer report aborts the run, naming the file on stderr
  * just before.
@@ -20,7 +22,7 @@
 
 #include "fuzz.h"
 
-/* The target's name: argv[0]'s base name after "regress_" (set by main). */
+/* The target's name: argv[0]'s base name after "fuzz_" (set by main). */
 static const char *target = "?";
 
 static int set_target(const char *argv0)
@@ -30,11 +32,11 @@ static int set_target(const char *argv0)
 	base = base ? base + 1 : argv0;
 	if (strncmp(base, "lt-", 3) == 0) /* a libtool wrapper's name */
 		base += 3;
-	if (strncmp(base, "regress_", 8) != 0 || !base[8]) {
-		fprintf(stderr, "%s: the program must be named regress_TARGET\n", argv0);
+	if (strncmp(base, "fuzz_", 5) != 0 || !base[5]) {
+		fprintf(stderr, "%s: the program must be named fuzz_TARGET\n", argv0);
 		return -1;
 	}
-	target = base + 8;
+	target = base + 5;
 	return 0;
 }
 
@@ -45,7 +47,7 @@ static int run_file(const char *path)
 	FILE *fp = fopen(path, "rb");
 
 	if (!fp) {
-		fprintf(stderr, "regress_%s: %s: %s\n", target, path, strerror(errno));
+		fprintf(stderr, "fuzz_%s: %s: %s\n", target, path, strerror(errno));
 		return -1;
 	}
 	buf = malloc(cap);
@@ -64,14 +66,14 @@ static int run_file(const char *path)
 		}
 	}
 	if (!buf || ferror(fp)) {
-		fprintf(stderr, "regress_%s: %s: cannot read\n", target, path);
+		fprintf(stderr, "fuzz_%s: %s: cannot read\n", target, path);
 		free(buf);
 		fclose(fp);
 		return -1;
 	}
 	fclose(fp);
 	/* Named first, so a crash report follows the name of its input. */
-	fprintf(stderr, "regress_%s: %s (%zu bytes)\n", target, path, n);
+	fprintf(stderr, "fuzz_%s: %s (%zu bytes)\n", target, path, n);
 	/* A copy of exactly n bytes, so ASan sees reads past the input's end. */
 	{
 		unsigned char *exact = malloc(n ? n : 1);
@@ -103,7 +105,7 @@ static long run_dir(const char *dir)
 	long count = 0;
 
 	if (!d) {
-		fprintf(stderr, "regress_%s: %s: %s\n", target, dir, strerror(errno));
+		fprintf(stderr, "fuzz_%s: %s: %s\n", target, dir, strerror(errno));
 		return -1;
 	}
 	while ((de = readdir(d)) != NULL) {
@@ -145,6 +147,12 @@ int main(int argc, char **argv)
 
 	if (set_target(argv[0]))
 		return 1;
+	if (argc > 1 && argv[1][0] == '-') {
+		/* run.sh's libFuzzer flags: this build replays, it does not fuzz. */
+		fprintf(stderr, "fuzz_%s: %s: this build replays corpora (make check); "
+			"configure with CC=clang --enable-fuzz for libFuzzer\n", target, argv[1]);
+		return 2;
+	}
 	if (argc < 2) {
 		snprintf(def, sizeof def, "%s/tests/fuzz/corpus/%s", srcdir ? srcdir : ".",
 			 target);
@@ -154,7 +162,7 @@ int main(int argc, char **argv)
 		struct stat st;
 
 		if (stat(argv[i], &st) != 0) {
-			fprintf(stderr, "regress_%s: %s: %s\n", target, argv[i],
+			fprintf(stderr, "fuzz_%s: %s: %s\n", target, argv[i],
 				strerror(errno));
 			total = -1;
 		} else if (S_ISDIR(st.st_mode)) {
@@ -166,10 +174,10 @@ int main(int argc, char **argv)
 		}
 	}
 	if (total <= 0) {
-		fprintf(stderr, "regress_%s: %s\n", target,
+		fprintf(stderr, "fuzz_%s: %s\n", target,
 			total < 0 ? "failed" : "no inputs: the corpus is missing or empty");
 		return 1;
 	}
-	printf("regress_%s: %ld inputs replayed without a fault\n", target, total);
+	printf("fuzz_%s: %ld inputs replayed without a fault\n", target, total);
 	return 0;
 }
