@@ -9,7 +9,10 @@
 #
 #   sh SRC/bench/index.sh [BUILDDIR]
 #
-# Environment: WORK (default /tmp/sb-bench-index: data kept between runs), ROWS
+# Environment: WORK (default /tmp/sb-bench-index: data kept between runs), DATA (random:
+# unit vectors with no neighbourhoods, the worst case; clustered: rows in 1,000 clusters
+# of low dimension, all orthogonal to each other; latent: clusters near and far in a
+# space of low dimension, as embeddings of real text are; see bench/search-ref.py), ROWS
 # (100000), DIM (768), QUERIES (1000), K (10), THREADS (2), TRAIN (50000: the rows IVF
 # and PQ train on, the first ones), KINDS (the factory strings, below), PY_NO_BUILD
 # (factory strings Python only searches with, its build not timed: "HNSW32" saves the
@@ -35,6 +38,13 @@ TRAIN=${TRAIN:-50000}
 KINDS=${KINDS:-"Flat||- IVF1024,Flat|--nprobe=16|nprobe=16 IVF1024,PQ64np|--nprobe=16|nprobe=16 HNSW32||- HNSW32|--ef-search=128|efSearch=128"}
 PY=/usr/bin/python3
 REF=$SRC/bench/index-ref.py
+DATA=${DATA:-random}
+case "$DATA" in
+random) gen=data ;;
+clustered) gen=clustered ;;
+latent) gen=latent ;;
+*) echo "index.sh: DATA is random, clustered or latent, not '$DATA'" >&2; exit 1 ;;
+esac
 export PATH="$B/cmd:$PATH"
 OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 export OMP_WAIT_POLICY
@@ -52,10 +62,11 @@ sb-index --version -v 2>&1 | grep -E '^(sb-index|kernels|openblas|faiss)'
 echo "OMP_WAIT_POLICY=$OMP_WAIT_POLICY"
 
 embeddings() {
-	if [ ! -f "$W/$1.sbf" ]; then
-		"$PY" "$SRC/bench/search-ref.py" data "$W/$1.npy" "$2" "$3" "$4"
+	if [ ! -f "$W/$1.sbf" ] || [ "$(cat "$W/$1.done" 2>/dev/null)" != "$gen $2 $3 $4" ]; then
+		"$PY" "$SRC/bench/search-ref.py" "$gen" "$W/$1.npy" "$2" "$3" "$4"
 		sb-cat --from-npy "sentence_embedding=$W/$1.npy" -k embeddings -b 256 \
 			-m normalized=1 -o "$W/$1.sbf"
+		echo "$gen $2 $3 $4" > "$W/$1.done"
 	fi
 }
 # timed OUT CMD...: runs CMD, "SECONDS RSS_KB" into OUT.
@@ -66,7 +77,7 @@ timed() {
 }
 mb() { echo $(($1 / 1024)); }
 
-echo "== data: corpus $ROWS x $DIM (unit vectors), $QUERIES queries, k $K, $THREADS threads"
+echo "== data: corpus $ROWS x $DIM ($DATA unit vectors), $QUERIES queries, k $K, $THREADS threads"
 embeddings corpus "$ROWS" "$DIM" 1
 embeddings queries "$QUERIES" "$DIM" 2
 
@@ -87,10 +98,10 @@ for kind in $KINDS; do
 	qopt=${rest%%|*}
 	param=${rest#*|}
 	file="$W/$(echo "$f" | tr ',' '_').index"
-	if [ ! -f "$file.done" ] || [ "$(cat "$file.done")" != "$f $TRAIN" ]; then
+	if [ ! -f "$file.done" ] || [ "$(cat "$file.done")" != "$f $TRAIN $DATA $ROWS $DIM" ]; then
 		timed "$W/tb" sb-index build -o "$file" --factory "$f" --train-sample "$TRAIN" \
 			-t "$THREADS" < "$W/corpus.sbf" 2> "$W/build.err"
-		echo "$f $TRAIN" > "$file.done"
+		echo "$f $TRAIN $DATA $ROWS $DIM" > "$file.done"
 		cp "$W/tb" "$file.time"
 	fi
 	read -r bs brss < "$file.time"
@@ -113,4 +124,32 @@ for kind in $KINDS; do
 	printf '%-16s %-16s %9s %7s %9s %7s %8s %7s | %9s %9s %7s %7s\n' "$f" "${qopt:--}" \
 		"$bs" "$(mb "$brss")" "$qs" "$(mb "$qrss")" \
 		"$(($(stat -c %s "$file") / 1048576))" "$rec" "$pb" "$pq" "$(mb "$prss")" "$prec"
+done
+
+# Latency: one query at a time on one thread (--query-batch 1 -t 1), each index kind
+# with its query options; the time of loading the index (a run with one query) taken off.
+echo "== latency: one query at a time, one thread (load time subtracted)"
+if [ ! -f "$W/q1.sbf" ]; then
+	"$PY" -c 'import numpy, sys; numpy.save(sys.argv[2], numpy.load(sys.argv[1])[:1])' \
+		"$W/queries.npy" "$W/q1.npy"
+	sb-cat --from-npy "sentence_embedding=$W/q1.npy" -k embeddings -m normalized=1 \
+		-o "$W/q1.sbf"
+fi
+printf '%-16s %-16s %9s %12s %12s\n' kind query "load s" "ms/query" "queries/s"
+for kind in $KINDS; do
+	f=${kind%%|*}
+	rest=${kind#*|}
+	qopt=${rest%%|*}
+	file="$W/$(echo "$f" | tr ',' '_').index"
+	[ -f "$file" ] || continue
+	# shellcheck disable=SC2086
+	timed "$W/t1" sb-index query "$file" -k "$K" -t 1 $qopt < "$W/q1.sbf" > /dev/null
+	# shellcheck disable=SC2086
+	timed "$W/tn" sb-index query "$file" -k "$K" -t 1 --query-batch 1 $qopt \
+		< "$W/queries.sbf" > /dev/null
+	read -r l1 _ < "$W/t1"
+	read -r ln _ < "$W/tn"
+	awk -v f="$f" -v o="${qopt:--}" -v l="$l1" -v t="$ln" -v n="$QUERIES" 'BEGIN {
+		s = t - l; if (s <= 0) s = 0.001
+		printf "%-16s %-16s %9.2f %12.3f %12.0f\n", f, o, l, 1000 * s / (n - 1), (n - 1) / s }'
 done
