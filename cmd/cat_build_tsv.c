@@ -78,8 +78,10 @@ static double tsv_field(const struct tsv_in *in, const char *line, size_t p, siz
 	if (in->is_int) {
 		long long v = strtoll(num, &end, 10);
 
+		/* Ids travel as doubles here: beyond 2^53 they would change.  Both bounds
+		 * are compared: llabs() of LLONG_MIN overflows. */
 		d = (double)v;
-		if (errno || *end || llabs(v) > (1LL << 53))
+		if (errno || *end || v > (1LL << 53) || v < -(1LL << 53))
 			die("%s: line %llu: '%s' is not a token id", file, lineno, num);
 	} else {
 		d = strtod(num, &end);
