@@ -184,6 +184,10 @@ like "from-tsv: ragged embeddings are refused with the line number" "$rc:$err" \
 printf '1\tx\n' > "$T/nan.tsv"
 run sb-cat --from-tsv "$T/nan.tsv"
 like "from-tsv: a field that is not a number" "$rc:$err" "^1:sb-cat: .*nan.tsv: line 1: 'x' is not a number$"
+printf -- '-9223372036854775808\n' > "$T/minid.tsv"
+run sb-cat --from-tsv "$T/minid.tsv" -k tokens -o "$T/minid.sbf"
+like "from-tsv -k tokens: the most negative 64-bit id is refused as beyond 2^53" "$rc:$err" \
+	"^1:sb-cat: .*minid.tsv: line 1: '-9223372036854775808' is not a token id$"
 
 # ---- the examples of sb-cat(1), run as written; shown output must match
 mkdir "$T/ex" && cd "$T/ex" || exit 99

@@ -13,6 +13,10 @@
  *       token ("ROW v v v ..."), rows absent from the golden are skipped.  Prints the
  *       minimum cosine and maximum absolute difference; exits 1 when a row is below
  *       MIN (default 0.99999) or above MAX (default 1e-4), or the counts differ.
+ *
+ * Not a mode of sb-cat: frames also writes int32 ids, frames without attention_mask
+ * and token_type_ids, which sb-cat --from-tsv -k tokens does not build (its int64
+ * frames are the same bytes); compare is an oracle of its own, not a conversion.
  */
 #include <math.h>
 #include <stdio.h>

@@ -12,6 +12,12 @@
  *       frames on stdin -> the first frame's meta as KEY=VALUE lines
  *
  * Texts (--text) are "row N".  Meta values are strings.
+ *
+ * Not a mode of sb-cat: emb writes int8 and uint8 embeddings and hidden writes hidden
+ * frames (int32 mask or none), which sb-cat --from-tsv does not build; print heads
+ * each frame with its dtype ("# int8", which tests check) and meta prints KEY=VALUE
+ * lines.  Its float32 emb frames are the bytes of sb-cat --from-tsv on the same rows
+ * (but for meta values that read as numbers: sb-cat stores those as numbers).
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -6,6 +6,9 @@
  * end frame closes the stream.  -f prints one line per frame instead:
  * "seq rows width" (+ " types" when token_type_ids is present); -t prints each row's
  * truncated flag first; -x prints each row's text after a tab.
+ *
+ * Not sb-cat --tsv input_ids --unpad: that prints without checking the padding, the
+ * order or the end frame that the tests rely on here.
  */
 #include <getopt.h>
 #include <stdio.h>
