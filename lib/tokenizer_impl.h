@@ -235,6 +235,22 @@ int sb_tok_doc_vocab(const struct tok_doc *doc, struct tok_list *l, const char *
 int sb_tok_vocab_parse(const unsigned char *s, size_t n, struct tok_list *l, const char *what,
 		       struct sb_error *err);
 
+/* Splits a merges.txt-style line "a b" at its only space: *at is the space's offset;
+ * -1 when there is no space or more than one. */
+int sb_tok_split_merge(const char *s, size_t n, size_t *at);
+
+struct tok_model;
+
+/* The values of a tokenizer.json's model (tok_scan.c): Unigram's model.vocab (a list
+ * of [piece, score]) from its text s[0..n) or from a tree, into l and *scores; BPE's
+ * model.merges ("a b" strings or [a, b] pairs) from its text, into model. */
+int sb_tok_unigram_vocab_parse(const unsigned char *s, size_t n, struct tok_list *l,
+			       double **scores, struct sb_error *err);
+int sb_tok_unigram_vocab_tree(const struct sb_json *vocab, struct tok_list *l,
+			      double **scores, struct sb_error *err);
+int sb_tok_merges_parse(struct tok_model *model, const unsigned char *s, size_t n,
+			struct sb_error *err);
+
 /* The generic pipeline's loaders (tok_json.c): a tokenizer.json whose model is BPE, and
  * the vocab.json + merges.txt layout (RoBERTa, GPT-2) with its tokenizer_config.json. */
 int sb_tok_load_json(struct sb_tokenizer *t, const struct tok_doc *doc, struct tok_list *l,
