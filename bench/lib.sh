@@ -1,10 +1,11 @@
-# lib.sh - what the encoder benchmarks (encode-roberta.sh, encode-mpnet.sh,
-# encode-modernbert.sh) share.  Sourced after `set -eu`, with the script's own arguments
+# lib.sh - what the encoder benchmarks (encode-full.sh, precision.sh, encode-roberta.sh,
+# encode-mpnet.sh, encode-modernbert.sh) share.  Sourced after `set -eu`, with the script's own arguments
 # ($1: BUILDDIR, default .) and W set to the work folder.  Sets B, SHARED, REF, ROUNDS,
 # THREADS, PY, M ($W/model), STS, TOOLS (tests/tools), PATH and STAGE (empty), and defines:
 #   need FILE...          stops, naming the first FILE that is missing
 #   now, median, rate N T0 T1   the clock, the median of stdin's numbers, N / (T1 - T0)
 #   machine               the "== machine" lines
+#   realtime              prio="chrt -f 1" when that is allowed and PRIO is not 0, else ""
 #   sts_text              $W/s1, $W/s2 (columns 6 and 7 of sts-test.tsv), $W/sts.txt
 #   cached OUT CMD...     CMD > OUT unless OUT is there (through OUT.tmp, so that an
 #                         interrupted run leaves no OUT)
@@ -53,6 +54,13 @@ machine() {
 	     "$(nproc) cores"
 	echo "load: $(cut -d' ' -f1-3 /proc/loadavg) (figures halve when other jobs share the" \
 	     "machine)"
+}
+
+realtime() {
+	prio=""
+	if [ "${PRIO:-1}" != 0 ] && chrt -f 1 true 2> /dev/null; then
+		prio="chrt -f 1"
+	fi
 }
 
 sts_text() {
