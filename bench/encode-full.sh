@@ -24,33 +24,15 @@
 # figures are those of a quiet machine.  PRIO=0 runs them at normal priority.
 set -eu
 
-B=$(cd "${1:-.}" && pwd)
-SHARED=${SHARED:-../shared}
-REF=$SHARED/reference
 W=${WORK:-/tmp/sb-bench-encode}
-ROUNDS=${ROUNDS:-3}
-THREADS=${THREADS:-2}
-PY=/usr/bin/python3
-M=$W/model
-STS=$SHARED/data/sts-b/sts-test.tsv
-export PATH="$B/cmd:$B/tests:$B/bench:$PATH"
-
-for f in "$STS" "$REF/mkmodel.py" "$B/cmd/sb-encode" "$B/cmd/sb-tokenize" \
-	 "$B/tests/enctool" "$B/bench/encode-bench"; do
-	[ -e "$f" ] || { echo "encode-full.sh: $f is missing" >&2; exit 1; }
-done
+. "$(dirname "$0")/lib.sh"
+export PATH="$B/bench:$PATH"
+need "$STS" "$REF/mkmodel.py" "$B/cmd/sb-encode" "$B/cmd/sb-tokenize" "$B/tests/enctool" \
+	"$B/bench/encode-bench"
 mkdir -p "$W"
-prio=""
-if [ "${PRIO:-1}" != 0 ] && chrt -f 1 true 2> /dev/null; then
-	prio="chrt -f 1"
-fi
+realtime
 unset_blas() { $prio env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$@"; }
 keep_blas() { $prio "$@"; }
-now() { date +%s.%N; }
-median() {
-	sort -g | awk '{ v[NR] = $1 }
-		END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
 
 echo "== machine"
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
@@ -69,9 +51,7 @@ if [ ! -f "$M/model.safetensors" ]; then
 	$PY "$REF/mkmodel.py" "$M" --arch distilbert --layers 6 --hidden 768 --heads 12 --ffn 3072
 fi
 ls -l "$M/model.safetensors" | awk '{ printf "weights: %s bytes\n", $5 }'
-cut -f6 "$STS" > "$W/s1"
-cut -f7 "$STS" > "$W/s2"
-cat "$W/s1" "$W/s2" > "$W/sts.txt"
+sts_text
 n_sent=$(wc -l < "$W/sts.txt")
 [ -f "$W/sts.jsonl" ] || node "$REF/hf_tokenize.js" "$M" "$W/sts.txt" > "$W/sts.jsonl"
 $PY -c '

@@ -28,35 +28,14 @@
 # sb's figures are sb-encode --pool mean on saved tokens frames, start-up included.
 set -eu
 
-B=$(cd "${1:-.}" && pwd)
-SHARED=${SHARED:-../shared}
-REF=$SHARED/reference
 W=${WORK:-/tmp/sb-bench-modernbert}
-ROUNDS=${ROUNDS:-3}
-THREADS=${THREADS:-2}
 N=${N:-1000}
-PY=/usr/bin/python3
-M=$W/model
-STS=$SHARED/data/sts-b/sts-test.tsv
-TOOLS=$(cd "$(dirname "$0")/../tests/tools" && pwd)
-export PATH="$B/cmd:$B/tests:$PATH"
-
-for f in "$STS" "$SHARED/data/tokenizers/gpt2/encoder.json" "$B/cmd/sb-encode" \
-	 "$B/cmd/sb-tokenize" "$B/tests/enctool" /usr/bin/time; do
-	[ -e "$f" ] || { echo "encode-modernbert.sh: $f is missing" >&2; exit 1; }
-done
+. "$(dirname "$0")/lib.sh"
+need "$STS" "$SHARED/data/tokenizers/gpt2/encoder.json" "$B/cmd/sb-encode" \
+	"$B/cmd/sb-tokenize" "$B/tests/enctool" /usr/bin/time
 mkdir -p "$W"
-now() { date +%s.%N; }
-median() {
-	sort -g | awk '{ v[NR] = $1 }
-		END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-rate() { echo "$1 $2 $3" | awk '{ print $1 / ($3 - $2) }'; }
 
-echo "== machine"
-echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores"
-echo "load: $(cut -d' ' -f1-3 /proc/loadavg) (figures halve when other jobs share the machine)"
-
+machine
 echo "== model and tokens"
 if [ ! -f "$M/model.safetensors" ]; then
 	$PY "$TOOLS/mkmodernbert.py" "$SHARED/data/tokenizers/gpt2" "$M" --merges 50000 \
@@ -65,27 +44,17 @@ if [ ! -f "$M/model.safetensors" ]; then
 fi
 wbytes=$(stat -c %s "$M/model.safetensors")
 echo "weights: $wbytes bytes"
-cut -f6 "$STS" > "$W/s1"
-cut -f7 "$STS" > "$W/s2"
-cat "$W/s1" "$W/s2" > "$W/sts.txt"
+sts_text
 head -n "$N" "$W/sts.txt" > "$W/sts-n.txt"
 # Documents: consecutive STS sentences joined, cut to 512 / 2048 / 8192 tokens.
-awk '{ s = s " " $0 } NR % 60 == 0 { print substr(s, 2); s = "" }' "$W/sts.txt" |
-	head -n 24 > "$W/doc512.txt"
-awk '{ s = s " " $0 } NR % 240 == 0 { print substr(s, 2); s = "" }' "$W/sts.txt" |
-	head -n 8 > "$W/doc2048.txt"
+join_rows 60 24 < "$W/sts.txt" > "$W/doc512.txt"
+join_rows 240 8 < "$W/sts.txt" > "$W/doc2048.txt"
 awk '{ s = s " " $0 } END { print substr(s, 2) }' "$W/sts.txt" > "$W/doc8192.txt"
 for x in sts-n:512 doc512:512 doc2048:2048 doc8192:8192 doc8192:4096 doc8192:2048; do
 	f=${x%:*} L=${x#*:}
-	[ -f "$W/$f.$L.jsonl" ] ||
-		node "$REF/hf_tokenize.js" "$M" "$W/$f.txt" --max-length "$L" > "$W/$f.$L.jsonl"
+	cached "$W/$f.$L.jsonl" node "$REF/hf_tokenize.js" "$M" "$W/$f.txt" --max-length "$L"
 	sb-tokenize -m "$M" --max-length "$L" < "$W/$f.txt" > "$W/$f.$L.sbf"
-	sb-cat --tsv input_ids --unpad < "$W/$f.$L.sbf" | tr '\t' ' ' > "$W/sb.ids"
-	$PY -c '
-import json, sys
-for l in open(sys.argv[1]):
-    print(" ".join(map(str, json.loads(l)["ids"])))' "$W/$f.$L.jsonl" > "$W/hf.ids"
-	cmp -s "$W/sb.ids" "$W/hf.ids" ||
+	same_ids "$W/$f.$L.sbf" "$W/$f.$L.jsonl" ||
 		{ echo "sb-tokenize: ids differ from Hugging Face tokenizers ($f, $L)" >&2; exit 1; }
 	echo "$f cut to $L: $(wc -l < "$W/hf.ids") rows, $(awk '{ n += NF } END { print n }' \
 		"$W/hf.ids") tokens, the same ids as Hugging Face tokenizers"
@@ -100,8 +69,7 @@ if [ "${SKIP_REF:-0}" != 1 ]; then
 		r=${x%%:*} rest=${x#*:}
 		f=${rest%%:*} rest=${rest#*:}
 		L=${rest%:*} n=${rest#*:}
-		[ -f "$W/$r.ref" ] || $PY "$TOOLS/modernbert-ref.py" "$M" "$W/$r.jsonl" \
-			--batch 8 > "$W/$r.ref"
+		cached "$W/$r.ref" $PY "$TOOLS/modernbert-ref.py" "$M" "$W/$r.jsonl" --batch 8
 		head -n "$n" "$W/$f.txt" | sb-tokenize -m "$M" --max-length "$L" |
 			sb-encode -m "$M" -t "$THREADS" --pool mean |
 			enctool compare "$W/$r.ref" > "$W/cmp" 2>&1 || true
@@ -109,11 +77,7 @@ if [ "${SKIP_REF:-0}" != 1 ]; then
 	done
 fi
 
-if [ "${SKIP_ORT:-0}" != 1 ] && [ ! -f "$W/model.onnx" ]; then
-	{ $PY "$TOOLS/modernbert-ref.py" "$M" --onnx "$W/onnx.tmp" > /dev/null 2>&1 &&
-	  mv "$W/onnx.tmp" "$W/model.onnx"; } ||
-		{ echo "modernbert-ref.py --onnx failed: no ONNX Runtime figures"; SKIP_ORT=1; }
-fi
+onnx_export "modernbert-ref.py --onnx" $PY "$TOOLS/modernbert-ref.py" "$M" --onnx
 [ "${SKIP_THROUGHPUT:-0}" = 1 ] ||
 echo "== throughput, $THREADS threads, $ROUNDS rounds (alternating sb, pytorch, onnxruntime)"
 echo "(sb-encode: whole process, loading included; \"in stage\": its -v time in the stage;"
@@ -129,8 +93,7 @@ for x in sts-n.512:32 doc512.512:8 doc2048.2048:2; do
 			2> "$W/v"
 		t1=$(now)
 		rate "$rows" "$t0" "$t1" >> "$W/r.sb"
-		sed -n 's/.*(\([0-9.]*\) s in the stage).*/\1/p' "$W/v" |
-			awk -v n="$rows" '{ print n / $1 }' >> "$W/r.stage"
+		stage_rate "$rows" >> "$W/r.stage"
 		$PY "$TOOLS/modernbert-ref.py" "$M" "$W/$t.jsonl" --bench --threads "$THREADS" \
 			--batch "$bs" | awk '{ print $1 }' >> "$W/r.torch"
 		[ "${SKIP_ORT:-0}" = 1 ] ||

@@ -18,25 +18,12 @@
 # PEER_ROUNDS (default 1).  ONNX Runtime float32 on the same model: bench/encode-full.sh.
 set -eu
 
-B=$(cd "${1:-.}" && pwd)
-SHARED=${SHARED:-../shared}
-REF=$SHARED/reference
 W=${WORK:-/tmp/sb-bench-precision}
-ROUNDS=${ROUNDS:-3}
-THREADS=${THREADS:-2}
-PY=/usr/bin/python3
-STS=$SHARED/data/sts-b/sts-test.tsv
-export PATH="$B/cmd:$B/tests:$B/bench:$PATH"
-
-for f in "$STS" "$REF/mkmodel.py" "$B/cmd/sb-encode" "$B/tests/enctool" \
-	 "$B/bench/encode-bench"; do
-	[ -e "$f" ] || { echo "precision.sh: $f is missing" >&2; exit 1; }
-done
+. "$(dirname "$0")/lib.sh"
+export PATH="$B/bench:$PATH"
+need "$STS" "$REF/mkmodel.py" "$B/cmd/sb-encode" "$B/tests/enctool" "$B/bench/encode-bench"
 mkdir -p "$W"
-prio=""
-if [ "${PRIO:-1}" != 0 ] && chrt -f 1 true 2> /dev/null; then
-	prio="chrt -f 1"
-fi
+realtime
 # OpenBLAS 0.3.21 does not know every AVX-512 CPU (family 6 model 207 falls back to its
 # SSE3 "Prescott" kernels); attention's products go through it in every precision, so such
 # a CPU gets the Cooperlake kernels.  OPENBLAS_CORETYPE set by the caller is kept.
@@ -51,11 +38,6 @@ run() {
 	else
 		$prio env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$@"
 	fi
-}
-now() { date +%s.%N; }
-median() {
-	sort -g | awk '{ v[NR] = $1 }
-		END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
 echo "== machine"
@@ -80,10 +62,8 @@ done
 M=$W/distilbert-base
 
 echo "== tokens"
-cut -f6 "$STS" > "$W/s1"
-cut -f7 "$STS" > "$W/s2"
+sts_text
 cut -f5 "$STS" > "$W/gold"
-cat "$W/s1" "$W/s2" > "$W/sts.txt"
 n_sent=$(wc -l < "$W/sts.txt")
 sb-tokenize -m "$M" < "$W/sts.txt" > "$W/tok.sbf"
 sb-cat --tsv input_ids --unpad < "$W/tok.sbf" | tr '\t' ' ' > "$W/sts.ids"

@@ -16,32 +16,21 @@
 #                                     real token a line: "ROW v v v ..."
 # The test vocabulary and models are described in tests/models/README.
 set -eu
-SHARED=${1:-../shared}
-REF=$SHARED/reference
 OUT=tests/golden/encode
-M=tests/models
-PY=/usr/bin/python3
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
+. tests/tools/goldens-lib.sh
 
 mkdir -p "$OUT"
-cut -f6 "$SHARED/data/sts-b/sts-test.tsv" > "$T/s1"
-cut -f7 "$SHARED/data/sts-b/sts-test.tsv" > "$T/s2"
-cat "$T/s1" "$T/s2" > "$T/sts.txt"
-paste "$T/s1" "$T/s2" > "$T/pairs.txt"
-node "$REF/hf_tokenize.js" "$M/tiny-distilbert" "$T/sts.txt" > "$T/sts.jsonl"
-node "$REF/hf_tokenize.js" "$M/tiny-bert" "$T/pairs.txt" --pairs > "$T/pairs.jsonl"
+sts_split
+hf_tok "$M/tiny-distilbert" "$T/sts.txt" > "$T/sts.jsonl"
+hf_tok "$M/tiny-bert" "$T/pairs.txt" --pairs > "$T/pairs.jsonl"
 head -n 500 "$T/sts.jsonl" > "$T/sts500.jsonl"
 
-# ids.py JSONL [--types]: "ids" or "ids | type_ids" lines.
+# ids.py JSONL: "ids | type_ids" lines.
 cat > "$T/ids.py" <<'EOF'
 import json, sys
 for l in open(sys.argv[1]):
     r = json.loads(l)
-    s = " ".join(map(str, r["ids"]))
-    if "--types" in sys.argv:
-        s += " | " + " ".join(map(str, r["type_ids"]))
-    print(s)
+    print(" ".join(map(str, r["ids"])), "|", " ".join(map(str, r["type_ids"])))
 EOF
 # rows.py NPZ KEY [--hidden N]: "%.5f" rows, or hidden states of the first N rows.
 cat > "$T/rows.py" <<'EOF'
@@ -58,8 +47,8 @@ else:
     for row in z[sys.argv[2]]:
         print(" ".join("%.5f" % v for v in row))
 EOF
-$PY "$T/ids.py" "$T/sts.jsonl" > "$T/sts.ids"
-$PY "$T/ids.py" "$T/pairs.jsonl" --types > "$T/sts-pairs.ids"
+jsonl_field ids "$T/sts.jsonl" > "$T/sts.ids"
+$PY "$T/ids.py" "$T/pairs.jsonl" > "$T/sts-pairs.ids"
 gzip -9n -c "$T/sts.ids" > "$OUT/sts.ids.gz"
 gzip -9n -c "$T/sts-pairs.ids" > "$OUT/sts-pairs.ids.gz"
 

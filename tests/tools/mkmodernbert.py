@@ -34,45 +34,31 @@ tensor changes the output visibly.
 import argparse
 import json
 import os
-import subprocess
 import sys
 
 import torch
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-from hublayout import checkpoint_write, json_write, st_modules  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from hublayout import (Draw, bpe_tokenizer, checkpoint_write, json_write,  # noqa: E402
+                       shape_args, st_modules)
 
 
 def weights(a, vocab, g):
+    d = Draw(g, a.hidden)
     D, F = a.hidden, a.ffn
-
-    def mat(*shape):
-        return torch.randn(*shape, generator=g) * 0.1
-
-    def ln(name, w):
-        w[name + ".weight"] = 1 + mat(D)
-        if a.norm_bias:
-            w[name + ".bias"] = mat(D)
-
-    def lin(name, w, rows, cols, bias):
-        w[name + ".weight"] = mat(rows, cols)
-        if bias:
-            w[name + ".bias"] = mat(rows)
-
-    w = {"embeddings.tok_embeddings.weight": mat(vocab, D)}
-    ln("embeddings.norm", w)
+    d.w["embeddings.tok_embeddings.weight"] = d.mat(vocab, D)
+    d.ln("embeddings.norm", a.norm_bias)
     for i in range(a.layers):
         p = "layers.%d." % i
         if i > 0:
-            ln(p + "attn_norm", w)
-        lin(p + "attn.Wqkv", w, 3 * D, D, a.attn_bias)
-        lin(p + "attn.Wo", w, D, D, a.attn_bias)
-        ln(p + "mlp_norm", w)
-        lin(p + "mlp.Wi", w, 2 * F, D, a.mlp_bias)
-        lin(p + "mlp.Wo", w, D, F, a.mlp_bias)
-    ln("final_norm", w)
-    return w
+            d.ln(p + "attn_norm", a.norm_bias)
+        d.lin(p + "attn.Wqkv", 3 * D, D, a.attn_bias)
+        d.lin(p + "attn.Wo", D, D, a.attn_bias)
+        d.ln(p + "mlp_norm", a.norm_bias)
+        d.lin(p + "mlp.Wi", 2 * F, D, a.mlp_bias)
+        d.lin(p + "mlp.Wo", D, F, a.mlp_bias)
+    d.ln("final_norm", a.norm_bias)
+    return d.w
 
 
 def main():
@@ -80,11 +66,7 @@ def main():
     ap.add_argument("gpt2")
     ap.add_argument("out")
     ap.add_argument("--merges", type=int, default=600)
-    ap.add_argument("--hidden", type=int, default=32)
-    ap.add_argument("--layers", type=int, default=4)
-    ap.add_argument("--heads", type=int, default=4)
-    ap.add_argument("--ffn", type=int, default=48)
-    ap.add_argument("--max-pos", type=int, default=8192)
+    shape_args(ap, layers=4, ffn=48, max_pos=8192)
     ap.add_argument("--window", type=int, default=16)
     ap.add_argument("--every", type=int, default=3)
     ap.add_argument("--theta-global", type=float, default=160000.0)
@@ -100,17 +82,10 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     a = ap.parse_args()
 
-    subprocess.run([sys.executable, os.path.join(HERE, "tokenize-mkbpe.py"), a.gpt2, a.out,
-                    "--style", "modernbert", "--merges", str(a.merges)], check=True)
+    bpe_tokenizer(a.gpt2, a.out, "modernbert", a.merges, a.max_pos)
     with open(os.path.join(a.out, "config.json"), encoding="utf-8") as f:
         tok_cfg = json.load(f)
     vocab = tok_cfg["vocab_size"]
-    tcfg_path = os.path.join(a.out, "tokenizer_config.json")
-    with open(tcfg_path, encoding="utf-8") as f:
-        tcfg = json.load(f)
-    tcfg["model_max_length"] = a.max_pos
-    with open(tcfg_path, "w", encoding="utf-8") as f:
-        json.dump(tcfg, f, indent=2)
 
     g = torch.Generator().manual_seed(a.seed)
     w = weights(a, vocab, g)

@@ -39,36 +39,23 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from hublayout import checkpoint_write, json_write, st_modules  # noqa: E402
+from hublayout import (Draw, checkpoint_write, encoder_config, json_write,  # noqa: E402
+                       lm_head, pooler, shape_args, st_modules)
 
 
 def weights(a, vocab, g):
-    D, F = a.hidden, a.ffn
-
-    def mat(*shape):
-        return torch.randn(*shape, generator=g) * 0.1
-
-    def ln(name, w):
-        w[name + ".weight"] = 1 + mat(D)
-        w[name + ".bias"] = mat(D)
-
-    w = {}
-    w["embeddings.word_embeddings.weight"] = mat(vocab, D)
-    w["embeddings.position_embeddings.weight"] = mat(a.max_pos, D)
-    ln("embeddings.LayerNorm", w)
+    d = Draw(g, a.hidden)
+    d.w["embeddings.word_embeddings.weight"] = d.mat(vocab, a.hidden)
+    d.w["embeddings.position_embeddings.weight"] = d.mat(a.max_pos, a.hidden)
+    d.ln("embeddings.LayerNorm")
     for i in range(a.layers):
         p = "encoder.layer.%d." % i
         for k in "qkvo":
-            w[p + "attention.attn.%s.weight" % k] = mat(D, D)
-            w[p + "attention.attn.%s.bias" % k] = mat(D)
-        ln(p + "attention.LayerNorm", w)
-        w[p + "intermediate.dense.weight"] = mat(F, D)
-        w[p + "intermediate.dense.bias"] = mat(F)
-        w[p + "output.dense.weight"] = mat(D, F)
-        w[p + "output.dense.bias"] = mat(D)
-        ln(p + "output.LayerNorm", w)
-    w["encoder.relative_attention_bias.weight"] = torch.randn(a.buckets, a.heads, generator=g)
-    return w
+            d.lin(p + "attention.attn." + k, a.hidden, a.hidden)
+        d.ln(p + "attention.LayerNorm")
+        d.bert_ffn(p, a.ffn)
+    d.w["encoder.relative_attention_bias.weight"] = torch.randn(a.buckets, a.heads, generator=g)
+    return d.w
 
 
 def added(i, content, lstrip=False):
@@ -123,11 +110,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("vocab")
     ap.add_argument("out")
-    ap.add_argument("--hidden", type=int, default=32)
-    ap.add_argument("--layers", type=int, default=2)
-    ap.add_argument("--heads", type=int, default=4)
-    ap.add_argument("--ffn", type=int, default=64)
-    ap.add_argument("--max-pos", type=int, default=514)
+    shape_args(ap, layers=2, ffn=64, max_pos=514)
     ap.add_argument("--buckets", type=int, default=32)
     ap.add_argument("--eps", type=float, default=1e-5)
     ap.add_argument("--seed", type=int, default=1)
@@ -148,18 +131,12 @@ def main():
     if a.extra:
         pre = "mpnet." if a.prefix else ""
         w[pre + "embeddings.position_ids"] = torch.arange(a.max_pos).unsqueeze(0)
-        w[pre + "pooler.dense.weight"] = torch.randn(a.hidden, a.hidden, generator=g) * 0.1
-        w[pre + "pooler.dense.bias"] = torch.randn(a.hidden, generator=g) * 0.1
-        w["lm_head.dense.weight"] = torch.randn(a.hidden, a.hidden, generator=g)
-        w["lm_head.bias"] = torch.randn(vocab, generator=g)
+        pooler(w, pre, a.hidden, g)
+        lm_head(w, a.hidden, vocab, g)
     checkpoint_write(a.out, w, a.format)
-    cfg = {"architectures": ["MPNetForMaskedLM"], "model_type": "mpnet", "vocab_size": vocab,
-           "hidden_size": a.hidden, "num_hidden_layers": a.layers,
-           "num_attention_heads": a.heads, "intermediate_size": a.ffn, "hidden_act": "gelu",
-           "max_position_embeddings": a.max_pos, "relative_attention_num_buckets": a.buckets,
-           "layer_norm_eps": a.eps, "pad_token_id": 1, "bos_token_id": 0, "eos_token_id": 2,
-           "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1,
-           "initializer_range": 0.02, "torch_dtype": "float32"}
+    cfg = encoder_config("MPNetForMaskedLM", "mpnet", vocab, a, {
+        "relative_attention_num_buckets": a.buckets, "layer_norm_eps": a.eps,
+        "pad_token_id": 1, "bos_token_id": 0, "eos_token_id": 2})
     json_write(os.path.join(a.out, "config.json"), cfg)
     st_modules(a.out, a.hidden, a.max_pos - 2, normalize=a.normalize)
 

@@ -38,48 +38,52 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from hublayout import checkpoint_write, json_write, st_modules  # noqa: E402
+from hublayout import (Draw, bpe_tokenizer, checkpoint_write, encoder_config,  # noqa: E402
+                       json_write, lm_head, model_max_length, pooler, shape_args, st_modules)
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 CLASSES = {"roberta": "Roberta", "xlm-roberta": "XLMRoberta", "camembert": "Camembert",
            "bert": "Bert"}
 
 
 def weights(a, vocab, g):
-    D, F = a.hidden, a.ffn
-
-    def mat(*shape):
-        return torch.randn(*shape, generator=g) * 0.1
-
-    def ln(name, w):
-        w[name + ".weight"] = 1 + mat(D)
-        w[name + ".bias"] = mat(D)
-
-    w = {}
-    w["embeddings.word_embeddings.weight"] = mat(vocab, D)
-    w["embeddings.position_embeddings.weight"] = mat(a.max_pos, D)
-    w["embeddings.token_type_embeddings.weight"] = mat(a.types, D)
-    ln("embeddings.LayerNorm", w)
+    d = Draw(g, a.hidden)
+    d.w["embeddings.word_embeddings.weight"] = d.mat(vocab, a.hidden)
+    d.w["embeddings.position_embeddings.weight"] = d.mat(a.max_pos, a.hidden)
+    d.w["embeddings.token_type_embeddings.weight"] = d.mat(a.types, a.hidden)
+    d.ln("embeddings.LayerNorm")
     for i in range(a.layers):
         p = "encoder.layer.%d." % i
         for k in ("query", "key", "value"):
-            w[p + "attention.self.%s.weight" % k] = mat(D, D)
-            w[p + "attention.self.%s.bias" % k] = mat(D)
-        w[p + "attention.output.dense.weight"] = mat(D, D)
-        w[p + "attention.output.dense.bias"] = mat(D)
-        ln(p + "attention.output.LayerNorm", w)
-        w[p + "intermediate.dense.weight"] = mat(F, D)
-        w[p + "intermediate.dense.bias"] = mat(F)
-        w[p + "output.dense.weight"] = mat(D, F)
-        w[p + "output.dense.bias"] = mat(D)
-        ln(p + "output.LayerNorm", w)
-    return w
+            d.lin(p + "attention.self." + k, a.hidden, a.hidden)
+        d.lin(p + "attention.output.dense", a.hidden, a.hidden)
+        d.ln(p + "attention.output.LayerNorm")
+        d.bert_ffn(p, a.ffn)
+    return d.w
+
+
+def tokenizer(a):
+    """The tokenizer files in a.out (copied from a.tokenizer, or the byte-level BPE one);
+    returns the vocabulary size."""
+    if a.tokenizer:
+        os.makedirs(a.out, exist_ok=True)
+        for n in ("tokenizer.json", "vocab.txt", "tokenizer_config.json",
+                  "special_tokens_map.json"):
+            if os.path.exists(os.path.join(a.tokenizer, n)):
+                shutil.copy(os.path.join(a.tokenizer, n), os.path.join(a.out, n))
+        model_max_length(a.out, a.max_pos - 2)
+    else:
+        bpe_tokenizer(a.gpt2, a.out, "roberta", a.merges, a.max_pos - 2)
+    with open(os.path.join(a.out, "tokenizer.json"), encoding="utf-8") as f:
+        tj = json.load(f)
+    mv = tj["model"]["vocab"]
+    # BPE/WordPiece vocabularies map pieces to ids; Unigram's is a list of [piece, score].
+    ids = list(mv.values()) if isinstance(mv, dict) else list(range(len(mv)))
+    return max(ids + [t["id"] for t in tj["added_tokens"]]) + 1
 
 
 def main():
@@ -88,11 +92,7 @@ def main():
     ap.add_argument("out")
     ap.add_argument("--type", default="xlm-roberta", choices=["roberta", "xlm-roberta", "camembert"])
     ap.add_argument("--merges", type=int, default=600)
-    ap.add_argument("--hidden", type=int, default=32)
-    ap.add_argument("--layers", type=int, default=2)
-    ap.add_argument("--heads", type=int, default=4)
-    ap.add_argument("--ffn", type=int, default=64)
-    ap.add_argument("--max-pos", type=int, default=66)
+    shape_args(ap, layers=2, ffn=64, max_pos=66)
     ap.add_argument("--types", type=int, default=1)
     ap.add_argument("--eps", type=float, default=1e-5)
     ap.add_argument("--seed", type=int, default=1)
@@ -104,28 +104,7 @@ def main():
     ap.add_argument("--tokenizer")
     a = ap.parse_args()
 
-    if a.tokenizer:
-        os.makedirs(a.out, exist_ok=True)
-        for n in ("tokenizer.json", "vocab.txt", "tokenizer_config.json",
-                  "special_tokens_map.json"):
-            if os.path.exists(os.path.join(a.tokenizer, n)):
-                shutil.copy(os.path.join(a.tokenizer, n), os.path.join(a.out, n))
-    else:
-        subprocess.run([sys.executable, os.path.join(HERE, "tokenize-mkbpe.py"), a.gpt2, a.out,
-                        "--style", "roberta", "--merges", str(a.merges)], check=True)
-    with open(os.path.join(a.out, "tokenizer.json"), encoding="utf-8") as f:
-        tj = json.load(f)
-    mv = tj["model"]["vocab"]
-    # BPE/WordPiece vocabularies map pieces to ids; Unigram's is a list of [piece, score].
-    ids = list(mv.values()) if isinstance(mv, dict) else list(range(len(mv)))
-    vocab = max(ids + [t["id"] for t in tj["added_tokens"]]) + 1
-    tcfg_path = os.path.join(a.out, "tokenizer_config.json")
-    with open(tcfg_path, encoding="utf-8") as f:
-        tcfg = json.load(f)
-    tcfg["model_max_length"] = a.max_pos - 2
-    with open(tcfg_path, "w", encoding="utf-8") as f:
-        json.dump(tcfg, f, indent=2)
-
+    vocab = tokenizer(a)
     g = torch.Generator().manual_seed(a.seed)
     bert = a.head == "bert"
     mtype = "bert" if bert else a.type
@@ -135,11 +114,9 @@ def main():
         w = {pre + k: v for k, v in w.items()}
     if a.extra:
         w[pre + "embeddings.position_ids"] = torch.arange(a.max_pos).unsqueeze(0)
-        w["lm_head.dense.weight"] = torch.randn(a.hidden, a.hidden, generator=g)
-        w["lm_head.bias"] = torch.randn(vocab, generator=g)
+        lm_head(w, a.hidden, vocab, g)
     if a.extra or bert:
-        w[pre + "pooler.dense.weight"] = torch.randn(a.hidden, a.hidden, generator=g) * 0.1
-        w[pre + "pooler.dense.bias"] = torch.randn(a.hidden, generator=g) * 0.1
+        pooler(w, pre, a.hidden, g)
     if a.head == "roberta":
         w["classifier.dense.weight"] = torch.randn(a.hidden, a.hidden, generator=g) * 0.3
         w["classifier.dense.bias"] = torch.randn(a.hidden, generator=g) * 0.3
@@ -151,14 +128,9 @@ def main():
     checkpoint_write(a.out, w, a.format)
 
     cls = CLASSES[mtype] + ("ForSequenceClassification" if a.head != "none" else "Model")
-    cfg = {"architectures": [cls], "model_type": mtype, "vocab_size": vocab,
-           "hidden_size": a.hidden, "num_hidden_layers": a.layers,
-           "num_attention_heads": a.heads, "intermediate_size": a.ffn, "hidden_act": "gelu",
-           "max_position_embeddings": a.max_pos, "type_vocab_size": a.types,
-           "layer_norm_eps": a.eps, "pad_token_id": 0 if bert else 1,
-           "position_embedding_type": "absolute", "hidden_dropout_prob": 0.1,
-           "attention_probs_dropout_prob": 0.1, "initializer_range": 0.02,
-           "torch_dtype": "float32"}
+    cfg = encoder_config(cls, mtype, vocab, a, {
+        "type_vocab_size": a.types, "layer_norm_eps": a.eps, "pad_token_id": 0 if bert else 1,
+        "position_embedding_type": "absolute"})
     if not bert:
         cfg.update({"bos_token_id": 0, "eos_token_id": 2})
     if a.head != "none":

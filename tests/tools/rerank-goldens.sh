@@ -20,33 +20,23 @@
 #   tiny-xlmr-rerank.logits.gz   the logit
 #   tiny-bert-rerank3.scores.gz  the three logits (CrossEncoder: no activation)
 set -eu
-SHARED=${1:-../shared}
-REF=$SHARED/reference
-GPT2=$SHARED/data/tokenizers/gpt2
 OUT=tests/golden/rerank
-M=tests/models
-PY=/usr/bin/python3
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
+. tests/tools/goldens-lib.sh
 
-rm -rf "$M/tiny-xlmr-rerank" "$M/tiny-bert-rerank3"
-$PY tests/tools/mkroberta.py "$GPT2" "$M/tiny-xlmr-rerank" --merges 600 --type xlm-roberta \
-	--head roberta --labels 1 --hidden 32 --layers 2 --heads 4 --ffn 64 --max-pos 130 \
-	--seed 21
-$PY tests/tools/mkroberta.py "$GPT2" "$M/tiny-bert-rerank3" --tokenizer "$M/tiny-bert" \
-	--head bert --labels 3 --types 2 --eps 1e-12 --hidden 24 --layers 2 --heads 3 \
-	--ffn 48 --max-pos 128 --seed 22 --format bin
+mkm mkroberta.py "$GPT2" tiny-xlmr-rerank --merges 600 --type xlm-roberta --head roberta \
+	--labels 1 --hidden 32 --layers 2 --heads 4 --ffn 64 --max-pos 130 --seed 21
+mkm mkroberta.py "$GPT2" tiny-bert-rerank3 --tokenizer "$M/tiny-bert" --head bert --labels 3 \
+	--types 2 --eps 1e-12 --hidden 24 --layers 2 --heads 3 --ffn 48 --max-pos 128 --seed 22 \
+	--format bin
 
 mkdir -p "$OUT"
-cut -f6,7 "$SHARED/data/sts-b/sts-test.tsv" > "$T/pairs.txt"
-node "$REF/hf_tokenize.js" "$M/tiny-xlmr-rerank" "$T/pairs.txt" --pairs --max-length 128 \
-	> "$T/x.jsonl"
+sts_split
+hf_tok "$M/tiny-xlmr-rerank" "$T/pairs.txt" --pairs --max-length 128 > "$T/x.jsonl"
 $PY tests/tools/roberta-ref.py "$M/tiny-xlmr-rerank" "$T/x.jsonl" --scores |
 	gzip -9n > "$OUT/tiny-xlmr-rerank.scores.gz"
 $PY tests/tools/roberta-ref.py "$M/tiny-xlmr-rerank" "$T/x.jsonl" --scores --raw |
 	gzip -9n > "$OUT/tiny-xlmr-rerank.logits.gz"
-node "$REF/hf_tokenize.js" "$M/tiny-bert-rerank3" "$T/pairs.txt" --pairs --max-length 126 \
-	> "$T/b.jsonl"
+hf_tok "$M/tiny-bert-rerank3" "$T/pairs.txt" --pairs --max-length 126 > "$T/b.jsonl"
 $PY tests/tools/roberta-ref.py "$M/tiny-bert-rerank3" "$T/b.jsonl" --scores |
 	gzip -9n > "$OUT/tiny-bert-rerank3.scores.gz"
 ls -l "$OUT"
