@@ -169,6 +169,55 @@ START_TEST(test_bpe_byte_fallback)
 }
 END_TEST
 
+/*
+ * BPE without a pre-tokenizer (Llama's) sees a whole line; sb cuts it into words
+ * before each U+2581 that follows another character when no merge can join across
+ * that place, and must not cut when one can.
+ */
+#define M "\xe2\x96\x81"
+START_TEST(test_bpe_cut_words)
+{
+	struct sb_tokenizer *t;
+	char line[1024] = "";
+
+	mk_tmp();
+	/* "a ▁" joins a symbol that ends in a to one that starts with U+2581. */
+	put("{\"model\": {\"type\": \"BPE\", \"unk_token\": \"<unk>\", \"vocab\": {\"<unk>\": 0, "
+	    "\"" M "\": 1, \"a\": 2, \"b\": 3, \"a" M "\": 4, \"a" M "b\": 5}, \"merges\": "
+	    "[\"a " M "\", \"a" M " b\"]}}");
+	t = open_ok(tmp);
+	expect(t, "a" M "b", "5");
+	expect(t, "ba" M "b" M "a", "3 5 1 2");
+	sb_tokenizer_close(&t);
+	/* No such merge: cut before the U+2581 of each word, not between two. */
+	put("{\"model\": {\"type\": \"BPE\", \"unk_token\": \"<unk>\", \"vocab\": {\"<unk>\": 0, "
+	    "\"" M "\": 1, \"a\": 2, \"b\": 3, \"" M "a\": 4, \"" M "b\": 5, \"" M M "\": 6}, "
+	    "\"merges\": [\"" M " " M "\", \"" M " a\", \"" M " b\"]}}");
+	t = open_ok(tmp);
+	expect(t, "a" M M "b", "2 6 3");
+	expect(t, M "a" M "b" M M "a", "4 5 6 2");
+	expect(t, "q" M "q" M, "0 1 0 1");              /* unknowns end at the U+2581 */
+	/* A line longer than the line cache holds, twice (the words cached). */
+	for (int i = 0; i < 100; i++)
+		strcat(line, M "a" M "b");
+	for (int r = 0; r < 2; r++) {
+		struct sb_buf want;
+		struct sb_error err = { 0 };
+
+		sb_buf_init(&want);
+		for (int i = 0; i < 100; i++)
+			ck_assert_int_eq(sb_buf_append(&want, i ? " 4 5" : "4 5", i ? 4 : 3, &err),
+					 SB_OK);
+		ck_assert_int_eq(sb_buf_append(&want, "", 1, &err), SB_OK);
+		expect(t, line, (const char *)want.data);
+		sb_buf_destroy(&want);
+	}
+	sb_tokenizer_close(&t);
+	rm_tmp();
+}
+END_TEST
+#undef M
+
 /* The real conversions: Precompiled (nmt_nfkc) per grapheme cluster, Metaspace. */
 START_TEST(test_xlmr_file)
 {
@@ -277,6 +326,7 @@ static Suite *suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_unigram);
 	tcase_add_test(tc, test_bpe_byte_fallback);
+	tcase_add_test(tc, test_bpe_cut_words);
 	tcase_add_test(tc, test_xlmr_file);
 	tcase_add_test(tc, test_bad_json);
 	suite_add_tcase(s, tc);
