@@ -234,6 +234,12 @@ START_TEST(test_xlmr_file)
 	 * space before it (lstrip) and the text after it gets its own replacement. */
 	expect(t, "\xef\xac\x81\xcc\x81 e\xcc\x81 <mask>x", "0 4 419 4 80 4001 4 173 2");
 	expect(t, "", "0 2");
+	/* Characters that are clusters of their own (class Other on both sides) take the
+	 * fast path: fullwidth letters replaced, CJK kept; a combining mark after one
+	 * (и + U+0306 composes to й) or a character outside the BMP sends it the slow way. */
+	expect(t, "\xef\xbc\xa1\xd0\xb8\xcc\x86\xef\xbd\x82\xe6\x97\xa5\xe6\x9c\xac "
+	       "\xd0\xb9\xd1\x91\xcc\x88 \xef\xac\x81x \xe2\x91\xa0\xf0\x9f\x98\x80\xc3\xa4",
+	       "0 133 445 67 2739 3273 4 445 1204 3 370 852 430 3 314 2");
 	sb_tokenizer_close(&t);
 	/* Llama (legacy): Prepend on each text between added tokens; byte fallback. */
 	t = open_ok(llama);
