@@ -119,6 +119,8 @@ START_TEST(test_unigram)
 	expect(t, "q", "1 0");                          /* unknown */
 	expect(t, "\xe2\x98\x83", "1 0");               /* <0x83> missing: unknown */
 	expect(t, "zz", "1 8 8");
+	/* A short word of more than 8 pieces, from the cache on the repeats. */
+	expect(t, "acacacacac", "6 7 2 7 2 7 2 7 2 7");
 	expect(t, "a\xe2\x96\x81" "b", "6 1 3");        /* the replacement itself splits */
 	expect(t, "", "");
 	sb_tokenizer_close(&t);
