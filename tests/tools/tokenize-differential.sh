@@ -4,7 +4,8 @@
 # single sentences and pairs, max lengths 512 and 16; prints the lines identical.
 # usage, from a build tree:  sh SRC/tests/tools/tokenize-differential.sh [SEED] [LINES]
 # MODELS="DIR..." compares those model folders instead (tokenizer.json of any family,
-# e.g. tests/golden/tokenize/spm/xlmr-uni).
+# e.g. tests/golden/tokenize/spm/xlmr-uni).  Measured 2026-12-06, seed 1, 20000 lines:
+# llama-bpe, llama-meta, xlmr-uni, xlmr-uni-fb all identical, single and pairs, 512 and 16.
 # Measured 2026-11-27: seeds 1 and 2, 20000 lines: 20000/20000 (single) and
 # 10000/10000 (pairs) identical for every model and length.
 set -eu
@@ -68,7 +69,9 @@ for l in sys.stdin:
 			       awk -F '\t' '$1 == $2' | wc -l)
 			total=$(wc -l < "$T/hf.txt")
 			echo "$m $kind max length $L: $same/$total identical"
-			[ "$same" -eq "$total" ] || fails=1
+			# A reference that died (out of memory...) prints fewer lines: a failure.
+			[ "$same" -eq "$total" ] && [ "$total" -eq "$(wc -l < "$T/$kind.txt")" ] ||
+				fails=1
 		done
 	done
 done
