@@ -28,6 +28,7 @@
 #include "tokenizer_impl.h"
 
 #define NO_RANK UINT32_MAX
+#define META "\xe2\x96\x81"              /* U+2581, SentencePiece's word mark */
 #define PENDING 8                       /* merges waiting for their slot's cache line */
 
 struct merge_slot {
@@ -56,6 +57,10 @@ struct tok_bpe {
 	struct merge_slot pend[PENDING];/* loading: merges whose slot is being prefetched, */
 	size_t n_pend, pend_at;         /* n_pend of them from pend[pend_at] on, in order */
 	uint64_t merge_hash;            /* of the merges in rank order (fingerprint) */
+	int32_t meta_id;                /* the id of U+2581 alone, -1 */
+	int meta_cross;                 /* a merge (a, b) joins a symbol that does not end
+					 * with U+2581 to one that starts with it */
+	int unk_meta;                   /* unk_token ends with U+2581 */
 };
 
 /* GPT-2's bytes_to_unicode(): printable Latin-1 bytes stand for themselves, the 68
@@ -148,6 +153,16 @@ static struct merge_slot *empty_merges(size_t cap)
 	return sb_table_alloc(cap * sizeof(struct merge_slot), 0xFF);
 }
 
+static int starts_meta(const char *s, size_t n)
+{
+	return n >= 3 && memcmp(s, META, 3) == 0;
+}
+
+static int ends_meta(const char *s, size_t n)
+{
+	return n >= 3 && memcmp(s + n - 3, META, 3) == 0;
+}
+
 /* Copies a prefix or suffix into the model's units (bytes in byte-level mode). */
 static int affix(struct tok_bpe *m, const char *s, char **out, size_t *nout, const char *what,
 		 const char *file, struct sb_error *err)
@@ -199,11 +214,13 @@ int sb_tok_bpe_new(struct tok_model *out, const struct sb_tokenizer *t,
 	}
 	m->merge_hash = 1469598103934665603ull;
 	m->last_new = -1;
+	m->meta_id = lookup(t, HASH_INIT, "", 0, META, 3);
 	if (cfg->unk) {
 		m->unk_id = *cfg->unk ? lookup(t, HASH_INIT, "", 0, cfg->unk, strlen(cfg->unk)) : -1;
 		if (m->unk_id < 0)
 			return sb_error_set(err, SB_EFORMAT, "%s: model.unk_token '%s' is not in "
 					    "model.vocab", file, cfg->unk);
+		m->unk_meta = ends_meta(cfg->unk, strlen(cfg->unk));
 	}
 	while (cap < 2 * n_merges + 2 && cap < 2 * MAX_MERGES)
 		cap *= 2;
@@ -393,6 +410,8 @@ int sb_tok_bpe_add_merge(struct tok_model *model, const char *a, size_t na, cons
 		if (grow_merges(m))
 			return sb_error_set(err, SB_ENOMEM, "tokenizer: out of memory");
 	}
+	if (starts_meta(b, nb) && !ends_meta(a, na))
+		m->meta_cross = 1;
 	key = (uint64_t)(uint32_t)ia << 32 | (uint32_t)ib;
 	/* The table is bigger than the caches and the keys fall anywhere: the slot's line
 	 * is fetched now and the merge enters PENDING merges later. */
@@ -467,6 +486,7 @@ struct scratch {
 	size_t *len;
 	uint64_t *heap;                 /* the queue: rank << 32 | position */
 	size_t cap, hcap;
+	struct tok_seq line;            /* the ids of a pre-token cut into words */
 };
 
 static void *bpe_scratch_new(const void *impl)
@@ -498,6 +518,7 @@ static void bpe_scratch_free(void *p)
 	free(s->prev);
 	free(s->len);
 	free(s->heap);
+	free(s->line.ids);
 	free(s);
 }
 
@@ -799,13 +820,97 @@ static size_t merge_large(const struct tok_bpe *m, struct scratch *s, size_t k)
 	return out;
 }
 
+/* The ids of the word p[0..n) (n > 0), from the cache or merged, pushed to out. */
+static int encode_word(const struct tok_bpe *m, struct scratch *s, const unsigned char *p,
+		       size_t n, struct tok_seq *out)
+{
+	uint32_t h = 0;
+	size_t k;
+
+	if (sb_tok_cache_get(s->cache, p, n, &h, out))
+		return SB_OK;
+	/* Byte fallback may give a token per byte of the units and their affixes. */
+	if (reserve(s, m->byte_fallback ? n * (1 + m->nprefix) + m->nsuffix + 1 : n + 1))
+		return SB_ENOMEM;
+	k = initial_symbols(m, s, p, n);
+	k = k <= SMALL_WORD ? merge_small(m, s, k) : merge_large(m, s, k);
+	if (k == (size_t)-1)
+		return SB_ENOMEM;
+	for (size_t i = 0; i < k; i++)
+		tok_seq_push(out, s->ids[i]);
+	sb_tok_cache_put(s->cache, h, p, n, s->ids, k);
+	return SB_OK;
+}
+
+/*
+ * SentencePiece's BPE sees a whole line when the file has no pre-tokenizer (Llama's):
+ * its words, each starting with U+2581, are one pre-token.  No merge of such a file
+ * joins a symbol that ends in a character other than U+2581 to one that starts with
+ * U+2581 (meta_cross unset), so no merge crosses the place before a word's U+2581
+ * that follows another character, and a pending unknown ends at that U+2581 (a unit of
+ * the vocabulary): the line's ids are its words' ids, each word merged on its own --
+ * and found in the word cache.  Without affixes, ignore_merges or byte-level units,
+ * which tie a unit to its place in the pre-token.
+ */
+static int can_cut(const struct tok_bpe *m)
+{
+	return !m->byte_level && m->meta_id >= 0 && !m->meta_cross && !m->unk_meta &&
+	       !m->nprefix && !m->nsuffix && !m->ignore_merges;
+}
+
+/* The place of the next cut in p[0..n) after i: before a U+2581 that follows another
+ * character; n when none. */
+static size_t next_cut(const unsigned char *p, size_t n, size_t i)
+{
+	while (i + 3 <= n) {
+		const unsigned char *q = memchr(p + i, 0xE2, n - i - 2);
+
+		if (!q)
+			return n;
+		i = (size_t)(q - p);
+		if (q[1] == 0x96 && q[2] == 0x81 && !(i >= 3 && memcmp(q - 3, META, 3) == 0))
+			return i;
+		i++;
+	}
+	return n;
+}
+
+/* The pre-token p[0..n) cut into words (can_cut): the whole from the cache, else each
+ * word, then the whole into the cache. */
+static int encode_cut(const struct tok_bpe *m, struct scratch *s, const unsigned char *p,
+		      size_t n, struct tok_seq *out)
+{
+	struct tok_seq *w = &s->line;
+	uint32_t h = 0;
+	size_t a = 0;
+	int rc;
+
+	if (sb_tok_cache_get(s->cache, p, n, &h, out))
+		return SB_OK;
+	w->n_kept = 0;
+	w->n_total = 0;
+	w->keep = SIZE_MAX;
+	w->oom = 0;
+	while (a < n) {
+		size_t b = next_cut(p, n, a + 1);
+
+		if ((rc = encode_word(m, s, p + a, b - a, w)))
+			return rc;
+		if (w->oom)
+			return SB_ENOMEM;
+		a = b;
+	}
+	for (size_t i = 0; i < w->n_kept; i++)
+		tok_seq_push(out, w->ids[i]);
+	sb_tok_cache_put(s->cache, h, p, n, w->ids, w->n_kept);
+	return SB_OK;
+}
+
 static int bpe_encode(const void *impl, void *scratch, const unsigned char *p, size_t n,
 		      struct tok_seq *out)
 {
 	const struct tok_bpe *m = impl;
 	struct scratch *s = scratch;
-	uint32_t h = 0;
-	size_t k;
 
 	if (m->byte_level && n == 1 && !m->mslots) {
 		if (m->byte_id[p[0]] >= 0)
@@ -822,19 +927,9 @@ static int bpe_encode(const void *impl, void *scratch, const unsigned char *p, s
 			return SB_OK;
 		}
 	}
-	if (sb_tok_cache_get(s->cache, p, n, &h, out))
-		return SB_OK;
-	/* Byte fallback may give a token per byte of the units and their affixes. */
-	if (reserve(s, m->byte_fallback ? n * (1 + m->nprefix) + m->nsuffix + 1 : n + 1))
-		return SB_ENOMEM;
-	k = initial_symbols(m, s, p, n);
-	k = k <= SMALL_WORD ? merge_small(m, s, k) : merge_large(m, s, k);
-	if (k == (size_t)-1)
-		return SB_ENOMEM;
-	for (size_t i = 0; i < k; i++)
-		tok_seq_push(out, s->ids[i]);
-	sb_tok_cache_put(s->cache, h, p, n, s->ids, k);
-	return SB_OK;
+	if (can_cut(m) && next_cut(p, n, 1) < n)
+		return encode_cut(m, s, p, n, out);
+	return encode_word(m, s, p, n, out);
 }
 
 const struct tok_model_ops sb_tok_bpe_ops = {

@@ -6,6 +6,8 @@
  * to CACHE_IDS ids in fixed slots (words), and longer ones of up to LONG_KEY bytes
  * (whole lines when a file has no pre-tokenizer, as Llama's) in blocks of their own,
  * allocated when first needed; Hugging Face caches pre-tokens under 256 bytes too.
+ * A short pre-token of more than CACHE_IDS ids (a run of CJK characters, each its own
+ * piece) goes to the second table.
  * Both are WAYS-way set associative: the hash picks a set of WAYS slots, a new entry
  * takes an empty one or else the set's slots in turn.  (Direct mapped, one in seven of
  * 2,500 lines shared its slot with another in a table of 16,384, and the two evicted
@@ -109,32 +111,29 @@ static const struct long_entry *find_line(const struct long_entry *set, uint32_t
 int sb_tok_cache_get(const struct tok_cache *c, const unsigned char *p, size_t n, uint32_t *h,
 		     struct tok_seq *out)
 {
+	const struct long_entry *e;
+	int32_t id;
+
 	if (n > LONG_KEY)
 		return 0;
 	*h = sb_tok_word_hash(p, n);
 	if (n <= CACHE_KEY) {
-		const struct short_entry *e = find_word(c, *h & (CACHE_SLOTS - WAYS), *h, p, n);
+		const struct short_entry *w = find_word(c, *h & (CACHE_SLOTS - WAYS), *h, p, n);
 
-		if (!e)
-			return 0;
-		for (size_t i = 0; i < e->n_ids; i++)
-			tok_seq_push(out, e->ids[i]);
-		return 1;
-	}
-	{
-		const struct long_entry *e = c->lines ? find_line(&c->lines[*h & (LONG_SLOTS -
-										   WAYS)],
-								 *h, p, n) : NULL;
-		int32_t id;
-
-		if (!e)
-			return 0;
-		for (size_t i = 0; i < e->n_ids; i++) {
-			memcpy(&id, e->data + n + i * sizeof(id), sizeof(id));
-			tok_seq_push(out, id);
+		if (w) {
+			for (size_t i = 0; i < w->n_ids; i++)
+				tok_seq_push(out, w->ids[i]);
+			return 1;
 		}
-		return 1;
 	}
+	e = c->lines ? find_line(&c->lines[*h & (LONG_SLOTS - WAYS)], *h, p, n) : NULL;
+	if (!e)
+		return 0;
+	for (size_t i = 0; i < e->n_ids; i++) {
+		memcpy(&id, e->data + n + i * sizeof(id), sizeof(id));
+		tok_seq_push(out, id);
+	}
+	return 1;
 }
 
 /* The way of a set that a new entry takes: an empty one, else the set's turn. */
@@ -169,11 +168,9 @@ void sb_tok_cache_put(struct tok_cache *c, uint32_t h, const unsigned char *p, s
 
 	if (n > LONG_KEY)
 		return;
-	if (n <= CACHE_KEY) {
+	if (n <= CACHE_KEY && k <= CACHE_IDS) {
 		struct short_entry *w;
 
-		if (k > CACHE_IDS)
-			return;
 		set = h & (CACHE_SLOTS - WAYS);
 		set += victim(&c->wturn[set / WAYS], word_empty, &c->words[set]);
 		w = &c->words[set];

@@ -23,6 +23,12 @@
  * grapheme breaks; a cluster of Hugging Face's (unicode-segmentation, Unicode 16) that
  * utf8proc 2.8 (Unicode 15.0) would split can differ only when it is shorter than 6
  * bytes and its first character has a replacement.
+ *
+ * Most text needs no cluster breaks computed: a character of the BMP whose cluster
+ * class is Other, followed by another such character, is a cluster of its own (no
+ * rule joins two of them), so it is its replacement alone or itself.  Two bit sets
+ * made at load (class Other, no replacement alone) decide that without utf8proc or
+ * the trie; the other characters take the cluster path.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +48,8 @@ struct tok_charsmap {
 	char *norm;                     /* [n_norm] the replacements, NUL-ended */
 	size_t n_norm;
 	int32_t ascii[128];             /* an ASCII character's replacement alone, -1 */
+	uint64_t other[1024];           /* BMP characters of grapheme cluster class Other */
+	uint64_t kept[1024];            /* BMP characters that have no replacement alone */
 	uint64_t hash;                  /* FNV-1a of the blob (fingerprint) */
 };
 
@@ -98,6 +106,51 @@ static long find(const struct tok_charsmap *m, const unsigned char *key, size_t 
 		}
 	}
 	return -1;
+}
+
+/* 1 when no key of the trie starts with key[0..n): its walk leaves the trie before a
+ * leaf. */
+static int dead(const struct tok_charsmap *m, const unsigned char *key, size_t n)
+{
+	size_t pos = offset(m->array[0]);
+
+	for (size_t i = 0; i < n; i++) {
+		uint32_t u;
+
+		pos ^= key[i];
+		if (pos >= m->n_array || label(u = m->array[pos]) != key[i])
+			return 1;
+		if (has_leaf(u))
+			return 0;
+		pos ^= offset(u);
+	}
+	return 0;
+}
+
+/* Fills m->other and m->kept (see struct tok_charsmap), a block of the 64 characters
+ * that share all UTF-8 bytes but the last at a time. */
+static void fill_bmp(struct tok_charsmap *m)
+{
+	for (uint32_t b = 0; b < 0x10000; b += 64) {
+		unsigned char u[4];
+		size_t k = put_utf8((char *)u, b);
+
+		if (b >= 0xD800 && b <= 0xDFFF)
+			continue;
+		for (uint32_t c = b; c < b + 64; c++)
+			if (utf8proc_get_property((utf8proc_int32_t)c)->boundclass ==
+			    UTF8PROC_BOUNDCLASS_OTHER)
+				m->other[c >> 6] |= (uint64_t)1 << (c & 63);
+		if (k > 1 && dead(m, u, k - 1)) {
+			m->kept[b >> 6] = ~(uint64_t)0;
+			continue;
+		}
+		for (uint32_t c = b; c < b + 64; c++) {
+			k = put_utf8((char *)u, c);
+			if (find(m, u, k) < 0)
+				m->kept[c >> 6] |= (uint64_t)1 << (c & 63);
+		}
+	}
 }
 
 static int b64val(unsigned char c)
@@ -234,6 +287,7 @@ int sb_tok_charsmap_new(struct tok_charsmap **out, const char *b64, size_t n,
 
 		m->ascii[c] = (int32_t)find(m, &b, 1);
 	}
+	fill_bmp(m);
 	*out = m;
 	return SB_OK;
 }
@@ -286,6 +340,33 @@ static size_t cluster_end(const unsigned char *p, size_t n, size_t i, int final)
 	return final ? n : 0;
 }
 
+static inline int bit(const uint64_t *set, uint32_t c)
+{
+	return (int)((set[c >> 6] >> (c & 63)) & 1);
+}
+
+/*
+ * The length of the character at p[i] when it is a grapheme cluster of its own that
+ * the fast path takes (a BMP character of class Other followed by another, or by the
+ * end of the text), else 0.  Two characters of class Other have a cluster break
+ * between them in every state of the rules (GB999: no rule joins them), so such a
+ * cluster's output is the character's replacement alone, or the character.
+ */
+static size_t alone(const struct tok_charsmap *m, const unsigned char *p, size_t n, size_t i,
+		    int final, uint32_t *c)
+{
+	size_t len, len2;
+	uint32_t d;
+
+	*c = utf8_decode(p + i, &len);
+	if (len == 4 || !bit(m->other, *c))
+		return 0;
+	if (i + len == n)
+		return final ? len : 0;
+	d = utf8_decode(p + i + len, &len2);
+	return len2 < 4 && bit(m->other, d) ? len : 0;
+}
+
 int sb_tok_charsmap_run(const struct tok_charsmap *m, const unsigned char *p, size_t n,
 			int final, size_t *consumed, struct sb_buf *out, struct sb_error *err)
 {
@@ -295,6 +376,7 @@ int sb_tok_charsmap_run(const struct tok_charsmap *m, const unsigned char *p, si
 	while (i < n) {
 		size_t e;
 		long v;
+		uint32_t c;
 
 		/* Two ASCII characters always have a cluster break between them, but CR LF. */
 		if (p[i] < 0x80 && i + 1 < n && p[i + 1] < 0x80 &&
@@ -306,6 +388,16 @@ int sb_tok_charsmap_run(const struct tok_charsmap *m, const unsigned char *p, si
 				done = i + 1;
 			}
 			i++;
+			continue;
+		}
+		if ((e = alone(m, p, n, i, final, &c))) {
+			if (!bit(m->kept, c)) {
+				if ((rc = sb_buf_append(out, p + done, i - done, err)) ||
+				    (rc = put_norm(m, find(m, p + i, e), out, err)))
+					return rc;
+				done = i + e;
+			}
+			i += e;
 			continue;
 		}
 		e = cluster_end(p, n, i, final);

@@ -251,23 +251,27 @@ static int meta_piece(struct tok_gen_state *s, struct stage *st, const unsigned 
 {
 	const struct tok_pre *pr = &s->g->pre[0];
 	struct sb_buf *b = &s->piece[0];
-	size_t done = 0;
+	unsigned char *q;
 	int rc;
 
+	/* Written in one pass: a piece is a word or two (this runs once a word). */
 	b->len = 0;
-	if (st->prepend && (rc = sb_buf_append(b, pr->rep, pr->nrep, err)))
+	if ((rc = sb_buf_reserve(b, (n + 1) * pr->nrep, err)))
 		return rc;
+	q = b->data;
+	if (st->prepend)
+		for (size_t k = 0; k < pr->nrep; k++)
+			*q++ = (unsigned char)pr->rep[k];
 	st->prepend = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (p[i] != ' ')
+		if (p[i] != ' ') {
+			*q++ = p[i];
 			continue;
-		if ((rc = sb_buf_append(b, p + done, i - done, err)) ||
-		    (rc = sb_buf_append(b, pr->rep, pr->nrep, err)))
-			return rc;
-		done = i + 1;
+		}
+		for (size_t k = 0; k < pr->nrep; k++)
+			*q++ = (unsigned char)pr->rep[k];
 	}
-	if ((rc = sb_buf_append(b, p + done, n - done, err)))
-		return rc;
+	b->len = (size_t)(q - b->data);
 	return model(s, b->data, b->len, err);
 }
 

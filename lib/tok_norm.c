@@ -403,12 +403,13 @@ static int replace_spaces(const struct tok_norm *nm, const unsigned char *p, siz
 	int rc;
 
 	while (i < n) {
-		const unsigned char *q = memchr(p + i, ' ', n - i);
 		size_t j;
 
-		if (!q)
-			break;
-		i = (size_t)(q - p);
+		/* A byte loop: memchr costs a call a word. */
+		if (p[i] != ' ') {
+			i++;
+			continue;
+		}
 		j = i;
 		while (j < n && p[j] == ' ')
 			j++;

@@ -119,6 +119,8 @@ START_TEST(test_unigram)
 	expect(t, "q", "1 0");                          /* unknown */
 	expect(t, "\xe2\x98\x83", "1 0");               /* <0x83> missing: unknown */
 	expect(t, "zz", "1 8 8");
+	/* A short word of more than 8 pieces, from the cache on the repeats. */
+	expect(t, "acacacacac", "6 7 2 7 2 7 2 7 2 7");
 	expect(t, "a\xe2\x96\x81" "b", "6 1 3");        /* the replacement itself splits */
 	expect(t, "", "");
 	sb_tokenizer_close(&t);
@@ -169,6 +171,55 @@ START_TEST(test_bpe_byte_fallback)
 }
 END_TEST
 
+/*
+ * BPE without a pre-tokenizer (Llama's) sees a whole line; sb cuts it into words
+ * before each U+2581 that follows another character when no merge can join across
+ * that place, and must not cut when one can.
+ */
+#define M "\xe2\x96\x81"
+START_TEST(test_bpe_cut_words)
+{
+	struct sb_tokenizer *t;
+	char line[1024] = "";
+
+	mk_tmp();
+	/* "a ▁" joins a symbol that ends in a to one that starts with U+2581. */
+	put("{\"model\": {\"type\": \"BPE\", \"unk_token\": \"<unk>\", \"vocab\": {\"<unk>\": 0, "
+	    "\"" M "\": 1, \"a\": 2, \"b\": 3, \"a" M "\": 4, \"a" M "b\": 5}, \"merges\": "
+	    "[\"a " M "\", \"a" M " b\"]}}");
+	t = open_ok(tmp);
+	expect(t, "a" M "b", "5");
+	expect(t, "ba" M "b" M "a", "3 5 1 2");
+	sb_tokenizer_close(&t);
+	/* No such merge: cut before the U+2581 of each word, not between two. */
+	put("{\"model\": {\"type\": \"BPE\", \"unk_token\": \"<unk>\", \"vocab\": {\"<unk>\": 0, "
+	    "\"" M "\": 1, \"a\": 2, \"b\": 3, \"" M "a\": 4, \"" M "b\": 5, \"" M M "\": 6}, "
+	    "\"merges\": [\"" M " " M "\", \"" M " a\", \"" M " b\"]}}");
+	t = open_ok(tmp);
+	expect(t, "a" M M "b", "2 6 3");
+	expect(t, M "a" M "b" M M "a", "4 5 6 2");
+	expect(t, "q" M "q" M, "0 1 0 1");              /* unknowns end at the U+2581 */
+	/* A line longer than the line cache holds, twice (the words cached). */
+	for (int i = 0; i < 100; i++)
+		strcat(line, M "a" M "b");
+	for (int r = 0; r < 2; r++) {
+		struct sb_buf want;
+		struct sb_error err = { 0 };
+
+		sb_buf_init(&want);
+		for (int i = 0; i < 100; i++)
+			ck_assert_int_eq(sb_buf_append(&want, i ? " 4 5" : "4 5", i ? 4 : 3, &err),
+					 SB_OK);
+		ck_assert_int_eq(sb_buf_append(&want, "", 1, &err), SB_OK);
+		expect(t, line, (const char *)want.data);
+		sb_buf_destroy(&want);
+	}
+	sb_tokenizer_close(&t);
+	rm_tmp();
+}
+END_TEST
+#undef M
+
 /* The real conversions: Precompiled (nmt_nfkc) per grapheme cluster, Metaspace. */
 START_TEST(test_xlmr_file)
 {
@@ -185,6 +236,12 @@ START_TEST(test_xlmr_file)
 	 * space before it (lstrip) and the text after it gets its own replacement. */
 	expect(t, "\xef\xac\x81\xcc\x81 e\xcc\x81 <mask>x", "0 4 419 4 80 4001 4 173 2");
 	expect(t, "", "0 2");
+	/* Characters that are clusters of their own (class Other on both sides) take the
+	 * fast path: fullwidth letters replaced, CJK kept; a combining mark after one
+	 * (и + U+0306 composes to й) or a character outside the BMP sends it the slow way. */
+	expect(t, "\xef\xbc\xa1\xd0\xb8\xcc\x86\xef\xbd\x82\xe6\x97\xa5\xe6\x9c\xac "
+	       "\xd0\xb9\xd1\x91\xcc\x88 \xef\xac\x81x \xe2\x91\xa0\xf0\x9f\x98\x80\xc3\xa4",
+	       "0 133 445 67 2739 3273 4 445 1204 3 370 852 430 3 314 2");
 	sb_tokenizer_close(&t);
 	/* Llama (legacy): Prepend on each text between added tokens; byte fallback. */
 	t = open_ok(llama);
@@ -277,6 +334,7 @@ static Suite *suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_unigram);
 	tcase_add_test(tc, test_bpe_byte_fallback);
+	tcase_add_test(tc, test_bpe_cut_words);
 	tcase_add_test(tc, test_xlmr_file);
 	tcase_add_test(tc, test_bad_json);
 	suite_add_tcase(s, tc);
