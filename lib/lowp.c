@@ -420,6 +420,20 @@ static T512 void round_row_bf16_avx512(const float *x, size_t k, uint16_t *q)
 }
 #endif
 
+void sb_lowp_round_bf16(const float *x, size_t k, uint16_t *q)
+{
+	size_t j = 0;
+
+#ifdef LOWP_X86
+	if (sb_lowp_isa_supported(SB_LOWP_ISA_AVX512_VNNI)) {
+		round_row_bf16_avx512(x, k, q);
+		return;
+	}
+#endif
+	for (; j < k; j++)
+		q[j] = sb_lowp_bf16(x[j]);
+}
+
 /* Row r of the activations (a->ld values, zeros past k), for a's kernels. */
 static void act_row(struct sb_lowp_act *a, const struct sb_lowp_weights *w, size_t r,
 		    const float *xr)
