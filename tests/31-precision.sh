@@ -3,8 +3,8 @@
 # goldens (tests/golden/encode), with the issue's thresholds: bf16 cosine >= 0.9999,
 # int8 >= 0.999 on every STS sentence; every kernel set forced in turn gives the same
 # bytes as the generic code (the AMX bf16 kernel, which sums in the hardware's order:
-# within rounding), and so do other thread counts and sub-batch sizes; -v names the
-# kernels; the frames say encode_precision and sb-cosine refuses to mix precisions
+# within rounding, for bf16 and for int8, whose Q|K|V, attention and output are bf16),
+# and so do other thread counts and sub-batch sizes; -v names the kernels; the frames say encode_precision and sb-cosine refuses to mix precisions
 # unless told.  A cpu without AMX is said loudly (AMX NOT TESTED); under valgrind, whose
 # cpu has no AMX (nor AVX-512), the automatic choice is never AMX and "amx" is refused.
 . ./tests/setup
@@ -13,7 +13,7 @@ M=$SB_SRCDIR/tests/models
 G=$SB_SRCDIR/tests/golden/encode
 T=$SB_TMP
 
-plan 38
+plan 39
 
 n=
 [ -n "${SB_VALGRIND:-}" ] && n=200
@@ -71,8 +71,8 @@ else
 fi
 # Every kernel set gives the same bytes as the generic code: forced product kernels,
 # the automatic choice, the generic float32 set (which takes the generic products),
-# threads and sub-batch sizes.  bf16 on AMX tiles: the pooled embeddings within
-# rounding of the generic code's.
+# threads and sub-batch sizes.  On AMX tiles (bf16 products in both precisions): the
+# pooled embeddings within rounding of the generic code's.
 for p in bf16 int8; do
 	sb-encode -m "$M/tiny-distilbert" --precision $p -t 1 --lowp-kernels generic \
 		< "$T/s300.sbf" > "$T/gen.sbf"
@@ -90,7 +90,7 @@ for p in bf16 int8; do
 			continue
 		fi
 		[ $k = auto ] && cp "$T/k.sbf" "$T/ref.sbf"
-		if [ $p = bf16 ] && [ $amx = 1 ] && { [ $k = amx ] || [ $k = auto ]; }; then
+		if [ $amx = 1 ] && { [ $k = amx ] || [ $k = auto ]; }; then
 			sb-pool -m "$M/tiny-distilbert" < "$T/k.sbf" > "$T/kp.sbf"
 			compare "$p --lowp-kernels $k: within rounding of generic" \
 				"$T/gen.pooled" 0.999999 < "$T/kp.sbf"
@@ -115,6 +115,9 @@ sb-encode -v -m "$M/tiny-distilbert" --precision int8 --lowp-kernels generic \
 	< "$T/s300.sbf" 2> "$T/err" > /dev/null
 grep -q "precision int8, products by generic kernels" "$T/err" && ok "-v names int8 and its kernels" ||
 	{ not_ok "-v names int8 and its kernels"; diag "$(cat "$T/err")"; }
+grep -q "int8 feed-forward; Q|K|V, attention and its output in bf16 by generic kernels" "$T/err" &&
+	ok "-v says which products int8 keeps in bf16" ||
+	{ not_ok "-v says which products int8 keeps in bf16"; diag "$(cat "$T/err")"; }
 sb-encode -v -m "$M/tiny-distilbert" < "$T/s300.sbf" 2> "$T/err" > /dev/null
 grep -q "precision f32, products by" "$T/err" && ok "-v names f32" || not_ok "-v names f32"
 
