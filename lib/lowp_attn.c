@@ -2,9 +2,9 @@
  * lowp_attn.c - bf16 panels (lowp.h's layout) packed from activations, for attention's
  * two products under --precision bf16 and int8: one head's keys (scores = Q K^T: the
  * keys are the rows of W) and its values (context = P V: the columns of V are the rows
- * of W).  The buffer is kept and grown between heads; the values are rounded as
- * sb_lowp_bf16() does, so every kernel set reads the same bytes as sb_lowp_pack() would
- * have written.
+ * of W).  The buffer is kept and grown between heads; the sources are already bf16
+ * (rounded as sb_lowp_bf16() does), so every kernel set reads the same bytes as
+ * sb_lowp_pack() would have written from their float values.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +15,6 @@
 void sb_lowp_view_free(struct sb_lowp_view *v)
 {
 	free(v->w.data);
-	free(v->row);
 	memset(v, 0, sizeof(*v));
 }
 
@@ -23,19 +22,10 @@ void sb_lowp_view_free(struct sb_lowp_view *v)
 static int view_shape(struct sb_lowp_view *v, size_t n, size_t k, struct sb_error *err)
 {
 	size_t kp = (k + 1) / 2 * 2, np = (n + LOWP_NR - 1) / LOWP_NR * LOWP_NR, bytes;
-	size_t row = 2 * (np > kp ? np : kp);
 
 	if (sb_size_mul(np, kp, &bytes) || sb_size_mul(bytes, 2, &bytes))
 		return sb_error_set(err, SB_ELIMIT, "attention panels [%zu, %zu] are too large",
 				    n, k);
-	if (row > v->cap_row) {
-		uint16_t *t = malloc(row * sizeof(*t));
-		if (!t)
-			return sb_error_set(err, SB_ENOMEM, "out of memory for attention panels");
-		free(v->row);
-		v->row = t;
-		v->cap_row = row;
-	}
 	if (bytes > v->cap) {
 		void *d = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
 		if (!d)
@@ -56,65 +46,46 @@ static int view_shape(struct sb_lowp_view *v, size_t n, size_t k, struct sb_erro
 	return SB_OK;
 }
 
-/* Row r of src (k floats) as bf16 into row; its padding to even k zeroed. */
-static void round_row(const float *src, size_t k, uint16_t *row)
-{
-	sb_lowp_round_bf16(src, k, row);
-	if (k % 2)
-		row[k] = 0;
-}
-
-int sb_lowp_view_rows(struct sb_lowp_view *v, size_t n, size_t k, const float *src,
+int sb_lowp_view_rows(struct sb_lowp_view *v, size_t n, size_t k, const uint16_t *src,
 		      size_t ld, struct sb_error *err)
 {
-	uint16_t *row;
 	uint32_t *d;
 	int rc;
 
 	if ((rc = view_shape(v, n, k, err)))
 		return rc;
-	row = v->row;
 	d = v->w.data;
 	/* A pair of k of row p is one 32-bit unit, at group g of p's panel. */
 	for (size_t p = 0; p < n; p++) {
 		uint32_t *dp = d + p / LOWP_NR * (v->w.kp / 2) * LOWP_NR + p % LOWP_NR;
-		round_row(src + p * ld, k, row);
-		for (size_t g = 0; g < v->w.kp / 2; g++) {
-			uint32_t u = (uint32_t)row[2 * g] | (uint32_t)row[2 * g + 1] << 16;
-			dp[g * LOWP_NR] = u;
-		}
+		const uint16_t *row = src + p * ld;
+		for (size_t g = 0; g < k / 2; g++)
+			dp[g * LOWP_NR] = (uint32_t)row[2 * g] | (uint32_t)row[2 * g + 1] << 16;
+		if (k % 2)
+			dp[k / 2 * LOWP_NR] = row[k - 1];
 	}
 	return SB_OK;
 }
 
-int sb_lowp_view_cols(struct sb_lowp_view *v, size_t n, size_t k, const float *src,
+int sb_lowp_view_cols(struct sb_lowp_view *v, size_t n, size_t k, const uint16_t *src,
 		      size_t ld, struct sb_error *err)
 {
-	uint16_t *r0, *r1, *d;
-	size_t np, kp;
+	uint16_t *d;
+	size_t kp;
 	int rc;
 
 	if ((rc = view_shape(v, n, k, err)))
 		return rc;
-	np = v->w.np;
 	kp = v->w.kp;
-	r0 = v->row;
-	r1 = r0 + np;
-	memset(r0, 0, 2 * np * sizeof(*r0));
 	d = v->w.data;
 	/* Rows 2g and 2g + 1 of src interleaved: group g of every panel. */
 	for (size_t g = 0; g < kp / 2; g++) {
-		sb_lowp_round_bf16(src + 2 * g * ld, n, r0);
-		if (2 * g + 1 < k)
-			sb_lowp_round_bf16(src + (2 * g + 1) * ld, n, r1);
-		else
-			memset(r1, 0, n * sizeof(*r1));
-		for (size_t p = 0; p < np; p += LOWP_NR) {
-			uint16_t *dg = d + p * kp + g * 2 * LOWP_NR;
-			for (size_t j = 0; j < LOWP_NR; j++) {
-				dg[2 * j] = r0[p + j];
-				dg[2 * j + 1] = r1[p + j];
-			}
+		const uint16_t *r0 = src + 2 * g * ld, *r1 = 2 * g + 1 < k ? r0 + ld : NULL;
+		for (size_t p = 0; p < n; p++) {
+			uint16_t *dg = d + p / LOWP_NR * LOWP_NR * kp + g * 2 * LOWP_NR +
+				       p % LOWP_NR * 2;
+			dg[0] = r0[p];
+			dg[1] = r1 ? r1[p] : 0;
 		}
 	}
 	return SB_OK;

@@ -36,9 +36,6 @@ void sb_lowp_int8_amx(const struct sb_lowp_weights *w, const struct sb_lowp_act 
 		      size_t c0, size_t c1, float *y, size_t ldy);
 #endif
 
-/* k floats rounded to bf16 as sb_lowp_bf16() does (AVX-512 when the cpu has it). */
-void sb_lowp_round_bf16(const float *x, size_t k, uint16_t *q);
-
 /* Values per row step of the AMX kernels' activations: 16 groups of 2 (bf16) or 4. */
 #define LOWP_AMX_STEP(g) (16 * (g))
 

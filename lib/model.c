@@ -82,6 +82,8 @@ struct scratch {
 	struct sb_model_panels pan;     /* one head's K^T and V packed */
 	struct sb_lowp_act act;         /* the input of the current bf16 / int8 product */
 	struct sb_lowp_view keys, vals; /* bf16 / int8: one head's keys and values */
+	uint16_t *qkv16;                /* bf16 / int8: [3][H][Lmax][d] one row's Q, K, V */
+	size_t cap_qkv16;
 	size_t cap_qkv, cap_ctx, cap_tmp, cap_ffn, cap_scores;
 };
 
@@ -806,6 +808,7 @@ void sb_model_close(struct sb_model **mp)
 			sb_model_panels_free(&m->scr[i].pan);
 			sb_lowp_act_free(&m->scr[i].act);
 			sb_lowp_view_free(&m->scr[i].keys);
+			free(m->scr[i].qkv16);
 			sb_lowp_view_free(&m->scr[i].vals);
 		}
 		free(m->scr);
@@ -952,29 +955,48 @@ static int gather(struct sb_model *m, const struct sb_tensor *ids, const struct 
 #define QUERY_BLOCK 64
 
 /*
- * bf16 / int8: one head of one row of L tokens (q, k, v at a row stride of ld, ctx of
- * ldc) with attention's two products in bf16 (inputs rounded to bf16, sums in float32,
- * on the bf16 kernels): scores = Q_h K_h^T / sqrt(d), softmax, ctx_h = scores V_h, in
- * blocks of QUERY_BLOCK queries (the whole row when an MPNet bias table is added).
+ * bf16 / int8: the queries (times 1 / sqrt(d)), keys and values of row r's L tokens (at
+ * qkv, row stride 3D) rounded to bf16 into sc->qkv16, head by head: [3][H][L][d].
+ */
+static void heads_bf16(const struct sb_model *m, struct scratch *sc, float *qkv, size_t L)
+{
+	size_t D = m->cfg.dim, H = m->cfg.n_heads, d = m->cfg.dim_head;
+	float scale = 1.0f / sqrtf((float)d);
+
+	for (size_t t = 0; t < L; t++) {
+		float *x = qkv + t * 3 * D;
+		for (size_t j = 0; j < D; j++)
+			x[j] *= scale;
+		for (size_t part = 0; part < 3; part++)
+			for (size_t h = 0; h < H; h++)
+				sb_lowp_round_bf16(x + part * D + h * d, d,
+						   sc->qkv16 + ((part * H + h) * L + t) * d);
+	}
+}
+
+/*
+ * bf16 / int8: head h of row r (L tokens, its bf16 queries, keys and values from
+ * heads_bf16(); ctx at a row stride of ldc) with attention's two products in bf16
+ * (float32 sums, on the bf16 kernels): scores = (Q_h / sqrt(d)) K_h^T, softmax,
+ * ctx_h = scores V_h, in blocks of QUERY_BLOCK queries (the whole row when an MPNet
+ * bias table is added).
  */
 static int head_lowp(struct sb_model *m, struct scratch *sc, size_t r, size_t h, size_t L,
-		     const float *q, size_t ld, float *ctx, size_t ldc, struct sb_error *err)
+		     float *ctx, size_t ldc, struct sb_error *err)
 {
-	size_t D = m->cfg.dim, d = m->cfg.dim_head, bs = m->rel_tab ? L : QUERY_BLOCK;
-	const float *k = q + D, *v = q + 2 * D;
-	float scale = 1.0f / sqrtf((float)d), *sco = sc->scores;
+	size_t H = m->cfg.n_heads, d = m->cfg.dim_head, bs = m->rel_tab ? L : QUERY_BLOCK;
+	const uint16_t *q = sc->qkv16 + h * L * d, *k = q + H * L * d, *v = k + H * L * d;
+	float *sco = sc->scores;
 	int rc;
 
-	if ((rc = sb_lowp_view_rows(&sc->keys, L, d, k, ld, err)) ||
-	    (rc = sb_lowp_view_cols(&sc->vals, d, L, v, ld, err)))
+	if ((rc = sb_lowp_view_rows(&sc->keys, L, d, k, d, err)) ||
+	    (rc = sb_lowp_view_cols(&sc->vals, d, L, v, d, err)))
 		return rc;
 	for (size_t i0 = 0; i0 < L; i0 += bs) {
 		size_t nb = L - i0 < bs ? L - i0 : bs;
-		if ((rc = sb_lowp_act_set(&sc->act, &sc->keys.w, nb, q + i0 * ld, ld, err)))
+		if ((rc = sb_lowp_act_set_bf16(&sc->act, &sc->keys.w, nb, q + i0 * d, d, err)))
 			return rc;
 		sb_lowp_linear(&sc->keys.w, &sc->act, 0, L, sco, L);
-		for (size_t i = 0; i < nb * L; i++)
-			sco[i] *= scale;
 		if (m->rel_tab)
 			sb_mpnet_add_bias(sco, L, m->tok_pos + m->row_off[r],
 					  m->rel_tab + h * (2 * m->seq - 1), m->seq);
@@ -997,16 +1019,18 @@ static int attention(struct sb_model *m, struct scratch *sc, size_t r0, size_t r
 
 	for (size_t r = r0; r < r1; r++) {
 		size_t s = m->row_off[r] - t0, L = m->row_off[r + 1] - m->row_off[r];
+		if (lowp)
+			heads_bf16(m, sc, sc->qkv + s * 3 * D, L);
 		for (size_t h = 0; h < H; h++) {
 			const float *q = sc->qkv + s * 3 * D + h * d;
 			const float *k = q + D, *v = q + 2 * D;
 			float *ctx = sc->ctx + s * D + h * d;
-			/* scores[L, L] = Q_h[L, d] K_h[L, d]^T / sqrt(d) */
 			if (lowp) {
-				if ((rc = head_lowp(m, sc, r, h, L, q, 3 * D, ctx, D, err)))
+				if ((rc = head_lowp(m, sc, r, h, L, ctx, D, err)))
 					return rc;
 				continue;
 			}
+			/* scores[L, L] = Q_h[L, d] K_h[L, d]^T / sqrt(d) */
 			if (packed) {
 				sb_ops_panels_pack(sc->pan.kp, 1, L, d, k, 3 * D);
 				sb_ops_panels_pack(sc->pan.vp, 0, d, L, v, 3 * D);
@@ -1131,6 +1155,10 @@ static int run_batch(struct sb_model *m, struct scratch *sc, struct sb_par *par,
 		return rc;
 	if (m->opts.precision == SB_LOWP_F32 &&
 	    (rc = sb_model_panels_grow(&sc->pan, Lmax, c->dim_head, err)))
+		return rc;
+	if (m->opts.precision != SB_LOWP_F32 &&
+	    (rc = grow(&sc->qkv16, &sc->cap_qkv16, Lmax * 3 * D, sizeof(uint16_t), "bf16 qkv",
+		       err)))
 		return rc;
 
 	/* x[Tb, D] = LayerNorm(word[id] + pos[p] (+ type[tt])) */

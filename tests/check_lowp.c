@@ -437,48 +437,82 @@ START_TEST(test_dispatch)
 }
 END_TEST
 
+/* [rows, ld] floats rounded to bf16 by sb_lowp_round_bf16(). */
+static uint16_t *to_bf16(const float *x, size_t rows, size_t ld)
+{
+	uint16_t *q = malloc(rows * ld * sizeof(*q) + 1);
+
+	ck_assert_ptr_nonnull(q);
+	sb_lowp_round_bf16(x, rows * ld, q);
+	for (size_t i = 0; i < rows * ld; i++)
+		ck_assert_uint_eq(q[i], sb_lowp_bf16(x[i]));
+	return q;
+}
+
 /*
- * Attention's panels (sb_lowp_view_rows / _cols): the bytes sb_lowp_pack() writes for
- * the same matrix (the rows of a strided source, or its columns), the special values
- * rounded alike, a view reused at a smaller shape zeroed again; then P V through the
- * view on every set against the double-precision sum of the same bf16 inputs.
+ * Attention's panels (sb_lowp_view_rows / _cols, from bf16 values): the bytes
+ * sb_lowp_pack() writes for the same matrix of floats (the rows of a strided source, or
+ * its columns), special values included, a view reused at a smaller shape zeroed again;
+ * sb_lowp_act_set_bf16() the same activations as sb_lowp_act_set() on every set; then
+ * P V through the view on every set against the double-precision sum of the same bf16
+ * inputs.
  */
 START_TEST(test_views)
 {
 	static const size_t vshapes[][2] = { { 417, 64 }, { 5, 7 }, { 33, 130 }, { 64, 32 },
 					     { 1, 1 } };
 	struct sb_lowp_view v;
+	struct sb_lowp_act a, b;
 	struct sb_error err;
 
 	memset(&v, 0, sizeof(v));
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
 	for (size_t s = 0; s < sizeof(vshapes) / sizeof(vshapes[0]); s++) {
 		size_t n = vshapes[s][0], k = vshapes[s][1], ld = k + n + 9;
-		float *src = rand_matrix(n > k ? n : k, ld, ld, 3.0f);
+		size_t rows = n > k ? n : k;
+		float *src = rand_matrix(rows, ld, ld, 3.0f);
 		float *t = malloc(n * k * sizeof(float) + 1);
 		const float *parts[1] = { t };
 		struct sb_lowp_weights pw;
+		uint16_t *s16;
 
 		ck_assert_ptr_nonnull(t);
 		src[0] = NAN;
 		src[1] = from_bits(0x00000123);
 		src[ld] = from_bits(0x3f808000);
+		s16 = to_bf16(src, rows, ld);
 		/* Rows: W[p, j] = src[p ld + j]. */
 		for (size_t p = 0; p < n; p++)
 			for (size_t j = 0; j < k; j++)
 				t[p * k + j] = src[p * ld + j];
 		ck_assert_int_eq(sb_lowp_pack(&pw, SB_LOWP_BF16, parts, &n, 1, k, &err), SB_OK);
-		ck_assert_int_eq(sb_lowp_view_rows(&v, n, k, src, ld, &err), SB_OK);
+		ck_assert_int_eq(sb_lowp_view_rows(&v, n, k, s16, ld, &err), SB_OK);
 		ck_assert(v.w.n == n && v.w.k == k && v.w.kp == pw.kp && v.w.np == pw.np);
 		ck_assert(memcmp(v.w.data, pw.data, sb_lowp_bytes(&pw)) == 0);
+		/* The activations from bf16 rows: those from the floats, on every set. */
+		for (size_t i = 0; i < N_ISAS; i++) {
+			size_t el;
+			if (!use_isa(i))
+				continue;
+			ck_assert_int_eq(sb_lowp_act_set(&a, &pw, rows, src, ld, &err), SB_OK);
+			ck_assert_int_eq(sb_lowp_act_set_bf16(&b, &pw, rows, s16, ld, &err),
+					 SB_OK);
+			el = isas[i] == SB_LOWP_ISA_AVX512 ? 4 : 2;
+			ck_assert(a.isa == b.isa && a.m == b.m && a.ld == b.ld);
+			ck_assert(memcmp(a.q, b.q, act_rows(&a) * a.ld * el) == 0);
+		}
+		sb_lowp_select(SB_LOWP_ISA_AUTO, NULL);
 		sb_lowp_free(&pw);
 		/* Columns: W[p, j] = src[j ld + p]. */
 		for (size_t p = 0; p < n; p++)
 			for (size_t j = 0; j < k; j++)
 				t[p * k + j] = src[j * ld + p];
 		ck_assert_int_eq(sb_lowp_pack(&pw, SB_LOWP_BF16, parts, &n, 1, k, &err), SB_OK);
-		ck_assert_int_eq(sb_lowp_view_cols(&v, n, k, src, ld, &err), SB_OK);
+		ck_assert_int_eq(sb_lowp_view_cols(&v, n, k, s16, ld, &err), SB_OK);
 		ck_assert(memcmp(v.w.data, pw.data, sb_lowp_bytes(&pw)) == 0);
 		sb_lowp_free(&pw);
+		free(s16);
 		free(t);
 		free(src);
 	}
@@ -487,10 +521,9 @@ START_TEST(test_views)
 		size_t m = s == 0 ? 64 : s == 1 ? 17 : 33, L = s == 0 ? 417 : 40, d = 64;
 		size_t ld = 3 * d;
 		float *vv = rand_matrix(L, ld, ld, 2.0f), *pm = rand_matrix(m, L, L, 0.01f);
-		struct sb_lowp_act a;
+		uint16_t *v16 = to_bf16(vv, L, ld);
 
-		memset(&a, 0, sizeof(a));
-		ck_assert_int_eq(sb_lowp_view_cols(&v, d, L, vv, ld, &err), SB_OK);
+		ck_assert_int_eq(sb_lowp_view_cols(&v, d, L, v16, ld, &err), SB_OK);
 		for (size_t i = 0; i < N_ISAS; i++) {
 			float *y;
 			if (!use_isa(i))
@@ -515,10 +548,12 @@ START_TEST(test_views)
 			free(y);
 		}
 		sb_lowp_select(SB_LOWP_ISA_AUTO, NULL);
-		sb_lowp_act_free(&a);
+		free(v16);
 		free(vv);
 		free(pm);
 	}
+	sb_lowp_act_free(&a);
+	sb_lowp_act_free(&b);
 	sb_lowp_view_free(&v);
 }
 END_TEST
