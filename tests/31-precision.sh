@@ -91,9 +91,12 @@ for p in bf16 int8; do
 		fi
 		[ $k = auto ] && cp "$T/k.sbf" "$T/ref.sbf"
 		if [ $amx = 1 ] && { [ $k = amx ] || [ $k = auto ]; }; then
+			# int8: a float32 rounding difference before a quantized product
+			# can move an input by one quantization step.
+			[ $p = bf16 ] && near=0.999999 || near=0.99999
 			sb-pool -m "$M/tiny-distilbert" < "$T/k.sbf" > "$T/kp.sbf"
 			compare "$p --lowp-kernels $k: within rounding of generic" \
-				"$T/gen.pooled" 0.999999 < "$T/kp.sbf"
+				"$T/gen.pooled" $near < "$T/kp.sbf"
 			continue
 		fi
 		cmp -s "$T/gen.sbf" "$T/k.sbf" && ok "$p --lowp-kernels $k: same bytes" ||
