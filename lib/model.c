@@ -12,7 +12,8 @@
  *   qkv[T, 3D]  = x Wq|Wk|Wv^T + bq|bk|bv          one product (fused) or three
  *   per row (its L tokens), per head h:
  *     s[L, L]   = softmax(Q_h K_h^T / sqrt d)       Q_h: [L, d] at column h d, stride 3D
- *     ctx[L, D] (columns h d .. h d + d) = s V_h
+ *     ctx[L, D] (columns h d .. h d + d) = s V_h    (bf16 / int8: bf16 products, in
+ *                                                   blocks of queries: head_lowp)
  *   t[T, D]     = ctx Wo^T;  x = LayerNorm(t + bo + x)
  *   f[T, F]     = act(x W1^T + b1)
  *   t[T, D]     = f W2^T;   x = LayerNorm(t + b2 + x)
