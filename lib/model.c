@@ -1124,6 +1124,14 @@ static int linear(struct sb_par *par, struct scratch *sc, size_t M, size_t N, si
 	return SB_OK;
 }
 
+/* Rows of scores attention holds at once for rows of up to Lmax tokens. */
+static size_t score_rows(const struct sb_model *m, size_t Lmax)
+{
+	if (m->opts.precision == SB_LOWP_F32 || m->rel_tab)
+		return Lmax;
+	return Lmax < QUERY_BLOCK ? Lmax : QUERY_BLOCK;
+}
+
 /*
  * Runs embeddings and all layers for rows [r0, r1) with the scratch sc.  par: NULL to
  * compute on this thread alone, or the team to split the columns of every product
@@ -1152,7 +1160,8 @@ static int run_batch(struct sb_model *m, struct scratch *sc, struct sb_par *par,
 	    (rc = grow(&sc->ctx, &sc->cap_ctx, Tb * D, sizeof(float), "context", err)) ||
 	    (rc = grow(&sc->tmp, &sc->cap_tmp, Tb * D, sizeof(float), "projection", err)) ||
 	    (rc = grow(&sc->ffn, &sc->cap_ffn, Tb * F, sizeof(float), "feed-forward", err)) ||
-	    (rc = grow(&sc->scores, &sc->cap_scores, Lmax * Lmax, sizeof(float), "scores", err)))
+	    (rc = grow(&sc->scores, &sc->cap_scores, score_rows(m, Lmax) * Lmax, sizeof(float),
+		       "scores", err)))
 		return rc;
 	if (m->opts.precision == SB_LOWP_F32 &&
 	    (rc = sb_model_panels_grow(&sc->pan, Lmax, c->dim_head, err)))

@@ -13,7 +13,7 @@ M=$SB_SRCDIR/tests/models
 G=$SB_SRCDIR/tests/golden/encode
 T=$SB_TMP
 
-plan 39
+plan 43
 
 n=
 [ -n "${SB_VALGRIND:-}" ] && n=200
@@ -57,6 +57,31 @@ sb-encode -m "$M/tiny-bert" --pool model --precision bf16 < "$T/pairs.sbf" > "$T
 compare "tiny-bert bf16, pairs with token types" "$g" 0.9999 < "$T/o.sbf"
 sb-encode -m "$M/tiny-bert" --pool model --precision int8 < "$T/pairs.sbf" > "$T/o.sbf"
 compare "tiny-bert int8, pairs with token types" "$g" 0.999 < "$T/o.sbf"
+
+# Rows longer than one block of queries (64) of the bf16 attention: 127 tokens (two
+# blocks, the second partial), and MPNet (its position bias: one block) at 300, against
+# float32 sb.
+awk -v n=125 '{ for (i = 2; i < NF; i++) t[c++] = $i }
+	END { for (d = 0; d + n <= c && d < 40 * n; d += n) { printf "%s", $1
+		for (i = d; i < d + n; i++) printf " %s", t[i]; print " " $NF } }' \
+	"$T/sts.ids" > "$T/long.ids"
+awk -v n=298 '{ for (i = 2; i < NF; i++) t[c++] = $i }
+	END { for (d = 0; d + n <= c && d < 10 * n; d += n) { printf "%s", $1
+		for (i = d; i < d + n; i++) printf " %s", t[i]; print " " $NF } }' \
+	"$T/sts.ids" > "$T/long300.ids"
+enctool frames "$T/long.ids" > "$T/long.sbf"
+enctool frames "$T/long300.ids" > "$T/long300.sbf"
+for m in tiny-distilbert:long tiny-mpnet:long300; do
+	in=${m#*:} m=${m%:*}
+	sb-encode -m "$M/$m" --pool mean < "$T/$in.sbf" | sb-cat --tsv sentence_embedding |
+		tr '\t' ' ' > "$T/$in.f32"
+	for p in bf16 int8; do
+		[ $p = bf16 ] && min=0.9999 || min=0.999
+		sb-encode -m "$M/$m" --pool mean --precision $p < "$T/$in.sbf" > "$T/o.sbf"
+		compare "$m $p, $(wc -l < "$T/$in.ids") rows of $(awk '{ print NF; exit }' \
+			"$T/$in.ids") tokens, against float32" "$T/$in.f32" $min < "$T/o.sbf"
+	done
+done
 
 head -n 300 "$T/tiny-distilbert.pooled" > "$T/g300"
 amx=0
