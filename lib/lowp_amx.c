@@ -15,9 +15,10 @@
  *
  * Blocks of 32 rows x 32 columns: tiles 0-3 hold the accumulators, 4-5 two A tiles of
  * 16 rows, 6-7 the two B tiles of 16 columns.  bf16 blocks of whole tiles are stored
- * straight into Y; the others through a buffer (int8: to dequantize them).  Every call loads the tile configuration
- * on the calling thread and releases the tiles before it returns, so each thread of a
- * team (lib/par.c) configures its own and no tile state outlives a call.
+ * straight into Y; the others through a buffer (int8: to dequantize them).  Every call
+ * loads the tile configuration on the calling thread and releases the tiles before it
+ * returns, so each thread of a team (lib/par.c) configures its own and no tile state
+ * outlives a call.
  *
  * Sums: tdpbf16ps adds the products of each pair in its own order and flushes
  * denormals, so bf16 results differ from the other bf16 kernels by the accumulation
