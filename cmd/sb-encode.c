@@ -261,6 +261,9 @@ static void print_settings(const struct sb_cmd *c, const struct args *a)
 		bt ? "1" : a->threads, bt ? ", blas threads: " : "", bt ? bt : "",
 		sb_ops_blas_core(), sb_ops_isa_name(), sb_lowp_name(a->prec),
 		bt ? "OpenBLAS" : sb_lowp_kernel_name(a->prec));
+	if (a->prec == SB_LOWP_INT8 && !bt)
+		fprintf(stderr, "%s: int8 feed-forward; Q|K|V, attention and its output in bf16 "
+			"by %s kernels\n", c->prog, sb_lowp_kernel_name(SB_LOWP_BF16));
 	if (a->prec != SB_LOWP_F32 && !bt && a->lowp_isa == SB_LOWP_ISA_AUTO &&
 	    sb_lowp_amx_unavailable())
 		fprintf(stderr, "%s: amx kernels not used: %s\n", c->prog,

@@ -420,6 +420,20 @@ static T512 void round_row_bf16_avx512(const float *x, size_t k, uint16_t *q)
 }
 #endif
 
+void sb_lowp_round_bf16(const float *x, size_t k, uint16_t *q)
+{
+	size_t j = 0;
+
+#ifdef LOWP_X86
+	if (sb_lowp_isa_supported(SB_LOWP_ISA_AVX512_VNNI)) {
+		round_row_bf16_avx512(x, k, q);
+		return;
+	}
+#endif
+	for (; j < k; j++)
+		q[j] = sb_lowp_bf16(x[j]);
+}
+
 /* Row r of the activations (a->ld values, zeros past k), for a's kernels. */
 static void act_row(struct sb_lowp_act *a, const struct sb_lowp_weights *w, size_t r,
 		    const float *xr)
@@ -461,19 +475,20 @@ static void act_row(struct sb_lowp_act *a, const struct sb_lowp_weights *w, size
 	}
 }
 
-int sb_lowp_act_set(struct sb_lowp_act *a, const struct sb_lowp_weights *w, size_t m,
-		    const float *x, size_t ldx, struct sb_error *err)
+/* a laid out for m rows of products with w on the kernels selected now (no rows set). */
+static int act_shape(struct sb_lowp_act *a, const struct sb_lowp_weights *w, size_t m,
+		     size_t *el, size_t *rows, struct sb_error *err)
 {
 	enum sb_lowp_isa isa = isa_for(w->prec);
 	int wide = isa == SB_LOWP_ISA_AVX512, amx = isa == SB_LOWP_ISA_AMX;
-	size_t el = w->prec == SB_LOWP_BF16 ? (wide ? 4 : 2) : 1, bytes;
-	size_t step = LOWP_AMX_STEP(group_of(w->prec));
+	size_t bytes, step = LOWP_AMX_STEP(group_of(w->prec));
 	/* The amx kernels load whole tiles: rows to a multiple of 16, k to whole steps. */
-	size_t rows = amx ? (m + 15) / 16 * 16 : m;
 	size_t ld = amx ? (w->kp + step - 1) / step * step : w->kp;
 	int rc;
 
-	if (sb_size_mul(rows ? rows : 1, ld, &bytes) || sb_size_mul(bytes, el, &bytes))
+	*el = w->prec == SB_LOWP_BF16 ? (wide ? 4 : 2) : 1;
+	*rows = amx ? (m + 15) / 16 * 16 : m;
+	if (sb_size_mul(*rows ? *rows : 1, ld, &bytes) || sb_size_mul(bytes, *el, &bytes))
 		return sb_error_set(err, SB_ELIMIT, "quantized activations [%zu, %zu] are too "
 				    "large", m, w->kp);
 	if ((rc = act_grow(a, m ? m : 1, bytes, err)))
@@ -482,9 +497,48 @@ int sb_lowp_act_set(struct sb_lowp_act *a, const struct sb_lowp_weights *w, size
 	a->m = m;
 	a->kp = w->kp;
 	a->ld = ld;
+	return SB_OK;
+}
+
+int sb_lowp_act_set(struct sb_lowp_act *a, const struct sb_lowp_weights *w, size_t m,
+		    const float *x, size_t ldx, struct sb_error *err)
+{
+	size_t el, rows;
+	int rc;
+
+	if ((rc = act_shape(a, w, m, &el, &rows, err)))
+		return rc;
 	for (size_t r = 0; r < m; r++)
 		act_row(a, w, r, x + r * ldx);
-	memset((uint8_t *)a->q + m * ld * el, 0, (rows - m) * ld * el);
+	memset((uint8_t *)a->q + m * a->ld * el, 0, (rows - m) * a->ld * el);
+	return SB_OK;
+}
+
+int sb_lowp_act_set_bf16(struct sb_lowp_act *a, const struct sb_lowp_weights *w, size_t m,
+			 const uint16_t *x, size_t ldx, struct sb_error *err)
+{
+	size_t el, rows;
+	int rc;
+
+	assert(w->prec == SB_LOWP_BF16);
+	if ((rc = act_shape(a, w, m, &el, &rows, err)))
+		return rc;
+	for (size_t r = 0; r < m; r++) {
+		const uint16_t *xr = x + r * ldx;
+		size_t j = 0;
+		if (el == 4) {
+			float *q = (float *)a->q + r * a->ld;
+			for (; j < w->k; j++)
+				q[j] = sb_lowp_bf16_float(xr[j]);
+			for (; j < a->ld; j++)
+				q[j] = 0.0f;
+		} else {
+			uint16_t *q = (uint16_t *)a->q + r * a->ld;
+			memcpy(q, xr, w->k * sizeof(*q));
+			memset(q + w->k, 0, (a->ld - w->k) * sizeof(*q));
+		}
+	}
+	memset((uint8_t *)a->q + m * a->ld * el, 0, (rows - m) * a->ld * el);
 	return SB_OK;
 }
 

@@ -97,6 +97,10 @@ struct sb_lowp_act {
 int sb_lowp_act_set(struct sb_lowp_act *a, const struct sb_lowp_weights *w, size_t m,
 			   const float *x, size_t ldx, struct sb_error *err);
 
+/* The same for bf16 weights, from rows already rounded to bf16 (copied as they are). */
+int sb_lowp_act_set_bf16(struct sb_lowp_act *a, const struct sb_lowp_weights *w, size_t m,
+			 const uint16_t *x, size_t ldx, struct sb_error *err);
+
 /* Frees the buffers and clears *a. */
 void sb_lowp_act_free(struct sb_lowp_act *a);
 
@@ -107,6 +111,27 @@ void sb_lowp_act_free(struct sb_lowp_act *a);
  */
 void sb_lowp_linear(const struct sb_lowp_weights *w, const struct sb_lowp_act *a, size_t c0,
 			   size_t c1, float *y, size_t ldy);
+
+/*
+ * bf16 panels packed from activations (attention's keys and values), in a buffer kept
+ * between calls: w is valid until the next call, never passed to sb_lowp_free().
+ * sb_lowp_view_rows: W[n, k] = src[p ld + j] (row p of W is row p of src: keys);
+ * sb_lowp_view_cols: W[n, k] = src[j ld + p] (row p of W is column p of src: values);
+ * src holds bf16 values (sb_lowp_round_bf16()).  SB_ENOMEM / SB_ELIMIT on failure.
+ */
+struct sb_lowp_view {
+	struct sb_lowp_weights w;
+	size_t cap;                     /* bytes of w.data */
+};
+
+int sb_lowp_view_rows(struct sb_lowp_view *v, size_t n, size_t k, const uint16_t *src,
+		      size_t ld, struct sb_error *err);
+int sb_lowp_view_cols(struct sb_lowp_view *v, size_t n, size_t k, const uint16_t *src,
+		      size_t ld, struct sb_error *err);
+void sb_lowp_view_free(struct sb_lowp_view *v);
+
+/* k floats rounded to bf16 as sb_lowp_bf16() does (AVX-512 when the cpu has it). */
+void sb_lowp_round_bf16(const float *x, size_t k, uint16_t *q);
 
 /* Round to nearest even of a float to bfloat16 (NaN stays a quiet NaN), and back. */
 uint16_t sb_lowp_bf16(float x);

@@ -14,9 +14,11 @@
  * so every A tile load is whole.
  *
  * Blocks of 32 rows x 32 columns: tiles 0-3 hold the accumulators, 4-5 two A tiles of
- * 16 rows, 6-7 the two B tiles of 16 columns.  Every call loads the tile configuration
- * on the calling thread and releases the tiles before it returns, so each thread of a
- * team (lib/par.c) configures its own and no tile state outlives a call.
+ * 16 rows, 6-7 the two B tiles of 16 columns.  bf16 blocks of whole tiles are stored
+ * straight into Y; the others through a buffer (int8: to dequantize them).  Every call
+ * loads the tile configuration on the calling thread and releases the tiles before it
+ * returns, so each thread of a team (lib/par.c) configures its own and no tile state
+ * outlives a call.
  *
  * Sums: tdpbf16ps adds the products of each pair in its own order and flushes
  * denormals, so bf16 results differ from the other bf16 kernels by the accumulation
@@ -116,7 +118,7 @@ static TA void tiles_begin(void)
  */
 INLINE TA void block(const int bf, const int two, const uint8_t *x, size_t ldx,
 		     const uint8_t *b, const uint8_t *tail, size_t full, size_t steps,
-		     void *acc)
+		     void *acc, size_t ld)
 {
 	_tile_zero(0);
 	_tile_zero(1);
@@ -147,36 +149,36 @@ INLINE TA void block(const int bf, const int two, const uint8_t *x, size_t ldx,
 			}
 		}
 	}
-	_tile_stored(0, acc, 128);
-	_tile_stored(1, (uint8_t *)acc + 64, 128);
+	_tile_stored(0, acc, ld);
+	_tile_stored(1, (uint8_t *)acc + 64, ld);
 	if (two) {
-		_tile_stored(2, (uint8_t *)acc + 16 * 128, 128);
-		_tile_stored(3, (uint8_t *)acc + 16 * 128 + 64, 128);
+		_tile_stored(2, (uint8_t *)acc + 16 * ld, ld);
+		_tile_stored(3, (uint8_t *)acc + 16 * ld + 64, ld);
 	}
 }
 
 static TA __attribute__((noinline)) void block_bf16_1(const uint8_t *x, size_t ldx,
-	const uint8_t *b, const uint8_t *tail, size_t full, size_t steps, void *acc)
+	const uint8_t *b, const uint8_t *tail, size_t full, size_t steps, void *acc, size_t ld)
 {
-	block(1, 0, x, ldx, b, tail, full, steps, acc);
+	block(1, 0, x, ldx, b, tail, full, steps, acc, ld);
 }
 
 static TA __attribute__((noinline)) void block_bf16_2(const uint8_t *x, size_t ldx,
-	const uint8_t *b, const uint8_t *tail, size_t full, size_t steps, void *acc)
+	const uint8_t *b, const uint8_t *tail, size_t full, size_t steps, void *acc, size_t ld)
 {
-	block(1, 1, x, ldx, b, tail, full, steps, acc);
+	block(1, 1, x, ldx, b, tail, full, steps, acc, ld);
 }
 
 static TA __attribute__((noinline)) void block_int8_1(const uint8_t *x, size_t ldx,
-	const uint8_t *b, const uint8_t *tail, size_t full, size_t steps, void *acc)
+	const uint8_t *b, const uint8_t *tail, size_t full, size_t steps, void *acc, size_t ld)
 {
-	block(0, 0, x, ldx, b, tail, full, steps, acc);
+	block(0, 0, x, ldx, b, tail, full, steps, acc, ld);
 }
 
 static TA __attribute__((noinline)) void block_int8_2(const uint8_t *x, size_t ldx,
-	const uint8_t *b, const uint8_t *tail, size_t full, size_t steps, void *acc)
+	const uint8_t *b, const uint8_t *tail, size_t full, size_t steps, void *acc, size_t ld)
 {
-	block(0, 1, x, ldx, b, tail, full, steps, acc);
+	block(0, 1, x, ldx, b, tail, full, steps, acc, ld);
 }
 
 /* Rows [r0, r0 + nr) x columns [c, c + nc) of Y from the int32 sums acc[nr][32]. */
@@ -203,7 +205,7 @@ static TA void dequant_rows(const struct sb_lowp_weights *w, const struct sb_low
 }
 
 typedef void (*block_fn)(const uint8_t *, size_t, const uint8_t *, const uint8_t *, size_t,
-			 size_t, void *);
+			 size_t, void *, size_t);
 
 /* Both precisions: g values per group, el bytes per activation. */
 static TA void amx_linear(const int bf, const struct sb_lowp_weights *w,
@@ -227,7 +229,14 @@ static TA void amx_linear(const int bf, const struct sb_lowp_weights *w,
 		for (size_t r0 = 0; r0 < a->m; r0 += 32) {
 			const uint8_t *x = (const uint8_t *)a->q + r0 * ldx;
 			size_t nr = a->m - r0 < 32 ? a->m - r0 : 32;
-			(nr > TILE_ROWS ? two : one)(x, ldx, b, tail, full, steps, acc);
+			float *yb = y + r0 * ldy + c;
+			/* bf16, whole tiles: stored straight into y. */
+			if (bf && nc == LOWP_NR && (nr == 32 || nr == TILE_ROWS)) {
+				(nr > TILE_ROWS ? two : one)(x, ldx, b, tail, full, steps, yb,
+							     ldy * sizeof(float));
+				continue;
+			}
+			(nr > TILE_ROWS ? two : one)(x, ldx, b, tail, full, steps, acc, 128);
 			if (!bf) {
 				dequant_rows(w, a, acc, r0, nr, c, nc, y, ldy);
 				continue;

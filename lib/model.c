@@ -12,7 +12,8 @@
  *   qkv[T, 3D]  = x Wq|Wk|Wv^T + bq|bk|bv          one product (fused) or three
  *   per row (its L tokens), per head h:
  *     s[L, L]   = softmax(Q_h K_h^T / sqrt d)       Q_h: [L, d] at column h d, stride 3D
- *     ctx[L, D] (columns h d .. h d + d) = s V_h
+ *     ctx[L, D] (columns h d .. h d + d) = s V_h    (bf16 / int8: bf16 products, in
+ *                                                   blocks of queries: head_lowp)
  *   t[T, D]     = ctx Wo^T;  x = LayerNorm(t + bo + x)
  *   f[T, F]     = act(x W1^T + b1)
  *   t[T, D]     = f W2^T;   x = LayerNorm(t + b2 + x)
@@ -81,6 +82,9 @@ struct scratch {
 	float *scores;                  /* [Lmax, Lmax] */
 	struct sb_model_panels pan;     /* one head's K^T and V packed */
 	struct sb_lowp_act act;         /* the input of the current bf16 / int8 product */
+	struct sb_lowp_view keys, vals; /* bf16 / int8: one head's keys and values */
+	uint16_t *qkv16;                /* bf16 / int8: [3][H][Lmax][d] one row's Q, K, V */
+	size_t cap_qkv16;
 	size_t cap_qkv, cap_ctx, cap_tmp, cap_ffn, cap_scores;
 };
 
@@ -566,20 +570,24 @@ static void fingerprint(struct sb_model *m)
 
 /*
  * bf16 / int8 (opts.precision): every layer's four products packed in that arithmetic,
- * Q|K|V as one, and the pages of the float32 originals given back.
+ * Q|K|V as one, and the pages of the float32 originals given back.  int8 quantizes the
+ * two feed-forward products (two thirds of the operations) and keeps Q|K|V and the
+ * attention output in bf16: all four in int8 lose up to 1.6e-3 of cosine on 12-layer
+ * models, over the 1e-3 allowed (README, "bf16 and int8 products").
  */
 static int prepare_lowp(struct sb_model *m, struct sb_error *err)
 {
 	size_t D = m->cfg.dim, F = m->cfg.dim_ffn;
 	enum sb_lowp p = m->opts.precision;
+	enum sb_lowp pa = SB_LOWP_BF16;         /* Q|K|V and the attention output */
 	int rc;
 
 	for (size_t i = 0; i < m->cfg.n_layers; i++) {
 		struct layer *l = &m->layers[i];
 		const float *qkv[3] = { l->wq, l->wk, l->wv };
 		size_t rows[3] = { D, D, D };
-		if ((rc = sb_lowp_pack(&l->lqkv, p, qkv, rows, 3, D, err)) ||
-		    (rc = sb_lowp_pack(&l->lo, p, &l->wo, &D, 1, D, err)) ||
+		if ((rc = sb_lowp_pack(&l->lqkv, pa, qkv, rows, 3, D, err)) ||
+		    (rc = sb_lowp_pack(&l->lo, pa, &l->wo, &D, 1, D, err)) ||
 		    (rc = sb_lowp_pack(&l->l1, p, &l->w1, &F, 1, D, err)) ||
 		    (rc = sb_lowp_pack(&l->l2, p, &l->w2, &D, 1, F, err))) {
 			sb_error_prefix(err, "model: layer %zu: ", i);
@@ -800,6 +808,9 @@ void sb_model_close(struct sb_model **mp)
 			free(m->scr[i].scores);
 			sb_model_panels_free(&m->scr[i].pan);
 			sb_lowp_act_free(&m->scr[i].act);
+			sb_lowp_view_free(&m->scr[i].keys);
+			free(m->scr[i].qkv16);
+			sb_lowp_view_free(&m->scr[i].vals);
 		}
 		free(m->scr);
 	}
@@ -941,19 +952,85 @@ static int gather(struct sb_model *m, const struct sb_tensor *ids, const struct 
 	return SB_OK;
 }
 
+/* Queries per block of bf16 / int8 attention: its scores stay in cache. */
+#define QUERY_BLOCK 64
+
+/*
+ * bf16 / int8: the queries (times 1 / sqrt(d)), keys and values of row r's L tokens (at
+ * qkv, row stride 3D) rounded to bf16 into sc->qkv16, head by head: [3][H][L][d].
+ */
+static void heads_bf16(const struct sb_model *m, struct scratch *sc, float *qkv, size_t L)
+{
+	size_t D = m->cfg.dim, H = m->cfg.n_heads, d = m->cfg.dim_head;
+	float scale = 1.0f / sqrtf((float)d);
+
+	for (size_t t = 0; t < L; t++) {
+		float *x = qkv + t * 3 * D;
+		for (size_t j = 0; j < D; j++)
+			x[j] *= scale;
+		for (size_t part = 0; part < 3; part++)
+			for (size_t h = 0; h < H; h++)
+				sb_lowp_round_bf16(x + part * D + h * d, d,
+						   sc->qkv16 + ((part * H + h) * L + t) * d);
+	}
+}
+
+/*
+ * bf16 / int8: head h of row r (L tokens, its bf16 queries, keys and values from
+ * heads_bf16(); ctx at a row stride of ldc) with attention's two products in bf16
+ * (float32 sums, on the bf16 kernels): scores = (Q_h / sqrt(d)) K_h^T, softmax,
+ * ctx_h = scores V_h, in blocks of QUERY_BLOCK queries (the whole row when an MPNet
+ * bias table is added).
+ */
+static int head_lowp(struct sb_model *m, struct scratch *sc, size_t r, size_t h, size_t L,
+		     float *ctx, size_t ldc, struct sb_error *err)
+{
+	size_t H = m->cfg.n_heads, d = m->cfg.dim_head, bs = m->rel_tab ? L : QUERY_BLOCK;
+	const uint16_t *q = sc->qkv16 + h * L * d, *k = q + H * L * d, *v = k + H * L * d;
+	float *sco = sc->scores;
+	int rc;
+
+	if ((rc = sb_lowp_view_rows(&sc->keys, L, d, k, d, err)) ||
+	    (rc = sb_lowp_view_cols(&sc->vals, d, L, v, d, err)))
+		return rc;
+	for (size_t i0 = 0; i0 < L; i0 += bs) {
+		size_t nb = L - i0 < bs ? L - i0 : bs;
+		if ((rc = sb_lowp_act_set_bf16(&sc->act, &sc->keys.w, nb, q + i0 * d, d, err)))
+			return rc;
+		sb_lowp_linear(&sc->keys.w, &sc->act, 0, L, sco, L);
+		if (m->rel_tab)
+			sb_mpnet_add_bias(sco, L, m->tok_pos + m->row_off[r],
+					  m->rel_tab + h * (2 * m->seq - 1), m->seq);
+		sb_ops_softmax(sco, nb, L, L, NULL);
+		if ((rc = sb_lowp_act_set(&sc->act, &sc->vals.w, nb, sco, L, err)))
+			return rc;
+		sb_lowp_linear(&sc->vals.w, &sc->act, 0, d, ctx + i0 * ldc, ldc);
+	}
+	return SB_OK;
+}
+
 /* Self-attention of rows [r0, r1) whose tokens start at t0: qkv -> ctx (see top). */
-static void attention(struct sb_model *m, struct scratch *sc, size_t r0, size_t r1, size_t t0)
+static int attention(struct sb_model *m, struct scratch *sc, size_t r0, size_t r1, size_t t0,
+		     struct sb_error *err)
 {
 	size_t D = m->cfg.dim, H = m->cfg.n_heads, d = m->cfg.dim_head;
 	float scale = 1.0f / sqrtf((float)d);
 	int packed = sc->pan.kp && sb_ops_panels_ok();
+	int lowp = m->opts.precision != SB_LOWP_F32, rc;
 
 	for (size_t r = r0; r < r1; r++) {
 		size_t s = m->row_off[r] - t0, L = m->row_off[r + 1] - m->row_off[r];
+		if (lowp)
+			heads_bf16(m, sc, sc->qkv + s * 3 * D, L);
 		for (size_t h = 0; h < H; h++) {
 			const float *q = sc->qkv + s * 3 * D + h * d;
 			const float *k = q + D, *v = q + 2 * D;
 			float *ctx = sc->ctx + s * D + h * d;
+			if (lowp) {
+				if ((rc = head_lowp(m, sc, r, h, L, ctx, D, err)))
+					return rc;
+				continue;
+			}
 			/* scores[L, L] = Q_h[L, d] K_h[L, d]^T / sqrt(d) */
 			if (packed) {
 				sb_ops_panels_pack(sc->pan.kp, 1, L, d, k, 3 * D);
@@ -977,6 +1054,7 @@ static void attention(struct sb_model *m, struct scratch *sc, size_t r0, size_t 
 					    D);
 		}
 	}
+	return SB_OK;
 }
 
 /* The weights of one product, in the forms it may take (see struct layer). */
@@ -1046,6 +1124,14 @@ static int linear(struct sb_par *par, struct scratch *sc, size_t M, size_t N, si
 	return SB_OK;
 }
 
+/* Rows of scores attention holds at once for rows of up to Lmax tokens. */
+static size_t score_rows(const struct sb_model *m, size_t Lmax)
+{
+	if (m->opts.precision == SB_LOWP_F32 || m->rel_tab)
+		return Lmax;
+	return Lmax < QUERY_BLOCK ? Lmax : QUERY_BLOCK;
+}
+
 /*
  * Runs embeddings and all layers for rows [r0, r1) with the scratch sc.  par: NULL to
  * compute on this thread alone, or the team to split the columns of every product
@@ -1074,9 +1160,15 @@ static int run_batch(struct sb_model *m, struct scratch *sc, struct sb_par *par,
 	    (rc = grow(&sc->ctx, &sc->cap_ctx, Tb * D, sizeof(float), "context", err)) ||
 	    (rc = grow(&sc->tmp, &sc->cap_tmp, Tb * D, sizeof(float), "projection", err)) ||
 	    (rc = grow(&sc->ffn, &sc->cap_ffn, Tb * F, sizeof(float), "feed-forward", err)) ||
-	    (rc = grow(&sc->scores, &sc->cap_scores, Lmax * Lmax, sizeof(float), "scores", err)))
+	    (rc = grow(&sc->scores, &sc->cap_scores, score_rows(m, Lmax) * Lmax, sizeof(float),
+		       "scores", err)))
 		return rc;
-	if ((rc = sb_model_panels_grow(&sc->pan, Lmax, c->dim_head, err)))
+	if (m->opts.precision == SB_LOWP_F32 &&
+	    (rc = sb_model_panels_grow(&sc->pan, Lmax, c->dim_head, err)))
+		return rc;
+	if (m->opts.precision != SB_LOWP_F32 &&
+	    (rc = grow(&sc->qkv16, &sc->cap_qkv16, Lmax * 3 * D, sizeof(uint16_t), "bf16 qkv",
+		       err)))
 		return rc;
 
 	/* x[Tb, D] = LayerNorm(word[id] + pos[p] (+ type[tt])) */
@@ -1112,7 +1204,8 @@ static int run_batch(struct sb_model *m, struct scratch *sc, struct sb_par *par,
 		if (rc)
 			return rc;
 		sb_ops_bias_add(sc->qkv, Tb, 3 * D, 3 * D, l->bqkv);
-		attention(m, sc, r0, r1, t0);
+		if ((rc = attention(m, sc, r0, r1, t0, err)))
+			return rc;
 		/* x = LayerNorm(ctx Wo^T + bo + x) */
 		if ((rc = linear(par, sc, Tb, D, D, sc->ctx, D,
 				 (struct product){ &l->po, l->wo, &l->lo }, sc->tmp, D, err)))

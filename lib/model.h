@@ -43,11 +43,12 @@
  * sb_ops_linear_packed() (ops.h) and the originals released (sb_weights_drop), so the
  * forward pass never reads the weights as loaded.
  *
- * With opts.precision bf16 or int8 the four products of every layer (Q|K|V, output
- * projection, the two feed-forward ones) run in that arithmetic (lowp.h): weights
- * converted once at open, activations rounded or quantized at each product's input.
- * Everything else stays float32: embeddings, LayerNorm, GELU, residuals, biases and
- * attention (Q K^T, softmax, the product with V).
+ * With opts.precision bf16 the four dense products of every layer (Q|K|V, output
+ * projection, the two feed-forward ones) and attention's two (Q K^T and the product
+ * with V) run in bf16 (lowp.h); with int8 the two feed-forward products run in int8
+ * and the others in bf16.  Weights are converted once at open, activations rounded or
+ * quantized at each product's input.  Everything else stays float32: embeddings,
+ * LayerNorm, GELU, residuals, biases, the attention scores and their softmax.
  */
 #ifndef SB_MODEL_H
 #define SB_MODEL_H
@@ -103,7 +104,7 @@ struct sb_model_opts {
 	int pack;                       /* pack the product weights for the AVX-512 kernel
 					 * (see below): 1 when it is selected (default), 0
 					 * to run every product through BLAS */
-	enum sb_lowp precision;         /* arithmetic of the dense products (compute.h):
+	enum sb_lowp precision;         /* arithmetic of the products (compute.h):
 					 * SB_LOWP_F32 (default), or BF16 / INT8, whose
 					 * weights are packed at load whatever the kernels,
 					 * Q|K|V fused, and the originals' pages given back */

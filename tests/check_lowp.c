@@ -5,7 +5,8 @@
  * within the float32 bound of a double-precision sum); the quantizers' error bounds;
  * every kernel set bit for bit equal to the generic one (the AMX bf16 kernel: within the
  * float32 bound of the double-precision sum, its order being the hardware's); names,
- * limits and dispatch.  A set the CPU lacks is named on stderr as not tested.
+ * limits and dispatch; attention's bf16 panels packed from activations.  A set the
+ * CPU lacks is named on stderr as not tested.
  */
 #include <check.h>
 #include <math.h>
@@ -436,6 +437,127 @@ START_TEST(test_dispatch)
 }
 END_TEST
 
+/* [rows, ld] floats rounded to bf16 by sb_lowp_round_bf16(). */
+static uint16_t *to_bf16(const float *x, size_t rows, size_t ld)
+{
+	uint16_t *q = malloc(rows * ld * sizeof(*q) + 1);
+
+	ck_assert_ptr_nonnull(q);
+	sb_lowp_round_bf16(x, rows * ld, q);
+	for (size_t i = 0; i < rows * ld; i++)
+		ck_assert_uint_eq(q[i], sb_lowp_bf16(x[i]));
+	return q;
+}
+
+/*
+ * Attention's panels (sb_lowp_view_rows / _cols, from bf16 values): the bytes
+ * sb_lowp_pack() writes for the same matrix of floats (the rows of a strided source, or
+ * its columns), special values included, a view reused at a smaller shape zeroed again;
+ * sb_lowp_act_set_bf16() the same activations as sb_lowp_act_set() on every set; then
+ * P V through the view on every set against the double-precision sum of the same bf16
+ * inputs.
+ */
+START_TEST(test_views)
+{
+	static const size_t vshapes[][2] = { { 417, 64 }, { 5, 7 }, { 33, 130 }, { 64, 32 },
+					     { 1, 1 } };
+	struct sb_lowp_view v;
+	struct sb_lowp_act a, b;
+	struct sb_error err;
+
+	memset(&v, 0, sizeof(v));
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	for (size_t s = 0; s < sizeof(vshapes) / sizeof(vshapes[0]); s++) {
+		size_t n = vshapes[s][0], k = vshapes[s][1], ld = k + n + 9;
+		size_t rows = n > k ? n : k;
+		float *src = rand_matrix(rows, ld, ld, 3.0f);
+		float *t = malloc(n * k * sizeof(float) + 1);
+		const float *parts[1] = { t };
+		struct sb_lowp_weights pw;
+		uint16_t *s16;
+
+		ck_assert_ptr_nonnull(t);
+		src[0] = NAN;
+		src[1] = from_bits(0x00000123);
+		src[rows > 1 ? ld : 2] = from_bits(0x3f808000);
+		s16 = to_bf16(src, rows, ld);
+		/* Rows: W[p, j] = src[p ld + j]. */
+		for (size_t p = 0; p < n; p++)
+			for (size_t j = 0; j < k; j++)
+				t[p * k + j] = src[p * ld + j];
+		ck_assert_int_eq(sb_lowp_pack(&pw, SB_LOWP_BF16, parts, &n, 1, k, &err), SB_OK);
+		ck_assert_int_eq(sb_lowp_view_rows(&v, n, k, s16, ld, &err), SB_OK);
+		ck_assert(v.w.n == n && v.w.k == k && v.w.kp == pw.kp && v.w.np == pw.np);
+		ck_assert(memcmp(v.w.data, pw.data, sb_lowp_bytes(&pw)) == 0);
+		/* The activations from bf16 rows: those from the floats, on every set. */
+		for (size_t i = 0; i < N_ISAS; i++) {
+			size_t el;
+			if (!use_isa(i))
+				continue;
+			ck_assert_int_eq(sb_lowp_act_set(&a, &pw, rows, src, ld, &err), SB_OK);
+			ck_assert_int_eq(sb_lowp_act_set_bf16(&b, &pw, rows, s16, ld, &err),
+					 SB_OK);
+			el = isas[i] == SB_LOWP_ISA_AVX512 ? 4 : 2;
+			ck_assert(a.isa == b.isa && a.m == b.m && a.ld == b.ld);
+			ck_assert(memcmp(a.q, b.q, act_rows(&a) * a.ld * el) == 0);
+		}
+		sb_lowp_select(SB_LOWP_ISA_AUTO, NULL);
+		sb_lowp_free(&pw);
+		/* Columns: W[p, j] = src[j ld + p]. */
+		for (size_t p = 0; p < n; p++)
+			for (size_t j = 0; j < k; j++)
+				t[p * k + j] = src[j * ld + p];
+		ck_assert_int_eq(sb_lowp_pack(&pw, SB_LOWP_BF16, parts, &n, 1, k, &err), SB_OK);
+		ck_assert_int_eq(sb_lowp_view_cols(&v, n, k, s16, ld, &err), SB_OK);
+		ck_assert(memcmp(v.w.data, pw.data, sb_lowp_bytes(&pw)) == 0);
+		sb_lowp_free(&pw);
+		free(s16);
+		free(t);
+		free(src);
+	}
+	/* ctx[m, d] = P[m, L] V[L, d] with the values' panels from view_cols. */
+	for (size_t s = 0; s < 3; s++) {
+		size_t m = s == 0 ? 64 : s == 1 ? 17 : 33, L = s == 0 ? 417 : 40, d = 64;
+		size_t ld = 3 * d;
+		float *vv = rand_matrix(L, ld, ld, 2.0f), *pm = rand_matrix(m, L, L, 0.01f);
+		uint16_t *v16 = to_bf16(vv, L, ld);
+
+		ck_assert_int_eq(sb_lowp_view_cols(&v, d, L, v16, ld, &err), SB_OK);
+		for (size_t i = 0; i < N_ISAS; i++) {
+			float *y;
+			if (!use_isa(i))
+				continue;
+			ck_assert_int_eq(sb_lowp_act_set(&a, &v.w, m, pm, L, &err), SB_OK);
+			y = run(&v.w, &a, m, d);
+			for (size_t r = 0; r < m; r++) {
+				for (size_t c = 0; c < d; c++) {
+					double ref = 0.0, mag = 0.0;
+					for (size_t j = 0; j < L; j++) {
+						double p = (double)bf(pm[r * L + j]) * bf(vv[j * ld + c]);
+						ref += p;
+						mag += fabs(p);
+					}
+					ck_assert_msg(fabs(y[r * (d + 5) + c] - ref) <=
+						      (double)L * 0x1p-24 * mag + 1e-30,
+						      "%s P V [%zu,%zu,%zu] y[%zu,%zu] = %a, in double %a",
+						      isa_names[i], m, d, L, r, c, y[r * (d + 5) + c],
+						      ref);
+				}
+			}
+			free(y);
+		}
+		sb_lowp_select(SB_LOWP_ISA_AUTO, NULL);
+		free(v16);
+		free(vv);
+		free(pm);
+	}
+	sb_lowp_act_free(&a);
+	sb_lowp_act_free(&b);
+	sb_lowp_view_free(&v);
+}
+END_TEST
+
 static Suite *lowp_suite(void)
 {
 	Suite *s = suite_create("lowp");
@@ -448,6 +570,7 @@ static Suite *lowp_suite(void)
 	tcase_add_test(tc, test_parts_stacked);
 	tcase_add_test(tc, test_limits_names);
 	tcase_add_test(tc, test_dispatch);
+	tcase_add_test(tc, test_views);
 	suite_add_tcase(s, tc);
 	return s;
 }
