@@ -75,6 +75,7 @@ struct sb_cmd {
 	int version;                    /* --version given */
 	int output_given;               /* -o given (even as "-") */
 	const struct option *longopts;  /* the program's options, for messages (sb_cmd_args) */
+	unsigned sub;                   /* the subcommand's bit (opts.h); 0: none */
 };
 
 /* Sets defaults; prog is the program name for messages. */
