@@ -84,13 +84,46 @@ static int discard(void *ctx, const struct sb_frame *f, struct sb_error *err)
 	return SB_OK;
 }
 
+/* What query -v prints from: the program, the stage's report. */
+struct verbose {
+	const struct sb_cmd *c;
+	struct sb_index_report r;
+};
+
+/* -v, once the index is open: the search parameters in use. */
+static void print_params(void *ctx, int final)
+{
+	const struct verbose *v = ctx;
+	const struct sb_index_report *r = &v->r;
+
+	if (final)
+		return;
+	fprintf(stderr, "%s: index %s ('%s'): ", v->c->prog, r->path,
+		r->factory ? r->factory : "?");
+	if (r->nprobe < 0 && r->ef_search < 0)
+		fputs("exhaustive search (no nprobe, no efSearch)\n", stderr);
+	else if (r->ef_search < 0)
+		fprintf(stderr, "nprobe %ld\n", r->nprobe);
+	else if (r->nprobe < 0)
+		fprintf(stderr, "efSearch %ld\n", r->ef_search);
+	else
+		fprintf(stderr, "nprobe %ld, efSearch %ld\n", r->nprobe, r->ef_search);
+}
+
 /* Runs query with TSV output (or frames), as sb-cosine does. */
 static int run_query(struct sb_cmd *c, int frames)
 {
+	static struct verbose v;
 	struct sb_tsv out = {0};
 	struct sb_emit sink;
 	int rc;
 
+	if (c->verbose) {
+		v.c = c;
+		c->ro.report.out = &v.r;
+		c->ro.report.ready = print_params;
+		c->ro.report.ctx = &v;
+	}
 	if (frames)
 		return sb_cmd_run(c, &sb_stage_index_query);
 	out.fp = stdout;

@@ -19,7 +19,7 @@ PY=/usr/bin/python3
 # that makes training 10-100 times slower.  Waiting passively changes no result.
 OMP_WAIT_POLICY=passive
 export OMP_WAIT_POLICY
-plan 74
+plan 79
 
 # data NAME ROWS DIM SEED [UNIT [META...]]: $T/NAME.txt (the matrix) and $T/NAME.sbf
 # (frames of 50 rows, texts "row N", meta model=m1 model_fingerprint=f1 unless given).
@@ -141,6 +141,21 @@ sb-index query "$T/pq.index" -k 10 --nprobe 8 < "$T/bigq.sbf" > "$T/got" 2>> "$T
 recall "IVF8,PQ16np (16 bytes a row), trained on 2000 rows, nprobe 8" "$T/exact" "$T/got" 0.3
 like "a training sample smaller than FAISS wants: FAISS's warning" "$(cat "$T/err")" \
 	"WARNING clustering"
+run sb-index query "$T/hnsw.index" -k 1 -v < "$T/queries.sbf"
+like "query -v: an HNSW index's efSearch in use" "$rc $err" \
+	"^0 sb-index: index .*/hnsw.index \('HNSW32'\): efSearch 128$"
+run sb-index query "$T/hnsw10.index" -k 1 -v --ef-search 77 < "$T/queries.sbf"
+like "... the one given to query (efSearch 77)" "$rc $err" "^0 .*/hnsw10.index \('HNSW32'\): efSearch 77$"
+run sb-index query "$T/ivf4.index" -k 1 -v < "$T/queries.sbf"
+like "query -v: an IVF index's nprobe in use (the build's 4)" "$rc $err" \
+	"^0 sb-index: index .*/ivf4.index \('IVF16,Flat'\): nprobe 4$"
+run sb-index query "$T/uflat.index" -k 1 -v < "$T/queries.sbf"
+like "query -v: a Flat index has neither" "$rc $err" \
+	"^0 .*uflat.index \('Flat'\): exhaustive search \(no nprobe, no efSearch\)$"
+sb-index build -o "$T/ivfh.index" --factory IVF16_HNSW8,Flat -t 1 < "$T/big.sbf" 2> "$T/err"
+run sb-index query "$T/ivfh.index" -k 1 -v < "$T/queries.sbf"
+like "build: an IVF index with an HNSW quantizer gets both defaults" "$rc $err" \
+	"^0 .*ivfh.index \('IVF16_HNSW8,Flat'\): nprobe 16, efSearch 128$"
 run sb-index query "$T/hnsw.index" --nprobe 4 < "$T/bigq.sbf"
 like "--nprobe on an HNSW index is refused" "$rc $err" "^1 sb-index: --nprobe 4: index .*hnsw.index \('HNSW32'\) has no inverted lists"
 run sb-index query "$T/ivf.index" --ef-search 4 < "$T/bigq.sbf"
