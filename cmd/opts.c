@@ -2,6 +2,7 @@
  * opts.c - getopt_long() arrays, usage text and value checks made from a stage
  * program's table of options (opts.h).
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,9 @@ static struct option longopts[MAX_OPTS + 16];
 static char shortopts[3 * MAX_OPTS + 16];
 static char numbers[SB_CMD_MAX_KV][24];   /* the counts given as stage options */
 static size_t n_numbers;
+/* The usage and table of the last sb_cmd_getopts(), for sb_cmd_usage_error(). */
+static const struct sb_cmd_usage *last_usage;
+static const struct sb_cmd_opt *last_table;
 
 const struct option *sb_cmd_longopts(void)
 {
@@ -212,6 +216,8 @@ int sb_cmd_getopts(struct sb_cmd *c, int argc, char **argv, const struct sb_cmd_
 	int opt, rc;
 
 	build(t);
+	last_usage = u;
+	last_table = t;
 	while ((opt = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
 		o = entry(t, opt, c->sub, &other);
 		if (o && o->kind != SB_CMD_COMMON) {
@@ -237,4 +243,27 @@ int sb_cmd_getopts(struct sb_cmd *c, int argc, char **argv, const struct sb_cmd_
 		return 2;
 	}
 	return -1;
+}
+
+int sb_cmd_parse(struct sb_cmd *c, int argc, char **argv, const struct sb_cmd_usage *u,
+		 const struct sb_cmd_opt *t, sb_cmd_own_fn own, void *user)
+{
+	int rc = sb_cmd_getopts(c, argc, argv, u, t, own, user);
+
+	if (rc >= 0)
+		return rc;
+	return sb_cmd_args(c, argc - optind, argv + optind, longopts, 1) ? 2 : -1;
+}
+
+int sb_cmd_usage_error(const struct sb_cmd *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", c->prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	sb_cmd_usage(stderr, c->prog, last_usage, last_table);
+	return 2;
 }

@@ -102,6 +102,20 @@ typedef int (*sb_cmd_own_fn)(struct sb_cmd *c, void *user, const struct sb_cmd_o
 int sb_cmd_getopts(struct sb_cmd *c, int argc, char **argv, const struct sb_cmd_usage *u,
 		   const struct sb_cmd_opt *t, sb_cmd_own_fn own, void *user);
 
+/*
+ * The command line of a stage program that writes frames: sb_cmd_getopts(), then
+ * sb_cmd_args() (--version, stray arguments refused, no frames to a terminal).  The
+ * program then checks what its options need (-m MODEL...) with sb_cmd_usage_error().
+ * Returns -1 to go on, else the exit status.
+ */
+int sb_cmd_parse(struct sb_cmd *c, int argc, char **argv, const struct sb_cmd_usage *u,
+		 const struct sb_cmd_opt *t, sb_cmd_own_fn own, void *user);
+
+/* A usage error found once the options are read: "PROG: " and the message, then the
+ * usage of the last sb_cmd_getopts() on stderr.  Returns 2, the exit status. */
+int sb_cmd_usage_error(const struct sb_cmd *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
 /* The long options sb_cmd_getopts() built (for sb_cmd_args()). */
 const struct option *sb_cmd_longopts(void);
 

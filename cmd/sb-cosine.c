@@ -183,13 +183,9 @@ static int parse(int argc, char **argv, struct sb_cmd *c, struct args *a)
 		return rc;
 	if (sb_cmd_args(c, argc - optind, argv + optind, sb_cmd_longopts(), a->frames))
 		return 2;
-	if (optind != argc || a->n_modes > 1) {
-		if (a->n_modes > 1)
-			fprintf(stderr, "%s: choose one of --first, --pairs, --all, --mine, "
-				"--matrix, --corpus\n", c->prog);
-		sb_cmd_usage(stderr, c->prog, &usage, opts);
-		return 2;
-	}
+	if (a->n_modes > 1)
+		return sb_cmd_usage_error(c, "choose one of --first, --pairs, --all, --mine, "
+					  "--matrix, --corpus");
 	if (sb_metric_parse(a->metric, &m, &err) != SB_OK) {
 		fprintf(stderr, "%s: --metric: %s\n", c->prog, err.msg);
 		return 2;

@@ -174,11 +174,8 @@ static int take_option(struct sb_cmd *c, void *user, const struct sb_cmd_opt *o,
 	    !strcmp(o->name, "lowp-kernels"))
 		return parse_named(c, a, o, arg);
 	if (!strcmp(o->name, "head")) {
-		if (strcmp(arg, "classify")) {
-			fprintf(stderr, "%s: --head: '%s' is not one of classify\n", c->prog, arg);
-			sb_cmd_usage(stderr, c->prog, &usage, opts);
-			return 2;
-		}
+		if (strcmp(arg, "classify"))
+			return sb_cmd_usage_error(c, "--head: '%s' is not one of classify", arg);
 		a->head = arg;
 	}
 	a->normalize |= !strcmp(o->name, "normalize");
@@ -196,12 +193,7 @@ static int check_args(struct sb_cmd *c, const struct args *a)
 			  a->logits && !a->head ? "--logits needs --head" :
 			  a->head && a->pool ? "--head and --pool exclude each other" : NULL;
 
-	if (why) {
-		fprintf(stderr, "%s: %s\n", c->prog, why);
-		sb_cmd_usage(stderr, c->prog, &usage, opts);
-		return 2;
-	}
-	return 0;
+	return why ? sb_cmd_usage_error(c, "%s", why) : 0;
 }
 
 /* The command line into c and a: -1 to go on, else the exit status. */
@@ -209,14 +201,8 @@ static int parse(int argc, char **argv, struct sb_cmd *c, struct args *a)
 {
 	int rc;
 
-	if ((rc = sb_cmd_getopts(c, argc, argv, &usage, opts, take_option, a)) >= 0)
+	if ((rc = sb_cmd_parse(c, argc, argv, &usage, opts, take_option, a)) >= 0)
 		return rc;
-	if (sb_cmd_args(c, argc - optind, argv + optind, sb_cmd_longopts(), 1))
-		return 2;
-	if (optind != argc && a->model) {
-		sb_cmd_usage(stderr, c->prog, &usage, opts);
-		return 2;
-	}
 	return check_args(c, a) ? 2 : -1;
 }
 

@@ -89,14 +89,8 @@ int main(int argc, char **argv)
 	int rc;
 
 	sb_cmd_init(&c, argv[0]);
-	if ((rc = sb_cmd_getopts(&c, argc, argv, &usage, opts, take_option, &a)) >= 0)
+	if ((rc = sb_cmd_parse(&c, argc, argv, &usage, opts, take_option, &a)) >= 0)
 		return rc;
-	if (sb_cmd_args(&c, argc - optind, argv + optind, sb_cmd_longopts(), 1))
-		return 2;
-	if (optind != argc) {
-		sb_cmd_usage(stderr, c.prog, &usage, opts);
-		return 2;
-	}
 	model = a.model;
 	pooling = a.pooling;
 	if (model) {

@@ -140,21 +140,12 @@ static int parse(int argc, char **argv, struct sb_cmd *c, struct args *a)
 {
 	int rc;
 
-	if ((rc = sb_cmd_getopts(c, argc, argv, &usage, opts, take_option, a)) >= 0)
+	if ((rc = sb_cmd_parse(c, argc, argv, &usage, opts, take_option, a)) >= 0)
 		return rc;
-	if (sb_cmd_args(c, argc - optind, argv + optind, sb_cmd_longopts(), 1))
-		return 2;
-	if (optind != argc || !a->model) {
-		if (!a->model && optind == argc)
-			fprintf(stderr, "%s: no model given (-m MODEL)\n", c->prog);
-		sb_cmd_usage(stderr, c->prog, &usage, opts);
-		return 2;
-	}
-	if (a->prompt && a->prompt_name) {
-		fprintf(stderr, "%s: --prompt and --prompt-name exclude each other\n", c->prog);
-		sb_cmd_usage(stderr, c->prog, &usage, opts);
-		return 2;
-	}
+	if (!a->model)
+		return sb_cmd_usage_error(c, "no model given (-m MODEL)");
+	if (a->prompt && a->prompt_name)
+		return sb_cmd_usage_error(c, "--prompt and --prompt-name exclude each other");
 	return -1;
 }
 
