@@ -67,20 +67,38 @@ int sb_cmd_parse_size(const char *s, size_t *out)
 	return 0;
 }
 
+int sb_cmd_transport_option(const char *prog, struct sb_transport_opts *t, int opt,
+			    const char *arg)
+{
+	switch (opt) {
+	case SB_OPT_CURVE_SECRET: t->curve_secret = arg; return 1;
+	case SB_OPT_CURVE_SERVER: t->curve_server = arg; return 1;
+	case SB_OPT_CURVE_ALLOW: t->allow_file = arg; return 1;
+	case SB_OPT_INSECURE: t->insecure = 1; return 1;
+	case SB_OPT_MAX_MSG:
+		if (sb_cmd_parse_size(arg, &t->max_msg_bytes) < 0 || t->max_msg_bytes == 0) {
+			fprintf(stderr, "%s: --max-msg-bytes: invalid size '%s'\n", prog, arg);
+			return -1;
+		}
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 int sb_cmd_option(struct sb_cmd *c, int opt, const char *arg)
 {
 	size_t v;
+	int rc = sb_cmd_transport_option(c->prog, &c->ro.topts, opt, arg);
 
+	if (rc)
+		return rc;
 	switch (opt) {
 	case 'i': c->ro.input = arg; return 1;
 	case 'o': c->ro.output = arg; c->output_given = 1; return 1;
 	case 'v': c->verbose++; return 1;
 	case SB_OPT_PROGRESS: c->progress = 1; return 1;
 	case SB_OPT_WORKER: c->worker = arg; return 1;
-	case SB_OPT_CURVE_SECRET: c->curve_secret = arg; return 1;
-	case SB_OPT_CURVE_SERVER: c->curve_server = arg; return 1;
-	case SB_OPT_CURVE_ALLOW: c->curve_allow = arg; return 1;
-	case SB_OPT_INSECURE: c->insecure = 1; return 1;
 	case SB_OPT_VERSION: c->version = 1; return 1;
 	case SB_OPT_CREDITS:
 		if (sb_cmd_parse_size(arg, &v) < 0 || v == 0 || v > 1024) {
@@ -96,13 +114,6 @@ int sb_cmd_option(struct sb_cmd *c, int opt, const char *arg)
 			return -1;
 		}
 		c->heartbeat_ms = (int)v;
-		return 1;
-	case SB_OPT_MAX_MSG:
-		if (sb_cmd_parse_size(arg, &c->ro.topts.max_msg_bytes) < 0 ||
-		    c->ro.topts.max_msg_bytes == 0) {
-			fprintf(stderr, "%s: --max-msg-bytes: invalid size '%s'\n", c->prog, arg);
-			return -1;
-		}
 		return 1;
 	default:
 		return 0;
@@ -488,10 +499,6 @@ int sb_cmd_run(struct sb_cmd *c, const struct sb_stage *stage)
 	signal(SIGPIPE, SIG_IGN);
 	sb_error_clear(&err);
 	memset(&st, 0, sizeof st);
-	c->ro.topts.curve_secret = c->curve_secret;
-	c->ro.topts.curve_server = c->curve_server;
-	c->ro.topts.allow_file = c->curve_allow;
-	c->ro.topts.insecure = c->insecure;
 	c->ro.topts.event = on_link_event;
 	c->ro.topts.event_ctx = c;
 	if (c->progress && isatty(2)) {

@@ -25,6 +25,15 @@ enum {
 	SB_OPT_FIRST_PRIVATE = 0x1100     /* programs number their own long options from here */
 };
 
+/* The transport's options (ZeroMQ links, frame size): every program that reads or
+ * writes frames takes them, handled by sb_cmd_transport_option(). */
+#define SB_CMD_TRANSPORT_LONGOPTS                                               \
+	{ "max-msg-bytes", required_argument, NULL, SB_OPT_MAX_MSG },           \
+	{ "curve-secret", required_argument, NULL, SB_OPT_CURVE_SECRET },       \
+	{ "curve-server", required_argument, NULL, SB_OPT_CURVE_SERVER },       \
+	{ "curve-allow", required_argument, NULL, SB_OPT_CURVE_ALLOW },         \
+	{ "insecure", no_argument, NULL, SB_OPT_INSECURE }
+
 #define SB_CMD_SHORTOPTS "i:o:vh"
 #define SB_CMD_LONGOPTS                                                         \
 	{ "input", required_argument, NULL, 'i' },                              \
@@ -32,12 +41,8 @@ enum {
 	{ "verbose", no_argument, NULL, 'v' },                                  \
 	{ "help", no_argument, NULL, 'h' },                                     \
 	{ "progress", no_argument, NULL, SB_OPT_PROGRESS },                     \
-	{ "max-msg-bytes", required_argument, NULL, SB_OPT_MAX_MSG },           \
+	SB_CMD_TRANSPORT_LONGOPTS,                                              \
 	{ "worker", required_argument, NULL, SB_OPT_WORKER },                   \
-	{ "curve-secret", required_argument, NULL, SB_OPT_CURVE_SECRET },       \
-	{ "curve-server", required_argument, NULL, SB_OPT_CURVE_SERVER },       \
-	{ "curve-allow", required_argument, NULL, SB_OPT_CURVE_ALLOW },         \
-	{ "insecure", no_argument, NULL, SB_OPT_INSECURE },                     \
 	{ "credits", required_argument, NULL, SB_OPT_CREDITS },                 \
 	{ "heartbeat", required_argument, NULL, SB_OPT_HEARTBEAT },             \
 	{ "version", no_argument, NULL, SB_OPT_VERSION }
@@ -68,14 +73,20 @@ struct sb_cmd {
 	const char *worker;
 	struct sb_kv kv[SB_CMD_MAX_KV];
 	size_t n_kv;
-	const char *curve_secret, *curve_server, *curve_allow;
-	int insecure;
 	unsigned credits;               /* --worker: 0 for the default */
 	int heartbeat_ms;               /* --worker: 0 for the default */
 	int version;                    /* --version given */
 	int output_given;               /* -o given (even as "-") */
 	const struct option *longopts;  /* the program's options, for messages (sb_cmd_args) */
+	unsigned sub;                   /* the subcommand's bit (opts.h); 0: none */
 };
+
+/*
+ * Takes a transport option (SB_CMD_TRANSPORT_LONGOPTS) into t.  Returns 1 if opt was
+ * one, 0 if not, -1 after "prog: --max-msg-bytes: invalid size 'ARG'" (exit 2).
+ */
+int sb_cmd_transport_option(const char *prog, struct sb_transport_opts *t, int opt,
+			    const char *arg);
 
 /* Sets defaults; prog is the program name for messages. */
 void sb_cmd_init(struct sb_cmd *c, const char *prog);

@@ -149,11 +149,7 @@ static const struct option longopts[] = {
 	{ "text", required_argument, NULL, O_TEXT },
 	{ "meta", required_argument, NULL, 'm' },
 	{ "help", no_argument, NULL, 'h' },
-	{ "max-msg-bytes", required_argument, NULL, SB_OPT_MAX_MSG },
-	{ "curve-secret", required_argument, NULL, SB_OPT_CURVE_SECRET },
-	{ "curve-server", required_argument, NULL, SB_OPT_CURVE_SERVER },
-	{ "curve-allow", required_argument, NULL, SB_OPT_CURVE_ALLOW },
-	{ "insecure", no_argument, NULL, SB_OPT_INSECURE },
+	SB_CMD_TRANSPORT_LONGOPTS,
 	{ "version", no_argument, NULL, SB_OPT_VERSION },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "timeout", required_argument, NULL, O_TIMEOUT },
@@ -231,17 +227,11 @@ static void parse_build_option(struct opts *o, struct cli *s, int c, const char 
 /* The transport options: --max-msg-bytes, the CurveZMQ keys, --timeout. */
 static void parse_link_option(struct opts *o, int c, const char *arg)
 {
-	switch (c) {
-	case SB_OPT_MAX_MSG:
-		if (sb_cmd_parse_size(arg, &o->topts.max_msg_bytes) < 0 ||
-		    o->topts.max_msg_bytes == 0)
-			bad_usage("--max-msg-bytes: invalid size '%s'", arg);
-		break;
-	case SB_OPT_CURVE_SECRET: o->topts.curve_secret = arg; break;
-	case SB_OPT_CURVE_SERVER: o->topts.curve_server = arg; break;
-	case SB_OPT_CURVE_ALLOW: o->topts.allow_file = arg; break;
-	case SB_OPT_INSECURE: o->topts.insecure = 1; break;
-	case O_TIMEOUT: o->topts.timeout_ms = parse_timeout(arg); break;
+	if (c == O_TIMEOUT) {
+		o->topts.timeout_ms = parse_timeout(arg);
+	} else if (sb_cmd_transport_option(PROG, &o->topts, c, arg) < 0) {
+		usage(stderr);
+		exit(2);
 	}
 }
 

@@ -84,54 +84,54 @@ static int read_gold(const char *path, int col, double **out, size_t *n_out, str
 static const struct sb_cmd_usage usage = {
 	"[options] [--pairs | --all | --mine | --matrix | --corpus FILE]",
 	"Score embeddings frames against each other; print TSV (a, b, score, texts).\n",
-	26
+	26, NULL, NULL
 };
 
 /* The modes (SB_CMD_OWN with value set): one of them may be given. */
 static const struct sb_cmd_opt opts[] = {
 	{ "first", 0, NULL, SB_CMD_OWN, NULL, "first", 0, 0, NULL,
-	  "the first row against every other row (default)" },
+	  "the first row against every other row (default)", 0 },
 	{ "pairs", 0, NULL, SB_CMD_OWN, NULL, "pairs", 0, 0, NULL,
-	  "rows 2k and 2k+1: one score per pair" },
+	  "rows 2k and 2k+1: one score per pair", 0 },
 	{ "all", 0, NULL, SB_CMD_OWN, NULL, "all", 0, 0, NULL,
-	  "every pair i < j (with --top-k: the k best per row)" },
+	  "every pair i < j (with --top-k: the k best per row)", 0 },
 	{ "mine", 0, NULL, SB_CMD_OWN, NULL, "mine", 0, 0, NULL,
 	  "paraphrase mining: the best pairs i < j overall, best\n"
-	  "first, among each row's top-k neighbours (k 100)" },
+	  "first, among each row's top-k neighbours (k 100)", 0 },
 	{ "matrix", 0, NULL, SB_CMD_OWN, NULL, "matrix", 0, 0, NULL,
-	  "the full N x N matrix, one line per row" },
+	  "the full N x N matrix, one line per row", 0 },
 	{ "corpus", 0, "FILE", SB_CMD_OWN, "corpus", "corpus", 0, 0, NULL,
-	  "top-k rows of an embeddings file (sb-pool -o FILE)" },
+	  "top-k rows of an embeddings file (sb-pool -o FILE)", 0 },
 	{ "top-k", 'k', "K", SB_CMD_STRING, "top_k", NULL, 0, 0, NULL,
-	  "with --all, --mine or --corpus (corpus default 10)" },
+	  "with --all, --mine or --corpus (corpus default 10)", 0 },
 	{ "max-pairs", 0, "N", SB_CMD_STRING, "max_pairs", NULL, 0, 0, NULL,
-	  "--mine: print at most N pairs (default 500000)" },
+	  "--mine: print at most N pairs (default 500000)", 0 },
 	{ "threshold", 0, "T", SB_CMD_STRING, "threshold", NULL, 0, 0, NULL,
-	  "--all, --mine, --corpus: drop scores below T" },
+	  "--all, --mine, --corpus: drop scores below T", 0 },
 	{ "metric", 0, "M", SB_CMD_OWN, "metric", NULL, 0, 0, NULL,
-	  "cosine (default), dot, euclidean, manhattan, hamming" },
+	  "cosine (default), dot, euclidean, manhattan, hamming", 0 },
 	{ "allow-mixed", 0, NULL, SB_CMD_SWITCH, "allow_mixed", "1", 0, 0, NULL,
-	  "compare embeddings of different models, poolings or\nencoder precisions" },
+	  "compare embeddings of different models, poolings or\nencoder precisions", 0 },
 	{ "frames", 0, NULL, SB_CMD_OWN, NULL, NULL, 0, 0, NULL,
-	  "write scores frames instead of TSV" },
+	  "write scores frames instead of TSV", 0 },
 	{ "gold", 0, "FILE", SB_CMD_OWN, NULL, NULL, 0, 0, NULL,
 	  "with --pairs: print the Spearman and Pearson correlations\n"
-	  "of the scores with column 5 of the TSV FILE (STS layout)" },
+	  "of the scores with column 5 of the TSV FILE (STS layout)", 0 },
 	{ "gold-column", 0, "N", SB_CMD_OWN, NULL, NULL, 0, 0, NULL,
-	  "take the gold scores from column N instead" },
+	  "take the gold scores from column N instead", 0 },
 	{ "query-batch", 0, "N", SB_CMD_STRING, "query_batch", NULL, 0, 0, NULL,
-	  "--corpus: queries per pass over the corpus (1024)" },
+	  "--corpus: queries per pass over the corpus (1024)", 0 },
 	{ "threads", 't', "N", SB_CMD_STRING, "threads", NULL, 0, 0, NULL,
 	  "--corpus, --all -k, --mine: threads sharing the queries\n"
-	  "(default: the cores available)" },
+	  "(default: the cores available)", 0 },
 	{ "block-rows", 0, "N", SB_CMD_STRING, "block_rows", NULL, 0, 0, NULL,
-	  "rows per float32 product of the search (2048)" },
+	  "rows per float32 product of the search (2048)", 0 },
 	{ "kernels", 0, "ISA", SB_CMD_STRING, "kernels", NULL, 0, 0, NULL,
 	  "auto (default), avx512, avx2, generic: avx512 runs the\n"
-	  "search on sb's own product kernel, others on OpenBLAS" },
+	  "search on sb's own product kernel, others on OpenBLAS", 0 },
 	{ "exact", 0, NULL, SB_CMD_SWITCH, "exact", "1", 0, 0, NULL,
 	  "score every pair one double dot product at a time\n"
-	  "(the reference path; same output, slower)" },
+	  "(the reference path; same output, slower)", 0 },
 	{ NULL }
 };
 
@@ -183,13 +183,9 @@ static int parse(int argc, char **argv, struct sb_cmd *c, struct args *a)
 		return rc;
 	if (sb_cmd_args(c, argc - optind, argv + optind, sb_cmd_longopts(), a->frames))
 		return 2;
-	if (optind != argc || a->n_modes > 1) {
-		if (a->n_modes > 1)
-			fprintf(stderr, "%s: choose one of --first, --pairs, --all, --mine, "
-				"--matrix, --corpus\n", c->prog);
-		sb_cmd_usage(stderr, c->prog, &usage, opts);
-		return 2;
-	}
+	if (a->n_modes > 1)
+		return sb_cmd_usage_error(c, "choose one of --first, --pairs, --all, --mine, "
+					  "--matrix, --corpus");
 	if (sb_metric_parse(a->metric, &m, &err) != SB_OK) {
 		fprintf(stderr, "%s: --metric: %s\n", c->prog, err.msg);
 		return 2;

@@ -78,46 +78,46 @@ static const struct sb_cmd_usage usage = {
 	"Run a DistilBERT, BERT or RoBERTa-family encoder over tokens frames (input_ids,\n"
 	"attention_mask[, token_type_ids]) and write hidden frames (last_hidden_state,\n"
 	"attention_mask), embeddings frames with --pool, or scores frames with --head.\n",
-	28
+	28, NULL, NULL
 };
 
 static const struct sb_cmd_opt opts[] = {
 	{ "model", 'm', "MODEL", SB_CMD_OWN, NULL, NULL, 0, 0, NULL,
-	  "model folder or hub id (config.json +\nmodel.safetensors or pytorch_model.bin)" },
+	  "model folder or hub id (config.json +\nmodel.safetensors or pytorch_model.bin)", 0 },
 	{ "pool", 'p', "MODES", SB_CMD_OWN, "pool", NULL, 0, 0, NULL,
 	  "pool in-process and write embeddings: cls, max,\n"
 	  "mean, mean_sqrt_len_tokens, weightedmean,\n"
 	  "lasttoken (comma-separated), or 'model' for the\n"
-	  "model's 1_Pooling config and its Dense and\nLayerNorm modules" },
+	  "model's 1_Pooling config and its Dense and\nLayerNorm modules", 0 },
 	{ "normalize", 0, NULL, SB_CMD_OWN, "normalize", "1", 0, 0, NULL,
-	  "L2-normalize the pooled embeddings" },
+	  "L2-normalize the pooled embeddings", 0 },
 	{ "head", 0, "classify", SB_CMD_OWN, "head", NULL, 0, 0, NULL,
 	  "a cross-encoder: the model's sequence-classification\n"
-	  "head on each row (sb-tokenize --pairs), scores out" },
+	  "head on each row (sb-tokenize --pairs), scores out", 0 },
 	{ "logits", 0, NULL, SB_CMD_OWN, "logits", "1", 0, 0, NULL,
 	  "with --head: the raw logits, not the sigmoid that\n"
-	  "sentence-transformers applies to one label" },
+	  "sentence-transformers applies to one label", 0 },
 	{ "threads", 't', "N", SB_CMD_COUNT, NULL, NULL, 1, SB_PAR_MAX,
 	  "expected 1 to " STR(SB_PAR_MAX) ", got '{}'",
-	  "threads, each running whole sentences (default:\nthe cores available)" },
+	  "threads, each running whole sentences (default:\nthe cores available)", 0 },
 	{ "blas-threads", 0, "N", SB_CMD_COUNT, NULL, NULL, 1, SB_PAR_MAX,
 	  "expected 1 to " STR(SB_PAR_MAX) ", got '{}'",
-	  "one thread, every product by OpenBLAS with N threads" },
+	  "one thread, every product by OpenBLAS with N threads", 0 },
 	{ "max-batch-tokens", 0, "N", SB_CMD_COUNT, "max_batch_tokens", NULL, 1, SIZE_MAX,
-	  "invalid count '{}'", "real tokens per sub-batch and thread (default 2048)" },
+	  "invalid count '{}'", "real tokens per sub-batch and thread (default 2048)", 0 },
 	{ "kernels", 0, "ISA", SB_CMD_OWN, "kernels", NULL, 0, 0, NULL,
-	  "auto (default), avx512, avx2, generic" },
+	  "auto (default), avx512, avx2, generic", 0 },
 	{ "no-fuse-qkv", 0, NULL, SB_CMD_SWITCH, "fuse_qkv", "0", 0, 0, NULL,
-	  "three Q, K, V products per layer instead of one" },
+	  "three Q, K, V products per layer instead of one", 0 },
 	{ "precision", 0, "P", SB_CMD_OWN, "precision", NULL, 0, 0, NULL,
 	  "f32 (default), bf16 or int8: arithmetic of the\n"
-	  "dense products (weights converted at load)" },
+	  "dense products (weights converted at load)", 0 },
 	{ "lowp-kernels", 0, "SET", SB_CMD_OWN, "lowp_kernels", NULL, 0, 0, NULL,
 	  "auto (default), generic, avx_vnni, avx512_vnni,\n"
-	  "avx512_bf16, avx512, amx: kernels of the bf16 /\nint8 products" },
+	  "avx512_bf16, avx512, amx: kernels of the bf16 /\nint8 products", 0 },
 	{ "allow-mixed", 0, NULL, SB_CMD_OWN, "allow_mixed", "1", 0, 0, NULL,
 	  "encode tokens whose tokenizer_fingerprint is not\n"
-	  "that of MODEL's tokenizer (default: refused)" },
+	  "that of MODEL's tokenizer (default: refused)", 0 },
 	{ NULL }
 };
 
@@ -174,11 +174,8 @@ static int take_option(struct sb_cmd *c, void *user, const struct sb_cmd_opt *o,
 	    !strcmp(o->name, "lowp-kernels"))
 		return parse_named(c, a, o, arg);
 	if (!strcmp(o->name, "head")) {
-		if (strcmp(arg, "classify")) {
-			fprintf(stderr, "%s: --head: '%s' is not one of classify\n", c->prog, arg);
-			sb_cmd_usage(stderr, c->prog, &usage, opts);
-			return 2;
-		}
+		if (strcmp(arg, "classify"))
+			return sb_cmd_usage_error(c, "--head: '%s' is not one of classify", arg);
 		a->head = arg;
 	}
 	a->normalize |= !strcmp(o->name, "normalize");
@@ -196,12 +193,7 @@ static int check_args(struct sb_cmd *c, const struct args *a)
 			  a->logits && !a->head ? "--logits needs --head" :
 			  a->head && a->pool ? "--head and --pool exclude each other" : NULL;
 
-	if (why) {
-		fprintf(stderr, "%s: %s\n", c->prog, why);
-		sb_cmd_usage(stderr, c->prog, &usage, opts);
-		return 2;
-	}
-	return 0;
+	return why ? sb_cmd_usage_error(c, "%s", why) : 0;
 }
 
 /* The command line into c and a: -1 to go on, else the exit status. */
@@ -209,14 +201,8 @@ static int parse(int argc, char **argv, struct sb_cmd *c, struct args *a)
 {
 	int rc;
 
-	if ((rc = sb_cmd_getopts(c, argc, argv, &usage, opts, take_option, a)) >= 0)
+	if ((rc = sb_cmd_parse(c, argc, argv, &usage, opts, take_option, a)) >= 0)
 		return rc;
-	if (sb_cmd_args(c, argc - optind, argv + optind, sb_cmd_longopts(), 1))
-		return 2;
-	if (optind != argc && a->model) {
-		sb_cmd_usage(stderr, c->prog, &usage, opts);
-		return 2;
-	}
 	return check_args(c, a) ? 2 : -1;
 }
 

@@ -95,11 +95,7 @@ static const struct option longopts[] = {
 	{ "worker-timeout", required_argument, NULL, OPT_WORKER_TIMEOUT },
 	{ "max-credits", required_argument, NULL, OPT_MAX_CREDITS },
 	{ "max-inflight", required_argument, NULL, OPT_MAX_INFLIGHT },
-	{ "max-msg-bytes", required_argument, NULL, SB_OPT_MAX_MSG },
-	{ "curve-secret", required_argument, NULL, SB_OPT_CURVE_SECRET },
-	{ "curve-server", required_argument, NULL, SB_OPT_CURVE_SERVER },
-	{ "curve-allow", required_argument, NULL, SB_OPT_CURVE_ALLOW },
-	{ "insecure", no_argument, NULL, SB_OPT_INSECURE },
+	SB_CMD_TRANSPORT_LONGOPTS,
 	{ "version", no_argument, NULL, SB_OPT_VERSION },
 	{ NULL, 0, NULL, 0 }
 };
@@ -167,6 +163,8 @@ static int parse_option(struct args *a, struct sb_farm_opts *o, int opt, const c
 {
 	int rc = parse_int_option(a->prog, o, opt, arg);
 
+	if (!rc)
+		rc = sb_cmd_transport_option(a->prog, &o->topts, opt, arg);
 	if (rc)
 		return rc < 0 ? 2 : -1;
 	switch (opt) {
@@ -178,17 +176,6 @@ static int parse_option(struct args *a, struct sb_farm_opts *o, int opt, const c
 	case 'h': usage(stdout, a->prog); return 0;
 	case OPT_WORKER_TIMEOUT:
 		return parse_worker_timeout(a->prog, o, arg) < 0 ? 2 : -1;
-	case SB_OPT_MAX_MSG:
-		if (sb_cmd_parse_size(arg, &o->topts.max_msg_bytes) < 0 ||
-		    o->topts.max_msg_bytes == 0) {
-			fprintf(stderr, "%s: --max-msg-bytes: invalid size '%s'\n", a->prog, arg);
-			return 2;
-		}
-		break;
-	case SB_OPT_CURVE_SECRET: o->topts.curve_secret = arg; break;
-	case SB_OPT_CURVE_SERVER: o->topts.curve_server = arg; break;
-	case SB_OPT_CURVE_ALLOW: o->topts.allow_file = arg; break;
-	case SB_OPT_INSECURE: o->topts.insecure = 1; break;
 	default:
 		usage(stderr, a->prog);
 		return 2;

@@ -11,57 +11,72 @@
 #include "../plugins/faiss.h"
 #include "../plugins/index.h"
 #include "common.h"
+#include "opts.h"
 #include "frame.h"
 #include "tsv.h"
 
-enum {
-	OPT_FACTORY = SB_OPT_FIRST_PRIVATE,
-	OPT_TRAIN_SAMPLE,
-	OPT_METRIC,
-	OPT_NPROBE,
-	OPT_EF_SEARCH,
-	OPT_QUERY_BATCH,
-	OPT_ALLOW_MIXED,
-	OPT_FRAMES
+/* The subcommands, as bits of the table's entries (opts.h). */
+enum { BUILD = 1, QUERY = 2 };
+
+static const char *const subs[] = { "build", "query", "both", NULL };
+
+static const struct sb_cmd_usage usage = {
+	"build -o FILE [--factory STR] [--train-sample N] [options]\n"
+	"query FILE [-k K] [--nprobe N] [--ef-search N] [options]",
+	"Build a FAISS index of an embeddings stream; find each input row's nearest rows\n"
+	"in one (TSV a, b, score, texts, as sb-cosine --corpus).\n",
+	26, subs, ""
 };
 
-static void usage(FILE *fp, const char *prog)
-{
-	fprintf(fp,
-		"usage: %s build -o FILE [--factory STR] [--train-sample N] [options]\n"
-		"       %s query FILE [-k K] [--nprobe N] [--ef-search N] [options]\n"
-		"Build a FAISS index of an embeddings stream; find each input row's nearest rows\n"
-		"in one (TSV a, b, score, texts, as sb-cosine --corpus).\n\n"
-		"build:\n"
-		"  -o, --output FILE       the index file (a FAISS index, then sb's provenance,\n"
-		"                          texts and checksums)\n"
-		"      --factory STR       FAISS factory string: Flat (default), HNSW32,\n"
-		"                          IVF1024,Flat, IVF256,PQ64...\n"
-		"      --train-sample N    rows IVF and PQ indexes are trained on: the first N\n"
-		"                          (default 50000)\n"
-		"      --metric M          cosine (default), dot, euclidean\n"
-		"      --nprobe N          the nprobe written into an IVF index (default 16)\n"
-		"      --ef-search N       the efSearch written into an HNSW index (default 128)\n"
-		"query:\n"
-		"  -k, --top-k K           rows per query (default 10)\n"
-		"      --nprobe N          inverted lists visited per query (IVF indexes;\n"
-		"                          default: the index's)\n"
-		"      --ef-search N       HNSW's candidate list (default: the index's)\n"
-		"      --query-batch N     queries per search (default 1024)\n"
-		"      --allow-mixed       query with embeddings of another model, pooling or\n"
-		"                          encoder precision\n"
-		"      --frames            write scores frames instead of TSV\n"
-		"  -o, --output SPEC       where the TSV or frames go (default -)\n"
-		"both:\n"
-		"  -t, --threads N         FAISS's threads (default: the cores available)\n"
-		"  -i, --input SPEC        read from SPEC (default -)\n"
-		"  -v, --verbose           print settings and statistics on stderr\n"
-		"      --progress          show rows/s on stderr while running\n"
-		"      --max-msg-bytes N   refuse frames larger than N bytes (default 2 GiB)\n"
-		"  -h, --help              show this help\n"
-		"      --version           print the version (-v: FAISS's too)\n",
-		prog, prog);
-}
+/* The stage checks the values (sb_kv_count), its messages naming the options. */
+static const struct sb_cmd_opt opts[] = {
+	{ "output", 'o', "FILE", SB_CMD_OWN, NULL, NULL, 0, 0, NULL,
+	  "the index file (a FAISS index, then sb's provenance,\n"
+	  "texts and checksums)", BUILD },
+	{ "factory", 0, "STR", SB_CMD_STRING, "factory", NULL, 0, 0, NULL,
+	  "FAISS factory string: Flat (default), HNSW32,\n"
+	  "IVF1024,Flat, IVF256,PQ64...", BUILD },
+	{ "train-sample", 0, "N", SB_CMD_STRING, "train_sample", NULL, 0, 0, NULL,
+	  "rows IVF and PQ indexes are trained on: the first N\n"
+	  "(default 50000)", BUILD },
+	{ "metric", 0, "M", SB_CMD_STRING, "metric", NULL, 0, 0, NULL,
+	  "cosine (default), dot, euclidean", BUILD },
+	{ "nprobe", 0, "N", SB_CMD_STRING, "nprobe", NULL, 0, 0, NULL,
+	  "the nprobe written into an IVF index (default 16)", BUILD },
+	{ "ef-search", 0, "N", SB_CMD_STRING, "ef_search", NULL, 0, 0, NULL,
+	  "the efSearch written into an HNSW index (default 128)", BUILD },
+	{ "top-k", 'k', "K", SB_CMD_STRING, "top_k", NULL, 0, 0, NULL,
+	  "rows per query (default 10)", QUERY },
+	{ "nprobe", 0, "N", SB_CMD_STRING, "nprobe", NULL, 0, 0, NULL,
+	  "inverted lists visited per query (IVF indexes;\n"
+	  "default: the index's)", QUERY },
+	{ "ef-search", 0, "N", SB_CMD_STRING, "ef_search", NULL, 0, 0, NULL,
+	  "HNSW's candidate list (default: the index's)", QUERY },
+	{ "query-batch", 0, "N", SB_CMD_STRING, "query_batch", NULL, 0, 0, NULL,
+	  "queries per search (default 1024)", QUERY },
+	{ "allow-mixed", 0, NULL, SB_CMD_SWITCH, "allow_mixed", "1", 0, 0, NULL,
+	  "query with embeddings of another model, pooling or\n"
+	  "encoder precision", QUERY },
+	{ "frames", 0, NULL, SB_CMD_OWN, NULL, NULL, 0, 0, NULL,
+	  "write scores frames instead of TSV", QUERY },
+	{ "output", 'o', "SPEC", SB_CMD_COMMON, NULL, NULL, 0, 0, NULL,
+	  "where the TSV or frames go (default -)", QUERY },
+	{ "threads", 't', "N", SB_CMD_STRING, "threads", NULL, 0, 0, NULL,
+	  "FAISS's threads (default: the cores available)", 0 },
+	{ "input", 'i', "SPEC", SB_CMD_COMMON, NULL, NULL, 0, 0, NULL,
+	  "read from SPEC (default -)", 0 },
+	{ "verbose", 'v', NULL, SB_CMD_COMMON, NULL, NULL, 0, 0, NULL,
+	  "print settings and statistics on stderr", 0 },
+	{ "progress", 0, NULL, SB_CMD_COMMON, NULL, NULL, 0, 0, NULL,
+	  "show rows/s on stderr while running", 0 },
+	{ "max-msg-bytes", 0, "N", SB_CMD_COMMON, NULL, NULL, 0, 0, NULL,
+	  "refuse frames larger than N bytes (default 2 GiB)", 0 },
+	{ "help", 'h', NULL, SB_CMD_COMMON, NULL, NULL, 0, 0, NULL,
+	  "show this help", 0 },
+	{ "version", 0, NULL, SB_CMD_COMMON, NULL, NULL, 0, 0, NULL,
+	  "print the version (-v: FAISS's too)", 0 },
+	{ NULL }
+};
 
 /* The build stage emits nothing: its sink only sees the end frame. */
 static int discard(void *ctx, const struct sb_frame *f, struct sb_error *err)
@@ -69,13 +84,46 @@ static int discard(void *ctx, const struct sb_frame *f, struct sb_error *err)
 	return SB_OK;
 }
 
+/* What query -v prints from: the program, the stage's report. */
+struct verbose {
+	const struct sb_cmd *c;
+	struct sb_index_report r;
+};
+
+/* -v, once the index is open: the search parameters in use. */
+static void print_params(void *ctx, int final)
+{
+	const struct verbose *v = ctx;
+	const struct sb_index_report *r = &v->r;
+
+	if (final)
+		return;
+	fprintf(stderr, "%s: index %s ('%s'): ", v->c->prog, r->path,
+		r->factory ? r->factory : "?");
+	if (r->nprobe < 0 && r->ef_search < 0)
+		fputs("exhaustive search (no nprobe, no efSearch)\n", stderr);
+	else if (r->ef_search < 0)
+		fprintf(stderr, "nprobe %ld\n", r->nprobe);
+	else if (r->nprobe < 0)
+		fprintf(stderr, "efSearch %ld\n", r->ef_search);
+	else
+		fprintf(stderr, "nprobe %ld, efSearch %ld\n", r->nprobe, r->ef_search);
+}
+
 /* Runs query with TSV output (or frames), as sb-cosine does. */
 static int run_query(struct sb_cmd *c, int frames)
 {
+	static struct verbose v;
 	struct sb_tsv out = {0};
 	struct sb_emit sink;
 	int rc;
 
+	if (c->verbose) {
+		v.c = c;
+		c->ro.report.out = &v.r;
+		c->ro.report.ready = print_params;
+		c->ro.report.ctx = &v;
+	}
 	if (frames)
 		return sb_cmd_run(c, &sb_stage_index_query);
 	out.fp = stdout;
@@ -100,35 +148,6 @@ static int run_query(struct sb_cmd *c, int frames)
 	return rc;
 }
 
-static const struct option longopts[] = {
-	SB_CMD_LONGOPTS,
-	{ "factory", required_argument, NULL, OPT_FACTORY },
-	{ "train-sample", required_argument, NULL, OPT_TRAIN_SAMPLE },
-	{ "metric", required_argument, NULL, OPT_METRIC },
-	{ "top-k", required_argument, NULL, 'k' },
-	{ "nprobe", required_argument, NULL, OPT_NPROBE },
-	{ "ef-search", required_argument, NULL, OPT_EF_SEARCH },
-	{ "query-batch", required_argument, NULL, OPT_QUERY_BATCH },
-	{ "allow-mixed", no_argument, NULL, OPT_ALLOW_MIXED },
-	{ "frames", no_argument, NULL, OPT_FRAMES },
-	{ "threads", required_argument, NULL, 't' },
-	{ NULL, 0, NULL, 0 }
-};
-
-/* Options that only set a stage option. */
-static const struct sb_cmd_pass passed[] = {
-	{ OPT_FACTORY, "factory", NULL },
-	{ OPT_TRAIN_SAMPLE, "train_sample", NULL },
-	{ OPT_METRIC, "metric", NULL },
-	{ 'k', "top_k", NULL },
-	{ OPT_NPROBE, "nprobe", NULL },
-	{ OPT_EF_SEARCH, "ef_search", NULL },
-	{ OPT_QUERY_BATCH, "query_batch", NULL },
-	{ OPT_ALLOW_MIXED, "allow_mixed", "1" },
-	{ 't', "threads", NULL },
-	{ 0, NULL, NULL }
-};
-
 /* What the command line asked for, beyond the stage options it sets in c. */
 struct args {
 	int build, frames;
@@ -142,7 +161,7 @@ static int no_subcommand(struct sb_cmd *c, int argc, char **argv)
 	int verbose = 0, version = 0, rc;
 
 	if (argc > 1 && (!strcmp(cmd, "-h") || !strcmp(cmd, "--help"))) {
-		usage(stdout, c->prog);
+		sb_cmd_usage(stdout, c->prog, &usage, opts);
 		return 0;
 	}
 	for (int i = 1; cmd[0] == '-' && i < argc; i++) {
@@ -156,55 +175,23 @@ static int no_subcommand(struct sb_cmd *c, int argc, char **argv)
 		return rc;
 	}
 	fprintf(stderr, "%s: expected build or query%s%s\n", c->prog, *cmd ? ", not " : "", cmd);
-	usage(stderr, c->prog);
+	sb_cmd_usage(stderr, c->prog, &usage, opts);
 	return 2;
 }
 
-/* An option of the other subcommand: 2 after naming it, else 0. */
-static int other_subcommand(const struct sb_cmd *c, int build, int opt)
+/* -o FILE of build and --frames of query. */
+static int take_option(struct sb_cmd *c, void *user, const struct sb_cmd_opt *o,
+		       const char *arg, size_t n)
 {
-	const struct option *o = longopts;
+	struct args *a = user;
 
-	if (build ? !(opt == 'k' || opt == OPT_QUERY_BATCH || opt == OPT_ALLOW_MIXED || opt == OPT_FRAMES)
-		  : !(opt == OPT_FACTORY || opt == OPT_TRAIN_SAMPLE || opt == OPT_METRIC))
-		return 0;
-	while (o->name && o->val != opt)
-		o++;
-	fprintf(stderr, "%s: --%s: an option of sb-index %s\n", c->prog, o->name,
-		build ? "query" : "build");
-	return 2;
-}
-
-/* The options after the subcommand: -1 to go on, else the exit status. */
-static int parse(int argc, char **argv, struct sb_cmd *c, struct args *a)
-{
-	int opt, rc;
-
-	while ((opt = getopt_long(argc, argv, SB_CMD_SHORTOPTS "k:t:", longopts, NULL)) != -1) {
-		if (a->build && opt == 'o') {
-			a->out = optarg;
-			continue;
-		}
-		rc = sb_cmd_option(c, opt, optarg);
-		if (rc < 0)
-			return 2;
-		if (rc)
-			continue;
-		if (other_subcommand(c, a->build, opt))
-			return 2;
-		if (sb_cmd_pass(c, passed, opt, optarg))
-			continue;
-		if (opt == 'h') {
-			usage(stdout, c->prog);
-			return 0;
-		}
-		if (opt != OPT_FRAMES) {
-			usage(stderr, c->prog);
-			return 2;
-		}
+	(void)c;
+	(void)n;
+	if (o->flag == 'o')
+		a->out = arg;
+	else
 		a->frames = 1;
-	}
-	return -1;
+	return 0;
 }
 
 /* sb-index build: the stage writes the index; its frames are discarded. */
@@ -216,7 +203,7 @@ static int run_build(struct sb_cmd *c, const struct args *a, int argc, char **ar
 		fprintf(stderr, "%s: build needs -o FILE\n", c->prog);
 		return 2;
 	}
-	if (sb_cmd_args(c, argc - optind, argv + optind, longopts, 0))
+	if (sb_cmd_args(c, argc - optind, argv + optind, sb_cmd_longopts(), 0))
 		return 2;
 	sb_cmd_kv(c, "out", a->out);
 	sink.frame = discard;
@@ -236,9 +223,12 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "build") != 0 && strcmp(cmd, "query") != 0)
 		return no_subcommand(&c, argc, argv);
 	a.build = !strcmp(cmd, "build");
+	c.sub = a.build ? BUILD : QUERY;
+	/* The options after the subcommand, getopt's messages naming the program. */
+	argv[1] = argv[0];
 	argc--;
 	argv++;
-	if ((rc = parse(argc, argv, &c, &a)) >= 0)
+	if ((rc = sb_cmd_getopts(&c, argc, argv, &usage, opts, take_option, &a)) >= 0)
 		return rc;
 	if (a.build)
 		return run_build(&c, &a, argc, argv);
@@ -247,7 +237,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	sb_cmd_kv(&c, "index", argv[optind]);
-	if (sb_cmd_args(&c, argc - optind - 1, argv + optind + 1, longopts, a.frames))
+	if (sb_cmd_args(&c, argc - optind - 1, argv + optind + 1, sb_cmd_longopts(), a.frames))
 		return 2;
 	return run_query(&c, a.frames);
 }

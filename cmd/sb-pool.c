@@ -17,29 +17,29 @@ static const struct sb_cmd_usage usage = {
 	"[options] [-m MODEL]",
 	"Pool hidden frames (last_hidden_state + attention_mask) into embeddings frames\n"
 	"(sentence_embedding), as sentence-transformers' Pooling does.\n",
-	26
+	26, NULL, NULL
 };
 
 static const struct sb_cmd_opt opts[] = {
 	{ "model", 'm', "MODEL", SB_CMD_OWN, NULL, NULL, 0, 0, NULL,
 	  "take pooling, the Dense and LayerNorm modules after it\n"
-	  "and Normalize from the model folder or hub id" },
+	  "and Normalize from the model folder or hub id", 0 },
 	{ "pooling", 'p', "MODES", SB_CMD_OWN, "pooling", NULL, 0, 0, NULL,
 	  "cls,max,mean,mean_sqrt_len_tokens,weightedmean,lasttoken\n"
 	  "(several are concatenated in that order; default: the\n"
-	  "model's 1_Pooling/config.json, else mean)" },
+	  "model's 1_Pooling/config.json, else mean)", 0 },
 	{ "normalize", 0, NULL, SB_CMD_SWITCH, "normalize", "1", 0, 0, NULL,
-	  "L2-normalize (eps 1e-12), after --truncate-dim" },
+	  "L2-normalize (eps 1e-12), after --truncate-dim", 0 },
 	{ "no-normalize", 0, NULL, SB_CMD_SWITCH, "normalize", "0", 0, 0, NULL,
-	  "do not, even if the model has a Normalize module" },
+	  "do not, even if the model has a Normalize module", 0 },
 	{ "truncate-dim", 0, "N", SB_CMD_STRING, "truncate_dim", NULL, 0, 0, NULL,
-	  "keep the first N dimensions (Matryoshka models)" },
+	  "keep the first N dimensions (Matryoshka models)", 0 },
 	{ "precision", 0, "P", SB_CMD_STRING, "precision", NULL, 0, 0, NULL,
-	  "float32 (default), int8, uint8, binary, ubinary" },
+	  "float32 (default), int8, uint8, binary, ubinary", 0 },
 	{ "calibration", 0, "FILE", SB_CMD_STRING, "calibration", NULL, 0, 0, NULL,
-	  "int8/uint8 ranges made by --calibrate (required for them)" },
+	  "int8/uint8 ranges made by --calibrate (required for them)", 0 },
 	{ "calibrate", 0, "FILE", SB_CMD_STRING, "calibrate", NULL, 0, 0, NULL,
-	  "write per-dimension ranges of the whole stream to FILE" },
+	  "write per-dimension ranges of the whole stream to FILE", 0 },
 	{ NULL }
 };
 
@@ -89,14 +89,8 @@ int main(int argc, char **argv)
 	int rc;
 
 	sb_cmd_init(&c, argv[0]);
-	if ((rc = sb_cmd_getopts(&c, argc, argv, &usage, opts, take_option, &a)) >= 0)
+	if ((rc = sb_cmd_parse(&c, argc, argv, &usage, opts, take_option, &a)) >= 0)
 		return rc;
-	if (sb_cmd_args(&c, argc - optind, argv + optind, sb_cmd_longopts(), 1))
-		return 2;
-	if (optind != argc) {
-		sb_cmd_usage(stderr, c.prog, &usage, opts);
-		return 2;
-	}
 	model = a.model;
 	pooling = a.pooling;
 	if (model) {

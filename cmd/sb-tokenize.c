@@ -60,48 +60,48 @@ static const struct sb_cmd_usage usage = {
 	"-m MODEL [options]",
 	"Tokenize lines of UTF-8 text (one sentence a line) into tokens frames\n"
 	"(input_ids, attention_mask, token_type_ids), as Hugging Face tokenizers does.\n",
-	29
+	29, NULL, NULL
 };
 
 static const struct sb_cmd_opt opts[] = {
 	{ "model", 'm', "MODEL", SB_CMD_OWN, NULL, NULL, 0, 0, NULL,
-	  "model folder or hub id (tokenizer.json, or vocab.txt\n+ tokenizer_config.json)" },
+	  "model folder or hub id (tokenizer.json, or vocab.txt\n+ tokenizer_config.json)", 0 },
 	{ "max-length", 'l', "N", SB_CMD_COUNT, "max_length", NULL, 1, (size_t)1 << 24,
 	  "'{}' is not a length from 1 to 16M",
-	  "tokens per row with [CLS]/[SEP] (default: the\nmodel's max_seq_length)" },
+	  "tokens per row with [CLS]/[SEP] (default: the\nmodel's max_seq_length)", 0 },
 	{ "truncation", 0, "STRATEGY", SB_CMD_CHOICE, "truncation",
 	  "longest_first|only_first|only_second|none", 0, 0,
 	  "'{}' is not one of longest_first, only_first, only_second, none",
-	  "longest_first (default), only_first, only_second" },
+	  "longest_first (default), only_first, only_second", 0 },
 	{ "no-truncation", 0, NULL, SB_CMD_SWITCH, "truncation", "none", 0, 0, NULL,
-	  "keep every token (rows may exceed the model's limit)" },
+	  "keep every token (rows may exceed the model's limit)", 0 },
 	{ "pairs", 0, NULL, SB_CMD_SWITCH, "pairs", "1", 0, 0, NULL,
-	  "each line is A<TAB>B: [CLS] A [SEP] B [SEP]" },
+	  "each line is A<TAB>B: [CLS] A [SEP] B [SEP]", 0 },
 	{ "padding", 0, "MODE", SB_CMD_CHOICE, "padding", "longest|max_length|none", 0, 0,
 	  "'{}' is not one of longest, max_length, none",
 	  "longest (each frame to its longest row, default),\n"
-	  "max_length, or none (rows of equal length per frame)" },
+	  "max_length, or none (rows of equal length per frame)", 0 },
 	{ "pad-to-multiple-of", 0, "N", SB_CMD_COUNT, "pad_to_multiple_of", NULL, 1, 65536,
-	  "'{}' is not a number from 1 to 65536", "round padded lengths up to a multiple of N" },
+	  "'{}' is not a number from 1 to 65536", "round padded lengths up to a multiple of N", 0 },
 	{ "batch", 'b', "N", SB_CMD_COUNT, NULL, NULL, 1, 1000000,
-	  "'{}' is not a number from 1 to 1000000", "rows per frame (default 32)" },
+	  "'{}' is not a number from 1 to 1000000", "rows per frame (default 32)", 0 },
 	{ "prompt", 0, "TEXT", SB_CMD_OWN, "prompt", NULL, 0, 0, NULL,
 	  "prepend TEXT to every line (sentence-transformers\n"
-	  "prompts); '' for none, not even the default" },
+	  "prompts); '' for none, not even the default", 0 },
 	{ "prompt-name", 0, "NAME", SB_CMD_OWN, "prompt_name", NULL, 0, 0, NULL,
 	  "the prompt called NAME in the model's\n"
-	  "config_sentence_transformers.json (default: its\ndefault_prompt_name, if any)" },
+	  "config_sentence_transformers.json (default: its\ndefault_prompt_name, if any)", 0 },
 	{ "no-text", 0, NULL, SB_CMD_SWITCH, "text", "0", 0, 0, NULL,
-	  "do not carry the lines in the frames" },
+	  "do not carry the lines in the frames", 0 },
 	{ "replace-invalid", 0, NULL, SB_CMD_SWITCH, "replace_invalid", "1", 0, 0, NULL,
-	  "replace invalid UTF-8 with U+FFFD instead of failing" },
+	  "replace invalid UTF-8 with U+FFFD instead of failing", 0 },
 	{ "token-type-ids", 0, NULL, SB_CMD_SWITCH, "token_type_ids", "1", 0, 0, NULL,
-	  "always emit token_type_ids" },
+	  "always emit token_type_ids", 0 },
 	{ "no-token-type-ids", 0, NULL, SB_CMD_SWITCH, "token_type_ids", "0", 0, 0, NULL,
-	  "never emit them (default: when the model has segment\nembeddings, or with --pairs)" },
+	  "never emit them (default: when the model has segment\nembeddings, or with --pairs)", 0 },
 	{ "chunk-bytes", 0, "N", SB_CMD_COUNT, NULL, NULL, 1, (size_t)1 << 30,
 	  "'{}' is not a size from 1 to 1G",
-	  "read lines longer than N bytes in pieces of N\n(default 1M): memory stays bounded" },
+	  "read lines longer than N bytes in pieces of N\n(default 1M): memory stays bounded", 0 },
 	{ NULL }
 };
 
@@ -140,21 +140,12 @@ static int parse(int argc, char **argv, struct sb_cmd *c, struct args *a)
 {
 	int rc;
 
-	if ((rc = sb_cmd_getopts(c, argc, argv, &usage, opts, take_option, a)) >= 0)
+	if ((rc = sb_cmd_parse(c, argc, argv, &usage, opts, take_option, a)) >= 0)
 		return rc;
-	if (sb_cmd_args(c, argc - optind, argv + optind, sb_cmd_longopts(), 1))
-		return 2;
-	if (optind != argc || !a->model) {
-		if (!a->model && optind == argc)
-			fprintf(stderr, "%s: no model given (-m MODEL)\n", c->prog);
-		sb_cmd_usage(stderr, c->prog, &usage, opts);
-		return 2;
-	}
-	if (a->prompt && a->prompt_name) {
-		fprintf(stderr, "%s: --prompt and --prompt-name exclude each other\n", c->prog);
-		sb_cmd_usage(stderr, c->prog, &usage, opts);
-		return 2;
-	}
+	if (!a->model)
+		return sb_cmd_usage_error(c, "no model given (-m MODEL)");
+	if (a->prompt && a->prompt_name)
+		return sb_cmd_usage_error(c, "--prompt and --prompt-name exclude each other");
 	return -1;
 }
 

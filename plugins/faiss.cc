@@ -9,6 +9,11 @@
 
 #include <faiss/AutoTune.h>
 #include <faiss/Index.h>
+#include <faiss/IndexHNSW.h>
+#include <faiss/IndexIDMap.h>
+#include <faiss/IndexIVF.h>
+#include <faiss/IndexPreTransform.h>
+#include <faiss/IndexRefine.h>
 #include <faiss/impl/io.h>
 #include <faiss/index_factory.h>
 #include <faiss/index_io.h>
@@ -81,6 +86,22 @@ struct CbWriter : faiss::IOWriter {
 		return cb(ctx, ptr, size * nitems) == 0 ? nitems : 0;
 	}
 };
+
+/* The index inside the wrappers that hand search parameters on to the index they
+ * hold (the ones ParameterSpace::set_index_parameter passes through). */
+const faiss::Index *searched(const faiss::Index *ix)
+{
+	for (;;) {
+		if (auto m = dynamic_cast<const faiss::IndexIDMap *>(ix))
+			ix = m->index;
+		else if (auto p = dynamic_cast<const faiss::IndexPreTransform *>(ix))
+			ix = p->index;
+		else if (auto r = dynamic_cast<const faiss::IndexRefine *>(ix))
+			ix = r->base_index;
+		else
+			return ix;
+	}
+}
 
 } // namespace
 
@@ -163,6 +184,25 @@ int sb_faiss_set(struct sb_faiss *x, const char *name, double value, char *msg)
 		say(msg, name, short_what(e));
 	}
 	return -1;
+}
+
+int sb_faiss_get(const struct sb_faiss *x, const char *name, double *value)
+{
+	const faiss::Index *ix = searched(x->index);
+	auto ivf = dynamic_cast<const faiss::IndexIVF *>(ix);
+
+	if (strcmp(name, "nprobe") == 0 && ivf) {
+		*value = (double)ivf->nprobe;
+		return 1;
+	}
+	if (strcmp(name, "efSearch") == 0) {
+		auto h = dynamic_cast<const faiss::IndexHNSW *>(ivf ? ivf->quantizer : ix);
+		if (h) {
+			*value = (double)h->hnsw.efSearch;
+			return 1;
+		}
+	}
+	return 0;
 }
 
 int sb_faiss_search(struct sb_faiss *x, size_t n, const float *q, size_t k, float *scores,

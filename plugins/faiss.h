@@ -48,6 +48,12 @@ enum sb_faiss_metric sb_faiss_metric_of(const struct sb_faiss *x);
  * when the index has no such parameter. */
 int sb_faiss_set(struct sb_faiss *x, const char *name, double value, char *msg);
 
+/* Whether x has search parameter name ("nprobe": an IVF index; "efSearch": an HNSW
+ * graph, or the HNSW quantizer of an IVF index), looked for where sb_faiss_set() sets
+ * it (inside IDMap, pre-transform and refine wrappers): 1 and its value in *value, or
+ * 0 (*value untouched). */
+int sb_faiss_get(const struct sb_faiss *x, const char *name, double *value);
+
 /* The k best rows of each query q [n, dim]: scores [n, k] and ids [n, k], best first;
  * ids of -1 where fewer than k rows were found.  Scores are inner products (SB_FAISS_IP)
  * or squared distances (SB_FAISS_L2). */

@@ -42,6 +42,14 @@ const char *sb_index_metric_name(enum sb_index_metric m);
 #define SB_INDEX_EF_SEARCH 128
 #define SB_INDEX_NPROBE 16
 
+/* The query stage's report (struct sb_stage.report fills one): the index and the search
+ * parameters it searches with, -1 where the index has none.  The strings are the stage's,
+ * valid until it is closed. */
+struct sb_index_report {
+	const char *path, *factory;
+	long nprobe, ef_search;
+};
+
 struct sb_faiss;
 
 /* Sets nprobe (IVF indexes) and ef_search (HNSW graphs) from option strings; NULL leaves

@@ -157,18 +157,29 @@ fail:
 	return rc;
 }
 
+/* Sets parameter name to value where the index has it (sb-index's defaults). */
+static int set_default(struct build *s, const char *name, double value, struct sb_error *err)
+{
+	char msg[SB_FAISS_MSG];
+	double v;
+
+	if (sb_faiss_get(s->index, name, &v) && sb_faiss_set(s->index, name, value, msg))
+		return sb_error_set(err, SB_EINVAL, "index: factory '%s': %s", s->factory, msg);
+	return SB_OK;
+}
+
 /* The search parameters written into the file: those asked for (an error where the index
  * has no such parameter), else sb-index's defaults where the index has them. */
 static int search_params(struct build *s, struct sb_error *err)
 {
-	char msg[SB_FAISS_MSG];
+	int rc = SB_OK;
 
 	if (!s->nprobe)
-		(void)sb_faiss_set(s->index, "nprobe", SB_INDEX_NPROBE, msg);
-	if (!s->ef_search)
-		(void)sb_faiss_set(s->index, "efSearch", SB_INDEX_EF_SEARCH, msg);
-	return sb_index_set_params(s->index, s->nprobe, s->ef_search, "the index", s->factory,
-				   err);
+		rc = set_default(s, "nprobe", SB_INDEX_NPROBE, err);
+	if (!rc && !s->ef_search)
+		rc = set_default(s, "efSearch", SB_INDEX_EF_SEARCH, err);
+	return rc ? rc : sb_index_set_params(s->index, s->nprobe, s->ef_search, "the index",
+					     s->factory, err);
 }
 
 /* The first frame decides the width, the FAISS index and whether rows are scaled. */

@@ -416,6 +416,25 @@ static int query_flush(void *state, struct sb_emit *emit, struct sb_error *err)
 	return rc ? rc : emit_scores(s, emit, err);
 }
 
+/* The parameter name in use, or -1 where the index has none. */
+static long param(const struct sb_faiss *x, const char *name)
+{
+	double v;
+
+	return sb_faiss_get(x, name, &v) ? (long)v : -1;
+}
+
+static void query_report(void *state, void *out)
+{
+	const struct query *s = state;
+	struct sb_index_report *r = out;
+
+	r->path = s->path;
+	r->factory = sb_index_file_get(&s->file, "factory");
+	r->nprobe = param(s->index, "nprobe");
+	r->ef_search = param(s->index, "efSearch");
+}
+
 const struct sb_stage sb_stage_index_query = {
     .version = SB_STAGE_VERSION,
     .name = "index-query",
@@ -424,4 +443,5 @@ const struct sb_stage sb_stage_index_query = {
     .process = query_process,
     .flush = query_flush,
     .close = query_close,
+    .report = query_report,
 };

@@ -19,7 +19,7 @@ PY=/usr/bin/python3
 # that makes training 10-100 times slower.  Waiting passively changes no result.
 OMP_WAIT_POLICY=passive
 export OMP_WAIT_POLICY
-plan 67
+plan 79
 
 # data NAME ROWS DIM SEED [UNIT [META...]]: $T/NAME.txt (the matrix) and $T/NAME.sbf
 # (frames of 50 rows, texts "row N", meta model=m1 model_fingerprint=f1 unless given).
@@ -141,6 +141,21 @@ sb-index query "$T/pq.index" -k 10 --nprobe 8 < "$T/bigq.sbf" > "$T/got" 2>> "$T
 recall "IVF8,PQ16np (16 bytes a row), trained on 2000 rows, nprobe 8" "$T/exact" "$T/got" 0.3
 like "a training sample smaller than FAISS wants: FAISS's warning" "$(cat "$T/err")" \
 	"WARNING clustering"
+run sb-index query "$T/hnsw.index" -k 1 -v < "$T/queries.sbf"
+like "query -v: an HNSW index's efSearch in use" "$rc $err" \
+	"^0 sb-index: index .*/hnsw.index \('HNSW32'\): efSearch 128$"
+run sb-index query "$T/hnsw10.index" -k 1 -v --ef-search 77 < "$T/queries.sbf"
+like "... the one given to query (efSearch 77)" "$rc $err" "^0 .*/hnsw10.index \('HNSW32'\): efSearch 77$"
+run sb-index query "$T/ivf4.index" -k 1 -v < "$T/queries.sbf"
+like "query -v: an IVF index's nprobe in use (the build's 4)" "$rc $err" \
+	"^0 sb-index: index .*/ivf4.index \('IVF16,Flat'\): nprobe 4$"
+run sb-index query "$T/uflat.index" -k 1 -v < "$T/queries.sbf"
+like "query -v: a Flat index has neither" "$rc $err" \
+	"^0 .*uflat.index \('Flat'\): exhaustive search \(no nprobe, no efSearch\)$"
+sb-index build -o "$T/ivfh.index" --factory IVF16_HNSW8,Flat -t 1 < "$T/big.sbf" 2> "$T/err"
+run sb-index query "$T/ivfh.index" -k 1 -v < "$T/queries.sbf"
+like "build: an IVF index with an HNSW quantizer gets both defaults" "$rc $err" \
+	"^0 .*ivfh.index \('IVF16_HNSW8,Flat'\): nprobe 16, efSearch 128$"
 run sb-index query "$T/hnsw.index" --nprobe 4 < "$T/bigq.sbf"
 like "--nprobe on an HNSW index is refused" "$rc $err" "^1 sb-index: --nprobe 4: index .*hnsw.index \('HNSW32'\) has no inverted lists"
 run sb-index query "$T/ivf.index" --ef-search 4 < "$T/bigq.sbf"
@@ -269,6 +284,25 @@ run sb-index build < "$T/corpus.sbf"
 like "build without -o: exit 2" "$rc $err" "^2 .*build needs -o FILE"
 run sb-index build -o "$T/x.index" --query-batch 3 < "$T/corpus.sbf"
 like "a query option given to build: exit 2" "$rc $err" "^2 .*--query-batch: an option of sb-index query"
+run sb-index query "$T/good.index" --factory Flat < "$T/queries.sbf"
+like "a build option given to query: exit 2" "$rc $err" "^2 sb-index: --factory: an option of sb-index build$"
+run sb-index build -o "$T/x.index" -k 3 < "$T/corpus.sbf"
+like "... by its short flag too" "$rc $err" "^2 sb-index: --top-k: an option of sb-index query$"
+run sb-index frobnicate
+like "an unknown subcommand: exit 2, named" "$rc $err" "^2 sb-index: expected build or query, not frobnicate"
+run sb-index build -o "$T/x.index" --bogus < "$T/corpus.sbf"
+like "an unknown option: exit 2, getopt's message naming sb-index, then the usage" \
+	"$rc $(printf '%s\n' "$err" | head -2 | tr '\n' '|')" \
+	"^2 sb-index: unrecognized option '--bogus'\|usage: sb-index build -o FILE .*\|$"
+run sb-index query -h
+help=$(sb-index --help)
+check "query -h: the usage on stdout, exit 0, as sb-index --help" \
+	test "$rc" = 0 -a -z "$err" -a "$out" = "$help"
+is "... with a section per subcommand and one of the options both take" \
+	"$(printf '%s\n' "$out" | grep -c '^[a-z]*:$') $(printf '%s\n' "$out" | grep '^[a-z]*:$' | tr '\n' ' ')" \
+	"3 build: query: both: "
+run sb-index build -h
+is "build -h: the same usage, exit 0" "$rc $out" "0 $help"
 run sb-index query < "$T/queries.sbf"
 like "query without FILE: exit 2" "$rc $err" "^2 .*query needs the index FILE"
 run sb-index query "$T/good.index" extra < "$T/queries.sbf"
