@@ -58,12 +58,17 @@ struct wio {
 	int quit;               /* set by the processing thread (atomic): stop now */
 };
 
-static void wio_close(struct wio *w, void **s)
+/* How long closing the socket at the end may wait for the BYE (or a last result) to
+ * be sent: with no wait, a BYE still queued is dropped, and the farm learns of the
+ * worker's end from a heartbeat that cannot be delivered instead. */
+#define WIO_END_LINGER_MS 500
+
+static void wio_close(struct wio *w, void **s, int linger)
 {
 	if (*s == NULL)
 		return;
 	sb_zmq_monitor_stop(*s, &w->mon);
-	sb_zmq_close(s, 0);
+	sb_zmq_close(s, linger);
 }
 
 /* A farm refused our results (another model...): say so once per reason. */
@@ -99,7 +104,7 @@ static void *wio_connect(struct wio *w, struct sb_error *err)
 	if (sb_zmq_prepare(w->ctx, s, &w->ep, 1, &w->o->topts, w->o->connect, err) != SB_OK ||
 	    sb_zmq_monitor_start(w->ctx, s, &w->mon, &w->o->topts, w->o->connect, 0, NULL, err) != SB_OK ||
 	    sb_zmq_attach(s, &w->ep, w->o->connect, err) != SB_OK) {
-		wio_close(w, &s);
+		wio_close(w, &s, 0);
 		return NULL;
 	}
 	return s;
@@ -190,7 +195,7 @@ static int wio_keepalive(struct wio *w, double now)
 		/* No farm yet on this socket: libzmq keeps retrying the connection. */
 		w->heard = now;
 	} else if (w->s != NULL && now - w->heard > w->dead_s) {
-		wio_close(w, &w->s);
+		wio_close(w, &w->s, 0);
 		w->contact = 0;
 		w->reconnect_at = now + (w->heard == 0 ? 0 : w->backoff);
 		w->backoff = w->backoff * 2 <= w->backoff_max ? w->backoff * 2 : w->backoff_max;
@@ -270,7 +275,7 @@ static void *wio_main(void *arg)
 		}
 	}
 out:
-	wio_close(w, &w->s);
+	wio_close(w, &w->s, WIO_END_LINGER_MS);
 	sb_zmq_close(&w->pair, 0);
 	return NULL;
 }

@@ -137,7 +137,7 @@ reach 60 "the first result pins" logged f.err "the first results, from worker [^
 worker bad -m B; bad=$last
 reach 60 "the second worker joined" joined f.err 2
 stop "$good" > /dev/null
-reach 60 "the good worker gone" logged f.err "worker [^ ]*:$good (left|stopped answering)"
+reach 60 "the good worker gone" logged f.err "worker [^ ]*:$good (left|stopped answering|disconnected)"
 touch gate endgate
 wait "$farm_pid"
 is "no good worker left: exit 1" "$?" 1
