@@ -541,6 +541,55 @@ START_TEST(test_packed)
 }
 END_TEST
 
+START_TEST(test_packed_blocks)
+{
+	/*
+	 * Rows past one block of the kernel (240): 501 rows (two whole blocks, then 21
+	 * rows ending in a 9-row tail) against a double reference, the rows after the
+	 * last untouched, and the same bits as rows 0..249 and 250..500 asked for apart.
+	 */
+	enum { M = 501, N = 64, KK = 37 };
+	float *x = malloc((M + 1) * KK * sizeof(float)), *w = malloc(N * KK * sizeof(float));
+	float *y = malloc((M + 1) * N * sizeof(float)), *y2 = malloc((M + 1) * N * sizeof(float));
+	size_t n = N;
+	const float *parts[1] = { w };
+	struct sb_ops_packed pw;
+	struct sb_error err;
+
+	if (sb_ops_select(SB_OPS_AVX512, &err) != SB_OK)
+		goto out;
+	for (size_t i = 0; i < (M + 1) * KK; i++)
+		x[i] = sinf((float)i * 0.37f);
+	for (size_t i = 0; i < N * KK; i++)
+		w[i] = cosf((float)i * 0.11f);
+	ck_assert_int_eq(sb_ops_pack(&pw, parts, &n, 1, KK, &err), SB_OK);
+	ck_assert_ptr_nonnull(pw.data);
+	for (size_t i = 0; i < (M + 1) * N; i++)
+		y[i] = y2[i] = 7.0f;
+	sb_ops_linear_packed(M, &pw, 0, N, x, KK, y, N);
+	sb_ops_linear_packed(250, &pw, 0, N, x, KK, y2, N);
+	sb_ops_linear_packed(M - 250, &pw, 0, N, x + 250 * KK, KK, y2 + 250 * N, N);
+	for (size_t r = 0; r < M; r++)
+		for (size_t j = 0; j < N; j++) {
+			double ref = 0;
+			for (size_t t = 0; t < KK; t++)
+				ref += (double)x[r * KK + t] * w[j * KK + t];
+			ck_assert_msg(fabs(y[r * N + j] - ref) < 1e-5 * KK, "[%zu, %zu]: %g vs %g",
+				      r, j, y[r * N + j], ref);
+			ck_assert(memcmp(&y[r * N + j], &y2[r * N + j], 4) == 0);
+		}
+	for (size_t j = 0; j < N; j++)
+		ck_assert(y[M * N + j] == 7.0f && y2[M * N + j] == 7.0f);
+	sb_ops_packed_free(&pw);
+out:
+	sb_ops_select(SB_OPS_AUTO, NULL);
+	free(x);
+	free(w);
+	free(y);
+	free(y2);
+}
+END_TEST
+
 START_TEST(test_panels)
 {
 	/*
@@ -718,6 +767,7 @@ static Suite *ops_suite(void)
 	tcase_add_test(tc, test_gemm);
 	tcase_add_test(tc, test_linear_small);
 	tcase_add_test(tc, test_packed);
+	tcase_add_test(tc, test_packed_blocks);
 	tcase_add_test(tc, test_panels);
 	tcase_add_test(tc, test_softmax_block);
 	tcase_add_test(tc, test_names);
