@@ -30,7 +30,16 @@
 #include "model_modernbert.h"
 #include "ops.h"
 
-#define BQ 64                           /* queries per attention block */
+/*
+ * Queries per attention block: multiples of the product kernel's 12-row tile (64 left
+ * a 4-row tail in every block).  Global layers take 96: their keys are the whole row,
+ * so the block's size only sets how often K and V are streamed.  Local layers take 48:
+ * a block sees its queries' windows, 48 + local_attention keys or so, and a smaller
+ * block wastes fewer products on keys outside the windows.
+ */
+#define BQ_GLOBAL 96
+#define BQ_LOCAL 48
+#define BQ 96                           /* the larger of the two */
 #define BK 256                          /* keys per attention block */
 
 /* Sanity limits on config values, far above any real encoder (as model.c's). */
@@ -692,6 +701,7 @@ static void attend_row(const struct sb_mbert *mb, struct mb_scratch *sc, const f
 	size_t D = mb->cfg.dim, d = mb->cfg.dim_head, half = mb->cfg.local_window / 2;
 	const float *q = qkv + h * d, *k = q + D, *v = q + 2 * D;
 	float *c = ctx + h * d;
+	size_t bq = local ? BQ_LOCAL : BQ_GLOBAL;
 	int packed = sc->pan.kp && sb_ops_panels_ok();
 
 	if (packed) {
@@ -699,8 +709,8 @@ static void attend_row(const struct sb_mbert *mb, struct mb_scratch *sc, const f
 		sb_ops_panels_pack(sc->pan.kp, 1, L, d, k, 3 * D);
 		sb_ops_panels_pack(sc->pan.vp, 0, d, L, v, 3 * D);
 	}
-	for (size_t q0 = 0; q0 < L; q0 += BQ) {
-		size_t nq = L - q0 < BQ ? L - q0 : BQ, k0, k1;
+	for (size_t q0 = 0; q0 < L; q0 += bq) {
+		size_t nq = L - q0 < bq ? L - q0 : bq, k0, k1;
 		key_range(pos, L, q0, q0 + nq, half, local, &k0, &k1);
 		if (packed)
 			k0 -= k0 % 32;  /* blocks start on a panel; the window masks the rest */
