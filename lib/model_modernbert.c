@@ -629,6 +629,19 @@ static void rope_apply(const struct sb_mbert *mb, float *qkv, const float *rope,
 
 /* ---- attention ---- */
 
+/* The first i in [a, b) with pos[i] >= v (strict: pos[i] > v), or b; pos ascending. */
+static size_t first_above(const size_t *pos, size_t a, size_t b, size_t v, int strict)
+{
+	while (a < b) {
+		size_t m = a + (b - a) / 2;
+		if (pos[m] > v || (!strict && pos[m] == v))
+			b = m;
+		else
+			a = m + 1;
+	}
+	return a;
+}
+
 /* Keys [*k0, *k1) of a row that queries q0 .. q1 - 1 may see (positions pos, ascending). */
 static void key_range(const size_t *pos, size_t L, size_t q0, size_t q1, size_t half,
 		      int local, size_t *k0, size_t *k1)
@@ -641,12 +654,9 @@ static void key_range(const size_t *pos, size_t L, size_t q0, size_t q1, size_t 
 		return;
 	lo = pos[q0] > half ? pos[q0] - half : 0;
 	hi = pos[q1 - 1] + half;
-	while (a < L && pos[a] < lo)
-		a++;
-	while (b > a && pos[b - 1] > hi)
-		b--;
-	*k0 = a;
-	*k1 = b;
+	/* Binary searches: a scan from the row's ends made this quadratic in L. */
+	*k0 = a = first_above(pos, 0, b, lo, 0);
+	*k1 = first_above(pos, a, b, hi, 1);
 }
 
 /*
