@@ -135,7 +135,8 @@ TARGET float sb_exp512_softmax_block(float *x, size_t n, float scale, float *mx,
 		return 0.0f;
 	}
 	sum = exp_sum(x, n, scale, top);
-	*corr = prev == -INFINITY ? 0.0f : expf(prev - top);
+	/* Once the maximum has settled, most blocks leave it as it is: no expf. */
+	*corr = prev == -INFINITY ? 0.0f : prev == top ? 1.0f : expf(prev - top);
 	*mx = top;
 	return sum;
 }

@@ -546,7 +546,8 @@ INLINE float softmax_block_body(float *x, size_t n, float scale, float *mx, floa
 		return 0.0f;
 	}
 	float sum = exp_sum(x, n, scale, top);
-	*corr = prev == -INFINITY ? 0.0f : expf(prev - top);
+	/* Once the maximum has settled, most blocks leave it as it is: no expf. */
+	*corr = prev == -INFINITY ? 0.0f : prev == top ? 1.0f : expf(prev - top);
 	*mx = top;
 	return sum;
 }
