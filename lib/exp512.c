@@ -6,7 +6,7 @@
  * time: one per score, against 2 d = 128 multiply-adds of the two products for that
  * score.  The portable body of ops.c (GCC vector types) needs ~25 instructions a
  * vector, most of them to build 2^n from integer bits and to select the results out of
- * range; here it is 12:
+ * range; here it is 13 (with the limit and the mask below):
  *
  *   n = round(x log2 e)                       vrndscaleps
  *   r = x - n ln2, ln2 = hi + lo              two FMAs; |r| <= ln2 / 2
@@ -17,8 +17,9 @@
  * x is first limited to 88.8, past the overflow threshold (88.72284), so that n stays
  * small and the product still overflows; below -86.5 the result is 0 by a mask (as the
  * portable body: no subnormal results), which also takes -inf to 0.  NaN stays NaN.
- * The maximum error over the range, measured against exp in double by
- * tests/check_ops.c, is about 1 ulp.
+ * Against exp in double, over every float of [-86.5, 88.72] (all 2.2e9 of them, once),
+ * the largest error is 1.09 ulp (relative 9.2e-8, at 5.2005); tests/check_ops.c checks
+ * every 499th float against 1.5 ulp.
  *
  * The softmax block reads each row of scores twice, while it is in L1: the maximum,
  * then the exponentials and their sum in one pass (scaled inside, as fmsub(x, scale,
