@@ -834,7 +834,7 @@ static void tok_run(struct sb_par *par, struct tok_job *j,
 		tok_part(j, 0, 1);
 }
 
-/* h = attn_norm(x) (layers after the first), then q and k of h Wqkv rotated. */
+/* h = attn_norm(x), on the layers after the first. */
 static void attn_norm_pass(const struct tok_job *j, size_t t0, size_t t1)
 {
 	size_t D = j->mb->cfg.dim;
@@ -843,6 +843,7 @@ static void attn_norm_pass(const struct tok_job *j, size_t t0, size_t t1)
 			 j->l->attn_b, j->mb->cfg.eps);
 }
 
+/* q and k of every head of qkv = h Wqkv rotated (the layer's kind picks the table). */
 static void rope_pass(const struct tok_job *j, size_t t0, size_t t1)
 {
 	size_t D = j->mb->cfg.dim, d = j->mb->cfg.dim_head;
