@@ -19,9 +19,18 @@
  *                                          time, and of the kernel alone; the
  *                                          kernels named by $SB_LOWP_KERNELS (as
  *                                          sb-encode --lowp-kernels; default auto)
+ *   encode-bench attention L [BQ [BK]]    one head of ModernBERT's attention (d 64, rows
+ *                                          of Q|K|V 2,304 floats apart) over one row of L
+ *                                          tokens in blocks of BQ queries (default 96) and
+ *                                          BK keys (default 256), as model_modernbert.c
+ *                                          runs it: CPU seconds of this thread in the
+ *                                          packing, Q K^T, the online softmax and P V, the
+ *                                          products' GFLOP/s, and the packed dense product
+ *                                          [512 x 768] x [2304 x 768]^T in the same run
  * load and latency open the model in the precision named by $SB_PRECISION (default f32).
  * Each prints one line "what value unit" and the BLAS kernel and thread count.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +47,15 @@ static double now(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* CPU time of this thread: its share of the cores, whatever else runs. */
+static double thread_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
@@ -82,7 +100,8 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: encode-bench load MODEL [N]\n"
 			"       encode-bench latency MODEL \"IDS\" [N [THREADS [SMALL_M]]]\n"
-			"       encode-bench sgemm M N K [N]\n");
+			"       encode-bench sgemm M N K [N]\n"
+			"       encode-bench attention L [BQ [BK]]\n");
 	exit(2);
 }
 
@@ -168,6 +187,111 @@ static int lowp_rate(int argc, char **argv)
 	free(x);
 	free(w);
 	free(y);
+	return 0;
+}
+
+/* 64-byte aligned floats filled with a fixed pattern in [-0.5, 0.5). */
+static float *pattern(size_t n)
+{
+	float *p = aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64);
+
+	if (!p) {
+		fprintf(stderr, "encode-bench: out of memory\n");
+		exit(1);
+	}
+	for (size_t i = 0; i < n; i++)
+		p[i] = (float)((i * 2654435761u) % 1000) / 1000.0f - 0.5f;
+	return p;
+}
+
+/* Seconds of this thread in Y[512, 2304] = X[512, 768] W[2304, 768]^T, packed (best of 3). */
+static double dense_seconds(void)
+{
+	size_t M = 512, N = 2304, K = 768;
+	float *x = pattern(M * K), *w = pattern(N * K), *y = pattern(M * N);
+	const float *parts[1] = { w };
+	struct sb_ops_packed pw;
+	struct sb_error err;
+	double best = 1e30;
+
+	if (sb_ops_pack(&pw, parts, &N, 1, K, &err) || !pw.data) {
+		fprintf(stderr, "encode-bench: not packed (%s)\n", sb_ops_isa_name());
+		exit(1);
+	}
+	for (int r = 0; r < 3; r++) {
+		double t0 = thread_seconds();
+		sb_ops_linear_packed(M, &pw, 0, N, x, K, y, N);
+		t0 = thread_seconds() - t0;
+		best = t0 < best ? t0 : best;
+	}
+	sb_ops_packed_free(&pw);
+	free(x);
+	free(w);
+	free(y);
+	return best;
+}
+
+/* encode-bench attention L [BQ [BK]]: see the top. */
+static int attention_rate(int argc, char **argv)
+{
+	size_t L = strtoul(argv[0], NULL, 10), BQ = argc > 1 ? strtoul(argv[1], NULL, 10) : 96;
+	size_t BK = argc > 2 ? strtoul(argv[2], NULL, 10) : 256, d = 64, D = 768, ld = 3 * D;
+	float *qkv, *ctx, *kp, *vp, *s, *mx, *sum;
+	double t[4] = { 0 }, t0, flops = 2.0 * (double)L * (double)L * (double)d;
+
+	if (!L || !BQ || !BK || !sb_ops_panels_ok()) {
+		fprintf(stderr, "encode-bench: attention needs L, BQ, BK > 0 and AVX-512\n");
+		return 2;
+	}
+	qkv = pattern(L * ld);
+	ctx = pattern(L * D);
+	kp = pattern(sb_ops_panels_size(L, d));
+	vp = pattern(sb_ops_panels_size(d, L));
+	s = pattern(BQ * BK);
+	mx = pattern(BQ);
+	sum = pattern(BQ);
+	t0 = thread_seconds();
+	sb_ops_panels_pack(kp, 1, L, d, qkv + D, ld);
+	sb_ops_panels_pack(vp, 0, d, L, qkv + 2 * D, ld);
+	t[0] = thread_seconds() - t0;
+	for (size_t q0 = 0; q0 < L; q0 += BQ) {
+		size_t nq = L - q0 < BQ ? L - q0 : BQ;
+		for (size_t i = 0; i < nq; i++) {
+			mx[i] = -INFINITY;
+			sum[i] = 0.0f;
+			memset(ctx + (q0 + i) * D, 0, d * sizeof(float));
+		}
+		for (size_t kb = 0; kb < L; kb += BK) {
+			size_t nk = L - kb < BK ? L - kb : BK;
+			t0 = thread_seconds();
+			sb_ops_panels_gemm(nq, nk, d, qkv + q0 * ld, ld, kp + kb * d, d, 0, s, nk);
+			t[1] += thread_seconds() - t0;
+			t0 = thread_seconds();
+			for (size_t i = 0; i < nq; i++) {
+				float corr, *acc = ctx + (q0 + i) * D;
+				float tot = sb_ops_softmax_block(s + i * nk, nk, 0.125f, &mx[i], &corr);
+				for (size_t j = 0; j < d && corr != 1.0f; j++)
+					acc[j] *= corr;
+				sum[i] = sum[i] * corr + tot;
+			}
+			t[2] += thread_seconds() - t0;
+			t0 = thread_seconds();
+			sb_ops_panels_gemm(nq, d, nk, s, nk, vp + kb * 32, L, 1, ctx + q0 * D, D);
+			t[3] += thread_seconds() - t0;
+		}
+	}
+	printf("attention L=%zu BQ=%zu BK=%zu (%s): pack %.4f s, Q K^T %.4f s %.1f GFLOP/s, "
+	       "softmax %.4f s, P V %.4f s %.1f GFLOP/s; dense [512 x 768] x [2304 x 768]^T "
+	       "%.1f GFLOP/s (thread CPU time)\n", L, BQ, BK, sb_ops_isa_name(), t[0], t[1],
+	       flops / t[1] * 1e-9, t[2], t[3], flops / t[3] * 1e-9,
+	       2.0 * 512 * 2304 * 768 / dense_seconds() * 1e-9);
+	free(qkv);
+	free(ctx);
+	free(kp);
+	free(vp);
+	free(s);
+	free(mx);
+	free(sum);
 	return 0;
 }
 
@@ -294,6 +418,8 @@ int main(int argc, char **argv)
 		free(y);
 		return 0;
 	}
+	if (!strcmp(argv[1], "attention") && argc >= 3)
+		return attention_rate(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "lowp") && argc >= 6)
 		return lowp_rate(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "packed") && argc >= 5) {

@@ -13,6 +13,13 @@
  * row tile, and each element of Y is a single sum over k in order, so the result does
  * not depend on how rows or columns are split between threads.  Rows past the last
  * full tile go through the same kernel instantiated for 1 .. 11 rows.
+ *
+ * A linear layer takes the rows in blocks of MB = 240 (every panel over one block, then
+ * the next block), so that the block of X (240 x 768 floats: 720 KB) stays in L2 while
+ * the panels pass over it.  Unblocked, a long row's X (8,192 x 768: 24 MB) was read
+ * again from L3 for every panel: X [8192, 768] times one thread's half of Wqkv (1152
+ * of its 2304 rows) ran at 85-114 GFLOP/s on one core, blocked at 130-153 (142 for 512
+ * rows).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -23,6 +30,7 @@
 
 #define NR 32                   /* columns per panel and tile */
 #define MR 12                   /* rows per tile */
+#define MB 240                  /* rows per block of sb_ops_linear_packed() */
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -133,14 +141,19 @@ void sb_ops_linear_packed(size_t m, const struct sb_ops_packed *w, size_t c0, si
 			  const float *x, size_t ldx, float *y, size_t ldy)
 {
 #if HAVE_KERNEL
-	size_t K = w->k, full = m / MR * MR, tail = m - full;
+	size_t K = w->k;
 
-	for (size_t c = c0; c < c1; c += NR) {
-		const float *b = w->data + c / NR * K * NR;
-		for (size_t r = 0; r < full; r += MR)
-			tile_12(K, x + r * ldx, ldx, b, y + r * ldy + c, ldy);
-		if (tail)
-			tiles[tail](K, x + full * ldx, ldx, b, y + full * ldy + c, ldy);
+	for (size_t r0 = 0; r0 < m; r0 += MB) {
+		size_t mb = m - r0 < MB ? m - r0 : MB, full = mb / MR * MR, tail = mb - full;
+		const float *xb = x + r0 * ldx;
+		float *yb = y + r0 * ldy;
+		for (size_t c = c0; c < c1; c += NR) {
+			const float *b = w->data + c / NR * K * NR;
+			for (size_t r = 0; r < full; r += MR)
+				tile_12(K, xb + r * ldx, ldx, b, yb + r * ldy + c, ldy);
+			if (tail)
+				tiles[tail](K, xb + full * ldx, ldx, b, yb + full * ldy + c, ldy);
+		}
 	}
 #else
 	(void)m; (void)w; (void)c0; (void)c1; (void)x; (void)ldx; (void)y; (void)ldy;

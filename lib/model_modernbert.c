@@ -30,7 +30,16 @@
 #include "model_modernbert.h"
 #include "ops.h"
 
-#define BQ 64                           /* queries per attention block */
+/*
+ * Queries per attention block: multiples of the product kernel's 12-row tile (64 left
+ * a 4-row tail in every block).  Global layers take 96: their keys are the whole row,
+ * so the block's size only sets how often K and V are streamed.  Local layers take 48:
+ * a block sees its queries' windows, 48 + local_attention keys or so, and a smaller
+ * block wastes fewer products on keys outside the windows.
+ */
+#define BQ_GLOBAL 96
+#define BQ_LOCAL 48
+#define BQ 96                           /* the larger of the two */
 #define BK 256                          /* keys per attention block */
 
 /* Sanity limits on config values, far above any real encoder (as model.c's). */
@@ -519,6 +528,7 @@ struct col_job {
 	size_t M, N, K, ldx, ldy;
 	const float *x, *w;
 	const struct sb_ops_packed *pw;
+	const float *bias;              /* [N] or NULL */
 	float *y;
 };
 
@@ -538,24 +548,25 @@ static void col_part(void *arg, int i, int n)
 	else
 		sb_ops_linear(j->M, c1 - c0, j->K, j->x, j->ldx, j->w + c0 * j->K, j->y + c0,
 			      j->ldy);
+	if (j->bias)
+		sb_ops_bias_add(j->y + c0, j->M, c1 - c0, j->ldy, j->bias + c0);
 }
 
 /*
  * Y[M, N] = X[M, K] W[N, K]^T + bias (bias may be NULL) from the packed weights pw
- * when packed, else w; on this thread, or split by columns over par.
+ * when packed, else w; on this thread, or split by columns over par (each member adds
+ * the bias of its columns).
  */
 static void linear(struct sb_par *par, size_t M, size_t N, size_t K, const float *x,
 		   size_t ldx, const float *w, const struct sb_ops_packed *pw,
 		   const float *bias, float *y, size_t ldy)
 {
-	struct col_job j = { M, N, K, ldx, ldy, x, w, pw->data ? pw : NULL, y };
+	struct col_job j = { M, N, K, ldx, ldy, x, w, pw->data ? pw : NULL, bias, y };
 
 	if (par)
 		sb_par_run(par, col_part, &j);
 	else
 		col_part(&j, 0, 1);
-	if (bias)
-		sb_ops_bias_add(y, M, N, ldy, bias);
 }
 
 /* x[T, D] += y[T, D] (+ bias[D]) */
@@ -618,6 +629,19 @@ static void rope_apply(const struct sb_mbert *mb, float *qkv, const float *rope,
 
 /* ---- attention ---- */
 
+/* The first i in [a, b) with pos[i] >= v (strict: pos[i] > v), or b; pos ascending. */
+static size_t first_above(const size_t *pos, size_t a, size_t b, size_t v, int strict)
+{
+	while (a < b) {
+		size_t m = a + (b - a) / 2;
+		if (pos[m] > v || (!strict && pos[m] == v))
+			b = m;
+		else
+			a = m + 1;
+	}
+	return a;
+}
+
 /* Keys [*k0, *k1) of a row that queries q0 .. q1 - 1 may see (positions pos, ascending). */
 static void key_range(const size_t *pos, size_t L, size_t q0, size_t q1, size_t half,
 		      int local, size_t *k0, size_t *k1)
@@ -630,12 +654,9 @@ static void key_range(const size_t *pos, size_t L, size_t q0, size_t q1, size_t 
 		return;
 	lo = pos[q0] > half ? pos[q0] - half : 0;
 	hi = pos[q1 - 1] + half;
-	while (a < L && pos[a] < lo)
-		a++;
-	while (b > a && pos[b - 1] > hi)
-		b--;
-	*k0 = a;
-	*k1 = b;
+	/* Binary searches: a scan from the row's ends made this quadratic in L. */
+	*k0 = a = first_above(pos, 0, b, lo, 0);
+	*k1 = first_above(pos, a, b, hi, 1);
 }
 
 /*
@@ -692,6 +713,7 @@ static void attend_row(const struct sb_mbert *mb, struct mb_scratch *sc, const f
 	size_t D = mb->cfg.dim, d = mb->cfg.dim_head, half = mb->cfg.local_window / 2;
 	const float *q = qkv + h * d, *k = q + D, *v = q + 2 * D;
 	float *c = ctx + h * d;
+	size_t bq = local ? BQ_LOCAL : BQ_GLOBAL;
 	int packed = sc->pan.kp && sb_ops_panels_ok();
 
 	if (packed) {
@@ -699,8 +721,8 @@ static void attend_row(const struct sb_mbert *mb, struct mb_scratch *sc, const f
 		sb_ops_panels_pack(sc->pan.kp, 1, L, d, k, 3 * D);
 		sb_ops_panels_pack(sc->pan.vp, 0, d, L, v, 3 * D);
 	}
-	for (size_t q0 = 0; q0 < L; q0 += BQ) {
-		size_t nq = L - q0 < BQ ? L - q0 : BQ, k0, k1;
+	for (size_t q0 = 0; q0 < L; q0 += bq) {
+		size_t nq = L - q0 < bq ? L - q0 : bq, k0, k1;
 		key_range(pos, L, q0, q0 + nq, half, local, &k0, &k1);
 		if (packed)
 			k0 -= k0 % 32;  /* blocks start on a panel; the window masks the rest */
@@ -779,50 +801,120 @@ static void att_part(void *arg, int i, int n)
 }
 
 /*
- * The attention block of layer l: x += Wo(attention(attn_norm(x))).  With the team
- * par (whose member i owns the scratch mb->scr[i]) the heads are shared out too.
+ * The element-wise passes between the products, over tokens [t0, t1) of a sub-batch of
+ * Tb tokens: with a team each member takes a share of the tokens, so that a single long
+ * row keeps both cores busy between the products too (they were 3% of the samples at
+ * 8,192 tokens, on one thread while the other waited).
  */
-static void attention_block(const struct sb_mbert *mb, const struct mb_layer *l,
-			    struct mb_scratch *sc, struct sb_par *par,
-			    const struct sb_mbert_tokens *tk, size_t r0, size_t r1, float *x)
-{
-	const struct sb_model_config *c = &mb->cfg;
-	size_t D = c->dim, t0 = tk->row_off[r0], Tb = tk->row_off[r1] - t0;
-	struct att_job j = { mb, par ? mb->scr : sc, tk, r0, r1, t0, sc->qkv, sc->ctx, l->local };
-	const float *h = x;
+struct tok_job {
+	const struct sb_mbert *mb;
+	const struct mb_layer *l;
+	struct mb_scratch *sc;
+	float *x;                       /* [Tb, D] the hidden states */
+	size_t Tb;
+	void (*pass)(const struct tok_job *j, size_t t0, size_t t1);
+};
 
-	if (l->attn_g) {
-		sb_ops_layernorm(sc->h, x, Tb, D, l->attn_g, l->attn_b, c->eps);
-		h = sc->h;
-	}
-	linear(par, Tb, 3 * D, D, h, D, l->wqkv, &l->pqkv, l->bqkv, sc->qkv, 3 * D);
-	rope_apply(mb, sc->qkv, sc->rope + (l->local ? Tb * c->dim_head : 0), Tb);
-	if (par)
-		sb_par_run(par, att_part, &j);
-	else
-		att_part(&j, 0, 1);
-	linear(par, Tb, D, D, sc->ctx, D, l->wo, &l->po, NULL, sc->h, D);
-	residual(x, sc->h, l->bo, Tb, D);
+static void tok_part(void *arg, int i, int n)
+{
+	const struct tok_job *j = arg;
+	size_t t0 = j->Tb * (size_t)i / (size_t)n, t1 = j->Tb * (size_t)(i + 1) / (size_t)n;
+
+	if (t1 > t0)
+		j->pass(j, t0, t1);
 }
 
-/* The feed-forward block of layer l: x += Wo(act(Wi_in h) * Wi_gate h), h = mlp_norm(x). */
-static void mlp_block(const struct sb_mbert *mb, const struct mb_layer *l, struct mb_scratch *sc,
-		      struct sb_par *par, size_t Tb, float *x)
+static void tok_run(struct sb_par *par, struct tok_job *j,
+		    void (*pass)(const struct tok_job *j, size_t t0, size_t t1))
+{
+	j->pass = pass;
+	if (par)
+		sb_par_run(par, tok_part, j);
+	else
+		tok_part(j, 0, 1);
+}
+
+/* h = attn_norm(x), on the layers after the first. */
+static void attn_norm_pass(const struct tok_job *j, size_t t0, size_t t1)
+{
+	size_t D = j->mb->cfg.dim;
+
+	sb_ops_layernorm(j->sc->h + t0 * D, j->x + t0 * D, t1 - t0, D, j->l->attn_g,
+			 j->l->attn_b, j->mb->cfg.eps);
+}
+
+/* q and k of every head of qkv = h Wqkv rotated (the layer's kind picks the table). */
+static void rope_pass(const struct tok_job *j, size_t t0, size_t t1)
+{
+	size_t D = j->mb->cfg.dim, d = j->mb->cfg.dim_head;
+	const float *rope = j->sc->rope + (j->l->local ? j->Tb * d : 0);
+
+	rope_apply(j->mb, j->sc->qkv + t0 * 3 * D, rope + t0 * d, t1 - t0);
+}
+
+/* x += Wo ctx (in h) + bo, then h = mlp_norm(x). */
+static void attn_out_pass(const struct tok_job *j, size_t t0, size_t t1)
+{
+	size_t D = j->mb->cfg.dim;
+	float *x = j->x + t0 * D, *h = j->sc->h + t0 * D;
+
+	residual(x, h, j->l->bo, t1 - t0, D);
+	sb_ops_layernorm(h, x, t1 - t0, D, j->l->mlp_g, j->l->mlp_b, j->mb->cfg.eps);
+}
+
+/* ffn[:, :F] = act(ffn[:, :F]) * ffn[:, F:] (GeGLU's input times its gate). */
+static void geglu_pass(const struct tok_job *j, size_t t0, size_t t1)
+{
+	size_t F = j->mb->cfg.dim_ffn;
+	float *ffn = j->sc->ffn + t0 * 2 * F;
+
+	sb_ops_bias_act(j->mb->cfg.act, ffn, t1 - t0, F, 2 * F, NULL);
+	for (size_t t = 0; t < t1 - t0; t++) {
+		float *in = ffn + t * 2 * F;
+		const float *gate = in + F;
+		for (size_t k = 0; k < F; k++)
+			in[k] *= gate[k];
+	}
+}
+
+/* x += Wo ffn (in h) + bo. */
+static void mlp_out_pass(const struct tok_job *j, size_t t0, size_t t1)
+{
+	size_t D = j->mb->cfg.dim;
+
+	residual(j->x + t0 * D, j->sc->h + t0 * D, j->l->bo2, t1 - t0, D);
+}
+
+/*
+ * Layer l on the Tb tokens x of rows [r0, r1): x += Wo(attention(attn_norm(x))), then
+ * x += Wo(act(Wi_in h) * Wi_gate h) with h = mlp_norm(x).  With the team par (whose
+ * member i owns the scratch mb->scr[i]) the products' columns, the heads and the
+ * tokens of the element-wise passes are shared out.
+ */
+static void layer(const struct sb_mbert *mb, const struct mb_layer *l, struct mb_scratch *sc,
+		  struct sb_par *par, const struct sb_mbert_tokens *tk, size_t r0, size_t r1,
+		  float *x)
 {
 	const struct sb_model_config *c = &mb->cfg;
-	size_t D = c->dim, F = c->dim_ffn;
+	size_t D = c->dim, F = c->dim_ffn, t0 = tk->row_off[r0], Tb = tk->row_off[r1] - t0;
+	struct att_job a = { mb, par ? mb->scr : sc, tk, r0, r1, t0, sc->qkv, sc->ctx, l->local };
+	struct tok_job j = { mb, l, sc, x, Tb, NULL };
 
-	sb_ops_layernorm(sc->h, x, Tb, D, l->mlp_g, l->mlp_b, c->eps);
+	if (l->attn_g)
+		tok_run(par, &j, attn_norm_pass);
+	linear(par, Tb, 3 * D, D, l->attn_g ? sc->h : x, D, l->wqkv, &l->pqkv, l->bqkv, sc->qkv,
+	       3 * D);
+	tok_run(par, &j, rope_pass);
+	if (par)
+		sb_par_run(par, att_part, &a);
+	else
+		att_part(&a, 0, 1);
+	linear(par, Tb, D, D, sc->ctx, D, l->wo, &l->po, NULL, sc->h, D);
+	tok_run(par, &j, attn_out_pass);
 	linear(par, Tb, 2 * F, D, sc->h, D, l->wi, &l->pi, l->bi, sc->ffn, 2 * F);
-	sb_ops_bias_act(c->act, sc->ffn, Tb, F, 2 * F, NULL);
-	for (size_t t = 0; t < Tb; t++) {
-		float *in = sc->ffn + t * 2 * F;
-		const float *gate = in + F;
-		for (size_t j = 0; j < F; j++)
-			in[j] *= gate[j];
-	}
+	tok_run(par, &j, geglu_pass);
 	linear(par, Tb, D, F, sc->ffn, 2 * F, l->wo2, &l->po2, NULL, sc->h, D);
-	residual(x, sc->h, l->bo2, Tb, D);
+	tok_run(par, &j, mlp_out_pass);
 }
 
 int sb_mbert_run(struct sb_mbert *mb, int member, struct sb_par *par,
@@ -844,10 +936,8 @@ int sb_mbert_run(struct sb_mbert *mb, int member, struct sb_par *par,
 		memcpy(x + t * D, mb->tok + (size_t)tk->id[t0 + t] * D, D * sizeof(float));
 	sb_ops_layernorm(x, x, Tb, D, mb->emb_g, mb->emb_b, c->eps);
 	rope_tables(mb, sc->rope, tk->pos + t0, Tb);
-	for (size_t i = 0; i < c->n_layers; i++) {
-		attention_block(mb, &mb->layers[i], sc, par, tk, r0, r1, x);
-		mlp_block(mb, &mb->layers[i], sc, par, Tb, x);
-	}
+	for (size_t i = 0; i < c->n_layers; i++)
+		layer(mb, &mb->layers[i], sc, par, tk, r0, r1, x);
 	sb_ops_layernorm(x, x, Tb, D, mb->fin_g, mb->fin_b, c->eps);
 	return SB_OK;
 }

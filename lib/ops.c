@@ -28,6 +28,7 @@
 
 #include <cblas.h>
 
+#include "exp512.h"
 #include "ops.h"
 
 /* Some cblas.h variants do not declare OpenBLAS's extensions. */
@@ -545,7 +546,8 @@ INLINE float softmax_block_body(float *x, size_t n, float scale, float *mx, floa
 		return 0.0f;
 	}
 	float sum = exp_sum(x, n, scale, top);
-	*corr = prev == -INFINITY ? 0.0f : expf(prev - top);
+	/* Once the maximum has settled, most blocks leave it as it is: no expf. */
+	*corr = prev == -INFINITY ? 0.0f : prev == top ? 1.0f : expf(prev - top);
 	*mx = top;
 	return sum;
 }
@@ -568,11 +570,16 @@ struct kernels {
 	float (*softmax_block)(float *x, size_t n, float scale, float *mx, float *corr);
 };
 
-/* One instantiation of every body for a target; ATTR is its target attribute. */
-#define KERNELS(SFX, ATTR)							\
+/*
+ * One instantiation of every body for a target; ATTR is its target attribute, EXP and
+ * SOFTMAX_BLOCK the exponential and online-softmax block of the set (the portable
+ * bodies, or exp512.c's for AVX-512, which leaves those of the body unused).
+ */
+#define UNUSED __attribute__((unused))
+#define KERNELS(SFX, ATTR, EXP, SOFTMAX_BLOCK)					\
 static ATTR void erf_##SFX(float *y, const float *x, size_t n)			\
 { erf_body(y, x, n); }								\
-static ATTR void exp_##SFX(float *y, const float *x, size_t n)			\
+static ATTR UNUSED void exp_##SFX(float *y, const float *x, size_t n)		\
 { exp_body(y, x, n); }								\
 static ATTR void bias_act_##SFX(enum sb_act act, float *x, size_t rows,		\
 				size_t n, size_t ldx, const float *bias)	\
@@ -596,21 +603,27 @@ static ATTR void linear_small_##SFX(size_t M, size_t N, size_t K,		\
 				    const float *x, size_t ldx, const float *w,	\
 				    float *y, size_t ldy)			\
 { linear_small_body(M, N, K, x, ldx, w, y, ldy); }				\
-static ATTR float softmax_block_##SFX(float *x, size_t n, float scale,		\
+static ATTR UNUSED float softmax_block_##SFX(float *x, size_t n, float scale,	\
 				      float *mx, float *corr)			\
 { return softmax_block_body(x, n, scale, mx, corr); }				\
 static const struct kernels kernels_##SFX = {					\
-	#SFX, erf_##SFX, exp_##SFX, bias_act_##SFX, bias_add_##SFX,		\
+	#SFX, erf_##SFX, EXP, bias_act_##SFX, bias_add_##SFX,			\
 	layernorm_##SFX, bias_res_ln_##SFX, softmax_##SFX, linear_small_##SFX,	\
-	softmax_block_##SFX							\
+	SOFTMAX_BLOCK								\
 };
 
-KERNELS(generic, )
+KERNELS(generic, , exp_generic, softmax_block_generic)
 
 #if defined(__x86_64__) || defined(__i386__)
 #define SB_OPS_X86 1
-KERNELS(avx2, __attribute__((target("avx2,fma"))))
-KERNELS(avx512, __attribute__((target("avx512f,avx512dq,avx2,fma"))))
+KERNELS(avx2, __attribute__((target("avx2,fma"))), exp_avx2, softmax_block_avx2)
+#ifdef __x86_64__
+KERNELS(avx512, __attribute__((target("avx512f,avx512dq,avx2,fma"))), sb_exp512,
+	sb_exp512_softmax_block)
+#else
+KERNELS(avx512, __attribute__((target("avx512f,avx512dq,avx2,fma"))), exp_avx512,
+	softmax_block_avx512)
+#endif
 #endif
 
 static const struct kernels *kern;

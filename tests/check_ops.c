@@ -5,6 +5,7 @@
  */
 #include <check.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,6 +90,68 @@ START_TEST(test_exp)
 		sb_ops_exp(r, s, 5);
 		ck_assert(r[0] == 0.0f && r[1] == 0.0f && r[2] == 1.0f && isinf(r[3]));
 		ck_assert(isfinite(r[4]) && fabs(r[4] / exp(88.5) - 1.0) < 1e-6);
+	}
+	sb_ops_select(SB_OPS_AUTO, NULL);
+	free(x);
+	free(y);
+}
+END_TEST
+
+/* The float nearest above or below zero from bits b (sign bit included). */
+static float from_bits(uint32_t b)
+{
+	float f;
+
+	memcpy(&f, &b, sizeof(f));
+	return f;
+}
+
+/* |y - r| in units of the last place of float at r (r > 0, a normal float). */
+static double ulps(float y, double r)
+{
+	return fabs(y - r) / ldexp(1.0, ilogb(r) - 23);
+}
+
+START_TEST(test_exp_ulp)
+{
+	/*
+	 * Every 499th float of the range that gives normal results, [-86.5, 88.72],
+	 * negative and positive (every exponent, tiny arguments included), in arrays of
+	 * 1,000,003 (not a multiple of 16: the tail), against exp in double: at most
+	 * 1.5 ulp on every kernel set.  Then the specials: -inf, +inf, overflow.
+	 */
+	enum { N = 1000003, STEP = 499 };
+	const uint32_t lo = 0xc2ad0000u, hi = 0x42b17217u;  /* -86.5, 88.7228 */
+	float *x = malloc(N * sizeof(float)), *y = malloc(N * sizeof(float));
+
+	ck_assert(from_bits(lo) == -86.5f && from_bits(hi) < 88.7229f);
+	for (size_t k = 0; k < N_ISAS; k++) {
+		double worst = 0;
+		float at = 0;
+		if (!use_isa(k))
+			continue;
+		for (int neg = 0; neg < 2; neg++) {
+			uint32_t b = 0, end = neg ? lo & 0x7fffffffu : hi;
+			while (b <= end) {
+				size_t n = 0;
+				for (; n < N && b <= end; n++, b += STEP)
+					x[n] = from_bits(b | (neg ? 0x80000000u : 0));
+				sb_ops_exp(y, x, n);
+				for (size_t i = 0; i < n; i++) {
+					double e = ulps(y[i], exp((double)x[i]));
+					if (e > worst) {
+						worst = e;
+						at = x[i];
+					}
+				}
+			}
+		}
+		ck_assert_msg(worst <= 1.5, "%s: exp error %.3f ulp at %.9g", sb_ops_isa_name(),
+			      worst, at);
+		float s[6] = { -INFINITY, INFINITY, 88.73f, 1e30f, -1e30f, -0.0f }, r[6];
+		sb_ops_exp(r, s, 6);
+		ck_assert(r[0] == 0.0f && r[1] == INFINITY && r[2] == INFINITY);
+		ck_assert(r[3] == INFINITY && r[4] == 0.0f && r[5] == 1.0f);
 	}
 	sb_ops_select(SB_OPS_AUTO, NULL);
 	free(x);
@@ -478,6 +541,55 @@ START_TEST(test_packed)
 }
 END_TEST
 
+START_TEST(test_packed_blocks)
+{
+	/*
+	 * Rows past one block of the kernel (240): 501 rows (two whole blocks, then 21
+	 * rows ending in a 9-row tail) against a double reference, the rows after the
+	 * last untouched, and the same bits as rows 0..249 and 250..500 asked for apart.
+	 */
+	enum { M = 501, N = 64, KK = 37 };
+	float *x = malloc((M + 1) * KK * sizeof(float)), *w = malloc(N * KK * sizeof(float));
+	float *y = malloc((M + 1) * N * sizeof(float)), *y2 = malloc((M + 1) * N * sizeof(float));
+	size_t n = N;
+	const float *parts[1] = { w };
+	struct sb_ops_packed pw;
+	struct sb_error err;
+
+	if (sb_ops_select(SB_OPS_AVX512, &err) != SB_OK)
+		goto out;
+	for (size_t i = 0; i < (M + 1) * KK; i++)
+		x[i] = sinf((float)i * 0.37f);
+	for (size_t i = 0; i < N * KK; i++)
+		w[i] = cosf((float)i * 0.11f);
+	ck_assert_int_eq(sb_ops_pack(&pw, parts, &n, 1, KK, &err), SB_OK);
+	ck_assert_ptr_nonnull(pw.data);
+	for (size_t i = 0; i < (M + 1) * N; i++)
+		y[i] = y2[i] = 7.0f;
+	sb_ops_linear_packed(M, &pw, 0, N, x, KK, y, N);
+	sb_ops_linear_packed(250, &pw, 0, N, x, KK, y2, N);
+	sb_ops_linear_packed(M - 250, &pw, 0, N, x + 250 * KK, KK, y2 + 250 * N, N);
+	for (size_t r = 0; r < M; r++)
+		for (size_t j = 0; j < N; j++) {
+			double ref = 0;
+			for (size_t t = 0; t < KK; t++)
+				ref += (double)x[r * KK + t] * w[j * KK + t];
+			ck_assert_msg(fabs(y[r * N + j] - ref) < 1e-5 * KK, "[%zu, %zu]: %g vs %g",
+				      r, j, y[r * N + j], ref);
+			ck_assert(memcmp(&y[r * N + j], &y2[r * N + j], 4) == 0);
+		}
+	for (size_t j = 0; j < N; j++)
+		ck_assert(y[M * N + j] == 7.0f && y2[M * N + j] == 7.0f);
+	sb_ops_packed_free(&pw);
+out:
+	sb_ops_select(SB_OPS_AUTO, NULL);
+	free(x);
+	free(w);
+	free(y);
+	free(y2);
+}
+END_TEST
+
 START_TEST(test_panels)
 {
 	/*
@@ -646,6 +758,7 @@ static Suite *ops_suite(void)
 
 	tcase_add_test(tc, test_erf);
 	tcase_add_test(tc, test_exp);
+	tcase_add_test(tc, test_exp_ulp);
 	tcase_add_test(tc, test_activations);
 	tcase_add_test(tc, test_isas_agree);
 	tcase_add_test(tc, test_layernorm);
@@ -654,6 +767,7 @@ static Suite *ops_suite(void)
 	tcase_add_test(tc, test_gemm);
 	tcase_add_test(tc, test_linear_small);
 	tcase_add_test(tc, test_packed);
+	tcase_add_test(tc, test_packed_blocks);
 	tcase_add_test(tc, test_panels);
 	tcase_add_test(tc, test_softmax_block);
 	tcase_add_test(tc, test_names);
