@@ -372,10 +372,18 @@ void sb_tok_bpe_end_merges(struct tok_model *model)
 int sb_tok_bpe_add_merge(struct tok_model *model, const char *a, size_t na, const char *b,
 			 size_t nb, size_t rank, const char *vocab, struct sb_error *err)
 {
+	return sb_tok_bpe_add_merge_hashed(model, a, na, text_hash(a, na), b, nb,
+					   text_hash(b, nb), rank, vocab, err);
+}
+
+int sb_tok_bpe_add_merge_hashed(struct tok_model *model, const char *a, size_t na, uint32_t ha,
+				const char *b, size_t nb, uint32_t hb, size_t rank,
+				const char *vocab, struct sb_error *err)
+{
 	struct tok_bpe *m = model->impl;
 	const struct sb_tokenizer *t = m->t;
-	int32_t ia = lookup(t, HASH_INIT, "", 0, a, na);
-	int32_t ib = lookup(t, HASH_INIT, "", 0, b, nb);
+	int32_t ia = lookup_hashed(t, ha, "", 0, a, na);
+	int32_t ib = lookup_hashed(t, hb, "", 0, b, nb);
 	size_t skip = 0;
 	int32_t inew;
 	uint64_t key;

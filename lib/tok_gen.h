@@ -311,6 +311,12 @@ int sb_tok_bpe_new(struct tok_model *out, const struct sb_tokenizer *t,
 int sb_tok_bpe_add_merge(struct tok_model *model, const char *a, size_t na, const char *b,
 			 size_t nb, size_t rank, const char *vocab, struct sb_error *err);
 
+/* The same with the vocabulary hashes of a and b (text_hash()) computed already: a
+ * loader that reads many merges hashes them ahead to fetch their slots early. */
+int sb_tok_bpe_add_merge_hashed(struct tok_model *model, const char *a, size_t na, uint32_t ha,
+				const char *b, size_t nb, uint32_t hb, size_t rank,
+				const char *vocab, struct sb_error *err);
+
 /* Puts the merges still waiting into the table: after the last sb_tok_bpe_add_merge(),
  * before the model is used. */
 void sb_tok_bpe_end_merges(struct tok_model *model);

@@ -672,19 +672,48 @@ static const char *view_text(const struct tok_doc *doc, uint32_t off, uint32_t n
 	return (const char *)((n & MERGE_DECODED) ? doc->merge_text.data : doc->text.data) + off;
 }
 
+/* How many merges ahead merges_views() hashes a merge's two strings and fetches their
+ * vocabulary slots, and then (half as many ahead) the tokens' texts that the slots
+ * point to: the table and the texts are beyond the caches, and lookups that waited
+ * for them were most of the time of adding a merge. */
+#define MERGE_AHEAD 16
+
+/* Hashes the strings of view v into *ha, *hb and fetches their slots. */
+static void view_ahead(const struct sb_tokenizer *t, const struct tok_doc *doc,
+		       const struct tok_merge_view *v, uint32_t *ha, uint32_t *hb)
+{
+	*ha = text_hash(view_text(doc, v->a, v->na), v->na & ~MERGE_DECODED);
+	*hb = text_hash(view_text(doc, v->b, v->nb), v->nb & ~MERGE_DECODED);
+	lookup_prefetch(t, *ha);
+	lookup_prefetch(t, *hb);
+}
+
 /* The merges read while locating them (doc->merge_views). */
-static int merges_views(struct tok_model *model, const struct tok_doc *doc,
-			struct sb_error *err)
+static int merges_views(const struct sb_tokenizer *t, struct tok_model *model,
+			const struct tok_doc *doc, struct sb_error *err)
 {
 	const struct tok_merge_view *v = doc->merge_views;
 	size_t n = doc->n_merge_views;
+	uint32_t ha[MERGE_AHEAD], hb[MERGE_AHEAD];
 	int rc;
 
+	for (size_t i = 0; i < n && i < MERGE_AHEAD; i++)
+		view_ahead(t, doc, &v[i], &ha[i], &hb[i]);
 	for (size_t i = 0; i < n; i++) {
-		if ((rc = sb_tok_bpe_add_merge(model, view_text(doc, v[i].a, v[i].na),
-					       v[i].na & ~MERGE_DECODED,
-					       view_text(doc, v[i].b, v[i].nb),
-					       v[i].nb & ~MERGE_DECODED, i, "model.vocab", err)))
+		size_t r = i % MERGE_AHEAD, half = (i + MERGE_AHEAD / 2) % MERGE_AHEAD;
+		uint32_t a = ha[r], b = hb[r];
+
+		if (i + MERGE_AHEAD < n)
+			view_ahead(t, doc, &v[i + MERGE_AHEAD], &ha[r], &hb[r]);
+		if (i + MERGE_AHEAD / 2 < n) {
+			lookup_prefetch_text(t, ha[half]);
+			lookup_prefetch_text(t, hb[half]);
+		}
+		if ((rc = sb_tok_bpe_add_merge_hashed(model, view_text(doc, v[i].a, v[i].na),
+						      v[i].na & ~MERGE_DECODED, a,
+						      view_text(doc, v[i].b, v[i].nb),
+						      v[i].nb & ~MERGE_DECODED, b, i,
+						      "model.vocab", err)))
 			return sb_error_prefix(err, JF ": model.merges[%zu]: ", i);
 	}
 	return SB_OK;
@@ -726,12 +755,36 @@ static int merges_tree(struct tok_model *model, const struct sb_json *merges,
 	return SB_OK;
 }
 
+/* The merges into t's model (made for n_merges merges with cfg) from the form the
+ * document kept them in. */
+static int model_merges(struct sb_tokenizer *t, const struct tok_doc *doc,
+			const struct sb_json *merges, const struct tok_bpe_config *cfg,
+			size_t n_merges, struct sb_error *err)
+{
+	struct tok_model *m = &t->gen->model;
+	const unsigned char *mtext = doc->text.data + doc->merges_off;
+	int rc;
+
+	if (!doc->merges_len)
+		return merges_tree(m, merges, err);
+	if (!doc->merge_views)
+		return sb_tok_merges_parse(m, mtext, doc->merges_len, err);
+	if (!(rc = merges_views(t, m, doc, err)))
+		return SB_OK;
+	/* The views' UTF-8 was checked only by the lookups: the text reader, which checks
+	 * it, reads them again to word the error as for any document. */
+	m->ops->free(m->impl);
+	*m = (struct tok_model){0};
+	if ((rc = sb_tok_bpe_new(m, t, cfg, n_merges, JF, err)))
+		return rc;
+	return sb_tok_merges_parse(m, mtext, doc->merges_len, err);
+}
+
 static int load_model(struct sb_tokenizer *t, const struct tok_doc *doc,
 		      const struct sb_json *model, struct sb_error *err)
 {
 	struct tok_gen *g = t->gen;
 	const struct sb_json *merges = sb_json_get(model, "merges"), *d;
-	const unsigned char *mtext = doc->text.data + doc->merges_off;
 	struct tok_bpe_config cfg = {0};
 	size_t n_merges;
 	int fb = 0, rc;
@@ -765,12 +818,7 @@ static int load_model(struct sb_tokenizer *t, const struct tok_doc *doc,
 		n_merges = MAX_MERGES;
 	if ((rc = sb_tok_bpe_new(&g->model, t, &cfg, n_merges, JF, err)))
 		return rc;
-	if (doc->merges_len && doc->merge_views)
-		rc = merges_views(&g->model, doc, err);
-	else if (doc->merges_len)
-		rc = sb_tok_merges_parse(&g->model, mtext, doc->merges_len, err);
-	else
-		rc = merges_tree(&g->model, merges, err);
+	rc = model_merges(t, doc, merges, &cfg, n_merges, err);
 	sb_tok_bpe_end_merges(&g->model);
 	return rc;
 }

@@ -94,6 +94,15 @@ static unsigned flags_of(uint32_t c)
 	return f;
 }
 
+/* Whether c (past the BMP) has a canonical decomposition: flags_of(c) & NI_CANON
+ * without the rest of the flags, for the 0x20000 characters of the two next planes. */
+static int canonical(uint32_t c)
+{
+	const utf8proc_property_t *pr = utf8proc_get_property((utf8proc_int32_t)c);
+
+	return pr->decomp_seqindex != UINT16_MAX && !pr->decomp_type;
+}
+
 int sb_tok_norm_prepare(struct tok_gen *g, struct sb_error *err)
 {
 	int need = 0;
@@ -114,7 +123,7 @@ int sb_tok_norm_prepare(struct tok_gen *g, struct sb_error *err)
 		int last = 0;
 		utf8proc_ssize_t k;
 
-		if ((c < 0x10000 ? !(g->uni[c] & NI_CANON) : !(flags_of(c) & NI_CANON)) ||
+		if ((c < 0x10000 ? !(g->uni[c] & NI_CANON) : !canonical(c)) ||
 		    (c >= 0xAC00 && c <= 0xD7A3))
 			continue;
 		k = utf8proc_decompose_char((utf8proc_int32_t)c, d, 8, UTF8PROC_DECOMPOSE, &last);

@@ -10,6 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "buf.h"
 #include "internal.h"
@@ -50,39 +53,64 @@ struct scan {
 	struct sb_error *err;
 };
 
+#ifdef __SSE2__
+/* The bits of the 16 bytes at p that are not JSON white space. */
+static inline unsigned not_ws16(const unsigned char *p)
+{
+	__m128i v = _mm_loadu_si128((const __m128i *)p);
+	__m128i ws = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(' ')),
+					       _mm_cmpeq_epi8(v, _mm_set1_epi8('\n'))),
+				  _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\t')),
+					       _mm_cmpeq_epi8(v, _mm_set1_epi8('\r'))));
+
+	return ~(unsigned)_mm_movemask_epi8(ws) & 0xFFFF;
+}
+
+/* The bits of the 16 bytes at p that end a run of plain string bytes: the quote, the
+ * backslash, control characters and bytes from 0x80 (negative as signed bytes). */
+static inline unsigned not_plain16(const unsigned char *p)
+{
+	__m128i v = _mm_loadu_si128((const __m128i *)p);
+	__m128i x = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+					      _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+				 _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
+
+	return (unsigned)_mm_movemask_epi8(x);
+}
+
+/* The bits of the 16 bytes at p that end a merge's string read unchecked: the quote,
+ * the backslash and control characters. */
+static inline unsigned string_stop16(const unsigned char *p)
+{
+	__m128i v = _mm_loadu_si128((const __m128i *)p);
+	__m128i x = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+					      _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+				 _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1F)), v));
+
+	return (unsigned)_mm_movemask_epi8(x);
+}
+#endif
+
 /* Skips white space.  Files written by Hugging Face are indented: half of Qwen3's 11 MB
- * are runs of spaces, taken eight bytes at a time. */
+ * are runs of a newline and spaces, taken sixteen bytes at a time. */
 static void sws_run(struct scan *c)
 {
 	size_t i = c->pos;
 
-	while (i < c->n) {
-		unsigned char ch = c->s[i];
+#ifdef __SSE2__
+	while (c->n - i >= 16) {
+		unsigned m = not_ws16(c->s + i);
 
-		if (ch == ' ') {
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-			while (c->n - i >= 8) {
-				uint64_t w;
-
-				memcpy(&w, c->s + i, 8);
-				w ^= 0x2020202020202020ull;
-				if (w) {
-					i += (size_t)__builtin_ctzll(w) / 8;
-					break;
-				}
-				i += 8;
-			}
-			if (i < c->n && c->s[i] == ' ')
-				i++;
-#else
-			i++;
-#endif
-			continue;
+		if (m) {
+			c->pos = i + (size_t)__builtin_ctz(m);
+			return;
 		}
-		if (ch != '\n' && ch != '\t' && ch != '\r')
-			break;
-		i++;
+		i += 16;
 	}
+#endif
+	while (i < c->n && (c->s[i] == ' ' || c->s[i] == '\n' || c->s[i] == '\t' ||
+			    c->s[i] == '\r'))
+		i++;
 	c->pos = i;
 }
 
@@ -276,6 +304,17 @@ static int sview(struct scan *c, struct sb_buf *tmp, const unsigned char **p, si
 			uint32_t cp;
 			int k;
 
+#ifdef __SSE2__
+			while (c->n - i >= 16) {
+				unsigned m = not_plain16(s + i);
+
+				if (m) {
+					i += (size_t)__builtin_ctz(m);
+					break;
+				}
+				i += 16;
+			}
+#endif
 			while (i < c->n && plain_ascii[s[i]])
 				i++;
 			if (i >= c->n)
@@ -295,6 +334,45 @@ static int sview(struct scan *c, struct sb_buf *tmp, const unsigned char **p, si
 	*p = tmp->data;
 	*n = tmp->len;
 	return rc;
+}
+
+/*
+ * A merge's string at c->pos, as sview() gives it but without checking its bytes from
+ * 0x80 as UTF-8: the strings of a merge are looked up in the vocabulary, whose keys
+ * were checked, so a string found there is valid; a merge that fails is read again by
+ * sb_tok_merges_parse(), which words the error (an invalid string's too).  Quotes,
+ * backslashes and control characters are ASCII: a string that holds an escape or a
+ * control character goes to sview().
+ */
+static int sview_merge(struct scan *c, struct sb_buf *tmp, const unsigned char **p, size_t *n)
+{
+	const unsigned char *s = c->s;
+	size_t i = c->pos + 1;
+
+	if (c->pos >= c->n || s[c->pos] != '"')
+		return sview(c, tmp, p, n);
+#ifdef __SSE2__
+	while (c->n - i >= 16) {
+		unsigned m = string_stop16(s + i);
+
+		if (m) {
+			i += (size_t)__builtin_ctz(m);
+			goto stop;
+		}
+		i += 16;
+	}
+#endif
+	while (i < c->n && s[i] >= 0x20 && s[i] != '"' && s[i] != '\\')
+		i++;
+#ifdef __SSE2__
+stop:
+#endif
+	if (i >= c->n || s[i] != '"')
+		return sview(c, tmp, p, n);
+	*p = s + c->pos + 1;
+	*n = i - c->pos - 1;
+	c->pos = i + 1;
+	return SB_OK;
 }
 
 /* An integer (JSON syntax, no fraction or exponent) into *v. */
@@ -489,7 +567,8 @@ static int merges_collect(struct scan *c, struct tok_doc *d)
 		int da, db;
 
 		if (c->pos < c->n && c->s[c->pos] == '"') {
-			if (sview(c, &ta, &pa, &na) || (da = keep_decoded(d, &ta, &pa, na)) < 0 ||
+			if (sview_merge(c, &ta, &pa, &na) ||
+			    (da = keep_decoded(d, &ta, &pa, na)) < 0 ||
 			    sb_tok_split_merge((const char *)pa, na, &at))
 				goto out;
 			pb = pa + at + 1;
@@ -497,8 +576,9 @@ static int merges_collect(struct scan *c, struct tok_doc *d)
 			na = at;
 			db = da;
 		} else if (stake(c, '[')) {
-			if (sview(c, &ta, &pa, &na) || (da = keep_decoded(d, &ta, &pa, na)) < 0 ||
-			    !stake(c, ',') || sview(c, &tb, &pb, &nb) ||
+			if (sview_merge(c, &ta, &pa, &na) ||
+			    (da = keep_decoded(d, &ta, &pa, na)) < 0 ||
+			    !stake(c, ',') || sview_merge(c, &tb, &pb, &nb) ||
 			    (db = keep_decoded(d, &tb, &pb, nb)) < 0 || !stake(c, ']'))
 				goto out;
 		} else {

@@ -116,10 +116,16 @@ static inline uint32_t hash_step(uint32_t h, const unsigned char *p, size_t n)
 
 #define HASH_INIT 2166136261u
 
-static inline int32_t lookup(const struct sb_tokenizer *t, uint32_t h0, const char *pre,
-				     size_t npre, const char *p, size_t n)
+/* The hash of the text p[0..n) in the vocabulary table. */
+static inline uint32_t text_hash(const char *p, size_t n)
 {
-	uint32_t h = hash_step(h0, (const unsigned char *)p, n);
+	return hash_step(HASH_INIT, (const unsigned char *)p, n);
+}
+
+/* The id of pre + p (npre + n bytes) whose hash is h, or -1. */
+static inline int32_t lookup_hashed(const struct sb_tokenizer *t, uint32_t h, const char *pre,
+				    size_t npre, const char *p, size_t n)
+{
 	size_t i = h & t->mask;
 	size_t len = npre + n;
 
@@ -136,6 +142,25 @@ static inline int32_t lookup(const struct sb_tokenizer *t, uint32_t h0, const ch
 		}
 		i = (i + 1) & t->mask;
 	}
+}
+
+static inline int32_t lookup(const struct sb_tokenizer *t, uint32_t h0, const char *pre,
+			     size_t npre, const char *p, size_t n)
+{
+	return lookup_hashed(t, hash_step(h0, (const unsigned char *)p, n), pre, npre, p, n);
+}
+
+/* Fetches the vocabulary slot of hash h into the caches (a lookup to come soon). */
+static inline void lookup_prefetch(const struct sb_tokenizer *t, uint32_t h)
+{
+	__builtin_prefetch(&t->slots[h & t->mask]);
+}
+
+/* Fetches the text of the token in the first slot of hash h (fetched earlier by
+ * lookup_prefetch(): the lookup compares it). */
+static inline void lookup_prefetch_text(const struct sb_tokenizer *t, uint32_t h)
+{
+	__builtin_prefetch(t->pool + t->slots[h & t->mask].off);
 }
 
 /* Fills the ASCII fast-path tables of t from its normalizer settings (tokenizer.c). */

@@ -87,10 +87,22 @@ int sb_tok_list_reserve(struct tok_list *l, size_t entries, size_t bytes, struct
 	return bytes ? sb_buf_reserve(&l->pool, bytes, err) : SB_OK;
 }
 
+#define VOCAB_AHEAD 8
+
+/* The hash of entry k of l, its slot fetched for writing. */
+static uint32_t entry_ahead(const struct sb_tokenizer *t, const struct tok_list *l, size_t k)
+{
+	uint32_t h = text_hash(t->pool + l->e[k].off, l->e[k].len);
+
+	__builtin_prefetch(&t->slots[h & t->mask], 1);
+	return h;
+}
+
 /* Builds the hash table; a later duplicate overrides an earlier one (as a HashMap). */
 int sb_tok_vocab_build(struct sb_tokenizer *t, struct tok_list *l, struct sb_error *err)
 {
 	size_t cap = 1024, max_id = 0, distinct = 0, texts = 0;
+	uint32_t ring[VOCAB_AHEAD];
 
 	while (cap < l->n * 2)
 		cap *= 2;
@@ -102,18 +114,18 @@ int sb_tok_vocab_build(struct sb_tokenizer *t, struct tok_list *l, struct sb_err
 	t->pool_len = l->pool.len;
 	l->pool.data = NULL;
 	sb_buf_destroy(&l->pool);
+	/* A big table is beyond the caches: the entry VOCAB_AHEAD ahead is hashed and its
+	 * slot fetched while this one goes in; its hash waits in ring. */
+	for (size_t k = 0; k < l->n && k < VOCAB_AHEAD; k++)
+		ring[k] = entry_ahead(t, l, k);
 	for (size_t k = 0; k < l->n; k++) {
 		const char *s = t->pool + l->e[k].off;
 		size_t n = l->e[k].len;
-		uint32_t h;
+		uint32_t h = ring[k % VOCAB_AHEAD];
 		size_t i;
 
-		/* A big table is beyond the caches: the slot of the entry 8 ahead is fetched
-		 * while this one goes in. */
-		if (k + 8 < l->n)
-			__builtin_prefetch(&t->slots[hash_step(HASH_INIT, (const unsigned char *)
-							      t->pool + l->e[k + 8].off,
-							      l->e[k + 8].len) & t->mask], 1);
+		if (k + VOCAB_AHEAD < l->n)
+			ring[k % VOCAB_AHEAD] = entry_ahead(t, l, k + VOCAB_AHEAD);
 		/* Every entry gets its slot in the id table, an empty line's too. */
 		if ((size_t)l->e[k].id > max_id)
 			max_id = (size_t)l->e[k].id;
@@ -121,7 +133,6 @@ int sb_tok_vocab_build(struct sb_tokenizer *t, struct tok_list *l, struct sb_err
 			continue;       /* never looked up: words are not empty */
 		texts++;
 		t->nul_text |= strlen(s) != n;
-		h = hash_step(HASH_INIT, (const unsigned char *)s, n);
 		i = h & t->mask;
 		while (t->slots[i].len) {
 			struct slot *sl = &t->slots[i];

@@ -424,6 +424,18 @@ static const struct {
 	{MODEL("\"merges\": [\"a b\" \"b c\"]") "}", SB_EFORMAT,
 	 "model.merges: byte 7: expected ',' or ']'"},
 	{MODEL("\"merges\": [7]") "}", SB_EFORMAT, "model.merges[0]: expected \"a b\" or"},
+	/* Merges are read without their UTF-8 checked, then checked when one is not in the
+	 * vocabulary: the message is the text reader's, short strings and long. */
+	{MODEL("\"merges\": [\"a b\", \"a \xff\"]") "}", SB_EFORMAT,
+	 "model.merges: byte 11: invalid utf-8 in string"},
+	{MODEL("\"merges\": [[\"a\", \"bbbbbbbbbbbbbbbbbbbb\xc3\"]]") "}", SB_EFORMAT,
+	 "model.merges: byte 28: invalid utf-8 in string"},
+	{MODEL("\"merges\": [\"a b\", [\"a\", \"\xed\xa0\x80\"]]") "}", SB_EFORMAT,
+	 "model.merges: byte 15: invalid utf-8 in string"},
+	{MODEL("\"merges\": [\"a b\x01\"]") "}", SB_EFORMAT,
+	 "model.merges: byte 5: control character in string"},
+	{MODEL("\"merges\": [[\"a\", \"bbbbbbbbbbbbbbbbbbbb\x1f\"]]") "}", SB_EFORMAT,
+	 "model.merges: byte 28: control character in string"},
 	{"{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0 \"b\": 1}, \"merges\": []}}",
 	 SB_EFORMAT, "model.vocab: byte 8: expected ',' or '}'"},
 	{"{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\" 0}, \"merges\": []}}",
