@@ -5,7 +5,9 @@
 # fails the writer; plain text on a non-loopback address is refused.
 #
 # No step waits on a clock: "starts first" means its socket is seen bound (ss, or the
-# ipc file), a kill comes once the victim's output shows data.  The documented bounds
+# ipc file), a kill comes once the victim's output shows data.  In the two kill cases
+# the reader connects only once the writer listens: a connect racing the bind is the
+# pipelines' case, and a state that is not reached stops the test naming it.  The documented bounds
 # are checked with margin: a reader waits 10 s for a vanished writer before it reports
 # a cut stream (CUT_GRACE_MS in lib/zmq_link.c); a writer notices a dead reader when the
 # connection drops, which for a killed process is at once (the kernel closes it) and
@@ -69,9 +71,10 @@ check "ipc pipeline: output equals the local pipe's byte for byte" \
 farm-worker --gen 5000000 --out "@tcp://127.0.0.1:$p1" 2> /dev/null &
 w=$!
 pids="$pids $w"
+reach 30 "the writer listens on $p1" listening "$p1"
 timeout "$(slow 60)" farm-worker --in ">tcp://127.0.0.1:$p1" --out "$SB_TMP/r.sbf" 2> "$SB_TMP/r.err" &
 r=$!
-grows "$SB_TMP/r.sbf"
+reach 60 "the reader's output grows" grows "$SB_TMP/r.sbf"
 kill -9 "$w"
 wait "$r"
 check "writer killed: the reader exits 1" test $? = 1
@@ -83,15 +86,25 @@ like "writer killed: the reader says the stream was cut" "$(cat "$SB_TMP/r.err")
 farm-worker --gen 5000000 --out "@tcp://127.0.0.1:$p2" 2> "$SB_TMP/w.err" &
 w=$!
 pids="$pids $w"
-farm-worker --in ">tcp://127.0.0.1:$p2" --out "$SB_TMP/r2.sbf" 2> /dev/null &
+reach 30 "the writer listens on $p2" listening "$p2"
+farm-worker --in ">tcp://127.0.0.1:$p2" --out "$SB_TMP/r2.sbf" 2> "$SB_TMP/r2.err" &
 r=$!
-grows "$SB_TMP/r2.sbf"
+pids="$pids $r"
+reach 60 "the reader's output grows" grows "$SB_TMP/r2.sbf"
 kill -9 "$r"
 if wait_until 30 gone "$w"; then
 	wait "$w"
 	wrc=$?
 else
 	wrc="still running 30 s after its reader died"
+	# What a failure needs to be understood: the connections on the port, where
+	# the writer's threads wait, what both sides said.
+	diag "connections on $p2:" "$(ss -Htanp "( sport = :$p2 or dport = :$p2 )" 2>&1)"
+	for _t in /proc/"$w"/task/*; do
+		diag "writer thread ${_t##*/}: $(cat "$_t/wchan" 2> /dev/null) $(sed -n \
+			's/^State:[[:space:]]*//p' "$_t/status" 2> /dev/null)"
+	done
+	diag "writer: $(cat "$SB_TMP/w.err")" "reader: $(cat "$SB_TMP/r2.err")"
 fi
 check "reader killed: the writer exits 1 (exit $wrc)" test "$wrc" = 1
 like "reader killed: the writer says so" "$(cat "$SB_TMP/w.err")" "the reader went away"
