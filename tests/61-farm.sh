@@ -12,7 +12,7 @@
 plan 19
 pids=
 cleanup() {
-	for p in $pids; do kill "$p" 2> /dev/null; done
+	kill_own $pids
 	touch "$SB_TMP/go" 2> /dev/null
 	wait 2> /dev/null
 	rm -rf "$SB_TMP"
@@ -27,7 +27,7 @@ worker() {
 	pids="$pids $!"
 }
 stop_workers() {
-	for p in $pids; do kill "$p" 2> /dev/null; done
+	kill_own $pids
 	wait 2> /dev/null
 	pids=
 }

@@ -18,7 +18,7 @@
 plan 15
 pids=
 cleanup() {
-	for p in $pids; do kill -CONT "$p" 2> /dev/null; kill "$p" 2> /dev/null; done
+	kill_own -CONT $pids; kill_own $pids
 	touch "$SB_TMP/go" "$SB_TMP/end" 2> /dev/null
 	wait 2> /dev/null
 	rm -rf "$SB_TMP"
@@ -33,7 +33,7 @@ worker() {
 	pids="$pids $last"
 }
 stop_workers() {
-	for p in $pids; do kill -CONT "$p" 2> /dev/null; kill "$p" 2> /dev/null; done
+	kill_own -CONT $pids; kill_own $pids
 	wait 2> /dev/null
 	pids=
 }

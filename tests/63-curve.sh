@@ -10,7 +10,7 @@
 plan 14
 pids=
 cleanup() {
-	for p in $pids; do kill "$p" 2> /dev/null; done
+	kill_own $pids
 	wait 2> /dev/null
 	rm -rf "$SB_TMP"
 }
@@ -25,7 +25,7 @@ worker() {
 	pids="$pids $!"
 }
 stop_workers() {
-	for p in $pids; do kill "$p" 2> /dev/null; done
+	kill_own $pids
 	wait 2> /dev/null
 	pids=
 }

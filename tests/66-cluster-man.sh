@@ -33,11 +33,11 @@ sb-encode -m "$M" --worker ">tcp://127.0.0.1:$p3" 2> "$SB_TMP/w2" &
 w2=$!
 sb-tokenize -m "$M" < "$in" | timeout "$(slow 60)" sb-farm --bind "tcp://127.0.0.1:$p3" 2> "$SB_TMP/ef" |
 	sb-pool -m "$M" > "$SB_TMP/farmed.sbf"
-kill $w1 $w2 2> /dev/null
+kill_own $w1 $w2
 # Bounded: a worker that ignored SIGTERM must fail this check, not hang the suite.
 wait_until 60 gone "$w1" && wait_until 60 gone "$w2"
 ended=$?
-kill -9 $w1 $w2 2> /dev/null
+kill_own -9 $w1 $w2
 wait $w1 $w2 2> /dev/null
 is "farm: both workers end on SIGTERM" "$ended" 0
 check "farm: byte for byte the local pipe's output" cmp -s "$SB_TMP/local.sbf" "$SB_TMP/farmed.sbf"

@@ -17,7 +17,7 @@
 plan 32
 pids=
 cleanup() {
-	for p in $pids; do kill -9 "$p" 2> /dev/null; done
+	kill_own -9 $pids
 	wait 2> /dev/null
 	rm -rf "$SB_TMP"
 }
@@ -147,7 +147,7 @@ farm() {
 		> out.sbf 2> f.err
 	_fc=$?
 	# shellcheck disable=SC2086
-	kill $_ws 2> /dev/null
+	kill_own $_ws
 	# shellcheck disable=SC2086
 	wait $_ws 2> /dev/null
 	is "$_name: exit 0" "$_fc" 0
@@ -187,7 +187,7 @@ timeout "$(slow 60)" sb-cat -F -i ">$out_ep" --curve-secret reader.key \
 rc=$?
 wait "$f"; fc=$?
 wait "$t"; tc=$?
-kill "$w" 2> /dev/null
+kill_own "$w"
 wait "$w" 2> /dev/null
 is "farm between CurveZMQ links: writer, farm and reader exit 0" "$tc $fc $rc" "0 0 0"
 timed_out "farm between CurveZMQ links" "$tc" "$fc" "$rc"
@@ -213,7 +213,7 @@ refused() {
 	like "$1: the binding side says why" "$(cat b.err)" "$4"
 	wait_until 30 logged c.err "$5"
 	like "$1: the connecting side says why" "$(cat c.err)" "$5"
-	kill "$_b" "$_c" 2> /dev/null
+	kill_own "$_b" "$_c"
 	wait "$_b" "$_c" 2> /dev/null
 }
 refused "key not allowed" "--curve-secret reader.key --curve-allow writer.pub" \

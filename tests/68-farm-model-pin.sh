@@ -24,7 +24,7 @@ plan 26
 pids=
 cleanup() {
 	touch "$SB_TMP/gate" "$SB_TMP/endgate" 2> /dev/null
-	for p in $pids; do kill -9 "$p" 2> /dev/null; done
+	kill_own -9 $pids
 	wait 2> /dev/null
 	rm -rf "$SB_TMP"
 }
@@ -96,7 +96,7 @@ farm() {
 refused() { logged f.err "worker [^ ]*:$1 refused"; }
 # stop PID: SIGTERM, and the status.
 stop() {
-	kill "$1" 2> /dev/null
+	kill_own "$1"
 	wait "$1"
 }
 

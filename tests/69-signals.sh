@@ -15,7 +15,7 @@
 plan 20
 pids=
 cleanup() {
-	for p in $pids; do kill -9 "$p" 2> /dev/null; done
+	kill_own -9 $pids
 	wait 2> /dev/null
 	rm -rf "$SB_TMP"
 }
@@ -50,7 +50,7 @@ signalled() {
 	if ! wait_until 60 logged "$_name.err" "$_pat"; then
 		not_ok "$_name: reached the state /$_pat/ before the signal"
 		diag "$(cat "$_name.err")"
-		kill -9 "$_pid" 2> /dev/null
+		kill_own -9 "$_pid"
 		wait "$_pid" 2> /dev/null
 		return
 	fi
@@ -64,7 +64,7 @@ signalled() {
 	else
 		not_ok "$_name: SIG$_sig ends it within the bound, status $_want"
 		diag "still running $(slow 10) s after SIG$_sig: $(cat /proc/"$_pid"/wchan 2> /dev/null)"
-		kill -9 "$_pid" 2> /dev/null
+		kill_own -9 "$_pid"
 		wait "$_pid" 2> /dev/null
 	fi
 }
@@ -106,7 +106,7 @@ signalled farm-out TERM 'waiting for the reader to confirm' 143 /dev/null \
 	sb-farm --bind "@ipc://$SB_TMP/f2" --heartbeat-ms "$(slow 100)" -v -i tok.sbf \
 	-o ">tcp://127.0.0.1:$p6"
 like "farm-out: says it was interrupted" "$(cat farm-out.err)" "interrupted by signal 15"
-kill "$w2" 2> /dev/null
+kill_own "$w2"
 wait "$w2"
 is "the farm's worker: SIGTERM, status 143" "$?" 143
 # A farm that has input and no worker.

@@ -10,6 +10,7 @@
 #include "frame.h"
 #include "reader.h"
 #include "transport.h"
+#include "zmq_impl.h"
 
 /* Encodes a tokens frame (seq, rows) or, rows_total >= 0, an end frame into b. */
 static void encode(struct sb_buf *b, uint64_t seq, uint64_t rows, long rows_total)
@@ -659,6 +660,29 @@ START_TEST(test_endpoints_and_events)
 }
 END_TEST
 
+/* The context's end is bounded: a socket left open keeps zmq_ctx_term waiting for
+ * good (as libzmq did now and then for a socket whose peer vanished while it
+ * closed), and sb_zmq_ctx_put must return all the same, after the bound. */
+START_TEST(test_ctx_term_bounded)
+{
+	struct sb_error err;
+	void *ctx = sb_zmq_ctx_get(&err);
+
+	ck_assert_ptr_nonnull(ctx);
+	void *left_open = zmq_socket(ctx, ZMQ_PAIR);
+	ck_assert_ptr_nonnull(left_open);
+	sb_zmq_ctx_put();
+	/* Returned; a context made afterwards works. */
+	struct sb_transport *w = NULL;
+	struct sb_transport_opts o;
+	sb_zmq_init();
+	memset(&o, 0, sizeof(o));
+	ck_assert_int_eq(sb_transport_open(&w, "@inproc://check-after-stuck",
+					   SB_TRANSPORT_WRITE, &o, &err), SB_OK);
+	sb_transport_close(&w);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("zmq");
@@ -679,6 +703,11 @@ int main(void)
 	tcase_add_test(tc, test_core_sender_given_up);
 	tcase_add_test(tc, test_endpoints_and_events);
 	suite_add_tcase(s, tc);
+	/* Its own case: it takes the bound (SB_ZMQ_LINGER_MS + 3 s) by design. */
+	TCase *tb = tcase_create("term");
+	tcase_set_timeout(tb, 60);
+	tcase_add_test(tb, test_ctx_term_bounded);
+	suite_add_tcase(s, tb);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
