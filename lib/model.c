@@ -12,7 +12,7 @@
  *   qkv[T, 3D]  = x Wq|Wk|Wv^T + bq|bk|bv          one product (fused) or three
  *   per row (its L tokens), per head h:
  *     s[L, L]   = softmax(Q_h K_h^T / sqrt d)       Q_h: [L, d] at column h d, stride 3D
- *     ctx[L, D] (columns h d .. h d + d) = s V_h    (bf16 / int8: bf16 products, in
+ *     ctx[L, D] (columns h d .. h d + d) = s V_h    (int8: bf16 products, in
  *                                                   blocks of queries: head_lowp)
  *   t[T, D]     = ctx Wo^T;  x = LayerNorm(t + bo + x)
  *   f[T, F]     = act(x W1^T + b1)
@@ -83,7 +83,7 @@ struct scratch {
 	struct sb_model_panels pan;     /* one head's K^T and V packed */
 	struct sb_lowp_act act;         /* the input of the current bf16 / int8 product */
 	struct sb_lowp_view keys, vals; /* bf16 / int8: one head's keys and values */
-	uint16_t *qkv16;                /* bf16 / int8: [3][H][Lmax][d] one row's Q, K, V */
+	uint16_t *qkv16;                /* int8: [3][H][Lmax][d] one row's Q, K, V */
 	size_t cap_qkv16;
 	size_t cap_qkv, cap_ctx, cap_tmp, cap_ffn, cap_scores;
 };
@@ -952,11 +952,21 @@ static int gather(struct sb_model *m, const struct sb_tensor *ids, const struct 
 	return SB_OK;
 }
 
-/* Queries per block of bf16 / int8 attention: its scores stay in cache. */
+/*
+ * 1 when attention's two products run in bf16: int8 only.  bf16 keeps them in float32:
+ * with its split inputs to the dense products, bf16 attention (plain or split) cost up to
+ * 1.5e-5 of the min cosine on MiniLM-L12 (README, "bf16 and int8 products").
+ */
+static int attn_lowp(const struct sb_model *m)
+{
+	return m->opts.precision == SB_LOWP_INT8;
+}
+
+/* Queries per block of int8's bf16 attention: its scores stay in cache. */
 #define QUERY_BLOCK 64
 
 /*
- * bf16 / int8: the queries (times 1 / sqrt(d)), keys and values of row r's L tokens (at
+ * int8: the queries (times 1 / sqrt(d)), keys and values of row r's L tokens (at
  * qkv, row stride 3D) rounded to bf16 into sc->qkv16, head by head: [3][H][L][d].
  */
 static void heads_bf16(const struct sb_model *m, struct scratch *sc, float *qkv, size_t L)
@@ -976,7 +986,7 @@ static void heads_bf16(const struct sb_model *m, struct scratch *sc, float *qkv,
 }
 
 /*
- * bf16 / int8: head h of row r (L tokens, its bf16 queries, keys and values from
+ * int8: head h of row r (L tokens, its bf16 queries, keys and values from
  * heads_bf16(); ctx at a row stride of ldc) with attention's two products in bf16
  * (float32 sums, on the bf16 kernels): scores = (Q_h / sqrt(d)) K_h^T, softmax,
  * ctx_h = scores V_h, in blocks of QUERY_BLOCK queries (the whole row when an MPNet
@@ -1016,7 +1026,7 @@ static int attention(struct sb_model *m, struct scratch *sc, size_t r0, size_t r
 	size_t D = m->cfg.dim, H = m->cfg.n_heads, d = m->cfg.dim_head;
 	float scale = 1.0f / sqrtf((float)d);
 	int packed = sc->pan.kp && sb_ops_panels_ok();
-	int lowp = m->opts.precision != SB_LOWP_F32, rc;
+	int lowp = attn_lowp(m), rc;
 
 	for (size_t r = r0; r < r1; r++) {
 		size_t s = m->row_off[r] - t0, L = m->row_off[r + 1] - m->row_off[r];
@@ -1062,6 +1072,7 @@ struct product {
 	const struct sb_ops_packed *pw; /* float32 packed (data NULL when not) */
 	const float *w;                 /* float32 as loaded, or NULL */
 	const struct sb_lowp_weights *lw; /* bf16 / int8 (data NULL in float32) */
+	int split;                      /* bf16 lw: inputs split into hi + lo (lowp.h) */
 };
 
 /* One product Y[M, N] = X[M, K] W[N, K]^T, its columns shared by the team. */
@@ -1111,7 +1122,8 @@ static int linear(struct sb_par *par, struct scratch *sc, size_t M, size_t N, si
 			     p.lw && p.lw->data ? p.lw : NULL, &sc->act, y };
 	int rc;
 
-	if (j.lw && (rc = sb_lowp_act_set(&sc->act, j.lw, M, x, ldx, err)))
+	if (j.lw && (rc = (p.split ? sb_lowp_act_set_split : sb_lowp_act_set)(&sc->act, j.lw, M,
+									      x, ldx, err)))
 		return rc;
 	if (par)
 		sb_par_run(par, col_part, &j);
@@ -1127,7 +1139,7 @@ static int linear(struct sb_par *par, struct scratch *sc, size_t M, size_t N, si
 /* Rows of scores attention holds at once for rows of up to Lmax tokens. */
 static size_t score_rows(const struct sb_model *m, size_t Lmax)
 {
-	if (m->opts.precision == SB_LOWP_F32 || m->rel_tab)
+	if (!attn_lowp(m) || m->rel_tab)
 		return Lmax;
 	return Lmax < QUERY_BLOCK ? Lmax : QUERY_BLOCK;
 }
@@ -1144,7 +1156,9 @@ static int run_batch(struct sb_model *m, struct scratch *sc, struct sb_par *par,
 	size_t D = c->dim, F = c->dim_ffn;
 	size_t t0 = m->row_off[r0], Tb = m->row_off[r1] - t0, Lmax = 0;
 	float *x = m->out + t0 * D;
-	int rc;
+	/* bf16: the dense products' inputs split into hi + lo (lowp.h, README); int8 keeps
+	 * plain bf16 inputs for its bf16 products (Q|K|V, the attention output). */
+	int split = m->opts.precision == SB_LOWP_BF16, rc;
 
 	if (Tb == 0)
 		return SB_OK;
@@ -1163,10 +1177,10 @@ static int run_batch(struct sb_model *m, struct scratch *sc, struct sb_par *par,
 	    (rc = grow(&sc->scores, &sc->cap_scores, score_rows(m, Lmax) * Lmax, sizeof(float),
 		       "scores", err)))
 		return rc;
-	if (m->opts.precision == SB_LOWP_F32 &&
+	if (!attn_lowp(m) &&
 	    (rc = sb_model_panels_grow(&sc->pan, Lmax, c->dim_head, err)))
 		return rc;
-	if (m->opts.precision != SB_LOWP_F32 &&
+	if (attn_lowp(m) &&
 	    (rc = grow(&sc->qkv16, &sc->cap_qkv16, Lmax * 3 * D, sizeof(uint16_t), "bf16 qkv",
 		       err)))
 		return rc;
@@ -1191,11 +1205,11 @@ static int run_batch(struct sb_model *m, struct scratch *sc, struct sb_par *par,
 		const struct layer *l = &m->layers[i];
 		/* qkv[Tb, 3D] = x[Tb, D] Wqkv[3D, D]^T + bqkv */
 		if (l->lqkv.data || l->pqkv.data || l->wqkv) {
-			struct product pq = { &l->pqkv, l->wqkv, &l->lqkv };
+			struct product pq = { &l->pqkv, l->wqkv, &l->lqkv, split };
 			rc = linear(par, sc, Tb, 3 * D, D, x, D, pq, sc->qkv, 3 * D, err);
 		} else {
-			struct product pq = { NULL, l->wq, NULL }, pk = { NULL, l->wk, NULL },
-				       pv = { NULL, l->wv, NULL };
+			struct product pq = { NULL, l->wq, NULL, 0 }, pk = { NULL, l->wk, NULL, 0 },
+				       pv = { NULL, l->wv, NULL, 0 };
 			if (!(rc = linear(par, sc, Tb, D, D, x, D, pq, sc->qkv, 3 * D, err)) &&
 			    !(rc = linear(par, sc, Tb, D, D, x, D, pk, sc->qkv + D, 3 * D, err)))
 				rc = linear(par, sc, Tb, D, D, x, D, pv, sc->qkv + 2 * D, 3 * D,
@@ -1208,17 +1222,17 @@ static int run_batch(struct sb_model *m, struct scratch *sc, struct sb_par *par,
 			return rc;
 		/* x = LayerNorm(ctx Wo^T + bo + x) */
 		if ((rc = linear(par, sc, Tb, D, D, sc->ctx, D,
-				 (struct product){ &l->po, l->wo, &l->lo }, sc->tmp, D, err)))
+				 (struct product){ &l->po, l->wo, &l->lo, split }, sc->tmp, D, err)))
 			return rc;
 		sb_ops_bias_residual_layernorm(x, sc->tmp, l->bo, x, Tb, D, l->ln1_g, l->ln1_b,
 					       c->eps);
 		/* ffn[Tb, F] = act(x W1^T + b1); x = LayerNorm(ffn W2^T + b2 + x) */
 		if ((rc = linear(par, sc, Tb, F, D, x, D,
-				 (struct product){ &l->p1, l->w1, &l->l1 }, sc->ffn, F, err)))
+				 (struct product){ &l->p1, l->w1, &l->l1, split }, sc->ffn, F, err)))
 			return rc;
 		sb_ops_bias_act(c->act, sc->ffn, Tb, F, F, l->b1);
 		if ((rc = linear(par, sc, Tb, D, F, sc->ffn, F,
-				 (struct product){ &l->p2, l->w2, &l->l2 }, sc->tmp, D, err)))
+				 (struct product){ &l->p2, l->w2, &l->l2, split }, sc->tmp, D, err)))
 			return rc;
 		sb_ops_bias_residual_layernorm(x, sc->tmp, l->b2, x, Tb, D, l->ln2_g, l->ln2_b,
 					       c->eps);
