@@ -12,7 +12,7 @@
  *   qkv[T, 3D]  = x Wq|Wk|Wv^T + bq|bk|bv          one product (fused) or three
  *   per row (its L tokens), per head h:
  *     s[L, L]   = softmax(Q_h K_h^T / sqrt d)       Q_h: [L, d] at column h d, stride 3D
- *     ctx[L, D] (columns h d .. h d + d) = s V_h    (int8: bf16 products, in
+ *     ctx[L, D] (columns h d .. h d + d) = s V_h    (bf16 / int8: bf16 products, in
  *                                                   blocks of queries: head_lowp)
  *   t[T, D]     = ctx Wo^T;  x = LayerNorm(t + bo + x)
  *   f[T, F]     = act(x W1^T + b1)
@@ -83,7 +83,7 @@ struct scratch {
 	struct sb_model_panels pan;     /* one head's K^T and V packed */
 	struct sb_lowp_act act;         /* the input of the current bf16 / int8 product */
 	struct sb_lowp_view keys, vals; /* bf16 / int8: one head's keys and values */
-	uint16_t *qkv16;                /* int8: [3][H][Lmax][d] one row's Q, K, V */
+	uint16_t *qkv16;                /* bf16 / int8: [3][H][Lmax][d] one row's Q, K, V */
 	size_t cap_qkv16;
 	size_t cap_qkv, cap_ctx, cap_tmp, cap_ffn, cap_scores;
 };
@@ -953,20 +953,22 @@ static int gather(struct sb_model *m, const struct sb_tensor *ids, const struct 
 }
 
 /*
- * 1 when attention's two products run in bf16: int8 only.  bf16 keeps them in float32:
- * with its split inputs to the dense products, bf16 attention (plain or split) cost up to
- * 1.5e-5 of the min cosine on MiniLM-L12 (README, "bf16 and int8 products").
+ * 1 when attention's two products run in bf16 (both bf16 and int8).  bf16 splits their
+ * activation inputs, the queries and the attention weights, into hi + lo (lowp.h), the
+ * keys and values one bf16 each: on MiniLM-L12 min cosine 0.999921 against 0.999914 with
+ * plain bf16 inputs and 0.999929 in float32, which made 417-token documents up to 1.6x
+ * slower than bf16 attention (README, "bf16 and int8 products").
  */
 static int attn_lowp(const struct sb_model *m)
 {
-	return m->opts.precision == SB_LOWP_INT8;
+	return m->opts.precision != SB_LOWP_F32;
 }
 
 /* Queries per block of int8's bf16 attention: its scores stay in cache. */
 #define QUERY_BLOCK 64
 
 /*
- * int8: the queries (times 1 / sqrt(d)), keys and values of row r's L tokens (at
+ * bf16 / int8: the queries (times 1 / sqrt(d)), keys and values of row r's L tokens (at
  * qkv, row stride 3D) rounded to bf16 into sc->qkv16, head by head: [3][H][L][d].
  */
 static void heads_bf16(const struct sb_model *m, struct scratch *sc, float *qkv, size_t L)
@@ -986,16 +988,19 @@ static void heads_bf16(const struct sb_model *m, struct scratch *sc, float *qkv,
 }
 
 /*
- * int8: head h of row r (L tokens, its bf16 queries, keys and values from
+ * bf16 / int8: head h of row r (L tokens, its bf16 queries, keys and values from
  * heads_bf16(); ctx at a row stride of ldc) with attention's two products in bf16
  * (float32 sums, on the bf16 kernels): scores = (Q_h / sqrt(d)) K_h^T, softmax,
  * ctx_h = scores V_h, in blocks of QUERY_BLOCK queries (the whole row when an MPNet
- * bias table is added).
+ * bias table is added).  bf16 splits the queries (from qf: the float32 queries times
+ * 1 / sqrt(d), row stride 3D) and the scores into hi + lo; int8 rounds them once.
  */
 static int head_lowp(struct sb_model *m, struct scratch *sc, size_t r, size_t h, size_t L,
-		     float *ctx, size_t ldc, struct sb_error *err)
+		     float *ctx, size_t ldc, const float *qf, struct sb_error *err)
 {
-	size_t H = m->cfg.n_heads, d = m->cfg.dim_head, bs = m->rel_tab ? L : QUERY_BLOCK;
+	size_t D = m->cfg.dim, H = m->cfg.n_heads, d = m->cfg.dim_head;
+	size_t bs = m->rel_tab ? L : QUERY_BLOCK;
+	int split = m->opts.precision == SB_LOWP_BF16;
 	const uint16_t *q = sc->qkv16 + h * L * d, *k = q + H * L * d, *v = k + H * L * d;
 	float *sco = sc->scores;
 	int rc;
@@ -1005,14 +1010,20 @@ static int head_lowp(struct sb_model *m, struct scratch *sc, size_t r, size_t h,
 		return rc;
 	for (size_t i0 = 0; i0 < L; i0 += bs) {
 		size_t nb = L - i0 < bs ? L - i0 : bs;
-		if ((rc = sb_lowp_act_set_bf16(&sc->act, &sc->keys.w, nb, q + i0 * d, d, err)))
+		if (split)
+			rc = sb_lowp_act_set_split(&sc->act, &sc->keys.w, nb, qf + i0 * 3 * D,
+						   3 * D, err);
+		else
+			rc = sb_lowp_act_set_bf16(&sc->act, &sc->keys.w, nb, q + i0 * d, d, err);
+		if (rc)
 			return rc;
 		sb_lowp_linear(&sc->keys.w, &sc->act, 0, L, sco, L);
 		if (m->rel_tab)
 			sb_mpnet_add_bias(sco, L, m->tok_pos + m->row_off[r],
 					  m->rel_tab + h * (2 * m->seq - 1), m->seq);
 		sb_ops_softmax(sco, nb, L, L, NULL);
-		if ((rc = sb_lowp_act_set(&sc->act, &sc->vals.w, nb, sco, L, err)))
+		if ((rc = (split ? sb_lowp_act_set_split : sb_lowp_act_set)(&sc->act, &sc->vals.w,
+									     nb, sco, L, err)))
 			return rc;
 		sb_lowp_linear(&sc->vals.w, &sc->act, 0, d, ctx + i0 * ldc, ldc);
 	}
@@ -1037,7 +1048,7 @@ static int attention(struct sb_model *m, struct scratch *sc, size_t r0, size_t r
 			const float *k = q + D, *v = q + 2 * D;
 			float *ctx = sc->ctx + s * D + h * d;
 			if (lowp) {
-				if ((rc = head_lowp(m, sc, r, h, L, ctx, D, err)))
+				if ((rc = head_lowp(m, sc, r, h, L, ctx, D, q, err)))
 					return rc;
 				continue;
 			}
