@@ -13,9 +13,12 @@
  *                                          same wrapper as the encoder (best of N)
  *   encode-bench linear M N K [N]          the same with cblas_sgemm and with the
  *                                          small-m kernel of lib/ops.c, for its threshold
- *   encode-bench lowp bf16|int8 M N K [N]  G products/s x 2 of the bf16 or int8 kernel
+ *   encode-bench lowp bf16|bf16-split|int8 M N K [N]
+ *                                          G products/s x 2 of the bf16 or int8 kernel
  *                                          (lowp.h, one thread, weights from memory as
- *                                          in "packed"), rounding or quantizing X each
+ *                                          in "packed"), rounding, splitting (bf16-split:
+ *                                          hi + lo inputs, as sb-encode --precision bf16;
+ *                                          W X counted once) or quantizing X each
  *                                          time, and of the kernel alone; the
  *                                          kernels named by $SB_LOWP_KERNELS (as
  *                                          sb-encode --lowp-kernels; default auto)
@@ -140,8 +143,13 @@ static int lowp_rate(int argc, char **argv)
 	enum sb_lowp_isa isa;
 	double best = 0, best_kernel = 0, ops = 2.0 * (double)M * (double)N * (double)K * nw;
 
-	if (sb_lowp_parse(argv[0], &p, &err) || p == SB_LOWP_F32) {
-		fprintf(stderr, "encode-bench: lowp: bf16 or int8, not '%s'\n", argv[0]);
+	int split = strcmp(argv[0], "bf16-split") == 0;
+
+	if (split)
+		p = SB_LOWP_BF16;
+	else if (sb_lowp_parse(argv[0], &p, &err) || p == SB_LOWP_F32) {
+		fprintf(stderr, "encode-bench: lowp: bf16, bf16-split or int8, not '%s'\n",
+			argv[0]);
 		return 2;
 	}
 	if (getenv("SB_LOWP_KERNELS") &&
@@ -164,7 +172,8 @@ static int lowp_rate(int argc, char **argv)
 	for (size_t r = 0; r < reps + 2; r++) {
 		double t0 = now(), t1;
 		for (size_t i = 0; i < nw; i++) {
-			if (sb_lowp_act_set(&a, &pw[i], M, x, K, &err)) {
+			if ((split ? sb_lowp_act_set_split : sb_lowp_act_set)(&a, &pw[i], M, x, K,
+									    &err)) {
 				fprintf(stderr, "encode-bench: %s\n", err.msg);
 				return 1;
 			}

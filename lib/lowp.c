@@ -333,6 +333,15 @@ static void quantize_row(const float *x, size_t k, size_t kp, uint8_t *q, float 
 	*zp = z;
 }
 
+/* hi = bf16(x), lo = bf16(x - hi); lo = 0 when hi is not finite (NaN, infinities). */
+static void split_bf16(float x, uint16_t *hi, uint16_t *lo)
+{
+	uint16_t h = sb_lowp_bf16(x);
+
+	*hi = h;
+	*lo = (h & 0x7f80u) == 0x7f80u ? 0 : sb_lowp_bf16(x - sb_lowp_bf16_float(h));
+}
+
 #ifdef LOWP_X86
 #include <immintrin.h>
 
@@ -381,10 +390,10 @@ static T512 void quantize_row_avx512(const float *x, size_t k, size_t kp, uint8_
 }
 
 /* 16 floats rounded as sb_lowp_bf16() does, the bf16 in the high halves of the lanes. */
-static inline __attribute__((always_inline)) T512 __m512i round16(const float *x)
+static inline __attribute__((always_inline)) T512 __m512i round16v(__m512 x)
 {
 	const __m512i one = _mm512_set1_epi32(1), bias = _mm512_set1_epi32(0x7fff);
-	__m512i u = _mm512_castps_si512(_mm512_loadu_ps(x));
+	__m512i u = _mm512_castps_si512(x);
 	__m512i abs = _mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff));
 	__mmask16 nan = _mm512_cmpgt_epu32_mask(abs, _mm512_set1_epi32(0x7f800000));
 	__mmask16 sub = _mm512_testn_epi32_mask(u, _mm512_set1_epi32(0x7f800000));
@@ -393,6 +402,65 @@ static inline __attribute__((always_inline)) T512 __m512i round16(const float *x
 
 	r = _mm512_mask_or_epi32(r, nan, u, _mm512_set1_epi32(0x00400000));
 	return _mm512_mask_and_epi32(r, sub, u, _mm512_set1_epi32((int)0x80000000u));
+}
+
+static inline __attribute__((always_inline)) T512 __m512i round16(const float *x)
+{
+	return round16v(_mm512_loadu_ps(x));
+}
+
+/*
+ * 16 floats split as split_bf16() does: hi and lo (bf16 in the high halves of the
+ * lanes, the low halves cleared).
+ */
+static inline __attribute__((always_inline)) T512 void split16(const float *x, __m512i *hi,
+								 __m512i *lo)
+{
+	const __m512i top = _mm512_set1_epi32((int)0xffff0000u);
+	const __m512i inf = _mm512_set1_epi32(0x7f800000);
+	__m512 v = _mm512_loadu_ps(x);
+	__m512i h = _mm512_and_si512(round16v(v), top);
+	__m512 d = _mm512_sub_ps(v, _mm512_castsi512_ps(h));
+	__mmask16 fin = _mm512_cmpneq_epi32_mask(_mm512_and_si512(h, inf), inf);
+
+	*hi = h;
+	*lo = _mm512_maskz_and_epi32(fin, round16v(d), top);
+}
+
+/* k floats split into hi and lo bf16 values, as floats (the AVX-512F kernel's layout). */
+static T512 void split_row_f_avx512(const float *x, size_t k, float *qh, float *ql)
+{
+	size_t j = 0;
+
+	for (; j + 16 <= k; j += 16) {
+		__m512i h, l;
+		split16(x + j, &h, &l);
+		_mm512_storeu_si512(qh + j, h);
+		_mm512_storeu_si512(ql + j, l);
+	}
+	for (; j < k; j++) {
+		uint16_t h, l;
+		split_bf16(x[j], &h, &l);
+		qh[j] = sb_lowp_bf16_float(h);
+		ql[j] = sb_lowp_bf16_float(l);
+	}
+}
+
+/* k floats split into hi and lo bf16. */
+static T512 void split_row_avx512(const float *x, size_t k, uint16_t *qh, uint16_t *ql)
+{
+	size_t j = 0;
+
+	for (; j + 16 <= k; j += 16) {
+		__m512i h, l;
+		split16(x + j, &h, &l);
+		_mm256_storeu_si256((__m256i *)(qh + j),
+				    _mm512_cvtepi32_epi16(_mm512_srli_epi32(h, 16)));
+		_mm256_storeu_si256((__m256i *)(ql + j),
+				    _mm512_cvtepi32_epi16(_mm512_srli_epi32(l, 16)));
+	}
+	for (; j < k; j++)
+		split_bf16(x[j], &qh[j], &ql[j]);
 }
 
 /* k floats rounded to bf16 values, as floats: sb_lowp_bf16() 16 at a time. */
@@ -475,9 +543,41 @@ static void act_row(struct sb_lowp_act *a, const struct sb_lowp_weights *w, size
 	}
 }
 
-/* a laid out for m rows of products with w on the kernels selected now (no rows set). */
+/* Row r of split activations (hi in q, lo in a->lo; zeros past k), for a's kernels. */
+static void act_row_split(struct sb_lowp_act *a, const struct sb_lowp_weights *w, size_t r,
+			  const float *xr)
+{
+	size_t j = 0;
+
+	if (a->isa == SB_LOWP_ISA_AVX512) {
+		float *qh = (float *)a->q + r * a->ld, *ql = (float *)a->lo + r * a->ld;
+#ifdef LOWP_X86
+		split_row_f_avx512(xr, w->k, qh, ql);
+		j = w->k;
+#endif
+		for (; j < a->ld; j++)
+			qh[j] = ql[j] = 0.0f;
+	} else {
+		uint16_t *qh = (uint16_t *)a->q + r * a->ld, *ql = (uint16_t *)a->lo + r * a->ld;
+#ifdef LOWP_X86
+		if (a->isa != SB_LOWP_ISA_GENERIC) {
+			split_row_avx512(xr, w->k, qh, ql);
+			j = w->k;
+		}
+#endif
+		for (; j < w->k; j++)
+			split_bf16(xr[j], &qh[j], &ql[j]);
+		for (; j < a->ld; j++)
+			qh[j] = ql[j] = 0;
+	}
+}
+
+/*
+ * a laid out for m rows of products with w on the kernels selected now (no rows set),
+ * with room for the lo halves after the rows when split.
+ */
 static int act_shape(struct sb_lowp_act *a, const struct sb_lowp_weights *w, size_t m,
-		     size_t *el, size_t *rows, struct sb_error *err)
+		     int split, size_t *el, size_t *rows, struct sb_error *err)
 {
 	enum sb_lowp_isa isa = isa_for(w->prec);
 	int wide = isa == SB_LOWP_ISA_AVX512, amx = isa == SB_LOWP_ISA_AMX;
@@ -488,11 +588,13 @@ static int act_shape(struct sb_lowp_act *a, const struct sb_lowp_weights *w, siz
 
 	*el = w->prec == SB_LOWP_BF16 ? (wide ? 4 : 2) : 1;
 	*rows = amx ? (m + 15) / 16 * 16 : m;
-	if (sb_size_mul(*rows ? *rows : 1, ld, &bytes) || sb_size_mul(bytes, *el, &bytes))
+	if (sb_size_mul(*rows ? *rows : 1, ld, &bytes) || sb_size_mul(bytes, *el, &bytes) ||
+	    sb_size_mul(bytes, split ? 2 : 1, &bytes))
 		return sb_error_set(err, SB_ELIMIT, "quantized activations [%zu, %zu] are too "
 				    "large", m, w->kp);
 	if ((rc = act_grow(a, m ? m : 1, bytes, err)))
 		return rc;
+	a->lo = split ? (uint8_t *)a->q + bytes / 2 : NULL;
 	a->isa = isa;
 	a->m = m;
 	a->kp = w->kp;
@@ -506,11 +608,27 @@ int sb_lowp_act_set(struct sb_lowp_act *a, const struct sb_lowp_weights *w, size
 	size_t el, rows;
 	int rc;
 
-	if ((rc = act_shape(a, w, m, &el, &rows, err)))
+	if ((rc = act_shape(a, w, m, 0, &el, &rows, err)))
 		return rc;
 	for (size_t r = 0; r < m; r++)
 		act_row(a, w, r, x + r * ldx);
 	memset((uint8_t *)a->q + m * a->ld * el, 0, (rows - m) * a->ld * el);
+	return SB_OK;
+}
+
+int sb_lowp_act_set_split(struct sb_lowp_act *a, const struct sb_lowp_weights *w, size_t m,
+			  const float *x, size_t ldx, struct sb_error *err)
+{
+	size_t el, rows;
+	int rc;
+
+	assert(w->prec == SB_LOWP_BF16);
+	if ((rc = act_shape(a, w, m, 1, &el, &rows, err)))
+		return rc;
+	for (size_t r = 0; r < m; r++)
+		act_row_split(a, w, r, x + r * ldx);
+	memset((uint8_t *)a->q + m * a->ld * el, 0, (rows - m) * a->ld * el);
+	memset((uint8_t *)a->lo + m * a->ld * el, 0, (rows - m) * a->ld * el);
 	return SB_OK;
 }
 
@@ -521,7 +639,7 @@ int sb_lowp_act_set_bf16(struct sb_lowp_act *a, const struct sb_lowp_weights *w,
 	int rc;
 
 	assert(w->prec == SB_LOWP_BF16);
-	if ((rc = act_shape(a, w, m, &el, &rows, err)))
+	if ((rc = act_shape(a, w, m, 0, &el, &rows, err)))
 		return rc;
 	for (size_t r = 0; r < m; r++) {
 		const uint16_t *xr = x + r * ldx;

@@ -29,6 +29,12 @@
  * at a stride of 128 bytes); their int8 sums are the same exact integers, their bf16
  * sums the same products added in tdpbf16ps's order, within float32 rounding of the
  * others'.
+ *
+ * bf16 split activations (sb_lowp_act_set_split()): each input x is carried as two
+ * bfloat16 values, hi = bf16(x) and lo = bf16(x - hi) (16 significant bits instead of
+ * 8), and Y = X_hi W^T + X_lo W^T in the same float32 accumulators: for each pair of
+ * k, the pair of hi products (odd, even), then the pair of lo products, as two
+ * vdpbf16ps (or tdpbf16ps) on the same weights.  The weights are read once for both.
  */
 #ifndef SB_LOWP_H
 #define SB_LOWP_H
@@ -85,6 +91,8 @@ struct sb_lowp_act {
 	size_t ld;                      /* values between rows of q: kp, or for the amx
 					 * kernels kp padded to whole steps, the rows padded
 					 * with zeros to a multiple of 16 */
+	void *lo;                       /* bf16 split: the lo halves, laid out as q (inside
+					 * q's buffer, after its rows); else NULL */
 	size_t cap_q, cap_m;            /* bytes of q, entries of scale and zp */
 };
 
@@ -96,6 +104,13 @@ struct sb_lowp_act {
  */
 int sb_lowp_act_set(struct sb_lowp_act *a, const struct sb_lowp_weights *w, size_t m,
 			   const float *x, size_t ldx, struct sb_error *err);
+
+/*
+ * bf16 weights only: X[m, k] split into hi = bf16(x) and lo = bf16(x - hi) (see the
+ * top), a->lo set; the kernels then sum both halves' products.
+ */
+int sb_lowp_act_set_split(struct sb_lowp_act *a, const struct sb_lowp_weights *w, size_t m,
+			  const float *x, size_t ldx, struct sb_error *err);
 
 /* The same for bf16 weights, from rows already rounded to bf16 (copied as they are). */
 int sb_lowp_act_set_bf16(struct sb_lowp_act *a, const struct sb_lowp_weights *w, size_t m,

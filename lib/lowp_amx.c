@@ -20,6 +20,10 @@
  * returns, so each thread of a team (lib/par.c) configures its own and no tile state
  * outlives a call.
  *
+ * Split bf16 activations (lowp.h): after each step's hi A tiles, the lo A tiles are
+ * loaded into the same tile registers and multiplied by the B tiles already loaded,
+ * into the same accumulators: the weights are read once for both halves.
+ *
  * Sums: tdpbf16ps adds the products of each pair in its own order and flushes
  * denormals, so bf16 results differ from the other bf16 kernels by the accumulation
  * order only.  tdpbusd sums exact integers and the dequantization is the one of
@@ -116,9 +120,9 @@ static TA void tiles_begin(void)
  * does not tell the compiler that it reads memory: what it reads is written before
  * these functions (never inlined) are called.
  */
-INLINE TA void block(const int bf, const int two, const uint8_t *x, size_t ldx,
-		     const uint8_t *b, const uint8_t *tail, size_t full, size_t steps,
-		     void *acc, size_t ld)
+INLINE TA void block(const int bf, const int two, const int split, const uint8_t *x,
+		     size_t ldx, size_t xl, const uint8_t *b, const uint8_t *tail, size_t full,
+		     size_t steps, void *acc, size_t ld)
 {
 	_tile_zero(0);
 	_tile_zero(1);
@@ -148,6 +152,16 @@ INLINE TA void block(const int bf, const int two, const uint8_t *x, size_t ldx,
 				_tile_dpbusd(3, 5, 7);
 			}
 		}
+		if (split) {
+			_tile_loadd(4, x + xl + s * 64, ldx);
+			_tile_dpbf16ps(0, 4, 6);
+			_tile_dpbf16ps(1, 4, 7);
+			if (two) {
+				_tile_loadd(5, x + xl + TILE_ROWS * ldx + s * 64, ldx);
+				_tile_dpbf16ps(2, 5, 6);
+				_tile_dpbf16ps(3, 5, 7);
+			}
+		}
 	}
 	_tile_stored(0, acc, ld);
 	_tile_stored(1, (uint8_t *)acc + 64, ld);
@@ -157,29 +171,16 @@ INLINE TA void block(const int bf, const int two, const uint8_t *x, size_t ldx,
 	}
 }
 
-static TA __attribute__((noinline)) void block_bf16_1(const uint8_t *x, size_t ldx,
-	const uint8_t *b, const uint8_t *tail, size_t full, size_t steps, void *acc, size_t ld)
-{
-	block(1, 0, x, ldx, b, tail, full, steps, acc, ld);
-}
-
-static TA __attribute__((noinline)) void block_bf16_2(const uint8_t *x, size_t ldx,
-	const uint8_t *b, const uint8_t *tail, size_t full, size_t steps, void *acc, size_t ld)
-{
-	block(1, 1, x, ldx, b, tail, full, steps, acc, ld);
-}
-
-static TA __attribute__((noinline)) void block_int8_1(const uint8_t *x, size_t ldx,
-	const uint8_t *b, const uint8_t *tail, size_t full, size_t steps, void *acc, size_t ld)
-{
-	block(0, 0, x, ldx, b, tail, full, steps, acc, ld);
-}
-
-static TA __attribute__((noinline)) void block_int8_2(const uint8_t *x, size_t ldx,
-	const uint8_t *b, const uint8_t *tail, size_t full, size_t steps, void *acc, size_t ld)
-{
-	block(0, 1, x, ldx, b, tail, full, steps, acc, ld);
-}
+#define BLOCK(NAME, BF, TWO, SPLIT)							\
+static TA __attribute__((noinline)) void NAME(const uint8_t *x, size_t ldx, size_t xl,	\
+	const uint8_t *b, const uint8_t *tail, size_t full, size_t steps, void *acc, size_t ld) \
+{ block(BF, TWO, SPLIT, x, ldx, xl, b, tail, full, steps, acc, ld); }
+BLOCK(block_bf16_1, 1, 0, 0)
+BLOCK(block_bf16_2, 1, 1, 0)
+BLOCK(block_split_1, 1, 0, 1)
+BLOCK(block_split_2, 1, 1, 1)
+BLOCK(block_int8_1, 0, 0, 0)
+BLOCK(block_int8_2, 0, 1, 0)
 
 /* Rows [r0, r0 + nr) x columns [c, c + nc) of Y from the int32 sums acc[nr][32]. */
 static TA void dequant_rows(const struct sb_lowp_weights *w, const struct sb_lowp_act *a,
@@ -204,8 +205,8 @@ static TA void dequant_rows(const struct sb_lowp_weights *w, const struct sb_low
 	}
 }
 
-typedef void (*block_fn)(const uint8_t *, size_t, const uint8_t *, const uint8_t *, size_t,
-			 size_t, void *, size_t);
+typedef void (*block_fn)(const uint8_t *, size_t, size_t, const uint8_t *, const uint8_t *,
+			 size_t, size_t, void *, size_t);
 
 /* Both precisions: g values per group, el bytes per activation. */
 static TA void amx_linear(const int bf, const struct sb_lowp_weights *w,
@@ -215,7 +216,9 @@ static TA void amx_linear(const int bf, const struct sb_lowp_weights *w,
 	size_t g = bf ? 2 : 4, el = bf ? 2 : 1, step = TILE_ROWS * g;
 	size_t kp = w->kp, full = kp / step, steps = (kp + step - 1) / step;
 	size_t ldx = a->ld * el, tail_groups = (kp - full * step) / g;
-	block_fn one = bf ? block_bf16_1 : block_int8_1, two = bf ? block_bf16_2 : block_int8_2;
+	size_t xl = a->lo ? (size_t)((const uint8_t *)a->lo - (const uint8_t *)a->q) : 0;
+	block_fn one = a->lo ? block_split_1 : bf ? block_bf16_1 : block_int8_1;
+	block_fn two = a->lo ? block_split_2 : bf ? block_bf16_2 : block_int8_2;
 	_Alignas(64) uint8_t tail[TILE_ROWS * PANEL_BYTES];
 	_Alignas(64) int32_t acc[32 * 32];
 
@@ -232,11 +235,12 @@ static TA void amx_linear(const int bf, const struct sb_lowp_weights *w,
 			float *yb = y + r0 * ldy + c;
 			/* bf16, whole tiles: stored straight into y. */
 			if (bf && nc == LOWP_NR && (nr == 32 || nr == TILE_ROWS)) {
-				(nr > TILE_ROWS ? two : one)(x, ldx, b, tail, full, steps, yb,
-							     ldy * sizeof(float));
+				(nr > TILE_ROWS ? two : one)(x, ldx, xl, b, tail, full, steps,
+							     yb, ldy * sizeof(float));
 				continue;
 			}
-			(nr > TILE_ROWS ? two : one)(x, ldx, b, tail, full, steps, acc, 128);
+			(nr > TILE_ROWS ? two : one)(x, ldx, xl, b, tail, full, steps, acc,
+						     128);
 			if (!bf) {
 				dequant_rows(w, a, acc, r0, nr, c, nc, y, ldy);
 				continue;

@@ -5,13 +5,26 @@
  * value); and AVX-512F with the same tiles, the weights widened to float32 in
  * registers and two FMAs per row, 16 columns and pair of k.  All add, for each pair
  * of k, the odd product and then the even one to the accumulator, as vdpbf16ps does;
- * the products of two bfloat16 values are exact, so FMA rounds the same sums.
+ * the products of two bfloat16 values are exact, so FMA rounds the same sums.  With
+ * split activations (lowp.h) each pair of k adds the lo pair after the hi pair, on the
+ * weight vectors already loaded.
  */
 #include <string.h>
 
 #include "lowp_impl.h"
 
 #define MR 12                   /* rows per tile */
+
+/* acc[j] += x[1] b[j, 1] then += x[0] b[j, 0]: one pair of k, as vdpbf16ps adds it. */
+static void pair_generic(float *acc, const uint16_t *bg, const uint16_t *x)
+{
+	float x0 = sb_lowp_bf16_float(x[0]), x1 = sb_lowp_bf16_float(x[1]);
+
+	for (size_t j = 0; j < LOWP_NR; j++) {
+		acc[j] += x1 * sb_lowp_bf16_float(bg[2 * j + 1]);
+		acc[j] += x0 * sb_lowp_bf16_float(bg[2 * j]);
+	}
+}
 
 void sb_lowp_bf16_generic(const struct sb_lowp_weights *w, const struct sb_lowp_act *a,
 			  size_t c0, size_t c1, float *y, size_t ldy)
@@ -23,15 +36,13 @@ void sb_lowp_bf16_generic(const struct sb_lowp_weights *w, const struct sb_lowp_
 		size_t nc = c1 - c < LOWP_NR ? c1 - c : LOWP_NR;
 		for (size_t r = 0; r < a->m; r++) {
 			const uint16_t *x = (const uint16_t *)a->q + r * kp;
+			const uint16_t *xl = a->lo ? (const uint16_t *)a->lo + r * kp : NULL;
 			float acc[LOWP_NR] = { 0 };
 			for (size_t g = 0; g < kp / 2; g++) {
 				const uint16_t *bg = b + g * 2 * LOWP_NR;
-				float x0 = sb_lowp_bf16_float(x[2 * g]);
-				float x1 = sb_lowp_bf16_float(x[2 * g + 1]);
-				for (size_t j = 0; j < LOWP_NR; j++) {
-					acc[j] += x1 * sb_lowp_bf16_float(bg[2 * j + 1]);
-					acc[j] += x0 * sb_lowp_bf16_float(bg[2 * j]);
-				}
+				pair_generic(acc, bg, x + 2 * g);
+				if (xl)
+					pair_generic(acc, bg, xl + 2 * g);
 			}
 			memcpy(y + r * ldy + c, acc, nc * sizeof(float));
 		}
@@ -71,9 +82,13 @@ INLINE __attribute__((target("avx512f"))) void store_row_f(float *y, __m512 v0, 
 		_mm512_mask_storeu_ps(y + 16, (__mmask16)((1u << (nc - 16)) - 1), v1);
 }
 
-/* Y[mr, nc] (stride ldy) = X[mr, kp] (bf16, stride kp) * panel b; mr <= 12 constant. */
-INLINE TARGET void tile(const int mr, size_t kp, const uint16_t *x, const uint16_t *b,
-			float *y, size_t ldy, size_t nc)
+/*
+ * Y[mr, nc] (stride ldy) = X[mr, kp] (bf16, stride kp) * panel b; mr <= 12 constant.
+ * split: X_lo's rows follow at xl (xl - x values further), each pair of lo products
+ * added after the pair of hi ones with the same weight vectors.
+ */
+INLINE TARGET void tile(const int mr, const int split, size_t kp, const uint16_t *x,
+			size_t xl, const uint16_t *b, float *y, size_t ldy, size_t nc)
 {
 	__m512 acc[MR][2];
 
@@ -90,6 +105,14 @@ INLINE TARGET void tile(const int mr, size_t kp, const uint16_t *x, const uint16
 			__m512i xa = _mm512_set1_epi32(pair);
 			acc[r][0] = _mm512_dpbf16_ps(acc[r][0], (__m512bh)xa, (__m512bh)b0);
 			acc[r][1] = _mm512_dpbf16_ps(acc[r][1], (__m512bh)xa, (__m512bh)b1);
+			if (split) {
+				memcpy(&pair, x + xl + (size_t)r * kp + 2 * g, sizeof(pair));
+				xa = _mm512_set1_epi32(pair);
+				acc[r][0] = _mm512_dpbf16_ps(acc[r][0], (__m512bh)xa,
+							     (__m512bh)b0);
+				acc[r][1] = _mm512_dpbf16_ps(acc[r][1], (__m512bh)xa,
+							     (__m512bh)b1);
+			}
 		}
 	}
 #pragma GCC unroll 12
@@ -99,16 +122,23 @@ INLINE TARGET void tile(const int mr, size_t kp, const uint16_t *x, const uint16
 
 #define TILE(R)									\
 static TARGET __attribute__((noinline)) void tile_##R(size_t kp, const uint16_t *x,	\
-						       const uint16_t *b, float *y,	\
-						       size_t ldy, size_t nc)		\
-{ tile(R, kp, x, b, y, ldy, nc); }
+						       size_t xl, const uint16_t *b,	\
+						       float *y, size_t ldy, size_t nc)	\
+{ tile(R, 0, kp, x, xl, b, y, ldy, nc); }						\
+static TARGET __attribute__((noinline)) void tile_s##R(size_t kp, const uint16_t *x,	\
+							size_t xl, const uint16_t *b,	\
+							float *y, size_t ldy, size_t nc) \
+{ tile(R, 1, kp, x, xl, b, y, ldy, nc); }
 TILE(1) TILE(2) TILE(3) TILE(4) TILE(5) TILE(6) TILE(7) TILE(8) TILE(9) TILE(10) TILE(11)
 TILE(12)
 
-typedef void (*tile_fn)(size_t, const uint16_t *, const uint16_t *, float *, size_t, size_t);
-static const tile_fn tiles[MR + 1] = {
-	NULL, tile_1, tile_2, tile_3, tile_4, tile_5, tile_6, tile_7, tile_8, tile_9, tile_10,
-	tile_11, tile_12
+typedef void (*tile_fn)(size_t, const uint16_t *, size_t, const uint16_t *, float *, size_t,
+			size_t);
+static const tile_fn tiles[2][MR + 1] = {
+	{ NULL, tile_1, tile_2, tile_3, tile_4, tile_5, tile_6, tile_7, tile_8, tile_9, tile_10,
+	  tile_11, tile_12 },
+	{ NULL, tile_s1, tile_s2, tile_s3, tile_s4, tile_s5, tile_s6, tile_s7, tile_s8, tile_s9,
+	  tile_s10, tile_s11, tile_s12 }
 };
 
 /* ---- AVX-512F: bf16 weights widened to float32 in registers, FMA ---- */
@@ -122,8 +152,8 @@ static const tile_fn tiles[MR + 1] = {
  * one's.  Per pair of k: fma with the odd k first, then the even one, each rounded
  * once on an exact product: the sum vdpbf16ps makes.
  */
-INLINE TFMA void tile_fma(const int mr, size_t kp, const float *x, const uint16_t *b,
-			  float *y, size_t ldy, size_t nc)
+INLINE TFMA void tile_fma(const int mr, const int split, size_t kp, const float *x, size_t xl,
+			  const uint16_t *b, float *y, size_t ldy, size_t nc)
 {
 	const __m512i hi = _mm512_set1_epi32((int)0xffff0000u);
 	__m512 acc[MR][2];
@@ -150,6 +180,20 @@ INLINE TFMA void tile_fma(const int mr, size_t kp, const float *x, const uint16_
 			acc[r][0] = _mm512_fmadd_ps(xe, e0, acc[r][0]);
 			acc[r][1] = _mm512_fmadd_ps(xe, e1, acc[r][1]);
 		}
+		if (!split)
+			continue;
+#pragma GCC unroll 12
+		for (int r = 0; r < mr; r++) {
+			__m512 xo = _mm512_set1_ps(x[xl + (size_t)r * kp + 2 * g + 1]);
+			acc[r][0] = _mm512_fmadd_ps(xo, o0, acc[r][0]);
+			acc[r][1] = _mm512_fmadd_ps(xo, o1, acc[r][1]);
+		}
+#pragma GCC unroll 12
+		for (int r = 0; r < mr; r++) {
+			__m512 xe = _mm512_set1_ps(x[xl + (size_t)r * kp + 2 * g]);
+			acc[r][0] = _mm512_fmadd_ps(xe, e0, acc[r][0]);
+			acc[r][1] = _mm512_fmadd_ps(xe, e1, acc[r][1]);
+		}
 	}
 #pragma GCC unroll 12
 	for (int r = 0; r < mr; r++)
@@ -158,16 +202,23 @@ INLINE TFMA void tile_fma(const int mr, size_t kp, const float *x, const uint16_
 
 #define TILE_FMA(R)								\
 static TFMA __attribute__((noinline)) void tile_fma_##R(size_t kp, const float *x,	\
-							 const uint16_t *b, float *y,	\
-							 size_t ldy, size_t nc)		\
-{ tile_fma(R, kp, x, b, y, ldy, nc); }
+							 size_t xl, const uint16_t *b,	\
+							 float *y, size_t ldy, size_t nc) \
+{ tile_fma(R, 0, kp, x, xl, b, y, ldy, nc); }						\
+static TFMA __attribute__((noinline)) void tile_fma_s##R(size_t kp, const float *x,	\
+							  size_t xl, const uint16_t *b,	\
+							  float *y, size_t ldy, size_t nc) \
+{ tile_fma(R, 1, kp, x, xl, b, y, ldy, nc); }
 TILE_FMA(1) TILE_FMA(2) TILE_FMA(3) TILE_FMA(4) TILE_FMA(5) TILE_FMA(6) TILE_FMA(7)
 TILE_FMA(8) TILE_FMA(9) TILE_FMA(10) TILE_FMA(11) TILE_FMA(12)
 
-typedef void (*tile_fma_fn)(size_t, const float *, const uint16_t *, float *, size_t, size_t);
-static const tile_fma_fn tiles_fma[MR + 1] = {
-	NULL, tile_fma_1, tile_fma_2, tile_fma_3, tile_fma_4, tile_fma_5, tile_fma_6,
-	tile_fma_7, tile_fma_8, tile_fma_9, tile_fma_10, tile_fma_11, tile_fma_12
+typedef void (*tile_fma_fn)(size_t, const float *, size_t, const uint16_t *, float *, size_t,
+			    size_t);
+static const tile_fma_fn tiles_fma[2][MR + 1] = {
+	{ NULL, tile_fma_1, tile_fma_2, tile_fma_3, tile_fma_4, tile_fma_5, tile_fma_6,
+	  tile_fma_7, tile_fma_8, tile_fma_9, tile_fma_10, tile_fma_11, tile_fma_12 },
+	{ NULL, tile_fma_s1, tile_fma_s2, tile_fma_s3, tile_fma_s4, tile_fma_s5, tile_fma_s6,
+	  tile_fma_s7, tile_fma_s8, tile_fma_s9, tile_fma_s10, tile_fma_s11, tile_fma_s12 }
 };
 
 void sb_lowp_bf16_fma(const struct sb_lowp_weights *w, const struct sb_lowp_act *a,
@@ -175,14 +226,17 @@ void sb_lowp_bf16_fma(const struct sb_lowp_weights *w, const struct sb_lowp_act 
 {
 	size_t kp = w->kp, m = a->m, full = m / MR * MR;
 	const float *x = a->q;
+	int s = a->lo != NULL;
+	size_t xl = s ? (size_t)((const float *)a->lo - x) : 0;
 
 	for (size_t c = c0; c < c1; c += LOWP_NR) {
 		const uint16_t *b = (const uint16_t *)w->data + c / LOWP_NR * kp * LOWP_NR;
 		size_t nc = c1 - c < LOWP_NR ? c1 - c : LOWP_NR;
 		for (size_t r = 0; r < full; r += MR)
-			tile_fma_12(kp, x + r * kp, b, y + r * ldy + c, ldy, nc);
+			tiles_fma[s][MR](kp, x + r * kp, xl, b, y + r * ldy + c, ldy, nc);
 		if (m > full)
-			tiles_fma[m - full](kp, x + full * kp, b, y + full * ldy + c, ldy, nc);
+			tiles_fma[s][m - full](kp, x + full * kp, xl, b, y + full * ldy + c, ldy,
+					       nc);
 	}
 }
 
@@ -191,14 +245,16 @@ void sb_lowp_bf16_avx512(const struct sb_lowp_weights *w, const struct sb_lowp_a
 {
 	size_t kp = w->kp, m = a->m, full = m / MR * MR;
 	const uint16_t *x = a->q;
+	int s = a->lo != NULL;
+	size_t xl = s ? (size_t)((const uint16_t *)a->lo - x) : 0;
 
 	for (size_t c = c0; c < c1; c += LOWP_NR) {
 		const uint16_t *b = (const uint16_t *)w->data + c / LOWP_NR * kp * LOWP_NR;
 		size_t nc = c1 - c < LOWP_NR ? c1 - c : LOWP_NR;
 		for (size_t r = 0; r < full; r += MR)
-			tile_12(kp, x + r * kp, b, y + r * ldy + c, ldy, nc);
+			tiles[s][MR](kp, x + r * kp, xl, b, y + r * ldy + c, ldy, nc);
 		if (m > full)
-			tiles[m - full](kp, x + full * kp, b, y + full * ldy + c, ldy, nc);
+			tiles[s][m - full](kp, x + full * kp, xl, b, y + full * ldy + c, ldy, nc);
 	}
 }
 #endif

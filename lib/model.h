@@ -44,11 +44,14 @@
  * forward pass never reads the weights as loaded.
  *
  * With opts.precision bf16 the four dense products of every layer (Q|K|V, output
- * projection, the two feed-forward ones) and attention's two (Q K^T and the product
- * with V) run in bf16 (lowp.h); with int8 the two feed-forward products run in int8
- * and the others in bf16.  Weights are converted once at open, activations rounded or
- * quantized at each product's input.  Everything else stays float32: embeddings,
- * LayerNorm, GELU, residuals, biases, the attention scores and their softmax.
+ * projection, the two feed-forward ones) run on bf16 weights with their inputs split
+ * into two bf16 halves (hi + lo, lowp.h), attention's two in bf16 with the queries and
+ * the attention weights split, the keys and values one bf16 each; with int8 the two
+ * feed-forward products run in int8 and the others, attention's two included, in plain
+ * bf16.  Weights are converted once at open, activations rounded,
+ * split or quantized at each product's input.  Everything else stays float32:
+ * embeddings, LayerNorm, GELU, residuals, biases, the attention scores and their
+ * softmax.
  */
 #ifndef SB_MODEL_H
 #define SB_MODEL_H

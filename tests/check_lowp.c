@@ -5,7 +5,8 @@
  * within the float32 bound of a double-precision sum); the quantizers' error bounds;
  * every kernel set bit for bit equal to the generic one (the AMX bf16 kernel: within the
  * float32 bound of the double-precision sum, its order being the hardware's); names,
- * limits and dispatch; attention's bf16 panels packed from activations.  A set the
+ * limits and dispatch; attention's bf16 panels packed from activations; bf16 products
+ * of split activations (hi + lo) on every set.  A set the
  * CPU lacks is named on stderr as not tested.
  */
 #include <check.h>
@@ -210,6 +211,124 @@ START_TEST(test_bf16_kernels)
 						      "%s [%zu,%zu,%zu] y[%zu,%zu] = %a, in double %a",
 						      isa_names[i], m, n, k, r, c, y[r * (n + 5) + c],
 						      ref);
+				}
+			}
+			free(y);
+		}
+		sb_lowp_act_free(&a);
+		sb_lowp_free(&pw);
+		free(w);
+		free(x);
+	}
+	sb_lowp_select(SB_LOWP_ISA_AUTO, NULL);
+}
+END_TEST
+
+/* hi = bf16(x), lo = bf16(x - hi), lo = 0 when hi is not finite (lowp.h). */
+static void split_ref(float x, float *hi, float *lo)
+{
+	*hi = bf(x);
+	*lo = isfinite(*hi) ? bf(x - *hi) : 0.0f;
+}
+
+/* Value j of row r of the split activations (hi or lo plane) in a's layout. */
+static float split_at(const struct sb_lowp_act *a, int lo, size_t r, size_t j)
+{
+	const void *q = lo ? a->lo : a->q;
+
+	return a->isa == SB_LOWP_ISA_AVX512 ? ((const float *)q)[r * a->ld + j]
+		: sb_lowp_bf16_float(((const uint16_t *)q)[r * a->ld + j]);
+}
+
+/*
+ * bf16 with split activations (sb_lowp_act_set_split): hi and lo as lowp.h defines them
+ * (special values included: NaN, subnormals, a value that rounds to infinity), padded
+ * with zeros; every set's kernel against the sum in lowp.h's order (each pair of k: the
+ * hi pair then the lo pair; bit for bit but on AMX) and against the double-precision
+ * sum of the same products within float32 rounding of 2k additions; and the result
+ * within 2^-16 of the exact inputs' products with the bf16 weights, where plain bf16
+ * inputs are off by up to 2^-9.
+ */
+START_TEST(test_bf16_split)
+{
+	for (size_t s = 0; s < N_SHAPES; s++) {
+		size_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2], ldx = k + 3;
+		float *w = rand_matrix(n, k, k, 0.05f), *x = rand_matrix(m, ldx, ldx, 2.0f);
+		const float *parts[1] = { w };
+		struct sb_lowp_weights pw;
+		struct sb_lowp_act a;
+		struct sb_error err;
+
+		memset(&a, 0, sizeof(a));
+		ck_assert_int_eq(sb_lowp_pack(&pw, SB_LOWP_BF16, parts, &n, 1, k, &err), SB_OK);
+		for (size_t i = 0; i < N_ISAS; i++) {
+			float *y;
+			if (!use_isa(i))
+				continue;
+			x[0] = NAN;
+			x[1] = from_bits(0x00000123);
+			x[2] = from_bits(0x7f7fffff);
+			x[3] = 1.0f + 0x1p-10f + 0x1p-20f;
+			ck_assert_int_eq(sb_lowp_act_set_split(&a, &pw, m, x, ldx, &err), SB_OK);
+			ck_assert_ptr_nonnull(a.lo);
+			for (size_t r = 0; r < act_rows(&a); r++) {
+				for (size_t j = 0; j < a.ld; j++) {
+					float hi = 0.0f, lo = 0.0f;
+					if (j < k && r < m)
+						split_ref(x[r * ldx + j], &hi, &lo);
+					ck_assert_msg(bits(split_at(&a, 0, r, j)) == bits(hi) &&
+						      bits(split_at(&a, 1, r, j)) == bits(lo),
+						      "%s split x[%zu,%zu] = %a: hi %a lo %a, want "
+						      "%a %a", isa_names[i], r, j,
+						      j < k && r < m ? x[r * ldx + j] : 0.0f,
+						      split_at(&a, 0, r, j), split_at(&a, 1, r, j),
+						      hi, lo);
+				}
+			}
+			/* 1 + 2^-10 + 2^-20: hi 1, lo 2^-10 (the 2^-20 is past 16 bits). */
+			ck_assert(k <= 3 || (bits(split_at(&a, 0, 0, 3)) == 0x3f800000 &&
+					     bits(split_at(&a, 1, 0, 3)) == 0x3a800000));
+			x[0] = x[1] = x[2] = x[3] = 0.5f;
+			ck_assert_int_eq(sb_lowp_act_set_split(&a, &pw, m, x, ldx, &err), SB_OK);
+			y = run(&pw, &a, m, n);
+			for (size_t r = 0; r < m; r++) {
+				for (size_t c = 0; c < n; c++) {
+					const float *xr = x + r * ldx, *wc = w + c * k;
+					float acc = 0.0f, got = y[r * (n + 5) + c];
+					double ref = 0.0, mag = 0.0, exact = 0.0, emag = 0.0;
+					for (size_t g = 0; g < (k + 1) / 2; g++) {
+						size_t k0 = 2 * g, k1 = 2 * g + 1;
+						float h0, l0, h1 = 0.0f, l1 = 0.0f;
+						split_ref(xr[k0], &h0, &l0);
+						if (k1 < k)
+							split_ref(xr[k1], &h1, &l1);
+						if (k1 < k)
+							acc += h1 * bf(wc[k1]);
+						acc += h0 * bf(wc[k0]);
+						if (k1 < k)
+							acc += l1 * bf(wc[k1]);
+						acc += l0 * bf(wc[k0]);
+					}
+					for (size_t j = 0; j < k; j++) {
+						float hi, lo;
+						split_ref(xr[j], &hi, &lo);
+						ref += (double)hi * bf(wc[j]) + (double)lo * bf(wc[j]);
+						mag += fabs((double)hi * bf(wc[j])) +
+						       fabs((double)lo * bf(wc[j]));
+						exact += (double)xr[j] * bf(wc[j]);
+						emag += fabs((double)xr[j] * bf(wc[j]));
+					}
+					ck_assert_msg(isas[i] == SB_LOWP_ISA_AMX || bits(got) == bits(acc),
+						      "%s split [%zu,%zu,%zu] y[%zu,%zu] = %a, in order "
+						      "%a", isa_names[i], m, n, k, r, c, got, acc);
+					ck_assert_msg(fabs(got - ref) <= 2.0 * (double)k * 0x1p-24 * mag +
+						      1e-30, "%s split [%zu,%zu,%zu] y[%zu,%zu] = %a, in "
+						      "double %a", isa_names[i], m, n, k, r, c, got, ref);
+					ck_assert_msg(fabs(got - exact) <= 0x1p-16 * emag +
+						      2.0 * (double)k * 0x1p-24 * mag + 1e-30,
+						      "%s split [%zu,%zu,%zu] y[%zu,%zu] = %a, exact "
+						      "inputs %a", isa_names[i], m, n, k, r, c, got,
+						      exact);
 				}
 			}
 			free(y);
@@ -566,6 +685,7 @@ static Suite *lowp_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_bf16_round);
 	tcase_add_test(tc, test_bf16_kernels);
+	tcase_add_test(tc, test_bf16_split);
 	tcase_add_test(tc, test_int8_kernels);
 	tcase_add_test(tc, test_parts_stacked);
 	tcase_add_test(tc, test_limits_names);
