@@ -2,7 +2,8 @@
 # encode-modernbert.sh - sb-encode on a full-size random gte-modernbert-base shape
 # (model_type modernbert, 22 layers x 768, 12 heads, intermediate 1152 (Wi 2304 rows),
 # local_attention 128, every third layer global, 8192 positions, the 50262 tokens of a
-# byte-level BPE built from GPT-2's files by tests/tools/mkmodernbert.py): agreement with
+# byte-level BPE built from GPT-2's files by tests/tools/mkmodernbert.py, weights drawn as
+# transformers initialises the architecture): agreement with
 # the PyTorch port (tests/tools/modernbert-ref.py) on STS sentences and on documents of
 # 512 and 2048 tokens, throughput side by side with the port on the same ids (rounds
 # alternating A B A B), the same against ONNX Runtime on the port exported to ONNX
@@ -14,10 +15,11 @@
 #
 # BUILDDIR holds the built programs (default: .), after `make check` (for tests/enctool);
 # build it without sanitizers for meaningful figures.  Environment: SHARED (default
-# ../shared), WORK (default /tmp/sb-bench-modernbert: the model, tokens and references are
-# kept there between runs), ROUNDS (default 3), THREADS (default 2), N (default 1000: the
-# first N STS sentences for the throughput rounds), SKIP_REF=1, SKIP_ORT=1,
-# SKIP_THROUGHPUT=1 (only the long rows).  Needs /usr/bin/python3 with torch and numpy,
+# ../shared), WORK (default /tmp/sb-bench-modernbert-hf: the model, tokens and references
+# are kept there between runs; "-hf" as the model follows transformers' initialisation),
+# ROUNDS (default 3), THREADS (default 2), N (default 1000: the first N STS sentences for
+# the throughput rounds), SKIP_REF=1, SKIP_ORT=1, SKIP_THROUGHPUT=1 (only the long
+# rows).  Needs /usr/bin/python3 with torch and numpy,
 # node with the reference packages (../shared/reference/setup.sh).
 #
 # The port (modernbert-ref.py --bench: transformers' eager attention, which, as its sdpa
@@ -28,7 +30,7 @@
 # sb's figures are sb-encode --pool mean on saved tokens frames, start-up included.
 set -eu
 
-W=${WORK:-/tmp/sb-bench-modernbert}
+W=${WORK:-/tmp/sb-bench-modernbert-hf}
 N=${N:-1000}
 . "$(dirname "$0")/lib.sh"
 need "$STS" "$SHARED/data/tokenizers/gpt2/encoder.json" "$B/cmd/sb-encode" \

@@ -6,6 +6,7 @@ usage: mkmodernbert.py GPT2_DIR OUT [--merges N] [--hidden D] [--layers N] [--he
                        [--theta-global T] [--theta-local T] [--eps E] [--act A]
                        [--norm-bias] [--attn-bias] [--mlp-bias] [--prefix]
                        [--format safetensors|bin] [--pooling mean|cls] [--seed S]
+                       [--init hf|visible]
 
 GPT2_DIR holds GPT-2's encoder.json and vocab.bpe (../shared/data/tokenizers/gpt2).
 OUT receives:
@@ -28,11 +29,26 @@ OUT receives:
   modules.json, sentence_bert_config.json (max_seq_length P),
   1_Pooling/config.json (--pooling, mean by default)
 
-Weights are N(0, 0.1) matrices and biases, LayerNorm weights 1 + N(0, 0.1), so that every
-tensor changes the output visibly.
+Weights (--init):
+  hf        (default) as transformers initialises a ModernBertModel: its
+            ModernBertPreTrainedModel._init_weights in
+            src/transformers/models/modernbert/modeling_modernbert.py (huggingface/transformers
+            at commit 000c33fdfde12e1ffafbfcdb3c926df5727a00b6, the version
+            modernbert-ref.py ports): tok_embeddings, attn.Wqkv and mlp.Wi normal with std
+            initializer_range (0.02), attn.Wo and mlp.Wo std 0.02 / sqrt(2 num_hidden_layers),
+            each truncated at initializer_cutoff_factor (2) std; every bias 0; LayerNorm
+            weights 1 and biases 0.  The residual stream keeps the size of a trained model's
+            (max |x| of a few units at 22 layers x 768 rather than hundreds), so rounding is
+            not amplified beyond what a real checkpoint shows: the full-size model of
+            bench/encode-modernbert.sh.
+  visible   N(0, 0.1) matrices and biases, LayerNorm weights 1 + N(0, 0.1), so that every
+            tensor changes the output visibly: the test models of modernbert-goldens.sh
+            (with unit LayerNorm weights and zero biases a loader that dropped them would
+            pass).
 """
 import argparse
 import json
+import math
 import os
 import sys
 
@@ -61,6 +77,52 @@ def weights(a, vocab, g):
     return d.w
 
 
+CUTOFF = 2.0      # the initializer_cutoff_factor written to config.json
+RANGE = 0.02      # initializer_range
+
+
+def trunc_normal(g, std, *shape):
+    """N(0, std) cut at CUTOFF std: values outside drawn again, as torch's trunc_normal_
+    (rejection keeps the exact truncated law; this draws from generator g)."""
+    t = torch.randn(*shape, generator=g)
+    while True:
+        out = t.abs() > CUTOFF
+        n = int(out.sum())
+        if not n:
+            return t * std
+        t[out] = torch.randn(n, generator=g)
+
+
+def weights_hf(a, vocab, g):
+    """transformers' ModernBertPreTrainedModel._init_weights (see the header)."""
+    D, F = a.hidden, a.ffn
+    out = RANGE / math.sqrt(2.0 * a.layers)
+    w = {}
+
+    def lin(name, rows, cols, std, bias):
+        w[name + ".weight"] = trunc_normal(g, std, rows, cols)
+        if bias:
+            w[name + ".bias"] = torch.zeros(rows)
+
+    def ln(name):
+        w[name + ".weight"] = torch.ones(D)
+        if a.norm_bias:
+            w[name + ".bias"] = torch.zeros(D)
+    w["embeddings.tok_embeddings.weight"] = trunc_normal(g, RANGE, vocab, D)
+    ln("embeddings.norm")
+    for i in range(a.layers):
+        p = "layers.%d." % i
+        if i > 0:
+            ln(p + "attn_norm")
+        lin(p + "attn.Wqkv", 3 * D, D, RANGE, a.attn_bias)
+        lin(p + "attn.Wo", D, D, out, a.attn_bias)
+        ln(p + "mlp_norm")
+        lin(p + "mlp.Wi", 2 * F, D, RANGE, a.mlp_bias)
+        lin(p + "mlp.Wo", D, F, out, a.mlp_bias)
+    ln("final_norm")
+    return w
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("gpt2")
@@ -80,6 +142,7 @@ def main():
     ap.add_argument("--format", default="safetensors", choices=["safetensors", "bin"])
     ap.add_argument("--pooling", default="mean", choices=["mean", "cls"])
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--init", default="hf", choices=["hf", "visible"])
     a = ap.parse_args()
 
     bpe_tokenizer(a.gpt2, a.out, "modernbert", a.merges, a.max_pos)
@@ -88,7 +151,7 @@ def main():
     vocab = tok_cfg["vocab_size"]
 
     g = torch.Generator().manual_seed(a.seed)
-    w = weights(a, vocab, g)
+    w = (weights_hf if a.init == "hf" else weights)(a, vocab, g)
     if a.prefix:
         w = {"model." + k: v for k, v in w.items()}
         D = a.hidden
@@ -107,7 +170,7 @@ def main():
            "eos_token_id": tok_cfg["sep_token_id"], "global_attn_every_n_layers": a.every,
            "global_rope_theta": a.theta_global, "gradient_checkpointing": False,
            "hidden_activation": a.act, "hidden_size": a.hidden,
-           "initializer_cutoff_factor": 2.0, "initializer_range": 0.02,
+           "initializer_cutoff_factor": CUTOFF, "initializer_range": RANGE,
            "intermediate_size": a.ffn, "layer_norm_eps": 1e-05, "local_attention": a.window,
            "local_rope_theta": a.theta_local, "max_position_embeddings": a.max_pos,
            "mlp_bias": a.mlp_bias, "mlp_dropout": 0.0, "model_type": "modernbert",

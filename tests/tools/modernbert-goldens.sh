@@ -11,7 +11,9 @@
 # Models: tiny-modernbert (bare keys, safetensors, 4 layers of which 0 and 3 global,
 # window 16, max_position_embeddings 8192) and tiny-modernbert-bias (model. keys with an
 # MLM head, pytorch_model.bin, every bias, 3 layers with every second one global, window
-# 6, its own thetas, max_position_embeddings 128).  Writes, for each MODEL:
+# 6, its own thetas, max_position_embeddings 128), both with mkmodernbert.py's --init
+# visible weights (LayerNorm weights and biases away from 1 and 0, so that a loader that
+# dropped one would fail).  Writes, for each MODEL:
 #   MODEL.pooled.gz   mean-pooled embeddings, "%.6f", one row a line: every STS sentence
 #                     (column 6 then column 7 of sts-test.tsv) for tiny-modernbert, the
 #                     first 500 for tiny-modernbert-bias; batches of 16 padded rows
@@ -28,10 +30,11 @@ OUT=tests/golden/encode-modernbert
 . tests/tools/goldens-lib.sh
 
 mkm mkmodernbert.py "$GPT2" tiny-modernbert --merges 600 --hidden 32 --layers 4 --heads 4 \
-	--ffn 48 --window 16 --every 3 --max-pos 8192 --seed 21
+	--ffn 48 --window 16 --every 3 --max-pos 8192 --seed 21 --init visible
 mkm mkmodernbert.py "$GPT2" tiny-modernbert-bias --merges 600 --hidden 16 --layers 3 \
 	--heads 2 --ffn 24 --window 6 --every 2 --max-pos 128 --theta-global 5000 \
-	--theta-local 300 --norm-bias --attn-bias --mlp-bias --prefix --format bin --seed 22
+	--theta-local 300 --norm-bias --attn-bias --mlp-bias --prefix --format bin --seed 22 \
+	--init visible
 
 mkdir -p "$OUT"
 sts_split
