@@ -178,6 +178,11 @@ void sb_tok_gen_state_free(struct tok_gen_state *s)
 	free(s);
 }
 
+void sb_tok_gen_set_fused(struct tok_gen_state *s, int on)
+{
+	s->fused = on ? sb_tok_fused_kind(s->g) : TOK_FUSED_NONE;
+}
+
 static void matcher_reset(struct matcher *m)
 {
 	m->have_prev = 0;

@@ -154,6 +154,10 @@ int sb_tok_gen_state_new(struct tok_gen_state **out, const struct sb_tokenizer *
 			 struct sb_error *err);
 void sb_tok_gen_state_free(struct tok_gen_state *g);
 
+/* Whether g takes the one-pass path of tok_fused.c where it can (on by default; the
+ * tests turn it off to compare it with the stages). */
+void sb_tok_gen_set_fused(struct tok_gen_state *g, int on);
+
 /* Starts a text (a or b) whose ids go to out; flags: SB_TOKENIZER_*. */
 void sb_tok_gen_begin(struct tok_gen_state *g, struct tok_seq *out, unsigned flags);
 
