@@ -18,6 +18,9 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "buf.h"
 #include "tok_gen.h"
@@ -54,7 +57,10 @@ void sb_tok_added_index(struct tok_added_set *set)
 			k++;
 	}
 	set->first[256] = (uint16_t)k;
+	set->one_first = set->n ? (unsigned char)set->tok[0].s[0] : -1;
 	for (size_t i = 0; i < set->n; i++) {
+		if ((unsigned char)set->tok[i].s[0] != set->one_first)
+			set->one_first = -1;
 		if (set->tok[i].n > set->max_len)
 			set->max_len = set->tok[i].n;
 		set->any_lstrip |= set->tok[i].lstrip;
@@ -116,6 +122,8 @@ struct tok_gen_state {
 	struct stage st[TOK_MAX_NORM + 2];
 	size_t n_st;
 	struct sb_buf piece[TOK_MAX_PRE];       /* pre-tokenizers after the first */
+	enum tok_fused fused;           /* the one-pass form of the stages (tok_fused.c) */
+	struct sb_buf fa, fb;           /* its scratch */
 };
 
 int sb_tok_gen_state_new(struct tok_gen_state **out, const struct sb_tokenizer *t,
@@ -148,6 +156,9 @@ int sb_tok_gen_state_new(struct tok_gen_state **out, const struct sb_tokenizer *
 		sb_buf_init(&s->piece[k]);
 	s->m1.set = &g->raw;
 	s->m2.set = &g->normd;
+	s->fused = sb_tok_fused_kind(g);
+	sb_buf_init(&s->fa);
+	sb_buf_init(&s->fb);
 	*out = s;
 	return SB_OK;
 }
@@ -162,7 +173,14 @@ void sb_tok_gen_state_free(struct tok_gen_state *s)
 		sb_buf_destroy(&s->st[k].in);
 	for (size_t k = 0; k < TOK_MAX_PRE; k++)
 		sb_buf_destroy(&s->piece[k]);
+	sb_buf_destroy(&s->fa);
+	sb_buf_destroy(&s->fb);
 	free(s);
+}
+
+void sb_tok_gen_set_fused(struct tok_gen_state *s, int on)
+{
+	s->fused = on ? sb_tok_fused_kind(s->g) : TOK_FUSED_NONE;
 }
 
 static void matcher_reset(struct matcher *m)
@@ -377,6 +395,30 @@ static int text_to(struct tok_gen_state *s, size_t k, const unsigned char *p, si
 	return s->st[k].in.len >= RUN_BYTES ? flow(s, k, 0, err) : SB_OK;
 }
 
+/* Whether the stages hold nothing of a text (none started, or the last one ended). */
+static int stages_clean(const struct tok_gen_state *s)
+{
+	for (size_t k = 0; k < s->n_st; k++)
+		if (s->st[k].in.len || s->st[k].state || s->st[k].started)
+			return 0;
+	return 1;
+}
+
+/* Text p[0..n) that ends a text for stage next (an added token or the input's end
+ * follows): in one pass when the stages allow it, else through them. */
+static int text_end(struct tok_gen_state *s, size_t next, const unsigned char *p, size_t n,
+		    struct sb_error *err)
+{
+	int rc;
+
+	if (next == 0 && s->fused && sb_tok_fused_fits(n) && stages_clean(s))
+		return sb_tok_fused_text(s->g, s->fused, s->scratch, s->out, s->at_start, p, n,
+					 &s->fa, &s->fb, err);
+	if ((rc = text_to(s, next, p, n, err)))
+		return rc;
+	return flow(s, next, 1, err);
+}
+
 /* The character that ends at p[i) (i > 0). */
 static uint32_t char_before(const unsigned char *p, size_t i)
 {
@@ -424,6 +466,13 @@ static int run_added(struct tok_gen_state *s, struct matcher *m, struct sb_buf *
 		if (set->first[b] == set->first[b + 1]) {
 			/* No token starts here: on to the next byte that starts one (a byte
 			 * inside a character never does, tokens being valid UTF-8). */
+			if (set->n && set->one_first >= 0) {
+				const unsigned char *f = memchr(p + i + 1, set->one_first,
+								n - i - 1);
+
+				i = f ? (size_t)(f - p) : n;
+				continue;
+			}
 			for (i++; i < n && set->first[p[i]] == set->first[p[i] + 1]; i++)
 				;
 			continue;
@@ -457,8 +506,7 @@ static int run_added(struct tok_gen_state *s, struct matcher *m, struct sb_buf *
 				start = j;
 			}
 		}
-		if ((rc = text_to(s, next, p + done, start - done, err)) ||
-		    (rc = flow(s, next, 1, err)))
+		if ((rc = text_end(s, next, p + done, start - done, err)))
 			return rc;
 		tok_seq_push(s->out, a->id);
 		s->at_start = 0;
@@ -477,7 +525,11 @@ static int run_added(struct tok_gen_state *s, struct matcher *m, struct sb_buf *
 			end = j;
 		}
 	}
-	if ((rc = text_to(s, next, p + done, end - done, err)))
+	if (final)
+		rc = text_end(s, next, p + done, end - done, err);
+	else
+		rc = text_to(s, next, p + done, end - done, err);
+	if (rc)
 		return rc;
 	if (end) {
 		m->prev = char_before(p, end);
@@ -485,7 +537,7 @@ static int run_added(struct tok_gen_state *s, struct matcher *m, struct sb_buf *
 	}
 	sb_buf_consume(in, end);
 	if (final)
-		return flow(s, next, 1, err);
+		return SB_OK;
 	return in->len > TOK_MAX_PIECE ? too_long(s, err) : SB_OK;
 }
 
@@ -594,7 +646,16 @@ static int validate(struct tok_gen_state *s, const unsigned char *p, size_t n, u
 		int k;
 
 		if (p[i] < 0x80) {
+#ifdef __SSE2__
+			/* ASCII 16 bytes at a time. */
+			while (i + 16 <= n &&
+			       !_mm_movemask_epi8(_mm_loadu_si128((const __m128i *)(p + i))))
+				i += 16;
+			if (i < n && p[i] < 0x80)
+				i++;
+#else
 			i++;
+#endif
 			continue;
 		}
 		k = get_utf8(p + i, n - i, &c);

@@ -100,6 +100,8 @@ struct tok_added_set {
 	uint16_t first[257];            /* tok[first[b] .. first[b + 1]) start with byte b */
 	size_t max_len;
 	int any_lstrip, any_single_word;
+	int one_first;                  /* the first byte of every token, when they share
+					 * one (-1 when not, or no token) */
 };
 
 /* ---- the model ---- */
@@ -152,6 +154,10 @@ int sb_tok_gen_state_new(struct tok_gen_state **out, const struct sb_tokenizer *
 			 struct sb_error *err);
 void sb_tok_gen_state_free(struct tok_gen_state *g);
 
+/* Whether g takes the one-pass path of tok_fused.c where it can (on by default; the
+ * tests turn it off to compare it with the stages). */
+void sb_tok_gen_set_fused(struct tok_gen_state *g, int on);
+
 /* Starts a text (a or b) whose ids go to out; flags: SB_TOKENIZER_*. */
 void sb_tok_gen_begin(struct tok_gen_state *g, struct tok_seq *out, unsigned flags);
 
@@ -166,6 +172,29 @@ int sb_tok_gen_feed(struct tok_gen_state *g, const unsigned char *p, size_t n,
 /* Ends the text: what was held back is tokenized.  Errors as sb_tok_gen_feed(). */
 int sb_tok_gen_end(struct tok_gen_state *g, uint64_t *bad_offset, uint64_t *n_replaced,
 		   struct sb_error *err);
+
+/* ---- SentencePiece's chains in one pass (tok_fused.c) ---- */
+
+enum tok_fused {
+	TOK_FUSED_NONE,
+	TOK_FUSED_META,                 /* Precompiled [Strip] [Replace " {2,}"] | Metaspace */
+	TOK_FUSED_PREPEND               /* Prepend, Replace of a literal | no pre-tokenizer */
+};
+
+/* The fused form of g's normalizers and pre-tokenizers, or TOK_FUSED_NONE. */
+enum tok_fused sb_tok_fused_kind(const struct tok_gen *g);
+
+/* Whether a text of n bytes is taken by sb_tok_fused_text(). */
+int sb_tok_fused_fits(size_t n);
+
+/*
+ * The whole text p[0..n) (valid UTF-8, between added tokens; sb_tok_fused_fits(n))
+ * through g's normalizers, pre-tokenizer and model, whose ids go to out; at_start: no
+ * added token came before it in the input.  a and b are scratch.  SB_ENOMEM.
+ */
+int sb_tok_fused_text(const struct tok_gen *g, enum tok_fused kind, void *scratch,
+		      struct tok_seq *out, int at_start, const unsigned char *p, size_t n,
+		      struct sb_buf *a, struct sb_buf *b, struct sb_error *err);
 
 /* ---- the models' cache of pre-tokens (tok_cache.c) ---- */
 
