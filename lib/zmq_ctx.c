@@ -51,22 +51,33 @@ struct ctx_term {
 	int done, abandoned;
 };
 
+/* zmq_ctx_term, again when a signal interrupted it. */
+static void ctx_term_retrying(void *ctx)
+{
+	while (zmq_ctx_term(ctx) != 0 && errno == EINTR)
+		;
+}
+
+static void ctx_term_free(struct ctx_term *t)
+{
+	pthread_cond_destroy(&t->cond);
+	pthread_mutex_destroy(&t->lock);
+	free(t);
+}
+
+/* The terminating thread; whichever side finishes last frees t. */
 static void *ctx_term_main(void *arg)
 {
 	struct ctx_term *t = arg;
 
-	while (zmq_ctx_term(t->ctx) != 0 && errno == EINTR)
-		;
+	ctx_term_retrying(t->ctx);
 	pthread_mutex_lock(&t->lock);
 	t->done = 1;
 	int abandoned = t->abandoned;
 	pthread_cond_signal(&t->cond);
 	pthread_mutex_unlock(&t->lock);
-	if (abandoned) {
-		pthread_cond_destroy(&t->cond);
-		pthread_mutex_destroy(&t->lock);
-		free(t);
-	}
+	if (abandoned)
+		ctx_term_free(t);
 	return NULL;
 }
 
@@ -78,8 +89,10 @@ static void ctx_term_bounded(void *ctx)
 	sigset_t all, old;
 	struct timespec dl;
 
-	if (t == NULL)
-		goto inline_term;
+	if (t == NULL) {
+		ctx_term_retrying(ctx);
+		return;
+	}
 	t->ctx = ctx;
 	pthread_mutex_init(&t->lock, NULL);
 	pthread_condattr_init(&ca);
@@ -91,10 +104,9 @@ static void ctx_term_bounded(void *ctx)
 	int rc = pthread_create(&th, NULL, ctx_term_main, t);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc != 0) {
-		pthread_cond_destroy(&t->cond);
-		pthread_mutex_destroy(&t->lock);
-		free(t);
-		goto inline_term;
+		ctx_term_free(t);
+		ctx_term_retrying(ctx);
+		return;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &dl);
 	dl.tv_sec += CTX_TERM_BOUND_MS / 1000;
@@ -114,13 +126,7 @@ static void ctx_term_bounded(void *ctx)
 		return;
 	}
 	pthread_join(th, NULL);
-	pthread_cond_destroy(&t->cond);
-	pthread_mutex_destroy(&t->lock);
-	free(t);
-	return;
-inline_term:
-	while (zmq_ctx_term(ctx) != 0 && errno == EINTR)
-		;
+	ctx_term_free(t);
 }
 
 void *sb_zmq_ctx_get(struct sb_error *err)
