@@ -429,6 +429,19 @@ static uint32_t char_before(const unsigned char *p, size_t i)
 	return utf8_decode(p + j, &len);
 }
 
+/* Where the white space that ends p[done, i) begins (i when there is none). */
+static size_t back_over_space(const unsigned char *p, size_t done, size_t i)
+{
+	while (i > done && sb_tok_is_space(char_before(p, i))) {
+		size_t j = i - 1;
+
+		while (j > done && (p[j] & 0xC0) == 0x80)
+			j--;
+		i = j;
+	}
+	return i;
+}
+
 /*
  * Matches m's set over in (valid UTF-8): text goes to stage next, a token ends the
  * text there (stages next.. run to its end) and pushes its id.  Unless final, stops
@@ -496,16 +509,7 @@ static int run_added(struct tok_gen_state *s, struct matcher *m, struct sb_buf *
 				continue;
 			}
 		}
-		start = i;
-		if (a->lstrip) {
-			while (start > done && sb_tok_is_space(char_before(p, start))) {
-				size_t j = start - 1;
-
-				while (j > done && (p[j] & 0xC0) == 0x80)
-					j--;
-				start = j;
-			}
-		}
+		start = a->lstrip ? back_over_space(p, done, i) : i;
 		if ((rc = text_end(s, next, p + done, start - done, err)))
 			return rc;
 		tok_seq_push(s->out, a->id);
@@ -514,17 +518,8 @@ static int run_added(struct tok_gen_state *s, struct matcher *m, struct sb_buf *
 		done = i;
 		m->skip = a->rstrip;
 	}
-	end = i;
-	if (!final && set->any_lstrip) {
-		/* White space an lstrip token may still take stays here. */
-		while (end > done && sb_tok_is_space(char_before(p, end))) {
-			size_t j = end - 1;
-
-			while (j > done && (p[j] & 0xC0) == 0x80)
-				j--;
-			end = j;
-		}
-	}
+	/* White space an lstrip token may still take stays here. */
+	end = !final && set->any_lstrip ? back_over_space(p, done, i) : i;
 	if (final)
 		rc = text_end(s, next, p + done, end - done, err);
 	else
