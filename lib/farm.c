@@ -12,6 +12,7 @@
 #include "farm.h"
 #include "frame.h"
 #include "internal.h"
+#include "mpread.h"
 
 /* ---- header codec ---- */
 
@@ -52,87 +53,6 @@ int sb_farm_hdr_unpack(const void *p, size_t n, struct sb_farm_hdr *h, struct sb
 	return SB_OK;
 }
 
-/* ---- a small MessagePack reader: the top-level keys and meta of a frame ---- */
-
-struct rd {
-	const unsigned char *p;
-	size_t n, pos;
-};
-
-static int rd_uint(struct rd *r, uint64_t *v)
-{
-	if (r->pos >= r->n)
-		return -1;
-	unsigned char c = r->p[r->pos];
-	size_t len;
-
-	if (c <= 0x7f) {
-		*v = c;
-		r->pos++;
-		return 0;
-	}
-	switch (c) {
-	case 0xcc: len = 1; break;
-	case 0xcd: len = 2; break;
-	case 0xce: len = 4; break;
-	case 0xcf: len = 8; break;
-	default: return -1;
-	}
-	if (r->n - r->pos - 1 < len)
-		return -1;
-	uint64_t x = 0;
-	for (size_t i = 0; i < len; i++)
-		x = (x << 8) | r->p[r->pos + 1 + i];
-	*v = x;
-	r->pos += 1 + len;
-	return 0;
-}
-
-static int rd_str(struct rd *r, const char **s, size_t *len)
-{
-	if (r->pos >= r->n)
-		return -1;
-	unsigned char c = r->p[r->pos];
-	size_t hl, l;
-
-	if ((c & 0xe0) == 0xa0) {
-		hl = 1;
-		l = c & 0x1f;
-	} else if (c == 0xd9 || c == 0xda || c == 0xdb) {
-		hl = c == 0xd9 ? 2 : c == 0xda ? 3 : 5;
-		if (r->n - r->pos < hl)
-			return -1;
-		l = 0;
-		for (size_t i = 1; i < hl; i++)
-			l = (l << 8) | r->p[r->pos + i];
-	} else {
-		return -1;
-	}
-	if (r->n - r->pos < hl || r->n - r->pos - hl < l)
-		return -1;
-	*s = (const char *)r->p + r->pos + hl;
-	*len = l;
-	r->pos += hl + l;
-	return 0;
-}
-
-static int rd_skip(struct rd *r)
-{
-	struct sb_frame_scan sc;
-	size_t size;
-
-	sb_frame_scan_init(&sc, r->n - r->pos + 1);
-	if (sb_frame_scan(&sc, r->p + r->pos, r->n - r->pos, &size, NULL) != SB_OK)
-		return -1;
-	r->pos += size;
-	return 0;
-}
-
-static int key_is(const char *s, size_t n, const char *k)
-{
-	return strlen(k) == n && memcmp(s, k, n) == 0;
-}
-
 int sb_farm_peek(const void *p, size_t n, struct sb_farm_peek *out, struct sb_error *err)
 {
 	struct sb_frame_head h;
@@ -159,15 +79,15 @@ enum { PROV_KIND, PROV_FINGERPRINT, PROV_MODEL };
 /* A MessagePack value (n bytes, one whole object) as text for a message. */
 static void show_value(const unsigned char *v, size_t n, char *buf, size_t cap)
 {
-	struct rd r = { v, n, 0 };
-	const char *s;
+	struct sb_mpread r = { v, n, 0, NULL };
+	const unsigned char *s;
 	size_t len;
 	uint64_t u;
 
-	if (rd_str(&r, &s, &len) == 0) {
+	if (sb_mpread_bytes(&r, 's', &s, &len, "a value") == 0) {
 		char shown[64];
-		snprintf(buf, cap, "'%s'", sb_printable(s, len, shown, sizeof(shown)));
-	} else if (rd_uint(&r, &u) == 0) {
+		snprintf(buf, cap, "'%s'", sb_printable((const char *)s, len, shown, sizeof(shown)));
+	} else if (sb_mpread_uint(&r, &u, "a value") == 0) {
 		snprintf(buf, cap, "%" PRIu64, u);
 	} else if (n == 1 && (v[0] == 0xc2 || v[0] == 0xc3)) {
 		snprintf(buf, cap, "%s", v[0] == 0xc3 ? "true" : "false");
@@ -183,36 +103,35 @@ static void prov_take(struct sb_farm_prov *pv, int k, const unsigned char *v, si
 	show_value(v, n, pv->shown[k], sizeof(pv->shown[k]));
 }
 
+/* Whether the value at r is a map. */
+static int at_map(const struct sb_mpread *r)
+{
+	unsigned char c = r->pos < r->n ? r->p[r->pos] : 0;
+
+	return (c & 0xf0) == 0x80 || c == 0xde || c == 0xdf;
+}
+
 /* Reads the pinned keys of a meta map (r at the map's first byte). */
-static int prov_meta(struct rd *r, struct sb_farm_prov *pv)
+static int prov_meta(struct sb_mpread *r, struct sb_farm_prov *pv)
 {
 	uint64_t n_keys;
-	unsigned char c;
 
-	if (r->pos >= r->n)
+	if (!at_map(r))
+		return sb_mpread_skip(r);       /* not a map: nothing pinned from it */
+	if (sb_mpread_container(r, 'm', &n_keys, "meta") != 0)
 		return -1;
-	c = r->p[r->pos];
-	if ((c & 0xf0) == 0x80) {
-		n_keys = c & 0x0f;
-		r->pos++;
-	} else if (c == 0xde && r->n - r->pos >= 3) {
-		n_keys = ((uint64_t)r->p[r->pos + 1] << 8) | r->p[r->pos + 2];
-		r->pos += 3;
-	} else {
-		return rd_skip(r);      /* not a map: nothing pinned from it */
-	}
 	for (uint64_t i = 0; i < n_keys; i++) {
-		const char *k;
+		const unsigned char *k;
 		size_t kl, at;
 		int which = -1;
 
-		if (rd_str(r, &k, &kl) != 0)
+		if (sb_mpread_bytes(r, 's', &k, &kl, "a meta key") != 0)
 			return -1;
 		for (int j = 1; j < SB_FARM_PROV_KEYS; j++)
-			if (key_is(k, kl, prov_keys[j]))
+			if (sb_mpread_key_is(k, kl, prov_keys[j]))
 				which = j;
 		at = r->pos;
-		if (rd_skip(r) != 0)
+		if (sb_mpread_skip(r) != 0)
 			return -1;
 		if (which >= 0)
 			prov_take(pv, which, r->p + at, r->pos - at);
@@ -222,37 +141,27 @@ static int prov_meta(struct rd *r, struct sb_farm_prov *pv)
 
 int sb_farm_prov_read(const void *p, size_t n, struct sb_farm_prov *out, struct sb_error *err)
 {
-	struct rd r = { p, n, 0 };
+	struct sb_mpread r = { p, n, 0, NULL };
 	uint64_t n_keys;
 
 	memset(out, 0, sizeof(*out));
-	if (n == 0)
+	if (sb_mpread_container(&r, 'm', &n_keys, "the frame") != 0)
 		goto bad;
-	unsigned char c = r.p[0];
-	if ((c & 0xf0) == 0x80) {
-		n_keys = c & 0x0f;
-		r.pos = 1;
-	} else if (c == 0xde && n >= 3) {
-		n_keys = ((uint64_t)r.p[1] << 8) | r.p[2];
-		r.pos = 3;
-	} else {
-		goto bad;
-	}
 	for (uint64_t i = 0; i < n_keys; i++) {
-		const char *k;
+		const unsigned char *k;
 		size_t kl, at;
 
-		if (rd_str(&r, &k, &kl) != 0)
+		if (sb_mpread_bytes(&r, 's', &k, &kl, "a key") != 0)
 			goto bad;
 		at = r.pos;
-		if (key_is(k, kl, "meta")) {
+		if (sb_mpread_key_is(k, kl, "meta")) {
 			if (prov_meta(&r, out) != 0)
 				goto bad;
 			continue;
 		}
-		if (rd_skip(&r) != 0)
+		if (sb_mpread_skip(&r) != 0)
 			goto bad;
-		if (key_is(k, kl, "kind"))
+		if (sb_mpread_key_is(k, kl, "kind"))
 			prov_take(out, PROV_KIND, r.p + at, r.pos - at);
 	}
 	if (r.pos != n)

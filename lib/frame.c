@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "frame.h"
+#include "mpread.h"
 #include "internal.h"
 
 static const char *const kind_names[] = {
@@ -470,199 +471,8 @@ done:
 
 /* ---- decoding ---- */
 
-struct rd {
-	const unsigned char *p;
-	size_t n, pos;
-	struct sb_error *err;
-};
-
-static int rd_fail(struct rd *r, int code, const char *what)
-{
-	return sb_error_set(r->err, code, "byte %zu of the frame: %s", r->pos, what);
-}
-
-static int rd_need(struct rd *r, size_t k)
-{
-	if (r->n - r->pos < k)
-		return sb_error_set(r->err, SB_EFORMAT,
-				    "byte %zu of the frame: %zu bytes needed, %zu remain",
-				    r->pos, k, r->n - r->pos);
-	return SB_OK;
-}
-
-static uint64_t be(const unsigned char *p, int k)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < k; i++)
-		v = (v << 8) | p[i];
-	return v;
-}
-
-/* Reads a container header of the wanted kind ('m' map, 'a' array); the count is
- * bounded by the bytes that remain, since every element takes at least one byte. */
-static int rd_container(struct rd *r, int want, uint64_t *count, const char *what)
-{
-	unsigned char b;
-	int k = 0;
-	uint64_t c;
-	char msg[160];
-
-	if (rd_need(r, 1))
-		return SB_EFORMAT;
-	b = r->p[r->pos];
-	if (want == 'm' && b >= 0x80 && b <= 0x8f)
-		c = b & 0x0f;
-	else if (want == 'a' && b >= 0x90 && b <= 0x9f)
-		c = b & 0x0f;
-	else if ((want == 'm' && b == 0xde) || (want == 'a' && b == 0xdc))
-		k = 2;
-	else if ((want == 'm' && b == 0xdf) || (want == 'a' && b == 0xdd))
-		k = 4;
-	else {
-		snprintf(msg, sizeof msg, "%s: expected %s", what, want == 'm' ? "a map" : "an array");
-		return rd_fail(r, SB_EFORMAT, msg);
-	}
-	if (k) {
-		if (rd_need(r, 1 + (size_t)k))
-			return SB_EFORMAT;
-		c = be(r->p + r->pos + 1, k);
-	}
-	if (c > (r->n - r->pos - 1 - (size_t)k) / (want == 'm' ? 2 : 1)) {
-		snprintf(msg, sizeof msg, "%s: %s of %llu elements in %zu remaining bytes", what,
-			 want == 'm' ? "map" : "array", (unsigned long long)c,
-			 r->n - r->pos - 1 - (size_t)k);
-		return rd_fail(r, SB_EFORMAT, msg);
-	}
-	r->pos += 1 + (size_t)k;
-	*count = c;
-	return SB_OK;
-}
-
-/* Reads a str (want 's') or bin (want 'b'); *p points into the message. */
-static int rd_bytes(struct rd *r, int want, const unsigned char **p, size_t *len,
-		    const char *what)
-{
-	unsigned char b;
-	int k;
-	uint64_t c;
-	char msg[160];
-
-	if (rd_need(r, 1))
-		return SB_EFORMAT;
-	b = r->p[r->pos];
-	if (want == 's' && b >= 0xa0 && b <= 0xbf) {
-		k = 0;
-		c = b & 0x1f;
-	} else if ((want == 's' && b == 0xd9) || (want == 'b' && b == 0xc4)) {
-		k = 1;
-	} else if ((want == 's' && b == 0xda) || (want == 'b' && b == 0xc5)) {
-		k = 2;
-	} else if ((want == 's' && b == 0xdb) || (want == 'b' && b == 0xc6)) {
-		k = 4;
-	} else {
-		snprintf(msg, sizeof msg, "%s: expected %s", what, want == 's' ? "a string" : "binary data");
-		return rd_fail(r, SB_EFORMAT, msg);
-	}
-	if (k) {
-		if (rd_need(r, 1 + (size_t)k))
-			return SB_EFORMAT;
-		c = be(r->p + r->pos + 1, k);
-	}
-	if (c > r->n - r->pos - 1 - (size_t)k) {
-		snprintf(msg, sizeof msg, "%s: %llu bytes claimed, %zu remain", what,
-			 (unsigned long long)c, r->n - r->pos - 1 - (size_t)k);
-		return rd_fail(r, SB_EFORMAT, msg);
-	}
-	r->pos += 1 + (size_t)k;
-	*p = r->p + r->pos;
-	*len = (size_t)c;
-	r->pos += (size_t)c;
-	return SB_OK;
-}
-
-/* Reads an integer; *neg is set for negative values (held in *u as two's complement). */
-static int rd_int(struct rd *r, uint64_t *u, int *neg, const char *what)
-{
-	unsigned char b;
-	char msg[160];
-	int k;
-
-	if (rd_need(r, 1))
-		return SB_EFORMAT;
-	b = r->p[r->pos];
-	*neg = 0;
-	if (b <= 0x7f) {
-		*u = b;
-		r->pos++;
-		return SB_OK;
-	}
-	if (b >= 0xe0) {
-		*u = (uint64_t)(int64_t)(int8_t)b;
-		*neg = 1;
-		r->pos++;
-		return SB_OK;
-	}
-	switch (b) {
-	case 0xcc: case 0xd0: k = 1; break;
-	case 0xcd: case 0xd1: k = 2; break;
-	case 0xce: case 0xd2: k = 4; break;
-	case 0xcf: case 0xd3: k = 8; break;
-	default:
-		snprintf(msg, sizeof msg, "%s: expected an integer", what);
-		return rd_fail(r, SB_EFORMAT, msg);
-	}
-	if (rd_need(r, 1 + (size_t)k))
-		return SB_EFORMAT;
-	*u = be(r->p + r->pos + 1, k);
-	if (b >= 0xd0) {
-		/* Sign-extend the k-byte value. */
-		int shift = 64 - 8 * k;
-		int64_t s = (int64_t)(*u << shift) >> shift;
-
-		*u = (uint64_t)s;
-		*neg = s < 0;
-	}
-	r->pos += 1 + (size_t)k;
-	return SB_OK;
-}
-
-static int rd_uint(struct rd *r, uint64_t *u, const char *what)
-{
-	int neg, rc;
-	size_t at = r->pos;
-	char msg[160];
-
-	rc = rd_int(r, u, &neg, what);
-	if (rc)
-		return rc;
-	if (neg) {
-		r->pos = at;
-		snprintf(msg, sizeof msg, "%s: negative value %lld", what, (long long)(int64_t)*u);
-		return rd_fail(r, SB_EFORMAT, msg);
-	}
-	return SB_OK;
-}
-
-/* Skips one object of any type without recursion. */
-static int rd_skip(struct rd *r)
-{
-	struct sb_frame_scan s;
-	size_t size;
-
-	sb_frame_scan_init(&s, r->n - r->pos);
-	if (sb_frame_scan(&s, r->p + r->pos, r->n - r->pos, &size, NULL) != SB_OK)
-		return rd_fail(r, SB_EFORMAT, "value malformed or cut short: it claims more bytes than the frame has");
-	r->pos += size;
-	return SB_OK;
-}
-
-static int key_is(const unsigned char *k, size_t n, const char *s)
-{
-	return strlen(s) == n && memcmp(k, s, n) == 0;
-}
-
-static int rd_tensor(struct rd *r, struct sb_frame *f, const unsigned char *name, size_t name_len)
+static int rd_tensor(struct sb_mpread *r, struct sb_frame *f, const unsigned char *name,
+		     size_t name_len)
 {
 	uint64_t count, nd = 0, dim;
 	const unsigned char *k, *dt_s = NULL, *data = NULL;
@@ -674,43 +484,43 @@ static int rd_tensor(struct rd *r, struct sb_frame *f, const unsigned char *name
 	size_t at = r->pos;
 
 	if (name_len >= SB_FRAME_NAME_MAX)
-		return rd_fail(r, SB_EFORMAT, "tensor name too long");
+		return sb_mpread_fail(r, SB_EFORMAT, "tensor name too long");
 	memcpy(cname, name, name_len);
 	cname[name_len] = '\0';
 	if (memchr(cname, '\0', name_len))
-		return rd_fail(r, SB_EFORMAT, "tensor name contains NUL");
+		return sb_mpread_fail(r, SB_EFORMAT, "tensor name contains NUL");
 	snprintf(what, sizeof what, "tensor '%s'", cname);
-	rc = rd_container(r, 'm', &count, what);
+	rc = sb_mpread_container(r, 'm', &count, what);
 	if (rc)
 		return rc;
 	for (uint64_t i = 0; i < count; i++) {
-		rc = rd_bytes(r, 's', &k, &kn, "tensor key");
+		rc = sb_mpread_bytes(r, 's', &k, &kn, "tensor key");
 		if (rc)
 			return rc;
-		if (key_is(k, kn, "dtype")) {
-			rc = rd_bytes(r, 's', &dt_s, &dt_n, what);
-		} else if (key_is(k, kn, "shape")) {
-			rc = rd_container(r, 'a', &nd, what);
+		if (sb_mpread_key_is(k, kn, "dtype")) {
+			rc = sb_mpread_bytes(r, 's', &dt_s, &dt_n, what);
+		} else if (sb_mpread_key_is(k, kn, "shape")) {
+			rc = sb_mpread_container(r, 'a', &nd, what);
 			if (rc)
 				return rc;
 			if (nd > SB_TENSOR_MAX_DIMS) {
 				snprintf(s, sizeof s, "%s: %llu dimensions, at most %d", what,
 					 (unsigned long long)nd, SB_TENSOR_MAX_DIMS);
-				return rd_fail(r, SB_EFORMAT, s);
+				return sb_mpread_fail(r, SB_EFORMAT, s);
 			}
 			for (uint64_t d = 0; d < nd; d++) {
-				rc = rd_uint(r, &dim, "tensor dimension");
+				rc = sb_mpread_uint(r, &dim, "tensor dimension");
 				if (rc)
 					return rc;
 				if (dim > SIZE_MAX)
-					return rd_fail(r, SB_ELIMIT, "tensor dimension too large");
+					return sb_mpread_fail(r, SB_ELIMIT, "tensor dimension too large");
 				shape[d] = (size_t)dim;
 			}
 			have_shape = 1;
-		} else if (key_is(k, kn, "data")) {
-			rc = rd_bytes(r, 'b', &data, &data_n, what);
+		} else if (sb_mpread_key_is(k, kn, "data")) {
+			rc = sb_mpread_bytes(r, 'b', &data, &data_n, what);
 		} else {
-			rc = rd_skip(r);
+			rc = sb_mpread_skip(r);
 		}
 		if (rc)
 			return rc;
@@ -719,20 +529,20 @@ static int rd_tensor(struct rd *r, struct sb_frame *f, const unsigned char *name
 		r->pos = at;
 		snprintf(s, sizeof s, "%s: missing '%s'", what,
 			 !dt_s ? "dtype" : !have_shape ? "shape" : "data");
-		return rd_fail(r, SB_EFORMAT, s);
+		return sb_mpread_fail(r, SB_EFORMAT, s);
 	}
 	if (sb_dtype_parse((const char *)dt_s, dt_n, &dt) != SB_OK) {
 		r->pos = at;
 		snprintf(s, sizeof s, "%s: unknown dtype '%.*s'", what, (int)(dt_n > 32 ? 32 : dt_n),
 			 (const char *)dt_s);
-		return rd_fail(r, SB_EUNSUPPORTED, s);
+		return sb_mpread_fail(r, SB_EUNSUPPORTED, s);
 	}
 	if (sb_shape_size(dt, (int)nd, shape, NULL, &nbytes, NULL) != SB_OK) {
 		r->pos = at;
 		snprintf(s, sizeof s, "%s: shape ", what);
 		sb_shape_str((int)nd, shape, s + strlen(s), sizeof s - strlen(s));
 		strncat(s, " overflows", sizeof s - strlen(s) - 1);
-		return rd_fail(r, SB_ELIMIT, s);
+		return sb_mpread_fail(r, SB_ELIMIT, s);
 	}
 	if (nbytes != data_n) {
 		char sh[100];
@@ -740,12 +550,12 @@ static int rd_tensor(struct rd *r, struct sb_frame *f, const unsigned char *name
 		r->pos = at;
 		snprintf(s, sizeof s, "%s: %zu bytes of data, shape %s of %s needs %zu", what, data_n,
 			 sb_shape_str((int)nd, shape, sh, sizeof sh), sb_dtype_name(dt), nbytes);
-		return rd_fail(r, SB_EFORMAT, s);
+		return sb_mpread_fail(r, SB_EFORMAT, s);
 	}
 	if (sb_frame_tensor(f, cname)) {
 		r->pos = at;
 		snprintf(s, sizeof s, "%s: the name appears twice", what);
-		return rd_fail(r, SB_EFORMAT, s);
+		return sb_mpread_fail(r, SB_EFORMAT, s);
 	}
 	/* Copy into aligned storage (reused across frames): the message bytes are not
 	 * aligned for float or int64 access. */
@@ -757,14 +567,14 @@ static int rd_tensor(struct rd *r, struct sb_frame *f, const unsigned char *name
 	return SB_OK;
 }
 
-static int rd_meta_value(struct rd *r, struct sb_frame *f, const char *key)
+static int rd_meta_value(struct sb_mpread *r, struct sb_frame *f, const char *key)
 {
 	unsigned char b;
 	const unsigned char *s;
 	size_t sn;
 	int rc;
 
-	if (rd_need(r, 1))
+	if (sb_mpread_need(r, 1))
 		return SB_EFORMAT;
 	b = r->p[r->pos];
 	if ((b >= 0x80 && b <= 0x9f) || (b >= 0xdc && b <= 0xdf)) {
@@ -772,7 +582,7 @@ static int rd_meta_value(struct rd *r, struct sb_frame *f, const char *key)
 
 		snprintf(msg, sizeof msg, "meta '%s': %s, expected nil, bool, number or string",
 			 key, (b >= 0x80 && b <= 0x8f) || b >= 0xde ? "a map" : "an array");
-		return rd_fail(r, SB_EFORMAT, msg);
+		return sb_mpread_fail(r, SB_EFORMAT, msg);
 	}
 	if (b == 0xc0) {
 		struct sb_meta *m;
@@ -789,9 +599,9 @@ static int rd_meta_value(struct rd *r, struct sb_frame *f, const char *key)
 		uint64_t bits;
 		double d;
 
-		if (rd_need(r, 1 + (size_t)k))
+		if (sb_mpread_need(r, 1 + (size_t)k))
 			return SB_EFORMAT;
-		bits = be(r->p + r->pos + 1, k);
+		bits = sb_mpread_be(r->p + r->pos + 1, k);
 		if (k == 4) {
 			uint32_t b32 = (uint32_t)bits;
 			float fl;
@@ -805,7 +615,7 @@ static int rd_meta_value(struct rd *r, struct sb_frame *f, const char *key)
 		return sb_frame_meta_float(f, key, d, r->err);
 	}
 	if ((b >= 0xa0 && b <= 0xbf) || (b >= 0xd9 && b <= 0xdb)) {
-		rc = rd_bytes(r, 's', &s, &sn, "meta value");
+		rc = sb_mpread_bytes(r, 's', &s, &sn, "meta value");
 		if (rc)
 			return rc;
 		return meta_str_n(f, key, (const char *)s, sn, r->err);
@@ -814,7 +624,7 @@ static int rd_meta_value(struct rd *r, struct sb_frame *f, const char *key)
 		uint64_t u;
 		int neg;
 
-		rc = rd_int(r, &u, &neg, "meta value (nil, bool, number or string)");
+		rc = sb_mpread_int(r, &u, &neg, "meta value (nil, bool, number or string)");
 		if (rc)
 			return rc;
 		return neg ? sb_frame_meta_int(f, key, (int64_t)u, r->err)
@@ -834,15 +644,18 @@ struct head {
 /* A key seen twice: the wire format has no use for it and a reader must not guess. */
 static int key_twice(const struct head *hd, const unsigned char *k, size_t kn)
 {
-	return (key_is(k, kn, "sb") && hd->have_sb) || (key_is(k, kn, "kind") && hd->have_kind) ||
-	       (key_is(k, kn, "seq") && hd->have_seq) || (key_is(k, kn, "rows") && hd->have_rows) ||
-	       (key_is(k, kn, "rows_total") && hd->have_total) ||
-	       (key_is(k, kn, "tensors") && hd->have_tensors) ||
-	       (key_is(k, kn, "text") && hd->have_text) || (key_is(k, kn, "meta") && hd->have_meta);
+	return (sb_mpread_key_is(k, kn, "sb") && hd->have_sb) ||
+	       (sb_mpread_key_is(k, kn, "kind") && hd->have_kind) ||
+	       (sb_mpread_key_is(k, kn, "seq") && hd->have_seq) ||
+	       (sb_mpread_key_is(k, kn, "rows") && hd->have_rows) ||
+	       (sb_mpread_key_is(k, kn, "rows_total") && hd->have_total) ||
+	       (sb_mpread_key_is(k, kn, "tensors") && hd->have_tensors) ||
+	       (sb_mpread_key_is(k, kn, "text") && hd->have_text) ||
+	       (sb_mpread_key_is(k, kn, "meta") && hd->have_meta);
 }
 
 /* Reads the value of top-level key k into hd (containers are skipped, their start kept). */
-static int rd_head_value(struct rd *r, struct head *hd, const unsigned char *k, size_t kn)
+static int rd_head_value(struct sb_mpread *r, struct head *hd, const unsigned char *k, size_t kn)
 {
 	const unsigned char *s;
 	size_t sn;
@@ -850,46 +663,46 @@ static int rd_head_value(struct rd *r, struct head *hd, const unsigned char *k, 
 	char msg[200];
 	int rc;
 
-	if (key_is(k, kn, "sb")) {
-		rc = rd_uint(r, &u, "'sb'");
+	if (sb_mpread_key_is(k, kn, "sb")) {
+		rc = sb_mpread_uint(r, &u, "'sb'");
 		if (!rc && u != SB_FRAME_VERSION) {
 			snprintf(msg, sizeof msg, "unknown sb version %llu (this program reads %d)",
 				 (unsigned long long)u, SB_FRAME_VERSION);
-			return rd_fail(r, SB_EUNSUPPORTED, msg);
+			return sb_mpread_fail(r, SB_EUNSUPPORTED, msg);
 		}
 		hd->version = (unsigned)u;
 		hd->have_sb = 1;
-	} else if (key_is(k, kn, "kind")) {
-		rc = rd_bytes(r, 's', &s, &sn, "'kind'");
+	} else if (sb_mpread_key_is(k, kn, "kind")) {
+		rc = sb_mpread_bytes(r, 's', &s, &sn, "'kind'");
 		if (!rc && sb_kind_parse((const char *)s, sn, &hd->h.kind) != SB_OK) {
 			snprintf(msg, sizeof msg, "unknown kind '%.*s'", (int)(sn > 32 ? 32 : sn),
 				 (const char *)s);
-			return rd_fail(r, SB_EFORMAT, msg);
+			return sb_mpread_fail(r, SB_EFORMAT, msg);
 		}
 		hd->have_kind = 1;
-	} else if (key_is(k, kn, "seq")) {
-		rc = rd_uint(r, &hd->h.seq, "'seq'");
+	} else if (sb_mpread_key_is(k, kn, "seq")) {
+		rc = sb_mpread_uint(r, &hd->h.seq, "'seq'");
 		hd->have_seq = 1;
-	} else if (key_is(k, kn, "rows")) {
-		rc = rd_uint(r, &hd->h.rows, "'rows'");
+	} else if (sb_mpread_key_is(k, kn, "rows")) {
+		rc = sb_mpread_uint(r, &hd->h.rows, "'rows'");
 		hd->have_rows = 1;
-	} else if (key_is(k, kn, "rows_total")) {
-		rc = rd_uint(r, &hd->h.rows_total, "'rows_total'");
+	} else if (sb_mpread_key_is(k, kn, "rows_total")) {
+		rc = sb_mpread_uint(r, &hd->h.rows_total, "'rows_total'");
 		hd->have_total = 1;
-	} else if (key_is(k, kn, "tensors")) {
+	} else if (sb_mpread_key_is(k, kn, "tensors")) {
 		hd->tensors_at = r->pos;
 		hd->have_tensors = 1;
-		rc = rd_skip(r);
-	} else if (key_is(k, kn, "text")) {
+		rc = sb_mpread_skip(r);
+	} else if (sb_mpread_key_is(k, kn, "text")) {
 		hd->text_at = r->pos;
 		hd->have_text = 1;
-		rc = rd_skip(r);
-	} else if (key_is(k, kn, "meta")) {
+		rc = sb_mpread_skip(r);
+	} else if (sb_mpread_key_is(k, kn, "meta")) {
 		hd->meta_at = r->pos;
 		hd->have_meta = 1;
-		rc = rd_skip(r);
+		rc = sb_mpread_skip(r);
 	} else {
-		rc = rd_skip(r);        /* unknown keys: ignored, for forward compatibility */
+		rc = sb_mpread_skip(r);        /* unknown keys: ignored, for forward compatibility */
 	}
 	return rc;
 }
@@ -899,7 +712,7 @@ static int rd_head_value(struct rd *r, struct head *hd, const unsigned char *k, 
  * skipped (and so bounded) with their start kept, and the keys the frame's kind needs
  * checked.  r->pos is 0 again on success.
  */
-static int rd_head(struct rd *r, struct head *hd)
+static int rd_head(struct sb_mpread *r, struct head *hd)
 {
 	const unsigned char *k;
 	uint64_t count;
@@ -908,19 +721,19 @@ static int rd_head(struct rd *r, struct head *hd)
 	int rc;
 
 	memset(hd, 0, sizeof *hd);
-	rc = rd_container(r, 'm', &count, "frame");
+	rc = sb_mpread_container(r, 'm', &count, "frame");
 	if (rc)
 		return rc;
 	for (uint64_t i = 0; i < count; i++) {
 		size_t key_at = r->pos;
 
-		rc = rd_bytes(r, 's', &k, &kn, "frame key");
+		rc = sb_mpread_bytes(r, 's', &k, &kn, "frame key");
 		if (rc)
 			return rc;
 		if (key_twice(hd, k, kn)) {
 			r->pos = key_at;
 			snprintf(msg, sizeof msg, "key '%.*s' appears twice", (int)kn, (const char *)k);
-			return rd_fail(r, SB_EFORMAT, msg);
+			return sb_mpread_fail(r, SB_EFORMAT, msg);
 		}
 		rc = rd_head_value(r, hd, k, kn);
 		if (rc)
@@ -928,29 +741,29 @@ static int rd_head(struct rd *r, struct head *hd)
 	}
 	if (r->pos != r->n) {
 		snprintf(msg, sizeof msg, "%zu trailing bytes after the frame", r->n - r->pos);
-		return rd_fail(r, SB_EFORMAT, msg);
+		return sb_mpread_fail(r, SB_EFORMAT, msg);
 	}
 	r->pos = 0;
 	if (!hd->have_sb)
-		return rd_fail(r, SB_EFORMAT, "frame without 'sb' version");
+		return sb_mpread_fail(r, SB_EFORMAT, "frame without 'sb' version");
 	if (!hd->have_kind)
-		return rd_fail(r, SB_EFORMAT, "frame without 'kind'");
+		return sb_mpread_fail(r, SB_EFORMAT, "frame without 'kind'");
 	if (hd->h.kind == SB_KIND_END) {
 		if (!hd->have_total)
-			return rd_fail(r, SB_EFORMAT, "end frame without 'rows_total'");
+			return sb_mpread_fail(r, SB_EFORMAT, "end frame without 'rows_total'");
 		return SB_OK;
 	}
 	if (!hd->have_seq || !hd->have_rows || !hd->have_tensors) {
 		snprintf(msg, sizeof msg, "%s frame without '%s'", sb_kind_name(hd->h.kind),
 			 !hd->have_seq ? "seq" : !hd->have_rows ? "rows" : "tensors");
-		return rd_fail(r, SB_EFORMAT, msg);
+		return sb_mpread_fail(r, SB_EFORMAT, msg);
 	}
 	return SB_OK;
 }
 
 int sb_frame_peek(const void *p, size_t n, struct sb_frame_head *h, struct sb_error *err)
 {
-	struct rd r = { p, n, 0, err };
+	struct sb_mpread r = { p, n, 0, err };
 	struct head hd;
 	int rc = rd_head(&r, &hd);
 
@@ -962,7 +775,7 @@ int sb_frame_peek(const void *p, size_t n, struct sb_frame_head *h, struct sb_er
 
 int sb_frame_decode(const void *p, size_t n, struct sb_frame *f, struct sb_error *err)
 {
-	struct rd r = { p, n, 0, err };
+	struct sb_mpread r = { p, n, 0, err };
 	struct head hd;
 	uint64_t count, text_n = 0;
 	const unsigned char *k, *s;
@@ -982,13 +795,13 @@ int sb_frame_decode(const void *p, size_t n, struct sb_frame *f, struct sb_error
 	if (f->kind == SB_KIND_END)
 		return SB_OK;
 	r.pos = hd.tensors_at;
-	rc = rd_container(&r, 'm', &count, "'tensors'");
+	rc = sb_mpread_container(&r, 'm', &count, "'tensors'");
 	if (rc)
 		return rc;
 	for (uint64_t i = 0; i < count; i++) {
 		struct sb_tensor *t;
 
-		rc = rd_bytes(&r, 's', &k, &kn, "tensor name");
+		rc = sb_mpread_bytes(&r, 's', &k, &kn, "tensor name");
 		if (rc)
 			return rc;
 		rc = rd_tensor(&r, f, k, kn);
@@ -1002,45 +815,45 @@ int sb_frame_decode(const void *p, size_t n, struct sb_frame *f, struct sb_error
 				 f->tensors[f->n_tensors - 1].name,
 				 sb_shape_str(t->n_dims, t->shape, sh, sizeof sh),
 				 (unsigned long long)f->rows);
-			return rd_fail(&r, SB_EFORMAT, msg);
+			return sb_mpread_fail(&r, SB_EFORMAT, msg);
 		}
 	}
 	if (hd.have_text) {
 		r.pos = hd.text_at;
-		rc = rd_container(&r, 'a', &text_n, "'text'");
+		rc = sb_mpread_container(&r, 'a', &text_n, "'text'");
 		if (rc)
 			return rc;
 		if (text_n != f->rows) {
 			snprintf(msg, sizeof msg, "'text' has %llu entries, frame has %llu rows",
 				 (unsigned long long)text_n, (unsigned long long)f->rows);
-			return rd_fail(&r, SB_EFORMAT, msg);
+			return sb_mpread_fail(&r, SB_EFORMAT, msg);
 		}
 		rc = sb_frame_text_alloc(f, (size_t)text_n, err);
 		if (rc)
 			return rc;
 		for (uint64_t i = 0; i < text_n; i++) {
-			rc = rd_bytes(&r, 's', &s, &sn, "'text' entry");
+			rc = sb_mpread_bytes(&r, 's', &s, &sn, "'text' entry");
 			if (!rc)
 				rc = sb_frame_text_set(f, (size_t)i, (const char *)s, sn, err);
 			if (rc)
 				return rc;
 		}
 	} else if (f->rows > SIZE_MAX / 2) {
-		return rd_fail(&r, SB_ELIMIT, "row count too large");
+		return sb_mpread_fail(&r, SB_ELIMIT, "row count too large");
 	}
 	if (hd.have_meta) {
 		r.pos = hd.meta_at;
-		rc = rd_container(&r, 'm', &count, "'meta'");
+		rc = sb_mpread_container(&r, 'm', &count, "'meta'");
 		if (rc)
 			return rc;
 		for (uint64_t i = 0; i < count; i++) {
 			char key[SB_FRAME_NAME_MAX];
 
-			rc = rd_bytes(&r, 's', &k, &kn, "meta key");
+			rc = sb_mpread_bytes(&r, 's', &k, &kn, "meta key");
 			if (rc)
 				return rc;
 			if (kn >= sizeof key || memchr(k, '\0', kn))
-				return rd_fail(&r, SB_EFORMAT, "meta key too long or with NUL");
+				return sb_mpread_fail(&r, SB_EFORMAT, "meta key too long or with NUL");
 			memcpy(key, k, kn);
 			key[kn] = '\0';
 			rc = rd_meta_value(&r, f, key);
@@ -1112,7 +925,7 @@ int sb_frame_scan(struct sb_frame_scan *s, const void *buf, size_t n, size_t *si
 
 				if (n - s->pos < 1 + (size_t)k)
 					return SB_EAGAIN;
-				len = be(p + s->pos + 1, k);
+				len = sb_mpread_be(p + s->pos + 1, k);
 				hdr += (size_t)k;
 				if (b == 0xdc || b == 0xdd)
 					children = len;
