@@ -463,6 +463,28 @@ START_TEST(test_prov)
 }
 END_TEST
 
+/* Every encoding MessagePack allows is read: a meta map of the map32 form, a dim
+ * written as a signed integer, a string of the str8 form. */
+START_TEST(test_prov_encodings)
+{
+	static const unsigned char msg[] = {
+		0x81, 0xa4, 'm', 'e', 't', 'a',
+		0xdf, 0, 0, 0, 3,
+		0xa3, 'd', 'i', 'm', 0xd2, 0, 0, 1, 0,
+		0xa7, 'p', 'o', 'o', 'l', 'i', 'n', 'g', 0xd9, 4, 'm', 'e', 'a', 'n',
+		0xa4, 'm', 'o', 'r', 'e', 0xc0,
+	};
+	struct sb_farm_prov pv;
+	char shown[200];
+
+	ck_assert_int_eq(sb_farm_prov_read(msg, sizeof(msg), &pv, NULL), SB_OK);
+	sb_farm_prov_show(&pv, shown, sizeof(shown));
+	ck_assert_str_eq(shown, "dim 256, pooling 'mean'");
+	/* A map32 that claims more keys than bytes remain. */
+	ck_assert_int_eq(sb_farm_prov_read(msg, 11, &pv, NULL), SB_EFORMAT);
+}
+END_TEST
+
 START_TEST(test_core_pin)
 {
 	struct sb_farm_core c;
@@ -698,6 +720,7 @@ int main(void)
 	tcase_add_test(tc, test_inproc_stream);
 	tcase_add_test(tc, test_rules_and_keys);
 	tcase_add_test(tc, test_prov);
+	tcase_add_test(tc, test_prov_encodings);
 	tcase_add_test(tc, test_core_pin);
 	tcase_add_test(tc, test_core_pin_duplicate);
 	tcase_add_test(tc, test_core_sender_given_up);
