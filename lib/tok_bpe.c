@@ -446,6 +446,71 @@ size_t sb_tok_bpe_merges(const struct tok_model *model)
 	return ((const struct tok_bpe *)model->impl)->n_merges;
 }
 
+_Static_assert(sizeof(struct merge_slot) == TOK_BPE_SLOT_BYTES, "merge slot layout");
+
+void sb_tok_bpe_table(const struct tok_model *model, struct tok_bpe_table *out)
+{
+	const struct tok_bpe *m = model->impl;
+
+	out->slots = m->merges;
+	out->cap = m->merge_mask + 1;
+	out->n_merges = m->n_merges;
+	out->merge_hash = m->merge_hash;
+	out->meta_cross = m->meta_cross;
+}
+
+/* Whether the merge in slot i of tb is found where a lookup probes for it: on the
+ * way from its home slot, no empty slot comes before it. */
+static int reachable(const struct merge_slot *tb, size_t mask, size_t i)
+{
+	size_t j = mix64(tb[i].key) & mask;
+
+	for (size_t steps = 0; steps <= mask; steps++, j = (j + 1) & mask) {
+		if (j == i)
+			return 1;
+		if (tb[j].rank == NO_RANK)
+			return 0;
+	}
+	return 0;
+}
+
+int sb_tok_bpe_table_check(const struct tok_bpe_table *tb, size_t n_ids)
+{
+	const struct merge_slot *s = tb->slots;
+	size_t filled = 0;
+
+	if (tb->cap < 2 || (tb->cap & (tb->cap - 1)) || tb->cap > 4 * MAX_MERGES)
+		return -1;
+	for (size_t i = 0; i < tb->cap; i++) {
+		uint32_t a = (uint32_t)(s[i].key >> 32), b = (uint32_t)s[i].key;
+
+		if (s[i].rank == NO_RANK)
+			continue;
+		if (s[i].rank >= MAX_MERGES || a >= n_ids || b >= n_ids || s[i].id < 0 ||
+		    (size_t)s[i].id >= n_ids)
+			return -1;
+		filled++;
+		/* A table written by a build that hashed keys otherwise would miss merges:
+		 * a sample of slots is checked where lookups look for them. */
+		if (((i & 1023) == 0 || filled <= 64) && !reachable(s, tb->cap - 1, i))
+			return -1;
+	}
+	return filled == tb->n_merges && filled < tb->cap ? 0 : -1;
+}
+
+void sb_tok_bpe_adopt(struct tok_model *model, const struct tok_bpe_table *tb)
+{
+	struct tok_bpe *m = model->impl;
+
+	sb_tok_bpe_end_merges(model);
+	free(m->merges);
+	m->merges = tb->slots;
+	m->merge_mask = tb->cap - 1;
+	m->n_merges = tb->n_merges;
+	m->merge_hash = tb->merge_hash;
+	m->meta_cross = tb->meta_cross;
+}
+
 static void bpe_free(void *impl)
 {
 	struct tok_bpe *m = impl;

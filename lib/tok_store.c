@@ -1,0 +1,591 @@
+/*
+ * tok_store.c - the tokenizer cache: the built tables of a BPE tokenizer.json in a
+ * file of the cache folder, read back instead of parsing and hashing the vocabulary
+ * and the merges again (Qwen3's: 151,643 tokens and 151,387 merges).
+ *
+ * A cache file is named after the device and inode of the tokenizer.json it was built
+ * from (<dev>-<ino>.sbtok, in hex) and holds, in the byte order of the machine:
+ *
+ *   1. struct head: magic "sbtokc1\n", format version, the size of the head, the
+ *      sizes of the records below (a build with other layouts refuses the file), the
+ *      tokenizer.json's size, mtime (ns), inode and device, the offsets and lengths
+ *      of its model.vocab and model.merges values, the tokenizer's fingerprint, the
+ *      counts and sizes of the sections, and a checksum of all the rest;
+ *   2. the vocabulary's strings, each followed by NUL (pool_len bytes, padded to 8);
+ *   3. the vocabulary's hash table (slot_cap struct slot of 16 bytes);
+ *   4. each id's string as an offset in 2., or UINT32_MAX (n_ids uint32, padded to 8);
+ *   5. the merges' hash table (merge_cap slots of TOK_BPE_SLOT_BYTES bytes).
+ *
+ * A file is used only when everything agrees: the tokenizer.json's identity, the
+ * version and layout, the file's exact size, the checksum, every offset and id within
+ * its table, an empty slot in each table, a sample of slots where lookups look for
+ * them, and at last the fingerprint of the tokenizer it makes.  Anything else and the
+ * tokenizer.json is parsed as without a cache, and the file written again.  Files are
+ * written to a temporary name and renamed, so a reader sees a whole file or none.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hub.h"
+#include "hub_cache.h"
+#include "internal.h"
+#include "tok_gen.h"
+#include "tokenizer_impl.h"
+
+#define STORE_MAGIC "sbtokc1\n"
+#define STORE_VERSION 1
+#define BYTE_ORDER_MARK 0x01020304u
+#define FRESH_NS 2000000000ull          /* a tokenizer.json changed this recently: not kept */
+
+_Static_assert(sizeof(struct slot) == 16, "vocabulary slot layout");
+
+struct head {
+	char magic[8];
+	uint32_t version, head_bytes;
+	uint32_t byte_order, slot_bytes, merge_slot_bytes, pad0;
+	uint64_t checksum;              /* of the sections, and of the head with this 0 */
+	uint64_t src_size, src_mtime_ns, src_ino, src_dev;
+	uint64_t span[4];               /* model.vocab, model.merges: offset, length */
+	uint64_t fingerprint;
+	uint64_t n_entries, n_ids, vocab_size;
+	uint64_t pool_len, slot_cap;
+	uint64_t max_word_bytes, max_cont_bytes;
+	uint64_t merge_cap, n_merges, merge_hash;
+	uint32_t dup_text, nul_text, meta_cross, pad1;
+};
+
+struct tok_store {
+	struct head h;
+	char *pool;                     /* [pool_len] */
+	struct slot *slots;             /* [slot_cap] */
+	uint32_t *id_off;               /* [n_ids] */
+	void *merges;                   /* [merge_cap] */
+};
+
+/* ---- the checksum: four lanes of 64 bits over 32-byte blocks ---- */
+
+#define P1 0x9E3779B185EBCA87ull
+#define P2 0xC2B2AE3D27D4EB4Full
+
+static inline uint64_t rotl(uint64_t x, int r)
+{
+	return (x << r) | (x >> (64 - r));
+}
+
+static inline uint64_t fmix(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ull;
+	return x ^ (x >> 33);
+}
+
+/* A 64-bit sum of p[0..n) under seed: every bit of the input moves every bit of the
+ * result (a corrupted file is told apart, a crafted one is not the point). */
+static uint64_t sum64(const void *p, size_t n, uint64_t seed)
+{
+	const unsigned char *s = p;
+	uint64_t l[4] = {seed + P1, seed ^ P2, seed - P1, ~seed};
+	uint64_t tail[4] = {0};
+	size_t i = 0;
+
+	for (; n - i >= 32; i += 32) {
+		for (int k = 0; k < 4; k++) {
+			uint64_t w;
+
+			memcpy(&w, s + i + 8 * k, 8);
+			l[k] = rotl((l[k] ^ w) * P1, 31) * P2;
+		}
+	}
+	memcpy(tail, s + i, n - i);
+	for (int k = 0; k < 4; k++)
+		l[k] = rotl((l[k] ^ tail[k]) * P1, 31) * P2;
+	return fmix(fmix(l[0] ^ n) ^ rotl(l[1], 17) ^ rotl(l[2], 29) ^ rotl(l[3], 43));
+}
+
+/* ---- sizes ---- */
+
+static size_t pad8(size_t n)
+{
+	return (n + 7) & ~(size_t)7;
+}
+
+/* The sections' sizes from a head whose counts are bounded already. */
+static void section_sizes(const struct head *h, size_t sz[4])
+{
+	sz[0] = pad8((size_t)h->pool_len);
+	sz[1] = (size_t)h->slot_cap * sizeof(struct slot);
+	sz[2] = pad8((size_t)h->n_ids * sizeof(uint32_t));
+	sz[3] = (size_t)h->merge_cap * TOK_BPE_SLOT_BYTES;
+}
+
+static int pow2(uint64_t n)
+{
+	return n >= 2 && !(n & (n - 1));
+}
+
+/* Whether h is a head of this build's format for the tokenizer.json src, with counts
+ * that bound every allocation. */
+static const char *head_check(const struct head *h, const struct tok_src *src)
+{
+	if (memcmp(h->magic, STORE_MAGIC, 8))
+		return "not a cache file";
+	if (h->version != STORE_VERSION || h->head_bytes != sizeof(*h) ||
+	    h->byte_order != BYTE_ORDER_MARK || h->slot_bytes != sizeof(struct slot) ||
+	    h->merge_slot_bytes != TOK_BPE_SLOT_BYTES)
+		return "another version";
+	if (h->src_size != src->size || h->src_mtime_ns != src->mtime_ns ||
+	    h->src_ino != src->ino || h->src_dev != src->dev)
+		return "tokenizer.json changed";
+	if (!h->pool_len || h->pool_len > MAX_TOKENIZER_JSON || !h->n_ids ||
+	    h->n_ids > MAX_VOCAB || h->n_entries > MAX_VOCAB || h->vocab_size > h->n_entries ||
+	    !pow2(h->slot_cap) || h->slot_cap > 4 * (uint64_t)MAX_VOCAB ||
+	    !pow2(h->merge_cap) || h->merge_cap > 4 * (uint64_t)MAX_MERGES ||
+	    h->n_merges >= h->merge_cap || h->max_word_bytes > MAX_TOKEN_BYTES ||
+	    h->max_cont_bytes > MAX_TOKEN_BYTES || h->dup_text > 1 || h->nul_text > 1 ||
+	    h->meta_cross > 1)
+		return "counts out of range";
+	for (int k = 0; k < 4; k += 2)
+		if (h->span[k] > h->src_size || h->span[k + 1] > h->src_size - h->span[k])
+			return "offsets out of range";
+	return NULL;
+}
+
+/* ---- reading ---- */
+
+/* Reads n bytes at p from fd; 0, or -1 on an error or a short file. */
+static int read_all(int fd, void *p, size_t n)
+{
+	char *c = p;
+
+	while (n) {
+		ssize_t k = read(fd, c, n > ((size_t)1 << 30) ? (size_t)1 << 30 : n);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return -1;
+		c += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+static void store_free(struct tok_store *s)
+{
+	if (!s)
+		return;
+	free(s->pool);
+	free(s->slots);
+	free(s->id_off);
+	free(s->merges);
+	free(s);
+}
+
+/* Whether the vocabulary's tables are within bounds: every slot's text in the pool,
+ * every id below n_ids, an empty slot, a sample of texts with the hash they are under
+ * and where a lookup probes for them. */
+static const char *vocab_check(const struct tok_store *s)
+{
+	const struct head *h = &s->h;
+	size_t cap = (size_t)h->slot_cap, filled = 0;
+
+	if (s->pool[h->pool_len - 1])
+		return "pool not terminated";
+	for (size_t i = 0; i < cap; i++) {
+		const struct slot *sl = &s->slots[i];
+
+		if (!sl->len)
+			continue;
+		filled++;
+		if (sl->len > MAX_TOKEN_BYTES || sl->off > h->pool_len - 1 ||
+		    sl->len > h->pool_len - 1 - sl->off || sl->id < 0 ||
+		    (uint64_t)sl->id >= h->n_ids)
+			return "vocabulary slot out of range";
+		if ((i & 1023) == 0 || filled <= 64) {
+			size_t j = sl->hash & (cap - 1);
+
+			if (text_hash(s->pool + sl->off, sl->len) != sl->hash)
+				return "vocabulary hash";
+			while (j != i && s->slots[j].len)
+				j = (j + 1) & (cap - 1);
+			if (j != i)
+				return "vocabulary slot unreachable";
+		}
+	}
+	if (filled != h->vocab_size || filled >= cap)
+		return "vocabulary count";
+	for (size_t i = 0; i < h->n_ids; i++)
+		if (s->id_off[i] != UINT32_MAX && s->id_off[i] >= h->pool_len)
+			return "id offset out of range";
+	return NULL;
+}
+
+/* Reads the sections of s (head read) from fd and checks them. */
+static const char *read_sections(struct tok_store *s, int fd, uint64_t file_size)
+{
+	struct head *h = &s->h;
+	struct head zero = *h;
+	size_t sz[4], total = sizeof(*h);
+	void **dst[4] = {(void **)&s->pool, (void **)&s->slots, (void **)&s->id_off,
+			 &s->merges};
+	uint64_t sum;
+	struct tok_bpe_table tb;
+
+	section_sizes(h, sz);
+	for (int k = 0; k < 4; k++)
+		total += sz[k];
+	if (total != file_size)
+		return "file size";
+	for (int k = 0; k < 4; k++) {
+		*dst[k] = k == 1 || k == 3 ? sb_table_alloc_raw(sz[k]) : malloc(sz[k] ? sz[k] : 1);
+		if (!*dst[k])
+			return "out of memory";
+		if (read_all(fd, *dst[k], sz[k]))
+			return "short file";
+	}
+	zero.checksum = 0;
+	sum = sum64(&zero, sizeof(zero), 0);
+	for (int k = 0; k < 4; k++)
+		sum = sum64(*dst[k], sz[k], sum);
+	if (sum != h->checksum)
+		return "checksum";
+	tb = (struct tok_bpe_table){s->merges, (size_t)h->merge_cap, (size_t)h->n_merges,
+				    h->merge_hash, (int)h->meta_cross};
+	if (sb_tok_bpe_table_check(&tb, (size_t)h->n_ids))
+		return "merges out of range";
+	return vocab_check(s);
+}
+
+/* The cache file of src in t->cache_dir into *out; NULL, or why it is not used. */
+static const char *store_read(const char *file, const struct tok_src *src,
+			      struct tok_store **out)
+{
+	struct tok_store *s;
+	struct stat st;
+	const char *why = NULL;
+	int fd;
+
+	*out = NULL;
+	fd = open(file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? "" : "unreadable";
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		why = "out of memory";
+	else if (fstat(fd, &st) || !S_ISREG(st.st_mode) || (uint64_t)st.st_size < sizeof(s->h) ||
+		 read_all(fd, &s->h, sizeof(s->h)))
+		why = "short file";
+	else if (!(why = head_check(&s->h, src)))
+		why = read_sections(s, fd, (uint64_t)st.st_size);
+	close(fd);
+	if (why) {
+		store_free(s);
+		return why;
+	}
+	*out = s;
+	return NULL;
+}
+
+/* ---- naming ---- */
+
+static int src_stat(const char *path, struct tok_src *src)
+{
+	struct stat st;
+
+	if (stat(path, &st) || !S_ISREG(st.st_mode))
+		return -1;
+	src->size = (uint64_t)st.st_size;
+	src->mtime_ns = (uint64_t)st.st_mtim.tv_sec * 1000000000ull +
+			(uint64_t)st.st_mtim.tv_nsec;
+	src->ino = (uint64_t)st.st_ino;
+	src->dev = (uint64_t)st.st_dev;
+	return 0;
+}
+
+static char *store_path(const char *dir, const struct tok_src *src)
+{
+	return sb_strf("%s/%llx-%llx.sbtok", dir, (unsigned long long)src->dev,
+		       (unsigned long long)src->ino);
+}
+
+/* The model.type of doc is BPE. */
+static int is_bpe(const struct tok_doc *doc)
+{
+	const struct sb_json *model = sb_json_get(doc->root, "model");
+	const char *ty;
+
+	return model && model->type == SB_JSON_OBJECT &&
+	       sb_json_get_str(model, "type", &ty, NULL) == SB_OK && strcmp(ty, "BPE") == 0;
+}
+
+int sb_tok_store_doc(struct sb_tokenizer *t, const char *path, struct tok_doc *doc,
+		     struct sb_error *err)
+{
+	char *file;
+	size_t span[4];
+
+	t->cache_note = NULL;
+	if (src_stat(path, &t->src) || t->cache_skip_read)
+		return sb_tok_doc_read(doc, path, err);
+	file = store_path(t->cache_dir, &t->src);
+	if (!file)
+		return sb_error_set(err, SB_ENOMEM, "tokenizer: out of memory");
+	t->cache_note = store_read(file, &t->src, &t->cached);
+	free(file);
+	if (!t->cached)
+		return sb_tok_doc_read(doc, path, err);
+	for (int k = 0; k < 4; k++)
+		span[k] = (size_t)t->cached->h.span[k];
+	if (!sb_tok_doc_read_spans(doc, path, t->src.size, span, NULL) && is_bpe(doc))
+		return SB_OK;
+	t->cache_note = "tokenizer.json does not match";
+	sb_tok_doc_free(doc);
+	sb_tok_store_free(t);
+	return sb_tok_doc_read(doc, path, err);
+}
+
+/* ---- installing ---- */
+
+int sb_tok_store_vocab(struct sb_tokenizer *t, struct sb_error *err)
+{
+	struct tok_store *s = t->cached;
+	const struct head *h = &s->h;
+
+	t->id_tok = calloc((size_t)h->n_ids, sizeof(*t->id_tok));
+	if (!t->id_tok)
+		return sb_error_set(err, SB_ENOMEM, "tokenizer: out of memory");
+	for (size_t i = 0; i < h->n_ids; i++)
+		t->id_tok[i] = s->id_off[i] == UINT32_MAX ? NULL : s->pool + s->id_off[i];
+	t->pool = s->pool;
+	t->pool_len = (size_t)h->pool_len;
+	t->slots = s->slots;
+	t->mask = (size_t)h->slot_cap - 1;
+	s->pool = NULL;
+	s->slots = NULL;
+	t->n_ids = (size_t)h->n_ids;
+	t->dup_text = (int)h->dup_text;
+	t->nul_text = (int)h->nul_text;
+	t->max_word_bytes = (size_t)h->max_word_bytes;
+	t->max_cont_bytes = (size_t)h->max_cont_bytes;
+	t->info.vocab_size = (size_t)h->vocab_size;
+	t->n_entries = (size_t)h->n_entries;
+	t->cont_hash = hash_step(HASH_INIT, (const unsigned char *)t->cont_prefix, t->cont_len);
+	for (int k = 0; k < 4; k++)
+		t->span[k] = (size_t)h->span[k];
+	return SB_OK;
+}
+
+void sb_tok_store_merges(struct sb_tokenizer *t)
+{
+	struct tok_store *s = t->cached;
+	struct tok_bpe_table tb = {s->merges, (size_t)s->h.merge_cap, (size_t)s->h.n_merges,
+				   s->h.merge_hash, (int)s->h.meta_cross};
+
+	sb_tok_bpe_adopt(&t->gen->model, &tb);
+	s->merges = NULL;
+}
+
+void sb_tok_store_free(struct sb_tokenizer *t)
+{
+	store_free(t->cached);
+	t->cached = NULL;
+}
+
+/* ---- writing ---- */
+
+static int write_all(int fd, const void *p, size_t n)
+{
+	const char *c = p;
+
+	while (n) {
+		ssize_t k = write(fd, c, n > ((size_t)1 << 30) ? (size_t)1 << 30 : n);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return -1;
+		c += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+/* The head and the sections of t's tables (sec[2] and sec[0]'s padding malloc'd). */
+static int store_build(const struct sb_tokenizer *t, struct head *h, const void *sec[4],
+		       void **owned)
+{
+	struct tok_bpe_table tb;
+	uint32_t *ids;
+	char *pool;
+	size_t sz[4];
+
+	sb_tok_bpe_table(&t->gen->model, &tb);
+	memset(h, 0, sizeof(*h));
+	memcpy(h->magic, STORE_MAGIC, 8);
+	h->version = STORE_VERSION;
+	h->head_bytes = sizeof(*h);
+	h->byte_order = BYTE_ORDER_MARK;
+	h->slot_bytes = sizeof(struct slot);
+	h->merge_slot_bytes = TOK_BPE_SLOT_BYTES;
+	h->src_size = t->src.size;
+	h->src_mtime_ns = t->src.mtime_ns;
+	h->src_ino = t->src.ino;
+	h->src_dev = t->src.dev;
+	for (int k = 0; k < 4; k++)
+		h->span[k] = t->span[k];
+	h->fingerprint = t->info.fingerprint;
+	h->n_entries = t->n_entries;
+	h->n_ids = t->n_ids;
+	h->vocab_size = t->info.vocab_size;
+	h->pool_len = t->pool_len;
+	h->slot_cap = t->mask + 1;
+	h->max_word_bytes = t->max_word_bytes;
+	h->max_cont_bytes = t->max_cont_bytes;
+	h->merge_cap = tb.cap;
+	h->n_merges = tb.n_merges;
+	h->merge_hash = tb.merge_hash;
+	h->dup_text = (uint32_t)t->dup_text;
+	h->nul_text = (uint32_t)t->nul_text;
+	h->meta_cross = (uint32_t)tb.meta_cross;
+	section_sizes(h, sz);
+	pool = calloc(1, sz[0] + sz[2]);
+	if (!pool)
+		return -1;
+	memcpy(pool, t->pool, t->pool_len);
+	ids = (uint32_t *)(void *)(pool + sz[0]);
+	for (size_t i = 0; i < t->n_ids; i++)
+		ids[i] = t->id_tok[i] ? (uint32_t)(t->id_tok[i] - t->pool) : UINT32_MAX;
+	sec[0] = pool;
+	sec[1] = t->slots;
+	sec[2] = ids;
+	sec[3] = tb.slots;
+	*owned = pool;
+	h->checksum = sum64(h, sizeof(*h), 0);
+	for (int k = 0; k < 4; k++)
+		h->checksum = sum64(sec[k], sz[k], h->checksum);
+	return 0;
+}
+
+/* Writes t's tables to the cache file for t->src: a temporary file renamed over it.
+ * NULL, or why it was not written. */
+static const char *store_write(const struct sb_tokenizer *t, const char *file)
+{
+	struct head h;
+	const void *sec[4];
+	void *owned = NULL;
+	size_t sz[4];
+	char *tmp;
+	const char *why = NULL;
+	int fd;
+
+	if (sb_hub_mkdir_p(t->cache_dir, NULL))
+		return "cannot create the folder";
+	tmp = sb_strf("%s.%ld.tmp", file, (long)getpid());
+	if (!tmp)
+		return "out of memory";
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		free(tmp);
+		return errno == EACCES || errno == EROFS ? "folder not writable" : "cannot create";
+	}
+	if (store_build(t, &h, sec, &owned)) {
+		why = "out of memory";
+	} else {
+		section_sizes(&h, sz);
+		if (write_all(fd, &h, sizeof(h)))
+			why = "write failed";
+		for (int k = 0; k < 4 && !why; k++)
+			if (write_all(fd, sec[k], sz[k]))
+				why = "write failed";
+	}
+	if (close(fd) && !why)
+		why = "write failed";
+	if (!why && rename(tmp, file))
+		why = "rename failed";
+	if (why)
+		unlink(tmp);
+	free(owned);
+	free(tmp);
+	return why;
+}
+
+/* Whether t's tokenizer.json is as it was before it was read, and old enough that a
+ * change within the clock's granularity would show in its mtime. */
+static const char *src_settled(const struct sb_tokenizer *t, const char *path)
+{
+	struct tok_src now;
+	struct timespec ts;
+
+	if (src_stat(path, &now) || memcmp(&now, &t->src, sizeof(now)))
+		return "tokenizer.json changed while read";
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (t->src.mtime_ns + FRESH_NS > (uint64_t)ts.tv_sec * 1000000000ull +
+					 (uint64_t)ts.tv_nsec)
+		return "tokenizer.json changed less than 2 s ago";
+	return NULL;
+}
+
+int sb_tok_store_finish(struct sb_tokenizer *t)
+{
+	const char *why = NULL;
+	char *file, *path;
+
+	if (!t->cache_dir || !t->info.source || strcmp(t->info.source, "tokenizer.json"))
+		return 0;
+	if (!t->gen || t->gen->model.ops != &sb_tok_bpe_ops || !t->span[1] || !t->span[3]) {
+		sb_tok_setting(t, "cache", "BPE tokenizer.json only", "not used");
+		return 0;
+	}
+	file = store_path(t->cache_dir, &t->src);
+	if (!file)
+		return 0;
+	if (t->cached) {
+		int same = t->cached->h.fingerprint == t->info.fingerprint;
+
+		sb_tok_store_free(t);
+		if (same)
+			sb_tok_setting(t, "cache", file, "read");
+		free(file);
+		return same ? 0 : -1;
+	}
+	path = sb_path_join(t->dir, "tokenizer.json");
+	why = path ? src_settled(t, path) : "out of memory";
+	if (!why)
+		why = store_write(t, file);
+	if (why)
+		sb_tok_setting(t, "cache", file, "not written: %s", why);
+	else if (t->cache_note && *t->cache_note)
+		sb_tok_setting(t, "cache", file, "rewritten (%s)", t->cache_note);
+	else
+		sb_tok_setting(t, "cache", file, "written");
+	free(path);
+	free(file);
+	return 0;
+}
+
+/* ---- the folder ---- */
+
+int sb_tokenizer_cache_dir(const char *setting, const struct sb_hub_env *env, char **out,
+			   struct sb_error *err)
+{
+	*out = NULL;
+	if (setting && (!strcmp(setting, "0") || !strcmp(setting, "off")))
+		return SB_OK;
+	if (setting && *setting)
+		*out = sb_strdup(setting);
+	else if (env->xdg_cache_home && *env->xdg_cache_home)
+		*out = sb_strf("%s/sb/tokenizers", env->xdg_cache_home);
+	else if (env->home && *env->home)
+		*out = sb_strf("%s/.cache/sb/tokenizers", env->home);
+	else
+		return SB_OK;
+	return *out ? SB_OK : sb_error_set(err, SB_ENOMEM, "tokenizer: out of memory");
+}
