@@ -11,7 +11,9 @@
 # binding (../shared/reference/setup.sh).  sb-tokenize is timed end to end (process
 # start, model loading, reading, tokenizing, writing frames to /dev/null); the
 # Hugging Face figure is its encoding loop alone.  BENCH_TEXT=FILE repeats the lines
-# of FILE instead of the STS sentences.
+# of FILE instead of the STS sentences.  BENCH_TOKENIZER_CACHE=warm times sb-tokenize
+# with a tokenizer cache (sb-tokenize(1), FILES) filled by a first run; the default,
+# off, without one (the load parses the files each time).
 set -eu
 SIZE_MB=${1:-8}
 ROUNDS=${2:-5}
@@ -36,6 +38,14 @@ fi
 while [ "$(wc -c < "$T/in.txt")" -lt $((SIZE_MB * 1000000)) ]; do
 	cat "$T/sts.txt" >> "$T/in.txt"
 done
+case ${BENCH_TOKENIZER_CACHE:-off} in
+off)	SB_TOKENIZER_CACHE=0 ;;
+warm)	SB_TOKENIZER_CACHE=$T/cache ;;
+*)	echo "BENCH_TOKENIZER_CACHE: off or warm" >&2; exit 2 ;;
+esac
+export SB_TOKENIZER_CACHE
+"$SB" -m "$T/m" < /dev/null > /dev/null
+echo "tokenizer cache: ${BENCH_TOKENIZER_CACHE:-off}"
 BYTES=$(wc -c < "$T/in.txt")
 LINES=$(wc -l < "$T/in.txt")
 echo "input: $LINES lines, $BYTES bytes (${BENCH_TEXT:-STS sentences} repeated)"

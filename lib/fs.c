@@ -109,30 +109,24 @@ void sb_file_unmap(struct sb_file_view *v)
 
 #define HUGE_PAGE ((size_t)2 << 20)
 
-void *sb_table_alloc_raw(size_t n)
-{
-	void *p;
-
-	if (n < HUGE_PAGE)
-		return malloc(n ? n : 1);
-	n = (n + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
-	p = aligned_alloc(HUGE_PAGE, n);
-#ifdef MADV_HUGEPAGE
-	if (p)
-		(void)madvise(p, n, MADV_HUGEPAGE); /* a hint: refused, all works as well */
-#endif
-	return p;
-}
-
 void *sb_table_alloc(size_t n, unsigned char fill)
 {
 	void *p;
 
-	if (n < HUGE_PAGE && !fill)
-		return calloc(1, n ? n : 1);
-	p = sb_table_alloc_raw(n);
+	if (n < HUGE_PAGE) {
+		if (!fill)
+			return calloc(1, n ? n : 1);
+		p = malloc(n ? n : 1);
+	} else {
+		n = (n + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+		p = aligned_alloc(HUGE_PAGE, n);
+#ifdef MADV_HUGEPAGE
+		if (p)
+			(void)madvise(p, n, MADV_HUGEPAGE); /* a hint: refused, all works as well */
+#endif
+	}
 	if (p)
-		memset(p, fill, n < HUGE_PAGE ? n : (n + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1));
+		memset(p, fill, n);
 	return p;
 }
 

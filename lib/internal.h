@@ -42,9 +42,6 @@ void sb_file_unmap(struct sb_file_view *v);
  */
 void *sb_table_alloc(size_t n, unsigned char fill);
 
-/* The same without the fill, for a table read from a file. */
-void *sb_table_alloc_raw(size_t n);
-
 /* Returns 1 if path names an existing regular file (following links), else 0. */
 int sb_file_exists(const char *path);
 

@@ -51,7 +51,8 @@ struct tok_bpe {
 	int fuse_unk, ignore_merges;
 	int byte_fallback;              /* unknown units as <0xNN> tokens (fb_id) */
 	int32_t fb_id[256];
-	struct merge_slot *merges;
+	struct merge_slot *merges;      /* borrowed from the tokenizer cache's file when */
+	int merges_borrowed;            /* merges_borrowed is set */
 	size_t merge_mask, n_merges;
 	int32_t last_new;               /* loading: the merged token of the last merge */
 	struct merge_slot pend[PENDING];/* loading: merges whose slot is being prefetched, */
@@ -505,6 +506,7 @@ void sb_tok_bpe_adopt(struct tok_model *model, const struct tok_bpe_table *tb)
 	sb_tok_bpe_end_merges(model);
 	free(m->merges);
 	m->merges = tb->slots;
+	m->merges_borrowed = 1;
 	m->merge_mask = tb->cap - 1;
 	m->n_merges = tb->n_merges;
 	m->merge_hash = tb->merge_hash;
@@ -517,7 +519,8 @@ static void bpe_free(void *impl)
 
 	if (!m)
 		return;
-	free(m->merges);
+	if (!m->merges_borrowed)
+		free(m->merges);
 	free(m->mslots);
 	free(m->mpool);
 	free(m->prefix);

@@ -372,8 +372,8 @@ void sb_tok_bpe_table(const struct tok_model *model, struct tok_bpe_table *out);
  * a slot (of a sample) where lookups would not find it. */
 int sb_tok_bpe_table_check(const struct tok_bpe_table *tb, size_t n_ids);
 
-/* Replaces model's merges (none added yet) with tb's table (checked), which it takes
- * (freed with free()). */
+/* Replaces model's merges (none added yet) with tb's table (checked), which it
+ * borrows: the table must outlive the model, and is never written. */
 void sb_tok_bpe_adopt(struct tok_model *model, const struct tok_bpe_table *tb);
 
 /* The byte of GPT-2's byte-level alphabet that character c stands for, or -1. */

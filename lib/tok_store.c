@@ -61,10 +61,11 @@ struct head {
 };
 
 struct tok_store {
-	struct head h;
-	char *pool;                     /* [pool_len] */
-	struct slot *slots;             /* [slot_cap] */
-	uint32_t *id_off;               /* [n_ids] */
+	struct head h;                  /* a copy of the file's */
+	struct sb_file_view file;       /* the cache file, mapped (the tables point in it) */
+	const char *pool;               /* [pool_len] */
+	const struct slot *slots;       /* [slot_cap] */
+	const uint32_t *id_off;         /* [n_ids] */
 	void *merges;                   /* [merge_cap] */
 };
 
@@ -160,32 +161,11 @@ static const char *head_check(const struct head *h, const struct tok_src *src)
 
 /* ---- reading ---- */
 
-/* Reads n bytes at p from fd; 0, or -1 on an error or a short file. */
-static int read_all(int fd, void *p, size_t n)
-{
-	char *c = p;
-
-	while (n) {
-		ssize_t k = read(fd, c, n > ((size_t)1 << 30) ? (size_t)1 << 30 : n);
-
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return -1;
-		c += k;
-		n -= (size_t)k;
-	}
-	return 0;
-}
-
 static void store_free(struct tok_store *s)
 {
 	if (!s)
 		return;
-	free(s->pool);
-	free(s->slots);
-	free(s->id_off);
-	free(s->merges);
+	sb_file_unmap(&s->file);
 	free(s);
 }
 
@@ -228,35 +208,37 @@ static const char *vocab_check(const struct tok_store *s)
 	return NULL;
 }
 
-/* Reads the sections of s (head read) from fd and checks them. */
-static const char *read_sections(struct tok_store *s, int fd, uint64_t file_size)
+/* Finds the sections of s (its head copied and checked) in the mapped file and checks
+ * them. */
+static const char *check_sections(struct tok_store *s)
 {
 	struct head *h = &s->h;
 	struct head zero = *h;
+	const unsigned char *at = s->file.data + sizeof(*h);
+	const void *sec[4];
 	size_t sz[4], total = sizeof(*h);
-	void **dst[4] = {(void **)&s->pool, (void **)&s->slots, (void **)&s->id_off,
-			 &s->merges};
 	uint64_t sum;
 	struct tok_bpe_table tb;
 
 	section_sizes(h, sz);
 	for (int k = 0; k < 4; k++)
 		total += sz[k];
-	if (total != file_size)
+	if (total != s->file.len)
 		return "file size";
 	for (int k = 0; k < 4; k++) {
-		*dst[k] = k == 1 || k == 3 ? sb_table_alloc_raw(sz[k]) : malloc(sz[k] ? sz[k] : 1);
-		if (!*dst[k])
-			return "out of memory";
-		if (read_all(fd, *dst[k], sz[k]))
-			return "short file";
+		sec[k] = at;
+		at += sz[k];
 	}
 	zero.checksum = 0;
 	sum = sum64(&zero, sizeof(zero), 0);
 	for (int k = 0; k < 4; k++)
-		sum = sum64(*dst[k], sz[k], sum);
+		sum = sum64(sec[k], sz[k], sum);
 	if (sum != h->checksum)
 		return "checksum";
+	s->pool = sec[0];
+	s->slots = sec[1];
+	s->id_off = sec[2];
+	s->merges = (void *)(uintptr_t)sec[3];  /* read-only pages: never written */
 	tb = (struct tok_bpe_table){s->merges, (size_t)h->merge_cap, (size_t)h->n_merges,
 				    h->merge_hash, (int)h->meta_cross};
 	if (sb_tok_bpe_table_check(&tb, (size_t)h->n_ids))
@@ -264,28 +246,30 @@ static const char *read_sections(struct tok_store *s, int fd, uint64_t file_size
 	return vocab_check(s);
 }
 
-/* The cache file of src in t->cache_dir into *out; NULL, or why it is not used. */
+/* The cache file of src into *out; NULL, or why it is not used ("" when there is
+ * none). */
 static const char *store_read(const char *file, const struct tok_src *src,
 			      struct tok_store **out)
 {
 	struct tok_store *s;
-	struct stat st;
 	const char *why = NULL;
-	int fd;
+	int rc;
 
 	*out = NULL;
-	fd = open(file, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? "" : "unreadable";
 	s = calloc(1, sizeof(*s));
 	if (!s)
-		why = "out of memory";
-	else if (fstat(fd, &st) || !S_ISREG(st.st_mode) || (uint64_t)st.st_size < sizeof(s->h) ||
-		 read_all(fd, &s->h, sizeof(s->h)))
+		return "out of memory";
+	rc = sb_file_map(file, (size_t)1 << 40, &s->file, NULL);
+	if (rc == SB_ENOTFOUND)
+		why = "";
+	else if (rc)
+		why = "unreadable";
+	else if (s->file.len < sizeof(s->h))
 		why = "short file";
-	else if (!(why = head_check(&s->h, src)))
-		why = read_sections(s, fd, (uint64_t)st.st_size);
-	close(fd);
+	else
+		memcpy(&s->h, s->file.data, sizeof(s->h));
+	if (!why && !(why = head_check(&s->h, src)))
+		why = check_sections(s);
 	if (why) {
 		store_free(s);
 		return why;
@@ -364,12 +348,14 @@ int sb_tok_store_vocab(struct sb_tokenizer *t, struct sb_error *err)
 		return sb_error_set(err, SB_ENOMEM, "tokenizer: out of memory");
 	for (size_t i = 0; i < h->n_ids; i++)
 		t->id_tok[i] = s->id_off[i] == UINT32_MAX ? NULL : s->pool + s->id_off[i];
-	t->pool = s->pool;
+	/* The tables stay in the mapped file, which t now owns: read-only pages, which
+	 * nothing writes once a tokenizer is built. */
+	t->tables = s->file;
+	memset(&s->file, 0, sizeof(s->file));
+	t->pool = (char *)(uintptr_t)s->pool;
 	t->pool_len = (size_t)h->pool_len;
-	t->slots = s->slots;
+	t->slots = (struct slot *)(uintptr_t)s->slots;
 	t->mask = (size_t)h->slot_cap - 1;
-	s->pool = NULL;
-	s->slots = NULL;
 	t->n_ids = (size_t)h->n_ids;
 	t->dup_text = (int)h->dup_text;
 	t->nul_text = (int)h->nul_text;
@@ -390,7 +376,6 @@ void sb_tok_store_merges(struct sb_tokenizer *t)
 				   s->h.merge_hash, (int)s->h.meta_cross};
 
 	sb_tok_bpe_adopt(&t->gen->model, &tb);
-	s->merges = NULL;
 }
 
 void sb_tok_store_free(struct sb_tokenizer *t)

@@ -109,6 +109,8 @@ struct sb_tokenizer {
 	const char *cache_dir;          /* opts->cache_dir: NULL, no cache */
 	int cache_skip_read;            /* rebuilding: the cache file is not read */
 	struct tok_store *cached;       /* the tables read from the cache, NULL: parsed */
+	struct sb_file_view tables;     /* the cache file that pool, slots and the BPE
+					 * merges are in (map NULL: they are malloc'd) */
 	const char *cache_note;         /* why a cache file was not used ("checksum") */
 	struct tok_src {
 		uint64_t size, mtime_ns, ino, dev;

@@ -665,8 +665,10 @@ void sb_tokenizer_close(struct sb_tokenizer **tp)
 	if (!tp || !*tp)
 		return;
 	t = *tp;
-	free(t->pool);
-	free(t->slots);
+	if (!t->tables.map) {
+		free(t->pool);
+		free(t->slots);
+	}
 	free(t->id_tok);
 	for (size_t k = 0; k < t->n_added; k++)
 		free(t->added[k].s);
@@ -678,6 +680,7 @@ void sb_tokenizer_close(struct sb_tokenizer **tp)
 		free(t->gen);
 	}
 	sb_tok_store_free(t);
+	sb_file_unmap(&t->tables);
 	free(t->dir);
 	free(t);
 	*tp = NULL;
