@@ -475,7 +475,8 @@ static int reachable(const struct merge_slot *tb, size_t mask, size_t i)
 	return 0;
 }
 
-int sb_tok_bpe_table_check(const struct tok_bpe_table *tb, size_t n_ids)
+int sb_tok_bpe_table_check(const struct tok_bpe_table *tb, size_t n_ids,
+			   const uint32_t *text_of)
 {
 	const struct merge_slot *s = tb->slots;
 	size_t filled = 0;
@@ -488,7 +489,8 @@ int sb_tok_bpe_table_check(const struct tok_bpe_table *tb, size_t n_ids)
 		if (s[i].rank == NO_RANK)
 			continue;
 		if (s[i].rank >= MAX_MERGES || a >= n_ids || b >= n_ids || s[i].id < 0 ||
-		    (size_t)s[i].id >= n_ids)
+		    (size_t)s[i].id >= n_ids || text_of[a] == UINT32_MAX ||
+		    text_of[b] == UINT32_MAX || text_of[s[i].id] == UINT32_MAX)
 			return -1;
 		filled++;
 		/* A table written by a build that hashed keys otherwise would miss merges:

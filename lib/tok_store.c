@@ -25,6 +25,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,7 +151,7 @@ static const char *head_check(const struct head *h, const struct tok_src *src)
 	    !pow2(h->slot_cap) || h->slot_cap > 4 * (uint64_t)MAX_VOCAB ||
 	    !pow2(h->merge_cap) || h->merge_cap > 4 * (uint64_t)MAX_MERGES ||
 	    h->n_merges >= h->merge_cap || h->max_word_bytes > MAX_TOKEN_BYTES ||
-	    h->max_cont_bytes > MAX_TOKEN_BYTES || h->dup_text > 1 || h->nul_text > 1 ||
+	    h->max_cont_bytes > MAX_TOKEN_BYTES || h->dup_text || h->nul_text > 1 ||
 	    h->meta_cross > 1)
 		return "counts out of range";
 	for (int k = 0; k < 4; k += 2)
@@ -214,6 +215,7 @@ static const char *check_sections(struct tok_store *s)
 {
 	struct head *h = &s->h;
 	struct head zero = *h;
+	const char *why;
 	const unsigned char *at = s->file.data + sizeof(*h);
 	const void *sec[4];
 	size_t sz[4], total = sizeof(*h);
@@ -241,9 +243,11 @@ static const char *check_sections(struct tok_store *s)
 	s->merges = (void *)(uintptr_t)sec[3];  /* read-only pages: never written */
 	tb = (struct tok_bpe_table){s->merges, (size_t)h->merge_cap, (size_t)h->n_merges,
 				    h->merge_hash, (int)h->meta_cross};
-	if (sb_tok_bpe_table_check(&tb, (size_t)h->n_ids))
+	if ((why = vocab_check(s)))
+		return why;
+	if (sb_tok_bpe_table_check(&tb, (size_t)h->n_ids, s->id_off))
 		return "merges out of range";
-	return vocab_check(s);
+	return NULL;
 }
 
 /* The cache file of src into *out; NULL, or why it is not used ("" when there is
@@ -276,6 +280,35 @@ static const char *store_read(const char *file, const struct tok_src *src,
 	}
 	*out = s;
 	return NULL;
+}
+
+int sb_tok_store_reseal(unsigned char *file, size_t len)
+{
+	struct head h;
+	struct tok_src src;
+	size_t sz[4], total = sizeof(h);
+	uint64_t sum;
+
+	if (len < sizeof(h))
+		return -1;
+	memcpy(&h, file, sizeof(h));
+	src = (struct tok_src){h.src_size, h.src_mtime_ns, h.src_ino, h.src_dev};
+	if (head_check(&h, &src))
+		return -1;
+	section_sizes(&h, sz);
+	for (int k = 0; k < 4; k++)
+		total += sz[k];
+	if (total != len)
+		return -1;
+	h.checksum = 0;
+	sum = sum64(&h, sizeof(h), 0);
+	file += sizeof(h);
+	for (int k = 0; k < 4; k++) {
+		sum = sum64(file, sz[k], sum);
+		file += sz[k];
+	}
+	memcpy(file - total + offsetof(struct head, checksum), &sum, sizeof(sum));
+	return 0;
 }
 
 /* ---- naming ---- */

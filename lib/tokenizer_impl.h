@@ -339,6 +339,11 @@ void sb_tok_store_merges(struct sb_tokenizer *t);
  */
 int sb_tok_store_finish(struct sb_tokenizer *t);
 
+/* Computes the checksum of the cache file image file[0..len) again and writes it in
+ * (for the tests: a file damaged on purpose that must reach the checks after the
+ * checksum); -1 when the head's counts are out of range or do not add up to len. */
+int sb_tok_store_reseal(unsigned char *file, size_t len);
+
 /* Frees t->cached (NULL is fine). */
 void sb_tok_store_free(struct sb_tokenizer *t);
 
