@@ -506,14 +506,17 @@ static const char *store_write(const struct sb_tokenizer *t, const char *file)
 
 	if (sb_hub_mkdir_p(t->cache_dir, NULL))
 		return "cannot create the folder";
-	tmp = sb_strf("%s.%ld.tmp", file, (long)getpid());
+	/* A name of its own, so that writers at the same time (other processes, or
+	 * threads of this one) never write into one file. */
+	tmp = sb_strf("%s.XXXXXX", file);
 	if (!tmp)
 		return "out of memory";
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0) {
 		free(tmp);
 		return errno == EACCES || errno == EROFS ? "folder not writable" : "cannot create";
 	}
+	(void)fchmod(fd, 0644);         /* public data, as the tokenizer.json (mkostemp: 0600) */
 	if (store_build(t, &h, sec, &owned)) {
 		why = "out of memory";
 	} else {

@@ -53,7 +53,7 @@ for m in qwen3 tiny llama; do
 	check "$m: pairs at 16: same ids" cmp -s "$m.out" "$m.p16"
 done
 is "one cache file per tokenizer.json" "$(find cache -type f | wc -l | tr -d ' ')" 3
-is "no temporary file left" "$(find cache -name '*.tmp' | wc -l | tr -d ' ')" 0
+is "no temporary file left" "$(find cache -type f ! -name '*.sbtok' | wc -l | tr -d ' ')" 0
 
 TINY=$(sed -n 's/.* from \(.*\.sbtok\)$/\1/p' tiny.err)
 check "the tiny file's cache file is named in -v" test -f "$TINY"
