@@ -475,30 +475,47 @@ static int reachable(const struct merge_slot *tb, size_t mask, size_t i)
 	return 0;
 }
 
+/* Whether the table's sample of slots (the first 64 merges, and the slots at every
+ * 1024th index) is where lookups look for them: a table written by a build that hashed
+ * keys otherwise would miss merges. */
+static int sample_reachable(const struct merge_slot *s, size_t cap)
+{
+	for (size_t i = 0, seen = 0; i < cap && seen < 64; i++)
+		if (s[i].rank != NO_RANK && (seen++, !reachable(s, cap - 1, i)))
+			return 0;
+	for (size_t i = 0; i < cap; i += 1024)
+		if (s[i].rank != NO_RANK && !reachable(s, cap - 1, i))
+			return 0;
+	return 1;
+}
+
 int sb_tok_bpe_table_check(const struct tok_bpe_table *tb, size_t n_ids,
 			   const uint32_t *text_of)
 {
 	const struct merge_slot *s = tb->slots;
 	size_t filled = 0;
+	unsigned bad = 0;
 
-	if (tb->cap < 2 || (tb->cap & (tb->cap - 1)) || tb->cap > 4 * MAX_MERGES)
+	if (tb->cap < 2 || (tb->cap & (tb->cap - 1)) || tb->cap > 4 * MAX_MERGES || !n_ids)
 		return -1;
+	/* Every slot without branches (a table of 500,000 slots, most of them either
+	 * way at random): an empty slot passes whatever else it holds. */
 	for (size_t i = 0; i < tb->cap; i++) {
 		uint32_t a = (uint32_t)(s[i].key >> 32), b = (uint32_t)s[i].key;
+		uint32_t id = (uint32_t)s[i].id;
+		unsigned used = s[i].rank != NO_RANK;
+		unsigned range = (s[i].rank >= MAX_MERGES) | (a >= n_ids) | (b >= n_ids) |
+				 (id >= n_ids);
 
-		if (s[i].rank == NO_RANK)
-			continue;
-		if (s[i].rank >= MAX_MERGES || a >= n_ids || b >= n_ids || s[i].id < 0 ||
-		    (size_t)s[i].id >= n_ids || text_of[a] == UINT32_MAX ||
-		    text_of[b] == UINT32_MAX || text_of[s[i].id] == UINT32_MAX)
-			return -1;
-		filled++;
-		/* A table written by a build that hashed keys otherwise would miss merges:
-		 * a sample of slots is checked where lookups look for them. */
-		if (((i & 1023) == 0 || filled <= 64) && !reachable(s, tb->cap - 1, i))
-			return -1;
+		/* The merged token is one the tokenizer can name (a merge of tokens without
+		 * text never applies: no unit or merge makes them). */
+		id = id < n_ids ? id : 0;
+		bad |= used & (range | (text_of[id] == UINT32_MAX));
+		filled += used;
 	}
-	return filled == tb->n_merges && filled < tb->cap ? 0 : -1;
+	if (bad || filled != tb->n_merges || filled >= tb->cap)
+		return -1;
+	return sample_reachable(s, tb->cap) ? 0 : -1;
 }
 
 void sb_tok_bpe_adopt(struct tok_model *model, const struct tok_bpe_table *tb)

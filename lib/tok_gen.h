@@ -368,9 +368,9 @@ struct tok_bpe_table {
 void sb_tok_bpe_table(const struct tok_model *model, struct tok_bpe_table *out);
 
 /* 0 when tb is a merge table of a vocabulary of n_ids ids, else -1: a size that is not
- * a power of two, an id or rank out of range, an id without text (text_of[id] is
- * UINT32_MAX), a count that differs, no empty slot, or a slot (of a sample) where
- * lookups would not find it. */
+ * a power of two, an id or rank out of range, a merged token without text
+ * (text_of[id] is UINT32_MAX), a count that differs, no empty slot, or a slot (of a
+ * sample) where lookups would not find it. */
 int sb_tok_bpe_table_check(const struct tok_bpe_table *tb, size_t n_ids,
 			   const uint32_t *text_of);
 

@@ -70,10 +70,10 @@ struct tok_store {
 	void *merges;                   /* [merge_cap] */
 };
 
-/* ---- the checksum: four lanes of 64 bits over 32-byte blocks ---- */
+/* ---- the checksum: eight lanes of 64 bits over 64-byte blocks ---- */
 
 #define P1 0x9E3779B185EBCA87ull
-#define P2 0xC2B2AE3D27D4EB4Full
+#define LANES 8
 
 static inline uint64_t rotl(uint64_t x, int r)
 {
@@ -89,27 +89,31 @@ static inline uint64_t fmix(uint64_t x)
 	return x ^ (x >> 33);
 }
 
-/* A 64-bit sum of p[0..n) under seed: every bit of the input moves every bit of the
- * result (a corrupted file is told apart, a crafted one is not the point). */
+/* A 64-bit sum of p[0..n) under seed, which tells a corrupted file apart (not a
+ * crafted one).  A lane takes a word as l = rotl((l ^ w) * P1, 31): a bijection of
+ * the lane for each word, which the multiply spreads upward and the rotation
+ * back down; eight lanes keep the multiplier busy (19 MB in about 1.5 ms). */
 static uint64_t sum64(const void *p, size_t n, uint64_t seed)
 {
 	const unsigned char *s = p;
-	uint64_t l[4] = {seed + P1, seed ^ P2, seed - P1, ~seed};
-	uint64_t tail[4] = {0};
+	uint64_t l[LANES], tail[LANES] = {0}, h;
 	size_t i = 0;
 
-	for (; n - i >= 32; i += 32) {
-		for (int k = 0; k < 4; k++) {
+	for (int k = 0; k < LANES; k++)
+		l[k] = seed + P1 * (uint64_t)(k + 1);
+	for (; n - i >= 8 * LANES; i += 8 * LANES) {
+		for (int k = 0; k < LANES; k++) {
 			uint64_t w;
 
 			memcpy(&w, s + i + 8 * k, 8);
-			l[k] = rotl((l[k] ^ w) * P1, 31) * P2;
+			l[k] = rotl((l[k] ^ w) * P1, 31);
 		}
 	}
 	memcpy(tail, s + i, n - i);
-	for (int k = 0; k < 4; k++)
-		l[k] = rotl((l[k] ^ tail[k]) * P1, 31) * P2;
-	return fmix(fmix(l[0] ^ n) ^ rotl(l[1], 17) ^ rotl(l[2], 29) ^ rotl(l[3], 43));
+	h = n;
+	for (int k = 0; k < LANES; k++)
+		h = fmix(h ^ rotl((l[k] ^ tail[k]) * P1, 31)) + (uint64_t)k;
+	return h;
 }
 
 /* ---- sizes ---- */
@@ -170,42 +174,55 @@ static void store_free(struct tok_store *s)
 	free(s);
 }
 
-/* Whether the vocabulary's tables are within bounds: every slot's text in the pool,
- * every id below n_ids, an empty slot, a sample of texts with the hash they are under
- * and where a lookup probes for them. */
+/* Whether vocabulary slot i (filled) holds a text under its hash, where a lookup
+ * probes for it. */
+static int slot_sound(const struct tok_store *s, size_t i)
+{
+	const struct slot *sl = &s->slots[i];
+	size_t mask = (size_t)s->h.slot_cap - 1, j = sl->hash & mask;
+
+	if (text_hash(s->pool + sl->off, sl->len) != sl->hash)
+		return 0;
+	while (j != i && s->slots[j].len)
+		j = (j + 1) & mask;
+	return j == i;
+}
+
+/* Whether the vocabulary's tables are within bounds: every slot's text in the pool
+ * and its id below n_ids, an empty slot, every id's text in the pool, and a sample of
+ * slots (the first 64 texts, the slots at every 1024th index) sound. */
 static const char *vocab_check(const struct tok_store *s)
 {
 	const struct head *h = &s->h;
 	size_t cap = (size_t)h->slot_cap, filled = 0;
+	uint64_t last = h->pool_len - 1;        /* the pool's final NUL */
+	unsigned bad = 0;
 
-	if (s->pool[h->pool_len - 1])
+	if (s->pool[last])
 		return "pool not terminated";
+	/* Without branches: most slots are empty, at random.  An empty slot passes. */
 	for (size_t i = 0; i < cap; i++) {
 		const struct slot *sl = &s->slots[i];
+		unsigned used = sl->len != 0;
 
-		if (!sl->len)
-			continue;
-		filled++;
-		if (sl->len > MAX_TOKEN_BYTES || sl->off > h->pool_len - 1 ||
-		    sl->len > h->pool_len - 1 - sl->off || sl->id < 0 ||
-		    (uint64_t)sl->id >= h->n_ids)
-			return "vocabulary slot out of range";
-		if ((i & 1023) == 0 || filled <= 64) {
-			size_t j = sl->hash & (cap - 1);
-
-			if (text_hash(s->pool + sl->off, sl->len) != sl->hash)
-				return "vocabulary hash";
-			while (j != i && s->slots[j].len)
-				j = (j + 1) & (cap - 1);
-			if (j != i)
-				return "vocabulary slot unreachable";
-		}
+		bad |= used & ((sl->len > MAX_TOKEN_BYTES) | (sl->off > last) |
+			       (sl->len > last - sl->off) | ((uint32_t)sl->id >= h->n_ids));
+		filled += used;
 	}
+	if (bad)
+		return "vocabulary slot out of range";
 	if (filled != h->vocab_size || filled >= cap)
 		return "vocabulary count";
 	for (size_t i = 0; i < h->n_ids; i++)
-		if (s->id_off[i] != UINT32_MAX && s->id_off[i] >= h->pool_len)
-			return "id offset out of range";
+		bad |= (s->id_off[i] != UINT32_MAX) & (s->id_off[i] >= h->pool_len);
+	if (bad)
+		return "id offset out of range";
+	for (size_t i = 0, seen = 0; i < cap && seen < 64; i++)
+		if (s->slots[i].len && (seen++, !slot_sound(s, i)))
+			return "vocabulary slot unsound";
+	for (size_t i = 0; i < cap; i += 1024)
+		if (s->slots[i].len && !slot_sound(s, i))
+			return "vocabulary slot unsound";
 	return NULL;
 }
 

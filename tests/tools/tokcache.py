@@ -22,7 +22,7 @@ import sys
 
 M = (1 << 64) - 1
 P1 = 0x9E3779B185EBCA87
-P2 = 0xC2B2AE3D27D4EB4F
+LANES = 8
 HEAD = 208
 
 
@@ -39,17 +39,18 @@ def fmix(x):
 
 
 def sum64(b, seed):
-    lanes = [(seed + P1) & M, seed ^ P2, (seed - P1) & M, ~seed & M]
+    lanes = [(seed + P1 * (k + 1)) & M for k in range(LANES)]
     n = len(b)
-    full = n - n % 32
+    full = n - n % (8 * LANES)
     words = struct.unpack_from('<%dQ' % (full // 8), b, 0)
-    for i in range(0, len(words), 4):
-        for k in range(4):
-            lanes[k] = (rotl(((lanes[k] ^ words[i + k]) * P1) & M, 31) * P2) & M
-    tail = b[full:] + bytes(32 - (n - full))
-    for k, w in enumerate(struct.unpack('<4Q', tail)):
-        lanes[k] = (rotl(((lanes[k] ^ w) * P1) & M, 31) * P2) & M
-    return fmix(fmix(lanes[0] ^ n) ^ rotl(lanes[1], 17) ^ rotl(lanes[2], 29) ^ rotl(lanes[3], 43))
+    for i in range(0, len(words), LANES):
+        for k in range(LANES):
+            lanes[k] = rotl(((lanes[k] ^ words[i + k]) * P1) & M, 31)
+    tail = b[full:] + bytes(8 * LANES - (n - full))
+    h = n
+    for k, w in enumerate(struct.unpack('<%dQ' % LANES, tail)):
+        h = (fmix(h ^ rotl(((lanes[k] ^ w) * P1) & M, 31)) + k) & M
+    return h
 
 
 def u64(b, off):
