@@ -951,8 +951,10 @@ static int vocab_built(struct sb_tokenizer *t, const struct tok_doc *doc,
 	t->span[1] = doc->vocab_len;
 	t->span[2] = doc->merges_off;
 	t->span[3] = doc->merges_len;
-	if ((rc = sb_tok_vocab_build(t, l, err)))
-		return sb_error_prefix(err, JF ": ");
+	if ((rc = sb_tok_vocab_build(t, l, err))) {
+		sb_error_prefix(err, JF ": ");
+		return rc;
+	}
 	return check_vocab(t, l, JF ": model.vocab", err);
 }
 
