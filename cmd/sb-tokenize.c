@@ -8,6 +8,7 @@
 
 #include "../plugins/tokenize.h"
 #include "common.h"
+#include "hub.h"
 #include "ops.h"
 #include "opts.h"
 #include "tokenizer.h"
@@ -161,6 +162,20 @@ static void print_counts(const struct sb_cmd *c, const struct sb_tokenize_counts
 			(unsigned long long)counts->rows, (unsigned long long)counts->rows_truncated);
 }
 
+/* The tokenizer cache folder from the environment (sb-tokenize(1), ENVIRONMENT) as
+ * the stage's tokenizer_cache option; none when it is off. */
+static void cache_option(struct sb_cmd *c)
+{
+	static char *dir;
+	struct sb_hub_env env;
+
+	sb_hub_env_from(&env, getenv);
+	free(dir);
+	dir = NULL;
+	if (sb_tokenizer_cache_dir(getenv("SB_TOKENIZER_CACHE"), &env, &dir, NULL) == SB_OK && dir)
+		sb_cmd_kv(c, "tokenizer_cache", dir);
+}
+
 int main(int argc, char **argv)
 {
 	struct args a = { 0 };
@@ -176,6 +191,7 @@ int main(int argc, char **argv)
 	if (!a.model)
 		return 1;
 	sb_cmd_kv(&c, "model", a.model);
+	cache_option(&c);
 	rep.c = &c;
 	c.ro.report.out = &rep.r;
 	c.ro.report.ready = on_report;

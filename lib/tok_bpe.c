@@ -51,7 +51,8 @@ struct tok_bpe {
 	int fuse_unk, ignore_merges;
 	int byte_fallback;              /* unknown units as <0xNN> tokens (fb_id) */
 	int32_t fb_id[256];
-	struct merge_slot *merges;
+	struct merge_slot *merges;      /* borrowed from the tokenizer cache's file when */
+	int merges_borrowed;            /* merges_borrowed is set */
 	size_t merge_mask, n_merges;
 	int32_t last_new;               /* loading: the merged token of the last merge */
 	struct merge_slot pend[PENDING];/* loading: merges whose slot is being prefetched, */
@@ -446,13 +447,99 @@ size_t sb_tok_bpe_merges(const struct tok_model *model)
 	return ((const struct tok_bpe *)model->impl)->n_merges;
 }
 
+_Static_assert(sizeof(struct merge_slot) == TOK_BPE_SLOT_BYTES, "merge slot layout");
+
+void sb_tok_bpe_table(const struct tok_model *model, struct tok_bpe_table *out)
+{
+	const struct tok_bpe *m = model->impl;
+
+	out->slots = m->merges;
+	out->cap = m->merge_mask + 1;
+	out->n_merges = m->n_merges;
+	out->merge_hash = m->merge_hash;
+	out->meta_cross = m->meta_cross;
+}
+
+/* Whether the merge in slot i of tb is found where a lookup probes for it: on the
+ * way from its home slot, no empty slot comes before it. */
+static int reachable(const struct merge_slot *tb, size_t mask, size_t i)
+{
+	size_t j = mix64(tb[i].key) & mask;
+
+	for (size_t steps = 0; steps <= mask; steps++, j = (j + 1) & mask) {
+		if (j == i)
+			return 1;
+		if (tb[j].rank == NO_RANK)
+			return 0;
+	}
+	return 0;
+}
+
+/* Whether the table's sample of slots (the first 64 merges, and the slots at every
+ * 1024th index) is where lookups look for them: a table written by a build that hashed
+ * keys otherwise would miss merges. */
+static int sample_reachable(const struct merge_slot *s, size_t cap)
+{
+	for (size_t i = 0, seen = 0; i < cap && seen < 64; i++)
+		if (s[i].rank != NO_RANK && (seen++, !reachable(s, cap - 1, i)))
+			return 0;
+	for (size_t i = 0; i < cap; i += 1024)
+		if (s[i].rank != NO_RANK && !reachable(s, cap - 1, i))
+			return 0;
+	return 1;
+}
+
+int sb_tok_bpe_table_check(const struct tok_bpe_table *tb, size_t n_ids,
+			   const uint32_t *text_of)
+{
+	const struct merge_slot *s = tb->slots;
+	size_t filled = 0;
+	unsigned bad = 0;
+
+	if (tb->cap < 2 || (tb->cap & (tb->cap - 1)) || tb->cap > 4 * MAX_MERGES || !n_ids)
+		return -1;
+	/* Every slot without branches (a table of 500,000 slots, most of them either
+	 * way at random): an empty slot passes whatever else it holds. */
+	for (size_t i = 0; i < tb->cap; i++) {
+		uint32_t a = (uint32_t)(s[i].key >> 32), b = (uint32_t)s[i].key;
+		uint32_t id = (uint32_t)s[i].id;
+		unsigned used = s[i].rank != NO_RANK;
+		unsigned range = (s[i].rank >= MAX_MERGES) | (a >= n_ids) | (b >= n_ids) |
+				 (id >= n_ids);
+
+		/* The merged token is one the tokenizer can name (a merge of tokens without
+		 * text never applies: no unit or merge makes them). */
+		id = id < n_ids ? id : 0;
+		bad |= used & (range | (text_of[id] == UINT32_MAX));
+		filled += used;
+	}
+	if (bad || filled != tb->n_merges || filled >= tb->cap)
+		return -1;
+	return sample_reachable(s, tb->cap) ? 0 : -1;
+}
+
+void sb_tok_bpe_adopt(struct tok_model *model, const struct tok_bpe_table *tb)
+{
+	struct tok_bpe *m = model->impl;
+
+	sb_tok_bpe_end_merges(model);
+	free(m->merges);
+	m->merges = tb->slots;
+	m->merges_borrowed = 1;
+	m->merge_mask = tb->cap - 1;
+	m->n_merges = tb->n_merges;
+	m->merge_hash = tb->merge_hash;
+	m->meta_cross = tb->meta_cross;
+}
+
 static void bpe_free(void *impl)
 {
 	struct tok_bpe *m = impl;
 
 	if (!m)
 		return;
-	free(m->merges);
+	if (!m->merges_borrowed)
+		free(m->merges);
 	free(m->mslots);
 	free(m->mpool);
 	free(m->prefix);

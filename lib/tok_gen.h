@@ -353,6 +353,31 @@ void sb_tok_bpe_end_merges(struct tok_model *model);
 /* Distinct merges of the model. */
 size_t sb_tok_bpe_merges(const struct tok_model *model);
 
+/* A BPE model's merge table as the tokenizer cache (tok_store.c) keeps it: cap slots
+ * of TOK_BPE_SLOT_BYTES bytes (a hash table keyed by the pair of ids). */
+#define TOK_BPE_SLOT_BYTES 16
+
+struct tok_bpe_table {
+	void *slots;
+	size_t cap, n_merges;
+	uint64_t merge_hash;            /* the merges in rank order, for the fingerprint */
+	int meta_cross;
+};
+
+/* The table of model (borrowed: valid while the model is). */
+void sb_tok_bpe_table(const struct tok_model *model, struct tok_bpe_table *out);
+
+/* 0 when tb is a merge table of a vocabulary of n_ids ids, else -1: a size that is not
+ * a power of two, an id or rank out of range, a merged token without text
+ * (text_of[id] is UINT32_MAX), a count that differs, no empty slot, or a slot (of a
+ * sample) where lookups would not find it. */
+int sb_tok_bpe_table_check(const struct tok_bpe_table *tb, size_t n_ids,
+			   const uint32_t *text_of);
+
+/* Replaces model's merges (none added yet) with tb's table (checked), which it
+ * borrows: the table must outlive the model, and is never written. */
+void sb_tok_bpe_adopt(struct tok_model *model, const struct tok_bpe_table *tb);
+
 /* The byte of GPT-2's byte-level alphabet that character c stands for, or -1. */
 int sb_tok_byte_of_char(uint32_t c);
 

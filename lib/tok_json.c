@@ -812,12 +812,16 @@ static int load_model(struct sb_tokenizer *t, const struct tok_doc *doc,
 	if (!merges || merges->type != SB_JSON_ARRAY)
 		return bad(err, SB_EFORMAT, "model.merges", "expected an array");
 	/* A hint for the table, which grows: a merge takes 6 bytes at least. */
-	n_merges = doc->merge_views ? doc->n_merge_views :
+	n_merges = t->cached ? 0 : doc->merge_views ? doc->n_merge_views :
 		   doc->merges_len ? doc->merges_len / 16 : merges->n_items;
 	if (n_merges > MAX_MERGES)
 		n_merges = MAX_MERGES;
 	if ((rc = sb_tok_bpe_new(&g->model, t, &cfg, n_merges, JF, err)))
 		return rc;
+	if (t->cached) {
+		sb_tok_store_merges(t);         /* the cache's table, checked */
+		return SB_OK;
+	}
 	rc = model_merges(t, doc, merges, &cfg, n_merges, err);
 	sb_tok_bpe_end_merges(&g->model);
 	return rc;
@@ -933,6 +937,27 @@ static int load_vocab(const struct tok_doc *doc, const struct sb_json *model, in
 	return SB_OK;
 }
 
+/* The vocabulary of the document into t's table, and where it was in the text. */
+static int vocab_built(struct sb_tokenizer *t, const struct tok_doc *doc,
+		       const struct sb_json *model, int unigram, struct tok_list *l,
+		       double **scores, struct sb_error *err)
+{
+	int rc;
+
+	if ((rc = load_vocab(doc, model, unigram, l, scores, err)))
+		return rc;
+	t->n_entries = l->n;
+	t->span[0] = doc->vocab_off;
+	t->span[1] = doc->vocab_len;
+	t->span[2] = doc->merges_off;
+	t->span[3] = doc->merges_len;
+	if ((rc = sb_tok_vocab_build(t, l, err))) {
+		sb_error_prefix(err, JF ": ");
+		return rc;
+	}
+	return check_vocab(t, l, JF ": model.vocab", err);
+}
+
 int sb_tok_load_json(struct sb_tokenizer *t, const struct tok_doc *doc, struct tok_list *l,
 		     struct sb_error *err)
 {
@@ -949,15 +974,11 @@ int sb_tok_load_json(struct sb_tokenizer *t, const struct tok_doc *doc, struct t
 		return rc;
 	if (ver && strcmp(ver, "1.0"))
 		return bad(err, SB_EUNSUPPORTED, "version", "'%s': only 1.0 is known", ver);
-	if ((rc = load_vocab(doc, model, unigram, l, &scores, err)))
+	if ((rc = t->cached ? sb_tok_store_vocab(t, err) : vocab_built(t, doc, model, unigram, l,
+								       &scores, err)))
 		goto out;
-	vocab_size = l->n;
-	if ((rc = sb_tok_vocab_build(t, l, err))) {
-		sb_error_prefix(err, JF ": ");
-		goto out;
-	}
-	if ((rc = check_vocab(t, l, JF ": model.vocab", err)) ||
-	    (rc = new_gen(t, err)) ||
+	vocab_size = t->n_entries;
+	if ((rc = new_gen(t, err)) ||
 	    (rc = load_norm(t->gen, sb_json_get(root, "normalizer"), "normalizer", err)) ||
 	    (rc = sb_tok_norm_prepare(t->gen, err)) ||
 	    (rc = load_pre(t->gen, sb_json_get(root, "pre_tokenizer"), "pre_tokenizer", err)) ||

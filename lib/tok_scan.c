@@ -677,27 +677,16 @@ out:
 	sb_buf_destroy(&key);
 }
 
-int sb_tok_doc_read(struct tok_doc *d, const char *path, struct sb_error *err)
+/* Parses the text of d but for the spans of model.vocab and model.merges found (cut
+ * to {} and []) into d->root.  Hugging Face writes model last, so byte offsets in the
+ * JSON reader's messages rarely move. */
+static int parse_rest(struct tok_doc *d, const char *path, struct sb_error *err)
 {
 	struct sb_buf rest;
 	size_t at = 0;
 	int rc;
 
-	memset(d, 0, sizeof(*d));
-	sb_buf_init(&d->merge_text);
 	sb_buf_init(&rest);
-	if ((rc = sb_file_map(path, MAX_TOKENIZER_JSON, &d->text, err)))
-		return rc;
-	locate(d);
-	/* The rest: the text with the two values cut to {} and [].  Hugging Face writes
-	 * model last, so byte offsets in the JSON reader's messages rarely move. */
-	if (d->vocab_len && d->merges_len && d->merges_off < d->vocab_off) {
-		d->vocab_len = d->merges_len = 0;       /* not Hugging Face's order: whole */
-		d->n_merge_views = 0;
-		sb_tok_list_free(d->vocab_list);
-		free(d->vocab_list);
-		d->vocab_list = NULL;
-	}
 	if ((rc = sb_buf_reserve(&rest, d->text.len + 4, err)))
 		goto out;
 	if (d->vocab_len) {
@@ -717,6 +706,54 @@ int sb_tok_doc_read(struct tok_doc *d, const char *path, struct sb_error *err)
 out:
 	sb_buf_destroy(&rest);
 	return rc;
+}
+
+int sb_tok_doc_read(struct tok_doc *d, const char *path, struct sb_error *err)
+{
+	int rc;
+
+	memset(d, 0, sizeof(*d));
+	sb_buf_init(&d->merge_text);
+	if ((rc = sb_file_map(path, MAX_TOKENIZER_JSON, &d->text, err)))
+		return rc;
+	locate(d);
+	if (d->vocab_len && d->merges_len && d->merges_off < d->vocab_off) {
+		d->vocab_len = d->merges_len = 0;       /* not Hugging Face's order: whole */
+		d->n_merge_views = 0;
+		sb_tok_list_free(d->vocab_list);
+		free(d->vocab_list);
+		d->vocab_list = NULL;
+	}
+	return parse_rest(d, path, err);
+}
+
+/* Whether s[off..off+len) can be a value that opens with open and closes with close
+ * (the white space after it may be in the span). */
+static int span_ok(const struct sb_file_view *v, size_t off, size_t len, char open, char close)
+{
+	if (len < 2 || off >= v->len || len > v->len - off || v->data[off] != open)
+		return 0;
+	while (len > 1 && (v->data[off + len - 1] == ' ' || v->data[off + len - 1] == '\n' ||
+			   v->data[off + len - 1] == '\t' || v->data[off + len - 1] == '\r'))
+		len--;
+	return v->data[off + len - 1] == close;
+}
+
+int sb_tok_doc_read_spans(struct tok_doc *d, const char *path, uint64_t size,
+			  const size_t span[4], struct sb_error *err)
+{
+	memset(d, 0, sizeof(*d));
+	sb_buf_init(&d->merge_text);
+	if (sb_file_map(path, MAX_TOKENIZER_JSON, &d->text, err))
+		return -1;
+	if (d->text.len != size || !span_ok(&d->text, span[0], span[1], '{', '}') ||
+	    !span_ok(&d->text, span[2], span[3], '[', ']') || span[0] + span[1] > span[2])
+		return -1;
+	d->vocab_off = span[0];
+	d->vocab_len = span[1];
+	d->merges_off = span[2];
+	d->merges_len = span[3];
+	return parse_rest(d, path, err) ? -1 : 0;
 }
 
 void sb_tok_doc_free(struct tok_doc *d)

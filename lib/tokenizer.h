@@ -50,10 +50,29 @@ enum sb_trunc {
 /* Options of sb_tokenizer_open(); zeroed means "as the model folder says". */
 struct sb_tokenizer_opts {
 	size_t max_length;              /* 0: from the model folder (see above) */
+	/* The tokenizer cache: a folder (created when missing) where the tables a BPE
+	 * tokenizer.json builds are kept, keyed by the file's size, mtime, inode and
+	 * device, and read back by later opens of the same file instead of parsing its
+	 * vocabulary and merges.  NULL: no cache.  A folder that cannot be written is
+	 * not an error; the "cache" setting says what happened. */
+	const char *cache_dir;
 };
 
-/* Sets the defaults (everything from the model folder). */
+/* Sets the defaults (everything from the model folder, no cache). */
 SB_API void sb_tokenizer_opts_init(struct sb_tokenizer_opts *o);
+
+struct sb_hub_env;
+
+/*
+ * The tokenizer cache folder (see cache_dir above) that setting -- the value of
+ * SB_TOKENIZER_CACHE, NULL or "" when unset -- and env (its xdg_cache_home and home,
+ * see sb_hub_env_from()) select, as a malloc'd string in *out: setting itself when it
+ * names a folder, else $XDG_CACHE_HOME/sb/tokenizers, else $HOME/.cache/sb/tokenizers.
+ * *out is NULL (no cache) for setting "0" or "off", or when neither variable is set.
+ * SB_ENOMEM.
+ */
+SB_API int sb_tokenizer_cache_dir(const char *setting, const struct sb_hub_env *env,
+				  char **out, struct sb_error *err);
 
 /*
  * One setting of the tokenizer and the file it came from, for `-v` output:

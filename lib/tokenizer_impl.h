@@ -35,6 +35,7 @@
 #define MAX_SETTINGS 24
 
 struct tok_gen;
+struct tok_store;
 
 /* ---- vocabulary: open addressing hash table over a string pool ---- */
 
@@ -103,6 +104,20 @@ struct sb_tokenizer {
 	struct setting_store store[MAX_SETTINGS];
 	struct sb_tokenizer_setting settings[MAX_SETTINGS];
 	char *dir;
+
+	/* The tokenizer cache (tok_store.c), while sb_tokenizer_open() runs. */
+	const char *cache_dir;          /* opts->cache_dir: NULL, no cache */
+	int cache_skip_read;            /* rebuilding: the cache file is not read */
+	struct tok_store *cached;       /* the tables read from the cache, NULL: parsed */
+	struct sb_file_view tables;     /* the cache file that pool, slots and the BPE
+					 * merges are in (map NULL: they are malloc'd) */
+	const char *cache_note;         /* why a cache file was not used ("checksum") */
+	struct tok_src {
+		uint64_t size, mtime_ns, ino, dev;
+	} src;                          /* tokenizer.json as it was before it was read */
+	size_t span[4];                 /* model.vocab (offset, length) and model.merges in
+					 * its text; 0 lengths: not located */
+	size_t n_entries;               /* model.vocab's entries, duplicates counted */
 };
 
 static inline uint32_t hash_step(uint32_t h, const unsigned char *p, size_t n)
@@ -251,6 +266,13 @@ struct tok_merge_view {
 int sb_tok_doc_read(struct tok_doc *d, const char *path, struct sb_error *err);
 void sb_tok_doc_free(struct tok_doc *d);
 
+/* Reads path into d knowing the spans of model.vocab and model.merges (offset, length
+ * of each, from the tokenizer cache) instead of locating them: the file must be size
+ * bytes and the spans must open and close as an object and an array.  -1 when they
+ * do not, or the rest does not parse (d is then to be freed and read again). */
+int sb_tok_doc_read_spans(struct tok_doc *d, const char *path, uint64_t size,
+			  const size_t span[4], struct sb_error *err);
+
 /* Adds the entries of model.vocab (an object) to l: those read while locating it when
  * there are, else those of its text; what names it in messages. */
 int sb_tok_doc_vocab(const struct tok_doc *doc, struct tok_list *l, const char *what,
@@ -283,6 +305,47 @@ int sb_tok_load_json(struct sb_tokenizer *t, const struct tok_doc *doc, struct t
 int sb_tok_load_bpe_files(struct sb_tokenizer *t, const char *dir, const struct sb_json *tcfg,
 			  const struct sb_json *smap, const struct sb_json *mcfg,
 			  struct tok_list *l, struct sb_error *err);
+
+/* ---- the tokenizer cache (tok_store.c) ---- */
+
+/*
+ * The tables a BPE tokenizer.json builds (the vocabulary's and the merges' hash
+ * tables) kept in a file of the cache folder, keyed by the identity of the
+ * tokenizer.json (size, mtime, inode, device), so that a later load reads them
+ * instead of parsing and hashing the 300,000 entries of a big file.  The rest of the
+ * file (normalizers, added tokens...) is parsed as always, with the two big values
+ * skipped at the offsets the cache file gives.
+ */
+
+/* Reads doc from path (the tokenizer.json of t), from the tables of t->cache_dir's
+ * cache file where there is a valid one (then t->cached is set and doc's big values
+ * are only skipped), else as sb_tok_doc_read() does; fills t->src. */
+int sb_tok_store_doc(struct sb_tokenizer *t, const char *path, struct tok_doc *doc,
+		     struct sb_error *err);
+
+/* Moves the vocabulary of t->cached into t (as sb_tok_vocab_build() would build it).
+ * SB_ENOMEM. */
+int sb_tok_store_vocab(struct sb_tokenizer *t, struct sb_error *err);
+
+/* Moves the merges of t->cached into t's BPE model, made for no merges. */
+void sb_tok_store_merges(struct sb_tokenizer *t);
+
+/*
+ * After a successful open: when the tables came from the cache, 0 if they gave the
+ * fingerprint they were written with, else -1 (the caller opens again with
+ * t->cache_skip_read); when they were built, writes them to the cache if the
+ * tokenizer is one the cache keeps.  Records the outcome as the "cache" setting.
+ * Failing to write is not an error.
+ */
+int sb_tok_store_finish(struct sb_tokenizer *t);
+
+/* Computes the checksum of the cache file image file[0..len) again and writes it in
+ * (for the tests: a file damaged on purpose that must reach the checks after the
+ * checksum); -1 when the head's counts are out of range or do not add up to len. */
+int sb_tok_store_reseal(unsigned char *file, size_t len);
+
+/* Frees t->cached (NULL is fine). */
+void sb_tok_store_free(struct sb_tokenizer *t);
 
 /* ---- the ids of one text, kept up to a bound and counted past it ---- */
 

@@ -595,7 +595,7 @@ static int load_tokenizer_json(struct sb_tokenizer *t, const char *path, struct 
 	const char *s;
 	int rc;
 
-	rc = sb_tok_doc_read(&doc, path, err);
+	rc = t->cache_dir ? sb_tok_store_doc(t, path, &doc, err) : sb_tok_doc_read(&doc, path, err);
 	root = doc.root;
 	if (rc)
 		goto out;
@@ -665,8 +665,10 @@ void sb_tokenizer_close(struct sb_tokenizer **tp)
 	if (!tp || !*tp)
 		return;
 	t = *tp;
-	free(t->pool);
-	free(t->slots);
+	if (!t->tables.map) {
+		free(t->pool);
+		free(t->slots);
+	}
 	free(t->id_tok);
 	for (size_t k = 0; k < t->n_added; k++)
 		free(t->added[k].s);
@@ -677,6 +679,8 @@ void sb_tokenizer_close(struct sb_tokenizer **tp)
 		sb_tok_gen_free(t->gen);
 		free(t->gen);
 	}
+	sb_tok_store_free(t);
+	sb_file_unmap(&t->tables);
 	free(t->dir);
 	free(t);
 	*tp = NULL;
@@ -977,8 +981,11 @@ static int finish_open(struct sb_tokenizer *t, const struct sb_tokenizer_opts *o
 	return SB_OK;
 }
 
-int sb_tokenizer_open(struct sb_tokenizer **out, const char *dir,
-		      const struct sb_tokenizer_opts *opts, struct sb_error *err)
+/* Opens the tokenizer of dir; skip_read: the cache file is not read (its tables gave
+ * another tokenizer than they were written for), note says why. */
+static int open_once(struct sb_tokenizer **out, const char *dir,
+		     const struct sb_tokenizer_opts *opts, int skip_read, const char *note,
+		     int *again, struct sb_error *err)
 {
 	struct sb_tokenizer *t;
 	struct cfgs c = { 0 };
@@ -1006,6 +1013,8 @@ int sb_tokenizer_open(struct sb_tokenizer **out, const char *dir,
 	t->cont_len = 2;
 	t->info.max_input_chars_per_word = 100;
 	t->info.pad_id = -1;
+	t->cache_dir = opts ? opts->cache_dir : NULL;
+	t->cache_skip_read = skip_read;
 	if ((rc = read_cfgs(dir, &c, err)))
 		goto fail;
 	if (c.stcfg && sb_json_get_bool(c.stcfg, "do_lower_case", &v, NULL) == SB_OK) {
@@ -1014,6 +1023,10 @@ int sb_tokenizer_open(struct sb_tokenizer **out, const char *dir,
 	}
 	if ((rc = load_files(t, dir, &f, &c, &l, err)) || (rc = finish_open(t, opts, &c, err)))
 		goto fail;
+	if (skip_read)
+		t->cache_note = note;
+	*again = sb_tok_store_finish(t) != 0;   /* the cache gave another tokenizer */
+	t->cache_dir = NULL;
 	goto done;
 fail:
 	sb_tokenizer_close(&t);
@@ -1031,4 +1044,16 @@ done:
 	free(f.mt);
 	*out = t;
 	return rc;
+}
+
+int sb_tokenizer_open(struct sb_tokenizer **out, const char *dir,
+		      const struct sb_tokenizer_opts *opts, struct sb_error *err)
+{
+	int again = 0;
+	int rc = open_once(out, dir, opts, 0, NULL, &again, err);
+
+	if (rc || !again)
+		return rc;
+	sb_tokenizer_close(out);
+	return open_once(out, dir, opts, 1, "fingerprint", &again, err);
 }

@@ -324,7 +324,8 @@ static int tokenize_open(void **state, const struct sb_kv *opts, size_t n_opts,
 {
 	static const char *const known[] = { "model", "max_length", "truncation", "pairs",
 					     "padding", "pad_to_multiple_of", "prompt", "text",
-					     "replace_invalid", "token_type_ids", "prompt_name" };
+					     "replace_invalid", "token_type_ids", "prompt_name",
+					     "tokenizer_cache" };
 	struct sb_tokenizer_opts to;
 	struct tokenize *s;
 	const char *dir;
@@ -344,6 +345,9 @@ static int tokenize_open(void **state, const struct sb_kv *opts, size_t n_opts,
 	s->carry_text = 1;
 	s->token_types = -1;
 	sb_tokenizer_opts_init(&to);
+	to.cache_dir = sb_kv_get(opts, n_opts, "tokenizer_cache");
+	if (to.cache_dir && !*to.cache_dir)
+		to.cache_dir = NULL;
 	if ((rc = text_options(s, &to, opts, n_opts, err)) ||
 	    (rc = prompt_options(s, dir, opts, n_opts, err)))
 		goto fail;

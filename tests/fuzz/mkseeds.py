@@ -207,6 +207,26 @@ def tokbpe():
     put("tokbpe", "text-invalid", bytes([7, 1]) + b"a\xff\xc3 \xe4\xb8 <|im_end|>\xf0\x9f")
 
 
+def tokstore():
+    # Selector 0: the bytes are the cache file (these fail its first checks); 1: edits
+    # (offset, XOR byte) of the good file, guarded by the checksum; 2: the same with the
+    # checksum made right again.  Offsets in the head (208 bytes) and in the tables.
+    put("tokstore", "raw-magic", bytes([0]) + b"sbtokc1\n" + bytes(200))
+    put("tokstore", "raw-short", bytes([0]) + b"sbtokc1\n")
+    put("tokstore", "good", bytes([1]))
+    edits = {
+        "head-version": [(8, 2)], "head-span": [(76, 0x40)], "head-pool-len": [(136, 1)],
+        "head-slot-cap": [(146, 1)], "head-merge-count": [(176, 1)],
+        "head-fingerprint": [(104, 1)], "head-dup": [(192, 1)],
+        "pool": [(300, 0x20)], "slots": [(208 + 4096 * 4 + 8, 0xFF)],
+        "far": [(100000, 0x10), (60000, 0x01)],
+    }
+    for name, ed in edits.items():
+        body = b"".join(struct.pack("<IB", off, x) for off, x in ed)
+        put("tokstore", "flip-" + name, bytes([1]) + body)
+        put("tokstore", "sealed-" + name, bytes([2]) + body)
+
+
 def tokspm():
     d = os.path.join(ROOT, "tests/golden/tokenize/spm")
     with open(os.path.join(d, "tiny-uni", "tokenizer.json"), "rb") as f:
@@ -379,6 +399,7 @@ if __name__ == "__main__":
     modeldir()
     tokbpe()
     tokspm()
+    tokstore()
     farm()
     npys()
     http()
