@@ -20,9 +20,12 @@
  * returns, so each thread of a team (lib/par.c) configures its own and no tile state
  * outlives a call.
  *
- * Split bf16 activations (lowp.h): after each step's hi A tiles, the lo A tiles are
- * loaded into the same tile registers and multiplied by the B tiles already loaded,
- * into the same accumulators: the weights are read once for both halves.
+ * Split bf16 activations (lowp.h): in each step, the hi rows of 16 go to tile 4 and
+ * their lo rows to tile 5, both multiplied by the B tiles already loaded into the same
+ * accumulators (hi first): the weights are read once for both halves.
+ *
+ * The rows of a call go in chunks of about CHUNK_BYTES of activations, which stay in
+ * L2 while every panel of the call's columns passes over them.
  *
  * Sums: tdpbf16ps adds the products of each pair in its own order and flushes
  * denormals, so bf16 results differ from the other bf16 kernels by the accumulation
