@@ -90,9 +90,7 @@ const char *sb_lowp_amx_unavailable(void)
 
 #define TILE_ROWS 16
 #define PANEL_BYTES 128         /* one group of k for the 32 columns of a panel */
-#ifndef CHUNK_BYTES
 #define CHUNK_BYTES (768 * 1024) /* activations of a chunk of rows (amx_linear) */
-#endif
 
 /* The 64-byte operand of ldtilecfg (palette 1). */
 struct tile_config {
@@ -231,7 +229,6 @@ static TA void dequant_rows(const struct sb_lowp_weights *w, const struct sb_low
 		}
 	}
 }
-
 
 typedef void (*block_fn)(const uint8_t *, size_t, size_t, const uint8_t *, const uint8_t *,
 			 size_t, size_t, void *, size_t);
