@@ -113,6 +113,12 @@ for kp in "avx512 bf16-split" "avx512_vnni int8" "amx bf16-split" "amx bf16" "am
 	set -- $kp
 	SB_LOWP_KERNELS=$1 run encode-bench lowp $2 225 3072 768 20 2>&1 || true
 done
+# A sub-batch of four 417-token documents (1668 rows, Q|K|V): the AMX kernels' chunks of
+# rows at work.
+echo "== AMX bf16 on a sub-batch of four documents, one thread ([1668 x 768] x [2304 x 768]^T)"
+for k in bf16-split bf16; do
+	SB_LOWP_KERNELS=amx run encode-bench lowp $k 1668 2304 768 5 2>&1 || true
+done
 # The peak: the kernels auto takes, weights in cache ([512 x 768] x [64 x 768]^T, eight
 # sets of weights: 0.8 MB in bf16), one thread; times the threads for the whole pass.
 echo "== peak of the kernels auto takes, one thread, weights in cache ([512 x 768] x [64 x 768]^T)"

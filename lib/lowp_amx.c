@@ -20,9 +20,12 @@
  * returns, so each thread of a team (lib/par.c) configures its own and no tile state
  * outlives a call.
  *
- * Split bf16 activations (lowp.h): after each step's hi A tiles, the lo A tiles are
- * loaded into the same tile registers and multiplied by the B tiles already loaded,
- * into the same accumulators: the weights are read once for both halves.
+ * Split bf16 activations (lowp.h): in each step, the hi rows of 16 go to tile 4 and
+ * their lo rows to tile 5, both multiplied by the B tiles already loaded into the same
+ * accumulators (hi first): the weights are read once for both halves.
+ *
+ * The rows of a call go in chunks of about CHUNK_BYTES of activations, which stay in
+ * L2 while every panel of the call's columns passes over them.
  *
  * Sums: tdpbf16ps adds the products of each pair in its own order and flushes
  * denormals, so bf16 results differ from the other bf16 kernels by the accumulation
@@ -87,6 +90,7 @@ const char *sb_lowp_amx_unavailable(void)
 
 #define TILE_ROWS 16
 #define PANEL_BYTES 128         /* one group of k for the 32 columns of a panel */
+#define CHUNK_BYTES (768 * 1024) /* activations of a chunk of rows (amx_linear) */
 
 /* The 64-byte operand of ldtilecfg (palette 1). */
 struct tile_config {
@@ -114,6 +118,33 @@ static TA void tiles_begin(void)
 }
 
 /*
+ * One step of split inputs at x (hi; lo xl bytes further) against the B tiles at bs:
+ * tile 4 takes the hi rows, tile 5 the lo rows of the same 16, so the load of one
+ * half overlaps the products of the other instead of waiting for them to release
+ * their tile; each accumulator still adds hi before lo.
+ */
+INLINE TA void split_step(const int two, const uint8_t *x, size_t ldx, size_t xl,
+			  const uint8_t *bs)
+{
+	_tile_loadd(4, x, ldx);
+	_tile_loadd(6, bs, PANEL_BYTES);
+	_tile_dpbf16ps(0, 4, 6);
+	_tile_loadd(7, bs + 64, PANEL_BYTES);
+	_tile_dpbf16ps(1, 4, 7);
+	_tile_loadd(5, x + xl, ldx);
+	_tile_dpbf16ps(0, 5, 6);
+	_tile_dpbf16ps(1, 5, 7);
+	if (two) {
+		_tile_loadd(4, x + TILE_ROWS * ldx, ldx);
+		_tile_dpbf16ps(2, 4, 6);
+		_tile_dpbf16ps(3, 4, 7);
+		_tile_loadd(5, x + xl + TILE_ROWS * ldx, ldx);
+		_tile_dpbf16ps(2, 5, 6);
+		_tile_dpbf16ps(3, 5, 7);
+	}
+}
+
+/*
  * acc[32][32] (row stride 32) = rows [0, 16 or 32) of the activations x (row stride
  * ldx bytes, steps of 64 bytes) times the panel b; steps whole steps, the first full
  * of them from the panel, the last from tail when full < steps.  GCC's _tile_loadd()
@@ -132,6 +163,10 @@ INLINE TA void block(const int bf, const int two, const int split, const uint8_t
 	}
 	for (size_t s = 0; s < steps; s++) {
 		const uint8_t *bs = s < full ? b + s * TILE_ROWS * PANEL_BYTES : tail;
+		if (split) {
+			split_step(two, x + s * 64, ldx, xl, bs);
+			continue;
+		}
 		_tile_loadd(6, bs, PANEL_BYTES);
 		_tile_loadd(7, bs + 64, PANEL_BYTES);
 		_tile_loadd(4, x + s * 64, ldx);
@@ -150,16 +185,6 @@ INLINE TA void block(const int bf, const int two, const int split, const uint8_t
 			} else {
 				_tile_dpbusd(2, 5, 6);
 				_tile_dpbusd(3, 5, 7);
-			}
-		}
-		if (split) {
-			_tile_loadd(4, x + xl + s * 64, ldx);
-			_tile_dpbf16ps(0, 4, 6);
-			_tile_dpbf16ps(1, 4, 7);
-			if (two) {
-				_tile_loadd(5, x + xl + TILE_ROWS * ldx + s * 64, ldx);
-				_tile_dpbf16ps(2, 5, 6);
-				_tile_dpbf16ps(3, 5, 7);
 			}
 		}
 	}
@@ -208,46 +233,81 @@ static TA void dequant_rows(const struct sb_lowp_weights *w, const struct sb_low
 typedef void (*block_fn)(const uint8_t *, size_t, size_t, const uint8_t *, const uint8_t *,
 			 size_t, size_t, void *, size_t);
 
-/* Both precisions: g values per group, el bytes per activation. */
+/* One call's shape: g values per group, el bytes per activation, the steps of k. */
+struct amx_job {
+	const struct sb_lowp_weights *w;
+	const struct sb_lowp_act *a;
+	block_fn one, two;
+	int bf;
+	size_t el, ldx, xl, full, steps, tail_groups;
+	uint8_t *tail;
+	int32_t *acc;
+	float *y;
+	size_t ldy;
+};
+
+/* Rows [m0, m1) x the panel of columns [c, min(c + 32, c1)) of Y. */
+static TA void panel(const struct amx_job *j, size_t m0, size_t m1, size_t c, size_t c1)
+{
+	const struct sb_lowp_act *a = j->a;
+	size_t kp = j->w->kp, ldx = j->ldx, ldy = j->ldy;
+	const uint8_t *b = (const uint8_t *)j->w->data + c / LOWP_NR * kp * LOWP_NR * j->el;
+	size_t nc = c1 - c < LOWP_NR ? c1 - c : LOWP_NR;
+
+	if (j->tail_groups)
+		memcpy(j->tail, b + j->full * TILE_ROWS * PANEL_BYTES,
+		       j->tail_groups * PANEL_BYTES);
+	for (size_t r0 = m0; r0 < m1; r0 += 32) {
+		const uint8_t *x = (const uint8_t *)a->q + r0 * ldx;
+		size_t nr = m1 - r0 < 32 ? m1 - r0 : 32;
+		float *yb = j->y + r0 * ldy + c;
+		block_fn f = nr > TILE_ROWS ? j->two : j->one;
+		/* bf16, whole tiles: stored straight into y. */
+		if (j->bf && nc == LOWP_NR && (nr == 32 || nr == TILE_ROWS)) {
+			f(x, ldx, j->xl, b, j->tail, j->full, j->steps, yb, ldy * sizeof(float));
+			continue;
+		}
+		f(x, ldx, j->xl, b, j->tail, j->full, j->steps, j->acc, 128);
+		if (!j->bf) {
+			dequant_rows(j->w, a, j->acc, r0, nr, c, nc, j->y, ldy);
+			continue;
+		}
+		for (size_t r = 0; r < nr; r++)
+			memcpy(yb + r * ldy, j->acc + r * 32, nc * sizeof(float));
+	}
+}
+
+/*
+ * Both precisions.  The rows go in chunks whose activations stay in the cache (L2)
+ * while every panel of weights passes over them: without the chunks, each panel
+ * would read all the rows' activations again from further away.
+ */
 static TA void amx_linear(const int bf, const struct sb_lowp_weights *w,
 			  const struct sb_lowp_act *a, size_t c0, size_t c1, float *y,
 			  size_t ldy)
 {
-	size_t g = bf ? 2 : 4, el = bf ? 2 : 1, step = TILE_ROWS * g;
-	size_t kp = w->kp, full = kp / step, steps = (kp + step - 1) / step;
-	size_t ldx = a->ld * el, tail_groups = (kp - full * step) / g;
-	size_t xl = a->lo ? (size_t)((const uint8_t *)a->lo - (const uint8_t *)a->q) : 0;
-	block_fn one = a->lo ? block_split_1 : bf ? block_bf16_1 : block_int8_1;
-	block_fn two = a->lo ? block_split_2 : bf ? block_bf16_2 : block_int8_2;
+	size_t g = bf ? 2 : 4, el = bf ? 2 : 1, step = TILE_ROWS * g, kp = w->kp;
 	_Alignas(64) uint8_t tail[TILE_ROWS * PANEL_BYTES];
 	_Alignas(64) int32_t acc[32 * 32];
+	struct amx_job j = {
+		.w = w, .a = a, .bf = bf, .el = el, .ldx = a->ld * el,
+		.xl = a->lo ? (size_t)((const uint8_t *)a->lo - (const uint8_t *)a->q) : 0,
+		.full = kp / step, .steps = (kp + step - 1) / step,
+		.tail_groups = (kp - kp / step * step) / g, .tail = tail, .acc = acc,
+		.y = y, .ldy = ldy,
+		.one = a->lo ? block_split_1 : bf ? block_bf16_1 : block_int8_1,
+		.two = a->lo ? block_split_2 : bf ? block_bf16_2 : block_int8_2,
+	};
+	size_t row_bytes = j.ldx * (a->lo ? 2 : 1);
+	size_t chunk = CHUNK_BYTES / row_bytes / 32 * 32;
 
+	chunk = chunk ? chunk : 32;
 	tiles_begin();
 	memset(tail, 0, sizeof(tail));
-	for (size_t c = c0; c < c1; c += LOWP_NR) {
-		const uint8_t *b = (const uint8_t *)w->data + c / LOWP_NR * kp * LOWP_NR * el;
-		size_t nc = c1 - c < LOWP_NR ? c1 - c : LOWP_NR;
-		if (tail_groups)
-			memcpy(tail, b + full * TILE_ROWS * PANEL_BYTES, tail_groups * PANEL_BYTES);
-		for (size_t r0 = 0; r0 < a->m; r0 += 32) {
-			const uint8_t *x = (const uint8_t *)a->q + r0 * ldx;
-			size_t nr = a->m - r0 < 32 ? a->m - r0 : 32;
-			float *yb = y + r0 * ldy + c;
-			/* bf16, whole tiles: stored straight into y. */
-			if (bf && nc == LOWP_NR && (nr == 32 || nr == TILE_ROWS)) {
-				(nr > TILE_ROWS ? two : one)(x, ldx, xl, b, tail, full, steps,
-							     yb, ldy * sizeof(float));
-				continue;
-			}
-			(nr > TILE_ROWS ? two : one)(x, ldx, xl, b, tail, full, steps, acc,
-						     128);
-			if (!bf) {
-				dequant_rows(w, a, acc, r0, nr, c, nc, y, ldy);
-				continue;
-			}
-			for (size_t r = 0; r < nr; r++)
-				memcpy(y + (r0 + r) * ldy + c, acc + r * 32, nc * sizeof(float));
-		}
+	for (size_t m0 = 0; m0 < a->m; m0 += chunk) {
+		size_t m1 = a->m - m0 < chunk ? a->m : m0 + chunk;
+		for (size_t c = c0; c < c1; c += LOWP_NR)
+			panel(&j, m0, m1, c, c1);
 	}
 	_tile_release();
 }

@@ -6,7 +6,7 @@
  * every kernel set bit for bit equal to the generic one (the AMX bf16 kernel: within the
  * float32 bound of the double-precision sum, its order being the hardware's); names,
  * limits and dispatch; attention's bf16 panels packed from activations; bf16 products
- * of split activations (hi + lo) on every set.  A set the
+ * of split activations (hi + lo) on every set; AMX rows alike in any chunk.  A set the
  * CPU lacks is named on stderr as not tested.
  */
 #include <check.h>
@@ -146,18 +146,42 @@ static float *run(const struct sb_lowp_weights *w, const struct sb_lowp_act *a, 
 	return y;
 }
 
+/* A bf16 case: random weights [n, k] packed, random inputs [m, k + 3]. */
+struct bf16_case {
+	size_t m, n, k, ldx;
+	float *w, *x;
+	struct sb_lowp_weights pw;
+};
+
+static struct bf16_case make_case(size_t m, size_t n, size_t k)
+{
+	struct bf16_case t;
+	const float *parts[1];
+	struct sb_error err;
+
+	memset(&t, 0, sizeof(t));
+	t.m = m;
+	t.n = n;
+	t.k = k;
+	t.ldx = t.k + 3;
+	t.w = rand_matrix(t.n, t.k, t.k, 0.05f);
+	t.x = rand_matrix(t.m, t.ldx, t.ldx, 2.0f);
+	parts[0] = t.w;
+	ck_assert_int_eq(sb_lowp_pack(&t.pw, SB_LOWP_BF16, parts, &t.n, 1, t.k, &err), SB_OK);
+	return t;
+}
+
 START_TEST(test_bf16_kernels)
 {
 	for (size_t s = 0; s < N_SHAPES; s++) {
-		size_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2], ldx = k + 3;
-		float *w = rand_matrix(n, k, k, 0.05f), *x = rand_matrix(m, ldx, ldx, 2.0f);
-		const float *parts[1] = { w };
-		struct sb_lowp_weights pw;
+		struct bf16_case t = make_case(shapes[s][0], shapes[s][1], shapes[s][2]);
+		size_t m = t.m, n = t.n, k = t.k, ldx = t.ldx;
+		float *w = t.w, *x = t.x;
+		struct sb_lowp_weights pw = t.pw;
 		struct sb_lowp_act a;
 		struct sb_error err;
 
 		memset(&a, 0, sizeof(a));
-		ck_assert_int_eq(sb_lowp_pack(&pw, SB_LOWP_BF16, parts, &n, 1, k, &err), SB_OK);
 		ck_assert_int_eq(sb_lowp_act_set(&a, &pw, m, x, ldx, &err), SB_OK);
 		ck_assert_uint_eq(sb_lowp_bytes(&pw), (n + 31) / 32 * 32 * ((k + 1) / 2 * 2) * 2);
 		for (size_t i = 0; i < N_ISAS; i++) {
@@ -252,15 +276,14 @@ static float split_at(const struct sb_lowp_act *a, int lo, size_t r, size_t j)
 START_TEST(test_bf16_split)
 {
 	for (size_t s = 0; s < N_SHAPES; s++) {
-		size_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2], ldx = k + 3;
-		float *w = rand_matrix(n, k, k, 0.05f), *x = rand_matrix(m, ldx, ldx, 2.0f);
-		const float *parts[1] = { w };
-		struct sb_lowp_weights pw;
+		struct bf16_case t = make_case(shapes[s][0], shapes[s][1], shapes[s][2]);
+		size_t m = t.m, n = t.n, k = t.k, ldx = t.ldx;
+		float *w = t.w, *x = t.x;
+		struct sb_lowp_weights pw = t.pw;
 		struct sb_lowp_act a;
 		struct sb_error err;
 
 		memset(&a, 0, sizeof(a));
-		ck_assert_int_eq(sb_lowp_pack(&pw, SB_LOWP_BF16, parts, &n, 1, k, &err), SB_OK);
 		for (size_t i = 0; i < N_ISAS; i++) {
 			float *y;
 			if (!use_isa(i))
@@ -339,6 +362,53 @@ START_TEST(test_bf16_split)
 		free(x);
 	}
 	sb_lowp_select(SB_LOWP_ISA_AUTO, NULL);
+}
+END_TEST
+
+/*
+ * AMX: every row's products are the same bit for bit whether the call has all m rows
+ * (the kernels go over them in chunks of rows) or only that row's block of 32; plain
+ * and split bf16 inputs, with several chunks (lib/lowp_amx.c: 64 rows of split inputs
+ * at k = 3072, 128 of plain ones) and a partial last one.
+ */
+START_TEST(test_amx_rows)
+{
+	struct bf16_case t = make_case(150, 40, 3072);
+	struct sb_lowp_act a;
+	struct sb_error err;
+
+	memset(&a, 0, sizeof(a));
+	if (use_isa(N_ISAS - 1)) {
+		for (int split = 0; split < 2; split++) {
+			int (*set)(struct sb_lowp_act *, const struct sb_lowp_weights *, size_t,
+				   const float *, size_t, struct sb_error *) =
+				split ? sb_lowp_act_set_split : sb_lowp_act_set;
+			float *all;
+			ck_assert_int_eq(set(&a, &t.pw, t.m, t.x, t.ldx, &err), SB_OK);
+			all = run(&t.pw, &a, t.m, t.n);
+			for (size_t r0 = 0; r0 < t.m; r0 += 32) {
+				size_t nr = t.m - r0 < 32 ? t.m - r0 : 32;
+				float *part;
+				ck_assert_int_eq(set(&a, &t.pw, nr, t.x + r0 * t.ldx, t.ldx, &err),
+						 SB_OK);
+				part = run(&t.pw, &a, nr, t.n);
+				for (size_t i = 0; i < nr * (t.n + 5); i++)
+					ck_assert_msg(isnan(part[i]) ||
+						      bits(part[i]) == bits(all[r0 * (t.n + 5) + i]),
+						      "amx split %d row %zu column %zu: %a alone, %a "
+						      "in all rows", split, r0 + i / (t.n + 5),
+						      i % (t.n + 5), part[i],
+						      all[r0 * (t.n + 5) + i]);
+				free(part);
+			}
+			free(all);
+		}
+	}
+	sb_lowp_select(SB_LOWP_ISA_AUTO, NULL);
+	sb_lowp_act_free(&a);
+	sb_lowp_free(&t.pw);
+	free(t.w);
+	free(t.x);
 }
 END_TEST
 
@@ -686,6 +756,7 @@ static Suite *lowp_suite(void)
 	tcase_add_test(tc, test_bf16_round);
 	tcase_add_test(tc, test_bf16_kernels);
 	tcase_add_test(tc, test_bf16_split);
+	tcase_add_test(tc, test_amx_rows);
 	tcase_add_test(tc, test_int8_kernels);
 	tcase_add_test(tc, test_parts_stacked);
 	tcase_add_test(tc, test_limits_names);
