@@ -573,7 +573,7 @@ static void fingerprint(struct sb_model *m)
  * Q|K|V as one, and the pages of the float32 originals given back.  int8 quantizes the
  * two feed-forward products (two thirds of the operations) and keeps Q|K|V and the
  * attention output in bf16: all four in int8 lose up to 1.6e-3 of cosine on 12-layer
- * models, over the 1e-3 allowed (README, "bf16 and int8 products").
+ * models, over the 1e-3 allowed (bench/RESULTS.md, "bf16 and int8 products").
  */
 static int prepare_lowp(struct sb_model *m, struct sb_error *err)
 {
@@ -957,7 +957,7 @@ static int gather(struct sb_model *m, const struct sb_tensor *ids, const struct 
  * activation inputs, the queries and the attention weights, into hi + lo (lowp.h), the
  * keys and values one bf16 each: on MiniLM-L12 min cosine 0.999921 against 0.999914 with
  * plain bf16 inputs and 0.999929 in float32, which made 417-token documents up to 1.6x
- * slower than bf16 attention (README, "bf16 and int8 products").
+ * slower than bf16 attention (bench/RESULTS.md, "bf16 and int8 products").
  */
 static int attn_lowp(const struct sb_model *m)
 {
@@ -1167,7 +1167,7 @@ static int run_batch(struct sb_model *m, struct scratch *sc, struct sb_par *par,
 	size_t D = c->dim, F = c->dim_ffn;
 	size_t t0 = m->row_off[r0], Tb = m->row_off[r1] - t0, Lmax = 0;
 	float *x = m->out + t0 * D;
-	/* bf16: the dense products' inputs split into hi + lo (lowp.h, README); int8 keeps
+	/* bf16: the dense products' inputs split into hi + lo (lowp.h, bench/RESULTS.md); int8 keeps
 	 * plain bf16 inputs for its bf16 products (Q|K|V, the attention output). */
 	int split = m->opts.precision == SB_LOWP_BF16, rc;
 
