@@ -24,6 +24,21 @@ int sb_mpread_need(struct sb_mpread *r, size_t k)
 	return SB_OK;
 }
 
+/*
+ * The length of a container, str or bin whose header byte is at r->pos: in the k bytes
+ * after it (when k is 0, *c already holds it); *room is what remains after them.
+ */
+static int head_len(struct sb_mpread *r, int k, uint64_t *c, size_t *room)
+{
+	if (k) {
+		if (sb_mpread_need(r, 1 + (size_t)k))
+			return SB_EFORMAT;
+		*c = sb_mpread_be(r->p + r->pos + 1, k);
+	}
+	*room = r->n - r->pos - 1 - (size_t)k;
+	return SB_OK;
+}
+
 /* Reads a container header of the wanted kind ('m' map, 'a' array); the count is
  * bounded by the bytes that remain, since every element takes at least one byte. */
 int sb_mpread_container(struct sb_mpread *r, int want, uint64_t *count, const char *what)
@@ -31,6 +46,7 @@ int sb_mpread_container(struct sb_mpread *r, int want, uint64_t *count, const ch
 	unsigned char b;
 	int k = 0;
 	uint64_t c;
+	size_t room;
 	char msg[160];
 
 	if (sb_mpread_need(r, 1))
@@ -48,15 +64,11 @@ int sb_mpread_container(struct sb_mpread *r, int want, uint64_t *count, const ch
 		snprintf(msg, sizeof msg, "%s: expected %s", what, want == 'm' ? "a map" : "an array");
 		return sb_mpread_fail(r, SB_EFORMAT, msg);
 	}
-	if (k) {
-		if (sb_mpread_need(r, 1 + (size_t)k))
-			return SB_EFORMAT;
-		c = sb_mpread_be(r->p + r->pos + 1, k);
-	}
-	if (c > (r->n - r->pos - 1 - (size_t)k) / (want == 'm' ? 2 : 1)) {
+	if (head_len(r, k, &c, &room))
+		return SB_EFORMAT;
+	if (c > room / (want == 'm' ? 2 : 1)) {
 		snprintf(msg, sizeof msg, "%s: %s of %llu elements in %zu remaining bytes", what,
-			 want == 'm' ? "map" : "array", (unsigned long long)c,
-			 r->n - r->pos - 1 - (size_t)k);
+			 want == 'm' ? "map" : "array", (unsigned long long)c, room);
 		return sb_mpread_fail(r, SB_EFORMAT, msg);
 	}
 	r->pos += 1 + (size_t)k;
@@ -71,6 +83,7 @@ int sb_mpread_bytes(struct sb_mpread *r, int want, const unsigned char **p, size
 	unsigned char b;
 	int k;
 	uint64_t c;
+	size_t room;
 	char msg[160];
 
 	if (sb_mpread_need(r, 1))
@@ -89,14 +102,11 @@ int sb_mpread_bytes(struct sb_mpread *r, int want, const unsigned char **p, size
 		snprintf(msg, sizeof msg, "%s: expected %s", what, want == 's' ? "a string" : "binary data");
 		return sb_mpread_fail(r, SB_EFORMAT, msg);
 	}
-	if (k) {
-		if (sb_mpread_need(r, 1 + (size_t)k))
-			return SB_EFORMAT;
-		c = sb_mpread_be(r->p + r->pos + 1, k);
-	}
-	if (c > r->n - r->pos - 1 - (size_t)k) {
+	if (head_len(r, k, &c, &room))
+		return SB_EFORMAT;
+	if (c > room) {
 		snprintf(msg, sizeof msg, "%s: %llu bytes claimed, %zu remain", what,
-			 (unsigned long long)c, r->n - r->pos - 1 - (size_t)k);
+			 (unsigned long long)c, room);
 		return sb_mpread_fail(r, SB_EFORMAT, msg);
 	}
 	r->pos += 1 + (size_t)k;
