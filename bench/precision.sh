@@ -109,7 +109,8 @@ done
 
 echo "== kernels alone, one thread ([225 x 768] x [3072 x 768]^T, weights from memory)"
 run encode-bench packed 225 3072 768 20
-for kp in "avx512 bf16-split" "avx512_vnni int8" "amx bf16-split" "amx bf16" "amx int8"; do
+for kp in "avx512 bf16-split" "avx512 bf16" "avx512_bf16 bf16-split" "avx512_bf16 bf16" \
+	"avx512_vnni int8" "amx bf16-split" "amx bf16" "amx int8"; do
 	set -- $kp
 	SB_LOWP_KERNELS=$1 run encode-bench lowp $2 225 3072 768 20 2>&1 || true
 done
@@ -121,16 +122,23 @@ for k in bf16-split bf16; do
 done
 # The peak: the kernels auto takes, weights in cache ([512 x 768] x [64 x 768]^T, eight
 # sets of weights: 0.8 MB in bf16), one thread; times the threads for the whole pass.
+# Each precision's peak is that of its recipe: bf16 splits the inputs of Q|K|V and of the
+# output projection (4 d^2 operations per token and layer) and rounds the feed-forward's
+# once (2 d f); int8 runs Q|K|V and the output projection in plain bf16 and the
+# feed-forward in int8.
 echo "== peak of the kernels auto takes, one thread, weights in cache ([512 x 768] x [64 x 768]^T)"
 run encode-bench packed 512 64 768 200 | tee "$W/peak.f32"
-# bf16: sb-encode's recipe, the inputs split into hi + lo (two bf16 products per weight).
-for p in bf16 int8; do
-	[ $p = bf16 ] && k=bf16-split || k=$p
-	run encode-bench lowp $k 512 64 768 200 | tee "$W/peak.$p"
+for k in bf16-split bf16 int8; do
+	run encode-bench lowp $k 512 64 768 200 | tee "$W/peak.$k"
 done
+kernel_rate() { sed 's/.*, \([0-9.]*\) the kernel alone.*/\1/' "$W/peak.$1"; }
+d=$(awk -F'[:,]' '/"dim"/ { print $2 }' "$M/config.json")
+f=$(awk -F'[:,]' '/"hidden_dim"/ { print $2 }' "$M/config.json")
+mix() { echo "$d $f $1 $2" | awk '{ a = 4 * $1 * $1; b = 2 * $1 * $2; printf "%.1f", (a + b) / (a / $3 + b / $4) }'; }
 peak_f32=$(awk '{ print $2 }' "$W/peak.f32")
-peak_bf16=$(sed 's/.*, \([0-9.]*\) the kernel alone.*/\1/' "$W/peak.bf16")
-peak_int8=$(sed 's/.*, \([0-9.]*\) the kernel alone.*/\1/' "$W/peak.int8")
+peak_bf16=$(mix "$(kernel_rate bf16-split)" "$(kernel_rate bf16)")
+peak_int8=$(mix "$(kernel_rate bf16)" "$(kernel_rate int8)")
+echo "the recipes' peaks, one thread: bf16 $peak_bf16, int8 $peak_int8 G operations/s"
 
 echo "== throughput, $THREADS threads, $ROUNDS rounds alternating f32 bf16 int8 (whole process, load included)"
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -248,8 +248,9 @@ static void print_settings(const struct sb_cmd *c, const struct args *a)
 		sb_ops_blas_core(), sb_ops_isa_name(), sb_lowp_name(a->prec),
 		bt ? "OpenBLAS" : sb_lowp_kernel_name(a->prec));
 	if (a->prec == SB_LOWP_BF16 && !bt)
-		fprintf(stderr, "%s: bf16 weights, inputs split into two bf16 (hi + lo), "
-			"attention's keys and values one bf16\n", c->prog);
+		fprintf(stderr, "%s: bf16 weights; Q|K|V's and the attention output's inputs "
+			"split into two bf16 (hi + lo), the feed-forward's one bf16; attention's "
+			"keys and values one bf16\n", c->prog);
 	if (a->prec == SB_LOWP_INT8 && !bt)
 		fprintf(stderr, "%s: int8 feed-forward; Q|K|V, attention and its output in bf16 "
 			"by %s kernels\n", c->prog, sb_lowp_kernel_name(SB_LOWP_BF16));

@@ -60,8 +60,9 @@ SB_API const char *sb_lowp_name(enum sb_lowp p);
  * CPU has within the float32 kernel set selected by sb_ops_select() (generic: the
  * generic code; avx2: AVX-VNNI for int8; avx512: AMX tiles for both precisions when the
  * CPU has them and the kernel grants the tile state (sb_lowp_amx_unavailable()), else
- * AVX512_VNNI or AVX-VNNI for int8, and for bf16 the avx512 widening kernel, which runs
- * faster than vdpbf16ps where that was measured: bench/precision.sh).  The others force
+ * AVX512_VNNI or AVX-VNNI for int8, and for bf16 the AVX512_BF16 kernel on AMD CPUs
+ * that have it, where vdpbf16ps does twice the work of an FMA, else the avx512 widening
+ * kernel, faster than vdpbf16ps on Intel's: bench/RESULTS.md).  The others force
  * a set for tests: a precision that the set has no kernel for uses the generic code.
  */
 enum sb_lowp_isa {

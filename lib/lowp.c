@@ -87,6 +87,22 @@ int sb_lowp_select(enum sb_lowp_isa isa, struct sb_error *err)
 	return SB_OK;
 }
 
+/*
+ * 1 when vdpbf16ps does twice the multiply-adds of an FMA in the same time, so that the
+ * AVX512_BF16 kernel beats the AVX-512F one: AMD's cores with AVX512_BF16 (Zen 4 and
+ * later; on Zen 5 2.0x, bench/RESULTS.md).  Intel's run it at a third of the FMA rate
+ * (Sapphire Rapids: the AVX-512F kernel 1.6x faster), and nothing is known of others.
+ */
+static int fast_dpbf16(void)
+{
+#ifdef LOWP_X86
+	__builtin_cpu_init();
+	return __builtin_cpu_is("amd") && sb_lowp_isa_supported(SB_LOWP_ISA_AVX512_BF16);
+#else
+	return 0;
+#endif
+}
+
 /* The set that products of precision p use now (see lowp.h for the rules). */
 static enum sb_lowp_isa isa_for(enum sb_lowp p)
 {
@@ -105,8 +121,11 @@ static enum sb_lowp_isa isa_for(enum sb_lowp p)
 		return SB_LOWP_ISA_GENERIC;
 	if (strcmp(ops, "avx512") == 0 && sb_lowp_isa_supported(SB_LOWP_ISA_AMX))
 		return SB_LOWP_ISA_AMX;
-	if (p == SB_LOWP_BF16)
-		return strcmp(ops, "avx512") == 0 ? SB_LOWP_ISA_AVX512 : SB_LOWP_ISA_GENERIC;
+	if (p == SB_LOWP_BF16) {
+		if (strcmp(ops, "avx512") != 0)
+			return SB_LOWP_ISA_GENERIC;
+		return fast_dpbf16() ? SB_LOWP_ISA_AVX512_BF16 : SB_LOWP_ISA_AVX512;
+	}
 	if (strcmp(ops, "avx512") == 0 && sb_lowp_isa_supported(SB_LOWP_ISA_AVX512_VNNI))
 		return SB_LOWP_ISA_AVX512_VNNI;
 	return sb_lowp_isa_supported(SB_LOWP_ISA_AVX_VNNI) ? SB_LOWP_ISA_AVX_VNNI

@@ -73,14 +73,14 @@ INLINE T512 void store512(float *y, __m512i acc0, __m512i acc1, int32_t zp, floa
 		_mm512_mask_storeu_ps(y + 16, (__mmask16)((1u << (nc - 16)) - 1), v1);
 }
 
-/* Rows r0 .. r0 + mr - 1 of the activations times the panel of columns c. */
-INLINE T512 void tile512(const int mr, const struct sb_lowp_weights *w,
-			 const struct sb_lowp_act *a, size_t r0, size_t c, float *y, size_t ldy,
-			 size_t nc)
+/*
+ * acc[r][0 .. 32) = the sums of rows 0 .. mr - 1 of x (stride kp) with the panel b:
+ * the k loop alone, on few operands, so that its 24 accumulators stay in registers
+ * (with the dequantization in the same function GCC spilled them on every step).
+ */
+INLINE T512 void sums512(const int mr, size_t kp, const uint8_t *x, const int8_t *b,
+			 int32_t acc_out[][LOWP_NR])
 {
-	size_t kp = w->kp;
-	const uint8_t *x = (const uint8_t *)a->q + r0 * kp;
-	const int8_t *b = (const int8_t *)w->data + c / LOWP_NR * kp * LOWP_NR;
 	__m512i acc[MR][2];
 
 #pragma GCC unroll 12
@@ -99,9 +99,26 @@ INLINE T512 void tile512(const int mr, const struct sb_lowp_weights *w,
 		}
 	}
 #pragma GCC unroll 12
+	for (int r = 0; r < mr; r++) {
+		_mm512_storeu_si512(acc_out[r], acc[r][0]);
+		_mm512_storeu_si512(acc_out[r] + 16, acc[r][1]);
+	}
+}
+
+/* Rows r0 .. r0 + mr - 1 of the activations times the panel of columns c. */
+INLINE T512 void tile512(const int mr, const struct sb_lowp_weights *w,
+			 const struct sb_lowp_act *a, size_t r0, size_t c, float *y, size_t ldy,
+			 size_t nc)
+{
+	size_t kp = w->kp;
+	int32_t acc[MR][LOWP_NR];
+
+	sums512(mr, kp, (const uint8_t *)a->q + r0 * kp,
+		(const int8_t *)w->data + c / LOWP_NR * kp * LOWP_NR, acc);
 	for (int r = 0; r < mr; r++)
-		store512(y + (r0 + (size_t)r) * ldy + c, acc[r][0], acc[r][1], a->zp[r0 + r],
-			 a->scale[r0 + r], w, c, nc);
+		store512(y + (r0 + (size_t)r) * ldy + c, _mm512_loadu_si512(acc[r]),
+			 _mm512_loadu_si512(acc[r] + 16), a->zp[r0 + r], a->scale[r0 + r], w, c,
+			 nc);
 }
 
 #define TILE512(R)								\
@@ -161,14 +178,10 @@ INLINE T256 void store256(float *y, __m256i acc0, __m256i acc1, int32_t zp, floa
 	memcpy(y, t, nc * sizeof(float));
 }
 
-/* Rows r0 .. r0 + mr - 1 times columns c .. c + 15 (half h of the panel of c - 16 h). */
-INLINE T256 void tile256(const int mr, const struct sb_lowp_weights *w,
-			 const struct sb_lowp_act *a, size_t r0, size_t c, float *y, size_t ldy,
-			 size_t nc)
+/* acc[r][0 .. 16) = rows 0 .. mr - 1 of x times 16 columns of a panel (as sums512()). */
+INLINE T256 void sums256(const int mr, size_t kp, const uint8_t *x, const int8_t *b,
+			 int32_t acc_out[][16])
 {
-	size_t kp = w->kp, h = c % LOWP_NR / 16;
-	const uint8_t *x = (const uint8_t *)a->q + r0 * kp;
-	const int8_t *b = (const int8_t *)w->data + c / LOWP_NR * kp * LOWP_NR + h * 64;
 	__m256i acc[MR2][2];
 
 #pragma GCC unroll 6
@@ -187,8 +200,26 @@ INLINE T256 void tile256(const int mr, const struct sb_lowp_weights *w,
 		}
 	}
 #pragma GCC unroll 6
+	for (int r = 0; r < mr; r++) {
+		_mm256_storeu_si256((__m256i *)acc_out[r], acc[r][0]);
+		_mm256_storeu_si256((__m256i *)(acc_out[r] + 8), acc[r][1]);
+	}
+}
+
+/* Rows r0 .. r0 + mr - 1 times columns c .. c + 15 (half h of the panel of c - 16 h). */
+INLINE T256 void tile256(const int mr, const struct sb_lowp_weights *w,
+			 const struct sb_lowp_act *a, size_t r0, size_t c, float *y, size_t ldy,
+			 size_t nc)
+{
+	size_t kp = w->kp, h = c % LOWP_NR / 16;
+	int32_t acc[MR2][16];
+
+	sums256(mr, kp, (const uint8_t *)a->q + r0 * kp,
+		(const int8_t *)w->data + c / LOWP_NR * kp * LOWP_NR + h * 64, acc);
 	for (int r = 0; r < mr; r++)
-		store256(y + (r0 + (size_t)r) * ldy + c, acc[r][0], acc[r][1], a->zp[r0 + r],
+		store256(y + (r0 + (size_t)r) * ldy + c,
+			 _mm256_loadu_si256((const __m256i *)acc[r]),
+			 _mm256_loadu_si256((const __m256i *)(acc[r] + 8)), a->zp[r0 + r],
 			 a->scale[r0 + r], w, c, nc);
 }
 

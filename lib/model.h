@@ -44,8 +44,9 @@
  * forward pass never reads the weights as loaded.
  *
  * With opts.precision bf16 the four dense products of every layer (Q|K|V, output
- * projection, the two feed-forward ones) run on bf16 weights with their inputs split
- * into two bf16 halves (hi + lo, lowp.h), attention's two in bf16 with the queries and
+ * projection, the two feed-forward ones) run on bf16 weights, Q|K|V's and the output
+ * projection's inputs split into two bf16 halves (hi + lo, lowp.h), the feed-forward
+ * products' inputs one bf16 each, attention's two in bf16 with the queries and
  * the attention weights split, the keys and values one bf16 each; with int8 the two
  * feed-forward products run in int8 and the others, attention's two included, in plain
  * bf16.  Weights are converted once at open, activations rounded,

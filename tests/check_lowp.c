@@ -583,8 +583,18 @@ START_TEST(test_dispatch)
 	ck_assert_str_eq(sb_lowp_kernel_name(SB_LOWP_INT8), "generic");
 	ck_assert_int_eq(sb_lowp_select(SB_LOWP_ISA_AUTO, NULL), SB_OK);
 	if (strcmp(sb_ops_isa_name(), "avx512") == 0) {
-		const char *want = sb_lowp_amx_unavailable() ? "avx512" : "amx";
+		/* bf16: AMX, else vdpbf16ps on AMD's cores (twice the FMA's work there), else
+		 * the widening kernel. */
+		int amd = 0;
+#if defined(__x86_64__) || defined(__i386__)
+		__builtin_cpu_init();
+		amd = __builtin_cpu_is("amd");
+#endif
+		const char *want = !sb_lowp_amx_unavailable() ? "amx"
+				   : amd && sb_lowp_isa_supported(SB_LOWP_ISA_AVX512_BF16)
+				   ? "avx512_bf16" : "avx512";
 		ck_assert_str_eq(sb_lowp_kernel_name(SB_LOWP_BF16), want);
+		fprintf(stderr, "check_lowp: auto bf16 kernels here: %s\n", want);
 	}
 	/* amx: both precisions where the cpu and kernel allow it; else refused, saying why. */
 	if (sb_lowp_amx_unavailable()) {
