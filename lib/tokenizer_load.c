@@ -982,7 +982,8 @@ static int finish_open(struct sb_tokenizer *t, const struct sb_tokenizer_opts *o
 }
 
 /* Opens the tokenizer of dir; skip_read: the cache file is not read (its tables gave
- * another tokenizer than they were written for), note says why. */
+ * another tokenizer than they were written for, or an error), note says why.  *again
+ * is set when the open should be done again without the cache file. */
 static int open_once(struct sb_tokenizer **out, const char *dir,
 		     const struct sb_tokenizer_opts *opts, int skip_read, const char *note,
 		     int *again, struct sb_error *err)
@@ -1029,6 +1030,9 @@ static int open_once(struct sb_tokenizer **out, const char *dir,
 	t->cache_dir = NULL;
 	goto done;
 fail:
+	/* Tables from a cache file that passed its checks but cannot make a tokenizer (a
+	 * file made to pass them): open again without it. */
+	*again = t && t->cached;
 	sb_tokenizer_close(&t);
 	one_line(err);
 done:
@@ -1052,8 +1056,9 @@ int sb_tokenizer_open(struct sb_tokenizer **out, const char *dir,
 	int again = 0;
 	int rc = open_once(out, dir, opts, 0, NULL, &again, err);
 
-	if (rc || !again)
+	if (!again)
 		return rc;
 	sb_tokenizer_close(out);
-	return open_once(out, dir, opts, 1, "fingerprint", &again, err);
+	return open_once(out, dir, opts, 1, rc ? "its tables gave an error" : "fingerprint",
+			 &again, err);
 }

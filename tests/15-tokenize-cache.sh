@@ -15,7 +15,7 @@ require_shared data/sts-b/sts-test.tsv
 STS=$SB_SHARED/data/sts-b/sts-test.tsv
 cd "$T" || exit 99
 
-plan 59
+plan 61
 
 mkdir qwen3 tiny llama
 ln -s "$SB_SHARED/data/tokenizers/qwen3/tokenizer.json" qwen3/tokenizer.json
@@ -62,7 +62,8 @@ cp "$TINY" tiny.good
 # Damaged cache files: ignored (same ids), written again, then read.
 for c in truncate:'file size' short:'short file' flip:checksum version:'another version' \
 	 span:'offsets out of range' slot:'vocabulary slot out of range' \
-	 merge:'merges out of range' fingerprint:fingerprint full:'merges out of range'; do
+	 merge:'merges out of range' fingerprint:fingerprint full:'merges out of range' \
+	 entries:'its tables gave an error'; do
 	name=${c%%:*} why=${c#*:}
 	cp tiny.good "$TINY"
 	"$PYTHON3" "$SB_SRCDIR/tests/tools/tokcache.py" "$TINY" "$name"

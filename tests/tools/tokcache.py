@@ -12,6 +12,8 @@ CASE is one of
   slot            point a vocabulary slot's text past the pool, checksum made right
   merge           give a merge an id past the vocabulary, checksum made right
   fingerprint     change the stored fingerprint, checksum made right
+  entries         count 256 vocabulary entries more, checksum made right (the
+                  added tokens then disagree with the vocabulary: an error)
   full            fill every empty slot of the merges' table, checksum made right
   checksum        only compute the checksum again (the file stays the same)
 The checksum is the one of lib/tok_store.c (sum64), redone here for the cases that
@@ -104,6 +106,9 @@ def main():
         fix_checksum(b)
     elif case == 'fingerprint':
         struct.pack_into('<Q', b, 104, u64(b, 104) ^ 1)
+        fix_checksum(b)
+    elif case == 'entries':
+        struct.pack_into('<Q', b, 112, u64(b, 112) + 256)
         fix_checksum(b)
     elif case == 'full':
         for at in range(offs[3], offs[3] + sizes[3], 16):
