@@ -132,8 +132,10 @@ for k in bf16-split bf16 int8; do
 	run encode-bench lowp $k 512 64 768 200 | tee "$W/peak.$k"
 done
 kernel_rate() { sed 's/.*, \([0-9.]*\) the kernel alone.*/\1/' "$W/peak.$1"; }
-d=$(awk -F'[:,]' '/"dim"/ { print $2 }' "$M/config.json")
-f=$(awk -F'[:,]' '/"hidden_dim"/ { print $2 }' "$M/config.json")
+# The model's width d, feed-forward width f and layers, read once from its config.json.
+set -- $(awk -F'[:,]' '/"dim"/ { d = $2 } /"hidden_dim"/ { f = $2 } /"n_layers"/ { l = $2 }
+	END { print d, f, l }' "$M/config.json")
+d=$1 f=$2 layers=$3
 mix() { echo "$d $f $1 $2" | awk '{ a = 4 * $1 * $1; b = 2 * $1 * $2; printf "%.1f", (a + b) / (a / $3 + b / $4) }'; }
 peak_f32=$(awk '{ print $2 }' "$W/peak.f32")
 peak_bf16=$(mix "$(kernel_rate bf16-split)" "$(kernel_rate bf16)")
@@ -142,8 +144,7 @@ echo "the recipes' peaks, one thread: bf16 $peak_bf16, int8 $peak_int8 G operati
 
 echo "== throughput, $THREADS threads, $ROUNDS rounds alternating f32 bf16 int8 (whole process, load included)"
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-flops=$(awk -F'[:,]' '/"dim"/ { d = $2 } /"hidden_dim"/ { f = $2 } /"n_layers"/ { l = $2 }
-	END { print l * 2 * (4 * d * d + 2 * d * f) }' "$M/config.json")
+flops=$((layers * 2 * (4 * d * d + 2 * d * f)))
 for what in sts docs; do
 	for p in f32 bf16 int8; do : > "$W/r.$what.$p"; done
 	for r in $(seq "$ROUNDS"); do
