@@ -1032,7 +1032,7 @@ static int open_once(struct sb_tokenizer **out, const char *dir,
 fail:
 	/* Tables from a cache file that passed its checks but cannot make a tokenizer (a
 	 * file made to pass them): open again without it. */
-	*again = t && t->cached;
+	*again = t->cached != NULL;
 	sb_tokenizer_close(&t);
 	one_line(err);
 done:
